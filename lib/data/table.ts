@@ -1,0 +1,75 @@
+import { sqlIdent, sqlString, withDuckDB } from './duckdb';
+import { DatasetRef, snapshotPath } from './snapshot';
+
+/** A column loaded for computation: numbers (NaN = missing; timestamps as epoch ms) or strings (null = missing). */
+export type ColumnData = { kind: 'number'; values: Float64Array } | { kind: 'string'; values: (string | null)[] };
+
+/** Columns of one dataset, all of the same length. */
+export interface Table {
+  rows: number;
+  columns: Map<string, ColumnData>;
+}
+
+export interface ColumnRequest {
+  name: string;
+  as: 'number' | 'timestamp' | 'string';
+}
+
+/** Key of a loaded column: the same source column may be read as a timestamp and as a string. */
+export function columnKey(req: ColumnRequest): string {
+  return `${req.as}:${req.name}`;
+}
+
+function selectExpr(req: ColumnRequest): string {
+  const col = sqlIdent(req.name);
+  switch (req.as) {
+    case 'timestamp':
+      return `epoch_ms(CAST(${col} AS TIMESTAMP))::DOUBLE`;
+    case 'number':
+      return `CAST(${col} AS DOUBLE)`;
+    case 'string':
+      return `CAST(${col} AS VARCHAR)`;
+  }
+}
+
+/**
+ * Load selected columns of a snapshot into typed arrays, chunk by chunk (no per-row objects).
+ * Columns absent from the snapshot come back as all-missing, so optional columns need no special casing.
+ */
+export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]): Promise<Table> {
+  const present = new Set(dataset.columns.map((c) => c.name));
+  const loaded = requests.filter((r) => present.has(r.name));
+  const rows = dataset.rows;
+  const columns = new Map<string, ColumnData>();
+  for (const req of requests) {
+    columns.set(
+      columnKey(req),
+      req.as === 'string'
+        ? { kind: 'string', values: new Array<string | null>(rows).fill(null) }
+        : { kind: 'number', values: new Float64Array(rows).fill(NaN) },
+    );
+  }
+  if (loaded.length === 0 || rows === 0) return { rows, columns };
+  await withDuckDB(async (con) => {
+    const sql = `SELECT ${loaded.map(selectExpr).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
+    const result = await con.run(sql);
+    let offset = 0;
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      const n = chunk.rowCount;
+      loaded.forEach((req, i) => {
+        const vector = chunk.getColumnVector(i);
+        const target = columns.get(columnKey(req))!;
+        if (target.kind === 'number') {
+          const out = target.values;
+          for (let j = 0; j < n; j++) out[offset + j] = (vector.getItem(j) as number | null) ?? NaN;
+        } else {
+          const out = target.values;
+          for (let j = 0; j < n; j++) out[offset + j] = vector.getItem(j) as string | null;
+        }
+      });
+      offset += n;
+    }
+    if (offset !== rows) throw new Error(`snapshot ${dataset.uri} yielded ${offset} rows, expected ${rows}`);
+  });
+  return { rows, columns };
+}

@@ -1,0 +1,45 @@
+/**
+ * Typed failures. Each carries what a person needs to act on it; `retryable: false` means retrying the same
+ * input can never succeed (bad data, bad spec, corrupt artifact), so activities turn it into a non-retryable
+ * Temporal failure of the same type name.
+ */
+export abstract class LumenError extends Error {
+  abstract readonly retryable: boolean;
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The model spec (or another declared config) is invalid. */
+export class SpecError extends LumenError {
+  readonly retryable = false;
+}
+
+/** A data source cannot be read as declared: missing file, unreadable or truncated format. */
+export class SourceError extends LumenError {
+  readonly retryable = false;
+}
+
+/** A dataset violates its contract (columns, types, label, row count). */
+export class DataValidationError extends LumenError {
+  readonly retryable = false;
+}
+
+/** An artifact's bytes do not match the digest it was registered with. */
+export class ArtifactIntegrityError extends LumenError {
+  readonly retryable = false;
+}
+
+/** The champion changed between evaluation and promotion; the decision was made against stale state. */
+export class ChampionChangedError extends LumenError {
+  readonly retryable = false;
+}
+
+/** Something the registry was asked for does not exist. */
+export class NotFoundError extends LumenError {
+  readonly retryable = false;
+}

@@ -1,0 +1,96 @@
+import type { LayersModel } from '@tensorflow/tfjs';
+import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
+import { deriveSeed, permutation } from '../rng';
+import type { Tf } from './tf';
+
+export interface EpochStats {
+  epoch: number;
+  loss: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+/** Where training stands after `epochsDone` complete epochs. */
+export interface TrainingProgress {
+  epochsDone: number;
+  history: EpochStats[];
+}
+
+export interface TrainingData {
+  /** row-major rows × width */
+  x: Float32Array;
+  /** one value per row: 0/1, class index, or standardised target */
+  y: Float32Array;
+  rows: number;
+  width: number;
+}
+
+export interface TrainLoopOptions {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** resume after this many completed epochs (their weights and optimizer state already restored) */
+  start?: TrainingProgress;
+  /** called after every epoch, with the model in its end-of-epoch state; persist a checkpoint here */
+  onEpochEnd?: (progress: TrainingProgress) => Promise<void>;
+  /** called every few batches; a place to heartbeat and to notice cancellation */
+  onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
+}
+
+/**
+ * Mini-batch training with a seeded shuffle per epoch. Batches are assembled from host arrays (never by slicing a
+ * big resident tensor), and the permutation depends only on (seed, epoch), so a run resumed at epoch k sees
+ * exactly the batches an uninterrupted run would have seen.
+ */
+export async function trainLoop(tf: Tf, model: LayersModel, data: TrainingData, opts: TrainLoopOptions): Promise<TrainingProgress> {
+  const { rows, width, x, y } = data;
+  if (rows === 0) throw new Error('no training rows');
+  const batchSize = Math.min(opts.batchSize, rows);
+  const batches = Math.ceil(rows / batchSize);
+  const progress: TrainingProgress = {
+    epochsDone: opts.start?.epochsDone ?? 0,
+    history: [...(opts.start?.history ?? [])],
+  };
+  const xb = new Float32Array(batchSize * width);
+  const yb = new Float32Array(batchSize);
+  for (let epoch = progress.epochsDone; epoch < opts.epochs; epoch++) {
+    const started = performance.now();
+    const order = permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
+    let lossSum = 0;
+    for (let b = 0; b < batches; b++) {
+      const from = b * batchSize;
+      const m = Math.min(batchSize, rows - from);
+      for (let r = 0; r < m; r++) {
+        const row = order[from + r];
+        xb.set(x.subarray(row * width, (row + 1) * width), r * width);
+        yb[r] = y[row];
+      }
+      const xs = tf.tensor2d(xb.subarray(0, m * width), [m, width]);
+      const ys = tf.tensor2d(yb.subarray(0, m), [m, 1]);
+      try {
+        const loss = (await model.trainOnBatch(xs, ys)) as number;
+        lossSum += loss * m;
+      } finally {
+        xs.dispose();
+        ys.dispose();
+      }
+      if (opts.onBatch && (b % 16 === 15 || b === batches - 1)) await opts.onBatch(epoch, b + 1, batches);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const loss = lossSum / rows;
+    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} after epoch ${epoch + 1}`);
+    progress.epochsDone = epoch + 1;
+    progress.history.push({ epoch: epoch + 1, loss, seconds, samplesPerSecond: rows / seconds });
+    if (opts.onEpochEnd) await opts.onEpochEnd({ epochsDone: progress.epochsDone, history: [...progress.history] });
+  }
+  return progress;
+}
+
+/** Optimizer state (Adam moments and step count) — needed for a resumed run to continue, not restart, descent. */
+export async function optimizerState(model: LayersModel): Promise<NamedTensor[]> {
+  return model.optimizer.getWeights();
+}
+
+export async function restoreOptimizerState(model: LayersModel, state: NamedTensor[]): Promise<void> {
+  await model.optimizer.setWeights(state);
+}

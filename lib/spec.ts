@@ -1,0 +1,216 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+import { SpecError } from './errors';
+import { hashJson } from './hash';
+
+/**
+ * A model is declared, not coded: the spec names the source columns, the label and its rule, the features and
+ * their transforms, the task, and the training settings. Its canonical hash goes into lineage.
+ */
+
+export const ColumnType = z.enum(['timestamp', 'float', 'integer', 'string', 'boolean']);
+export type ColumnType = z.infer<typeof ColumnType>;
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain column identifier');
+
+export const SourceColumn = z.strictObject({
+  name: identifier,
+  type: ColumnType,
+  required: z.boolean().default(true),
+});
+export type SourceColumn = z.infer<typeof SourceColumn>;
+
+export const Task = z.enum(['binary', 'multiclass', 'regression']);
+export type Task = z.infer<typeof Task>;
+
+export const LabelRule = z.discriminatedUnion('kind', [
+  /** binary: positive when `column op value`, e.g. delay > 15 */
+  z.strictObject({
+    kind: z.literal('threshold'),
+    column: identifier,
+    op: z.enum(['>', '>=', '<', '<=']),
+    value: z.number(),
+  }),
+  /** binary: positive when the column takes one of these values */
+  z.strictObject({
+    kind: z.literal('oneOf'),
+    column: identifier,
+    positive: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
+  }),
+  /** multiclass: one class per distinct value; declared classes fix the order, otherwise learned (sorted) */
+  z.strictObject({
+    kind: z.literal('classes'),
+    column: identifier,
+    classes: z.array(z.string()).min(2).optional(),
+  }),
+  /** regression: the column's value */
+  z.strictObject({ kind: z.literal('value'), column: identifier }),
+]);
+export type LabelRule = z.infer<typeof LabelRule>;
+
+export const Transform = z.discriminatedUnion('kind', [
+  /** number, optionally ln(1 + max(x, 0)), standardised with the training mean/std; missing → mean */
+  z.strictObject({
+    kind: z.literal('numeric'),
+    log: z.boolean().default(false),
+    standardize: z.boolean().default(true),
+  }),
+  /** one-hot hour 0–23 of a timestamp (wall-clock, as stored) */
+  z.strictObject({ kind: z.literal('hourOfDay') }),
+  /** one-hot weekday, Monday = 0 */
+  z.strictObject({ kind: z.literal('dayOfWeek') }),
+  /** one-hot month 1–12 */
+  z.strictObject({ kind: z.literal('month') }),
+  /** one-hot over the vocabulary learned from training data, plus one bucket for unknown/rare/missing */
+  z.strictObject({
+    kind: z.literal('categorical'),
+    maxCategories: z.number().int().min(1).max(10_000).default(100),
+    minCount: z.number().int().min(1).default(1),
+  }),
+]);
+export type Transform = z.infer<typeof Transform>;
+
+export const Feature = z.strictObject({
+  name: identifier,
+  column: identifier,
+  transform: Transform,
+});
+export type Feature = z.infer<typeof Feature>;
+
+export const TrainingSettings = z.strictObject({
+  hiddenUnits: z.array(z.number().int().min(1).max(4096)).max(8).default([64, 32]),
+  activation: z.enum(['relu', 'tanh', 'elu']).default('relu'),
+  epochs: z.number().int().min(1).max(1000).default(5),
+  batchSize: z.number().int().min(1).max(65_536).default(512),
+  learningRate: z.number().positive().max(1).default(0.001),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+  /** share of rows (chosen by a seeded hash of the row position) held out for evaluation */
+  holdoutFraction: z.number().gt(0).lte(0.9).default(0.2),
+  /** cap on training rows (a seeded, deterministic sample) — for fast experiments on large batches */
+  maxTrainingRows: z.number().int().positive().optional(),
+});
+export type TrainingSettings = z.infer<typeof TrainingSettings>;
+
+export const PromotionPolicy = z.strictObject({
+  /** candidate must beat the champion's primary metric by at least this much (absolute) */
+  minImprovement: z.number().min(0).default(0),
+});
+
+export const ModelSpec = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, starting with a letter'),
+    description: z.string().optional(),
+    task: Task,
+    source: z.strictObject({
+      columns: z.array(SourceColumn).min(1),
+      /** column used to cut arriving batches into time windows */
+      timeColumn: identifier.optional(),
+    }),
+    label: LabelRule,
+    features: z.array(Feature).min(1),
+    training: TrainingSettings.prefault({}),
+    promotion: PromotionPolicy.prefault({}),
+  })
+  .superRefine((spec, ctx) => {
+    const columns = new Map(spec.source.columns.map((c) => [c.name, c]));
+    if (columns.size !== spec.source.columns.length) {
+      ctx.addIssue({ code: 'custom', path: ['source', 'columns'], message: 'column names must be unique' });
+    }
+    const expectedLabel = { binary: ['threshold', 'oneOf'], multiclass: ['classes'], regression: ['value'] }[spec.task];
+    if (!expectedLabel.includes(spec.label.kind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['label', 'kind'],
+        message: `task "${spec.task}" needs a label rule of kind ${expectedLabel.join(' or ')}, got "${spec.label.kind}"`,
+      });
+    }
+    const labelColumn = columns.get(spec.label.column);
+    if (!labelColumn) {
+      ctx.addIssue({ code: 'custom', path: ['label', 'column'], message: `"${spec.label.column}" is not a source column` });
+    } else if ((spec.label.kind === 'threshold' || spec.label.kind === 'value') && !isNumeric(labelColumn.type)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['label', 'column'],
+        message: `label rule "${spec.label.kind}" needs a numeric column, "${labelColumn.name}" is ${labelColumn.type}`,
+      });
+    }
+    if (spec.source.timeColumn && columns.get(spec.source.timeColumn)?.type !== 'timestamp') {
+      ctx.addIssue({ code: 'custom', path: ['source', 'timeColumn'], message: 'must name a timestamp source column' });
+    }
+    const names = new Set<string>();
+    spec.features.forEach((feature, i) => {
+      if (names.has(feature.name)) {
+        ctx.addIssue({ code: 'custom', path: ['features', i, 'name'], message: `duplicate feature "${feature.name}"` });
+      }
+      names.add(feature.name);
+      const column = columns.get(feature.column);
+      if (!column) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['features', i, 'column'],
+          message: `"${feature.column}" is not a source column`,
+        });
+        return;
+      }
+      if (feature.column === spec.label.column) {
+        ctx.addIssue({ code: 'custom', path: ['features', i, 'column'], message: 'the label column cannot be a feature' });
+      }
+      const kind = feature.transform.kind;
+      const ok =
+        kind === 'numeric'
+          ? isNumeric(column.type) || column.type === 'boolean'
+          : kind === 'categorical'
+            ? column.type !== 'float' && column.type !== 'timestamp'
+            : column.type === 'timestamp';
+      if (!ok) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['features', i, 'transform'],
+          message: `transform "${kind}" cannot apply to column "${column.name}" of type ${column.type}`,
+        });
+      }
+    });
+  });
+export type ModelSpec = z.infer<typeof ModelSpec>;
+export type ModelSpecInput = z.input<typeof ModelSpec>;
+
+function isNumeric(type: ColumnType): boolean {
+  return type === 'float' || type === 'integer';
+}
+
+/** Parse a spec, turning zod issues into one message that names every offending field. */
+export function parseModelSpec(value: unknown, origin = 'model spec'): ModelSpec {
+  const result = ModelSpec.safeParse(value);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new SpecError(`${origin} is invalid:\n  ${issues.join('\n  ')}`, { issues });
+  }
+  return result.data;
+}
+
+export function loadModelSpec(file: string): ModelSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new SpecError(`cannot read model spec ${file}: ${(err as Error).message}`);
+  }
+  return parseModelSpec(raw, `model spec ${file}`);
+}
+
+/** The hash recorded in lineage: of the fully defaulted spec, so omitting a default does not change it. */
+export function specHash(spec: ModelSpec): string {
+  return hashJson(spec);
+}
+
+/** The metric that decides "better", and which way is better, per task. */
+export function primaryMetric(task: Task): { name: string; higherIsBetter: boolean } {
+  switch (task) {
+    case 'binary':
+      return { name: 'auc', higherIsBetter: true };
+    case 'multiclass':
+      return { name: 'macroF1', higherIsBetter: true };
+    case 'regression':
+      return { name: 'rmse', higherIsBetter: false };
+  }
+}
