@@ -102,14 +102,19 @@ export async function saveCheckpoint(
   tf: Tf,
   kind: string,
   model: LayersModel,
-  progress: TrainingProgress,
+  saved: SavedProgress,
 ): Promise<ArtifactRef> {
   const dir = store.tempPath('checkpoint');
   fs.mkdirSync(dir, { recursive: true });
   await writeTensors(tf, dir, 'weights', modelTensors(model.getWeights()));
   await writeTensors(tf, dir, 'optimizer', await optimizerState(model));
-  fs.writeFileSync(path.join(dir, 'progress.json'), JSON.stringify(progress));
+  fs.writeFileSync(path.join(dir, 'progress.json'), JSON.stringify(saved));
   return store.putDirectory(kind, dir);
+}
+
+/** Training progress plus what it is only valid for (the exact preprocessing of the exact data). */
+export interface SavedProgress extends TrainingProgress {
+  preprocessorHash: string;
 }
 
 export async function restoreCheckpoint(
@@ -117,12 +122,12 @@ export async function restoreCheckpoint(
   tf: Tf,
   ref: ArtifactRef,
   model: LayersModel,
-): Promise<TrainingProgress> {
+): Promise<SavedProgress> {
   const dir = await store.verify(ref);
   const weights = readTensors(tf, dir, 'weights');
   model.setWeights(weights.map((w) => w.tensor));
   weights.forEach((w) => w.tensor.dispose());
   await restoreOptimizerState(model, readTensors(tf, dir, 'optimizer'));
-  return JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8')) as TrainingProgress;
+  return JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8')) as SavedProgress;
 }
 

@@ -1,0 +1,21 @@
+import type { ActivityDeps } from './context';
+import { evaluateActivities } from './evaluate';
+import { ingestActivities } from './ingest';
+import { registryActivities } from './registry';
+import { trainActivities } from './train';
+import { validateActivities } from './validate';
+
+export type { ActivityDeps } from './context';
+
+/** Light activities: I/O and bookkeeping, run on the pipeline task queue. */
+export function createPipelineActivities(deps: ActivityDeps) {
+  return { ...ingestActivities(deps), ...validateActivities(deps), ...registryActivities(deps) };
+}
+
+/** Heavy activities: tfjs training and scoring, run on the training task queue with low concurrency. */
+export function createTrainingActivities(deps: ActivityDeps) {
+  return { ...trainActivities(deps), ...evaluateActivities(deps) };
+}
+
+export type PipelineActivities = ReturnType<typeof createPipelineActivities>;
+export type TrainingActivities = ReturnType<typeof createTrainingActivities>;

@@ -1,0 +1,86 @@
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { lumenPaths } from '../lib/config';
+import { monthWindow } from '../lib/data/source';
+import { loadTf } from '../lib/model/tf';
+import { loadModelSpec } from '../lib/spec';
+import { isHealthy, portInUse, startDevServer, type DevServer } from '../tools/devserver';
+import { createWorkers, defaultDeps } from '../worker/workers';
+import { LumenModel, LumenStage } from '../workflows/definitions';
+import { clientConfig, connectClient, workflowUrl } from './connection';
+import { describeFailure, formatResult } from './format';
+import { startTrainingPipeline } from './pipeline';
+
+const root = path.resolve(__dirname, '..');
+
+/**
+ * The whole loop on real data, on this machine: a Temporal dev server (SQLite under LUMEN_HOME, Web UI on 8233),
+ * both workers in this process, and one pipeline run per month of the 2001 US flights.
+ */
+export async function runDemo(opts: { months: string; keep?: boolean }): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const paths = lumenPaths();
+  const config = clientConfig();
+  let server: DevServer | undefined;
+  if (isHealthy(config.address)) {
+    console.log(`[demo] using the Temporal server already running at ${config.address}`);
+  } else {
+    const [, portText] = config.address.split(':');
+    const port = Number(portText);
+    if (await portInUse(port)) throw new Error(`port ${port} is taken by something that is not a Temporal server`);
+    server = await startDevServer({
+      port,
+      uiPort: Number(new URL(config.uiUrl).port || 8233),
+      dbFile: path.join(paths.home, 'temporal', 'dev.sqlite'),
+      logFile: path.join(paths.home, 'temporal', 'server.log'),
+      searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' },
+    });
+    console.log(`[demo] Temporal dev server at ${server.address}, Web UI ${server.uiUrl}, state in ${paths.home}`);
+  }
+  let failed = false;
+  try {
+    failed = await runMonths(config, opts);
+  } finally {
+    await server?.stop();
+  }
+  if (failed) process.exitCode = 2;
+}
+
+/** Run the pipelines with in-process workers; returns whether any run failed. */
+async function runMonths(config: ReturnType<typeof clientConfig>, opts: { months: string; keep?: boolean }): Promise<boolean> {
+  const { backend } = await loadTf();
+  console.log(`[demo] tfjs backend: ${backend}`);
+  const connection = await NativeConnection.connect({ address: config.address });
+  const client = await connectClient(config);
+  const workers = await createWorkers({ connection, roles: ['pipeline', 'training'], deps: defaultDeps() });
+  const running = workers.map((w) => w.run());
+  const spec = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
+  let failed = false;
+  try {
+    for (const month of opts.months.split(',').map((m) => m.trim())) {
+      const source = { uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', month) };
+      const started = await startTrainingPipeline(client, spec, source, { actor: 'demo' });
+      const runId = (await started.handle.describe()).runId;
+      console.log(`\n[demo] ${month}: ${started.deduplicated ? 'already trained; fetching the earlier result of' : 'started'} ${started.workflowId}`);
+      try {
+        console.log(formatResult(await started.handle.result()));
+      } catch (err) {
+        if (!(err instanceof WorkflowFailedError)) throw err;
+        failed = true;
+        console.error(`[demo] pipeline failed: ${describeFailure(err)}`);
+      }
+      console.log(`web ui     ${workflowUrl(config, started.workflowId, runId)}`);
+    }
+    if (opts.keep) {
+      console.log(`\n[demo] running; explore ${config.uiUrl} — press Ctrl-C to stop`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
+  } finally {
+    for (const w of workers) w.shutdown();
+    await Promise.allSettled(running);
+    await connection.close();
+    await client.connection.close();
+  }
+  return failed;
+}

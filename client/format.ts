@@ -1,0 +1,34 @@
+import type { Metrics } from '../lib/metrics';
+import type { PipelineResult } from '../workflows/definitions';
+
+export function formatMetrics(metrics: Metrics): string {
+  return Object.entries(metrics)
+    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`)
+    .join('  ');
+}
+
+export function formatResult(result: PipelineResult): string {
+  const lines = [
+    `model      ${result.model} v${result.version} (${result.outcome})`,
+    `dataset    ${result.dataset.sha256.slice(0, 16)}… ${result.dataset.rows} rows`,
+    `artifact   ${result.artifact.uri}`,
+    `           sha256 ${result.artifact.sha256}`,
+    `metrics    ${formatMetrics(result.metrics)}`,
+  ];
+  if (result.decision) lines.push(`decision   ${result.decision.reason}`);
+  lines.push(`champion   ${result.champion === null ? 'none' : `v${result.champion}`}`);
+  if (result.resumedFromEpoch !== null) lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
+  lines.push(`steps      ${result.steps.map((s) => `${s.stage} ${(s.milliseconds / 1000).toFixed(1)}s`).join(', ')}`);
+  return lines.join('\n');
+}
+
+/** Print a failed workflow's chain of causes: the innermost one says what went wrong and where. */
+export function describeFailure(err: unknown): string {
+  const messages: string[] = [];
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e) {
+    if (e.message) messages.push(e.message);
+    e = e.cause as typeof e;
+  }
+  return messages.join('\n  caused by: ');
+}

@@ -1,0 +1,115 @@
+import { Command, Option } from 'commander';
+import { WorkflowFailedError } from '@temporalio/client';
+import { lumenPaths } from '../lib/config';
+import { monthWindow, type SourceRef } from '../lib/data/source';
+import { SqliteRegistry } from '../lib/registry/sqlite';
+import { loadModelSpec, type ModelSpec } from '../lib/spec';
+import { statusQuery, type PipelineResult } from '../workflows/definitions';
+import { clientConfig, connectClient, workflowUrl } from './connection';
+import { runDemo } from './demo';
+import { describeFailure, formatMetrics, formatResult } from './format';
+import { startTrainingPipeline } from './pipeline';
+
+/** Build a source reference from CLI options; --month cuts the spec's time column to one calendar month. */
+export function sourceFromOptions(spec: ModelSpec, opts: { source: string; month?: string; format?: string }): SourceRef {
+  const source: SourceRef = { uri: opts.source };
+  if (opts.format) source.format = opts.format as SourceRef['format'];
+  if (opts.month) {
+    if (!spec.source.timeColumn) throw new Error(`--month needs a timeColumn in the spec of ${spec.name}`);
+    source.window = monthWindow(spec.source.timeColumn, opts.month);
+  }
+  return source;
+}
+
+async function start(specFile: string, opts: { source: string; month?: string; format?: string; wait: boolean; json?: boolean }): Promise<void> {
+  const spec = loadModelSpec(specFile);
+  const source = sourceFromOptions(spec, opts);
+  const config = clientConfig();
+  const client = await connectClient(config);
+  const started = await startTrainingPipeline(client, spec, source, { actor: `cli:${process.env.USER ?? 'unknown'}` });
+  const runId = (await started.handle.describe()).runId;
+  console.log(`${started.deduplicated ? 'already trained/training' : 'started'} ${started.workflowId}`);
+  console.log(`web ui     ${workflowUrl(config, started.workflowId, runId)}`);
+  if (!opts.wait) return;
+  try {
+    const result = await started.handle.result();
+    console.log(opts.json ? JSON.stringify(result, null, 2) : formatResult(result));
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      console.error(`pipeline failed: ${describeFailure(err)}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+async function status(workflowId: string): Promise<void> {
+  const config = clientConfig();
+  const client = await connectClient(config);
+  const handle = client.workflow.getHandle(workflowId);
+  const d = await handle.describe();
+  console.log(`${workflowId}  ${d.status.name}  started ${d.startTime.toISOString()}`);
+  console.log(`web ui     ${workflowUrl(config, workflowId, d.runId)}`);
+  if (d.status.name === 'RUNNING') {
+    const s = await handle.query(statusQuery);
+    console.log(`stage      ${s.stage}`);
+    if (s.dataset) console.log(`dataset    ${s.dataset.sha256.slice(0, 16)}… ${s.dataset.rows} rows`);
+    for (const step of s.steps) console.log(`  done     ${step.stage} ${(step.milliseconds / 1000).toFixed(1)} s`);
+  } else if (d.status.name === 'COMPLETED') {
+    console.log(formatResult((await handle.result()) as PipelineResult));
+  } else {
+    await handle.result().catch((err: unknown) => console.log(`failure    ${describeFailure(err)}`));
+  }
+}
+
+async function models(name: string | undefined): Promise<void> {
+  const registry = new SqliteRegistry(lumenPaths().registry);
+  try {
+    if (!name) {
+      const all = await registry.listModels();
+      if (all.length === 0) console.log('no models registered');
+      for (const m of all) console.log(`${m.model}  versions=${m.versions}  champion=${m.champion === null ? 'none' : `v${m.champion}`}`);
+      return;
+    }
+    const champion = await registry.alias(name, 'champion');
+    const versions = await registry.listVersions(name);
+    if (versions.length === 0) console.log(`no versions of ${name}`);
+    for (const v of versions) {
+      const mark = v.version === champion ? '★ champion' : '';
+      console.log(`v${v.version}  ${v.createdAt}  ${v.backend}  data ${v.datasetSha256.slice(0, 12)}  ${formatMetrics(v.metrics)}  ${mark}`);
+    }
+  } finally {
+    registry.close();
+  }
+}
+
+async function run(): Promise<void> {
+  const program = new Command('lumen').description('Lumen: ML pipelines as durable Temporal workflows');
+  program
+    .command('start')
+    .description('train a model on a batch of data (ingest → validate → train → evaluate → register → promote)')
+    .argument('<spec>', 'model spec JSON file')
+    .requiredOption('--source <uri>', 'data file: path, file:// URI or vega-datasets:<file>')
+    .option('--month <YYYY-MM>', "only this month of the spec's time column")
+    .addOption(new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']))
+    .option('--no-wait', 'return once started')
+    .option('--json', 'print the result as JSON')
+    .action(start);
+  program.command('status').description('show a pipeline run').argument('<workflowId>').action(status);
+  program.command('models').description('list models, or the versions of one model').argument('[model]').action(models);
+  program
+    .command('demo')
+    .description('start a dev server and workers, train on the first month of real flight data, print the result')
+    .option('--months <list>', 'comma-separated months of flights to feed as batches', '2001-01')
+    .option('--keep', 'keep the server and workers running to explore the Web UI')
+    .action(runDemo);
+  await program.parseAsync();
+}
+
+if (require.main === module) {
+  run().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,361 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { DatasetRef } from '../data/snapshot';
+import type { ValidationReport } from '../data/validate';
+import { ChampionChangedError, NotFoundError } from '../errors';
+import type {
+  AliasEvent,
+  DatasetRecord,
+  ModelVersion,
+  ModelVersionInput,
+  PromoteRequest,
+  PromoteResult,
+  Registry,
+} from './types';
+
+/** Schema migrations, applied in order; PRAGMA user_version records how many have run. */
+const MIGRATIONS = [
+  `CREATE TABLE datasets (
+     sha256 TEXT PRIMARY KEY,
+     uri TEXT NOT NULL,
+     rows INTEGER NOT NULL,
+     source_json TEXT NOT NULL,
+     source_fingerprint TEXT NOT NULL,
+     columns_json TEXT NOT NULL,
+     validation_json TEXT,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE model_versions (
+     model TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     artifact_uri TEXT NOT NULL,
+     artifact_sha256 TEXT NOT NULL,
+     artifact_bytes INTEGER NOT NULL,
+     task TEXT NOT NULL,
+     spec_hash TEXT NOT NULL,
+     spec_json TEXT NOT NULL,
+     dataset_sha256 TEXT NOT NULL REFERENCES datasets(sha256),
+     code_version TEXT NOT NULL,
+     backend TEXT NOT NULL,
+     seed INTEGER NOT NULL,
+     workflow_id TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     metrics_json TEXT NOT NULL,
+     training_json TEXT NOT NULL,
+     evaluation_json TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (model, version),
+     UNIQUE (model, workflow_id)
+   );
+   CREATE INDEX model_versions_dataset ON model_versions(dataset_sha256);
+   CREATE TABLE aliases (
+     model TEXT NOT NULL,
+     alias TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (model, alias),
+     FOREIGN KEY (model, version) REFERENCES model_versions(model, version)
+   );
+   CREATE TABLE alias_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     model TEXT NOT NULL,
+     alias TEXT NOT NULL,
+     from_version INTEGER,
+     to_version INTEGER,
+     actor TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     workflow_id TEXT,
+     run_id TEXT,
+     request_id TEXT NOT NULL,
+     at TEXT NOT NULL,
+     UNIQUE (request_id, alias)
+   );
+   CREATE INDEX alias_events_model ON alias_events(model, at);`,
+];
+
+interface VersionRow {
+  model: string;
+  version: number;
+  artifact_uri: string;
+  artifact_sha256: string;
+  artifact_bytes: number;
+  task: ModelVersion['task'];
+  spec_hash: string;
+  spec_json: string;
+  dataset_sha256: string;
+  code_version: string;
+  backend: string;
+  seed: number;
+  workflow_id: string;
+  run_id: string;
+  metrics_json: string;
+  training_json: string;
+  evaluation_json: string;
+  created_at: string;
+}
+
+function toVersion(row: VersionRow): ModelVersion {
+  return {
+    model: row.model,
+    version: row.version,
+    artifact: { uri: row.artifact_uri, sha256: row.artifact_sha256, bytes: row.artifact_bytes },
+    task: row.task,
+    spec: JSON.parse(row.spec_json) as ModelVersion['spec'],
+    specHash: row.spec_hash,
+    datasetSha256: row.dataset_sha256,
+    codeVersion: row.code_version,
+    backend: row.backend,
+    seed: row.seed,
+    workflowId: row.workflow_id,
+    runId: row.run_id,
+    metrics: JSON.parse(row.metrics_json) as ModelVersion['metrics'],
+    training: JSON.parse(row.training_json) as ModelVersion['training'],
+    evaluation: JSON.parse(row.evaluation_json) as ModelVersion['evaluation'],
+    createdAt: row.created_at,
+  };
+}
+
+const now = (): string => new Date().toISOString();
+
+/**
+ * The embedded registry: one SQLite file in WAL mode, safe for several processes (worker, CLI) on one machine.
+ * Every write that must be atomic (version numbering, alias moves with their history rows) runs in an
+ * IMMEDIATE transaction, which takes the write lock up front.
+ */
+export class SqliteRegistry implements Registry {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const applied = this.db.pragma('user_version', { simple: true }) as number;
+    this.db
+      .transaction(() => {
+        for (let i = applied; i < MIGRATIONS.length; i++) this.db.exec(MIGRATIONS[i]);
+        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
+  }
+
+  recordDataset(dataset: DatasetRef, validation: ValidationReport | null): Promise<void> {
+    this.insertDataset(dataset, validation);
+    return Promise.resolve();
+  }
+
+  private insertDataset(dataset: DatasetRef, validation: ValidationReport | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO datasets (sha256, uri, rows, source_json, source_fingerprint, columns_json, validation_json, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sha256) DO UPDATE SET validation_json = COALESCE(excluded.validation_json, validation_json)`,
+      )
+      .run(
+        dataset.sha256,
+        dataset.uri,
+        dataset.rows,
+        JSON.stringify(dataset.source),
+        dataset.sourceFingerprint,
+        JSON.stringify(dataset.columns),
+        validation ? JSON.stringify(validation) : null,
+        now(),
+      );
+  }
+
+  getDataset(sha256: string): Promise<DatasetRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM datasets WHERE sha256 = ?').get(sha256) as
+      | Record<string, string | number>
+      | undefined;
+    if (!row) return Promise.resolve(undefined);
+    return Promise.resolve({
+      sha256: String(row.sha256),
+      uri: String(row.uri),
+      rows: Number(row.rows),
+      source: JSON.parse(String(row.source_json)) as DatasetRecord['source'],
+      sourceFingerprint: String(row.source_fingerprint),
+      columns: JSON.parse(String(row.columns_json)) as DatasetRecord['columns'],
+      validation: row.validation_json ? (JSON.parse(String(row.validation_json)) as ValidationReport) : null,
+      createdAt: String(row.created_at),
+    });
+  }
+
+  registerVersion(input: ModelVersionInput): Promise<ModelVersion> {
+    const register = this.db.transaction((): VersionRow => {
+      const existing = this.db
+        .prepare('SELECT * FROM model_versions WHERE model = ? AND workflow_id = ?')
+        .get(input.model, input.workflowId) as VersionRow | undefined;
+      if (existing) return existing;
+      this.insertDataset(input.dataset, input.validation);
+      const { next } = this.db
+        .prepare('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model = ?')
+        .get(input.model) as { next: number };
+      this.db
+        .prepare(
+          `INSERT INTO model_versions (model, version, artifact_uri, artifact_sha256, artifact_bytes, task, spec_hash,
+             spec_json, dataset_sha256, code_version, backend, seed, workflow_id, run_id, metrics_json, training_json,
+             evaluation_json, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          input.model,
+          next,
+          input.artifact.uri,
+          input.artifact.sha256,
+          input.artifact.bytes,
+          input.task,
+          input.specHash,
+          JSON.stringify(input.spec),
+          input.dataset.sha256,
+          input.codeVersion,
+          input.backend,
+          input.seed,
+          input.workflowId,
+          input.runId,
+          JSON.stringify(input.metrics),
+          JSON.stringify(input.training),
+          JSON.stringify(input.evaluation),
+          now(),
+        );
+      return this.db
+        .prepare('SELECT * FROM model_versions WHERE model = ? AND version = ?')
+        .get(input.model, next) as VersionRow;
+    });
+    return Promise.resolve(toVersion(register.immediate()));
+  }
+
+  getVersion(model: string, version: number): Promise<ModelVersion | undefined> {
+    const row = this.db.prepare('SELECT * FROM model_versions WHERE model = ? AND version = ?').get(model, version) as
+      | VersionRow
+      | undefined;
+    return Promise.resolve(row && toVersion(row));
+  }
+
+  listVersions(model: string): Promise<ModelVersion[]> {
+    const rows = this.db.prepare('SELECT * FROM model_versions WHERE model = ? ORDER BY version').all(model) as VersionRow[];
+    return Promise.resolve(rows.map(toVersion));
+  }
+
+  listModels(): Promise<{ model: string; versions: number; champion: number | null }[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT v.model AS model, COUNT(*) AS versions,
+                (SELECT version FROM aliases a WHERE a.model = v.model AND a.alias = 'champion') AS champion
+           FROM model_versions v GROUP BY v.model ORDER BY v.model`,
+      )
+      .all() as { model: string; versions: number; champion: number | null }[];
+    return Promise.resolve(rows);
+  }
+
+  findTrained(model: string, datasetSha256: string, specHash: string): Promise<ModelVersion | undefined> {
+    const row = this.db
+      .prepare(
+        'SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1',
+      )
+      .get(model, datasetSha256, specHash) as VersionRow | undefined;
+    return Promise.resolve(row && toVersion(row));
+  }
+
+  modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM model_versions WHERE dataset_sha256 = ? ORDER BY model, version')
+      .all(datasetSha256) as VersionRow[];
+    return Promise.resolve(rows.map(toVersion));
+  }
+
+  alias(model: string, alias: string): Promise<number | null> {
+    const row = this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(model, alias) as
+      | { version: number }
+      | undefined;
+    return Promise.resolve(row?.version ?? null);
+  }
+
+  promote(request: PromoteRequest): Promise<PromoteResult> {
+    const apply = this.db.transaction((): PromoteResult => {
+      const getAlias = (alias: string): number | null =>
+        (
+          this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(request.model, alias) as
+            | { version: number }
+            | undefined
+        )?.version ?? null;
+      const champion = getAlias('champion');
+      const done = this.db
+        .prepare("SELECT from_version FROM alias_events WHERE request_id = ? AND alias = 'champion'")
+        .get(request.requestId) as { from_version: number | null } | undefined;
+      if (done) return { changed: false, champion: champion ?? request.version, previous: done.from_version };
+      if (champion === request.version) return { changed: false, champion, previous: getAlias('previous') };
+      if (champion !== request.expectedChampion) {
+        throw new ChampionChangedError(
+          `${request.model}: champion is v${champion ?? 'none'}, but the promotion of v${request.version} was decided against v${request.expectedChampion ?? 'none'}`,
+          { champion, expected: request.expectedChampion },
+        );
+      }
+      const exists = this.db
+        .prepare('SELECT 1 FROM model_versions WHERE model = ? AND version = ?')
+        .get(request.model, request.version);
+      if (!exists) throw new NotFoundError(`${request.model} v${request.version} is not registered`);
+      const at = now();
+      const move = (alias: string, from: number | null, to: number): void => {
+        this.db
+          .prepare(
+            `INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+          )
+          .run(request.model, alias, to, at);
+        this.db
+          .prepare(
+            `INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, workflow_id, run_id, request_id, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            request.model,
+            alias,
+            from,
+            to,
+            request.actor,
+            request.reason,
+            request.workflowId ?? null,
+            request.runId ?? null,
+            request.requestId,
+            at,
+          );
+      };
+      if (champion !== null) move('previous', getAlias('previous'), champion);
+      move('champion', champion, request.version);
+      return { changed: true, champion: request.version, previous: champion };
+    });
+    return Promise.resolve(apply.immediate());
+  }
+
+  aliasHistory(model: string): Promise<AliasEvent[]> {
+    const rows = this.db.prepare('SELECT * FROM alias_events WHERE model = ? ORDER BY id').all(model) as Record<
+      string,
+      string | number | null
+    >[];
+    return Promise.resolve(
+      rows.map((r) => ({
+        id: Number(r.id),
+        model: String(r.model),
+        alias: String(r.alias),
+        fromVersion: r.from_version === null ? null : Number(r.from_version),
+        toVersion: r.to_version === null ? null : Number(r.to_version),
+        actor: String(r.actor),
+        reason: String(r.reason),
+        workflowId: r.workflow_id === null ? null : String(r.workflow_id),
+        runId: r.run_id === null ? null : String(r.run_id),
+        requestId: String(r.request_id),
+        at: String(r.at),
+      })),
+    );
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

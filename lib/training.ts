@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import { ArtifactRef, ArtifactStore, uriToPath } from './artifacts';
+import { loadTable } from './data/table';
+import type { DatasetRef } from './data/snapshot';
+import { columnRequests, encodeFeatures, encodeLabels, fitPreprocessor, labelPresent, splitRows } from './features';
+import { hashJson } from './hash';
+import { restoreCheckpoint, saveCheckpoint, saveModelArtifact } from './model/artifact';
+import { buildNetwork } from './model/network';
+import { loadTf, type TfBackend } from './model/tf';
+import { trainLoop, type EpochStats, type TrainingProgress } from './model/trainer';
+import { specHash, type ModelSpec } from './spec';
+
+export interface TrainHooks {
+  /** a checkpoint to resume from (from the previous attempt's last heartbeat) */
+  resumeFrom?: ArtifactRef;
+  /** where checkpoints of this run go in the artifact store */
+  checkpointKind: string;
+  /** called once a checkpoint is durable; the caller records it (heartbeat) so a retry can resume */
+  onCheckpoint: (checkpoint: ArtifactRef, progress: TrainingProgress) => Promise<void>;
+  onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
+  log?: (message: string) => void;
+}
+
+export interface TrainOutcome {
+  artifact: ArtifactRef;
+  backend: TfBackend;
+  inputWidth: number;
+  trainingRows: number;
+  holdoutRows: number;
+  unlabelledRows: number;
+  sampledOutRows: number;
+  epochs: number;
+  history: EpochStats[];
+  /** epochs restored from a checkpoint instead of trained in this attempt (null: started from scratch) */
+  resumedFromEpoch: number | null;
+  preprocessorHash: string;
+  seconds: number;
+}
+
+/**
+ * Train a model on a snapshot: split, fit preprocessing on the training rows, train with a checkpoint after each
+ * epoch, and save the result as a content-addressed model artifact.
+ */
+export async function trainOnDataset(
+  store: ArtifactStore,
+  spec: ModelSpec,
+  dataset: DatasetRef,
+  hooks: TrainHooks,
+): Promise<TrainOutcome> {
+  const started = performance.now();
+  const { tf, backend } = await loadTf();
+  const table = await loadTable(dataset, columnRequests(spec));
+  const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
+  if (split.train.length === 0) throw new Error(`dataset ${dataset.sha256} has no labelled training rows`);
+  const preprocessor = fitPreprocessor(spec, table, split.train);
+  const preprocessorHash = hashJson(preprocessor);
+  const data = {
+    x: encodeFeatures(preprocessor, table, split.train),
+    y: encodeLabels(preprocessor, table, split.train),
+    rows: split.train.length,
+    width: preprocessor.width,
+  };
+  const model = buildNetwork(tf, spec, preprocessor);
+  try {
+    let start: TrainingProgress | undefined;
+    let resumedFromEpoch: number | null = null;
+    let lastCheckpoint: ArtifactRef | undefined;
+    if (hooks.resumeFrom) {
+      try {
+        const saved = await restoreCheckpoint(store, tf, hooks.resumeFrom, model);
+        if (saved.preprocessorHash !== preprocessorHash) {
+          throw new Error('checkpoint was made with different preprocessing');
+        }
+        start = { epochsDone: saved.epochsDone, history: saved.history };
+        resumedFromEpoch = saved.epochsDone;
+        lastCheckpoint = hooks.resumeFrom;
+        hooks.log?.(`resuming ${spec.name} from checkpoint after epoch ${saved.epochsDone}`);
+      } catch (err) {
+        // A checkpoint that cannot be trusted is discarded, never half-used: start over from the seeded initialisation.
+        hooks.log?.(`ignoring checkpoint ${hooks.resumeFrom.uri}: ${(err as Error).message}; training from scratch`);
+        model.setWeights(buildNetwork(tf, spec, preprocessor).getWeights());
+      }
+    }
+    const progress = await trainLoop(tf, model, data, {
+      epochs: spec.training.epochs,
+      batchSize: spec.training.batchSize,
+      seed: spec.training.seed,
+      start,
+      onBatch: hooks.onBatch,
+      onEpochEnd: async (p) => {
+        const ref = await saveCheckpoint(store, tf, hooks.checkpointKind, model, { ...p, preprocessorHash });
+        await hooks.onCheckpoint(ref, p);
+        if (lastCheckpoint && lastCheckpoint.uri !== ref.uri) fs.rmSync(uriToPath(lastCheckpoint.uri), { recursive: true, force: true });
+        lastCheckpoint = ref;
+      },
+    });
+    const artifact = await saveModelArtifact(store, tf, {
+      model,
+      preprocessor,
+      spec,
+      card: {
+        model: spec.name,
+        task: spec.task,
+        specHash: specHash(spec),
+        datasetSha256: dataset.sha256,
+        backend,
+        seed: spec.training.seed,
+        epochs: progress.epochsDone,
+        trainingRows: data.rows,
+        history: progress.history,
+      },
+    });
+    return {
+      artifact,
+      backend,
+      inputWidth: preprocessor.width,
+      trainingRows: data.rows,
+      holdoutRows: split.holdout.length,
+      unlabelledRows: split.unlabelled,
+      sampledOutRows: split.sampledOut,
+      epochs: progress.epochsDone,
+      history: progress.history,
+      resumedFromEpoch,
+      preprocessorHash,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,40 @@
+import { Command } from 'commander';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { loadTf } from '../lib/model/tf';
+import { createWorkers, defaultDeps, type QueueRole } from './workers';
+
+/**
+ * Worker process entry point.
+ *   lumen-worker [--queues pipeline,training]
+ * Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233) / TEMPORAL_NAMESPACE; state under LUMEN_HOME.
+ */
+async function run(): Promise<void> {
+  const program = new Command()
+    .option('--queues <roles>', 'comma-separated task queue roles: pipeline, training', 'pipeline,training')
+    .option('--identity <name>', 'worker identity shown in the Web UI')
+    .parse();
+  const opts = program.opts<{ queues: string; identity?: string }>();
+  const roles = opts.queues.split(',').map((r) => r.trim()) as QueueRole[];
+  for (const role of roles) {
+    if (role !== 'pipeline' && role !== 'training') throw new Error(`unknown queue role "${role}" (pipeline | training)`);
+  }
+  Runtime.install({ logger: new DefaultLogger((process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO') });
+  if (roles.includes('training')) {
+    const { backend } = await loadTf();
+    console.log(`[worker] tfjs backend: ${backend}`);
+  }
+  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const connection = await NativeConnection.connect({ address });
+  const workers = await createWorkers({ connection, roles, deps: defaultDeps(), identity: opts.identity });
+  console.log(`[worker] pid ${process.pid} polling ${roles.join(', ')} on ${address}`);
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+  }
+}
+
+run().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

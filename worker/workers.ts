@@ -1,0 +1,68 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
+import { ArtifactStore } from '../lib/artifacts';
+import { lumenPaths } from '../lib/config';
+import { SqliteRegistry } from '../lib/registry/sqlite';
+import { codeVersion } from '../lib/version';
+import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
+
+export type QueueRole = 'pipeline' | 'training';
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace?: string;
+  roles: QueueRole[];
+  deps: ActivityDeps;
+  /** a prebuilt bundle (tests bundle once per suite); otherwise workflows are bundled from source */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  identity?: string;
+}
+
+/** Activity dependencies for this process, from LUMEN_HOME (artifact store + registry) and the code version. */
+export function defaultDeps(home?: string): ActivityDeps {
+  const paths = lumenPaths(home);
+  return {
+    store: new ArtifactStore(paths.artifacts),
+    registry: new SqliteRegistry(paths.registry),
+    codeVersion: codeVersion(),
+  };
+}
+
+/**
+ * One worker per task queue. The pipeline queue runs workflows and light activities; the training queue runs
+ * tfjs work one task at a time, so a long training step never starves heartbeats or other pipelines'
+ * bookkeeping.
+ */
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const common = {
+    connection: setup.connection,
+    namespace: setup.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    ...(setup.identity ? { identity: setup.identity } : {}),
+    shutdownGraceTime: '20 seconds' as const,
+  };
+  const workers: Worker[] = [];
+  if (setup.roles.includes('pipeline')) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: PIPELINE_QUEUE,
+        ...(setup.workflowBundle
+          ? { workflowBundle: setup.workflowBundle }
+          : { workflowsPath: require.resolve('../workflows') }),
+        activities: createPipelineActivities(setup.deps),
+        maxCachedWorkflows: 200,
+      }),
+    );
+  }
+  if (setup.roles.includes('training')) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: TRAINING_QUEUE,
+        activities: createTrainingActivities(setup.deps),
+        maxConcurrentActivityTaskExecutions: 1,
+      }),
+    );
+  }
+  return workers;
+}

@@ -1,0 +1,74 @@
+/**
+ * Names shared by workflows, workers and clients: task queues, search attributes, queries and the pipeline's
+ * input/output shapes. Deterministic and dependency-free, so both the workflow sandbox and the CLI import it.
+ */
+import { defineSearchAttributeKey, SearchAttributeType, type Duration } from '@temporalio/common';
+import { defineQuery } from '@temporalio/workflow';
+import type { ArtifactRef } from '../lib/artifacts';
+import type { DatasetRef } from '../lib/data/snapshot';
+import type { SourceRef } from '../lib/data/source';
+import type { Metrics } from '../lib/metrics';
+import type { PromotionDecision } from '../lib/promotion';
+import type { ModelSpec } from '../lib/spec';
+
+export const PIPELINE_QUEUE = 'lumen-pipeline';
+export const TRAINING_QUEUE = 'lumen-training';
+
+/** Typed search attributes, registered on the server, so the Web UI can filter runs by model and stage. */
+export const LumenModel = defineSearchAttributeKey('LumenModel', SearchAttributeType.KEYWORD);
+export const LumenStage = defineSearchAttributeKey('LumenStage', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [LumenModel, LumenStage];
+
+export type Stage = 'ingest' | 'validate' | 'dedupe' | 'train' | 'evaluate' | 'register' | 'promote' | 'done' | 'failed';
+
+export interface PipelineOptions {
+  /** heartbeat timeout of the training activity: how soon a dead training worker is noticed (default 60 s) */
+  trainingHeartbeatTimeout?: Duration;
+  /** who or what started the run, recorded with promotions */
+  actor?: string;
+}
+
+export interface PipelineInput {
+  spec: ModelSpec;
+  source: SourceRef;
+  options?: PipelineOptions;
+}
+
+export interface StepRecord {
+  stage: Stage;
+  startedAt: string;
+  milliseconds: number;
+}
+
+export interface PipelineResult {
+  outcome: 'promoted' | 'registered' | 'duplicate';
+  model: string;
+  version: number;
+  artifact: ArtifactRef;
+  dataset: Pick<DatasetRef, 'sha256' | 'rows' | 'uri'>;
+  metrics: Metrics;
+  decision: PromotionDecision | null;
+  champion: number | null;
+  /** epoch the training resumed from after a crash (null: trained uninterrupted) */
+  resumedFromEpoch: number | null;
+  steps: StepRecord[];
+}
+
+export interface PipelineStatus {
+  model: string;
+  stage: Stage;
+  source: SourceRef;
+  dataset?: Pick<DatasetRef, 'sha256' | 'rows'>;
+  version?: number;
+  metrics?: Metrics;
+  decision?: PromotionDecision;
+  error?: string;
+  steps: StepRecord[];
+}
+
+export const statusQuery = defineQuery<PipelineStatus>('status');
+
+/** The workflow id that makes "same data, same model" one execution. */
+export function trainingWorkflowId(model: string, sourceFingerprint: string): string {
+  return `train:${model}:${sourceFingerprint.slice(0, 16)}`;
+}

@@ -1,0 +1,1 @@
+export { trainingPipeline } from './training-pipeline';
