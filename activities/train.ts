@@ -50,7 +50,9 @@ export function trainActivities(deps: ActivityDeps) {
             if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
             ctx.heartbeat({ ...state, epoch: epoch + 1, batch, batches });
           },
-          log: (message) => log.info(message),
+          log: (message) => {
+            log.info(message);
+          },
         }),
       );
     },

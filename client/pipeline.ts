@@ -35,6 +35,7 @@ export async function startTrainingPipeline(
   spec: ModelSpec,
   source: SourceRef,
   options: PipelineOptions = {},
+  taskQueue = PIPELINE_QUEUE,
 ): Promise<StartedPipeline> {
   const workflowId = trainingWorkflowId(spec.name, await sourceFingerprint(source));
   // Informational only: the server's id policies, not this check, are what prevent a second run.
@@ -50,7 +51,7 @@ export async function startTrainingPipeline(
     const handle: WorkflowHandleWithFirstExecutionRunId<typeof trainingPipeline> = await client.workflow.start(
       'trainingPipeline',
       {
-        taskQueue: PIPELINE_QUEUE,
+        taskQueue,
         workflowId,
         args: [{ spec, source, options }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

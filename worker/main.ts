@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadTf } from '../lib/model/tf';
+import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
 /**
@@ -12,12 +13,13 @@ async function run(): Promise<void> {
   const program = new Command()
     .option('--queues <roles>', 'comma-separated task queue roles: pipeline, training', 'pipeline,training')
     .option('--identity <name>', 'worker identity shown in the Web UI')
+    .option('--pipeline-queue <name>', 'pipeline task queue', PIPELINE_QUEUE)
+    .option('--training-queue <name>', 'training task queue', TRAINING_QUEUE)
     .parse();
-  const opts = program.opts<{ queues: string; identity?: string }>();
-  const roles = opts.queues.split(',').map((r) => r.trim()) as QueueRole[];
-  for (const role of roles) {
-    if (role !== 'pipeline' && role !== 'training') throw new Error(`unknown queue role "${role}" (pipeline | training)`);
-  }
+  const opts = program.opts<{ queues: string; identity?: string; pipelineQueue: string; trainingQueue: string }>();
+  const roles = opts.queues.split(',').map((r) => r.trim());
+  const unknown = roles.filter((r) => r !== 'pipeline' && r !== 'training');
+  if (unknown.length) throw new Error(`unknown queue role(s) ${unknown.join(', ')} (expected pipeline, training)`);
   Runtime.install({ logger: new DefaultLogger((process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO') });
   if (roles.includes('training')) {
     const { backend } = await loadTf();
@@ -25,7 +27,13 @@ async function run(): Promise<void> {
   }
   const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const connection = await NativeConnection.connect({ address });
-  const workers = await createWorkers({ connection, roles, deps: defaultDeps(), identity: opts.identity });
+  const workers = await createWorkers({
+    connection,
+    roles: roles as QueueRole[],
+    deps: defaultDeps(),
+    identity: opts.identity,
+    taskQueues: { pipeline: opts.pipelineQueue, training: opts.trainingQueue },
+  });
   console.log(`[worker] pid ${process.pid} polling ${roles.join(', ')} on ${address}`);
   try {
     await Promise.all(workers.map((w) => w.run()));

@@ -16,6 +16,8 @@ export interface WorkerSetup {
   /** a prebuilt bundle (tests bundle once per suite); otherwise workflows are bundled from source */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /** task queue names (defaults lumen-pipeline / lumen-training); tests use their own to stay isolated */
+  taskQueues?: { pipeline?: string; training?: string };
 }
 
 /** Activity dependencies for this process, from LUMEN_HOME (artifact store + registry) and the code version. */
@@ -45,7 +47,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     workers.push(
       await Worker.create({
         ...common,
-        taskQueue: PIPELINE_QUEUE,
+        taskQueue: setup.taskQueues?.pipeline ?? PIPELINE_QUEUE,
         ...(setup.workflowBundle
           ? { workflowBundle: setup.workflowBundle }
           : { workflowsPath: require.resolve('../workflows') }),
@@ -58,7 +60,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     workers.push(
       await Worker.create({
         ...common,
-        taskQueue: TRAINING_QUEUE,
+        taskQueue: setup.taskQueues?.training ?? TRAINING_QUEUE,
         activities: createTrainingActivities(setup.deps),
         maxConcurrentActivityTaskExecutions: 1,
       }),

@@ -26,6 +26,8 @@ export interface PipelineOptions {
   trainingHeartbeatTimeout?: Duration;
   /** who or what started the run, recorded with promotions */
   actor?: string;
+  /** task queue of the training workers (default lumen-training) */
+  trainingTaskQueue?: string;
 }
 
 export interface PipelineInput {

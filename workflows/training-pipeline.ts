@@ -35,7 +35,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   const { spec, source } = input;
   const info = workflowInfo();
   const heavy = proxyActivities<TrainingActivities>({
-    taskQueue: TRAINING_QUEUE,
+    taskQueue: input.options?.trainingTaskQueue ?? TRAINING_QUEUE,
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: input.options?.trainingHeartbeatTimeout ?? '60 seconds',
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
@@ -150,7 +150,7 @@ function finish(status: PipelineStatus, result: PipelineResult): PipelineResult 
 function messageOf(err: unknown): string {
   // ActivityFailure wraps the activity's ApplicationFailure; the cause carries the human message.
   let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  while (e?.cause && typeof e.cause === 'object') e = e.cause;
   return e?.message ?? String(err);
 }
 

@@ -6,7 +6,7 @@ import type { Tf } from './tf';
  * rows × outputs, row-major.
  */
 export function predictRows(tf: Tf, model: LayersModel, x: Float32Array, rows: number, width: number, batch = 8192): Float32Array {
-  const outputs = (model.outputs[0].shape[1] as number | null) ?? 1;
+  const outputs = (model.outputs[0].shape[1]) ?? 1;
   const out = new Float32Array(rows * outputs);
   for (let from = 0; from < rows; from += batch) {
     const m = Math.min(batch, rows - from);

@@ -145,9 +145,9 @@ export class SqliteRegistry implements Registry {
       .immediate();
   }
 
-  recordDataset(dataset: DatasetRef, validation: ValidationReport | null): Promise<void> {
+  async recordDataset(dataset: DatasetRef, validation: ValidationReport | null): Promise<void> {
     this.insertDataset(dataset, validation);
-    return Promise.resolve();
+    return;
   }
 
   private insertDataset(dataset: DatasetRef, validation: ValidationReport | null): void {
@@ -169,12 +169,11 @@ export class SqliteRegistry implements Registry {
       );
   }
 
-  getDataset(sha256: string): Promise<DatasetRecord | undefined> {
+  async getDataset(sha256: string): Promise<DatasetRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM datasets WHERE sha256 = ?').get(sha256) as
-      | Record<string, string | number>
-      | undefined;
-    if (!row) return Promise.resolve(undefined);
-    return Promise.resolve({
+      Record<string, string | number> | undefined;
+    if (!row) return undefined;
+    return {
       sha256: String(row.sha256),
       uri: String(row.uri),
       rows: Number(row.rows),
@@ -183,10 +182,10 @@ export class SqliteRegistry implements Registry {
       columns: JSON.parse(String(row.columns_json)) as DatasetRecord['columns'],
       validation: row.validation_json ? (JSON.parse(String(row.validation_json)) as ValidationReport) : null,
       createdAt: String(row.created_at),
-    });
+    };
   }
 
-  registerVersion(input: ModelVersionInput): Promise<ModelVersion> {
+  async registerVersion(input: ModelVersionInput): Promise<ModelVersion> {
     const register = this.db.transaction((): VersionRow => {
       const existing = this.db
         .prepare('SELECT * FROM model_versions WHERE model = ? AND workflow_id = ?')
@@ -227,22 +226,23 @@ export class SqliteRegistry implements Registry {
         .prepare('SELECT * FROM model_versions WHERE model = ? AND version = ?')
         .get(input.model, next) as VersionRow;
     });
-    return Promise.resolve(toVersion(register.immediate()));
+    return toVersion(register.immediate());
   }
 
-  getVersion(model: string, version: number): Promise<ModelVersion | undefined> {
+  async getVersion(model: string, version: number): Promise<ModelVersion | undefined> {
     const row = this.db.prepare('SELECT * FROM model_versions WHERE model = ? AND version = ?').get(model, version) as
-      | VersionRow
-      | undefined;
-    return Promise.resolve(row && toVersion(row));
+      VersionRow | undefined;
+    return row && toVersion(row);
   }
 
-  listVersions(model: string): Promise<ModelVersion[]> {
-    const rows = this.db.prepare('SELECT * FROM model_versions WHERE model = ? ORDER BY version').all(model) as VersionRow[];
-    return Promise.resolve(rows.map(toVersion));
+  async listVersions(model: string): Promise<ModelVersion[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM model_versions WHERE model = ? ORDER BY version')
+      .all(model) as VersionRow[];
+    return rows.map(toVersion);
   }
 
-  listModels(): Promise<{ model: string; versions: number; champion: number | null }[]> {
+  async listModels(): Promise<{ model: string; versions: number; champion: number | null }[]> {
     const rows = this.db
       .prepare(
         `SELECT v.model AS model, COUNT(*) AS versions,
@@ -250,39 +250,37 @@ export class SqliteRegistry implements Registry {
            FROM model_versions v GROUP BY v.model ORDER BY v.model`,
       )
       .all() as { model: string; versions: number; champion: number | null }[];
-    return Promise.resolve(rows);
+    return rows;
   }
 
-  findTrained(model: string, datasetSha256: string, specHash: string): Promise<ModelVersion | undefined> {
+  async findTrained(model: string, datasetSha256: string, specHash: string): Promise<ModelVersion | undefined> {
     const row = this.db
       .prepare(
         'SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1',
       )
       .get(model, datasetSha256, specHash) as VersionRow | undefined;
-    return Promise.resolve(row && toVersion(row));
+    return row && toVersion(row);
   }
 
-  modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]> {
+  async modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]> {
     const rows = this.db
       .prepare('SELECT * FROM model_versions WHERE dataset_sha256 = ? ORDER BY model, version')
       .all(datasetSha256) as VersionRow[];
-    return Promise.resolve(rows.map(toVersion));
+    return rows.map(toVersion);
   }
 
-  alias(model: string, alias: string): Promise<number | null> {
+  async alias(model: string, alias: string): Promise<number | null> {
     const row = this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(model, alias) as
-      | { version: number }
-      | undefined;
-    return Promise.resolve(row?.version ?? null);
+      { version: number } | undefined;
+    return row?.version ?? null;
   }
 
-  promote(request: PromoteRequest): Promise<PromoteResult> {
+  async promote(request: PromoteRequest): Promise<PromoteResult> {
     const apply = this.db.transaction((): PromoteResult => {
       const getAlias = (alias: string): number | null =>
         (
           this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(request.model, alias) as
-            | { version: number }
-            | undefined
+            { version: number } | undefined
         )?.version ?? null;
       const champion = getAlias('champion');
       const done = this.db
@@ -330,29 +328,27 @@ export class SqliteRegistry implements Registry {
       move('champion', champion, request.version);
       return { changed: true, champion: request.version, previous: champion };
     });
-    return Promise.resolve(apply.immediate());
+    return apply.immediate();
   }
 
-  aliasHistory(model: string): Promise<AliasEvent[]> {
+  async aliasHistory(model: string): Promise<AliasEvent[]> {
     const rows = this.db.prepare('SELECT * FROM alias_events WHERE model = ? ORDER BY id').all(model) as Record<
       string,
       string | number | null
     >[];
-    return Promise.resolve(
-      rows.map((r) => ({
-        id: Number(r.id),
-        model: String(r.model),
-        alias: String(r.alias),
-        fromVersion: r.from_version === null ? null : Number(r.from_version),
-        toVersion: r.to_version === null ? null : Number(r.to_version),
-        actor: String(r.actor),
-        reason: String(r.reason),
-        workflowId: r.workflow_id === null ? null : String(r.workflow_id),
-        runId: r.run_id === null ? null : String(r.run_id),
-        requestId: String(r.request_id),
-        at: String(r.at),
-      })),
-    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      model: String(r.model),
+      alias: String(r.alias),
+      fromVersion: r.from_version === null ? null : Number(r.from_version),
+      toVersion: r.to_version === null ? null : Number(r.to_version),
+      actor: String(r.actor),
+      reason: String(r.reason),
+      workflowId: r.workflow_id === null ? null : String(r.workflow_id),
+      runId: r.run_id === null ? null : String(r.run_id),
+      requestId: String(r.request_id),
+      at: String(r.at),
+    }));
   }
 
   close(): void {

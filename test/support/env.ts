@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { ActivityDeps } from '../../activities';
+import { ArtifactStore } from '../../lib/artifacts';
+import { lumenPaths } from '../../lib/config';
+import { SqliteRegistry } from '../../lib/registry/sqlite';
+import { createWorkers, type QueueRole } from '../../worker/workers';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+export function temporalAddress(): string {
+  const address = process.env.LUMEN_TEST_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('LUMEN_TEST_TEMPORAL_ADDRESS is not set: the mocha global fixture did not run');
+  return address;
+}
+
+/** A fresh LUMEN_HOME with its own artifact store and registry. */
+export interface TestHome {
+  home: string;
+  deps: ActivityDeps;
+  cleanup(): void;
+}
+
+export function tempHome(prefix = 'lumen-test-'): TestHome {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const paths = lumenPaths(home);
+  const registry = new SqliteRegistry(paths.registry);
+  return {
+    home,
+    deps: { store: new ArtifactStore(paths.artifacts), registry, codeVersion: 'test-code-version' },
+    cleanup: () => {
+      registry.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundle the workflows once per test process (webpack takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}
+
+/** Task queue names unique to one test, so leftovers of another test can never be picked up. */
+export function uniqueQueues(): { pipeline: string; training: string } {
+  const id = randomUUID().slice(0, 8);
+  return { pipeline: `test-pipeline-${id}`, training: `test-training-${id}` };
+}
+
+export async function testClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  return new Client({ connection, namespace: 'default' });
+}
+
+/** Run `fn` while in-process workers serve the given queues; the workers stop when it settles. */
+export async function withWorkers<T>(
+  deps: ActivityDeps,
+  queues: { pipeline: string; training: string },
+  roles: QueueRole[],
+  fn: () => Promise<T>,
+): Promise<T> {
+  const connection = await NativeConnection.connect({ address: temporalAddress() });
+  try {
+    const workers = await createWorkers({
+      connection,
+      roles,
+      deps,
+      workflowBundle: await workflowBundle(),
+      taskQueues: queues,
+    });
+    const running = workers.map((w) => w.run());
+    try {
+      return await fn();
+    } finally {
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+export function vegaPath(file: string): string {
+  return path.join(path.resolve(path.dirname(require.resolve('vega-datasets')), '..'), 'data', file);
+}

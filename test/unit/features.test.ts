@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import type { Table } from '../../lib/data/table';
+import { encodeFeatures, encodeLabels, fitPreprocessor, splitRows, timePart } from '../../lib/features';
+import { parseModelSpec, type ModelSpecInput } from '../../lib/spec';
+import { deriveSeed, permutation, prng } from '../../lib/rng';
+
+const ms = (iso: string): number => Date.parse(`${iso}Z`);
+
+const spec: ModelSpecInput = {
+  name: 'toy',
+  task: 'binary',
+  source: {
+    columns: [
+      { name: 'date', type: 'timestamp' },
+      { name: 'delay', type: 'integer' },
+      { name: 'distance', type: 'integer' },
+      { name: 'origin', type: 'string' },
+    ],
+  },
+  label: { kind: 'threshold', column: 'delay', op: '>', value: 15 },
+  features: [
+    { name: 'hour', column: 'date', transform: { kind: 'hourOfDay' } },
+    { name: 'weekday', column: 'date', transform: { kind: 'dayOfWeek' } },
+    { name: 'dist', column: 'distance', transform: { kind: 'numeric', log: true } },
+    { name: 'origin', column: 'origin', transform: { kind: 'categorical', maxCategories: 2, minCount: 2 } },
+  ],
+};
+
+function table(): Table {
+  const dates = ['2001-01-01T00:01', '2001-01-06T23:59', '2001-01-07T12:00', '2001-01-08T07:30', '2001-01-09T18:15'];
+  return {
+    rows: 5,
+    columns: new Map([
+      ['timestamp:date', { kind: 'number', values: Float64Array.from(dates.map(ms)) }],
+      ['number:delay', { kind: 'number', values: Float64Array.from([30, 0, 16, 15, NaN]) }],
+      ['number:distance', { kind: 'number', values: Float64Array.from([100, 1000, NaN, 100, 1000]) }],
+      ['string:origin', { kind: 'string', values: ['ATL', 'ATL', 'ORD', 'SFO', null] }],
+    ]),
+  };
+}
+
+describe('features', () => {
+  it('reads hour, weekday (Monday = 0) and month from wall-clock timestamps', () => {
+    // 2001-01-01 was a Monday
+    assert.equal(timePart('hourOfDay', ms('2001-01-01T00:01')), 0);
+    assert.equal(timePart('dayOfWeek', ms('2001-01-01T00:01')), 0);
+    assert.equal(timePart('hourOfDay', ms('2001-01-06T23:59')), 23);
+    assert.equal(timePart('dayOfWeek', ms('2001-01-06T23:59')), 5);
+    assert.equal(timePart('dayOfWeek', ms('2001-01-07T12:00')), 6);
+    assert.equal(timePart('month', ms('2001-06-30T23:59')), 5);
+    assert.equal(timePart('hourOfDay', NaN), -1);
+  });
+
+  it('fits vocabularies and scalers on training rows only and encodes unknowns to their bucket', () => {
+    const s = parseModelSpec(spec);
+    const t = table();
+    const pre = fitPreprocessor(s, t, Uint32Array.from([0, 1, 2, 3]));
+    const origin = pre.features.find((f) => f.name === 'origin');
+    assert.deepEqual(origin?.kind === 'categorical' && origin.vocabulary, ['ATL']); // ORD, SFO seen once < minCount 2
+    assert.equal(pre.width, 24 + 7 + 1 + 2);
+    const dist = pre.features.find((f) => f.name === 'dist');
+    assert.ok(dist?.kind === 'numeric');
+    const logs = [Math.log1p(100), Math.log1p(1000), Math.log1p(100)];
+    const mean = logs.reduce((a, b) => a + b) / 3;
+    assert.ok(Math.abs(dist.mean - mean) < 1e-12, 'mean of ln(1+x) over the non-missing training rows');
+
+    const x = encodeFeatures(pre, t, [0, 2, 4]);
+    const row = (r: number): number[] => Array.from(x.subarray(r * pre.width, (r + 1) * pre.width));
+    assert.equal(row(0)[0], 1, 'hour 0 one-hot');
+    assert.equal(row(0)[24 + 0], 1, 'Monday one-hot');
+    assert.equal(row(1)[33], 1, 'ORD is unknown → last bucket');
+    assert.equal(row(0)[32], 1, 'ATL is in the vocabulary');
+    assert.equal(row(2)[33], 1, 'null origin → unknown bucket');
+    assert.equal(row(1)[31], 0, 'missing distance → mean → 0 after standardising');
+    assert.equal(row(0).reduce((a, b) => a + b, 0) - row(0)[31], 3, 'exactly one hot per one-hot feature');
+
+    assert.deepEqual(Array.from(encodeLabels(pre, t, [0, 1, 2, 3, 4])), [1, 0, 1, 0, NaN]);
+  });
+
+  it('splits rows deterministically by a seeded hash, without the label-less ones', () => {
+    const labelled = (i: number): boolean => i % 10 !== 9;
+    const a = splitRows(10_000, labelled, { seed: 5, holdoutFraction: 0.2 });
+    const b = splitRows(10_000, labelled, { seed: 5, holdoutFraction: 0.2 });
+    assert.deepEqual(a, b);
+    assert.equal(a.unlabelled, 1000);
+    assert.equal(a.train.length + a.holdout.length, 9000);
+    assert.ok(Math.abs(a.holdout.length / 9000 - 0.2) < 0.02, `holdout share ${a.holdout.length / 9000}`);
+    const c = splitRows(10_000, labelled, { seed: 6, holdoutFraction: 0.2 });
+    assert.notDeepEqual(Array.from(a.holdout.slice(0, 50)), Array.from(c.holdout.slice(0, 50)));
+    const capped = splitRows(10_000, labelled, { seed: 5, holdoutFraction: 0.2, maxTrainingRows: 1000 });
+    assert.equal(capped.train.length, 1000);
+    assert.deepEqual(capped.holdout, a.holdout, 'capping training rows never changes the holdout');
+  });
+
+  it('seeded randomness is reproducible', () => {
+    assert.deepEqual(permutation(100, 42), permutation(100, 42));
+    assert.notDeepEqual(permutation(100, 42), permutation(100, 43));
+    const r1 = prng(9);
+    const r2 = prng(9);
+    for (let i = 0; i < 10; i++) assert.equal(r1(), r2());
+    assert.notEqual(deriveSeed(1, 'shuffle:0'), deriveSeed(1, 'shuffle:1'));
+  });
+});

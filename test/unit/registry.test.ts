@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import type { DatasetRef } from '../../lib/data/snapshot';
+import { ChampionChangedError } from '../../lib/errors';
+import { SqliteRegistry } from '../../lib/registry/sqlite';
+import type { ModelVersionInput } from '../../lib/registry/types';
+import { parseModelSpec } from '../../lib/spec';
+import { tempHome, type TestHome } from '../support/env';
+
+const spec = parseModelSpec({
+  name: 'reg-test',
+  task: 'regression',
+  source: { columns: [{ name: 'x', type: 'float' }, { name: 'y', type: 'float' }] },
+  label: { kind: 'value', column: 'y' },
+  features: [{ name: 'x', column: 'x', transform: { kind: 'numeric' } }],
+});
+
+const dataset = (sha: string): DatasetRef => ({
+  uri: `file:///tmp/${sha}.parquet`,
+  sha256: sha.padEnd(64, '0'),
+  bytes: 10,
+  rows: 5,
+  columns: [{ name: 'x', type: 'DOUBLE' }],
+  source: { uri: '/tmp/x.csv' },
+  sourceFingerprint: 'f'.repeat(64),
+});
+
+function input(workflowId: string, sha = 'a'): ModelVersionInput {
+  return {
+    model: spec.name,
+    artifact: { uri: `file:///tmp/${workflowId}`, sha256: 'b'.repeat(64), bytes: 100 },
+    task: spec.task,
+    spec,
+    specHash: 'c'.repeat(64),
+    dataset: dataset(sha),
+    validation: { dataset: dataset(sha).sha256, rows: 5, outcome: 'pass', checks: [] },
+    codeVersion: 'abc123',
+    backend: 'tensorflow',
+    seed: 42,
+    workflowId,
+    runId: `run-${workflowId}`,
+    metrics: { rmse: 1 },
+    training: { epochs: 3 },
+    evaluation: {},
+  };
+}
+
+describe('SQLite registry', () => {
+  let t: TestHome;
+  let registry: SqliteRegistry;
+  beforeEach(() => {
+    t = tempHome();
+    registry = t.deps.registry as SqliteRegistry;
+  });
+  afterEach(() => t.cleanup());
+
+  it('numbers versions per model and keeps full lineage', async () => {
+    const v1 = await registry.registerVersion(input('wf-1'));
+    const v2 = await registry.registerVersion(input('wf-2', 'd'));
+    assert.equal(v1.version, 1);
+    assert.equal(v2.version, 2);
+    const back = await registry.getVersion(spec.name, 2);
+    assert.equal(back?.codeVersion, 'abc123');
+    assert.equal(back?.datasetSha256, dataset('d').sha256);
+    assert.equal(back?.runId, 'run-wf-2');
+    assert.deepEqual(back?.spec, spec);
+    assert.equal((await registry.getDataset(dataset('d').sha256))?.validation?.outcome, 'pass');
+    assert.deepEqual((await registry.modelsTrainedOn(dataset('a').sha256)).map((v) => v.version), [1]);
+    assert.equal((await registry.findTrained(spec.name, dataset('a').sha256, 'c'.repeat(64)))?.version, 1);
+  });
+
+  it('a retried registration from the same workflow returns the same version', async () => {
+    const first = await registry.registerVersion(input('wf-1'));
+    const again = await registry.registerVersion(input('wf-1'));
+    assert.equal(again.version, first.version);
+    assert.equal((await registry.listVersions(spec.name)).length, 1);
+  });
+
+  it('promotes with compare-and-set, moves previous, records history, and is idempotent per request', async () => {
+    await registry.registerVersion(input('wf-1'));
+    await registry.registerVersion(input('wf-2'));
+    const base = { model: spec.name, actor: 'test', reason: 'r' };
+    const p1 = await registry.promote({ ...base, version: 1, expectedChampion: null, requestId: 'req-1' });
+    assert.deepEqual(p1, { changed: true, champion: 1, previous: null });
+    await assert.rejects(
+      registry.promote({ ...base, version: 2, expectedChampion: null, requestId: 'req-2' }),
+      (e: unknown) => e instanceof ChampionChangedError && /champion is v1/.test(e.message),
+    );
+    const p2 = await registry.promote({ ...base, version: 2, expectedChampion: 1, requestId: 'req-2' });
+    assert.deepEqual(p2, { changed: true, champion: 2, previous: 1 });
+    const again = await registry.promote({ ...base, version: 2, expectedChampion: 1, requestId: 'req-2' });
+    assert.equal(again.changed, false);
+    assert.equal(await registry.alias(spec.name, 'champion'), 2);
+    assert.equal(await registry.alias(spec.name, 'previous'), 1);
+    const history = await registry.aliasHistory(spec.name);
+    assert.deepEqual(
+      history.map((h) => [h.alias, h.fromVersion, h.toVersion]),
+      [
+        ['champion', null, 1],
+        ['previous', null, 1],
+        ['champion', 1, 2],
+      ],
+    );
+  });
+
+  it('two registries on one file (two processes) see each other and never reuse a version number', async () => {
+    const other = new SqliteRegistry(`${t.home}/registry.sqlite`);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? registry : other).registerVersion(input(`wf-${i}`))),
+      );
+      assert.deepEqual(
+        results.map((r) => r.version).sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+    } finally {
+      other.close();
+    }
+  });
+});
