@@ -19,7 +19,8 @@ export const LumenModel = defineSearchAttributeKey('LumenModel', SearchAttribute
 export const LumenStage = defineSearchAttributeKey('LumenStage', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [LumenModel, LumenStage];
 
-export type Stage = 'ingest' | 'validate' | 'dedupe' | 'train' | 'evaluate' | 'register' | 'promote' | 'done' | 'failed';
+export type Stage =
+  'ingest' | 'validate' | 'dedupe' | 'train' | 'evaluate' | 'register' | 'promote' | 'done' | 'failed';
 
 export interface PipelineOptions {
   /** heartbeat timeout of the training activity: how soon a dead training worker is noticed (default 60 s) */

@@ -19,11 +19,26 @@ import {
   type Stage,
 } from './definitions';
 
-const NON_RETRYABLE = ['SpecError', 'SourceError', 'DataValidationError', 'ArtifactIntegrityError', 'ChampionChangedError', 'NotFoundError'];
+/** a promotion that keeps losing the race to other pipelines gives up after this many evaluations */
+const MAX_PROMOTE_ATTEMPTS = 3;
+
+const NON_RETRYABLE = [
+  'SpecError',
+  'SourceError',
+  'DataValidationError',
+  'ArtifactIntegrityError',
+  'ChampionChangedError',
+  'NotFoundError',
+];
 
 const pipeline = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 });
 
 /**
@@ -38,7 +53,12 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     taskQueue: input.options?.trainingTaskQueue ?? TRAINING_QUEUE,
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: input.options?.trainingHeartbeatTimeout ?? '60 seconds',
-    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: {
+      initialInterval: '2 seconds',
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: NON_RETRYABLE,
+    },
   });
 
   const status: PipelineStatus = { model: spec.name, stage: 'ingest', source, steps: [] };
@@ -57,7 +77,12 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       status.error = `${stage}: ${messageOf(err)}`;
       upsertSearchAttributes([{ key: LumenStage, value: 'failed' }]);
       setCurrentDetails(details(status));
-      throw ApplicationFailure.create({ message: status.error, type: failureType(err), nonRetryable: true, cause: err as Error });
+      throw ApplicationFailure.create({
+        message: status.error,
+        type: failureType(err),
+        nonRetryable: true,
+        cause: err as Error,
+      });
     } finally {
       status.steps.push({ stage, startedAt: new Date(started).toISOString(), milliseconds: Date.now() - started });
     }
@@ -87,8 +112,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   }
 
   const trained = await step('train', () => heavy.trainModel({ spec, dataset }));
-  const champion = await pipeline.getChampion({ model: spec.name });
-  const evaluation = await step('evaluate', () =>
+  let champion = await pipeline.getChampion({ model: spec.name });
+  let evaluation = await step('evaluate', () =>
     heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion }),
   );
   status.metrics = evaluation.candidate;
@@ -109,33 +134,59 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     }),
   );
   status.version = registered.version;
-
-  let championAfter = champion?.version ?? null;
-  if (evaluation.decision.promote) {
-    const promoted = await step('promote', () =>
-      pipeline.promoteModel({
-        model: spec.name,
-        version: registered.version,
-        expectedChampion: champion?.version ?? null,
-        reason: evaluation.decision.reason,
-        actor: input.options?.actor ?? `workflow:${info.workflowId}`,
-        workflowId: info.workflowId,
-        runId: info.runId,
-      }),
-    );
-    championAfter = promoted.champion;
-  }
-
-  return finish(status, {
-    outcome: evaluation.decision.promote ? 'promoted' : 'registered',
+  const base = {
     model: spec.name,
     version: registered.version,
     artifact: registered.artifact,
     dataset: { sha256: dataset.sha256, rows: dataset.rows, uri: dataset.uri },
+    resumedFromEpoch: trained.resumedFromEpoch,
+  };
+  if (registered.workflowId !== info.workflowId) {
+    // a concurrent run registered a model from this exact batch and spec first; that version stands
+    return finish(status, {
+      ...base,
+      outcome: 'duplicate',
+      metrics: registered.metrics,
+      decision: null,
+      champion: null,
+      steps: status.steps,
+    });
+  }
+
+  let championAfter = champion?.version ?? null;
+  if (evaluation.decision.promote) {
+    const promoted = await step('promote', async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await pipeline.promoteModel({
+            model: spec.name,
+            version: registered.version,
+            expectedChampion: champion?.version ?? null,
+            reason: evaluation.decision.reason,
+            actor: input.options?.actor ?? `workflow:${info.workflowId}`,
+            workflowId: info.workflowId,
+            runId: info.runId,
+          });
+        } catch (err) {
+          if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_PROMOTE_ATTEMPTS) throw err;
+          // another pipeline promoted since this one evaluated: judge again against the new champion
+          log.info('champion changed during evaluation; re-evaluating', { model: spec.name, attempt });
+          champion = await pipeline.getChampion({ model: spec.name });
+          evaluation = await heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion });
+          status.decision = evaluation.decision;
+          if (!evaluation.decision.promote) return null;
+        }
+      }
+    });
+    championAfter = promoted?.champion ?? champion?.version ?? null;
+  }
+
+  return finish(status, {
+    ...base,
+    outcome: evaluation.decision.promote ? 'promoted' : 'registered',
     metrics: evaluation.candidate,
     decision: evaluation.decision,
     champion: championAfter,
-    resumedFromEpoch: trained.resumedFromEpoch,
     steps: status.steps,
   });
 }
@@ -175,7 +226,8 @@ function details(status: PipelineStatus, result?: PipelineResult): string {
         .join(', '),
     );
   }
-  if (status.decision) lines.push(`decision: ${status.decision.promote ? 'promote' : 'keep champion'} — ${status.decision.reason}`);
+  if (status.decision)
+    lines.push(`decision: ${status.decision.promote ? 'promote' : 'keep champion'} — ${status.decision.reason}`);
   if (result) lines.push(`outcome: **${result.outcome}**`);
   if (status.error) lines.push(`error: ${status.error}`);
   return lines.join('\n\n');

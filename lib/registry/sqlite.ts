@@ -191,6 +191,11 @@ export class SqliteRegistry implements Registry {
         .prepare('SELECT * FROM model_versions WHERE model = ? AND workflow_id = ?')
         .get(input.model, input.workflowId) as VersionRow | undefined;
       if (existing) return existing;
+      // another run already registered a model from this exact data and spec: that version stands
+      const sameLineage = this.db
+        .prepare('SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1')
+        .get(input.model, input.dataset.sha256, input.specHash) as VersionRow | undefined;
+      if (sameLineage) return sameLineage;
       this.insertDataset(input.dataset, input.validation);
       const { next } = this.db
         .prepare('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model = ?')

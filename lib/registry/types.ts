@@ -79,7 +79,11 @@ export interface PromoteResult {
 export interface Registry {
   recordDataset(dataset: DatasetRef, validation: ValidationReport | null): Promise<void>;
   getDataset(sha256: string): Promise<DatasetRecord | undefined>;
-  /** Idempotent per (model, workflowId): a retried registration returns the version it created the first time. */
+  /**
+   * Idempotent per (model, workflowId): a retried registration returns the version it created the first time.
+   * If another run already registered this model from the same dataset and spec, that version is returned
+   * (its workflowId differs from the caller's), so concurrent runs on one batch leave one version.
+   */
   registerVersion(input: ModelVersionInput): Promise<ModelVersion>;
   getVersion(model: string, version: number): Promise<ModelVersion | undefined>;
   listVersions(model: string): Promise<ModelVersion[]>;

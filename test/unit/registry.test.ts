@@ -24,7 +24,7 @@ const dataset = (sha: string): DatasetRef => ({
   sourceFingerprint: 'f'.repeat(64),
 });
 
-function input(workflowId: string, sha = 'a'): ModelVersionInput {
+function input(workflowId: string, sha = Buffer.from(workflowId).toString('hex')): ModelVersionInput {
   return {
     model: spec.name,
     artifact: { uri: `file:///tmp/${workflowId}`, sha256: 'b'.repeat(64), bytes: 100 },
@@ -54,7 +54,7 @@ describe('SQLite registry', () => {
   afterEach(() => t.cleanup());
 
   it('numbers versions per model and keeps full lineage', async () => {
-    const v1 = await registry.registerVersion(input('wf-1'));
+    const v1 = await registry.registerVersion(input('wf-1', 'a'));
     const v2 = await registry.registerVersion(input('wf-2', 'd'));
     assert.equal(v1.version, 1);
     assert.equal(v2.version, 2);
@@ -73,6 +73,15 @@ describe('SQLite registry', () => {
     const again = await registry.registerVersion(input('wf-1'));
     assert.equal(again.version, first.version);
     assert.equal((await registry.listVersions(spec.name)).length, 1);
+  });
+
+  it('a second run on the same data and spec gets the version the first one registered', async () => {
+    const first = await registry.registerVersion(input('wf-1', 'e'));
+    const second = await registry.registerVersion(input('wf-2', 'e'));
+    assert.equal(second.version, first.version);
+    assert.equal(second.workflowId, 'wf-1', 'the caller sees the version belongs to another run');
+    const otherSpec = await registry.registerVersion({ ...input('wf-3', 'e'), specHash: 'd'.repeat(64) });
+    assert.equal(otherSpec.version, 2, 'a different spec on the same data is a new version');
   });
 
   it('promotes with compare-and-set, moves previous, records history, and is idempotent per request', async () => {

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { startTrainingPipeline } from '../../client/pipeline';
+import { describeFailure } from '../../client/format';
+import type { SourceRef } from '../../lib/data/source';
+import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { LumenModel, LumenStage, statusQuery } from '../../workflows/definitions';
+import {
+  repoRoot,
+  tempHome,
+  testClient,
+  uniqueQueues,
+  vegaPath,
+  withWorkers,
+  workflowBundle,
+  type TestHome,
+} from '../support/env';
+
+const example = (name: string): ModelSpec => loadModelSpec(path.join(repoRoot, 'examples', 'models', `${name}.json`));
+
+/** The flights spec, trained briefly: these tests are about orchestration on real data, not model quality. */
+const flights = (): ModelSpec => {
+  const spec = example('flights-delay');
+  return parseModelSpec({ ...spec, training: { ...spec.training, epochs: 2 } });
+};
+
+const flightDays = (from: string, to: string): SourceRef => ({
+  uri: 'vega-datasets:flights-3m.parquet',
+  window: { column: 'date', start: from, end: to },
+});
+
+describe('trainingPipeline on a real Temporal dev server', () => {
+  let t: TestHome;
+  let client: Client;
+  const queues = uniqueQueues();
+
+  before(async () => {
+    t = tempHome();
+    client = await testClient();
+    await workflowBundle();
+  });
+  after(async () => {
+    await client.connection.close();
+    t.cleanup();
+  });
+
+  const run = <T>(fn: () => Promise<T>): Promise<T> => withWorkers(t.deps, queues, ['pipeline', 'training'], fn);
+  const start = (spec: ModelSpec, source: SourceRef) =>
+    startTrainingPipeline(client, spec, source, { trainingTaskQueue: queues.training, actor: 'test' }, queues.pipeline);
+
+  it('ingests, validates, trains, evaluates, registers and promotes a first model on real flights', async () => {
+    const spec = flights();
+    const result = await run(async () => {
+      const started = await start(spec, flightDays('2001-01-01', '2001-01-04'));
+      assert.equal(started.deduplicated, false);
+      const r = await started.handle.result();
+      const status = await started.handle.query(statusQuery);
+      assert.equal(status.stage, 'done');
+      const described = await started.handle.describe();
+      assert.equal(described.typedSearchAttributes.get(LumenModel), spec.name);
+      assert.equal(described.typedSearchAttributes.get(LumenStage), 'done');
+      // the history this run wrote replays deterministically against the current workflow code
+      await Worker.runReplayHistory(
+        { workflowBundle: await workflowBundle() },
+        await started.handle.fetchHistory(),
+        started.workflowId,
+      );
+      return r;
+    });
+    assert.equal(result.outcome, 'promoted');
+    assert.equal(result.version, 1);
+    assert.equal(result.champion, 1);
+    assert.ok(result.dataset.rows > 40_000, `rows ${result.dataset.rows}`);
+    assert.ok(result.metrics.auc > 0.55 && result.metrics.auc <= 1, `auc ${result.metrics.auc}`);
+    assert.deepEqual(
+      result.steps.map((s) => s.stage),
+      ['ingest', 'validate', 'dedupe', 'train', 'evaluate', 'register', 'promote'],
+    );
+
+    const v = await t.deps.registry.getVersion(spec.name, 1);
+    assert.ok(v);
+    assert.equal(v.datasetSha256, result.dataset.sha256);
+    assert.equal(v.backend, 'tensorflow');
+    assert.equal(v.seed, spec.training.seed);
+    assert.equal(v.codeVersion, 'test-code-version');
+    assert.match(v.workflowId, /^train:flights-delay:[0-9a-f]{16}$/);
+    assert.ok(v.runId.length > 0);
+    assert.equal(v.artifact.sha256, result.artifact.sha256);
+    await t.deps.store.verify(v.artifact);
+    assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
+    const dataset = await t.deps.registry.getDataset(result.dataset.sha256);
+    assert.equal(dataset?.validation?.outcome, 'pass');
+  });
+
+  it('the same batch is never trained twice', async () => {
+    const spec = flights();
+    await run(async () => {
+      const again = await start(spec, flightDays('2001-01-01', '2001-01-04'));
+      assert.equal((await again.handle.result()).version, 1);
+      const runs = [];
+      for await (const w of client.workflow.list({ query: `WorkflowId = '${again.workflowId}'` })) runs.push(w);
+      assert.equal(runs.length, 1, 'one execution for this batch');
+    });
+    assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1);
+  });
+
+  it('the same content in a differently encoded file is recognised after ingest and not retrained', async () => {
+    const spec = example('seattle-weather');
+    // same rows, different bytes (BOM, CRLF): another workflow id, the same snapshot
+    const reencoded = path.join(t.home, 'weather-crlf.csv');
+    fs.writeFileSync(reencoded, `\ufeff${fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').replace(/\n/g, '\r\n')}`);
+    const [first, second] = await run(async () => {
+      const a = await start(spec, { uri: 'vega-datasets:seattle-weather.csv' });
+      const resultA = await a.handle.result();
+      const b = await start(spec, { uri: reencoded });
+      assert.notEqual(b.workflowId, a.workflowId);
+      return [resultA, await b.handle.result()];
+    });
+    assert.equal(first.outcome, 'promoted');
+    assert.equal(second.outcome, 'duplicate');
+    assert.equal(second.version, first.version);
+    assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1);
+    // multiclass metrics follow from the task declared in the spec
+    assert.deepEqual(Object.keys(first.metrics).sort(), ['accuracy', 'logLoss', 'macroF1', 'rows']);
+  });
+
+  it('a regression model runs through the same pipeline with only its spec (cars.json)', async () => {
+    const result = await run(async () => (await start(example('cars-mpg'), { uri: 'vega-datasets:cars.json' })).handle.result());
+    assert.equal(result.outcome, 'promoted');
+    assert.deepEqual(Object.keys(result.metrics).sort(), ['mae', 'r2', 'rmse', 'rows']);
+    assert.ok(result.metrics.r2 > 0.6, `r2 ${result.metrics.r2}`);
+  });
+
+  it('a later batch is judged against the champion on the same holdout', async () => {
+    const spec = flights();
+    const result = await run(async () => (await start(spec, flightDays('2001-01-04', '2001-01-07'))).handle.result());
+    assert.equal(result.version, 2);
+    assert.ok(result.decision);
+    assert.equal(result.decision.championVersion, 1);
+    assert.ok(Number.isFinite(result.decision.champion));
+    const v2 = await t.deps.registry.getVersion(spec.name, 2);
+    const evaluation = v2?.evaluation as { champion: { version: number; rows: number }; holdoutRows: number };
+    assert.equal(evaluation.champion.version, 1);
+    assert.equal(evaluation.champion.rows, evaluation.holdoutRows);
+    const champion = await t.deps.registry.alias(spec.name, 'champion');
+    assert.equal(champion, result.decision.promote ? 2 : 1);
+  });
+
+  it('concurrent pipelines of one model never interleave their promotions', async () => {
+    const spec = parseModelSpec({ ...example('seattle-weather'), name: 'weather-race' });
+    const years = ['2012', '2013', '2014'].map((y) => ({
+      uri: 'vega-datasets:seattle-weather.csv',
+      window: { column: 'date', start: `${y}-01-01`, end: `${Number(y) + 1}-01-01` },
+    }));
+    const results = await run(async () => {
+      const started = await Promise.all(years.map((source) => start(spec, source)));
+      return Promise.all(started.map((s) => s.handle.result()));
+    });
+    assert.deepEqual(results.map((r) => r.version).sort(), [1, 2, 3]);
+    const history = (await t.deps.registry.aliasHistory(spec.name)).filter((e) => e.alias === 'champion');
+    assert.ok(history.length >= 1);
+    // every move starts from where the previous one ended: no lost or interleaved update
+    history.forEach((e, i) => assert.equal(e.fromVersion, i === 0 ? null : history[i - 1].toVersion));
+    assert.equal(await t.deps.registry.alias(spec.name, 'champion'), history[history.length - 1].toVersion);
+  });
+
+  it('a corrupt source fails at once with a clear non-retryable error and registers nothing', async () => {
+    const spec = example('seattle-weather');
+    const corrupt = path.join(t.home, 'corrupt.parquet');
+    fs.writeFileSync(corrupt, fs.readFileSync(vegaPath('flights-3m.parquet')).subarray(0, 100_000));
+    const before = (await t.deps.registry.listVersions(spec.name)).length;
+    const err = await run(async () => {
+      const started = await start(spec, { uri: corrupt });
+      const e = await started.handle.result().then(
+        () => assert.fail('pipeline should fail'),
+        (x: unknown) => x,
+      );
+      const history = await started.handle.fetchHistory();
+      const failures = history.events?.filter((ev) => ev.activityTaskFailedEventAttributes) ?? [];
+      assert.equal(failures.length, 1, 'non-retryable: the ingest activity ran once');
+      return e;
+    });
+    assert.ok(err instanceof WorkflowFailedError);
+    const message = describeFailure(err);
+    assert.match(message, /ingest: cannot read parquet source .*corrupt\.parquet/);
+    assert.equal((err.cause as { type?: string }).type, 'SourceError');
+    assert.equal((await t.deps.registry.listVersions(spec.name)).length, before);
+  });
+
+  it('a batch missing a contract column fails validation, naming the column, and never trains', async () => {
+    const spec = example('seattle-weather');
+    const file = path.join(t.home, 'no-wind.csv');
+    const lines = fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').trim().split('\n');
+    fs.writeFileSync(file, lines.map((l) => l.split(',').filter((_, i) => i !== 4).join(',')).join('\n'));
+    const err = await run(async () => (await start(spec, { uri: file })).handle.result().catch((e: unknown) => e));
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.match(describeFailure(err), /validate: dataset .*no-wind\.csv.* failed validation: column "wind" \(float\) is missing/);
+    assert.equal((err.cause as { type?: string }).type, 'DataValidationError');
+    assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1, 'still only the earlier version');
+  });
+});
