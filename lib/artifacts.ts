@@ -76,6 +76,13 @@ export class ArtifactStore {
     return { uri: pathToUri(dest), sha256: digest, bytes };
   }
 
+  /** Delete every artifact of a kind (e.g. the checkpoints of a finished training run). */
+  removeKind(kind: string): void {
+    const dir = path.resolve(this.root, kind);
+    if (!dir.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`refusing to remove ${dir}: outside the store`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
   /** Re-hash an artifact and refuse it if a single byte differs from what was registered. */
   async verify(ref: ArtifactRef): Promise<string> {
     const p = uriToPath(ref.uri);

@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import { ArtifactRef, ArtifactStore, uriToPath } from './artifacts';
+import { ArtifactRef, ArtifactStore } from './artifacts';
 import { loadTable } from './data/table';
 import type { DatasetRef } from './data/snapshot';
 import { columnRequests, encodeFeatures, encodeLabels, fitPreprocessor, labelPresent, splitRows } from './features';
@@ -64,7 +63,6 @@ export async function trainOnDataset(
   try {
     let start: TrainingProgress | undefined;
     let resumedFromEpoch: number | null = null;
-    let lastCheckpoint: ArtifactRef | undefined;
     if (hooks.resumeFrom) {
       try {
         const saved = await restoreCheckpoint(store, tf, hooks.resumeFrom, model);
@@ -73,7 +71,6 @@ export async function trainOnDataset(
         }
         start = { epochsDone: saved.epochsDone, history: saved.history };
         resumedFromEpoch = saved.epochsDone;
-        lastCheckpoint = hooks.resumeFrom;
         hooks.log?.(`resuming ${spec.name} from checkpoint after epoch ${saved.epochsDone}`);
       } catch (err) {
         // A checkpoint that cannot be trusted is discarded, never half-used: start over from the seeded initialisation.
@@ -89,9 +86,9 @@ export async function trainOnDataset(
       onBatch: hooks.onBatch,
       onEpochEnd: async (p) => {
         const ref = await saveCheckpoint(store, tf, hooks.checkpointKind, model, { ...p, preprocessorHash });
+        // Older checkpoints stay until the run ends: heartbeats are throttled, so the server may still hold
+        // the reference of an earlier one when the worker dies.
         await hooks.onCheckpoint(ref, p);
-        if (lastCheckpoint && lastCheckpoint.uri !== ref.uri) fs.rmSync(uriToPath(lastCheckpoint.uri), { recursive: true, force: true });
-        lastCheckpoint = ref;
       },
     });
     const artifact = await saveModelArtifact(store, tf, {
@@ -110,6 +107,7 @@ export async function trainOnDataset(
         history: progress.history,
       },
     });
+    store.removeKind(hooks.checkpointKind);
     return {
       artifact,
       backend,

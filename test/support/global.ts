@@ -10,7 +10,8 @@ import { LumenModel, LumenStage } from '../../workflows/definitions';
 let server: DevServer | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // ERROR: activity failures that tests provoke on purpose are logged by the SDK at WARN
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   if (process.env.LUMEN_TEST_TEMPORAL_ADDRESS) return;
   server = await startDevServer({
     searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' },
