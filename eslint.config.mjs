@@ -29,12 +29,20 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node built-ins.' })),
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'Workflow code runs in a deterministic sandbox: no Node built-ins.',
+            })),
             { name: '@tensorflow/tfjs-node', message: 'tfjs belongs in activities.' },
             { name: '@duckdb/node-api', message: 'I/O belongs in activities.' },
             { name: 'better-sqlite3', message: 'I/O belongs in activities.' },
           ],
-          patterns: [{ group: ['../activities/*', '!../activities/types'], message: 'Import activity types with `import type`.' }],
+          patterns: [
+            {
+              group: ['../activities/*', '!../activities/types'],
+              message: 'Import activity types with `import type`.',
+            },
+          ],
         },
       ],
     },

@@ -20,7 +20,12 @@ export async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof LumenError && !err.retryable) {
-      throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details: [err.details] });
+      throw ApplicationFailure.create({
+        message: err.message,
+        type: err.name,
+        nonRetryable: true,
+        details: [err.details],
+      });
     }
     throw err;
   }

@@ -29,16 +29,27 @@ export function evaluateActivities(deps: ActivityDeps) {
         const championRecord = input.champion
           ? await deps.registry.getVersion(input.spec.name, input.champion.version)
           : undefined;
-        const { table, rows } = await loadHoldout(input.spec, input.dataset, championRecord ? [championRecord.spec] : []);
+        const { table, rows } = await loadHoldout(
+          input.spec,
+          input.dataset,
+          championRecord ? [championRecord.spec] : [],
+        );
         const candidate = await evaluateArtifact(deps.store, input.candidate, table, rows);
         const champion = input.champion
-          ? { ...(await evaluateArtifact(deps.store, input.champion.artifact, table, rows)), version: input.champion.version }
+          ? {
+              ...(await evaluateArtifact(deps.store, input.champion.artifact, table, rows)),
+              version: input.champion.version,
+            }
           : null;
         return {
           holdoutRows: rows.length,
           candidate,
           champion,
-          decision: decidePromotion(input.spec, candidate, champion && { version: champion.version, metrics: champion }),
+          decision: decidePromotion(
+            input.spec,
+            candidate,
+            champion && { version: champion.version, metrics: champion },
+          ),
         };
       });
     },

@@ -43,7 +43,13 @@ export function registryActivities(deps: ActivityDeps) {
     async findTrainedVersion(input: { spec: ModelSpec; datasetSha256: string }): Promise<VersionSummary | null> {
       const found = await deps.registry.findTrained(input.spec.name, input.datasetSha256, specHash(input.spec));
       return found
-        ? { model: found.model, version: found.version, artifact: found.artifact, metrics: found.metrics, workflowId: found.workflowId }
+        ? {
+            model: found.model,
+            version: found.version,
+            artifact: found.artifact,
+            metrics: found.metrics,
+            workflowId: found.workflowId,
+          }
         : null;
     },
 
@@ -74,7 +80,13 @@ export function registryActivities(deps: ActivityDeps) {
           training: input.training,
           evaluation: input.evaluation,
         });
-        return { model: v.model, version: v.version, artifact: v.artifact, metrics: v.metrics, workflowId: v.workflowId };
+        return {
+          model: v.model,
+          version: v.version,
+          artifact: v.artifact,
+          metrics: v.metrics,
+          workflowId: v.workflowId,
+        };
       });
     },
 

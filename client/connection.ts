@@ -20,7 +20,11 @@ export async function connectClient(config = clientConfig()): Promise<Client> {
   return new Client({ connection, namespace: config.namespace });
 }
 
-export function workflowUrl(config: Pick<ClientConfig, 'uiUrl' | 'namespace'>, workflowId: string, runId?: string): string {
+export function workflowUrl(
+  config: Pick<ClientConfig, 'uiUrl' | 'namespace'>,
+  workflowId: string,
+  runId?: string,
+): string {
   const base = `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${runId}/history` : base;
 }

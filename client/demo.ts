@@ -48,7 +48,10 @@ export async function runDemo(opts: { months: string; keep?: boolean }): Promise
 }
 
 /** Run the pipelines with in-process workers; returns whether any run failed. */
-async function runMonths(config: ReturnType<typeof clientConfig>, opts: { months: string; keep?: boolean }): Promise<boolean> {
+async function runMonths(
+  config: ReturnType<typeof clientConfig>,
+  opts: { months: string; keep?: boolean },
+): Promise<boolean> {
   const { backend } = await loadTf();
   console.log(`[demo] tfjs backend: ${backend}`);
   const connection = await NativeConnection.connect({ address: config.address });
@@ -62,7 +65,9 @@ async function runMonths(config: ReturnType<typeof clientConfig>, opts: { months
       const source = { uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', month) };
       const started = await startTrainingPipeline(client, spec, source, { actor: 'demo' });
       const runId = (await started.handle.describe()).runId;
-      console.log(`\n[demo] ${month}: ${started.deduplicated ? 'already trained; fetching the earlier result of' : 'started'} ${started.workflowId}`);
+      console.log(
+        `\n[demo] ${month}: ${started.deduplicated ? 'already trained; fetching the earlier result of' : 'started'} ${started.workflowId}`,
+      );
       try {
         console.log(formatResult(await started.handle.result()));
       } catch (err) {

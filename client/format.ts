@@ -17,7 +17,8 @@ export function formatResult(result: PipelineResult): string {
   ];
   if (result.decision) lines.push(`decision   ${result.decision.reason}`);
   lines.push(`champion   ${result.champion === null ? 'none' : `v${result.champion}`}`);
-  if (result.resumedFromEpoch !== null) lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
+  if (result.resumedFromEpoch !== null)
+    lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
   lines.push(`steps      ${result.steps.map((s) => `${s.stage} ${(s.milliseconds / 1000).toFixed(1)}s`).join(', ')}`);
   return lines.join('\n');
 }

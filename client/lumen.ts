@@ -11,7 +11,10 @@ import { describeFailure, formatMetrics, formatResult } from './format';
 import { startTrainingPipeline } from './pipeline';
 
 /** Build a source reference from CLI options; --month cuts the spec's time column to one calendar month. */
-export function sourceFromOptions(spec: ModelSpec, opts: { source: string; month?: string; format?: string }): SourceRef {
+export function sourceFromOptions(
+  spec: ModelSpec,
+  opts: { source: string; month?: string; format?: string },
+): SourceRef {
   const source: SourceRef = { uri: opts.source };
   if (opts.format) source.format = opts.format as SourceRef['format'];
   if (opts.month) {
@@ -21,7 +24,10 @@ export function sourceFromOptions(spec: ModelSpec, opts: { source: string; month
   return source;
 }
 
-async function start(specFile: string, opts: { source: string; month?: string; format?: string; wait: boolean; json?: boolean }): Promise<void> {
+async function start(
+  specFile: string,
+  opts: { source: string; month?: string; format?: string; wait: boolean; json?: boolean },
+): Promise<void> {
   const spec = loadModelSpec(specFile);
   const source = sourceFromOptions(spec, opts);
   const config = clientConfig();
@@ -69,7 +75,8 @@ async function models(name: string | undefined): Promise<void> {
     if (!name) {
       const all = await registry.listModels();
       if (all.length === 0) console.log('no models registered');
-      for (const m of all) console.log(`${m.model}  versions=${m.versions}  champion=${m.champion === null ? 'none' : `v${m.champion}`}`);
+      for (const m of all)
+        console.log(`${m.model}  versions=${m.versions}  champion=${m.champion === null ? 'none' : `v${m.champion}`}`);
       return;
     }
     const champion = await registry.alias(name, 'champion');
@@ -77,7 +84,9 @@ async function models(name: string | undefined): Promise<void> {
     if (versions.length === 0) console.log(`no versions of ${name}`);
     for (const v of versions) {
       const mark = v.version === champion ? '★ champion' : '';
-      console.log(`v${v.version}  ${v.createdAt}  ${v.backend}  data ${v.datasetSha256.slice(0, 12)}  ${formatMetrics(v.metrics)}  ${mark}`);
+      console.log(
+        `v${v.version}  ${v.createdAt}  ${v.backend}  data ${v.datasetSha256.slice(0, 12)}  ${formatMetrics(v.metrics)}  ${mark}`,
+      );
     }
   } finally {
     registry.close();
@@ -92,7 +101,9 @@ async function run(): Promise<void> {
     .argument('<spec>', 'model spec JSON file')
     .requiredOption('--source <uri>', 'data file: path, file:// URI or vega-datasets:<file>')
     .option('--month <YYYY-MM>', "only this month of the spec's time column")
-    .addOption(new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']))
+    .addOption(
+      new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']),
+    )
     .option('--no-wait', 'return once started')
     .option('--json', 'print the result as JSON')
     .action(start);

@@ -79,7 +79,8 @@ export class ArtifactStore {
   /** Delete every artifact of a kind (e.g. the checkpoints of a finished training run). */
   removeKind(kind: string): void {
     const dir = path.resolve(this.root, kind);
-    if (!dir.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`refusing to remove ${dir}: outside the store`);
+    if (!dir.startsWith(path.resolve(this.root) + path.sep))
+      throw new Error(`refusing to remove ${dir}: outside the store`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 

@@ -30,13 +30,26 @@ export async function evaluateArtifact(
     for (let i = 0; i < y.length; i++) if (Number.isFinite(y[i])) keep.push(i);
     const label = pre.label;
     if (label.task === 'binary') {
-      return { ...binaryMetrics(keep.map((i) => y[i]), keep.map((i) => p[i])), rows: keep.length };
+      return {
+        ...binaryMetrics(
+          keep.map((i) => y[i]),
+          keep.map((i) => p[i]),
+        ),
+        rows: keep.length,
+      };
     }
     if (label.task === 'multiclass') {
       const k = label.classes.length;
       const probs = new Float32Array(keep.length * k);
       keep.forEach((i, j) => probs.set(p.subarray(i * k, (i + 1) * k), j * k));
-      return { ...multiclassMetrics(keep.map((i) => y[i]), probs, k), rows: keep.length };
+      return {
+        ...multiclassMetrics(
+          keep.map((i) => y[i]),
+          probs,
+          k,
+        ),
+        rows: keep.length,
+      };
     }
     return {
       ...regressionMetrics(

@@ -243,7 +243,7 @@ export function timePart(kind: 'hourOfDay' | 'dayOfWeek' | 'month', epochMs: num
       return (((Math.floor(epochMs / MS_PER_HOUR) % 24) + 24) % 24) | 0;
     case 'dayOfWeek':
       // 1970-01-01 was a Thursday, i.e. index 3 with Monday = 0.
-      return (((Math.floor(epochMs / MS_PER_DAY) + 3) % 7) + 7) % 7 | 0;
+      return ((((Math.floor(epochMs / MS_PER_DAY) + 3) % 7) + 7) % 7) | 0;
     case 'month':
       return new Date(epochMs).getUTCMonth();
   }
@@ -362,4 +362,3 @@ export function labelPresent(spec: ModelSpec, table: Table): (i: number) => bool
   if (data.kind === 'number') return (i) => Number.isFinite(data.values[i]);
   return (i) => data.values[i] !== null && (!declared || declared.has(data.values[i]));
 }
-

@@ -24,10 +24,22 @@ export function decidePromotion(
   const value = candidate[name];
   const base = { metric: name, higherIsBetter, candidate: value };
   if (!Number.isFinite(value)) {
-    return { ...base, promote: false, champion: null, championVersion: champion?.version ?? null, reason: `candidate ${name} is ${value}` };
+    return {
+      ...base,
+      promote: false,
+      champion: null,
+      championVersion: champion?.version ?? null,
+      reason: `candidate ${name} is ${value}`,
+    };
   }
   if (!champion) {
-    return { ...base, promote: true, champion: null, championVersion: null, reason: 'no champion yet: the first model becomes champion' };
+    return {
+      ...base,
+      promote: true,
+      champion: null,
+      championVersion: null,
+      reason: 'no champion yet: the first model becomes champion',
+    };
   }
   const incumbent = champion.metrics[name];
   const gain = higherIsBetter ? value - incumbent : incumbent - value;

@@ -83,7 +83,12 @@ export const TrainingSettings = z.strictObject({
   epochs: z.number().int().min(1).max(1000).default(5),
   batchSize: z.number().int().min(1).max(65_536).default(512),
   learningRate: z.number().positive().max(1).default(0.001),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(42),
   /** share of rows (chosen by a seeded hash of the row position) held out for evaluation */
   holdoutFraction: z.number().gt(0).lte(0.9).default(0.2),
   /** cap on training rows (a seeded, deterministic sample) — for fast experiments on large batches */
@@ -126,7 +131,11 @@ export const ModelSpec = z
     }
     const labelColumn = columns.get(spec.label.column);
     if (!labelColumn) {
-      ctx.addIssue({ code: 'custom', path: ['label', 'column'], message: `"${spec.label.column}" is not a source column` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['label', 'column'],
+        message: `"${spec.label.column}" is not a source column`,
+      });
     } else if ((spec.label.kind === 'threshold' || spec.label.kind === 'value') && !isNumeric(labelColumn.type)) {
       ctx.addIssue({
         code: 'custom',
@@ -153,7 +162,11 @@ export const ModelSpec = z
         return;
       }
       if (feature.column === spec.label.column) {
-        ctx.addIssue({ code: 'custom', path: ['features', i, 'column'], message: 'the label column cannot be a feature' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['features', i, 'column'],
+          message: 'the label column cannot be a feature',
+        });
       }
       const kind = feature.transform.kind;
       const ok =

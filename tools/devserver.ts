@@ -88,9 +88,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push(...(options.uiPort !== undefined ? ['--ui-port', String(options.uiPort)] : ['--headless']));
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
-    args.push('--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
+    args.push(
+      '--db-filename',
+      options.dbFile,
+      '--sqlite-pragma',
+      'journal_mode=WAL',
+      '--sqlite-pragma',
+      'synchronous=NORMAL',
+    );
   }
-  for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(options.searchAttributes ?? {}))
+    args.push('--search-attribute', `${name}=${type}`);
   const logFile = options.logFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'temporal-')), 'server.log');
   const log = fs.openSync(logFile, 'a');
   const child = spawn(cli, args, { stdio: ['ignore', log, log], detached: false });
@@ -104,7 +112,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`Temporal dev server at ${address} not healthy within ${options.startTimeoutMs ?? 60_000} ms; log:\n${tail(logFile)}`);
+      throw new Error(
+        `Temporal dev server at ${address} not healthy within ${options.startTimeoutMs ?? 60_000} ms; log:\n${tail(logFile)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

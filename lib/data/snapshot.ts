@@ -52,7 +52,9 @@ export async function snapshotSource(store: ArtifactStore, source: SourceRef): P
   try {
     ({ rows, columns } = await withDuckDB(async (con) => {
       const described = await con.runAndReadAll(`DESCRIBE ${query}`);
-      const cols = described.getRowObjectsJson().map((r) => ColumnSchema.parse({ name: r.column_name, type: r.column_type }));
+      const cols = described
+        .getRowObjectsJson()
+        .map((r) => ColumnSchema.parse({ name: r.column_name, type: r.column_type }));
       const copied = await con.runAndReadAll(
         `COPY (${query}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
       );

@@ -22,7 +22,9 @@ export const ModelCard = z.object({
   seed: z.number(),
   epochs: z.number(),
   trainingRows: z.number(),
-  history: z.array(z.object({ epoch: z.number(), loss: z.number(), seconds: z.number(), samplesPerSecond: z.number() })),
+  history: z.array(
+    z.object({ epoch: z.number(), loss: z.number(), seconds: z.number(), samplesPerSecond: z.number() }),
+  ),
 });
 export type ModelCard = z.infer<typeof ModelCard>;
 
@@ -79,7 +81,9 @@ export async function loadModelArtifact(store: ArtifactStore, tf: Tf, ref: Artif
     0,
   );
   if (buf.byteLength !== expectedBytes) {
-    throw new ArtifactIntegrityError(`model ${ref.uri}: weights.bin has ${buf.byteLength} bytes, topology needs ${expectedBytes}`);
+    throw new ArtifactIntegrityError(
+      `model ${ref.uri}: weights.bin has ${buf.byteLength} bytes, topology needs ${expectedBytes}`,
+    );
   }
   const model = await tf.loadLayersModel(
     tf.io.fromMemory({
@@ -130,4 +134,3 @@ export async function restoreCheckpoint(
   await restoreOptimizerState(model, readTensors(tf, dir, 'optimizer'));
   return JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8')) as SavedProgress;
 }
-

@@ -5,7 +5,11 @@ import type { Tf } from './tf';
 import type { LayersModel } from '@tensorflow/tfjs';
 
 /** Output width, activation and loss follow the task. */
-export function headFor(pre: Preprocessor): { units: number; activation: 'sigmoid' | 'softmax' | 'linear'; loss: string } {
+export function headFor(pre: Preprocessor): {
+  units: number;
+  activation: 'sigmoid' | 'softmax' | 'linear';
+  loss: string;
+} {
   switch (pre.label.task) {
     case 'binary':
       return { units: 1, activation: 'sigmoid', loss: 'binaryCrossentropy' };

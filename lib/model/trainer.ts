@@ -42,7 +42,12 @@ export interface TrainLoopOptions {
  * big resident tensor), and the permutation depends only on (seed, epoch), so a run resumed at epoch k sees
  * exactly the batches an uninterrupted run would have seen.
  */
-export async function trainLoop(tf: Tf, model: LayersModel, data: TrainingData, opts: TrainLoopOptions): Promise<TrainingProgress> {
+export async function trainLoop(
+  tf: Tf,
+  model: LayersModel,
+  data: TrainingData,
+  opts: TrainLoopOptions,
+): Promise<TrainingProgress> {
   const { rows, width, x, y } = data;
   if (rows === 0) throw new Error('no training rows');
   const batchSize = Math.min(opts.batchSize, rows);

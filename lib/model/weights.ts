@@ -20,7 +20,7 @@ export function readTensors(tf: Tf, dir: string, name: string): NamedTensor[] {
 }
 
 export function joinWeightData(tf: Tf, data: io.WeightData): ArrayBuffer {
-  return Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : (data);
+  return Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
 }
 
 /** Model weights in layer order, named by position so they restore into an identically built network. */

@@ -193,7 +193,9 @@ export class SqliteRegistry implements Registry {
       if (existing) return existing;
       // another run already registered a model from this exact data and spec: that version stands
       const sameLineage = this.db
-        .prepare('SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1')
+        .prepare(
+          'SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1',
+        )
         .get(input.model, input.dataset.sha256, input.specHash) as VersionRow | undefined;
       if (sameLineage) return sameLineage;
       this.insertDataset(input.dataset, input.validation);

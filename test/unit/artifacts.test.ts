@@ -37,7 +37,10 @@ describe('artifact store', () => {
 
     const a = path.join(dir, 'a.bin');
     fs.writeFileSync(a, 'AAAB');
-    await assert.rejects(store.verify(ref), (e: unknown) => e instanceof ArtifactIntegrityError && /a\.bin/.test(e.message));
+    await assert.rejects(
+      store.verify(ref),
+      (e: unknown) => e instanceof ArtifactIntegrityError && /a\.bin/.test(e.message),
+    );
     fs.writeFileSync(a, 'AAAA');
     await store.verify(ref);
 

@@ -65,8 +65,14 @@ describe('ingest and basic validation (DuckDB, real files)', () => {
   });
 
   it('the fingerprint changes with the window, not with the path', async () => {
-    const jan = await sourceFingerprint({ uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', '2001-01') });
-    const feb = await sourceFingerprint({ uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', '2001-02') });
+    const jan = await sourceFingerprint({
+      uri: 'vega-datasets:flights-3m.parquet',
+      window: monthWindow('date', '2001-01'),
+    });
+    const feb = await sourceFingerprint({
+      uri: 'vega-datasets:flights-3m.parquet',
+      window: monthWindow('date', '2001-02'),
+    });
     assert.notEqual(jan, feb);
   });
 
@@ -75,12 +81,16 @@ describe('ingest and basic validation (DuckDB, real files)', () => {
     const truncated = write('truncated.parquet', bytes.subarray(0, 1 << 20));
     await assert.rejects(
       snapshotSource(t.deps.store, { uri: truncated }),
-      (e: unknown) => e instanceof SourceError && e.message.includes(truncated) && /cannot read parquet/.test(e.message),
+      (e: unknown) =>
+        e instanceof SourceError && e.message.includes(truncated) && /cannot read parquet/.test(e.message),
     );
   });
 
   it('a missing file is a SourceError naming it', async () => {
-    await assert.rejects(snapshotSource(t.deps.store, { uri: '/nonexistent/data.csv' }), /source file not found: \/nonexistent\/data.csv/);
+    await assert.rejects(
+      snapshotSource(t.deps.store, { uri: '/nonexistent/data.csv' }),
+      /source file not found: \/nonexistent\/data.csv/,
+    );
   });
 
   it('validation names the dataset and every failing column', async () => {
@@ -115,10 +125,16 @@ describe('ingest and basic validation (DuckDB, real files)', () => {
   });
 
   it('a label column with no values fails; some missing labels only warn', async () => {
-    const rows = ['date,precipitation,temp_max,temp_min,wind,weather', '2012-01-01,0.0,12.8,5.0,4.7,', '2012-01-02,10.9,10.6,2.8,4.5,'];
+    const rows = [
+      'date,precipitation,temp_max,temp_min,wind,weather',
+      '2012-01-01,0.0,12.8,5.0,4.7,',
+      '2012-01-02,10.9,10.6,2.8,4.5,',
+    ];
     const none = await snapshotSource(t.deps.store, { uri: write('no-label.csv', rows.join('\n')) });
     await assert.rejects(validateBasic(none, weatherSpec), /label column "weather" has no values/);
-    const some = await snapshotSource(t.deps.store, { uri: write('some-label.csv', [...rows, '2012-01-03,0.8,11.7,7.2,2.3,rain'].join('\n')) });
+    const some = await snapshotSource(t.deps.store, {
+      uri: write('some-label.csv', [...rows, '2012-01-03,0.8,11.7,7.2,2.3,rain'].join('\n')),
+    });
     const report = await validateBasic(some, weatherSpec);
     assert.equal(report.outcome, 'warn');
     assert.match(report.checks.find((c) => c.name === 'label')!.detail, /null in 2 of 3 rows/);

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { auc, binaryAccuracy, binaryLogLoss, binaryMetrics, multiclassMetrics, regressionMetrics } from '../../lib/metrics';
+import {
+  auc,
+  binaryAccuracy,
+  binaryLogLoss,
+  binaryMetrics,
+  multiclassMetrics,
+  regressionMetrics,
+} from '../../lib/metrics';
 
 // Expected values are computed by hand below; the first AUC and the regression case are the examples from the
 // scikit-learn documentation of roc_auc_score and r2_score/mean_squared_error.

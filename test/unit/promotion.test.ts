@@ -5,7 +5,12 @@ import { parseModelSpec, type ModelSpecInput } from '../../lib/spec';
 const base: ModelSpecInput = {
   name: 'p',
   task: 'binary',
-  source: { columns: [{ name: 'x', type: 'float' }, { name: 'y', type: 'integer' }] },
+  source: {
+    columns: [
+      { name: 'x', type: 'float' },
+      { name: 'y', type: 'integer' },
+    ],
+  },
   label: { kind: 'threshold', column: 'y', op: '>', value: 0 },
   features: [{ name: 'x', column: 'x', transform: { kind: 'numeric' } }],
 };

@@ -9,7 +9,12 @@ import { tempHome, type TestHome } from '../support/env';
 const spec = parseModelSpec({
   name: 'reg-test',
   task: 'regression',
-  source: { columns: [{ name: 'x', type: 'float' }, { name: 'y', type: 'float' }] },
+  source: {
+    columns: [
+      { name: 'x', type: 'float' },
+      { name: 'y', type: 'float' },
+    ],
+  },
   label: { kind: 'value', column: 'y' },
   features: [{ name: 'x', column: 'x', transform: { kind: 'numeric' } }],
 });
@@ -64,7 +69,10 @@ describe('SQLite registry', () => {
     assert.equal(back?.runId, 'run-wf-2');
     assert.deepEqual(back?.spec, spec);
     assert.equal((await registry.getDataset(dataset('d').sha256))?.validation?.outcome, 'pass');
-    assert.deepEqual((await registry.modelsTrainedOn(dataset('a').sha256)).map((v) => v.version), [1]);
+    assert.deepEqual(
+      (await registry.modelsTrainedOn(dataset('a').sha256)).map((v) => v.version),
+      [1],
+    );
     assert.equal((await registry.findTrained(spec.name, dataset('a').sha256, 'c'.repeat(64)))?.version, 1);
   });
 

@@ -36,7 +36,11 @@ describe('model spec', () => {
 
   it('names every offending field', () => {
     const spec = loadModelSpec(flightsFile);
-    expectSpecError({ ...spec, task: 'regression' }, 'label.kind', 'task "regression" needs a label rule of kind value');
+    expectSpecError(
+      { ...spec, task: 'regression' },
+      'label.kind',
+      'task "regression" needs a label rule of kind value',
+    );
     expectSpecError(
       { ...spec, features: [...spec.features, { name: 'x', column: 'altitude', transform: { kind: 'numeric' } }] },
       'features.5.column',

@@ -106,12 +106,21 @@ describe('training with tfjs', () => {
       log: (m) => messages.push(m),
     });
     assert.equal(outcome.resumedFromEpoch, null);
-    assert.ok(messages.some((m) => /ignoring checkpoint .* weights\.bin has sha256/.test(m)), messages.join('\n'));
+    assert.ok(
+      messages.some((m) => /ignoring checkpoint .* weights\.bin has sha256/.test(m)),
+      messages.join('\n'),
+    );
   });
 
   it('trains the same model from the same data and seed', async () => {
-    const a = await trainOnDataset(t.deps.store, spec, weather, { checkpointKind: 'checkpoints/test/a', onCheckpoint: () => Promise.resolve() });
-    const b = await trainOnDataset(t.deps.store, spec, weather, { checkpointKind: 'checkpoints/test/b', onCheckpoint: () => Promise.resolve() });
+    const a = await trainOnDataset(t.deps.store, spec, weather, {
+      checkpointKind: 'checkpoints/test/a',
+      onCheckpoint: () => Promise.resolve(),
+    });
+    const b = await trainOnDataset(t.deps.store, spec, weather, {
+      checkpointKind: 'checkpoints/test/b',
+      onCheckpoint: () => Promise.resolve(),
+    });
     assert.deepEqual(
       a.history.map((h) => h.loss),
       b.history.map((h) => h.loss),

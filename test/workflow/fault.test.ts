@@ -6,13 +6,31 @@ import type { TrainHeartbeat } from '../../activities/train';
 import { startTrainingPipeline } from '../../client/pipeline';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { stopProcess } from '../../tools/devserver';
-import { repoRoot, temporalAddress, tempHome, testClient, uniqueQueues, withWorkers, type TestHome } from '../support/env';
+import {
+  repoRoot,
+  temporalAddress,
+  tempHome,
+  testClient,
+  uniqueQueues,
+  withWorkers,
+  type TestHome,
+} from '../support/env';
 
 /** A training worker in its own OS process, so it can be killed like a crashed machine. */
 function spawnTrainingWorker(home: string, queues: { pipeline: string; training: string }): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'worker/main.ts', '--queues', 'training', '--training-queue', queues.training, '--pipeline-queue', queues.pipeline],
+    [
+      '--import',
+      'tsx',
+      'worker/main.ts',
+      '--queues',
+      'training',
+      '--training-queue',
+      queues.training,
+      '--pipeline-queue',
+      queues.pipeline,
+    ],
     {
       cwd: repoRoot,
       env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: temporalAddress(), LUMEN_LOG_LEVEL: 'WARN' },
@@ -23,7 +41,8 @@ function spawnTrainingWorker(home: string, queues: { pipeline: string; training:
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`training worker exited ${code}:\n${output}`);
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
+      console.error(`training worker exited ${code}:\n${output}`);
   });
   return child;
 }
@@ -46,7 +65,10 @@ describe('fault: the training worker is killed mid-training', () => {
     const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
     const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 8 } });
     const queues = uniqueQueues();
-    const source = { uri: 'vega-datasets:flights-3m.parquet', window: { column: 'date', start: '2001-01-01', end: '2001-01-15' } };
+    const source = {
+      uri: 'vega-datasets:flights-3m.parquet',
+      window: { column: 'date', start: '2001-01-01', end: '2001-01-15' },
+    };
 
     const result = await withWorkers(t.deps, queues, ['pipeline'], async () => {
       const first = spawnTrainingWorker(t.home, queues);

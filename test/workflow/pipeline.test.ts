@@ -111,7 +111,10 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const spec = example('seattle-weather');
     // same rows, different bytes (BOM, CRLF): another workflow id, the same snapshot
     const reencoded = path.join(t.home, 'weather-crlf.csv');
-    fs.writeFileSync(reencoded, `\ufeff${fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').replace(/\n/g, '\r\n')}`);
+    fs.writeFileSync(
+      reencoded,
+      `\ufeff${fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').replace(/\n/g, '\r\n')}`,
+    );
     const [first, second] = await run(async () => {
       const a = await start(spec, { uri: 'vega-datasets:seattle-weather.csv' });
       const resultA = await a.handle.result();
@@ -128,7 +131,9 @@ describe('trainingPipeline on a real Temporal dev server', () => {
   });
 
   it('a regression model runs through the same pipeline with only its spec (cars.json)', async () => {
-    const result = await run(async () => (await start(example('cars-mpg'), { uri: 'vega-datasets:cars.json' })).handle.result());
+    const result = await run(async () =>
+      (await start(example('cars-mpg'), { uri: 'vega-datasets:cars.json' })).handle.result(),
+    );
     assert.equal(result.outcome, 'promoted');
     assert.deepEqual(Object.keys(result.metrics).sort(), ['mae', 'r2', 'rmse', 'rows']);
     assert.ok(result.metrics.r2 > 0.6, `r2 ${result.metrics.r2}`);
@@ -194,10 +199,23 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const spec = example('seattle-weather');
     const file = path.join(t.home, 'no-wind.csv');
     const lines = fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').trim().split('\n');
-    fs.writeFileSync(file, lines.map((l) => l.split(',').filter((_, i) => i !== 4).join(',')).join('\n'));
+    fs.writeFileSync(
+      file,
+      lines
+        .map((l) =>
+          l
+            .split(',')
+            .filter((_, i) => i !== 4)
+            .join(','),
+        )
+        .join('\n'),
+    );
     const err = await run(async () => (await start(spec, { uri: file })).handle.result().catch((e: unknown) => e));
     assert.ok(err instanceof WorkflowFailedError);
-    assert.match(describeFailure(err), /validate: dataset .*no-wind\.csv.* failed validation: column "wind" \(float\) is missing/);
+    assert.match(
+      describeFailure(err),
+      /validate: dataset .*no-wind\.csv.* failed validation: column "wind" \(float\) is missing/,
+    );
     assert.equal((err.cause as { type?: string }).type, 'DataValidationError');
     assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1, 'still only the earlier version');
   });

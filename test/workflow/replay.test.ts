@@ -11,7 +11,12 @@ const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'
 
 describe('replay of saved pipeline histories (determinism)', () => {
   it('has histories for every scenario', () => {
-    assert.deepEqual(recorded.map((r) => r.file).sort(), ['compared.json', 'duplicate.json', 'failed-ingest.json', 'promoted.json']);
+    assert.deepEqual(recorded.map((r) => r.file).sort(), [
+      'compared.json',
+      'duplicate.json',
+      'failed-ingest.json',
+      'promoted.json',
+    ]);
   });
 
   for (const r of recorded) {
@@ -28,6 +33,9 @@ describe('replay of saved pipeline histories (determinism)', () => {
     });
     const first = recorded.find((r) => r.file === 'promoted.json')!;
     const history: unknown = JSON.parse(fs.readFileSync(path.join(dir, first.file), 'utf8'));
-    await assert.rejects(Worker.runReplayHistory({ workflowBundle: variant }, history, first.workflowId), DeterminismViolationError);
+    await assert.rejects(
+      Worker.runReplayHistory({ workflowBundle: variant }, history, first.workflowId),
+      DeterminismViolationError,
+    );
   });
 });

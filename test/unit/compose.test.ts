@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { repoRoot } from '../support/env';
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  networks?: string[];
+}
+
+// No Docker engine runs on the build machines, so the deployment file is checked structurally.
+describe('docker-compose.yml', () => {
+  const compose = parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, Service>;
+    volumes: Record<string, unknown>;
+    networks: Record<string, unknown>;
+  };
+  const s = compose.services;
+
+  it('has the Temporal stack on PostgreSQL, the UI and both Lumen workers', () => {
+    assert.deepEqual(Object.keys(s).sort(), [
+      'lumen-pipeline-worker',
+      'lumen-training-worker',
+      'postgresql',
+      'temporal',
+      'temporal-admin-tools',
+      'temporal-create-namespace',
+      'temporal-ui',
+    ]);
+    assert.equal(s.temporal.environment?.DB, 'postgres12');
+    assert.equal(s.temporal.environment?.POSTGRES_SEEDS, 'postgresql');
+  });
+
+  it('pins every image and never uses Alpine for Node', () => {
+    for (const [name, svc] of Object.entries(s)) {
+      if (svc.build) continue;
+      assert.ok(
+        svc.image && /:[0-9][\w.-]*$/.test(svc.image),
+        `${name} image "${svc.image}" is not pinned to a version`,
+      );
+    }
+    const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const from = /^FROM\s+(\S+)/m.exec(dockerfile)?.[1] ?? '';
+    assert.match(from, /^node:20-/);
+    assert.doesNotMatch(from, /alpine/);
+  });
+
+  it('exposes the frontend on 7233 and the Web UI on 8233', () => {
+    assert.ok(s.temporal.ports?.includes('7233:7233'));
+    assert.ok(s['temporal-ui'].ports?.includes('8233:8080'));
+    assert.equal(s['temporal-ui'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+  });
+
+  it('starts in order: database → schema job → server → namespace job → workers', () => {
+    assert.deepEqual(s['temporal-admin-tools'].depends_on, { postgresql: { condition: 'service_healthy' } });
+    assert.deepEqual(s.temporal.depends_on, {
+      'temporal-admin-tools': { condition: 'service_completed_successfully' },
+    });
+    assert.deepEqual(s['temporal-create-namespace'].depends_on, { temporal: { condition: 'service_healthy' } });
+    assert.ok(s.postgresql.healthcheck && s.temporal.healthcheck);
+    for (const worker of ['lumen-pipeline-worker', 'lumen-training-worker']) {
+      assert.deepEqual(s[worker].depends_on, {
+        temporal: { condition: 'service_healthy' },
+        'temporal-create-namespace': { condition: 'service_completed_successfully' },
+      });
+    }
+  });
+
+  it('runs one worker per task queue, sharing the artifact volume', () => {
+    assert.deepEqual(s['lumen-pipeline-worker'].command, ['worker/main.ts', '--queues', 'pipeline']);
+    assert.deepEqual(s['lumen-training-worker'].command, ['worker/main.ts', '--queues', 'training']);
+    for (const worker of ['lumen-pipeline-worker', 'lumen-training-worker']) {
+      assert.equal(s[worker].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+      assert.equal(s[worker].environment?.LUMEN_HOME, '/data/lumen');
+      assert.ok(s[worker].volumes?.includes('lumen-data:/data/lumen'));
+    }
+    assert.ok(fs.existsSync(path.join(repoRoot, s['lumen-pipeline-worker'].command[0])));
+    assert.ok('lumen-data' in compose.volumes && 'postgresql-data' in compose.volumes);
+  });
+
+  it('mounts only files that exist in the repository', () => {
+    for (const [name, svc] of Object.entries(s)) {
+      for (const v of svc.volumes ?? []) {
+        const host = v.split(':')[0];
+        if (host.startsWith('./'))
+          assert.ok(fs.existsSync(path.join(repoRoot, host)), `${name} mounts missing ${host}`);
+      }
+    }
+  });
+
+  it('registers the same search attributes the workflows set', () => {
+    const script = fs.readFileSync(path.join(repoRoot, 'deploy', 'temporal', 'create-namespace.sh'), 'utf8');
+    const registered = /for attribute in ([\w ]+); do/.exec(script)?.[1].trim().split(/\s+/) ?? [];
+    assert.deepEqual(registered.sort(), SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+  });
+
+  it('puts every service on the one network', () => {
+    for (const [name, svc] of Object.entries(s)) assert.deepEqual(svc.networks, ['temporal-network'], name);
+    assert.ok('temporal-network' in compose.networks);
+  });
+});
