@@ -25,7 +25,7 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: [
@@ -39,8 +39,9 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: ['../activities/*', '!../activities/types'],
-              message: 'Import activity types with `import type`.',
+              group: ['../activities', '../activities/*', '../lib/*', '../lib/**'],
+              allowTypeImports: true,
+              message: 'Workflows may import only types from activities/ and lib/ (their code does I/O).',
             },
           ],
         },

@@ -32,7 +32,10 @@ function ms(t: { seconds?: unknown; nanos?: number | null } | null | undefined):
 }
 
 async function run(): Promise<void> {
-  const { month } = new Command().option('--month <YYYY-MM>', 'month of flights', '2001-01').parse().opts<{ month: string }>();
+  const { month } = new Command()
+    .option('--month <YYYY-MM>', 'month of flights', '2001-01')
+    .parse()
+    .opts<{ month: string }>();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const spec = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
   const source = { uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', month) };
@@ -44,7 +47,10 @@ async function run(): Promise<void> {
   const t0 = performance.now();
   const dataset = await snapshotSource(store, source);
   const report = await validateBasic(dataset, spec);
-  const trained = await trainOnDataset(store, spec, dataset, { checkpointKind: 'checkpoints/bench', onCheckpoint: () => Promise.resolve() });
+  const trained = await trainOnDataset(store, spec, dataset, {
+    checkpointKind: 'checkpoints/bench',
+    onCheckpoint: () => Promise.resolve(),
+  });
   const { table, rows } = await loadHoldout(spec, dataset);
   const metrics = await evaluateArtifact(store, trained.artifact, table, rows);
   const decision = decidePromotion(spec, metrics, null);
@@ -65,7 +71,15 @@ async function run(): Promise<void> {
     training: {},
     evaluation: {},
   });
-  if (decision.promote) await registry.promote({ model: spec.name, version: v.version, expectedChampion: null, actor: 'bench', reason: decision.reason, requestId: 'direct' });
+  if (decision.promote)
+    await registry.promote({
+      model: spec.name,
+      version: v.version,
+      expectedChampion: null,
+      actor: 'bench',
+      reason: decision.reason,
+      requestId: 'direct',
+    });
   const direct = performance.now() - t0;
   registry.close();
 
@@ -76,7 +90,11 @@ async function run(): Promise<void> {
     searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' },
   });
   const paths = lumenPaths(home);
-  const deps = { store: new ArtifactStore(paths.artifacts), registry: new SqliteRegistry(paths.registry), codeVersion: 'bench' };
+  const deps = {
+    store: new ArtifactStore(paths.artifacts),
+    registry: new SqliteRegistry(paths.registry),
+    codeVersion: 'bench',
+  };
   const connection = await NativeConnection.connect({ address: server.address });
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
   try {
@@ -98,7 +116,10 @@ async function run(): Promise<void> {
     for (const e of events as temporal.api.history.v1.IHistoryEvent[]) {
       const at = ms(e.eventTime);
       if (e.activityTaskScheduledEventAttributes) {
-        scheduled.set(Number(e.eventId), { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
+        scheduled.set(Number(e.eventId), {
+          type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+          at,
+        });
       } else if (e.activityTaskStartedEventAttributes) {
         started_.set(Number(e.activityTaskStartedEventAttributes.scheduledEventId), at);
       } else if (e.activityTaskCompletedEventAttributes) {
@@ -110,12 +131,19 @@ async function run(): Promise<void> {
     }
     const work = rowsOut.reduce((sum, r) => sum + r.work, 0);
     const total = last - first;
-    console.log(`flights ${month}: ${result.dataset.rows} rows; model v${result.version} auc ${result.metrics.auc.toFixed(4)}`);
+    console.log(
+      `flights ${month}: ${result.dataset.rows} rows; model v${result.version} auc ${result.metrics.auc.toFixed(4)}`,
+    );
     console.log('\nactivity               queue→start ms   work ms');
-    for (const r of rowsOut) console.log(`${r.type.padEnd(22)} ${r.queue.toFixed(0).padStart(14)} ${r.work.toFixed(0).padStart(9)}`);
+    for (const r of rowsOut)
+      console.log(`${r.type.padEnd(22)} ${r.queue.toFixed(0).padStart(14)} ${r.work.toFixed(0).padStart(9)}`);
     console.log(`\nworkflow (server clock, first→last event)  ${total.toFixed(0)} ms`);
-    console.log(`  activity work                           ${work.toFixed(0)} ms (${((100 * work) / total).toFixed(1)}%)`);
-    console.log(`  orchestration overhead                  ${(total - work).toFixed(0)} ms (${((100 * (total - work)) / total).toFixed(1)}%), ${rowsOut.length} activities, ${events.length} events`);
+    console.log(
+      `  activity work                           ${work.toFixed(0)} ms (${((100 * work) / total).toFixed(1)}%)`,
+    );
+    console.log(
+      `  orchestration overhead                  ${(total - work).toFixed(0)} ms (${((100 * (total - work)) / total).toFixed(1)}%), ${rowsOut.length} activities, ${events.length} events`,
+    );
     console.log(`client start → result                     ${clientSeen.toFixed(0)} ms`);
     console.log(`baseline: same stages called directly     ${direct.toFixed(0)} ms`);
     console.log(`ratio Temporal pipeline / direct          ${(clientSeen / direct).toFixed(3)}×`);

@@ -9,7 +9,14 @@ import { ArtifactStore } from '../lib/artifacts';
 import { snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
 import { loadTable } from '../lib/data/table';
-import { columnRequests, encodeFeatures, encodeLabels, fitPreprocessor, labelPresent, splitRows } from '../lib/features';
+import {
+  columnRequests,
+  encodeFeatures,
+  encodeLabels,
+  fitPreprocessor,
+  labelPresent,
+  splitRows,
+} from '../lib/features';
 import { buildNetwork } from '../lib/model/network';
 import { loadTf, useWasm, type Tf } from '../lib/model/tf';
 import { trainLoop } from '../lib/model/trainer';
@@ -51,7 +58,9 @@ async function run(): Promise<void> {
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} unavailable`);
     results.push({ backend, ...(await measure(tf, spec, pre, data, epochs)) });
     const r = results[results.length - 1];
-    console.log(`  ${backend.padEnd(10)} ${Math.round(r.samplesPerSecond).toLocaleString('en-US').padStart(9)} samples/s  loss ${r.loss.toFixed(4)}`);
+    console.log(
+      `  ${backend.padEnd(10)} ${Math.round(r.samplesPerSecond).toLocaleString('en-US').padStart(9)} samples/s  loss ${r.loss.toFixed(4)}`,
+    );
   }
   const baseline = results[0];
   console.log('\nbackend      samples/s   × baseline (tfjs-cpu)');
@@ -71,10 +80,17 @@ async function measure(
 ): Promise<{ samplesPerSecond: number; loss: number }> {
   const model = buildNetwork(tf, spec, pre);
   try {
-    const progress = await trainLoop(tf, model, data, { epochs, batchSize: spec.training.batchSize, seed: spec.training.seed });
+    const progress = await trainLoop(tf, model, data, {
+      epochs,
+      batchSize: spec.training.batchSize,
+      seed: spec.training.seed,
+    });
     const timed = progress.history.length > 1 ? progress.history.slice(1) : progress.history;
     const seconds = timed.reduce((s, h) => s + h.seconds, 0);
-    return { samplesPerSecond: (timed.length * data.rows) / seconds, loss: progress.history[progress.history.length - 1].loss };
+    return {
+      samplesPerSecond: (timed.length * data.rows) / seconds,
+      loss: progress.history[progress.history.length - 1].loss,
+    };
   } finally {
     model.dispose();
   }
