@@ -104,7 +104,7 @@ export async function trainOnDataset(
         seed: spec.training.seed,
         epochs: progress.epochsDone,
         trainingRows: data.rows,
-        history: progress.history,
+        lossHistory: progress.history.map(({ epoch, loss }) => ({ epoch, loss })),
       },
     });
     store.removeKind(hooks.checkpointKind);

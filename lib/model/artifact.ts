@@ -22,9 +22,8 @@ export const ModelCard = z.object({
   seed: z.number(),
   epochs: z.number(),
   trainingRows: z.number(),
-  history: z.array(
-    z.object({ epoch: z.number(), loss: z.number(), seconds: z.number(), samplesPerSecond: z.number() }),
-  ),
+  /** loss per epoch; timings stay out so that the same data, spec, seed and code give the same digest */
+  lossHistory: z.array(z.object({ epoch: z.number(), loss: z.number() })),
 });
 export type ModelCard = z.infer<typeof ModelCard>;
 

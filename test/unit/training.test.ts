@@ -125,6 +125,7 @@ describe('training with tfjs', () => {
       a.history.map((h) => h.loss),
       b.history.map((h) => h.loss),
     );
+    assert.equal(a.artifact.sha256, b.artifact.sha256, 'a reproducible run yields the same artifact digest');
     const { table, rows } = await loadHoldout(spec, weather);
     const m = await evaluateArtifact(t.deps.store, a.artifact, table, rows);
     assert.equal(m.rows, rows.length);
