@@ -1,3 +1,4 @@
+import { alertActivities } from './alert';
 import type { ActivityDeps } from './context';
 import { evaluateActivities } from './evaluate';
 import { ingestActivities } from './ingest';
@@ -9,7 +10,12 @@ export type { ActivityDeps } from './context';
 
 /** Light activities: I/O and bookkeeping, run on the pipeline task queue. */
 export function createPipelineActivities(deps: ActivityDeps) {
-  return { ...ingestActivities(deps), ...validateActivities(deps), ...registryActivities(deps) };
+  return {
+    ...ingestActivities(deps),
+    ...validateActivities(deps),
+    ...registryActivities(deps),
+    ...alertActivities(deps),
+  };
 }
 
 /** Heavy activities: tfjs training and scoring, run on the training task queue with low concurrency. */

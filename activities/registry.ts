@@ -1,15 +1,15 @@
 import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
-import type { ValidationReport } from '../lib/data/validate';
 import type { Metrics } from '../lib/metrics';
-import type { PromoteResult } from '../lib/registry/types';
+import type { PromoteResult, VersionLineage } from '../lib/registry/types';
 import { specHash, type ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
 
 export interface RegisterInput {
   spec: ModelSpec;
+  /** the data trained on */
   dataset: DatasetRef;
-  validation: ValidationReport;
+  lineage: VersionLineage;
   artifact: ArtifactRef;
   backend: string;
   metrics: Metrics;
@@ -70,7 +70,7 @@ export function registryActivities(deps: ActivityDeps) {
           spec: input.spec,
           specHash: specHash(input.spec),
           dataset: input.dataset,
-          validation: input.validation,
+          lineage: input.lineage,
           codeVersion: deps.codeVersion,
           backend: input.backend,
           seed: input.spec.training.seed,

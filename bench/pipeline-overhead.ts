@@ -15,12 +15,12 @@ import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
-import { validateBasic } from '../lib/data/validate';
 import { evaluateArtifact, loadHoldout } from '../lib/evaluation';
 import { decidePromotion } from '../lib/promotion';
 import { SqliteRegistry } from '../lib/registry/sqlite';
 import { loadModelSpec, specHash } from '../lib/spec';
 import { trainOnDataset } from '../lib/training';
+import { validateBatch } from '../lib/validation/report';
 import { startDevServer } from '../tools/devserver';
 import { createWorkers } from '../worker/workers';
 import { LumenModel, LumenStage } from '../workflows/definitions';
@@ -46,7 +46,8 @@ async function run(): Promise<void> {
   const registry = new SqliteRegistry(lumenPaths(directHome).registry);
   const t0 = performance.now();
   const dataset = await snapshotSource(store, source);
-  const report = await validateBasic(dataset, spec);
+  const checked = await validateBatch(store, spec, dataset, null);
+  await registry.recordDataset(dataset, checked.profileArtifact);
   const trained = await trainOnDataset(store, spec, dataset, {
     checkpointKind: 'checkpoints/bench',
     onCheckpoint: () => Promise.resolve(),
@@ -61,7 +62,21 @@ async function run(): Promise<void> {
     spec,
     specHash: specHash(spec),
     dataset,
-    validation: report,
+    lineage: {
+      sourceDataset: dataset.sha256,
+      contractHash: checked.report.contractHash,
+      validation: {
+        id: 0,
+        outcome: checked.report.outcome,
+        decision: 'accepted',
+        decidedBy: 'contract',
+        reason: null,
+        report: checked.reportArtifact,
+        html: checked.htmlArtifact,
+        profile: checked.profileArtifact,
+        quarantine: null,
+      },
+    },
     codeVersion: 'bench',
     backend: trained.backend,
     seed: spec.training.seed,
@@ -132,7 +147,7 @@ async function run(): Promise<void> {
     const work = rowsOut.reduce((sum, r) => sum + r.work, 0);
     const total = last - first;
     console.log(
-      `flights ${month}: ${result.dataset.rows} rows; model v${result.version} auc ${result.metrics.auc.toFixed(4)}`,
+      `flights ${month}: ${result.dataset.rows} rows; model v${result.version} auc ${result.metrics?.auc.toFixed(4)}`,
     );
     console.log('\nactivity               queue→start ms   work ms');
     for (const r of rowsOut)

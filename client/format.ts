@@ -9,16 +9,18 @@ export function formatMetrics(metrics: Metrics): string {
 
 export function formatResult(result: PipelineResult): string {
   const lines = [
-    `model      ${result.model} v${result.version} (${result.outcome})`,
+    `model      ${result.model}${result.version === null ? '' : ` v${result.version}`} (${result.outcome})`,
     `dataset    ${result.dataset.sha256.slice(0, 16)}… ${result.dataset.rows} rows`,
-    `artifact   ${result.artifact.uri}`,
-    `           sha256 ${result.artifact.sha256}`,
-    `metrics    ${formatMetrics(result.metrics)}`,
+    `validation ${result.validation.outcome}, ${result.validation.decision}: ${result.validation.summary}`,
+    `report     ${result.validation.html.uri}`,
   ];
+  if (result.artifact) lines.push(`artifact   ${result.artifact.uri}`, `           sha256 ${result.artifact.sha256}`);
+  if (result.metrics) lines.push(`metrics    ${formatMetrics(result.metrics)}`);
   if (result.decision) lines.push(`decision   ${result.decision.reason}`);
-  lines.push(`champion   ${result.champion === null ? 'none' : `v${result.champion}`}`);
-  if (result.resumedFromEpoch !== null)
+  if (result.version !== null) lines.push(`champion   ${result.champion === null ? 'none' : `v${result.champion}`}`);
+  if (result.resumedFromEpoch !== null) {
     lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
+  }
   lines.push(`steps      ${result.steps.map((s) => `${s.stage} ${(s.milliseconds / 1000).toFixed(1)}s`).join(', ')}`);
   return lines.join('\n');
 }

@@ -43,3 +43,8 @@ export class ChampionChangedError extends LumenError {
 export class NotFoundError extends LumenError {
   readonly retryable = false;
 }
+
+/** A request conflicts with a decision already recorded (e.g. releasing a batch that was discarded). */
+export class ConflictError extends LumenError {
+  readonly retryable = false;
+}

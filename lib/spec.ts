@@ -2,23 +2,16 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { SpecError } from './errors';
 import { hashJson } from './hash';
+import { SourceColumn, ValidationPolicy, contractHash, type ColumnType, type Contract } from './validation/contract';
 
 /**
  * A model is declared, not coded: the spec names the source columns, the label and its rule, the features and
  * their transforms, the task, and the training settings. Its canonical hash goes into lineage.
  */
 
-export const ColumnType = z.enum(['timestamp', 'float', 'integer', 'string', 'boolean']);
-export type ColumnType = z.infer<typeof ColumnType>;
+export { ColumnType, SourceColumn } from './validation/contract';
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain column identifier');
-
-export const SourceColumn = z.strictObject({
-  name: identifier,
-  type: ColumnType,
-  required: z.boolean().default(true),
-});
-export type SourceColumn = z.infer<typeof SourceColumn>;
 
 export const Task = z.enum(['binary', 'multiclass', 'regression']);
 export type Task = z.infer<typeof Task>;
@@ -115,6 +108,7 @@ export const ModelSpec = z
     features: z.array(Feature).min(1),
     training: TrainingSettings.prefault({}),
     promotion: PromotionPolicy.prefault({}),
+    validation: ValidationPolicy.prefault({}),
   })
   .superRefine((spec, ctx) => {
     const columns = new Map(spec.source.columns.map((c) => [c.name, c]));
@@ -141,6 +135,22 @@ export const ModelSpec = z
         code: 'custom',
         path: ['label', 'column'],
         message: `label rule "${spec.label.kind}" needs a numeric column, "${labelColumn.name}" is ${labelColumn.type}`,
+      });
+    }
+    for (const name of Object.keys(spec.validation.drift.columns)) {
+      if (!columns.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['validation', 'drift', 'columns', name],
+          message: `"${name}" is not a source column`,
+        });
+      }
+    }
+    if (labelColumn && !labelColumn.required) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['label', 'column'],
+        message: `label column "${labelColumn.name}" must be required`,
       });
     }
     if (spec.source.timeColumn && columns.get(spec.source.timeColumn)?.type !== 'timestamp') {
@@ -214,6 +224,15 @@ export function loadModelSpec(file: string): ModelSpec {
 /** The hash recorded in lineage: of the fully defaulted spec, so omitting a default does not change it. */
 export function specHash(spec: ModelSpec): string {
   return hashJson(spec);
+}
+
+/** The data contract part of a spec. */
+export function contractOf(spec: ModelSpec): Contract {
+  return { columns: spec.source.columns, label: spec.label.column, policy: spec.validation };
+}
+
+export function specContractHash(spec: ModelSpec): string {
+  return contractHash(contractOf(spec));
 }
 
 /** The metric that decides "better", and which way is better, per task. */

@@ -3,7 +3,7 @@
  * input/output shapes. Deterministic and dependency-free, so both the workflow sandbox and the CLI import it.
  */
 import { defineSearchAttributeKey, SearchAttributeType, type Duration } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { SourceRef } from '../lib/data/source';
@@ -20,7 +20,7 @@ export const LumenStage = defineSearchAttributeKey('LumenStage', SearchAttribute
 export const SEARCH_ATTRIBUTES = [LumenModel, LumenStage];
 
 export type Stage =
-  'ingest' | 'validate' | 'dedupe' | 'train' | 'evaluate' | 'register' | 'promote' | 'done' | 'failed';
+  'ingest' | 'validate' | 'quarantined' | 'dedupe' | 'train' | 'evaluate' | 'register' | 'promote' | 'done' | 'failed';
 
 export interface PipelineOptions {
   /** heartbeat timeout of the training activity: how soon a dead training worker is noticed (default 60 s) */
@@ -44,12 +44,22 @@ export interface StepRecord {
 }
 
 export interface PipelineResult {
-  outcome: 'promoted' | 'registered' | 'duplicate';
+  /** discarded: a person discarded the quarantined batch; rejected: nobody decided before the quarantine timed out */
+  outcome: 'promoted' | 'registered' | 'duplicate' | 'discarded' | 'rejected';
   model: string;
-  version: number;
-  artifact: ArtifactRef;
+  version: number | null;
+  artifact: ArtifactRef | null;
   dataset: Pick<DatasetRef, 'sha256' | 'rows' | 'uri'>;
-  metrics: Metrics;
+  /** the validation verdict and where its report is */
+  validation: {
+    id: number;
+    outcome: 'pass' | 'warn' | 'fail';
+    decision: string;
+    summary: string;
+    report: ArtifactRef;
+    html: ArtifactRef;
+  };
+  metrics: Metrics | null;
   decision: PromotionDecision | null;
   champion: number | null;
   /** epoch the training resumed from after a crash (null: trained uninterrupted) */
@@ -57,9 +67,22 @@ export interface PipelineResult {
   steps: StepRecord[];
 }
 
+export interface QuarantineStatus {
+  validationId: number;
+  dataset: string;
+  since: string;
+  /** when the batch is rejected if nobody decides */
+  deadline: string;
+  summary: string;
+  report: ArtifactRef;
+  html: ArtifactRef;
+  decision?: { kind: 'released' | 'discarded'; by: string; reason: string };
+}
+
 export interface PipelineStatus {
   model: string;
   stage: Stage;
+  quarantine?: QuarantineStatus;
   source: SourceRef;
   dataset?: Pick<DatasetRef, 'sha256' | 'rows'>;
   version?: number;
@@ -70,6 +93,23 @@ export interface PipelineStatus {
 }
 
 export const statusQuery = defineQuery<PipelineStatus>('status');
+
+/** A person's decision on a quarantined batch; it must name the batch (its sha256, or a prefix of 12+ characters). */
+export interface QuarantineRequest {
+  dataset: string;
+  by: string;
+  reason: string;
+}
+
+export interface QuarantineAnswer {
+  decision: 'released' | 'discarded';
+  dataset: string;
+}
+
+/** Train on the quarantined batch anyway (its good rows, if some rows were bad). */
+export const releaseQuarantine = defineUpdate<QuarantineAnswer, [QuarantineRequest]>('releaseQuarantine');
+/** Drop the quarantined batch: nothing is trained on it. */
+export const discardQuarantine = defineUpdate<QuarantineAnswer, [QuarantineRequest]>('discardQuarantine');
 
 /** The workflow id that makes "same data, same model" one execution. */
 export function trainingWorkflowId(model: string, sourceFingerprint: string): string {

@@ -14,6 +14,8 @@ export const DatasetRef = ArtifactRef.extend({
   columns: z.array(ColumnSchema),
   source: SourceRef,
   sourceFingerprint: z.string(),
+  /** set when this snapshot was cut from another (e.g. the good rows of a batch with quarantined rows) */
+  derivedFrom: z.object({ sha256: z.string(), reason: z.string() }).optional(),
 });
 export type DatasetRef = z.infer<typeof DatasetRef>;
 

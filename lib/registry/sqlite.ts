@@ -2,16 +2,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatasetRef } from '../data/snapshot';
-import type { ValidationReport } from '../data/validate';
-import { ChampionChangedError, NotFoundError } from '../errors';
+import type { ArtifactRef } from '../artifacts';
+import { ChampionChangedError, ConflictError, NotFoundError } from '../errors';
 import type {
+  AlertRecord,
   AliasEvent,
   DatasetRecord,
   ModelVersion,
   ModelVersionInput,
+  NewValidation,
   PromoteRequest,
   PromoteResult,
   Registry,
+  ValidationDecision,
+  ValidationRecord,
+  VersionLineage,
 } from './types';
 
 /** Schema migrations, applied in order; PRAGMA user_version records how many have run. */
@@ -72,6 +77,46 @@ const MIGRATIONS = [
      UNIQUE (request_id, alias)
    );
    CREATE INDEX alias_events_model ON alias_events(model, at);`,
+  `ALTER TABLE datasets ADD COLUMN profile_json TEXT;
+   ALTER TABLE datasets ADD COLUMN derived_from_json TEXT;
+   ALTER TABLE model_versions ADD COLUMN source_dataset_sha256 TEXT;
+   ALTER TABLE model_versions ADD COLUMN lineage_json TEXT;
+   CREATE INDEX model_versions_source ON model_versions(source_dataset_sha256);
+   CREATE TABLE validations (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     model TEXT NOT NULL,
+     dataset_sha256 TEXT NOT NULL REFERENCES datasets(sha256),
+     outcome TEXT NOT NULL,
+     trainable INTEGER NOT NULL,
+     contract_hash TEXT NOT NULL,
+     report_json TEXT NOT NULL,
+     html_json TEXT NOT NULL,
+     profile_json TEXT NOT NULL,
+     quarantine_json TEXT,
+     training_dataset_sha256 TEXT NOT NULL,
+     decision TEXT NOT NULL,
+     decided_by TEXT,
+     reason TEXT,
+     workflow_id TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     decided_at TEXT,
+     UNIQUE (model, dataset_sha256, workflow_id)
+   );
+   CREATE INDEX validations_model ON validations(model, decision);
+   CREATE TABLE alerts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     model TEXT NOT NULL,
+     severity TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     message TEXT NOT NULL,
+     details_json TEXT NOT NULL,
+     workflow_id TEXT,
+     run_id TEXT,
+     dedupe_key TEXT UNIQUE,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX alerts_model ON alerts(model, at);`,
 ];
 
 interface VersionRow {
@@ -84,6 +129,8 @@ interface VersionRow {
   spec_hash: string;
   spec_json: string;
   dataset_sha256: string;
+  source_dataset_sha256: string | null;
+  lineage_json: string | null;
   code_version: string;
   backend: string;
   seed: number;
@@ -95,6 +142,8 @@ interface VersionRow {
   created_at: string;
 }
 
+const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
+
 function toVersion(row: VersionRow): ModelVersion {
   return {
     model: row.model,
@@ -104,6 +153,7 @@ function toVersion(row: VersionRow): ModelVersion {
     spec: JSON.parse(row.spec_json) as ModelVersion['spec'],
     specHash: row.spec_hash,
     datasetSha256: row.dataset_sha256,
+    lineage: parse<VersionLineage>(row.lineage_json) ?? legacyLineage(row),
     codeVersion: row.code_version,
     backend: row.backend,
     seed: row.seed,
@@ -116,7 +166,89 @@ function toVersion(row: VersionRow): ModelVersion {
   };
 }
 
+/** Versions registered before validation lineage existed (schema v1) carry only their dataset. */
+function legacyLineage(row: VersionRow): VersionLineage {
+  const none = { uri: 'none:', sha256: '0'.repeat(64), bytes: 0 };
+  return {
+    sourceDataset: row.dataset_sha256,
+    contractHash: 'unknown',
+    validation: {
+      id: 0,
+      outcome: 'pass',
+      decision: 'accepted',
+      decidedBy: null,
+      reason: null,
+      report: none,
+      html: none,
+      profile: none,
+      quarantine: null,
+    },
+  };
+}
+
+interface ValidationRow {
+  id: number;
+  model: string;
+  dataset_sha256: string;
+  outcome: ValidationRecord['outcome'];
+  trainable: number;
+  contract_hash: string;
+  report_json: string;
+  html_json: string;
+  profile_json: string;
+  quarantine_json: string | null;
+  training_dataset_sha256: string;
+  decision: ValidationDecision;
+  decided_by: string | null;
+  reason: string | null;
+  workflow_id: string;
+  run_id: string;
+  created_at: string;
+  decided_at: string | null;
+}
+
+function toValidation(r: ValidationRow): ValidationRecord {
+  return {
+    id: r.id,
+    model: r.model,
+    datasetSha256: r.dataset_sha256,
+    outcome: r.outcome,
+    trainable: r.trainable === 1,
+    contractHash: r.contract_hash,
+    report: JSON.parse(r.report_json) as ArtifactRef,
+    html: JSON.parse(r.html_json) as ArtifactRef,
+    profile: JSON.parse(r.profile_json) as ArtifactRef,
+    quarantine: parse<ArtifactRef>(r.quarantine_json),
+    trainingDatasetSha256: r.training_dataset_sha256,
+    decision: r.decision,
+    decidedBy: r.decided_by,
+    reason: r.reason,
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    createdAt: r.created_at,
+    decidedAt: r.decided_at,
+  };
+}
+
 const now = (): string => new Date().toISOString();
+
+function toAlert(r: Record<string, string | number | null>): AlertRecord {
+  return {
+    id: Number(r.id),
+    model: String(r.model),
+    severity: r.severity as AlertRecord['severity'],
+    kind: String(r.kind),
+    message: String(r.message),
+    details: JSON.parse(String(r.details_json)) as Record<string, unknown>,
+    workflowId: r.workflow_id === null ? null : String(r.workflow_id),
+    runId: r.run_id === null ? null : String(r.run_id),
+    key: r.dedupe_key === null ? undefined : String(r.dedupe_key),
+    at: String(r.at),
+  };
+}
+
+/** Decisions that end a quarantine; a batch can move from "quarantined" to one of these, once. */
+const FINAL_AFTER_QUARANTINE: ValidationDecision[] = ['released', 'discarded', 'rejected'];
 
 /**
  * The embedded registry: one SQLite file in WAL mode, safe for several processes (worker, CLI) on one machine.
@@ -145,17 +277,16 @@ export class SqliteRegistry implements Registry {
       .immediate();
   }
 
-  async recordDataset(dataset: DatasetRef, validation: ValidationReport | null): Promise<void> {
-    this.insertDataset(dataset, validation);
-    return;
+  async recordDataset(dataset: DatasetRef, profile: ArtifactRef | null): Promise<void> {
+    this.insertDataset(dataset, profile);
   }
 
-  private insertDataset(dataset: DatasetRef, validation: ValidationReport | null): void {
+  private insertDataset(dataset: DatasetRef, profile: ArtifactRef | null): void {
     this.db
       .prepare(
-        `INSERT INTO datasets (sha256, uri, rows, source_json, source_fingerprint, columns_json, validation_json, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (sha256) DO UPDATE SET validation_json = COALESCE(excluded.validation_json, validation_json)`,
+        `INSERT INTO datasets (sha256, uri, rows, source_json, source_fingerprint, columns_json, profile_json, derived_from_json, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sha256) DO UPDATE SET profile_json = COALESCE(excluded.profile_json, profile_json)`,
       )
       .run(
         dataset.sha256,
@@ -164,25 +295,162 @@ export class SqliteRegistry implements Registry {
         JSON.stringify(dataset.source),
         dataset.sourceFingerprint,
         JSON.stringify(dataset.columns),
-        validation ? JSON.stringify(validation) : null,
+        profile ? JSON.stringify(profile) : null,
+        dataset.derivedFrom ? JSON.stringify(dataset.derivedFrom) : null,
         now(),
       );
   }
 
   async getDataset(sha256: string): Promise<DatasetRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM datasets WHERE sha256 = ?').get(sha256) as
-      Record<string, string | number> | undefined;
+      Record<string, string | number | null> | undefined;
     if (!row) return undefined;
+    const derivedFrom = parse<DatasetRef['derivedFrom']>(row.derived_from_json as string | null);
     return {
       sha256: String(row.sha256),
       uri: String(row.uri),
+      bytes: 0,
       rows: Number(row.rows),
       source: JSON.parse(String(row.source_json)) as DatasetRecord['source'],
       sourceFingerprint: String(row.source_fingerprint),
       columns: JSON.parse(String(row.columns_json)) as DatasetRecord['columns'],
-      validation: row.validation_json ? (JSON.parse(String(row.validation_json)) as ValidationReport) : null,
+      ...(derivedFrom ? { derivedFrom } : {}),
+      profile: parse<ArtifactRef>(row.profile_json as string | null),
       createdAt: String(row.created_at),
     };
+  }
+
+  async recordValidation(v: NewValidation): Promise<ValidationRecord> {
+    const insert = this.db.transaction((): ValidationRow => {
+      const existing = this.db
+        .prepare('SELECT * FROM validations WHERE model = ? AND dataset_sha256 = ? AND workflow_id = ?')
+        .get(v.model, v.datasetSha256, v.workflowId) as ValidationRow | undefined;
+      if (existing) return existing;
+      const at = now();
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO validations (model, dataset_sha256, outcome, trainable, contract_hash, report_json, html_json, profile_json,
+             quarantine_json, training_dataset_sha256, decision, decided_by, reason, workflow_id, run_id, created_at, decided_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          v.model,
+          v.datasetSha256,
+          v.outcome,
+          v.trainable ? 1 : 0,
+          v.contractHash,
+          JSON.stringify(v.report),
+          JSON.stringify(v.html),
+          JSON.stringify(v.profile),
+          v.quarantine ? JSON.stringify(v.quarantine) : null,
+          v.trainingDatasetSha256,
+          v.decision,
+          v.decidedBy,
+          v.reason,
+          v.workflowId,
+          v.runId,
+          at,
+          v.decision === 'quarantined' ? null : at,
+        );
+      return this.db.prepare('SELECT * FROM validations WHERE id = ?').get(lastInsertRowid) as ValidationRow;
+    });
+    return toValidation(insert.immediate());
+  }
+
+  async decideValidation(
+    id: number,
+    decision: ValidationDecision,
+    by: string,
+    reason: string,
+  ): Promise<ValidationRecord> {
+    const decide = this.db.transaction((): ValidationRow => {
+      const row = this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow | undefined;
+      if (!row) throw new NotFoundError(`validation ${id} does not exist`);
+      if (row.decision === decision) return row;
+      if (row.decision !== 'quarantined' || !FINAL_AFTER_QUARANTINE.includes(decision)) {
+        throw new ConflictError(
+          `validation ${id} of ${row.model} is already ${row.decision}; it cannot become ${decision}`,
+        );
+      }
+      this.db
+        .prepare('UPDATE validations SET decision = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?')
+        .run(decision, by, reason, now(), id);
+      return this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow;
+    });
+    return toValidation(decide.immediate());
+  }
+
+  async getValidation(id: number): Promise<ValidationRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow | undefined;
+    return row && toValidation(row);
+  }
+
+  async listValidations(filter: {
+    model?: string;
+    decision?: ValidationDecision;
+    dataset?: string;
+  }): Promise<ValidationRecord[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM validations
+          WHERE (@model IS NULL OR model = @model) AND (@decision IS NULL OR decision = @decision)
+            AND (@dataset IS NULL OR dataset_sha256 = @dataset OR training_dataset_sha256 = @dataset)
+          ORDER BY id`,
+      )
+      .all({
+        model: filter.model ?? null,
+        decision: filter.decision ?? null,
+        dataset: filter.dataset ?? null,
+      }) as ValidationRow[];
+    return rows.map(toValidation);
+  }
+
+  async lastAccepted(model: string): Promise<ValidationRecord | undefined> {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM validations WHERE model = ? AND decision IN ('accepted', 'released')
+          ORDER BY COALESCE(decided_at, created_at) DESC, id DESC LIMIT 1`,
+      )
+      .get(model) as ValidationRow | undefined;
+    return row && toValidation(row);
+  }
+
+  async recordAlert(alert: Omit<AlertRecord, 'id' | 'at'>): Promise<AlertRecord> {
+    const record = this.db.transaction((): Record<string, string | number | null> => {
+      if (alert.key) {
+        const existing = this.db.prepare('SELECT * FROM alerts WHERE dedupe_key = ?').get(alert.key) as
+          Record<string, string | number | null> | undefined;
+        if (existing) return existing;
+      }
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO alerts (model, severity, kind, message, details_json, workflow_id, run_id, dedupe_key, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          alert.model,
+          alert.severity,
+          alert.kind,
+          alert.message,
+          JSON.stringify(alert.details),
+          alert.workflowId,
+          alert.runId,
+          alert.key ?? null,
+          now(),
+        );
+      return this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(lastInsertRowid) as Record<
+        string,
+        string | number | null
+      >;
+    });
+    return toAlert(record.immediate());
+  }
+
+  async listAlerts(model?: string, limit = 100): Promise<AlertRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM alerts WHERE (@model IS NULL OR model = @model) ORDER BY id DESC LIMIT @limit')
+      .all({ model: model ?? null, limit }) as Record<string, string | number | null>[];
+    return rows.map(toAlert);
   }
 
   async registerVersion(input: ModelVersionInput): Promise<ModelVersion> {
@@ -191,23 +459,24 @@ export class SqliteRegistry implements Registry {
         .prepare('SELECT * FROM model_versions WHERE model = ? AND workflow_id = ?')
         .get(input.model, input.workflowId) as VersionRow | undefined;
       if (existing) return existing;
-      // another run already registered a model from this exact data and spec: that version stands
+      // another run already registered a model from this exact batch and spec: that version stands
       const sameLineage = this.db
         .prepare(
-          'SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1',
+          `SELECT * FROM model_versions WHERE model = ? AND spec_hash = ?
+             AND COALESCE(source_dataset_sha256, dataset_sha256) = ? ORDER BY version LIMIT 1`,
         )
-        .get(input.model, input.dataset.sha256, input.specHash) as VersionRow | undefined;
+        .get(input.model, input.specHash, input.lineage.sourceDataset) as VersionRow | undefined;
       if (sameLineage) return sameLineage;
-      this.insertDataset(input.dataset, input.validation);
+      this.insertDataset(input.dataset, null);
       const { next } = this.db
         .prepare('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model = ?')
         .get(input.model) as { next: number };
       this.db
         .prepare(
           `INSERT INTO model_versions (model, version, artifact_uri, artifact_sha256, artifact_bytes, task, spec_hash,
-             spec_json, dataset_sha256, code_version, backend, seed, workflow_id, run_id, metrics_json, training_json,
-             evaluation_json, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             spec_json, dataset_sha256, source_dataset_sha256, lineage_json, code_version, backend, seed, workflow_id,
+             run_id, metrics_json, training_json, evaluation_json, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           input.model,
@@ -219,6 +488,8 @@ export class SqliteRegistry implements Registry {
           input.specHash,
           JSON.stringify(input.spec),
           input.dataset.sha256,
+          input.lineage.sourceDataset,
+          JSON.stringify(input.lineage),
           input.codeVersion,
           input.backend,
           input.seed,
@@ -250,29 +521,31 @@ export class SqliteRegistry implements Registry {
   }
 
   async listModels(): Promise<{ model: string; versions: number; champion: number | null }[]> {
-    const rows = this.db
+    return this.db
       .prepare(
         `SELECT v.model AS model, COUNT(*) AS versions,
                 (SELECT version FROM aliases a WHERE a.model = v.model AND a.alias = 'champion') AS champion
            FROM model_versions v GROUP BY v.model ORDER BY v.model`,
       )
       .all() as { model: string; versions: number; champion: number | null }[];
-    return rows;
   }
 
   async findTrained(model: string, datasetSha256: string, specHash: string): Promise<ModelVersion | undefined> {
     const row = this.db
       .prepare(
-        'SELECT * FROM model_versions WHERE model = ? AND dataset_sha256 = ? AND spec_hash = ? ORDER BY version LIMIT 1',
+        `SELECT * FROM model_versions WHERE model = ? AND spec_hash = ?
+           AND (dataset_sha256 = ? OR source_dataset_sha256 = ?) ORDER BY version LIMIT 1`,
       )
-      .get(model, datasetSha256, specHash) as VersionRow | undefined;
+      .get(model, specHash, datasetSha256, datasetSha256) as VersionRow | undefined;
     return row && toVersion(row);
   }
 
   async modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]> {
     const rows = this.db
-      .prepare('SELECT * FROM model_versions WHERE dataset_sha256 = ? ORDER BY model, version')
-      .all(datasetSha256) as VersionRow[];
+      .prepare(
+        'SELECT * FROM model_versions WHERE dataset_sha256 = ? OR source_dataset_sha256 = ? ORDER BY model, version',
+      )
+      .all(datasetSha256, datasetSha256) as VersionRow[];
     return rows.map(toVersion);
   }
 

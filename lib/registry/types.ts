@@ -1,8 +1,25 @@
 import type { ArtifactRef } from '../artifacts';
 import type { DatasetRef } from '../data/snapshot';
-import type { ValidationReport } from '../data/validate';
 import type { Metrics } from '../metrics';
 import type { ModelSpec } from '../spec';
+
+/** How the data behind a version was judged: the report, the profile, and any quarantine and decision. */
+export interface VersionLineage {
+  /** the batch as ingested (the training data may be its good rows only) */
+  sourceDataset: string;
+  contractHash: string;
+  validation: {
+    id: number;
+    outcome: 'pass' | 'warn' | 'fail';
+    decision: ValidationDecision;
+    decidedBy: string | null;
+    reason: string | null;
+    report: ArtifactRef;
+    html: ArtifactRef;
+    profile: ArtifactRef;
+    quarantine: ArtifactRef | null;
+  };
+}
 
 /** Everything needed to answer "which data, code and config made this model" — written once, never changed. */
 export interface ModelVersionInput {
@@ -11,8 +28,9 @@ export interface ModelVersionInput {
   task: ModelSpec['task'];
   spec: ModelSpec;
   specHash: string;
+  /** the data the model was trained on */
   dataset: DatasetRef;
-  validation: ValidationReport;
+  lineage: VersionLineage;
   codeVersion: string;
   backend: string;
   seed: number;
@@ -25,21 +43,55 @@ export interface ModelVersionInput {
   evaluation: Record<string, unknown>;
 }
 
-export interface ModelVersion extends Omit<ModelVersionInput, 'dataset' | 'validation'> {
+export interface ModelVersion extends Omit<ModelVersionInput, 'dataset'> {
   version: number;
   datasetSha256: string;
   createdAt: string;
 }
 
-export interface DatasetRecord {
-  sha256: string;
-  uri: string;
-  rows: number;
-  source: DatasetRef['source'];
-  sourceFingerprint: string;
-  columns: DatasetRef['columns'];
-  validation: ValidationReport | null;
+export interface DatasetRecord extends DatasetRef {
+  profile: ArtifactRef | null;
   createdAt: string;
+}
+
+export type ValidationDecision = 'accepted' | 'quarantined' | 'released' | 'discarded' | 'rejected' | 'failed';
+
+export interface ValidationRecord {
+  id: number;
+  model: string;
+  datasetSha256: string;
+  outcome: 'pass' | 'warn' | 'fail';
+  trainable: boolean;
+  contractHash: string;
+  report: ArtifactRef;
+  html: ArtifactRef;
+  profile: ArtifactRef;
+  quarantine: ArtifactRef | null;
+  /** the dataset training may use: the batch, or its good rows */
+  trainingDatasetSha256: string;
+  decision: ValidationDecision;
+  decidedBy: string | null;
+  reason: string | null;
+  workflowId: string;
+  runId: string;
+  createdAt: string;
+  decidedAt: string | null;
+}
+
+export type NewValidation = Omit<ValidationRecord, 'id' | 'createdAt' | 'decidedAt'>;
+
+export interface AlertRecord {
+  id: number;
+  model: string;
+  severity: 'info' | 'warning' | 'critical';
+  kind: string;
+  message: string;
+  details: Record<string, unknown>;
+  workflowId: string | null;
+  runId: string | null;
+  /** idempotency key: an alert raised again with the same key (a retried activity) is recorded once */
+  key?: string;
+  at: string;
 }
 
 export interface AliasEvent {
@@ -77,19 +129,34 @@ export interface PromoteResult {
 
 /** The model registry and lineage store. SQLite is the embedded default; the interface is async for PostgreSQL. */
 export interface Registry {
-  recordDataset(dataset: DatasetRef, validation: ValidationReport | null): Promise<void>;
+  recordDataset(dataset: DatasetRef, profile: ArtifactRef | null): Promise<void>;
   getDataset(sha256: string): Promise<DatasetRecord | undefined>;
+  /** Idempotent per (model, dataset, workflowId): a retried activity gets the record it made the first time. */
+  recordValidation(validation: NewValidation): Promise<ValidationRecord>;
+  /** Record what happened to a batch; deciding the same way twice is a no-op, deciding differently is refused. */
+  decideValidation(id: number, decision: ValidationDecision, by: string, reason: string): Promise<ValidationRecord>;
+  getValidation(id: number): Promise<ValidationRecord | undefined>;
+  listValidations(filter: {
+    model?: string;
+    decision?: ValidationDecision;
+    dataset?: string;
+  }): Promise<ValidationRecord[]>;
+  /** The newest batch of a model that was accepted or released. */
+  lastAccepted(model: string): Promise<ValidationRecord | undefined>;
+  recordAlert(alert: Omit<AlertRecord, 'id' | 'at'>): Promise<AlertRecord>;
+  listAlerts(model?: string, limit?: number): Promise<AlertRecord[]>;
   /**
    * Idempotent per (model, workflowId): a retried registration returns the version it created the first time.
-   * If another run already registered this model from the same dataset and spec, that version is returned
+   * If another run already registered this model from the same batch and spec, that version is returned
    * (its workflowId differs from the caller's), so concurrent runs on one batch leave one version.
    */
   registerVersion(input: ModelVersionInput): Promise<ModelVersion>;
   getVersion(model: string, version: number): Promise<ModelVersion | undefined>;
   listVersions(model: string): Promise<ModelVersion[]>;
   listModels(): Promise<{ model: string; versions: number; champion: number | null }[]>;
-  /** The version already trained on this dataset with this spec, if any. */
+  /** The version already trained from this batch (as ingested, or its training subset) with this spec, if any. */
   findTrained(model: string, datasetSha256: string, specHash: string): Promise<ModelVersion | undefined>;
+  /** Every version trained on this dataset, as ingested or as its training subset. */
   modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]>;
   alias(model: string, alias: string): Promise<number | null>;
   promote(request: PromoteRequest): Promise<PromoteResult>;

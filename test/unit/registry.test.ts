@@ -37,7 +37,21 @@ function input(workflowId: string, sha = Buffer.from(workflowId).toString('hex')
     spec,
     specHash: 'c'.repeat(64),
     dataset: dataset(sha),
-    validation: { dataset: dataset(sha).sha256, rows: 5, outcome: 'pass', checks: [] },
+    lineage: {
+      sourceDataset: dataset(sha).sha256,
+      contractHash: 'd'.repeat(64),
+      validation: {
+        id: 1,
+        outcome: 'pass',
+        decision: 'accepted',
+        decidedBy: 'contract',
+        reason: null,
+        report: { uri: 'file:///tmp/report.json', sha256: 'e'.repeat(64), bytes: 1 },
+        html: { uri: 'file:///tmp/report.html', sha256: 'e'.repeat(64), bytes: 1 },
+        profile: { uri: 'file:///tmp/profile.json', sha256: 'e'.repeat(64), bytes: 1 },
+        quarantine: null,
+      },
+    },
     codeVersion: 'abc123',
     backend: 'tensorflow',
     seed: 42,
@@ -68,7 +82,8 @@ describe('SQLite registry', () => {
     assert.equal(back?.datasetSha256, dataset('d').sha256);
     assert.equal(back?.runId, 'run-wf-2');
     assert.deepEqual(back?.spec, spec);
-    assert.equal((await registry.getDataset(dataset('d').sha256))?.validation?.outcome, 'pass');
+    assert.equal((await registry.getDataset(dataset('d').sha256))?.rows, 5);
+    assert.equal(back?.lineage.contractHash, 'd'.repeat(64));
     assert.deepEqual(
       (await registry.modelsTrainedOn(dataset('a').sha256)).map((v) => v.version),
       [1],

@@ -74,7 +74,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.equal(result.version, 1);
     assert.equal(result.champion, 1);
     assert.ok(result.dataset.rows > 40_000, `rows ${result.dataset.rows}`);
-    assert.ok(result.metrics.auc > 0.55 && result.metrics.auc <= 1, `auc ${result.metrics.auc}`);
+    assert.ok(result.metrics!.auc > 0.55 && result.metrics!.auc <= 1, `auc ${result.metrics!.auc}`);
     assert.deepEqual(
       result.steps.map((s) => s.stage),
       ['ingest', 'validate', 'dedupe', 'train', 'evaluate', 'register', 'promote'],
@@ -88,11 +88,17 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.equal(v.codeVersion, 'test-code-version');
     assert.match(v.workflowId, /^train:flights-delay:[0-9a-f]{16}$/);
     assert.ok(v.runId.length > 0);
-    assert.equal(v.artifact.sha256, result.artifact.sha256);
+    assert.equal(v.artifact.sha256, result.artifact!.sha256);
     await t.deps.store.verify(v.artifact);
     assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
-    const dataset = await t.deps.registry.getDataset(result.dataset.sha256);
-    assert.equal(dataset?.validation?.outcome, 'pass');
+    assert.equal(result.validation.outcome, 'pass', result.validation.summary);
+    const [validation] = await t.deps.registry.listValidations({ model: spec.name, dataset: result.dataset.sha256 });
+    assert.equal(validation.decision, 'accepted');
+    assert.equal(v.lineage.validation.id, validation.id);
+    assert.equal(v.lineage.sourceDataset, result.dataset.sha256);
+    assert.equal(v.lineage.contractHash, validation.contractHash);
+    await t.deps.store.verify(v.lineage.validation.html);
+    assert.ok((await t.deps.registry.getDataset(result.dataset.sha256))?.profile, 'the batch profile is stored');
   });
 
   it('the same batch is never trained twice', async () => {
@@ -127,7 +133,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.equal(second.version, first.version);
     assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1);
     // multiclass metrics follow from the task declared in the spec
-    assert.deepEqual(Object.keys(first.metrics).sort(), ['accuracy', 'logLoss', 'macroF1', 'rows']);
+    assert.deepEqual(Object.keys(first.metrics!).sort(), ['accuracy', 'logLoss', 'macroF1', 'rows']);
   });
 
   it('a regression model runs through the same pipeline with only its spec (cars.json)', async () => {
@@ -135,8 +141,8 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       (await start(example('cars-mpg'), { uri: 'vega-datasets:cars.json' })).handle.result(),
     );
     assert.equal(result.outcome, 'promoted');
-    assert.deepEqual(Object.keys(result.metrics).sort(), ['mae', 'r2', 'rmse', 'rows']);
-    assert.ok(result.metrics.r2 > 0.6, `r2 ${result.metrics.r2}`);
+    assert.deepEqual(Object.keys(result.metrics!).sort(), ['mae', 'r2', 'rmse', 'rows']);
+    assert.ok(result.metrics!.r2 > 0.6, `r2 ${result.metrics!.r2}`);
   });
 
   it('a later batch is judged against the champion on the same holdout', async () => {

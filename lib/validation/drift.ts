@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import type { DatasetRef } from '../data/snapshot';
+import { loadTable } from '../data/table';
+import { categoricalDrift, numericDrift } from '../stats/drift';
+import { sortedFinite } from '../stats/sort';
+import type { SourceColumn, ValidationPolicy } from './contract';
+import type { ColumnProfile, Profile } from './profile';
+
+/**
+ * Per-column drift of a batch against its reference. Every statistic is computed and kept; the decision uses
+ * one effect size per column (normed Wasserstein for numbers, Jensen–Shannon for categories, by default) against
+ * warn/fail thresholds — never a p-value alone, which at a million rows flags shifts nobody cares about.
+ */
+
+export const ColumnDrift = z.object({
+  column: z.string(),
+  kind: z.enum(['numeric', 'categorical']),
+  method: z.string(),
+  value: z.number(),
+  warn: z.number(),
+  fail: z.number(),
+  outcome: z.enum(['pass', 'warn', 'fail']),
+  statistics: z.record(z.string(), z.number()),
+});
+export type ColumnDrift = z.infer<typeof ColumnDrift>;
+
+export const DriftReport = z.object({
+  reference: z.string(),
+  columns: z.array(ColumnDrift),
+  driftedShare: z.number(),
+  outcome: z.enum(['pass', 'warn', 'fail']),
+});
+export type DriftReport = z.infer<typeof DriftReport>;
+
+/** Sorted reference columns, kept across batches: the reference changes only when a new champion is promoted. */
+const sortedCache = new Map<string, Float64Array>();
+const CACHE_LIMIT = 32;
+
+async function sortedColumn(dataset: DatasetRef, column: string): Promise<Float64Array> {
+  const key = `${dataset.sha256}:${column}`;
+  const hit = sortedCache.get(key);
+  if (hit) {
+    sortedCache.delete(key);
+    sortedCache.set(key, hit);
+    return hit;
+  }
+  const table = await loadTable(dataset, [{ name: column, as: 'number' }]);
+  const data = table.columns.get(`number:${column}`);
+  const sorted = sortedFinite(data?.kind === 'number' ? data.values : new Float64Array());
+  sortedCache.set(key, sorted);
+  if (sortedCache.size > CACHE_LIMIT) sortedCache.delete(sortedCache.keys().next().value as string);
+  return sorted;
+}
+
+function counts(profile: ColumnProfile | undefined): Map<string, number> {
+  const m = new Map<string, number>();
+  if (profile?.kind !== 'categorical') return m;
+  for (const [v, n] of Object.entries(profile.values)) m.set(v, n);
+  if (profile.otherCount > 0) m.set('\u0000other', profile.otherCount);
+  return m;
+}
+
+const level = (value: number, warn: number, fail: number): 'pass' | 'warn' | 'fail' =>
+  value >= fail ? 'fail' : value >= warn ? 'warn' : 'pass';
+
+export async function measureDrift(
+  columns: SourceColumn[],
+  policy: ValidationPolicy,
+  current: { dataset: DatasetRef; profile: Profile },
+  reference: { dataset: DatasetRef; profile: Profile },
+): Promise<DriftReport> {
+  const results: ColumnDrift[] = [];
+  for (const col of columns) {
+    const rule = policy.drift.columns[col.name] ?? {};
+    if (rule.skip || col.type === 'timestamp') continue;
+    const cur = current.profile.columns.find((c) => c.name === col.name);
+    const ref = reference.profile.columns.find((c) => c.name === col.name);
+    if (!cur || !ref || cur.count === 0 || ref.count === 0) continue;
+    const numeric =
+      (col.type === 'float' || col.type === 'integer') && cur.kind === 'numeric' && ref.kind === 'numeric';
+    if (numeric) {
+      const [r, c] = await Promise.all([
+        sortedColumn(reference.dataset, col.name),
+        sortedColumn(current.dataset, col.name),
+      ]);
+      if (r.length === 0 || c.length === 0) continue;
+      const d = numericDrift(r, c);
+      const defaults = policy.drift.numeric;
+      const method = rule.method ?? defaults.method;
+      const statistics = {
+        wasserstein: d.wasserstein,
+        psi: d.psi,
+        jensenshannon: d.jensenShannon,
+        ks: d.ks.statistic,
+        ksPValue: d.ks.pValue,
+      };
+      const value = statistics[method];
+      const warn = rule.warn ?? defaults.warn;
+      const fail = rule.fail ?? defaults.fail;
+      results.push({
+        column: col.name,
+        kind: 'numeric',
+        method,
+        value,
+        warn,
+        fail,
+        outcome: level(value, warn, fail),
+        statistics,
+      });
+    } else if (cur.kind === 'categorical' && ref.kind === 'categorical') {
+      const d = categoricalDrift(counts(ref), counts(cur));
+      const defaults = policy.drift.categorical;
+      const method = rule.method === 'psi' || rule.method === 'jensenshannon' ? rule.method : defaults.method;
+      const statistics = {
+        jensenshannon: d.jensenShannon,
+        psi: d.psi,
+        chiSquare: d.chiSquare.statistic,
+        chiSquarePValue: d.chiSquare.pValue,
+      };
+      const value = statistics[method];
+      const warn = rule.warn ?? defaults.warn;
+      const fail = rule.fail ?? defaults.fail;
+      results.push({
+        column: col.name,
+        kind: 'categorical',
+        method,
+        value,
+        warn,
+        fail,
+        outcome: level(value, warn, fail),
+        statistics,
+      });
+    }
+  }
+  const drifted = results.filter((r) => r.outcome !== 'pass').length;
+  const driftedShare = results.length ? drifted / results.length : 0;
+  const shareOutcome = level(driftedShare, policy.drift.datasetShare.warn, policy.drift.datasetShare.fail);
+  const outcome =
+    results.some((r) => r.outcome === 'fail') || shareOutcome === 'fail'
+      ? 'fail'
+      : drifted > 0 || shareOutcome === 'warn'
+        ? 'warn'
+        : 'pass';
+  return { reference: reference.dataset.sha256, columns: results, driftedShare, outcome };
+}

@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import type { ArtifactStore } from '../artifacts';
+import type { Registry } from '../registry/types';
+import type { ModelSpec } from '../spec';
+import { Profile, profileDataset } from './profile';
+import type { ReferenceData } from './report';
+
+/**
+ * The data a new batch is compared with: the champion's training data, or the newest accepted batch of the model
+ * (the spec says which comes first; the other is the fallback). None for a model's very first batch.
+ */
+export async function findReference(
+  registry: Registry,
+  store: ArtifactStore,
+  spec: ModelSpec,
+): Promise<ReferenceData | null> {
+  const champion = async (): Promise<ReferenceData | null> => {
+    const version = await registry.alias(spec.name, 'champion');
+    const record = version === null ? undefined : await registry.getVersion(spec.name, version);
+    return record ? load(record.datasetSha256, 'champion') : null;
+  };
+  const lastAccepted = async (): Promise<ReferenceData | null> => {
+    const v = await registry.lastAccepted(spec.name);
+    return v ? load(v.trainingDatasetSha256, 'lastAccepted') : null;
+  };
+  const load = async (sha256: string, kind: ReferenceData['kind']): Promise<ReferenceData | null> => {
+    const dataset = await registry.getDataset(sha256);
+    if (!dataset) return null;
+    let profile: Profile;
+    if (dataset.profile) {
+      profile = Profile.parse(JSON.parse(fs.readFileSync(await store.verify(dataset.profile), 'utf8')));
+    } else {
+      // e.g. the good rows of a batch with quarantined rows: profiled the first time it serves as a reference
+      profile = await profileDataset(dataset);
+      await registry.recordDataset(dataset, await store.putJson('profiles', profile));
+    }
+    return { dataset, profile, kind };
+  };
+  return spec.validation.drift.reference === 'champion'
+    ? ((await champion()) ?? (await lastAccepted()))
+    : ((await lastAccepted()) ?? (await champion()));
+}

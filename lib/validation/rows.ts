@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import { ArtifactRef, type ArtifactStore } from '../artifacts';
+import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import { snapshotPath, type DatasetRef } from '../data/snapshot';
+import type { LabelRule } from '../spec';
+import { allowedMissing, type SourceColumn } from './contract';
+import { familyOf } from './profile';
+
+/**
+ * Row-level checks compiled into one DuckDB query: every row gets the list of reasons it breaks the contract
+ * (missing required value, not a number, NaN, ±Inf, out of range, outside the domain, unknown class). Bad rows
+ * go, all of them, to a quarantine Parquet file with their row number and reasons; the good rows form a clean
+ * snapshot that training can use when the bad share is small enough.
+ */
+
+export const BadRow = z.object({
+  /** 1-based position of the row in the batch (for a CSV: the data row, header not counted) */
+  row: z.number(),
+  column: z.string(),
+  code: z.string(),
+  reason: z.string(),
+});
+export type BadRow = z.infer<typeof BadRow>;
+
+export const RowCheckResult = z.object({
+  checkedRows: z.number(),
+  badRows: z.number(),
+  /** "column:code" → rows */
+  byReason: z.record(z.string(), z.number()),
+  /** "column" → rows with at least one problem in that column */
+  byColumn: z.record(z.string(), z.number()),
+  samples: z.array(BadRow),
+});
+export type RowCheckResult = z.infer<typeof RowCheckResult>;
+
+interface Rule {
+  column: string;
+  code: string;
+  /** SQL condition that makes the row bad */
+  when: string;
+  /** SQL string expression for the human reason */
+  message: string;
+}
+
+const lit = (s: string): string => sqlString(s);
+const show = (expr: string): string => `coalesce(CAST(${expr} AS VARCHAR), 'NULL')`;
+
+export function rowRules(columns: SourceColumn[], present: Map<string, string>, label: LabelRule): Rule[] {
+  const rules: Rule[] = [];
+  for (const col of columns) {
+    const actual = present.get(col.name);
+    if (actual === undefined) continue; // a missing column is a batch-level failure, not a per-row one
+    const c = sqlIdent(col.name);
+    const name = col.name;
+    if (col.required && allowedMissing(col) === 0) {
+      rules.push({ column: name, code: 'missing', when: `${c} IS NULL`, message: lit('missing (column is required)') });
+    }
+    if (col.type === 'float' || col.type === 'integer') {
+      const x = familyOf(actual) === 'numeric' ? `CAST(${c} AS DOUBLE)` : `TRY_CAST(${c} AS DOUBLE)`;
+      if (familyOf(actual) !== 'numeric') {
+        rules.push({
+          column: name,
+          code: 'type',
+          when: `${c} IS NOT NULL AND ${x} IS NULL`,
+          message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit(`" is not a number (declared ${col.type})`)}`,
+        });
+      }
+      rules.push({ column: name, code: 'nan', when: `isnan(${x})`, message: lit('NaN') });
+      rules.push({
+        column: name,
+        code: 'infinite',
+        when: `isinf(${x})`,
+        message: `${show(c)} || ${lit(' is infinite')}`,
+      });
+      if (col.min !== undefined) {
+        rules.push({
+          column: name,
+          code: 'min',
+          when: `${x} < ${col.min}`,
+          message: `${show(c)} || ${lit(` is below the minimum ${col.min}`)}`,
+        });
+      }
+      if (col.max !== undefined) {
+        rules.push({
+          column: name,
+          code: 'max',
+          when: `${x} > ${col.max}`,
+          message: `${show(c)} || ${lit(` is above the maximum ${col.max}`)}`,
+        });
+      }
+    } else if (col.type === 'timestamp' && familyOf(actual) !== 'timestamp') {
+      rules.push({
+        column: name,
+        code: 'type',
+        when: `${c} IS NOT NULL AND TRY_CAST(${c} AS TIMESTAMP) IS NULL`,
+        message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit('" is not a timestamp')}`,
+      });
+    } else if (col.type === 'string' && Array.isArray(col.domain)) {
+      rules.push({
+        column: name,
+        code: 'domain',
+        when: `${c} IS NOT NULL AND CAST(${c} AS VARCHAR) NOT IN (${col.domain.map(lit).join(', ')})`,
+        message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit('" is not in the declared domain')}`,
+      });
+    }
+  }
+  if (label.kind === 'classes' && label.classes && present.has(label.column)) {
+    const c = sqlIdent(label.column);
+    rules.push({
+      column: label.column,
+      code: 'class',
+      when: `${c} IS NOT NULL AND CAST(${c} AS VARCHAR) NOT IN (${label.classes.map(lit).join(', ')})`,
+      message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit('" is not one of the declared classes')}`,
+    });
+  }
+  return rules;
+}
+
+export interface RowSplit {
+  result: RowCheckResult;
+  /** every bad row with its reasons (absent when there are none) */
+  quarantine?: ArtifactRef;
+  /** the good rows as a dataset of their own (absent when there are no bad rows: the batch itself is clean) */
+  clean?: DatasetRef;
+}
+
+export async function checkRows(
+  store: ArtifactStore,
+  dataset: DatasetRef,
+  columns: SourceColumn[],
+  label: LabelRule,
+  sampleSize: number,
+): Promise<RowSplit> {
+  const present = new Map(dataset.columns.map((c) => [c.name, c.type]));
+  const rules = rowRules(columns, present, label);
+  if (rules.length === 0 || dataset.rows === 0) {
+    return { result: { checkedRows: dataset.rows, badRows: 0, byReason: {}, byColumn: {}, samples: [] } };
+  }
+  const problems = rules
+    .map(
+      (r) =>
+        `CASE WHEN ${r.when} THEN {'column': ${lit(r.column)}, 'code': ${lit(r.code)}, 'reason': ${lit(`${r.column}: `)} || ${r.message}} END`,
+    )
+    .join(',\n ');
+  return withDuckDB(async (con) => {
+    await con.run(
+      `CREATE OR REPLACE TEMP TABLE checked AS
+         SELECT file_row_number + 1 AS __row, list_filter([${problems}], p -> p IS NOT NULL) AS __problems, * EXCLUDE (file_row_number)
+           FROM read_parquet(${sqlString(snapshotPath(dataset))}, file_row_number = true)`,
+    );
+    try {
+      const rows = async (sql: string): Promise<unknown[][]> => (await con.runAndReadAll(sql)).getRowsJS();
+      const bad = Number((await rows(`SELECT count(*) FROM checked WHERE len(__problems) > 0`))[0][0]);
+      const byReason: Record<string, number> = {};
+      const byColumn: Record<string, number> = {};
+      const samples: BadRow[] = [];
+      if (bad > 0) {
+        for (const [key, n] of await rows(
+          `SELECT p.column || ':' || p.code AS k, count(*) FROM (SELECT unnest(__problems) AS p FROM checked) GROUP BY k ORDER BY k`,
+        )) {
+          byReason[String(key)] = Number(n);
+        }
+        for (const [key, n] of await rows(
+          `SELECT col, count(*) FROM (SELECT DISTINCT __row, unnest(__problems).column AS col FROM checked WHERE len(__problems) > 0) GROUP BY col ORDER BY col`,
+        )) {
+          byColumn[String(key)] = Number(n);
+        }
+        for (const [row, column, code, reason] of await rows(
+          `SELECT __row, p.column, p.code, p.reason FROM (SELECT __row, unnest(__problems) AS p FROM checked WHERE len(__problems) > 0)
+            ORDER BY __row LIMIT ${sampleSize}`,
+        )) {
+          samples.push({ row: Number(row), column: String(column), code: String(code), reason: String(reason) });
+        }
+      }
+      const result = { checkedRows: dataset.rows, badRows: bad, byReason, byColumn, samples };
+      if (bad === 0) return { result };
+
+      const quarantineFile = `${store.tempPath('quarantine')}.parquet`;
+      await con.run(
+        `COPY (SELECT __row AS row, list_transform(__problems, p -> p.reason) AS reasons, * EXCLUDE (__row, __problems)
+                 FROM checked WHERE len(__problems) > 0 ORDER BY __row)
+           TO ${sqlString(quarantineFile)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      const quarantine = await store.putFile('quarantine', quarantineFile, '.parquet');
+      const cleanFile = `${store.tempPath('clean')}.parquet`;
+      await con.run(
+        `COPY (SELECT * EXCLUDE (__row, __problems) FROM checked WHERE len(__problems) = 0 ORDER BY __row)
+           TO ${sqlString(cleanFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
+      );
+      const ref = await store.putFile('snapshots', cleanFile, '.parquet');
+      const clean: DatasetRef = {
+        ...dataset,
+        ...ref,
+        rows: dataset.rows - bad,
+        derivedFrom: { sha256: dataset.sha256, reason: `${bad} bad rows quarantined` },
+      };
+      return { result, quarantine, clean };
+    } finally {
+      await con.run('DROP TABLE IF EXISTS checked');
+    }
+  });
+}
