@@ -9,6 +9,8 @@ import { clientConfig, connectClient, workflowUrl } from './connection';
 import { runDemo } from './demo';
 import { describeFailure, formatMetrics, formatResult } from './format';
 import { startTrainingPipeline } from './pipeline';
+import { decideQuarantine, listQuarantine } from './quarantine-commands';
+import { alertsCommand, inferCommand, lineageCommand } from './registry-commands';
 
 /** Build a source reference from CLI options; --month cuts the spec's time column to one calendar month. */
 export function sourceFromOptions(
@@ -109,6 +111,47 @@ async function run(): Promise<void> {
     .action(start);
   program.command('status').description('show a pipeline run').argument('<workflowId>').action(status);
   program.command('models').description('list models, or the versions of one model').argument('[model]').action(models);
+  program
+    .command('lineage')
+    .description('how a model version came to be: lineage <model>@<version>, or lineage dataset <sha256>')
+    .argument('<ref>', '<model>@<version>, or the word "dataset"')
+    .argument('[hash]', 'dataset sha256 (with "dataset")')
+    .option('--json', 'machine-readable output')
+    .action(lineageCommand);
+  const quarantine = program.command('quarantine').description('batches that failed validation and wait for a person');
+  quarantine.command('list').argument('[model]').action(listQuarantine);
+  for (const kind of ['release', 'discard'] as const) {
+    quarantine
+      .command(kind)
+      .description(kind === 'release' ? 'train on the batch anyway' : 'drop the batch')
+      .argument('<target>', 'workflow id, or 12+ characters of the batch sha256')
+      .requiredOption('--reason <text>', 'why (recorded in lineage)')
+      .option('--by <name>', 'who decides (default: $USER)')
+      .action((target: string, opts: { reason: string; by?: string }) => decideQuarantine(kind, target, opts));
+  }
+  program
+    .command('alerts')
+    .description('recent alerts')
+    .argument('[model]')
+    .option('--limit <n>', 'how many', '20')
+    .action(alertsCommand);
+  program
+    .command('schema')
+    .description('data contracts')
+    .command('infer')
+    .description('propose a contract (source.columns and validation) from a first dataset')
+    .argument('<source>', 'data file: path, file:// URI or vega-datasets:<file>')
+    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json']))
+    .option('--window <column:start:end>', 'only rows with start <= column < end')
+    .action((uri: string, opts: { format?: string; window?: string }) => {
+      const source: SourceRef = { uri };
+      if (opts.format) source.format = opts.format as SourceRef['format'];
+      if (opts.window) {
+        const [column, start, end] = opts.window.split(':');
+        source.window = { column, start, end };
+      }
+      return inferCommand(source);
+    });
   program
     .command('demo')
     .description('start a dev server and workers, train on the first month of real flight data, print the result')

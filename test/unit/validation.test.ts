@@ -7,6 +7,7 @@ import { loadTable } from '../../lib/data/table';
 import { SourceError } from '../../lib/errors';
 import { hashJson } from '../../lib/hash';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { inferContract } from '../../lib/validation/infer';
 import { profileDataset } from '../../lib/validation/profile';
 import { validateBatch, type ReferenceData, type ValidationResult } from '../../lib/validation/report';
 import { repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
@@ -233,5 +234,32 @@ describe('data contract: a corpus of bad batches', () => {
       hashJson({ columns: s.source.columns, label: s.label.column, policy: s.validation });
     assert.equal(hash(a), hash(spec));
     assert.notEqual(hash(b), hash(spec));
+  });
+});
+
+describe('schema inference', () => {
+  it('proposes types, presence, bounds and learned domains from a first dataset', async () => {
+    const t = tempHome();
+    try {
+      const ds = await snapshotSource(t.deps.store, { uri: 'vega-datasets:seattle-weather.csv' });
+      const { columns } = await inferContract(ds);
+      const byName = new Map(columns.map((c) => [c.name, c]));
+      assert.equal(byName.get('date')?.type, 'timestamp');
+      assert.equal(byName.get('precipitation')?.type, 'float');
+      assert.equal(byName.get('precipitation')?.min, 0, 'never negative: the bound stays at 0');
+      assert.ok((byName.get('temp_max')?.max ?? 0) > 35.6, 'the maximum is widened beyond the observed 35.6');
+      assert.equal(byName.get('weather')?.domain, 'learned');
+      assert.ok(columns.every((c) => c.required));
+      // the proposal is a valid contract: it parses as the source of a spec
+      parseModelSpec({
+        name: 'inferred',
+        task: 'multiclass',
+        source: { columns },
+        label: { kind: 'classes', column: 'weather' },
+        features: [{ name: 'wind', column: 'wind', transform: { kind: 'numeric' } }],
+      });
+    } finally {
+      t.cleanup();
+    }
   });
 });

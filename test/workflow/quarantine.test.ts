@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
+import { formatLineage } from '../../client/registry-commands';
+import { datasetLineage, versionLineage } from '../../lib/lineage';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import type { SourceRef } from '../../lib/data/source';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
@@ -129,6 +131,19 @@ describe('quarantine: a batch that breaks its contract waits for a person', () =
     assert.ok(trainedOn && trainedOn.rows < result.dataset.rows);
     const training = version.training as { trainingRows: number; holdoutRows: number };
     assert.ok(training.trainingRows + training.holdoutRows <= trainedOn.rows);
+
+    // lineage, both ways: the version knows its batch; the batch knows the version
+    const view = await versionLineage(t.deps.registry, t.deps.store, spec.name, result.version!);
+    assert.equal(view.sourceDataset?.sha256, result.dataset.sha256);
+    assert.equal(view.trainingDataset?.sha256, version.datasetSha256);
+    assert.match(view.validationSummary ?? '', /passed with warnings: .*bad rows/);
+    assert.equal(view.validation?.decision, 'accepted');
+    const fromBatch = await datasetLineage(t.deps.registry, result.dataset.sha256);
+    assert.deepEqual(
+      fromBatch.versions.map((v) => v.version),
+      [result.version],
+    );
+    assert.match(formatLineage(view), /trained on {3}[0-9a-f]{64} \(\d+ rows\): \d+ bad rows quarantined/);
   });
 
   // last: once released, the kilometre batch trains the new champion and becomes the reference for later batches

@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import type { ArtifactStore } from './artifacts';
+import { NotFoundError } from './errors';
+import type { AliasEvent, DatasetRecord, ModelVersion, Registry, ValidationRecord } from './registry/types';
+
+/** Everything known about how one model version came to be, and what happened to it since. */
+export interface VersionLineageView {
+  version: ModelVersion;
+  /** the data trained on, and the batch it came from when they differ */
+  trainingDataset: DatasetRecord | null;
+  sourceDataset: DatasetRecord | null;
+  validation: ValidationRecord | null;
+  validationSummary: string | null;
+  promotions: AliasEvent[];
+  isChampion: boolean;
+}
+
+export async function versionLineage(
+  registry: Registry,
+  store: ArtifactStore,
+  model: string,
+  versionNumber: number,
+): Promise<VersionLineageView> {
+  const version = await registry.getVersion(model, versionNumber);
+  if (!version) throw new NotFoundError(`${model} v${versionNumber} is not registered`);
+  const trainingDataset = (await registry.getDataset(version.datasetSha256)) ?? null;
+  const sourceDataset =
+    version.lineage.sourceDataset === version.datasetSha256
+      ? trainingDataset
+      : ((await registry.getDataset(version.lineage.sourceDataset)) ?? null);
+  const validation = version.lineage.validation.id
+    ? ((await registry.getValidation(version.lineage.validation.id)) ?? null)
+    : null;
+  let validationSummary: string | null = null;
+  if (validation) {
+    try {
+      const report = JSON.parse(fs.readFileSync(await store.verify(validation.report), 'utf8')) as { summary?: string };
+      validationSummary = report.summary ?? null;
+    } catch (err) {
+      validationSummary = `(report unreadable: ${(err as Error).message})`;
+    }
+  }
+  const promotions = (await registry.aliasHistory(model)).filter(
+    (e) => e.toVersion === versionNumber || e.fromVersion === versionNumber,
+  );
+  return {
+    version,
+    trainingDataset,
+    sourceDataset,
+    validation,
+    validationSummary,
+    promotions,
+    isChampion: (await registry.alias(model, 'champion')) === versionNumber,
+  };
+}
+
+/** Every model version trained on a dataset (as ingested, or on its good rows), with the validations of it. */
+export async function datasetLineage(
+  registry: Registry,
+  sha256: string,
+): Promise<{ dataset: DatasetRecord | null; versions: ModelVersion[]; validations: ValidationRecord[] }> {
+  return {
+    dataset: (await registry.getDataset(sha256)) ?? null,
+    versions: await registry.modelsTrainedOn(sha256),
+    validations: await registry.listValidations({ dataset: sha256 }),
+  };
+}
