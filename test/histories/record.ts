@@ -7,9 +7,9 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTrainingPipeline } from '../../client/pipeline';
-import { loadModelSpec } from '../../lib/spec';
+import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startDevServer } from '../../tools/devserver';
-import { LumenModel, LumenStage } from '../../workflows/definitions';
+import { LumenModel, LumenStage, releaseQuarantine, statusQuery } from '../../workflows/definitions';
 import { repoRoot, tempHome, testClient, uniqueQueues, vegaPath, withWorkers } from '../support/env';
 
 export interface RecordedHistory {
@@ -28,6 +28,21 @@ async function run(): Promise<void> {
   const spec = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
   const reencoded = path.join(t.home, 'weather-crlf.csv');
   fs.writeFileSync(reencoded, `\ufeff${fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').replace(/\n/g, '\r\n')}`);
+  // temperatures in Fahrenheit: every row still in range, the distribution far away
+  const fahrenheit = (file: string, keep: (i: number) => boolean): string => {
+    const lines = fs.readFileSync(vegaPath('seattle-weather.csv'), 'utf8').trim().split('\n');
+    const out = lines.filter((_, i) => i === 0 || keep(i)).map((line, i) => {
+      if (i === 0) return line;
+      const cells = line.split(',');
+      cells[2] = String(Number(cells[2]) * 1.8 + 32);
+      cells[3] = String(Number(cells[3]) * 1.8 + 32);
+      return cells.join(',');
+    });
+    fs.writeFileSync(file, out.join('\n'));
+    return file;
+  };
+  const drifted = fahrenheit(path.join(t.home, 'fahrenheit.csv'), (i) => i % 2 === 0);
+  const drifted2 = fahrenheit(path.join(t.home, 'fahrenheit-2.csv'), (i) => i % 2 === 1);
   const corrupt = path.join(t.home, 'corrupt.parquet');
   fs.writeFileSync(corrupt, fs.readFileSync(vegaPath('flights-3m.parquet')).subarray(0, 50_000));
   const scenarios = [
@@ -39,12 +54,25 @@ async function run(): Promise<void> {
       source: { uri: 'vega-datasets:seattle-weather.csv', window: { column: 'date', start: '2015-01-01', end: '2016-01-01' } },
     },
     { file: 'failed-ingest.json', scenario: 'corrupt source: non-retryable failure at ingest', source: { uri: corrupt } },
+    { file: 'released.json', scenario: 'drifted batch quarantined, then released by a person', source: { uri: drifted }, release: true },
+    { file: 'rejected.json', scenario: 'drifted batch quarantined, rejected on timeout', source: { uri: drifted2 }, timeout: '2s' },
   ];
   const index: RecordedHistory[] = [];
   try {
     await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
       for (const s of scenarios) {
-        const started = await startTrainingPipeline(client, spec, s.source, { trainingTaskQueue: queues.training }, queues.pipeline);
+        const specFor = s.timeout ? parseModelSpec({ ...spec, validation: { ...spec.validation, quarantine: { timeout: s.timeout } } }) : spec;
+        const started = await startTrainingPipeline(client, specFor, s.source, { trainingTaskQueue: queues.training }, queues.pipeline);
+        if (s.release) {
+          let status = await started.handle.query(statusQuery);
+          while (status.stage !== 'quarantined') {
+            await new Promise((r) => setTimeout(r, 200));
+            status = await started.handle.query(statusQuery);
+          }
+          await started.handle.executeUpdate(releaseQuarantine, {
+            args: [{ dataset: status.quarantine!.dataset, by: 'recorder', reason: 'recorded for the replay test' }],
+          });
+        }
         await started.handle.result().catch(() => undefined);
         const history = await started.handle.fetchHistory();
         fs.writeFileSync(path.join(__dirname, s.file), `${historyToJSON(history)}\n`);

@@ -16,6 +16,8 @@ describe('replay of saved pipeline histories (determinism)', () => {
       'duplicate.json',
       'failed-ingest.json',
       'promoted.json',
+      'rejected.json',
+      'released.json',
     ]);
   });
 
