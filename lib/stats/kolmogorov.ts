@@ -207,6 +207,7 @@ export function smirnovSf(n: number, x: number): number {
   const last = n - nxFloor - 1;
   let sum = 0;
   let logBinom = 0;
+  let previous = 0;
   for (let v = 0; v <= last; v++) {
     if (v > 0) logBinom += Math.log((n - v + 1) / v);
     const a = x + v / n;
@@ -214,7 +215,11 @@ export function smirnovSf(n: number, x: number): number {
     if (b <= 0) break;
     const term = Math.exp(logBinom + (v - 1) * Math.log(a) + (n - v) * Math.log(b));
     sum += term;
-    if (term > 0 && v < last && 4 * (last - v) * term < Number.EPSILON * sum) break;
+    // Past the peak the terms shrink at least geometrically (they are log-concave in v), so the rest of the
+    // series is below term·r/(1 − r) for the current ratio r: stop once that cannot change the sum.
+    const ratio = previous > 0 ? term / previous : 1;
+    if (ratio < 1 && (term * ratio) / (1 - ratio) < Number.EPSILON * sum * 0.25) break;
+    previous = term;
   }
   return clip(x * sum);
 }

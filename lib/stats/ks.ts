@@ -30,11 +30,12 @@ export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number 
   return d;
 }
 
-export function ksTwoSample(a: ArrayLike<number>, b: ArrayLike<number>): KsResult {
+/** `statistic`, when the caller already swept the samples, saves a pass. */
+export function ksTwoSample(a: ArrayLike<number>, b: ArrayLike<number>, statistic?: number): KsResult {
   const n1 = a.length;
   const n2 = b.length;
   if (n1 === 0 || n2 === 0) throw new Error('ks_2samp needs two non-empty samples');
-  let d = ksStatistic(a, b);
+  let d = statistic ?? ksStatistic(a, b);
   if (Math.max(n1, n2) <= MAX_EXACT_N) {
     const g = gcd(n1, n2);
     const lcm = (n1 / g) * n2;

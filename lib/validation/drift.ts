@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { DatasetRef } from '../data/snapshot';
 import { loadTable } from '../data/table';
-import { categoricalDrift, numericDrift } from '../stats/drift';
-import { sortedFinite } from '../stats/sort';
+import { categoricalDrift, type NumericDrift } from '../stats/drift';
+import { numericDriftMany, toShared } from '../stats/pool';
+import { sortFloat64 } from '../stats/sort';
 import type { SourceColumn, ValidationPolicy } from './contract';
 import type { ColumnProfile, Profile } from './profile';
 
@@ -36,6 +37,17 @@ export type DriftReport = z.infer<typeof DriftReport>;
 const sortedCache = new Map<string, Float64Array>();
 const CACHE_LIMIT = 32;
 
+async function finiteColumn(dataset: DatasetRef, column: string): Promise<Float64Array> {
+  const table = await loadTable(dataset, [{ name: column, as: 'number' }]);
+  const data = table.columns.get(`number:${column}`);
+  const values = data?.kind === 'number' ? data.values : new Float64Array();
+  let count = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) count++;
+  const out = new Float64Array(new SharedArrayBuffer(count * 8));
+  for (let i = 0, k = 0; i < values.length; i++) if (Number.isFinite(values[i])) out[k++] = values[i];
+  return out;
+}
+
 async function sortedColumn(dataset: DatasetRef, column: string): Promise<Float64Array> {
   const key = `${dataset.sha256}:${column}`;
   const hit = sortedCache.get(key);
@@ -44,9 +56,7 @@ async function sortedColumn(dataset: DatasetRef, column: string): Promise<Float6
     sortedCache.set(key, hit);
     return hit;
   }
-  const table = await loadTable(dataset, [{ name: column, as: 'number' }]);
-  const data = table.columns.get(`number:${column}`);
-  const sorted = sortedFinite(data?.kind === 'number' ? data.values : new Float64Array());
+  const sorted = toShared(sortFloat64(await finiteColumn(dataset, column)));
   sortedCache.set(key, sorted);
   if (sortedCache.size > CACHE_LIMIT) sortedCache.delete(sortedCache.keys().next().value as string);
   return sorted;
@@ -69,22 +79,40 @@ export async function measureDrift(
   current: { dataset: DatasetRef; profile: Profile },
   reference: { dataset: DatasetRef; profile: Profile },
 ): Promise<DriftReport> {
-  const results: ColumnDrift[] = [];
+  type Planned = { col: SourceColumn; kind: 'numeric' | 'categorical' };
+  const planned: Planned[] = [];
   for (const col of columns) {
     const rule = policy.drift.columns[col.name] ?? {};
     if (rule.skip || col.type === 'timestamp') continue;
     const cur = current.profile.columns.find((c) => c.name === col.name);
     const ref = reference.profile.columns.find((c) => c.name === col.name);
     if (!cur || !ref || cur.count === 0 || ref.count === 0) continue;
-    const numeric =
-      (col.type === 'float' || col.type === 'integer') && cur.kind === 'numeric' && ref.kind === 'numeric';
-    if (numeric) {
-      const [r, c] = await Promise.all([
-        sortedColumn(reference.dataset, col.name),
-        sortedColumn(current.dataset, col.name),
-      ]);
-      if (r.length === 0 || c.length === 0) continue;
-      const d = numericDrift(r, c);
+    const numeric = (col.type === 'float' || col.type === 'integer') && cur.kind === 'numeric' && ref.kind === 'numeric';
+    if (numeric) planned.push({ col, kind: 'numeric' });
+    else if (cur.kind === 'categorical' && ref.kind === 'categorical') planned.push({ col, kind: 'categorical' });
+  }
+  // numeric columns: all at once, over the worker pool
+  const numericCols = planned.filter((p) => p.kind === 'numeric').map((p) => p.col);
+  const jobs = await Promise.all(
+    numericCols.map(async (col) => ({
+      reference: await sortedColumn(reference.dataset, col.name),
+      current: await finiteColumn(current.dataset, col.name),
+    })),
+  );
+  const usable = jobs.map((j) => j.reference.length > 0 && j.current.length > 0);
+  const numericResults = await numericDriftMany(jobs.filter((_, i) => usable[i]));
+  const byColumn = new Map<string, NumericDrift>();
+  let k = 0;
+  numericCols.forEach((col, i) => {
+    if (usable[i]) byColumn.set(col.name, numericResults[k++]);
+  });
+
+  const results: ColumnDrift[] = [];
+  for (const { col, kind } of planned) {
+    const rule = policy.drift.columns[col.name] ?? {};
+    if (kind === 'numeric') {
+      const d = byColumn.get(col.name);
+      if (!d) continue;
       const defaults = policy.drift.numeric;
       const method = rule.method ?? defaults.method;
       const statistics = {
@@ -97,17 +125,10 @@ export async function measureDrift(
       const value = statistics[method];
       const warn = rule.warn ?? defaults.warn;
       const fail = rule.fail ?? defaults.fail;
-      results.push({
-        column: col.name,
-        kind: 'numeric',
-        method,
-        value,
-        warn,
-        fail,
-        outcome: level(value, warn, fail),
-        statistics,
-      });
-    } else if (cur.kind === 'categorical' && ref.kind === 'categorical') {
+      results.push({ column: col.name, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
+    } else {
+      const cur = current.profile.columns.find((c) => c.name === col.name);
+      const ref = reference.profile.columns.find((c) => c.name === col.name);
       const d = categoricalDrift(counts(ref), counts(cur));
       const defaults = policy.drift.categorical;
       const method = rule.method === 'psi' || rule.method === 'jensenshannon' ? rule.method : defaults.method;
@@ -120,16 +141,7 @@ export async function measureDrift(
       const value = statistics[method];
       const warn = rule.warn ?? defaults.warn;
       const fail = rule.fail ?? defaults.fail;
-      results.push({
-        column: col.name,
-        kind: 'categorical',
-        method,
-        value,
-        warn,
-        fail,
-        outcome: level(value, warn, fail),
-        statistics,
-      });
+      results.push({ column: col.name, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
     }
   }
   const drifted = results.filter((r) => r.outcome !== 'pass').length;
