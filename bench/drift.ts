@@ -67,7 +67,9 @@ async function run(): Promise<void> {
   const features = Number(opts.features);
   const refs = Array.from({ length: features }, (_, f) => generate(n, 2 * f + 1, 2 + f / 10, 0));
   const curs = Array.from({ length: features }, (_, f) => generate(n, 2 * f + 2, 2 + f / 10, f % 4 === 0 ? 0.05 : 0));
-  console.log(`${features} features × ${n.toLocaleString('en-US')} reference × ${n.toLocaleString('en-US')} current rows; ${os.cpus()[0].model}, ${os.availableParallelism()} cores\n`);
+  console.log(
+    `${features} features × ${n.toLocaleString('en-US')} reference × ${n.toLocaleString('en-US')} current rows; ${os.cpus()[0].model}, ${os.availableParallelism()} cores\n`,
+  );
 
   measure(refs.slice(0, 2), curs.slice(0, 2)); // warm-up
   const cold = measure(refs, curs);
@@ -78,7 +80,10 @@ async function run(): Promise<void> {
   const t0 = performance.now();
   await numericDriftMany(sortedRefs.map((reference, f) => ({ reference, current: sharedCurs[f] })));
   const parallel = (performance.now() - t0) / 1000;
-  const rate = (s: number): string => `${Math.round(n / s).toLocaleString('en-US').padStart(11)} rows/s`;
+  const rate = (s: number): string =>
+    `${Math.round(n / s)
+      .toLocaleString('en-US')
+      .padStart(11)} rows/s`;
   const rows: [string, number][] = [
     ['lumen, 1 thread, both samples sorted', cold],
     ['lumen, 1 thread, reference sorted once and cached', warm],
@@ -92,7 +97,9 @@ async function run(): Promise<void> {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-drift-bench-'));
       refs.forEach((r, f) => fs.writeFileSync(path.join(dir, `ref-${f}.f64`), Buffer.from(r.buffer)));
       curs.forEach((c, f) => fs.writeFileSync(path.join(dir, `cur-${f}.f64`), Buffer.from(c.buffer)));
-      const out = spawnSync(py, [path.join(__dirname, 'drift_baseline.py'), dir, String(features)], { encoding: 'utf8' });
+      const out = spawnSync(py, [path.join(__dirname, 'drift_baseline.py'), dir, String(features)], {
+        encoding: 'utf8',
+      });
       fs.rmSync(dir, { recursive: true, force: true });
       if (out.status !== 0) throw new Error(`python baseline failed: ${out.stderr}`);
       const seconds = JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, number>;
@@ -100,9 +107,13 @@ async function run(): Promise<void> {
     }
   }
   const baseline = rows.find(([name]) => name.startsWith('scipy'))?.[1];
-  console.log('method                                                        seconds   throughput        × scipy ks_2samp');
+  console.log(
+    'method                                                        seconds   throughput        × scipy ks_2samp',
+  );
   for (const [name, s] of rows) {
-    console.log(`${name.padEnd(60)} ${s.toFixed(2).padStart(8)}  ${rate(s)}   ${baseline ? `${(baseline / s).toFixed(2)}×` : '–'}`);
+    console.log(
+      `${name.padEnd(60)} ${s.toFixed(2).padStart(8)}  ${rate(s)}   ${baseline ? `${(baseline / s).toFixed(2)}×` : '–'}`,
+    );
   }
 }
 

@@ -25,9 +25,14 @@ async function run(): Promise<void> {
   let t = performance.now();
   const full = await snapshotSource(store, { uri: 'vega-datasets:flights-3m.parquet' });
   const ingest = (performance.now() - t) / 1000;
-  const jan = await snapshotSource(store, { uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', '2001-01') });
+  const jan = await snapshotSource(store, {
+    uri: 'vega-datasets:flights-3m.parquet',
+    window: monthWindow('date', '2001-01'),
+  });
   const reference = { dataset: jan, profile: await profileDataset(jan), kind: 'champion' as const };
-  console.log(`flights-3m: ${full.rows.toLocaleString('en-US')} rows; reference January (${jan.rows.toLocaleString('en-US')} rows); ${os.cpus()[0].model}, ${os.availableParallelism()} cores\n`);
+  console.log(
+    `flights-3m: ${full.rows.toLocaleString('en-US')} rows; reference January (${jan.rows.toLocaleString('en-US')} rows); ${os.cpus()[0].model}, ${os.availableParallelism()} cores\n`,
+  );
 
   await validateBatch(store, spec, jan, reference); // warm-up: DuckDB, worker pool
   t = performance.now();
@@ -47,7 +52,11 @@ async function run(): Promise<void> {
   const scan = (performance.now() - t) / 1000;
 
   const rows = await withDuckDB(async (con) =>
-    (await con.runAndReadAll(`SELECT epoch_ms(date)::DOUBLE AS date, delay::INTEGER AS delay, distance::INTEGER AS distance, origin, destination FROM read_parquet(${file})`)).getRowObjectsJS(),
+    (
+      await con.runAndReadAll(
+        `SELECT epoch_ms(date)::DOUBLE AS date, delay::INTEGER AS delay, distance::INTEGER AS distance, origin, destination FROM read_parquet(${file})`,
+      )
+    ).getRowObjectsJS(),
   );
   const Row = z.object({
     date: z.number().finite(),
@@ -62,7 +71,11 @@ async function run(): Promise<void> {
   const zodSeconds = (performance.now() - t) / 1000;
 
   const line = (name: string, s: number): void =>
-    console.log(`${name.padEnd(58)} ${s.toFixed(2).padStart(7)} s  ${Math.round(full.rows / s).toLocaleString('en-US').padStart(12)} rows/s  ${(s / validate).toFixed(2)}×`);
+    console.log(
+      `${name.padEnd(58)} ${s.toFixed(2).padStart(7)} s  ${Math.round(full.rows / s)
+        .toLocaleString('en-US')
+        .padStart(12)} rows/s  ${(s / validate).toFixed(2)}×`,
+    );
   console.log(`validation outcome: ${result.report.outcome} — ${result.report.summary.slice(0, 160)}…\n`);
   console.log('step                                                        seconds      throughput   × lumen validate');
   line('ingest: snapshot the file to content-addressed Parquet', ingest);

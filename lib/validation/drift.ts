@@ -87,7 +87,8 @@ export async function measureDrift(
     const cur = current.profile.columns.find((c) => c.name === col.name);
     const ref = reference.profile.columns.find((c) => c.name === col.name);
     if (!cur || !ref || cur.count === 0 || ref.count === 0) continue;
-    const numeric = (col.type === 'float' || col.type === 'integer') && cur.kind === 'numeric' && ref.kind === 'numeric';
+    const numeric =
+      (col.type === 'float' || col.type === 'integer') && cur.kind === 'numeric' && ref.kind === 'numeric';
     if (numeric) planned.push({ col, kind: 'numeric' });
     else if (cur.kind === 'categorical' && ref.kind === 'categorical') planned.push({ col, kind: 'categorical' });
   }
@@ -125,7 +126,16 @@ export async function measureDrift(
       const value = statistics[method];
       const warn = rule.warn ?? defaults.warn;
       const fail = rule.fail ?? defaults.fail;
-      results.push({ column: col.name, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
+      results.push({
+        column: col.name,
+        kind,
+        method,
+        value,
+        warn,
+        fail,
+        outcome: level(value, warn, fail),
+        statistics,
+      });
     } else {
       const cur = current.profile.columns.find((c) => c.name === col.name);
       const ref = reference.profile.columns.find((c) => c.name === col.name);
@@ -141,7 +151,16 @@ export async function measureDrift(
       const value = statistics[method];
       const warn = rule.warn ?? defaults.warn;
       const fail = rule.fail ?? defaults.fail;
-      results.push({ column: col.name, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
+      results.push({
+        column: col.name,
+        kind,
+        method,
+        value,
+        warn,
+        fail,
+        outcome: level(value, warn, fail),
+        statistics,
+      });
     }
   }
   const drifted = results.filter((r) => r.outcome !== 'pass').length;
