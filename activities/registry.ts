@@ -1,7 +1,8 @@
 import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { Metrics } from '../lib/metrics';
-import type { PromoteResult, VersionLineage } from '../lib/registry/types';
+import { ConflictError, NotFoundError } from '../lib/errors';
+import type { ApprovalRecord, ChampionMoveResult, VersionLineage } from '../lib/registry/types';
 import { specHash, type ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
 
@@ -27,14 +28,25 @@ export interface VersionSummary {
   workflowId: string;
 }
 
-export interface PromoteInput {
+export interface MoveChampionInput {
   model: string;
-  version: number;
-  expectedChampion: number | null;
+  to: number | 'previous';
+  expectedChampion: number | null | 'any';
+  kind: 'promote' | 'rollback';
   reason: string;
   actor: string;
   workflowId: string;
   runId: string;
+  requestId: string;
+}
+
+/** What a promotion or rollback needs to know about its target before it moves anything. */
+export interface MoveTarget {
+  version: number;
+  artifact: ArtifactRef;
+  /** the canary recorded at the version's evaluation */
+  canary: ArtifactRef;
+  champion: number | null;
 }
 
 export function registryActivities(deps: ActivityDeps) {
@@ -90,20 +102,60 @@ export function registryActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Move the champion alias (compare-and-set against the champion the decision was made on; idempotent). */
-    async promoteModel(input: PromoteInput): Promise<PromoteResult> {
+    /** Move the champion alias (compare-and-set, idempotent per request, only to load-checked versions). */
+    async moveChampion(input: MoveChampionInput): Promise<ChampionMoveResult> {
       return asActivity(() =>
-        deps.registry.promote({
+        deps.registry.moveChampion({
           model: input.model,
-          version: input.version,
+          to: input.to,
           expectedChampion: input.expectedChampion,
+          kind: input.kind,
           actor: input.actor,
           reason: input.reason,
           workflowId: input.workflowId,
           runId: input.runId,
-          requestId: `${input.workflowId}:promote:v${input.version}`,
+          requestId: input.requestId,
+          requireLoadCheck: true,
         }),
       );
+    },
+
+    /** The version a promotion or rollback would move the champion to, with what its load check needs. */
+    async resolveMoveTarget(input: { model: string; to: number | 'previous' }): Promise<MoveTarget> {
+      return asActivity(async () => {
+        const champion = await deps.registry.alias(input.model, 'champion');
+        const version = input.to === 'previous' ? await deps.registry.alias(input.model, 'previous') : input.to;
+        if (version === null) throw new NotFoundError(`${input.model} has no previous champion to roll back to`);
+        const record = await deps.registry.getVersion(input.model, version);
+        if (!record) throw new NotFoundError(`${input.model} v${version} is not registered`);
+        if (record.loadCheck && !record.loadCheck.passed) {
+          throw new ConflictError(
+            `${input.model} v${version} failed its load check (${record.loadCheck.detail}); it cannot become champion`,
+          );
+        }
+        const canary = (record.evaluation as { canary?: ArtifactRef }).canary;
+        if (!canary) throw new ConflictError(`${input.model} v${version} has no canary to load-check it with`);
+        return { version, artifact: record.artifact, canary, champion };
+      });
+    },
+
+    async requestApproval(input: {
+      model: string;
+      version: number;
+      artifactSha256: string;
+      workflowId: string;
+      runId: string;
+    }): Promise<ApprovalRecord> {
+      return deps.registry.requestApproval(input);
+    },
+
+    async decideApproval(input: {
+      id: number;
+      status: 'approved' | 'rejected' | 'expired';
+      by: string;
+      comment: string;
+    }): Promise<ApprovalRecord> {
+      return asActivity(() => deps.registry.decideApproval(input.id, input.status, input.by, input.comment));
     },
   };
 }

@@ -15,8 +15,8 @@ import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
-import { evaluateArtifact, loadHoldout } from '../lib/evaluation';
-import { decidePromotion } from '../lib/promotion';
+import { evaluateArtifact, evaluationOptions, loadHoldout } from '../lib/evaluation/evaluate';
+import { decideGate } from '../lib/gate';
 import { SqliteRegistry } from '../lib/registry/sqlite';
 import { loadModelSpec, specHash } from '../lib/spec';
 import { trainOnDataset } from '../lib/training';
@@ -53,8 +53,9 @@ async function run(): Promise<void> {
     onCheckpoint: () => Promise.resolve(),
   });
   const { table, rows } = await loadHoldout(spec, dataset);
-  const metrics = await evaluateArtifact(store, trained.artifact, table, rows);
-  const decision = decidePromotion(spec, metrics, null);
+  const scored = await evaluateArtifact(store, trained.artifact, table, rows, evaluationOptions(spec));
+  const metrics = scored.metrics;
+  const verdict = decideGate(spec, scored, null);
   const v = await registry.registerVersion({
     model: spec.name,
     artifact: trained.artifact,
@@ -86,15 +87,18 @@ async function run(): Promise<void> {
     training: {},
     evaluation: {},
   });
-  if (decision.promote)
-    await registry.promote({
+  if (verdict.passed) {
+    await registry.moveChampion({
       model: spec.name,
-      version: v.version,
+      to: v.version,
       expectedChampion: null,
+      kind: 'promote',
       actor: 'bench',
-      reason: decision.reason,
+      reason: verdict.reason,
       requestId: 'direct',
+      requireLoadCheck: false,
     });
+  }
   const direct = performance.now() - t0;
   registry.close();
 

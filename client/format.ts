@@ -1,4 +1,5 @@
 import type { Metrics } from '../lib/metrics';
+import type { GateVerdict } from '../lib/gate';
 import type { PipelineResult } from '../workflows/definitions';
 
 export function formatMetrics(metrics: Metrics): string {
@@ -16,7 +17,12 @@ export function formatResult(result: PipelineResult): string {
   ];
   if (result.artifact) lines.push(`artifact   ${result.artifact.uri}`, `           sha256 ${result.artifact.sha256}`);
   if (result.metrics) lines.push(`metrics    ${formatMetrics(result.metrics)}`);
-  if (result.decision) lines.push(`decision   ${result.decision.reason}`);
+  if (result.verdict) lines.push(...formatVerdict(result.verdict));
+  if (result.approval) {
+    lines.push(
+      `approval   ${result.approval.status} by ${result.approval.by ?? '?'}${result.approval.comment ? `: ${result.approval.comment}` : ''}`,
+    );
+  }
   if (result.version !== null) lines.push(`champion   ${result.champion === null ? 'none' : `v${result.champion}`}`);
   if (result.resumedFromEpoch !== null) {
     lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
@@ -34,4 +40,13 @@ export function describeFailure(err: unknown): string {
     e = e.cause as typeof e;
   }
   return messages.join('\n  caused by: ');
+}
+
+/** The gate's verdict, one line per check: what was measured, against what, and the outcome. */
+export function formatVerdict(verdict: GateVerdict): string[] {
+  const mark = { pass: 'pass', fail: 'FAIL', skipped: 'skip' } as const;
+  return [
+    `gate       ${verdict.passed ? 'passed' : 'FAILED'}: ${verdict.reason}`,
+    ...verdict.checks.map((c) => `           [${mark[c.outcome]}] ${c.detail}`),
+  ];
 }

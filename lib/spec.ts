@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { SpecError } from './errors';
+import { GatePolicy } from './gate-policy';
 import { hashJson } from './hash';
 import { SourceColumn, ValidationPolicy, contractHash, type ColumnType, type Contract } from './validation/contract';
 
@@ -89,11 +90,6 @@ export const TrainingSettings = z.strictObject({
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
-export const PromotionPolicy = z.strictObject({
-  /** candidate must beat the champion's primary metric by at least this much (absolute) */
-  minImprovement: z.number().min(0).default(0),
-});
-
 export const ModelSpec = z
   .strictObject({
     name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, starting with a letter'),
@@ -107,7 +103,7 @@ export const ModelSpec = z
     label: LabelRule,
     features: z.array(Feature).min(1),
     training: TrainingSettings.prefault({}),
-    promotion: PromotionPolicy.prefault({}),
+    gate: GatePolicy.prefault({}),
     validation: ValidationPolicy.prefault({}),
   })
   .superRefine((spec, ctx) => {
@@ -152,6 +148,18 @@ export const ModelSpec = z
         path: ['label', 'column'],
         message: `label column "${labelColumn.name}" must be required`,
       });
+    }
+    spec.gate.slices.columns.forEach((name, i) => {
+      if (!columns.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gate', 'slices', 'columns', i],
+          message: `"${name}" is not a source column`,
+        });
+      }
+    });
+    if (spec.gate.slices.columns.length > 0 && spec.task !== 'binary') {
+      ctx.addIssue({ code: 'custom', path: ['gate', 'slices'], message: 'slice fairness checks need a binary task' });
     }
     if (spec.source.timeColumn && columns.get(spec.source.timeColumn)?.type !== 'timestamp') {
       ctx.addIssue({ code: 'custom', path: ['source', 'timeColumn'], message: 'must name a timestamp source column' });

@@ -8,7 +8,7 @@ import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { SourceRef } from '../lib/data/source';
 import type { Metrics } from '../lib/metrics';
-import type { PromotionDecision } from '../lib/promotion';
+import type { GateVerdict } from '../lib/gate';
 import type { ModelSpec } from '../lib/spec';
 
 export const PIPELINE_QUEUE = 'lumen-pipeline';
@@ -20,7 +20,18 @@ export const LumenStage = defineSearchAttributeKey('LumenStage', SearchAttribute
 export const SEARCH_ATTRIBUTES = [LumenModel, LumenStage];
 
 export type Stage =
-  'ingest' | 'validate' | 'quarantined' | 'dedupe' | 'train' | 'evaluate' | 'register' | 'promote' | 'done' | 'failed';
+  | 'ingest'
+  | 'validate'
+  | 'quarantined'
+  | 'dedupe'
+  | 'train'
+  | 'evaluate'
+  | 'register'
+  | 'load-check'
+  | 'awaiting_approval'
+  | 'promote'
+  | 'done'
+  | 'failed';
 
 export interface PipelineOptions {
   /** heartbeat timeout of the training activity: how soon a dead training worker is noticed (default 60 s) */
@@ -44,8 +55,12 @@ export interface StepRecord {
 }
 
 export interface PipelineResult {
-  /** discarded: a person discarded the quarantined batch; rejected: nobody decided before the quarantine timed out */
-  outcome: 'promoted' | 'registered' | 'duplicate' | 'discarded' | 'rejected';
+  /**
+   * registered: trained and recorded, but the gate kept the champion; discarded / rejected: the quarantined batch
+   * was discarded by a person / nobody decided in time; not-approved: a person rejected the candidate or nobody
+   * approved in time; load-check-failed: the artifact did not load and predict in a fresh process
+   */
+  outcome: 'promoted' | 'registered' | 'duplicate' | 'discarded' | 'rejected' | 'not-approved' | 'load-check-failed';
   model: string;
   version: number | null;
   artifact: ArtifactRef | null;
@@ -60,7 +75,8 @@ export interface PipelineResult {
     html: ArtifactRef;
   };
   metrics: Metrics | null;
-  decision: PromotionDecision | null;
+  verdict: GateVerdict | null;
+  approval: { status: string; by: string | null; comment: string | null } | null;
   champion: number | null;
   /** epoch the training resumed from after a crash (null: trained uninterrupted) */
   resumedFromEpoch: number | null;
@@ -79,6 +95,14 @@ export interface QuarantineStatus {
   decision?: { kind: 'released' | 'discarded'; by: string; reason: string };
 }
 
+export interface ApprovalStatus {
+  version: number;
+  artifactSha256: string;
+  since: string;
+  deadline: string;
+  decision?: { kind: 'approved' | 'rejected'; by: string; comment: string };
+}
+
 export interface PipelineStatus {
   model: string;
   stage: Stage;
@@ -87,7 +111,8 @@ export interface PipelineStatus {
   dataset?: Pick<DatasetRef, 'sha256' | 'rows'>;
   version?: number;
   metrics?: Metrics;
-  decision?: PromotionDecision;
+  verdict?: GateVerdict;
+  approval?: ApprovalStatus;
   error?: string;
   steps: StepRecord[];
 }
@@ -110,6 +135,49 @@ export interface QuarantineAnswer {
 export const releaseQuarantine = defineUpdate<QuarantineAnswer, [QuarantineRequest]>('releaseQuarantine');
 /** Drop the quarantined batch: nothing is trained on it. */
 export const discardQuarantine = defineUpdate<QuarantineAnswer, [QuarantineRequest]>('discardQuarantine');
+
+/** A person's decision on a candidate; it must name the candidate's version and artifact digest exactly. */
+export interface ApprovalRequest {
+  version: number;
+  artifactSha256: string;
+  by: string;
+  comment: string;
+}
+
+export interface ApprovalAnswer {
+  decision: 'approved' | 'rejected';
+  version: number;
+}
+
+export const approveCandidate = defineUpdate<ApprovalAnswer, [ApprovalRequest]>('approve');
+export const rejectCandidate = defineUpdate<ApprovalAnswer, [ApprovalRequest]>('reject');
+
+/** A manual promotion or a rollback, run as a workflow so it is recorded and durable. */
+export interface ChampionChangeInput {
+  model: string;
+  kind: 'promote' | 'rollback';
+  /** the version to make champion; for a rollback, default: the previous champion */
+  to?: number;
+  reason: string;
+  by: string;
+  /** idempotency key: the same request moves the alias once however often it is sent */
+  requestId: string;
+  /** task queue of the training workers, which run the load check (default lumen-training) */
+  trainingTaskQueue?: string;
+}
+
+export interface ChampionChangeResult {
+  model: string;
+  kind: 'promote' | 'rollback';
+  changed: boolean;
+  champion: number;
+  previous: number | null;
+  loadCheck: string;
+}
+
+export function championChangeWorkflowId(model: string, requestId: string): string {
+  return `champion:${model}:${requestId}`;
+}
 
 /** The workflow id that makes "same data, same model" one execution. */
 export function trainingWorkflowId(model: string, sourceFingerprint: string): string {

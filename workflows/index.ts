@@ -1,1 +1,2 @@
+export { championChange } from './champion-change';
 export { trainingPipeline } from './training-pipeline';

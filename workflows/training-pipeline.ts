@@ -11,7 +11,9 @@ import {
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { ValidateOutput } from '../activities/validate';
 import {
+  approveCandidate,
   discardQuarantine,
+  rejectCandidate,
   LumenModel,
   LumenStage,
   releaseQuarantine,
@@ -20,6 +22,7 @@ import {
   type PipelineInput,
   type PipelineResult,
   type PipelineStatus,
+  type ApprovalRequest,
   type QuarantineRequest,
   type Stage,
 } from './definitions';
@@ -32,6 +35,7 @@ const NON_RETRYABLE = [
   'ChampionChangedError',
   'NotFoundError',
   'ConflictError',
+  'LoadCheckFailed',
 ];
 
 /** a promotion that keeps losing the race to other pipelines gives up after this many evaluations */
@@ -146,7 +150,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
         dataset: datasetSummary,
         validation: validationSummary(ended.decision),
         metrics: null,
-        decision: null,
+        verdict: null,
+        approval: null,
         champion: null,
         resumedFromEpoch: null,
         steps: status.steps,
@@ -171,7 +176,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       dataset: datasetSummary,
       validation: validationSummary(decision),
       metrics: existing.metrics,
-      decision: null,
+      verdict: null,
+      approval: null,
       champion: null,
       resumedFromEpoch: null,
       steps: status.steps,
@@ -184,7 +190,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion }),
   );
   status.metrics = evaluation.candidate;
-  status.decision = evaluation.decision;
+  status.verdict = evaluation.verdict;
 
   const registered = await step('register', () =>
     pipeline.registerModelVersion({
@@ -212,7 +218,9 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       evaluation: {
         holdoutRows: evaluation.holdoutRows,
         champion: evaluation.champion,
-        decision: evaluation.decision,
+        verdict: evaluation.verdict,
+        report: evaluation.report,
+        canary: evaluation.canary,
       },
       workflowId: info.workflowId,
       runId: info.runId,
@@ -227,54 +235,147 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     validation: validationSummary(decision),
     resumedFromEpoch: trained.resumedFromEpoch,
   };
+  const end = (outcome: PipelineResult['outcome'], extra: Partial<PipelineResult> = {}): PipelineResult =>
+    finish(status, {
+      ...base,
+      outcome,
+      metrics: evaluation.candidate,
+      verdict: evaluation.verdict,
+      approval: null,
+      champion: champion?.version ?? null,
+      steps: status.steps,
+      ...extra,
+    });
   if (registered.workflowId !== info.workflowId) {
     // a concurrent run registered a model from this exact batch and spec first; that version stands
-    return finish(status, {
-      ...base,
-      outcome: 'duplicate',
-      metrics: registered.metrics,
-      decision: null,
-      champion: null,
-      steps: status.steps,
-    });
+    return end('duplicate', { metrics: registered.metrics, verdict: null, champion: null });
+  }
+  if (!evaluation.verdict.passed) return end('registered');
+
+  const loadCheck = await step('load-check', () =>
+    heavy.loadCheck({
+      model: spec.name,
+      version: registered.version,
+      artifact: registered.artifact,
+      canary: evaluation.canary,
+    }),
+  );
+  if (!loadCheck.passed) {
+    await alert(
+      'critical',
+      'load-check-failed',
+      `${spec.name} v${registered.version} failed its load check: ${loadCheck.detail}`,
+    );
+    return end('load-check-failed');
   }
 
-  let championAfter = champion?.version ?? null;
-  if (evaluation.decision.promote) {
-    const promoted = await step('promote', async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await pipeline.promoteModel({
-            model: spec.name,
-            version: registered.version,
-            expectedChampion: champion?.version ?? null,
-            reason: evaluation.decision.reason,
-            actor: input.options?.actor ?? `workflow:${info.workflowId}`,
-            workflowId: info.workflowId,
-            runId: info.runId,
-          });
-        } catch (err) {
-          if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_PROMOTE_ATTEMPTS) throw err;
-          // another pipeline promoted since this one evaluated: judge again against the new champion
-          log.info('champion changed during evaluation; re-evaluating', { model: spec.name, attempt });
-          champion = await pipeline.getChampion({ model: spec.name });
-          evaluation = await heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion });
-          status.decision = evaluation.decision;
-          if (!evaluation.decision.promote) return null;
-        }
+  let approval: PipelineResult['approval'] = null;
+  if (evaluation.verdict.approvalRequired) {
+    approval = await awaitApproval(registered.version, registered.artifact.sha256);
+    if (approval.status !== 'approved') return end('not-approved', { approval });
+  }
+
+  const promoted = await step('promote', async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pipeline.moveChampion({
+          model: spec.name,
+          to: registered.version,
+          expectedChampion: champion?.version ?? null,
+          kind: 'promote',
+          reason: evaluation.verdict.reason,
+          actor: approval?.by ? `${approval.by} (approved)` : (input.options?.actor ?? `workflow:${info.workflowId}`),
+          workflowId: info.workflowId,
+          runId: info.runId,
+          requestId: `${info.workflowId}:promote:v${registered.version}`,
+        });
+      } catch (err) {
+        if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_PROMOTE_ATTEMPTS) throw err;
+        // another pipeline promoted since this one evaluated: judge again against the new champion
+        log.info('champion changed during evaluation; re-evaluating', { model: spec.name, attempt });
+        champion = await pipeline.getChampion({ model: spec.name });
+        evaluation = await heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion });
+        status.verdict = evaluation.verdict;
+        if (!evaluation.verdict.passed) return null;
       }
-    });
-    championAfter = promoted?.champion ?? champion?.version ?? null;
-  }
-
-  return finish(status, {
-    ...base,
-    outcome: evaluation.decision.promote ? 'promoted' : 'registered',
-    metrics: evaluation.candidate,
-    decision: evaluation.decision,
-    champion: championAfter,
-    steps: status.steps,
+    }
   });
+  if (!promoted) return end('registered');
+  return end('promoted', { approval, champion: promoted.champion });
+
+  /**
+   * Wait, durably, for a person to approve or reject the candidate (Temporal updates whose validator insists on
+   * the exact version and artifact digest, an identity and a comment), or for the spec's approval timeout.
+   */
+  async function awaitApproval(
+    version: number,
+    artifactSha256: string,
+  ): Promise<NonNullable<PipelineResult['approval']>> {
+    const since = Date.now();
+    const timeout = spec.gate.approval.timeout;
+    const timeoutMs = durationMs(timeout);
+    const request = await pipeline.requestApproval({
+      model: spec.name,
+      version,
+      artifactSha256,
+      workflowId: info.workflowId,
+      runId: info.runId,
+    });
+    status.approval = {
+      version,
+      artifactSha256,
+      since: new Date(since).toISOString(),
+      deadline: new Date(since + timeoutMs).toISOString(),
+    };
+    const validate = (r: ApprovalRequest): void => {
+      if (status.stage !== 'awaiting_approval' || status.approval?.decision) {
+        throw new Error(`no candidate is waiting for approval (stage: ${status.stage})`);
+      }
+      if (r.version !== version)
+        throw new Error(`version ${r.version} is not the candidate awaiting approval (v${version})`);
+      if (r.artifactSha256 !== artifactSha256) {
+        throw new Error(
+          `artifact digest ${String(r.artifactSha256).slice(0, 12)}… is not the candidate's (${artifactSha256.slice(0, 12)}…)`,
+        );
+      }
+      if (!r.by?.trim()) throw new Error('an approval needs the identity of who gives it ("by")');
+      if (!r.comment?.trim()) throw new Error('an approval needs a comment');
+    };
+    const decide = (kind: 'approved' | 'rejected') => (r: ApprovalRequest) => {
+      status.approval!.decision = { kind, by: r.by.trim(), comment: r.comment.trim() };
+      return { decision: kind, version };
+    };
+    setHandler(approveCandidate, decide('approved'), { validator: validate });
+    setHandler(rejectCandidate, decide('rejected'), { validator: validate });
+    setStage('awaiting_approval');
+    await alert(
+      'info',
+      'approval-requested',
+      `${spec.name} v${version} awaits approval until ${status.approval.deadline}: ${evaluation.verdict.reason}`,
+    );
+    const decided = await condition(() => status.approval?.decision !== undefined, timeoutMs);
+    const outcome = decided
+      ? {
+          status: status.approval.decision!.kind,
+          by: status.approval.decision!.by,
+          comment: status.approval.decision!.comment,
+        }
+      : { status: 'expired' as const, by: 'timeout', comment: `nobody approved within ${timeout}` };
+    status.steps.push({
+      stage: 'awaiting_approval',
+      startedAt: new Date(since).toISOString(),
+      milliseconds: Date.now() - since,
+    });
+    await pipeline.decideApproval({ id: request.id, status: outcome.status, by: outcome.by, comment: outcome.comment });
+    if (outcome.status !== 'approved') {
+      await alert(
+        'warning',
+        `approval-${outcome.status}`,
+        `${spec.name} v${version} not promoted: ${outcome.status} by ${outcome.by} — ${outcome.comment}`,
+      );
+    }
+    return outcome;
+  }
 
   /**
    * Hold a failed batch until a person releases or discards it (Temporal updates, validated before they are
@@ -408,8 +509,18 @@ function details(status: PipelineStatus, result?: PipelineResult): string {
         .join(', '),
     );
   }
-  if (status.decision) {
-    lines.push(`decision: ${status.decision.promote ? 'promote' : 'keep champion'} — ${status.decision.reason}`);
+  if (status.verdict) {
+    lines.push(`gate: **${status.verdict.passed ? 'passed' : 'failed'}** — ${status.verdict.reason}`);
+    lines.push(
+      status.verdict.checks
+        .map((c) => `- ${c.outcome === 'pass' ? '✓' : c.outcome === 'fail' ? '✗' : '·'} ${c.detail}`)
+        .join('\n'),
+    );
+  }
+  if (status.approval && !status.approval.decision && status.stage === 'awaiting_approval') {
+    lines.push(
+      `**awaiting approval** of v${status.approval.version} until ${status.approval.deadline}: \`lumen approve|reject <model> --version ${status.approval.version} --comment "…"\``,
+    );
   }
   if (result) lines.push(`outcome: **${result.outcome}**`);
   if (status.error) lines.push(`error: ${status.error}`);

@@ -6,13 +6,17 @@ import type { ArtifactRef } from '../artifacts';
 import { ChampionChangedError, ConflictError, NotFoundError } from '../errors';
 import type {
   AlertRecord,
+  AliasChange,
   AliasEvent,
+  ApprovalRecord,
+  ApprovalStatus,
+  ChampionMove,
+  ChampionMoveResult,
+  LoadCheckRecord,
   DatasetRecord,
   ModelVersion,
   ModelVersionInput,
   NewValidation,
-  PromoteRequest,
-  PromoteResult,
   Registry,
   ValidationDecision,
   ValidationRecord,
@@ -117,6 +121,24 @@ const MIGRATIONS = [
      at TEXT NOT NULL
    );
    CREATE INDEX alerts_model ON alerts(model, at);`,
+  `ALTER TABLE model_versions ADD COLUMN load_check_json TEXT;
+   CREATE TABLE approvals (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     model TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     artifact_sha256 TEXT NOT NULL,
+     workflow_id TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     requested_at TEXT NOT NULL,
+     decided_by TEXT,
+     comment TEXT,
+     decided_at TEXT,
+     UNIQUE (model, version, workflow_id),
+     FOREIGN KEY (model, version) REFERENCES model_versions(model, version)
+   );
+   CREATE INDEX approvals_status ON approvals(status, model);
+   CREATE INDEX alias_events_at ON alias_events(model, alias, at);`,
 ];
 
 interface VersionRow {
@@ -139,7 +161,38 @@ interface VersionRow {
   metrics_json: string;
   training_json: string;
   evaluation_json: string;
+  load_check_json: string | null;
   created_at: string;
+}
+
+interface ApprovalRow {
+  id: number;
+  model: string;
+  version: number;
+  artifact_sha256: string;
+  workflow_id: string;
+  run_id: string;
+  status: ApprovalStatus;
+  requested_at: string;
+  decided_by: string | null;
+  comment: string | null;
+  decided_at: string | null;
+}
+
+function toApproval(r: ApprovalRow): ApprovalRecord {
+  return {
+    id: r.id,
+    model: r.model,
+    version: r.version,
+    artifactSha256: r.artifact_sha256,
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    status: r.status,
+    requestedAt: r.requested_at,
+    decidedBy: r.decided_by,
+    comment: r.comment,
+    decidedAt: r.decided_at,
+  };
 }
 
 const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
@@ -163,6 +216,7 @@ function toVersion(row: VersionRow): ModelVersion {
     training: JSON.parse(row.training_json) as ModelVersion['training'],
     evaluation: JSON.parse(row.evaluation_json) as ModelVersion['evaluation'],
     createdAt: row.created_at,
+    loadCheck: parse<LoadCheckRecord>(row.load_check_json),
   };
 }
 
@@ -555,60 +609,193 @@ export class SqliteRegistry implements Registry {
     return row?.version ?? null;
   }
 
-  async promote(request: PromoteRequest): Promise<PromoteResult> {
-    const apply = this.db.transaction((): PromoteResult => {
-      const getAlias = (alias: string): number | null =>
-        (
-          this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(request.model, alias) as
-            { version: number } | undefined
-        )?.version ?? null;
-      const champion = getAlias('champion');
+  async aliases(model: string): Promise<Record<string, number>> {
+    const rows = this.db.prepare('SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias').all(model) as {
+      alias: string;
+      version: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.alias, r.version]));
+  }
+
+  private currentAlias(model: string, alias: string): number | null {
+    const row = this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(model, alias) as
+      { version: number } | undefined;
+    return row?.version ?? null;
+  }
+
+  /** Point an alias at a version (or remove it) and append the history row, inside the caller's transaction. */
+  private writeAlias(
+    request: { model: string; actor: string; reason: string; requestId: string; workflowId?: string; runId?: string },
+    alias: string,
+    from: number | null,
+    to: number | null,
+    at: string,
+  ): void {
+    if (to === null) {
+      this.db.prepare('DELETE FROM aliases WHERE model = ? AND alias = ?').run(request.model, alias);
+    } else {
+      this.db
+        .prepare(
+          `INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+        )
+        .run(request.model, alias, to, at);
+    }
+    this.db
+      .prepare(
+        `INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, workflow_id, run_id, request_id, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        request.model,
+        alias,
+        from,
+        to,
+        request.actor,
+        request.reason,
+        request.workflowId ?? null,
+        request.runId ?? null,
+        request.requestId,
+        at,
+      );
+  }
+
+  async moveChampion(move: ChampionMove): Promise<ChampionMoveResult> {
+    const apply = this.db.transaction((): ChampionMoveResult => {
+      const champion = this.currentAlias(move.model, 'champion');
       const done = this.db
-        .prepare("SELECT from_version FROM alias_events WHERE request_id = ? AND alias = 'champion'")
-        .get(request.requestId) as { from_version: number | null } | undefined;
-      if (done) return { changed: false, champion: champion ?? request.version, previous: done.from_version };
-      if (champion === request.version) return { changed: false, champion, previous: getAlias('previous') };
-      if (champion !== request.expectedChampion) {
+        .prepare("SELECT from_version, to_version FROM alias_events WHERE request_id = ? AND alias = 'champion'")
+        .get(move.requestId) as { from_version: number | null; to_version: number } | undefined;
+      if (done) return { changed: false, champion: done.to_version, previous: done.from_version };
+      const target = move.to === 'previous' ? this.currentAlias(move.model, 'previous') : move.to;
+      if (target === null) throw new NotFoundError(`${move.model} has no previous champion to roll back to`);
+      if (champion === target) {
+        return { changed: false, champion, previous: this.currentAlias(move.model, 'previous') };
+      }
+      if (move.expectedChampion !== 'any' && champion !== move.expectedChampion) {
         throw new ChampionChangedError(
-          `${request.model}: champion is v${champion ?? 'none'}, but the promotion of v${request.version} was decided against v${request.expectedChampion ?? 'none'}`,
-          { champion, expected: request.expectedChampion },
+          `${move.model}: champion is v${champion ?? 'none'}, but the ${move.kind} to v${target} was decided against v${move.expectedChampion ?? 'none'}`,
+          { champion, expected: move.expectedChampion },
         );
       }
-      const exists = this.db
-        .prepare('SELECT 1 FROM model_versions WHERE model = ? AND version = ?')
-        .get(request.model, request.version);
-      if (!exists) throw new NotFoundError(`${request.model} v${request.version} is not registered`);
+      const row = this.db
+        .prepare('SELECT load_check_json FROM model_versions WHERE model = ? AND version = ?')
+        .get(move.model, target) as { load_check_json: string | null } | undefined;
+      if (!row) throw new NotFoundError(`${move.model} v${target} is not registered`);
+      const loadCheck = parse<LoadCheckRecord>(row.load_check_json);
+      if (move.requireLoadCheck && !loadCheck?.passed) {
+        throw new ConflictError(
+          `${move.model} v${target} cannot become champion: ${loadCheck ? `its load check failed (${loadCheck.detail})` : 'it has never passed a load check'}`,
+        );
+      }
       const at = now();
-      const move = (alias: string, from: number | null, to: number): void => {
-        this.db
-          .prepare(
-            `INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
-          )
-          .run(request.model, alias, to, at);
-        this.db
-          .prepare(
-            `INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, workflow_id, run_id, request_id, at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            request.model,
-            alias,
-            from,
-            to,
-            request.actor,
-            request.reason,
-            request.workflowId ?? null,
-            request.runId ?? null,
-            request.requestId,
-            at,
-          );
-      };
-      if (champion !== null) move('previous', getAlias('previous'), champion);
-      move('champion', champion, request.version);
-      return { changed: true, champion: request.version, previous: champion };
+      if (champion !== null) this.writeAlias(move, 'previous', this.currentAlias(move.model, 'previous'), champion, at);
+      this.writeAlias(move, 'champion', champion, target, at);
+      return { changed: true, champion: target, previous: champion };
     });
     return apply.immediate();
+  }
+
+  async setAlias(change: AliasChange): Promise<void> {
+    if (change.alias === 'champion' || change.alias === 'previous') {
+      throw new ConflictError(`"${change.alias}" moves only by promotion or rollback`);
+    }
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(change.alias)) {
+      throw new ConflictError(`alias "${change.alias}": lower-case letters, digits and dashes, starting with a letter`);
+    }
+    this.db
+      .transaction(() => {
+        const done = this.db
+          .prepare('SELECT 1 FROM alias_events WHERE request_id = ? AND alias = ?')
+          .get(change.requestId, change.alias);
+        if (done) return;
+        if (
+          change.version !== null &&
+          !this.db
+            .prepare('SELECT 1 FROM model_versions WHERE model = ? AND version = ?')
+            .get(change.model, change.version)
+        ) {
+          throw new NotFoundError(`${change.model} v${change.version} is not registered`);
+        }
+        const from = this.currentAlias(change.model, change.alias);
+        if (from === change.version) return;
+        this.writeAlias(change, change.alias, from, change.version, now());
+      })
+      .immediate();
+  }
+
+  async aliasAt(model: string, alias: string, at: string): Promise<number | null> {
+    const row = this.db
+      .prepare(
+        'SELECT to_version FROM alias_events WHERE model = ? AND alias = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1',
+      )
+      .get(model, alias, at) as { to_version: number | null } | undefined;
+    return row?.to_version ?? null;
+  }
+
+  async recordLoadCheck(model: string, version: number, result: LoadCheckRecord): Promise<void> {
+    const changed = this.db
+      .prepare('UPDATE model_versions SET load_check_json = ? WHERE model = ? AND version = ?')
+      .run(JSON.stringify(result), model, version).changes;
+    if (changed === 0) throw new NotFoundError(`${model} v${version} is not registered`);
+  }
+
+  async requestApproval(
+    request: Pick<ApprovalRecord, 'model' | 'version' | 'artifactSha256' | 'workflowId' | 'runId'>,
+  ): Promise<ApprovalRecord> {
+    const insert = this.db.transaction((): ApprovalRow => {
+      const existing = this.db
+        .prepare('SELECT * FROM approvals WHERE model = ? AND version = ? AND workflow_id = ?')
+        .get(request.model, request.version, request.workflowId) as ApprovalRow | undefined;
+      if (existing) return existing;
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO approvals (model, version, artifact_sha256, workflow_id, run_id, status, requested_at)
+           VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+        )
+        .run(request.model, request.version, request.artifactSha256, request.workflowId, request.runId, now());
+      return this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(lastInsertRowid) as ApprovalRow;
+    });
+    return toApproval(insert.immediate());
+  }
+
+  async decideApproval(
+    id: number,
+    status: Exclude<ApprovalStatus, 'pending'>,
+    by: string,
+    comment: string,
+  ): Promise<ApprovalRecord> {
+    const decide = this.db.transaction((): ApprovalRow => {
+      const row = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow | undefined;
+      if (!row) throw new NotFoundError(`approval ${id} does not exist`);
+      if (row.status === status) return row;
+      if (row.status !== 'pending') {
+        throw new ConflictError(`approval ${id} of ${row.model} v${row.version} is already ${row.status}`);
+      }
+      this.db
+        .prepare('UPDATE approvals SET status = ?, decided_by = ?, comment = ?, decided_at = ? WHERE id = ?')
+        .run(status, by, comment, now(), id);
+      return this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow;
+    });
+    return toApproval(decide.immediate());
+  }
+
+  async listApprovals(filter: {
+    model?: string;
+    status?: ApprovalStatus;
+    version?: number;
+  }): Promise<ApprovalRecord[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM approvals WHERE (@model IS NULL OR model = @model) AND (@status IS NULL OR status = @status)
+           AND (@version IS NULL OR version = @version) ORDER BY id`,
+      )
+      .all({
+        model: filter.model ?? null,
+        status: filter.status ?? null,
+        version: filter.version ?? null,
+      }) as ApprovalRow[];
+    return rows.map(toApproval);
   }
 
   async aliasHistory(model: string): Promise<AliasEvent[]> {

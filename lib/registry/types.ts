@@ -47,6 +47,32 @@ export interface ModelVersion extends Omit<ModelVersionInput, 'dataset'> {
   version: number;
   datasetSha256: string;
   createdAt: string;
+  /** the last load check of the artifact in a fresh process; null: never checked */
+  loadCheck: LoadCheckRecord | null;
+}
+
+export interface LoadCheckRecord {
+  passed: boolean;
+  detail: string;
+  at: string;
+  seconds?: number;
+  backend?: string;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
+
+export interface ApprovalRecord {
+  id: number;
+  model: string;
+  version: number;
+  artifactSha256: string;
+  workflowId: string;
+  runId: string;
+  status: ApprovalStatus;
+  requestedAt: string;
+  decidedBy: string | null;
+  comment: string | null;
+  decidedAt: string | null;
 }
 
 export interface DatasetRecord extends DatasetRef {
@@ -108,23 +134,39 @@ export interface AliasEvent {
   at: string;
 }
 
-export interface PromoteRequest {
+export interface ChampionMove {
   model: string;
-  version: number;
-  /** the champion the decision was made against (null: there was none); a mismatch refuses the move */
-  expectedChampion: number | null;
+  /** the version to make champion, or "previous" (a rollback to the version before the current champion) */
+  to: number | 'previous';
+  /** the champion the decision was made against (null: there was none; "any": move whatever it is) */
+  expectedChampion: number | null | 'any';
+  kind: 'promote' | 'rollback';
   actor: string;
   reason: string;
   workflowId?: string;
   runId?: string;
   /** idempotency key: the same request applied twice moves the alias once */
   requestId: string;
+  /** refuse a target whose artifact has not passed a load check */
+  requireLoadCheck: boolean;
 }
 
-export interface PromoteResult {
+export interface ChampionMoveResult {
   changed: boolean;
   champion: number;
   previous: number | null;
+}
+
+export interface AliasChange {
+  model: string;
+  alias: string;
+  /** null removes the alias */
+  version: number | null;
+  actor: string;
+  reason: string;
+  requestId: string;
+  workflowId?: string;
+  runId?: string;
 }
 
 /** The model registry and lineage store. SQLite is the embedded default; the interface is async for PostgreSQL. */
@@ -159,7 +201,26 @@ export interface Registry {
   /** Every version trained on this dataset, as ingested or as its training subset. */
   modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]>;
   alias(model: string, alias: string): Promise<number | null>;
-  promote(request: PromoteRequest): Promise<PromoteResult>;
+  aliases(model: string): Promise<Record<string, number>>;
+  /** Move the champion (and "previous") in one transaction, with compare-and-set and idempotency per request. */
+  moveChampion(move: ChampionMove): Promise<ChampionMoveResult>;
+  /** Set or remove a free-form alias ("staging", "shadow"…); champion and previous move only via moveChampion. */
+  setAlias(change: AliasChange): Promise<void>;
   aliasHistory(model: string): Promise<AliasEvent[]>;
+  /** The version an alias pointed to at a moment (null: none), from the alias history. */
+  aliasAt(model: string, alias: string, at: string): Promise<number | null>;
+  recordLoadCheck(model: string, version: number, result: LoadCheckRecord): Promise<void>;
+  /** Idempotent per (model, version, workflowId). */
+  requestApproval(
+    request: Pick<ApprovalRecord, 'model' | 'version' | 'artifactSha256' | 'workflowId' | 'runId'>,
+  ): Promise<ApprovalRecord>;
+  /** Deciding the same way twice is a no-op; deciding differently is refused. */
+  decideApproval(
+    id: number,
+    status: Exclude<ApprovalStatus, 'pending'>,
+    by: string,
+    comment: string,
+  ): Promise<ApprovalRecord>;
+  listApprovals(filter: { model?: string; status?: ApprovalStatus; version?: number }): Promise<ApprovalRecord[]>;
   close(): void;
 }

@@ -110,16 +110,16 @@ describe('SQLite registry', () => {
   it('promotes with compare-and-set, moves previous, records history, and is idempotent per request', async () => {
     await registry.registerVersion(input('wf-1'));
     await registry.registerVersion(input('wf-2'));
-    const base = { model: spec.name, actor: 'test', reason: 'r' };
-    const p1 = await registry.promote({ ...base, version: 1, expectedChampion: null, requestId: 'req-1' });
+    const base = { model: spec.name, actor: 'test', reason: 'r', kind: 'promote' as const, requireLoadCheck: false };
+    const p1 = await registry.moveChampion({ ...base, to: 1, expectedChampion: null, requestId: 'req-1' });
     assert.deepEqual(p1, { changed: true, champion: 1, previous: null });
     await assert.rejects(
-      registry.promote({ ...base, version: 2, expectedChampion: null, requestId: 'req-2' }),
-      (e: unknown) => e instanceof ChampionChangedError && /champion is v1/.test(e.message),
+      registry.moveChampion({ ...base, to: 2, expectedChampion: null, requestId: 'req-2' }),
+      (e: unknown) => e instanceof ChampionChangedError && /champion is v1, but the promote to v2/.test(e.message),
     );
-    const p2 = await registry.promote({ ...base, version: 2, expectedChampion: 1, requestId: 'req-2' });
+    const p2 = await registry.moveChampion({ ...base, to: 2, expectedChampion: 1, requestId: 'req-2' });
     assert.deepEqual(p2, { changed: true, champion: 2, previous: 1 });
-    const again = await registry.promote({ ...base, version: 2, expectedChampion: 1, requestId: 'req-2' });
+    const again = await registry.moveChampion({ ...base, to: 2, expectedChampion: 1, requestId: 'req-2' });
     assert.equal(again.changed, false);
     assert.equal(await registry.alias(spec.name, 'champion'), 2);
     assert.equal(await registry.alias(spec.name, 'previous'), 1);

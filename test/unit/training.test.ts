@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { uriToPath, type ArtifactRef } from '../../lib/artifacts';
 import { snapshotSource, type DatasetRef } from '../../lib/data/snapshot';
-import { evaluateArtifact, loadHoldout } from '../../lib/evaluation';
+import { evaluateArtifact, evaluationOptions, loadHoldout } from '../../lib/evaluation/evaluate';
 import { loadModelArtifact } from '../../lib/model/artifact';
 import { loadTf } from '../../lib/model/tf';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
@@ -127,7 +127,7 @@ describe('training with tfjs', () => {
     );
     assert.equal(a.artifact.sha256, b.artifact.sha256, 'a reproducible run yields the same artifact digest');
     const { table, rows } = await loadHoldout(spec, weather);
-    const m = await evaluateArtifact(t.deps.store, a.artifact, table, rows);
+    const { metrics: m } = await evaluateArtifact(t.deps.store, a.artifact, table, rows, evaluationOptions(spec));
     assert.equal(m.rows, rows.length);
     // five weather classes; "sun" and "rain" dominate — a trained model must beat always-"sun" (≈ 44 %)
     assert.ok(m.accuracy > 0.6, `holdout accuracy ${m.accuracy}`);

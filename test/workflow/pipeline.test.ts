@@ -77,7 +77,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.ok(result.metrics!.auc > 0.55 && result.metrics!.auc <= 1, `auc ${result.metrics!.auc}`);
     assert.deepEqual(
       result.steps.map((s) => s.stage),
-      ['ingest', 'validate', 'dedupe', 'train', 'evaluate', 'register', 'promote'],
+      ['ingest', 'validate', 'dedupe', 'train', 'evaluate', 'register', 'load-check', 'promote'],
     );
 
     const v = await t.deps.registry.getVersion(spec.name, 1);
@@ -149,15 +149,17 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const spec = flights();
     const result = await run(async () => (await start(spec, flightDays('2001-01-04', '2001-01-07'))).handle.result());
     assert.equal(result.version, 2);
-    assert.ok(result.decision);
-    assert.equal(result.decision.championVersion, 1);
-    assert.ok(Number.isFinite(result.decision.champion));
+    assert.ok(result.verdict);
+    assert.equal(result.verdict.championVersion, 1);
+    const vsChampion = result.verdict.checks.find((c) => c.name === 'vs-champion');
+    assert.ok(vsChampion && vsChampion.outcome !== 'skipped' && Number.isFinite(vsChampion.value));
     const v2 = await t.deps.registry.getVersion(spec.name, 2);
     const evaluation = v2?.evaluation as { champion: { version: number; rows: number }; holdoutRows: number };
     assert.equal(evaluation.champion.version, 1);
     assert.equal(evaluation.champion.rows, evaluation.holdoutRows);
     const champion = await t.deps.registry.alias(spec.name, 'champion');
-    assert.equal(champion, result.decision.promote ? 2 : 1);
+    assert.equal(champion, result.verdict.passed ? 2 : 1);
+    assert.equal(result.outcome, result.verdict.passed ? 'promoted' : 'registered');
   });
 
   it('concurrent pipelines of one model never interleave their promotions', async () => {

@@ -1,0 +1,195 @@
+import type { ArtifactRef, ArtifactStore } from '../artifacts';
+import type { DatasetRef } from '../data/snapshot';
+import { columnKey, loadTable, type ColumnData, type ColumnRequest, type Table } from '../data/table';
+import { columnRequests, decodeRegression, encodeFeatures, encodeLabels, labelPresent, splitRows } from '../features';
+import type { ModelScore } from '../gate';
+import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../metrics';
+import { loadModelArtifact } from '../model/artifact';
+import { predictRows } from '../model/predict';
+import { loadTf } from '../model/tf';
+import type { ModelSpec } from '../spec';
+import { bootstrapBinary, expectedCalibrationError } from './calibration';
+import { sliceMetrics, type SliceMetrics } from './slices';
+
+/** A model scored on a holdout: metrics, their bootstrap intervals, slices and fairness gaps. */
+export interface ModelEvaluation extends ModelScore {
+  slices: SliceMetrics[];
+}
+
+export interface EvaluationOptions {
+  sliceColumns: string[];
+  minSliceRows: number;
+  topSlices: number;
+  bootstrapReplicates: number;
+  bootstrapLevel: number;
+  seed: number;
+}
+
+export function evaluationOptions(spec: ModelSpec): EvaluationOptions {
+  const g = spec.gate;
+  return {
+    sliceColumns: g.slices.columns,
+    minSliceRows: g.slices.minRows,
+    topSlices: g.slices.top,
+    bootstrapReplicates: g.bootstrap.replicates,
+    bootstrapLevel: g.bootstrap.level,
+    seed: spec.training.seed,
+  };
+}
+
+/**
+ * Score a model artifact on rows of a dataset. Each model encodes the rows with its own frozen preprocessor, so a
+ * champion trained on older data is judged on the new rows exactly as it would serve them. The artifact is
+ * re-verified against its digest before it is loaded.
+ */
+export async function evaluateArtifact(
+  store: ArtifactStore,
+  artifact: ArtifactRef,
+  table: Table,
+  rows: Uint32Array,
+  options: EvaluationOptions,
+): Promise<ModelEvaluation> {
+  const { tf } = await loadTf();
+  const loaded = await loadModelArtifact(store, tf, artifact);
+  try {
+    const pre = loaded.preprocessor;
+    const x = encodeFeatures(pre, table, rows);
+    const y = encodeLabels(pre, table, rows);
+    const p = predictRows(tf, loaded.model, x, rows.length, pre.width);
+    // rows whose label this model cannot read (e.g. a class it never saw) are left out of its metrics
+    const keep: number[] = [];
+    for (let i = 0; i < y.length; i++) if (Number.isFinite(y[i])) keep.push(i);
+    const label = pre.label;
+    if (label.task === 'binary') {
+      const labels = keep.map((i) => y[i]);
+      const probabilities = keep.map((i) => p[i]);
+      const metrics = {
+        ...binaryMetrics(labels, probabilities),
+        calibrationError: expectedCalibrationError(labels, probabilities),
+        rows: keep.length,
+      };
+      const intervals =
+        options.bootstrapReplicates > 0
+          ? bootstrapBinary(labels, probabilities, {
+              replicates: options.bootstrapReplicates,
+              seed: options.seed,
+              level: options.bootstrapLevel,
+            })
+          : null;
+      const slices: SliceMetrics[] = [];
+      const gaps = options.sliceColumns.map((column) => {
+        const values = stringsOf(table, column);
+        const s = sliceMetrics(
+          column,
+          keep.map((i) => values[rows[i]]),
+          labels,
+          probabilities,
+          { minRows: options.minSliceRows, top: options.topSlices },
+        );
+        slices.push(...s.slices);
+        return s.gaps;
+      });
+      return { metrics, intervals, slices, gaps };
+    }
+    if (label.task === 'multiclass') {
+      const k = label.classes.length;
+      const probs = new Float32Array(keep.length * k);
+      keep.forEach((i, j) => probs.set(p.subarray(i * k, (i + 1) * k), j * k));
+      const metrics = {
+        ...multiclassMetrics(
+          keep.map((i) => y[i]),
+          probs,
+          k,
+        ),
+        rows: keep.length,
+      };
+      return { metrics, intervals: null, slices: [], gaps: [] };
+    }
+    const metrics = {
+      ...regressionMetrics(
+        keep.map((i) => decodeRegression(pre, y[i])),
+        keep.map((i) => decodeRegression(pre, p[i])),
+      ),
+      rows: keep.length,
+    };
+    return { metrics, intervals: null, slices: [], gaps: [] };
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+function stringsOf(table: Table, column: string): (string | null)[] {
+  const data = table.columns.get(columnKey({ name: column, as: 'string' }));
+  if (data?.kind !== 'string') throw new Error(`slice column ${column} was not loaded as text`);
+  return data.values;
+}
+
+/**
+ * The deterministic holdout of a dataset under a spec: the rows training never saw. Columns that other models
+ * (e.g. the champion, declared by an older spec) need are loaded too, and the slice columns as text.
+ */
+export async function loadHoldout(
+  spec: ModelSpec,
+  dataset: DatasetRef,
+  alsoFor: ModelSpec[] = [],
+): Promise<{ table: Table; rows: Uint32Array }> {
+  const requests = [spec, ...alsoFor].flatMap(columnRequests);
+  for (const column of spec.gate.slices.columns) requests.push({ name: column, as: 'string' });
+  const unique = new Map(requests.map((r) => [columnKey(r), r]));
+  const table = await loadTable(dataset, [...unique.values()]);
+  const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
+  return { table, rows: split.holdout };
+}
+
+/** A few holdout rows, in the columns the model reads, with the predictions it made on them: the load check's canary. */
+export interface Canary {
+  requests: ColumnRequest[];
+  columns: Record<string, (number | string | null)[]>;
+  predictions: number[];
+  outputs: number;
+}
+
+export async function makeCanary(
+  store: ArtifactStore,
+  spec: ModelSpec,
+  artifact: ArtifactRef,
+  table: Table,
+  rows: Uint32Array,
+  size = 32,
+): Promise<Canary> {
+  const picked = rows.subarray(0, Math.min(size, rows.length));
+  const requests = columnRequests(spec);
+  const columns: Canary['columns'] = {};
+  for (const r of requests) {
+    const data = table.columns.get(columnKey(r)) as ColumnData;
+    columns[columnKey(r)] = Array.from(picked, (i) => {
+      const v = data.values[i];
+      return typeof v === 'number' && !Number.isFinite(v) ? null : v;
+    });
+  }
+  const { tf } = await loadTf();
+  const loaded = await loadModelArtifact(store, tf, artifact);
+  try {
+    const x = encodeFeatures(loaded.preprocessor, table, picked);
+    const p = predictRows(tf, loaded.model, x, picked.length, loaded.preprocessor.width);
+    return { requests, columns, predictions: Array.from(p), outputs: p.length / Math.max(1, picked.length) };
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+/** Rebuild the canary rows as a table. */
+export function canaryTable(canary: Canary): { table: Table; rows: Uint32Array } {
+  const n = canary.predictions.length / Math.max(1, canary.outputs);
+  const columns = new Map<string, ColumnData>();
+  for (const r of canary.requests) {
+    const values = canary.columns[columnKey(r)];
+    columns.set(
+      columnKey(r),
+      r.as === 'string'
+        ? { kind: 'string', values: values as (string | null)[] }
+        : { kind: 'number', values: Float64Array.from(values, (v) => (v === null ? NaN : Number(v))) },
+    );
+  }
+  return { table: { rows: n, columns }, rows: Uint32Array.from({ length: n }, (_, i) => i) };
+}

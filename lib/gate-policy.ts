@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/**
+ * When a candidate may replace the champion (TFX Evaluator's value and change thresholds, MLflow's
+ * validation thresholds), the fairness limits across slices, and when a person must approve.
+ */
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain column identifier');
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/, 'a duration like "72h"');
+
+export const Bounds = z
+  .strictObject({ min: z.number().optional(), max: z.number().optional() })
+  .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both');
+
+export const GatePolicy = z.strictObject({
+  /** absolute bounds per metric, e.g. { "auc": { "min": 0.65 }, "calibrationError": { "max": 0.05 } } */
+  thresholds: z.record(z.string(), Bounds).default({}),
+  /** how the candidate must compare with the champion, measured on the same holdout */
+  vsChampion: z
+    .strictObject({
+      /** the metric that must improve (default: the task's primary metric) */
+      metric: z.string().optional(),
+      /** required improvement, absolute (negative: a tolerated degradation) */
+      minAbsoluteChange: z.number().default(0),
+      /** required improvement relative to the champion's value */
+      minRelativeChange: z.number().default(0),
+      /** other metrics may get worse by at most this much (absolute), e.g. { "calibrationError": 0.01 } */
+      maxDegradation: z.record(z.string(), z.number().min(0)).default({}),
+    })
+    .prefault({}),
+  slices: z
+    .strictObject({
+      /** columns whose values define slices, e.g. ["origin"] (binary tasks) */
+      columns: z.array(identifier).default([]),
+      minRows: z.number().int().min(1).default(200),
+      top: z.number().int().min(2).max(500).default(20),
+      /** largest tolerated gap between the best and worst slice */
+      maxGap: z
+        .strictObject({
+          truePositiveRate: z.number().min(0).optional(),
+          falsePositiveRate: z.number().min(0).optional(),
+          predictedPositiveRate: z.number().min(0).optional(),
+        })
+        .default({}),
+    })
+    .prefault({}),
+  bootstrap: z
+    .strictObject({
+      replicates: z.number().int().min(0).max(5000).default(200),
+      level: z.number().gt(0).lt(1).default(0.95),
+    })
+    .prefault({}),
+  /** with no champion yet: promote when the absolute thresholds pass, ask a person, or never promote automatically */
+  firstRun: z.enum(['promote', 'requireApproval', 'reject']).default('promote'),
+  approval: z
+    .strictObject({
+      required: z.enum(['never', 'always', 'firstRun']).default('never'),
+      timeout: duration.default('72h'),
+    })
+    .prefault({}),
+});
+export type GatePolicy = z.infer<typeof GatePolicy>;
+
+/** Whether a larger value of a metric is better. */
+export function higherIsBetter(metric: string): boolean {
+  return !['logLoss', 'rmse', 'mae', 'calibrationError'].includes(metric);
+}

@@ -1,0 +1,150 @@
+import type { Interval } from './evaluation/calibration';
+import type { FairnessGaps } from './evaluation/slices';
+import { higherIsBetter } from './gate-policy';
+import type { Metrics } from './metrics';
+import { primaryMetric, type ModelSpec } from './spec';
+
+/** What the gate looks at for one model on the holdout. */
+export interface ModelScore {
+  metrics: Metrics;
+  intervals: Record<string, Interval> | null;
+  gaps: FairnessGaps[];
+}
+
+export interface GateCheck {
+  name: string;
+  metric: string;
+  value: number;
+  threshold: number;
+  comparison: '>=' | '<=';
+  outcome: 'pass' | 'fail' | 'skipped';
+  detail: string;
+}
+
+export interface GateVerdict {
+  passed: boolean;
+  /** no champion existed when the candidate was judged */
+  firstRun: boolean;
+  /** a person must approve before promotion (only meaningful when passed) */
+  approvalRequired: boolean;
+  championVersion: number | null;
+  checks: GateCheck[];
+  reason: string;
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+
+function check(
+  name: string,
+  metric: string,
+  value: number,
+  comparison: '>=' | '<=',
+  threshold: number,
+  detail: string,
+): GateCheck {
+  const ok = Number.isFinite(value) && (comparison === '>=' ? value >= threshold : value <= threshold);
+  return {
+    name,
+    metric,
+    value,
+    threshold,
+    comparison,
+    outcome: ok ? 'pass' : 'fail',
+    detail: `${detail}: ${fmt(value)} ${comparison} ${fmt(threshold)}`,
+  };
+}
+
+/**
+ * Judge a candidate against the policy and the champion (both scored on the same holdout). Every check is listed
+ * with its value, threshold and outcome, whether it passed or not. With no champion, change checks are skipped
+ * and `firstRun` decides; absolute and slice checks always apply.
+ */
+export function decideGate(
+  spec: ModelSpec,
+  candidate: ModelScore,
+  champion: (ModelScore & { version: number }) | null,
+): GateVerdict {
+  const policy = spec.gate;
+  const checks: GateCheck[] = [];
+  for (const [metric, bounds] of Object.entries(policy.thresholds)) {
+    const value = candidate.metrics[metric] ?? NaN;
+    if (bounds.min !== undefined)
+      checks.push(check('threshold', metric, value, '>=', bounds.min, `${metric} at least`));
+    if (bounds.max !== undefined) checks.push(check('threshold', metric, value, '<=', bounds.max, `${metric} at most`));
+  }
+  for (const gaps of candidate.gaps) {
+    for (const [kind, max] of Object.entries(policy.slices.maxGap)) {
+      if (max === undefined) continue;
+      const value = gaps[kind as keyof typeof policy.slices.maxGap];
+      checks.push(
+        check('slice-gap', kind, value, '<=', max, `${kind} gap across ${gaps.slices} "${gaps.column}" slices`),
+      );
+    }
+  }
+  const metric = policy.vsChampion.metric ?? primaryMetric(spec.task).name;
+  const up = higherIsBetter(metric);
+  if (champion) {
+    const value = candidate.metrics[metric] ?? NaN;
+    const incumbent = champion.metrics[metric] ?? NaN;
+    const gain = up ? value - incumbent : incumbent - value;
+    checks.push(
+      check(
+        'vs-champion',
+        metric,
+        gain,
+        '>=',
+        policy.vsChampion.minAbsoluteChange,
+        `${metric} improvement over champion v${champion.version} (${fmt(value)} vs ${fmt(incumbent)})`,
+      ),
+    );
+    if (policy.vsChampion.minRelativeChange !== 0) {
+      checks.push(
+        check(
+          'vs-champion-relative',
+          metric,
+          gain / Math.abs(incumbent),
+          '>=',
+          policy.vsChampion.minRelativeChange,
+          `relative ${metric} improvement over champion v${champion.version}`,
+        ),
+      );
+    }
+    for (const [other, allowed] of Object.entries(policy.vsChampion.maxDegradation)) {
+      const c = candidate.metrics[other] ?? NaN;
+      const i = champion.metrics[other] ?? NaN;
+      const worse = higherIsBetter(other) ? i - c : c - i;
+      checks.push(
+        check('max-degradation', other, worse, '<=', allowed, `${other} degradation vs champion v${champion.version}`),
+      );
+    }
+  } else {
+    checks.push({
+      name: 'vs-champion',
+      metric,
+      value: candidate.metrics[metric] ?? NaN,
+      threshold: NaN,
+      comparison: '>=',
+      outcome: 'skipped',
+      detail: 'no champion yet: nothing to compare with',
+    });
+  }
+  const failed = checks.filter((c) => c.outcome === 'fail');
+  const firstRun = champion === null;
+  const refusedFirst = firstRun && policy.firstRun === 'reject';
+  const passed = failed.length === 0 && !refusedFirst;
+  const approvalRequired =
+    passed &&
+    (policy.approval.required === 'always' ||
+      (firstRun && (policy.approval.required === 'firstRun' || policy.firstRun === 'requireApproval')));
+  const reason = refusedFirst
+    ? 'no champion yet, and the policy does not promote a first model automatically'
+    : failed.length
+      ? `gate failed: ${failed.map((c) => c.detail).join('; ')}`
+      : firstRun
+        ? `no champion yet: the first model that passes the absolute checks becomes champion${approvalRequired ? ' once approved' : ''}`
+        : `gate passed: ${checks
+            .filter((c) => c.name === 'vs-champion')
+            .map((c) => c.detail)
+            .join('; ')}${approvalRequired ? '; awaiting approval' : ''}`;
+  return { passed, firstRun, approvalRequired, championVersion: champion?.version ?? null, checks, reason };
+}

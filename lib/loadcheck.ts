@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { ArtifactRef, ArtifactStore } from './artifacts';
+
+export interface LoadCheckResult {
+  passed: boolean;
+  detail: string;
+  maxAbsDiff?: number;
+  backend?: string;
+  seconds: number;
+  at: string;
+}
+
+/**
+ * Load a model in a fresh Node process (nothing cached from training or evaluation), verify its digest and run the
+ * canary. Any failure — a flipped byte, swapped files, a crash, a timeout, a wrong prediction — is a failed check.
+ */
+export function runLoadCheck(
+  store: ArtifactStore,
+  artifact: ArtifactRef,
+  canary: ArtifactRef,
+  options: { tolerance?: number; timeoutMs?: number } = {},
+): Promise<LoadCheckResult> {
+  const started = performance.now();
+  const script = path.resolve(__dirname, '..', 'worker', 'load-check.ts');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), script], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    const finish = (partial: Omit<LoadCheckResult, 'seconds' | 'at'>): void => {
+      clearTimeout(timer);
+      resolve({ ...partial, seconds: (performance.now() - started) / 1000, at: new Date().toISOString() });
+    };
+    child.on('error', (e) => finish({ passed: false, detail: `load check process failed to start: ${e.message}` }));
+    child.on('close', (code, signal) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        finish(JSON.parse(line) as Omit<LoadCheckResult, 'seconds' | 'at'>);
+      } catch {
+        finish({
+          passed: false,
+          detail: `load check process ended (${signal ?? `exit ${code}`}) without a result: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+        });
+      }
+    });
+    child.stdin.end(JSON.stringify({ storeRoot: store.root, artifact, canary, tolerance: options.tolerance ?? 1e-4 }));
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * The load check's fresh process (TFX InfraValidator's job): given an artifact reference and a canary, verify
+ * the artifact's bytes against its digest, load it, predict the canary rows and compare with the predictions made
+ * at evaluation. Reads one JSON request on stdin, writes one JSON result on stdout, exits 0 either way.
+ */
+import fs from 'node:fs';
+import { ArtifactRef, ArtifactStore } from '../lib/artifacts';
+import { canaryTable, type Canary } from '../lib/evaluation/evaluate';
+import { encodeFeatures } from '../lib/features';
+import { loadModelArtifact } from '../lib/model/artifact';
+import { predictRows } from '../lib/model/predict';
+import { loadTf } from '../lib/model/tf';
+
+interface Request {
+  storeRoot: string;
+  artifact: ArtifactRef;
+  canary: ArtifactRef;
+  tolerance: number;
+}
+
+async function run(): Promise<{ passed: boolean; detail: string; maxAbsDiff?: number; backend?: string }> {
+  const request = JSON.parse(fs.readFileSync(0, 'utf8')) as Request;
+  const store = new ArtifactStore(request.storeRoot);
+  const canary = JSON.parse(fs.readFileSync(await store.verify(request.canary), 'utf8')) as Canary;
+  const { tf, backend } = await loadTf();
+  const loaded = await loadModelArtifact(store, tf, request.artifact);
+  const { table, rows } = canaryTable(canary);
+  const x = encodeFeatures(loaded.preprocessor, table, rows);
+  const p = predictRows(tf, loaded.model, x, rows.length, loaded.preprocessor.width);
+  if (p.length !== canary.predictions.length) {
+    return {
+      passed: false,
+      detail: `model returned ${p.length} outputs for the canary, expected ${canary.predictions.length}`,
+      backend,
+    };
+  }
+  let maxAbsDiff = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (!Number.isFinite(p[i])) return { passed: false, detail: `prediction ${i} is ${p[i]}`, backend };
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(p[i] - canary.predictions[i]));
+  }
+  if (maxAbsDiff > request.tolerance) {
+    return {
+      passed: false,
+      detail: `canary predictions differ from evaluation by up to ${maxAbsDiff.toExponential(2)} (tolerance ${request.tolerance})`,
+      maxAbsDiff,
+      backend,
+    };
+  }
+  return {
+    passed: true,
+    detail: `digest verified; ${rows.length} canary rows predicted within ${maxAbsDiff.toExponential(2)}`,
+    maxAbsDiff,
+    backend,
+  };
+}
+
+run()
+  .then((result) => process.stdout.write(`${JSON.stringify(result)}\n`))
+  .catch((err: unknown) => {
+    process.stdout.write(`${JSON.stringify({ passed: false, detail: (err as Error).message.split('\n')[0] })}\n`);
+  });

@@ -1,0 +1,83 @@
+import type { RetryPolicy } from '@temporalio/common';
+import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { PipelineActivities, TrainingActivities } from '../activities';
+import {
+  LumenModel,
+  LumenStage,
+  TRAINING_QUEUE,
+  type ChampionChangeInput,
+  type ChampionChangeResult,
+} from './definitions';
+
+const retry: RetryPolicy = {
+  initialInterval: '1 second',
+  maximumInterval: '30 seconds',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: ['NotFoundError', 'ConflictError', 'ChampionChangedError', 'ArtifactIntegrityError'],
+};
+const registry = proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', retry });
+
+/** how often a move is retried when another promotion or rollback moved the champion in between */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * A manual promotion, or a rollback (to the previous champion unless a version is named), as a durable,
+ * recorded workflow: the target is load-checked in a fresh process first, and the alias moves by
+ * compare-and-set, idempotently per request. Concurrent changes of one model serialise on the registry's
+ * transaction; a change that lost the race re-reads the champion and tries again.
+ */
+export async function championChange(input: ChampionChangeInput): Promise<ChampionChangeResult> {
+  const info = workflowInfo();
+  const heavy = proxyActivities<TrainingActivities>({
+    taskQueue: input.trainingTaskQueue ?? TRAINING_QUEUE,
+    startToCloseTimeout: '5 minutes',
+    retry,
+  });
+  upsertSearchAttributes([
+    { key: LumenModel, value: input.model },
+    { key: LumenStage, value: input.kind },
+  ]);
+  if (input.kind === 'promote' && input.to === undefined) {
+    throw ApplicationFailure.nonRetryable('a promotion must name the version to promote', 'ConflictError');
+  }
+  if (!input.reason?.trim() || !input.by?.trim()) {
+    throw ApplicationFailure.nonRetryable(
+      'a promotion or rollback needs a reason and who asks for it',
+      'ConflictError',
+    );
+  }
+  for (let attempt = 1; ; attempt++) {
+    const target = await registry.resolveMoveTarget({ model: input.model, to: input.to ?? 'previous' });
+    const check = await heavy.loadCheck({
+      model: input.model,
+      version: target.version,
+      artifact: target.artifact,
+      canary: target.canary,
+    });
+    if (!check.passed) {
+      throw ApplicationFailure.nonRetryable(
+        `${input.model} v${target.version} failed its load check: ${check.detail}`,
+        'LoadCheckFailed',
+      );
+    }
+    try {
+      const moved = await registry.moveChampion({
+        model: input.model,
+        to: target.version,
+        expectedChampion: target.champion,
+        kind: input.kind,
+        reason: input.reason,
+        actor: input.by,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        requestId: input.requestId,
+      });
+      upsertSearchAttributes([{ key: LumenStage, value: 'done' }]);
+      return { model: input.model, kind: input.kind, ...moved, loadCheck: check.detail };
+    } catch (err) {
+      const type = (err as { cause?: { type?: string } }).cause?.type;
+      if (type !== 'ChampionChangedError' || attempt >= MAX_ATTEMPTS) throw err;
+      log.info('champion moved meanwhile; resolving the target again', { model: input.model, attempt });
+    }
+  }
+}
