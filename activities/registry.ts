@@ -1,7 +1,7 @@
 import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { Metrics } from '../lib/metrics';
-import { ConflictError, NotFoundError } from '../lib/errors';
+import { ConflictError, LoadCheckFailed, NotFoundError } from '../lib/errors';
 import type { ApprovalRecord, ChampionMoveResult, VersionLineage } from '../lib/registry/types';
 import { specHash, type ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
@@ -47,6 +47,8 @@ export interface MoveTarget {
   /** the canary recorded at the version's evaluation */
   canary: ArtifactRef;
   champion: number | null;
+  /** no load check has passed yet: run one in a fresh process before moving */
+  needsLoadCheck: boolean;
 }
 
 export function registryActivities(deps: ActivityDeps) {
@@ -129,13 +131,19 @@ export function registryActivities(deps: ActivityDeps) {
         const record = await deps.registry.getVersion(input.model, version);
         if (!record) throw new NotFoundError(`${input.model} v${version} is not registered`);
         if (record.loadCheck && !record.loadCheck.passed) {
-          throw new ConflictError(
-            `${input.model} v${version} failed its load check (${record.loadCheck.detail}); it cannot become champion`,
-          );
+          throw new LoadCheckFailed(`${input.model} v${version} failed its load check: ${record.loadCheck.detail}`);
         }
         const canary = (record.evaluation as { canary?: ArtifactRef }).canary;
         if (!canary) throw new ConflictError(`${input.model} v${version} has no canary to load-check it with`);
-        return { version, artifact: record.artifact, canary, champion };
+        // the bytes on disk must still be the registered ones, whatever an earlier check found
+        try {
+          await deps.store.verify(record.artifact);
+        } catch (err) {
+          const detail = (err as Error).message;
+          await deps.registry.recordLoadCheck(input.model, version, { passed: false, detail, at: new Date().toISOString() });
+          throw new LoadCheckFailed(`${input.model} v${version} failed its load check: ${detail}`);
+        }
+        return { version, artifact: record.artifact, canary, champion, needsLoadCheck: !record.loadCheck?.passed };
       });
     },
 

@@ -48,3 +48,8 @@ export class NotFoundError extends LumenError {
 export class ConflictError extends LumenError {
   readonly retryable = false;
 }
+
+/** A model artifact did not verify, load and predict its canary in a fresh process. */
+export class LoadCheckFailed extends LumenError {
+  readonly retryable = false;
+}

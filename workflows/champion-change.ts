@@ -13,7 +13,13 @@ const retry: RetryPolicy = {
   initialInterval: '1 second',
   maximumInterval: '30 seconds',
   maximumAttempts: 10,
-  nonRetryableErrorTypes: ['NotFoundError', 'ConflictError', 'ChampionChangedError', 'ArtifactIntegrityError'],
+  nonRetryableErrorTypes: [
+    'NotFoundError',
+    'ConflictError',
+    'ChampionChangedError',
+    'ArtifactIntegrityError',
+    'LoadCheckFailed',
+  ],
 };
 const registry = proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', retry });
 
@@ -47,18 +53,23 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
     );
   }
   for (let attempt = 1; ; attempt++) {
+    // the target's bytes are re-verified every time; a fresh-process load check runs when none has passed yet
     const target = await registry.resolveMoveTarget({ model: input.model, to: input.to ?? 'previous' });
-    const check = await heavy.loadCheck({
-      model: input.model,
-      version: target.version,
-      artifact: target.artifact,
-      canary: target.canary,
-    });
-    if (!check.passed) {
-      throw ApplicationFailure.nonRetryable(
-        `${input.model} v${target.version} failed its load check: ${check.detail}`,
-        'LoadCheckFailed',
-      );
+    let checked = `digest verified; load check passed earlier`;
+    if (target.needsLoadCheck) {
+      const check = await heavy.loadCheck({
+        model: input.model,
+        version: target.version,
+        artifact: target.artifact,
+        canary: target.canary,
+      });
+      if (!check.passed) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.model} v${target.version} failed its load check: ${check.detail}`,
+          'LoadCheckFailed',
+        );
+      }
+      checked = check.detail;
     }
     try {
       const moved = await registry.moveChampion({
@@ -73,7 +84,7 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
         requestId: input.requestId,
       });
       upsertSearchAttributes([{ key: LumenStage, value: 'done' }]);
-      return { model: input.model, kind: input.kind, ...moved, loadCheck: check.detail };
+      return { model: input.model, kind: input.kind, ...moved, loadCheck: checked };
     } catch (err) {
       const type = (err as { cause?: { type?: string } }).cause?.type;
       if (type !== 'ChampionChangedError' || attempt >= MAX_ATTEMPTS) throw err;

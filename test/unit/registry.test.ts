@@ -149,3 +149,104 @@ describe('SQLite registry', () => {
     }
   });
 });
+
+describe('SQLite registry: aliases over time', () => {
+  let t: TestHome;
+  let registry: SqliteRegistry;
+  beforeEach(() => {
+    t = tempHome();
+    registry = t.deps.registry as SqliteRegistry;
+  });
+  afterEach(() => t.cleanup());
+
+  it('answers "which version was champion at time T", and keeps free-form aliases with their history', async () => {
+    for (const wf of ['a', 'b', 'c']) await registry.registerVersion(input(`wf-${wf}`));
+    const move = (to: number | 'previous', requestId: string) =>
+      registry.moveChampion({
+        model: spec.name,
+        to,
+        expectedChampion: 'any',
+        kind: to === 'previous' ? 'rollback' : 'promote',
+        actor: 'test',
+        reason: requestId,
+        requestId,
+        requireLoadCheck: false,
+      });
+    const stamps: string[] = [];
+    const tick = async (): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 5));
+      stamps.push(new Date().toISOString());
+      await new Promise((r) => setTimeout(r, 5));
+    };
+    await tick(); // [0] before anything
+    await move(1, 'p1');
+    await tick(); // [1]
+    await move(3, 'p3');
+    await tick(); // [2]
+    await move('previous', 'rb');
+    await tick(); // [3]
+    assert.deepEqual(await Promise.all(stamps.map((at) => registry.aliasAt(spec.name, 'champion', at))), [
+      null,
+      1,
+      3,
+      1,
+    ]);
+    assert.deepEqual(await registry.aliases(spec.name), { champion: 1, previous: 3 });
+
+    await registry.setAlias({
+      model: spec.name,
+      alias: 'staging',
+      version: 2,
+      actor: 'ana',
+      reason: 'try',
+      requestId: 's1',
+    });
+    await registry.setAlias({
+      model: spec.name,
+      alias: 'staging',
+      version: 2,
+      actor: 'ana',
+      reason: 'try',
+      requestId: 's1',
+    });
+    assert.equal(await registry.alias(spec.name, 'staging'), 2);
+    assert.equal((await registry.aliasHistory(spec.name)).filter((e) => e.alias === 'staging').length, 1, 'idempotent');
+    await assert.rejects(
+      registry.setAlias({
+        model: spec.name,
+        alias: 'champion',
+        version: 2,
+        actor: 'ana',
+        reason: 'x',
+        requestId: 's2',
+      }),
+      /moves only by promotion or rollback/,
+    );
+    await registry.setAlias({
+      model: spec.name,
+      alias: 'staging',
+      version: null,
+      actor: 'ana',
+      reason: 'done',
+      requestId: 's3',
+    });
+    assert.equal(await registry.alias(spec.name, 'staging'), null);
+  });
+
+  it('a rollback with no previous champion is refused', async () => {
+    await registry.registerVersion(input('wf-only'));
+    await assert.rejects(
+      registry.moveChampion({
+        model: spec.name,
+        to: 'previous',
+        expectedChampion: 'any',
+        kind: 'rollback',
+        actor: 't',
+        reason: 'r',
+        requestId: 'x',
+        requireLoadCheck: false,
+      }),
+      /has no previous champion/,
+    );
+  });
+});

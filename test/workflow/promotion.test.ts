@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { describeFailure } from '../../client/format';
+import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
+import { uriToPath } from '../../lib/artifacts';
+import type { SourceRef } from '../../lib/data/source';
+import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import {
+  approveCandidate,
+  championChangeWorkflowId,
+  LumenStage,
+  rejectCandidate,
+  statusQuery,
+  type ChampionChangeInput,
+  type PipelineStatus,
+} from '../../workflows/definitions';
+import {
+  tempHome,
+  testClient,
+  uniqueQueues,
+  withWorkers,
+  workflowBundle,
+  repoRoot,
+  type TestHome,
+} from '../support/env';
+
+const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
+const year = (y: number, half?: 1 | 2): SourceRef => ({
+  uri: 'vega-datasets:seattle-weather.csv',
+  window: {
+    column: 'date',
+    start: half === 2 ? `${y}-07-01` : `${y}-01-01`,
+    end: half === 1 ? `${y}-07-01` : `${y + 1}-01-01`,
+  },
+});
+
+describe('promotion: gate, approval, history and rollback', () => {
+  let t: TestHome;
+  let client: Client;
+  const queues = uniqueQueues();
+
+  const run = <T>(fn: () => Promise<T>): Promise<T> => withWorkers(t.deps, queues, ['pipeline', 'training'], fn);
+  const start = (spec: ModelSpec, source: SourceRef): Promise<StartedPipeline> =>
+    startTrainingPipeline(client, spec, source, { trainingTaskQueue: queues.training, actor: 'test' }, queues.pipeline);
+  // these tests are about promotion: seasonal half-years must not be quarantined for drift
+  const model = (name: string, gate: object = {}): ModelSpec =>
+    parseModelSpec({
+      ...weather,
+      name,
+      training: { ...weather.training, epochs: 15 },
+      gate,
+      validation: { drift: { numeric: { fail: 10 }, categorical: { fail: 10 } } },
+    });
+  const changeChampion = (input: Omit<ChampionChangeInput, 'trainingTaskQueue'>) =>
+    client.workflow.execute('championChange', {
+      taskQueue: queues.pipeline,
+      workflowId: championChangeWorkflowId(input.model, input.requestId),
+      args: [{ ...input, trainingTaskQueue: queues.training }],
+    });
+
+  async function waitFor(started: StartedPipeline, stage: PipelineStatus['stage']): Promise<PipelineStatus> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const status = await started.handle.query(statusQuery);
+      if (status.stage === stage) return status;
+      assert.ok(status.stage !== 'done' && status.stage !== 'failed', `ended (${status.stage}) before ${stage}`);
+      assert.ok(Date.now() < deadline, `not ${stage} within 90 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  before(async () => {
+    t = tempHome();
+    client = await testClient();
+    await workflowBundle();
+  });
+  after(async () => {
+    await client.connection.close();
+    t.cleanup();
+  });
+
+  it('approval: the validator refuses the wrong version or digest; approve promotes, reject does not', async () => {
+    const spec = model('weather-approval', { approval: { required: 'always', timeout: '10m' } });
+    await run(async () => {
+      const first = await start(spec, year(2012));
+      const waiting = await waitFor(first, 'awaiting_approval');
+      assert.equal((await first.handle.describe()).typedSearchAttributes.get(LumenStage), 'awaiting_approval');
+      const { version, artifactSha256 } = waiting.approval!;
+      const pending = await t.deps.registry.listApprovals({ model: spec.name, status: 'pending' });
+      assert.deepEqual(
+        pending.map((a) => [a.version, a.artifactSha256]),
+        [[version, artifactSha256]],
+      );
+      for (const [request, message] of [
+        [{ version: version + 1, artifactSha256, by: 'ana', comment: 'ok' }, /version 2 is not the candidate/],
+        [{ version, artifactSha256: 'f'.repeat(64), by: 'ana', comment: 'ok' }, /is not the candidate's/],
+        [{ version, artifactSha256, by: '', comment: 'ok' }, /identity/],
+        [{ version, artifactSha256, by: 'ana', comment: ' ' }, /needs a comment/],
+      ] as const) {
+        await assert.rejects(
+          first.handle.executeUpdate(approveCandidate, { args: [request] }),
+          (e: unknown) => e instanceof WorkflowUpdateFailedError && message.test(String(e.cause?.message)),
+        );
+      }
+      const history = await first.handle.fetchHistory();
+      assert.ok(
+        !(history.events ?? []).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes),
+        'nothing recorded',
+      );
+      await first.handle.executeUpdate(approveCandidate, {
+        args: [{ version, artifactSha256, by: 'ana', comment: 'looks right' }],
+      });
+      const approved = await first.handle.result();
+      assert.equal(approved.outcome, 'promoted');
+      assert.deepEqual(approved.approval, { status: 'approved', by: 'ana', comment: 'looks right' });
+
+      const second = await start(spec, year(2013));
+      const w2 = await waitFor(second, 'awaiting_approval');
+      await second.handle.executeUpdate(rejectCandidate, {
+        args: [
+          {
+            version: w2.approval!.version,
+            artifactSha256: w2.approval!.artifactSha256,
+            by: 'ben',
+            comment: 'not this week',
+          },
+        ],
+      });
+      const rejected = await second.handle.result();
+      assert.equal(rejected.outcome, 'not-approved');
+      assert.equal(await t.deps.registry.alias(spec.name, 'champion'), version, 'champion unchanged');
+    });
+    const approvals = await t.deps.registry.listApprovals({ model: spec.name });
+    assert.deepEqual(
+      approvals.map((a) => [a.version, a.status, a.decidedBy, a.comment]),
+      [
+        [1, 'approved', 'ana', 'looks right'],
+        [2, 'rejected', 'ben', 'not this week'],
+      ],
+    );
+    const champion = (await t.deps.registry.aliasHistory(spec.name)).filter((e) => e.alias === 'champion');
+    assert.equal(champion.length, 1);
+    assert.match(champion[0].actor, /^ana \(approved\)$/);
+  });
+
+  it('approval timeout: nobody decides, nothing is promoted, an alert is raised', async () => {
+    const spec = model('weather-approval-timeout', { approval: { required: 'always', timeout: '3s' } });
+    const result = await run(async () => (await start(spec, year(2012))).handle.result());
+    assert.equal(result.outcome, 'not-approved');
+    assert.equal(result.approval?.status, 'expired');
+    assert.equal(await t.deps.registry.alias(spec.name, 'champion'), null);
+    assert.ok((await t.deps.registry.listAlerts(spec.name)).some((a) => a.kind === 'approval-expired'));
+  });
+
+  it('the same approval sent 100 times: exactly one promotion and one history row', async () => {
+    const spec = model('weather-approval-dup', { approval: { required: 'always', timeout: '10m' } });
+    const result = await run(async () => {
+      const started = await start(spec, year(2014));
+      const { approval } = await waitFor(started, 'awaiting_approval');
+      const request = {
+        version: approval!.version,
+        artifactSha256: approval!.artifactSha256,
+        by: 'ana',
+        comment: 'ship it',
+      };
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 100 }, () => started.handle.executeUpdate(approveCandidate, { args: [request] })),
+      );
+      const accepted = outcomes.filter((o) => o.status === 'fulfilled').length;
+      assert.equal(accepted, 1, `${accepted} approvals accepted`);
+      const reasons = new Set(
+        outcomes
+          .filter((o): o is PromiseRejectedResult => o.status === 'rejected')
+          .map((o) => {
+            const e = o.reason as Error & { cause?: Error };
+            return String(e.cause?.message ?? e.message);
+          }),
+      );
+      // refused by the validator (already decided) or by the server (the run already finished): never applied twice
+      for (const reason of reasons)
+        assert.match(reason, /no candidate is waiting for approval|workflow execution already completed/);
+      return started.handle.result();
+    });
+    assert.equal(result.outcome, 'promoted');
+    const history = (await t.deps.registry.aliasHistory(spec.name)).filter((e) => e.alias === 'champion');
+    assert.equal(history.length, 1);
+    assert.equal((await t.deps.registry.listApprovals({ model: spec.name, status: 'approved' })).length, 1);
+  });
+
+  it('a candidate worse than the champion is kept out, with the failing checks listed', async () => {
+    // demanding a +0.5 macro-F1 improvement no candidate can reach
+    const spec = model('weather-gate', { vsChampion: { minAbsoluteChange: 0.5 } });
+    const [first, second] = await run(async () => [
+      await (await start(spec, year(2012))).handle.result(),
+      await (await start(spec, year(2013))).handle.result(),
+    ]);
+    assert.equal(first.outcome, 'promoted', 'first run: no champion to beat');
+    assert.equal(second.outcome, 'registered');
+    assert.equal(second.verdict?.passed, false);
+    const failing = second.verdict!.checks.filter((c) => c.outcome === 'fail');
+    assert.deepEqual(
+      failing.map((c) => `${c.name}:${c.metric}:${c.threshold}`),
+      ['vs-champion:macroF1:0.5'],
+    );
+    assert.match(second.verdict!.reason, /macroF1 improvement over champion v1/);
+    assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
+    const v2 = await t.deps.registry.getVersion(spec.name, 2);
+    assert.equal(
+      (v2?.evaluation as { verdict: { passed: boolean } }).verdict.passed,
+      false,
+      'the verdict is in lineage',
+    );
+  });
+
+  it('races: 20 concurrent promotions and rollbacks leave one champion and a consistent history', async () => {
+    const spec = model('weather-race-2', { vsChampion: { minAbsoluteChange: -1 } });
+    await run(async () => {
+      for (const source of [year(2012), year(2013), year(2014, 1), year(2014, 2), year(2015)]) {
+        assert.equal((await (await start(spec, source)).handle.result()).outcome, 'promoted');
+      }
+      const requests = Array.from({ length: 20 }, (_, i) =>
+        changeChampion(
+          i % 2 === 0
+            ? {
+                model: spec.name,
+                kind: 'promote',
+                to: 1 + (i % 5),
+                reason: `race ${i}`,
+                by: 'racer',
+                requestId: `race-${i}`,
+              }
+            : { model: spec.name, kind: 'rollback', reason: `race ${i}`, by: 'racer', requestId: `race-${i}` },
+        ),
+      );
+      const settled = await Promise.allSettled(requests);
+      const failed = settled
+        .filter((s) => s.status === 'rejected')
+        .map((s) => describeFailure((s as PromiseRejectedResult).reason));
+      assert.deepEqual(failed, [], 'every request completes');
+    });
+    const history = (await t.deps.registry.aliasHistory(spec.name)).filter((e) => e.alias === 'champion');
+    history.forEach((e, i) => {
+      assert.equal(e.fromVersion, i === 0 ? null : history[i - 1].toVersion, `event ${i} starts where ${i - 1} ended`);
+    });
+    const aliases = await t.deps.registry.aliases(spec.name);
+    assert.equal(aliases.champion, history[history.length - 1].toVersion, 'one champion, the last one moved to');
+    // every request moved the alias at most once
+    const perRequest = new Map<string, number>();
+    for (const e of history) perRequest.set(e.requestId, (perRequest.get(e.requestId) ?? 0) + 1);
+    assert.ok([...perRequest.values()].every((n) => n === 1));
+  });
+
+  it('rollback: durable, idempotent per request, and refused for a version whose artifact no longer loads', async () => {
+    const spec = model('weather-rollback', { vsChampion: { minAbsoluteChange: -1 } });
+    await run(async () => {
+      for (const source of [year(2012), year(2013), year(2014)]) await (await start(spec, source)).handle.result();
+      assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 3);
+
+      const back = await changeChampion({
+        model: spec.name,
+        kind: 'rollback',
+        reason: 'v3 misbehaves',
+        by: 'ops',
+        requestId: 'rb-1',
+      });
+      assert.deepEqual([back.changed, back.champion, back.previous], [true, 2, 3]);
+      assert.match(back.loadCheck, /digest verified/);
+      // the same request again (a retried CLI call): the workflow id dedupes it, the alias does not move twice
+      const again = await client.workflow.getHandle(championChangeWorkflowId(spec.name, 'rb-1')).result();
+      assert.deepEqual(again, back);
+      const rows = (await t.deps.registry.aliasHistory(spec.name)).filter(
+        (e) => e.requestId === 'rb-1' && e.alias === 'champion',
+      );
+      assert.equal(rows.length, 1);
+
+      // corrupt v1's weights: one flipped byte
+      const v1 = await t.deps.registry.getVersion(spec.name, 1);
+      const weights = path.join(uriToPath(v1!.artifact.uri), 'weights.bin');
+      const bytes = fs.readFileSync(weights);
+      bytes[100] ^= 0x01;
+      fs.writeFileSync(weights, bytes);
+      const err = await changeChampion({
+        model: spec.name,
+        kind: 'rollback',
+        to: 1,
+        reason: 'try v1',
+        by: 'ops',
+        requestId: 'rb-2',
+      }).catch((e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(describeFailure(err), /v1 failed its load check: .*weights\.bin has sha256/);
+      assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 2, 'champion unchanged');
+      assert.equal(
+        (await t.deps.registry.getVersion(spec.name, 1))?.loadCheck?.passed,
+        false,
+        'the failed check is recorded',
+      );
+      // and a version that failed its load check cannot be made champion, even by the registry directly
+      await assert.rejects(
+        t.deps.registry.moveChampion({
+          model: spec.name,
+          to: 1,
+          expectedChampion: 'any',
+          kind: 'rollback',
+          actor: 'x',
+          reason: 'x',
+          requestId: 'rb-3',
+          requireLoadCheck: true,
+        }),
+        /v1 cannot become champion: its load check failed/,
+      );
+    });
+    const at = new Date().toISOString();
+    assert.equal(await t.deps.registry.aliasAt(spec.name, 'champion', at), 2);
+    const history = await t.deps.registry.aliasHistory(spec.name);
+    const beforeRollback = history.find((e) => e.requestId === 'rb-1')!.at;
+    assert.equal(
+      await t.deps.registry.aliasAt(spec.name, 'champion', new Date(Date.parse(beforeRollback) - 1).toISOString()),
+      3,
+    );
+  });
+});
