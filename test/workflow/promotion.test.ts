@@ -16,6 +16,7 @@ import {
   type ChampionChangeInput,
   type PipelineStatus,
 } from '../../workflows/definitions';
+import type { championChange } from '../../workflows';
 import {
   tempHome,
   testClient,
@@ -54,7 +55,7 @@ describe('promotion: gate, approval, history and rollback', () => {
       validation: { drift: { numeric: { fail: 10 }, categorical: { fail: 10 } } },
     });
   const changeChampion = (input: Omit<ChampionChangeInput, 'trainingTaskQueue'>) =>
-    client.workflow.execute('championChange', {
+    client.workflow.execute<typeof championChange>('championChange', {
       taskQueue: queues.pipeline,
       workflowId: championChangeWorkflowId(input.model, input.requestId),
       args: [{ ...input, trainingTaskQueue: queues.training }],
@@ -199,12 +200,12 @@ describe('promotion: gate, approval, history and rollback', () => {
     assert.equal(first.outcome, 'promoted', 'first run: no champion to beat');
     assert.equal(second.outcome, 'registered');
     assert.equal(second.verdict?.passed, false);
-    const failing = second.verdict!.checks.filter((c) => c.outcome === 'fail');
+    const failing = second.verdict.checks.filter((c) => c.outcome === 'fail');
     assert.deepEqual(
       failing.map((c) => `${c.name}:${c.metric}:${c.threshold}`),
       ['vs-champion:macroF1:0.5'],
     );
-    assert.match(second.verdict!.reason, /macroF1 improvement over champion v1/);
+    assert.match(second.verdict.reason, /macroF1 improvement over champion v1/);
     assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
     const v2 = await t.deps.registry.getVersion(spec.name, 2);
     assert.equal(
@@ -235,9 +236,7 @@ describe('promotion: gate, approval, history and rollback', () => {
         ),
       );
       const settled = await Promise.allSettled(requests);
-      const failed = settled
-        .filter((s) => s.status === 'rejected')
-        .map((s) => describeFailure((s as PromiseRejectedResult).reason));
+      const failed = settled.filter((s) => s.status === 'rejected').map((s) => describeFailure(s.reason));
       assert.deepEqual(failed, [], 'every request completes');
     });
     const history = (await t.deps.registry.aliasHistory(spec.name)).filter((e) => e.alias === 'champion');
