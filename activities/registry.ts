@@ -140,7 +140,11 @@ export function registryActivities(deps: ActivityDeps) {
           await deps.store.verify(record.artifact);
         } catch (err) {
           const detail = (err as Error).message;
-          await deps.registry.recordLoadCheck(input.model, version, { passed: false, detail, at: new Date().toISOString() });
+          await deps.registry.recordLoadCheck(input.model, version, {
+            passed: false,
+            detail,
+            at: new Date().toISOString(),
+          });
           throw new LoadCheckFailed(`${input.model} v${version} failed its load check: ${detail}`);
         }
         return { version, artifact: record.artifact, canary, champion, needsLoadCheck: !record.loadCheck?.passed };

@@ -7,8 +7,9 @@ import { loadModelSpec, type ModelSpec } from '../lib/spec';
 import { statusQuery, type PipelineResult } from '../workflows/definitions';
 import { clientConfig, connectClient, workflowUrl } from './connection';
 import { runDemo } from './demo';
-import { describeFailure, formatMetrics, formatResult } from './format';
+import { describeFailure, formatMetrics, formatResult, formatVerdict } from './format';
 import { startTrainingPipeline } from './pipeline';
+import { changeChampion, decideCandidate, listPending, setAlias, showHistory } from './champion-commands';
 import { decideQuarantine, listQuarantine } from './quarantine-commands';
 import { alertsCommand, inferCommand, lineageCommand } from './registry-commands';
 
@@ -62,6 +63,14 @@ async function status(workflowId: string): Promise<void> {
   if (d.status.name === 'RUNNING') {
     const s = await handle.query(statusQuery);
     console.log(`stage      ${s.stage}`);
+    if (s.verdict) console.log(formatVerdict(s.verdict).join('\n'));
+    if (s.approval && s.stage === 'awaiting_approval') {
+      console.log(
+        `approval   v${s.approval.version} (artifact ${s.approval.artifactSha256.slice(0, 16)}…) until ${s.approval.deadline}`,
+      );
+    }
+    if (s.quarantine && s.stage === 'quarantined')
+      console.log(`quarantine until ${s.quarantine.deadline}: ${s.quarantine.summary}`);
     if (s.dataset) console.log(`dataset    ${s.dataset.sha256.slice(0, 16)}… ${s.dataset.rows} rows`);
     for (const step of s.steps) console.log(`  done     ${step.stage} ${(step.milliseconds / 1000).toFixed(1)} s`);
   } else if (d.status.name === 'COMPLETED') {
@@ -129,6 +138,56 @@ async function run(): Promise<void> {
       .option('--by <name>', 'who decides (default: $USER)')
       .action((target: string, opts: { reason: string; by?: string }) => decideQuarantine(kind, target, opts));
   }
+  for (const kind of ['approve', 'reject'] as const) {
+    program
+      .command(kind)
+      .description(`${kind} a candidate waiting for approval`)
+      .argument('<model>')
+      .requiredOption('--version <n>', 'the candidate version (must be the one waiting)')
+      .requiredOption('--comment <text>', 'why (recorded in lineage)')
+      .option('--by <name>', 'who decides (default: $USER)')
+      .action((model: string, opts: { version: string; comment: string; by?: string }) =>
+        decideCandidate(kind, model, opts),
+      );
+  }
+  program.command('pending').description('candidates waiting for approval').argument('[model]').action(listPending);
+  program
+    .command('history')
+    .description('alias history of a model; --at T: which version was champion at T')
+    .argument('<model>')
+    .option('--at <time>', 'ISO date/time')
+    .action(showHistory);
+  program
+    .command('rollback')
+    .description('move the champion back (to the previous champion unless --to), load-checked and recorded')
+    .argument('<model>')
+    .option('--to <version>', 'the version to roll back to')
+    .requiredOption('--reason <text>', 'why (recorded in the history)')
+    .option('--by <name>', 'who asks (default: $USER)')
+    .option('--request-id <id>', 'idempotency key: repeating a request with the same id moves nothing twice')
+    .action((model: string, opts: { to?: string; reason: string; by?: string; requestId?: string }) =>
+      changeChampion('rollback', model, opts),
+    );
+  program
+    .command('promote')
+    .description('make a registered version champion by hand, load-checked and recorded')
+    .argument('<model>')
+    .requiredOption('--version <n>')
+    .requiredOption('--reason <text>')
+    .option('--by <name>')
+    .option('--request-id <id>')
+    .action((model: string, opts: { version: string; reason: string; by?: string; requestId?: string }) =>
+      changeChampion('promote', model, opts),
+    );
+  program
+    .command('alias')
+    .description('point a free-form alias (staging, shadow…) at a version, or "none" to remove it')
+    .argument('<model>')
+    .argument('<alias>')
+    .argument('<version>')
+    .requiredOption('--reason <text>')
+    .option('--by <name>')
+    .action(setAlias);
   program
     .command('alerts')
     .description('recent alerts')

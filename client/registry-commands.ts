@@ -66,7 +66,7 @@ export function formatLineage(view: VersionLineageView): string {
   const evaluation = v.evaluation as {
     holdoutRows?: number;
     champion?: ({ version: number } & Record<string, number>) | null;
-    decision?: { reason: string };
+    report?: { uri: string };
   };
   lines.push(
     `  evaluation   ${formatMetrics(v.metrics)}${evaluation.holdoutRows ? ` on ${evaluation.holdoutRows} holdout rows` : ''}`,
@@ -75,7 +75,17 @@ export function formatLineage(view: VersionLineageView): string {
     const { version: cv, ...metrics } = evaluation.champion;
     lines.push(`               champion v${cv} on the same rows: ${formatMetrics(metrics)}`);
   }
-  if (evaluation.decision) lines.push(`               ${evaluation.decision.reason}`);
+  if (evaluation.report) lines.push(`               report ${evaluation.report.uri}`);
+  const verdict = (v.evaluation as { verdict?: { passed: boolean; reason: string } }).verdict;
+  if (verdict) lines.push(`  gate         ${verdict.passed ? 'passed' : 'failed'}: ${verdict.reason}`);
+  lines.push(
+    `  load check   ${v.loadCheck ? `${v.loadCheck.passed ? 'passed' : 'FAILED'} ${v.loadCheck.at}: ${v.loadCheck.detail}` : 'never run'}`,
+  );
+  for (const a of view.approvals) {
+    lines.push(
+      `  approval     ${a.status}${a.decidedBy ? ` by ${a.decidedBy}` : ''}${a.decidedAt ? ` ${a.decidedAt}` : ''}${a.comment ? `: ${a.comment}` : ''}`,
+    );
+  }
   for (const p of view.promotions) {
     lines.push(
       `  ${p.alias.padEnd(12)} ${p.at}  v${p.fromVersion ?? '–'} → v${p.toVersion ?? '–'} by ${p.actor}: ${p.reason}`,

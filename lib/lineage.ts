@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import type { ArtifactStore } from './artifacts';
 import { NotFoundError } from './errors';
-import type { AliasEvent, DatasetRecord, ModelVersion, Registry, ValidationRecord } from './registry/types';
+import type {
+  AliasEvent,
+  ApprovalRecord,
+  DatasetRecord,
+  ModelVersion,
+  Registry,
+  ValidationRecord,
+} from './registry/types';
 
 /** Everything known about how one model version came to be, and what happened to it since. */
 export interface VersionLineageView {
@@ -12,6 +19,7 @@ export interface VersionLineageView {
   validation: ValidationRecord | null;
   validationSummary: string | null;
   promotions: AliasEvent[];
+  approvals: ApprovalRecord[];
   isChampion: boolean;
 }
 
@@ -50,6 +58,7 @@ export async function versionLineage(
     validation,
     validationSummary,
     promotions,
+    approvals: await registry.listApprovals({ model, version: versionNumber }),
     isChampion: (await registry.alias(model, 'champion')) === versionNumber,
   };
 }

@@ -1,5 +1,12 @@
 import type { RetryPolicy } from '@temporalio/common';
-import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import {
   LumenModel,
@@ -23,14 +30,15 @@ const retry: RetryPolicy = {
 };
 const registry = proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', retry });
 
-/** how often a move is retried when another promotion or rollback moved the champion in between */
-const MAX_ATTEMPTS = 5;
+/** how often a rollback to "previous" is retried when another change moved the champion in between */
+const MAX_ATTEMPTS = 20;
 
 /**
  * A manual promotion, or a rollback (to the previous champion unless a version is named), as a durable,
- * recorded workflow: the target is load-checked in a fresh process first, and the alias moves by
- * compare-and-set, idempotently per request. Concurrent changes of one model serialise on the registry's
- * transaction; a change that lost the race re-reads the champion and tries again.
+ * recorded workflow: the target's bytes are re-verified (and load-checked in a fresh process if that never passed),
+ * then the alias moves in one registry transaction, idempotently per request. "Make vN champion" holds whatever
+ * the champion is; "roll back to previous" depends on it, so it moves by compare-and-set and, when another change
+ * won the race, re-reads the champion and tries again after a short random pause.
  */
 export async function championChange(input: ChampionChangeInput): Promise<ChampionChangeResult> {
   const info = workflowInfo();
@@ -75,7 +83,8 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
       const moved = await registry.moveChampion({
         model: input.model,
         to: target.version,
-        expectedChampion: target.champion,
+        // an explicit target is right whatever the champion is now; "previous" only relative to the champion read
+        expectedChampion: input.to === undefined ? target.champion : 'any',
         kind: input.kind,
         reason: input.reason,
         actor: input.by,
@@ -89,6 +98,7 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
       const type = (err as { cause?: { type?: string } }).cause?.type;
       if (type !== 'ChampionChangedError' || attempt >= MAX_ATTEMPTS) throw err;
       log.info('champion moved meanwhile; resolving the target again', { model: input.model, attempt });
+      await sleep(50 + Math.floor(Math.random() * 200 * Math.min(attempt, 5)));
     }
   }
 }

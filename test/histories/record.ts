@@ -9,7 +9,15 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTrainingPipeline } from '../../client/pipeline';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startDevServer } from '../../tools/devserver';
-import { LumenModel, LumenStage, releaseQuarantine, statusQuery } from '../../workflows/definitions';
+import type { championChange } from '../../workflows';
+import {
+  approveCandidate,
+  championChangeWorkflowId,
+  LumenModel,
+  LumenStage,
+  releaseQuarantine,
+  statusQuery,
+} from '../../workflows/definitions';
 import { repoRoot, tempHome, testClient, uniqueQueues, vegaPath, withWorkers } from '../support/env';
 
 export interface RecordedHistory {
@@ -53,6 +61,12 @@ async function run(): Promise<void> {
       scenario: 'a later batch judged against the champion',
       source: { uri: 'vega-datasets:seattle-weather.csv', window: { column: 'date', start: '2015-01-01', end: '2016-01-01' } },
     },
+    {
+      file: 'approved.json',
+      scenario: 'candidate approved by a person, then promoted',
+      source: { uri: 'vega-datasets:seattle-weather.csv', window: { column: 'date', start: '2014-01-01', end: '2015-01-01' } },
+      approve: true,
+    },
     { file: 'failed-ingest.json', scenario: 'corrupt source: non-retryable failure at ingest', source: { uri: corrupt } },
     { file: 'released.json', scenario: 'drifted batch quarantined, then released by a person', source: { uri: drifted }, release: true },
     { file: 'rejected.json', scenario: 'drifted batch quarantined, rejected on timeout', source: { uri: drifted2 }, timeout: '2s' },
@@ -61,16 +75,38 @@ async function run(): Promise<void> {
   try {
     await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
       for (const s of scenarios) {
-        const specFor = s.timeout ? parseModelSpec({ ...spec, validation: { ...spec.validation, quarantine: { timeout: s.timeout } } }) : spec;
+        let specFor = s.timeout
+          ? parseModelSpec({ ...spec, validation: { ...spec.validation, quarantine: { timeout: s.timeout } } })
+          : spec;
+        if (s.approve) {
+          specFor = parseModelSpec({
+            ...spec,
+            gate: { ...spec.gate, vsChampion: { minAbsoluteChange: -1 }, approval: { required: 'always', timeout: '10m' } },
+          });
+        }
         const started = await startTrainingPipeline(client, specFor, s.source, { trainingTaskQueue: queues.training }, queues.pipeline);
         if (s.release) {
           let status = await started.handle.query(statusQuery);
+          const deadline = Date.now() + 60_000;
           while (status.stage !== 'quarantined') {
+            if (Date.now() > deadline) throw new Error(`${s.file}: not quarantined within a minute (stage ${status.stage})`);
             await new Promise((r) => setTimeout(r, 200));
             status = await started.handle.query(statusQuery);
           }
           await started.handle.executeUpdate(releaseQuarantine, {
             args: [{ dataset: status.quarantine!.dataset, by: 'recorder', reason: 'recorded for the replay test' }],
+          });
+        }
+        if (s.approve) {
+          let status = await started.handle.query(statusQuery);
+          const deadline = Date.now() + 60_000;
+          while (status.stage !== 'awaiting_approval') {
+            if (Date.now() > deadline) throw new Error(`${s.file}: not awaiting approval within a minute (stage ${status.stage})`);
+            await new Promise((r) => setTimeout(r, 200));
+            status = await started.handle.query(statusQuery);
+          }
+          await started.handle.executeUpdate(approveCandidate, {
+            args: [{ version: status.approval!.version, artifactSha256: status.approval!.artifactSha256, by: 'recorder', comment: 'recorded for the replay test' }],
           });
         }
         await started.handle.result().catch(() => undefined);
@@ -79,6 +115,19 @@ async function run(): Promise<void> {
         index.push({ file: s.file, workflowId: started.workflowId, scenario: s.scenario });
         console.log(`recorded ${s.file}: ${s.scenario}`);
       }
+    });
+    // a rollback through the champion-change workflow (the approved candidate above is champion now)
+    await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
+      const workflowId = championChangeWorkflowId(spec.name, 'recorded-rollback');
+      const handle = await client.workflow.start<typeof championChange>('championChange', {
+        taskQueue: queues.pipeline,
+        workflowId,
+        args: [{ model: spec.name, kind: 'rollback', reason: 'recorded for the replay test', by: 'recorder', requestId: 'recorded-rollback', trainingTaskQueue: queues.training }],
+      });
+      await handle.result();
+      fs.writeFileSync(path.join(__dirname, 'rollback.json'), `${historyToJSON(await handle.fetchHistory())}\n`);
+      index.push({ file: 'rollback.json', workflowId, scenario: 'rollback to the previous champion, load-checked' });
+      console.log('recorded rollback.json');
     });
     fs.writeFileSync(path.join(__dirname, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
   } finally {

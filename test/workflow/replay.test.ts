@@ -12,12 +12,14 @@ const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'
 describe('replay of saved pipeline histories (determinism)', () => {
   it('has histories for every scenario', () => {
     assert.deepEqual(recorded.map((r) => r.file).sort(), [
+      'approved.json',
       'compared.json',
       'duplicate.json',
       'failed-ingest.json',
       'promoted.json',
       'rejected.json',
       'released.json',
+      'rollback.json',
     ]);
   });
 
