@@ -179,28 +179,6 @@ function sweep(u: Float64Array, v: Float64Array): { ksD: number; wasserstein: nu
   return { ksD: d, wasserstein: total };
 }
 
-/** scipy.stats.wasserstein_distance: ∫ |F_u − F_v| over the merged sorted values (Neumaier-compensated sum). */
-export function wassersteinDistance(u: Float64Array, v: Float64Array): number {
-  const nu = u.length;
-  const nv = v.length;
-  let i = 0;
-  let j = 0;
-  let total = 0;
-  let compensation = 0;
-  let prev = Math.min(u[0], v[0]);
-  while (i < nu || j < nv) {
-    const x = j >= nv || (i < nu && u[i] <= v[j]) ? u[i] : v[j];
-    const term = Math.abs(i / nu - j / nv) * (x - prev);
-    const t = total + term;
-    compensation += Math.abs(total) >= Math.abs(term) ? total - t + term : term - t + total;
-    total = t;
-    prev = x;
-    while (i < nu && u[i] === x) i++;
-    while (j < nv && v[j] === x) j++;
-  }
-  return total + compensation;
-}
-
 /** Population standard deviation (numpy's default, ddof = 0), two-pass. */
 export function std(xs: Float64Array): number {
   const n = xs.length;

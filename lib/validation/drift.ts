@@ -109,58 +109,57 @@ export async function measureDrift(
   });
 
   const results: ColumnDrift[] = [];
+  /** One column's verdict: the configured effect size against its thresholds; every statistic is kept. */
+  const judge = (
+    col: SourceColumn,
+    kind: ColumnDrift['kind'],
+    method: string,
+    statistics: Record<string, number>,
+    defaults: { warn: number; fail: number },
+  ): void => {
+    const rule = policy.drift.columns[col.name] ?? {};
+    const value = statistics[method];
+    const warn = rule.warn ?? defaults.warn;
+    const fail = rule.fail ?? defaults.fail;
+    results.push({ column: col.name, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
+  };
   for (const { col, kind } of planned) {
     const rule = policy.drift.columns[col.name] ?? {};
     if (kind === 'numeric') {
       const d = byColumn.get(col.name);
       if (!d) continue;
       const defaults = policy.drift.numeric;
-      const method = rule.method ?? defaults.method;
-      const statistics = {
-        wasserstein: d.wasserstein,
-        psi: d.psi,
-        jensenshannon: d.jensenShannon,
-        ks: d.ks.statistic,
-        ksPValue: d.ks.pValue,
-      };
-      const value = statistics[method];
-      const warn = rule.warn ?? defaults.warn;
-      const fail = rule.fail ?? defaults.fail;
-      results.push({
-        column: col.name,
+      judge(
+        col,
         kind,
-        method,
-        value,
-        warn,
-        fail,
-        outcome: level(value, warn, fail),
-        statistics,
-      });
+        rule.method ?? defaults.method,
+        {
+          wasserstein: d.wasserstein,
+          psi: d.psi,
+          jensenshannon: d.jensenShannon,
+          ks: d.ks.statistic,
+          ksPValue: d.ks.pValue,
+        },
+        defaults,
+      );
     } else {
       const cur = current.profile.columns.find((c) => c.name === col.name);
       const ref = reference.profile.columns.find((c) => c.name === col.name);
       const d = categoricalDrift(counts(ref), counts(cur));
       const defaults = policy.drift.categorical;
       const method = rule.method === 'psi' || rule.method === 'jensenshannon' ? rule.method : defaults.method;
-      const statistics = {
-        jensenshannon: d.jensenShannon,
-        psi: d.psi,
-        chiSquare: d.chiSquare.statistic,
-        chiSquarePValue: d.chiSquare.pValue,
-      };
-      const value = statistics[method];
-      const warn = rule.warn ?? defaults.warn;
-      const fail = rule.fail ?? defaults.fail;
-      results.push({
-        column: col.name,
+      judge(
+        col,
         kind,
         method,
-        value,
-        warn,
-        fail,
-        outcome: level(value, warn, fail),
-        statistics,
-      });
+        {
+          jensenshannon: d.jensenShannon,
+          psi: d.psi,
+          chiSquare: d.chiSquare.statistic,
+          chiSquarePValue: d.chiSquare.pValue,
+        },
+        defaults,
+      );
     }
   }
   const drifted = results.filter((r) => r.outcome !== 'pass').length;
