@@ -1,6 +1,7 @@
 /**
  * End-to-end pipeline time on one month of real flights, split into Temporal orchestration overhead and
- * activity work. Baseline: the same stages called directly in this process, no Temporal.
+ * activity work. Baseline: the same stages called directly in this process, no Temporal (validation, training,
+ * evaluation with the gate, the load check in a fresh process, registration and promotion).
  * Run: npm run bench:pipeline [-- --month 2001-01]
  */
 import fs from 'node:fs';
@@ -15,7 +16,8 @@ import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
-import { evaluateArtifact, evaluationOptions, loadHoldout } from '../lib/evaluation/evaluate';
+import { evaluateArtifact, evaluationOptions, loadHoldout, makeCanary } from '../lib/evaluation/evaluate';
+import { runLoadCheck } from '../lib/loadcheck';
 import { decideGate } from '../lib/gate';
 import { SqliteRegistry } from '../lib/registry/sqlite';
 import { loadModelSpec, specHash } from '../lib/spec';
@@ -56,6 +58,7 @@ async function run(): Promise<void> {
   const scored = await evaluateArtifact(store, trained.artifact, table, rows, evaluationOptions(spec));
   const metrics = scored.metrics;
   const verdict = decideGate(spec, scored, null);
+  const canary = await store.putJson('canaries', await makeCanary(store, spec, trained.artifact, table, rows));
   const v = await registry.registerVersion({
     model: spec.name,
     artifact: trained.artifact,
@@ -87,7 +90,8 @@ async function run(): Promise<void> {
     training: {},
     evaluation: {},
   });
-  if (verdict.passed) {
+  const loadCheck = await runLoadCheck(store, trained.artifact, canary);
+  if (verdict.passed && loadCheck.passed) {
     await registry.moveChampion({
       model: spec.name,
       to: v.version,

@@ -139,5 +139,5 @@ async function run(): Promise<void> {
 
 run().catch((err) => {
   console.error(err);
-  process.exit(1);
+  process.exitCode = 1;
 });
