@@ -109,28 +109,32 @@ function numericValue(x: number, log: boolean): number {
   return log ? Math.log1p(Math.max(x, 0)) : x;
 }
 
+/** Mean and sample standard deviation (1 when constant) of the finite values on the given rows, after `map`. */
+function meanStd(values: Float64Array, rows: Uint32Array, map: (x: number) => number): { mean: number; std: number } {
+  let sum = 0;
+  let sumSq = 0;
+  let n = 0;
+  for (const i of rows) {
+    const x = values[i];
+    if (Number.isFinite(x)) {
+      const v = map(x);
+      sum += v;
+      sumSq += v * v;
+      n++;
+    }
+  }
+  const mean = n > 0 ? sum / n : 0;
+  const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
+  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
+}
+
 /** Learn transform state (means, vocabularies, classes) from the training rows only. */
 export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32Array): Preprocessor {
   const features: FittedFeature[] = spec.features.map((feature) => {
     const t = feature.transform;
     const base = { name: feature.name, column: feature.column };
     if (t.kind === 'numeric') {
-      const values = numbers(table, featureRequest(feature));
-      let sum = 0;
-      let sumSq = 0;
-      let n = 0;
-      for (const i of trainRows) {
-        const x = values[i];
-        if (Number.isFinite(x)) {
-          const v = numericValue(x, t.log);
-          sum += v;
-          sumSq += v * v;
-          n++;
-        }
-      }
-      const mean = n > 0 ? sum / n : 0;
-      const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
-      const std = variance > 0 ? Math.sqrt(variance) : 1;
+      const { mean, std } = meanStd(numbers(table, featureRequest(feature)), trainRows, (x) => numericValue(x, t.log));
       return { ...base, kind: 'numeric', log: t.log, standardize: t.standardize, mean, std };
     }
     if (t.kind === 'categorical') {
@@ -175,21 +179,8 @@ function fitLabel(spec: ModelSpec, table: Table, trainRows: Uint32Array): Fitted
       return { task: 'multiclass', column: rule.column, classes };
     }
     case 'value': {
-      const values = numbers(table, req);
-      let sum = 0;
-      let sumSq = 0;
-      let n = 0;
-      for (const i of trainRows) {
-        const v = values[i];
-        if (Number.isFinite(v)) {
-          sum += v;
-          sumSq += v * v;
-          n++;
-        }
-      }
-      const mean = n > 0 ? sum / n : 0;
-      const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
-      return { task: 'regression', column: rule.column, mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
+      const { mean, std } = meanStd(numbers(table, req), trainRows, (v) => v);
+      return { task: 'regression', column: rule.column, mean, std };
     }
   }
 }
