@@ -1,5 +1,6 @@
 import { chiSquareSf } from './special';
 import { ksTwoSample, type KsResult } from './ks';
+import { sortFloat64 } from './sort';
 
 /**
  * Distribution-shift statistics between a reference and a current sample, defined exactly as Evidently 0.7
@@ -25,8 +26,10 @@ export interface CategoricalDrift {
 /** Above this many distinct reference values a numeric column is binned; at or below, each value is its own bin. */
 const MAX_VALUES_AS_CATEGORIES = 20;
 
-export function numericDrift(reference: Float64Array, current: Float64Array): NumericDrift {
-  if (reference.length === 0 || current.length === 0) throw new Error('drift needs non-empty samples');
+export function numericDrift(referenceValues: Float64Array, currentValues: Float64Array): NumericDrift {
+  if (referenceValues.length === 0 || currentValues.length === 0) throw new Error('drift needs non-empty samples');
+  const reference = ascendingFinite(referenceValues, 'reference');
+  const current = ascendingFinite(currentValues, 'current');
   const [r, c] = binnedShares(reference, current);
   const { ksD, wasserstein } = sweep(reference, current);
   return {
@@ -59,6 +62,25 @@ export function categoricalDrift(reference: Map<string, number>, current: Map<st
     psi: psiOf(fillZeros(r), fillZeros(c)),
     jensenShannon: jensenShannonDistance(r, c),
   };
+}
+
+/**
+ * The values as an ascending array: the same array when it already is one (the common, cached case: one pass to
+ * check), a sorted copy otherwise (as scipy sorts its inputs). NaN and ±Inf have no place in a distance between
+ * distributions — a NaN would also stall the merge sweep — so they are refused with their position.
+ */
+export function ascendingFinite(values: Float64Array, name: string): Float64Array {
+  let sorted = true;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (!Number.isFinite(x)) {
+      throw new RangeError(
+        `drift needs finite values: ${name}[${i}] is ${x} (drop missing and non-finite values before measuring drift)`,
+      );
+    }
+    if (i > 0 && x < values[i - 1]) sorted = false;
+  }
+  return sorted ? values : sortFloat64(values);
 }
 
 /**

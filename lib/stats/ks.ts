@@ -13,8 +13,13 @@ export interface KsResult {
 
 const MAX_EXACT_N = 10_000;
 
-/** D = sup |F₁ − F₂| over two ascending-sorted samples without NaN. */
-export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/**
+ * D = sup |F₁ − F₂|. Unsorted samples are sorted (a copy), as scipy does; a NaN, which has no place in an
+ * empirical distribution function, is refused with its position.
+ */
+export function ksStatistic(sampleA: ArrayLike<number>, sampleB: ArrayLike<number>): number {
+  const a = ascending(sampleA, 'a');
+  const b = ascending(sampleB, 'b');
   const n1 = a.length;
   const n2 = b.length;
   let i = 0;
@@ -30,7 +35,17 @@ export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number 
   return d;
 }
 
-/** `statistic`, when the caller already swept the samples, saves a pass. */
+function ascending(values: ArrayLike<number>, name: string): ArrayLike<number> {
+  let sorted = true;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i]))
+      throw new RangeError(`ks_2samp: sample ${name}[${i}] is NaN (drop missing values first)`);
+    if (i > 0 && values[i] < values[i - 1]) sorted = false;
+  }
+  return sorted ? values : Float64Array.from(values).sort();
+}
+
+/** `statistic`, when the caller already swept the samples (sorted, NaN-free), saves a pass. */
 export function ksTwoSample(a: ArrayLike<number>, b: ArrayLike<number>, statistic?: number): KsResult {
   const n1 = a.length;
   const n2 = b.length;
