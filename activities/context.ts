@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../lib/artifacts';
 import { LumenError } from '../lib/errors';
 import type { Registry } from '../lib/registry/types';
@@ -12,10 +12,49 @@ export interface ActivityDeps {
 }
 
 /**
- * Run an activity body, turning Lumen's non-retryable errors into non-retryable Temporal failures of the same
- * type name, with the message a person needs. Anything else stays retryable.
+ * How often a running activity tells the server it is alive. Far below every heartbeat timeout the workflows set
+ * (20 s), so a live worker is never mistaken for a dead one; the SDK batches the calls (see the workers'
+ * maxHeartbeatThrottleInterval), so a short period costs nothing.
+ */
+export const HEARTBEAT_PERIOD_MS = 1000;
+
+/** The details each running activity last reported, resent by its keep-alive. */
+const lastDetails = new WeakMap<Context, unknown>();
+
+/**
+ * Record progress details (e.g. a checkpoint reference) and send them now. The keep-alive that `asActivity`
+ * runs resends the latest details, so progress is never overwritten by an empty heartbeat.
+ */
+export function reportProgress(details: unknown): void {
+  const ctx = Context.current();
+  lastDetails.set(ctx, details);
+  ctx.heartbeat(details);
+}
+
+/**
+ * Heartbeat on a timer while an activity works. A worker that dies stops heartbeating, and the server retries the
+ * activity elsewhere after the heartbeat timeout instead of waiting out the start-to-close timeout. Work that
+ * keeps the event loop busy for long stretches must yield now and then (see lib/evaluation's bootstrap).
+ */
+function keepAlive(): () => void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return () => undefined; // called outside an activity (unit tests, the CLI's local check)
+  }
+  const beat = (): void => ctx.heartbeat(lastDetails.get(ctx));
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_PERIOD_MS);
+  return () => clearInterval(timer);
+}
+
+/**
+ * Run an activity body with a heartbeat going, turning Lumen's non-retryable errors into non-retryable Temporal
+ * failures of the same type name, with the message a person needs. Anything else stays retryable.
  */
 export async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
+  const stop = keepAlive();
   try {
     return await fn();
   } catch (err) {
@@ -28,5 +67,7 @@ export async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
       });
     }
     throw err;
+  } finally {
+    stop();
   }
 }

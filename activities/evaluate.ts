@@ -8,7 +8,7 @@ import {
   type ModelEvaluation,
 } from '../lib/evaluation/evaluate';
 import { decideGate, type GateVerdict } from '../lib/gate';
-import { runLoadCheck, type LoadCheckResult } from '../lib/loadcheck';
+import { registeredVersionProblem, runLoadCheck, type LoadCheckResult } from '../lib/loadcheck';
 import type { Metrics } from '../lib/metrics';
 import type { ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
@@ -31,6 +31,8 @@ export interface EvaluateOutput {
   report: ArtifactRef;
   /** holdout rows and the candidate's predictions on them, for the load check */
   canary: ArtifactRef;
+  /** the champion could not be trusted (changed bytes, a failed load check): the candidate was judged without it */
+  championProblem?: { version: number; detail: string };
 }
 
 export interface LoadCheckInput {
@@ -49,8 +51,15 @@ export function evaluateActivities(deps: ActivityDeps) {
      */
     async evaluateCandidate(input: EvaluateInput): Promise<EvaluateOutput> {
       return asActivity(async () => {
-        const championRecord = input.champion
-          ? await deps.registry.getVersion(input.spec.name, input.champion.version)
+        // A champion whose bytes changed is never scored: the candidate is judged as if there were none, and a
+        // person must approve it (the gate says why), rather than every later batch failing on the broken model.
+        const problem =
+          input.champion &&
+          (await registeredVersionProblem(deps.store, deps.registry, input.spec.name, input.champion.version));
+        const championProblem = problem ? { version: input.champion!.version, detail: problem } : undefined;
+        const usableChampion = championProblem ? null : input.champion;
+        const championRecord = usableChampion
+          ? await deps.registry.getVersion(input.spec.name, usableChampion.version)
           : undefined;
         const { table, rows } = await loadHoldout(
           input.spec,
@@ -60,20 +69,21 @@ export function evaluateActivities(deps: ActivityDeps) {
         const options = evaluationOptions(input.spec);
         const candidate = await evaluateArtifact(deps.store, input.candidate, table, rows, options);
         let champion: (ModelEvaluation & { version: number }) | null = null;
-        if (input.champion) {
+        if (usableChampion) {
           champion = {
-            ...(await evaluateArtifact(deps.store, input.champion.artifact, table, rows, options)),
-            version: input.champion.version,
+            ...(await evaluateArtifact(deps.store, usableChampion.artifact, table, rows, options)),
+            version: usableChampion.version,
           };
         }
-        const verdict = decideGate(input.spec, candidate, champion);
+        const verdict = decideGate(input.spec, candidate, champion, championProblem);
         const report = await deps.store.putJson('reports/evaluation', {
           format: 'lumen-evaluation/1',
           model: input.spec.name,
           dataset: input.dataset.sha256,
           holdoutRows: rows.length,
           candidate: { artifact: input.candidate, ...candidate },
-          champion: champion && { artifact: input.champion?.artifact, ...champion },
+          champion: champion && { artifact: usableChampion?.artifact, ...champion },
+          championProblem: championProblem ?? null,
           verdict,
         });
         const canary = await deps.store.putJson(
@@ -87,6 +97,7 @@ export function evaluateActivities(deps: ActivityDeps) {
           verdict,
           report,
           canary,
+          ...(championProblem ? { championProblem } : {}),
         };
       });
     },

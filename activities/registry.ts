@@ -2,7 +2,7 @@ import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { Metrics } from '../lib/metrics';
 import { ConflictError, LoadCheckFailed, NotFoundError } from '../lib/errors';
-import type { ApprovalRecord, ChampionMoveResult, VersionLineage } from '../lib/registry/types';
+import type { ApprovalRecord, ChampionMoveResult, LoadCheckRecord, VersionLineage } from '../lib/registry/types';
 import { specHash, type ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
 
@@ -49,6 +49,16 @@ export interface MoveTarget {
   champion: number | null;
   /** no load check has passed yet: run one in a fresh process before moving */
   needsLoadCheck: boolean;
+}
+
+export interface VerificationTarget {
+  version: number;
+  artifact: ArtifactRef;
+  canary: ArtifactRef;
+  /** why the bytes cannot be trusted (null: they hash to what was registered) */
+  bytesProblem: string | null;
+  /** the load check on record before this verification */
+  previous: LoadCheckRecord | null;
 }
 
 export function registryActivities(deps: ActivityDeps) {
@@ -148,6 +158,34 @@ export function registryActivities(deps: ActivityDeps) {
           throw new LoadCheckFailed(`${input.model} v${version} failed its load check: ${detail}`);
         }
         return { version, artifact: record.artifact, canary, champion, needsLoadCheck: !record.loadCheck?.passed };
+      });
+    },
+
+    /**
+     * First half of `lumen verify`: find the version (default: the champion), re-hash its bytes, and say whether
+     * the load check in a fresh process may run. Changed bytes are recorded as a failed load check right here.
+     */
+    async prepareVerification(input: { model: string; version?: number }): Promise<VerificationTarget> {
+      return asActivity(async () => {
+        const version = input.version ?? (await deps.registry.alias(input.model, 'champion'));
+        if (version === null) throw new NotFoundError(`${input.model} has no champion; name a version to verify`);
+        const record = await deps.registry.getVersion(input.model, version);
+        if (!record) throw new NotFoundError(`${input.model} v${version} is not registered`);
+        const canary = (record.evaluation as { canary?: ArtifactRef }).canary;
+        if (!canary) throw new ConflictError(`${input.model} v${version} has no canary to load-check it with`);
+        const previous = record.loadCheck;
+        try {
+          await deps.store.verify(record.artifact);
+        } catch (err) {
+          const detail = `bytes on disk differ from those registered: ${(err as Error).message}`;
+          await deps.registry.recordLoadCheck(input.model, version, {
+            passed: false,
+            detail,
+            at: new Date().toISOString(),
+          });
+          return { version, artifact: record.artifact, canary, bytesProblem: detail, previous };
+        }
+        return { version, artifact: record.artifact, canary, bytesProblem: null, previous };
       });
     },
 

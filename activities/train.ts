@@ -3,9 +3,9 @@ import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import { sha256 } from '../lib/hash';
 import type { TrainingProgress } from '../lib/model/trainer';
-import type { ModelSpec } from '../lib/spec';
+import { specHash, type ModelSpec } from '../lib/spec';
 import { trainOnDataset, type TrainOutcome } from '../lib/training';
-import { asActivity, type ActivityDeps } from './context';
+import { asActivity, reportProgress, type ActivityDeps } from './context';
 
 export interface TrainInput {
   spec: ModelSpec;
@@ -25,30 +25,33 @@ export interface TrainHeartbeat {
 export function trainActivities(deps: ActivityDeps) {
   return {
     /**
-     * Train a model. After every epoch a checkpoint (weights + optimizer state) is written and its reference is
-     * heartbeated; a retry after a crash or a worker kill picks it up from `heartbeatDetails` and continues from
-     * that epoch.
+     * Train a model. After every epoch a checkpoint (weights + optimizer state) is written, noted beside the
+     * checkpoints and heartbeated; a retry after a crash or a worker kill resumes from the newer of the two, so
+     * it continues from the last completed epoch even when the heartbeat never reached the server.
      */
     async trainModel(input: TrainInput): Promise<TrainOutcome> {
       const ctx = Context.current();
       const info = ctx.info;
       const previous = info.heartbeatDetails as TrainHeartbeat | undefined;
       let state: TrainHeartbeat = { epochsDone: previous?.epochsDone ?? 0, checkpoint: previous?.checkpoint };
-      const key = sha256(`${info.workflowExecution?.workflowId ?? info.activityId}/${info.activityId}`).slice(0, 16);
+      // the same for every attempt of this training (and only this one: same run, data and spec)
+      const key = sha256(
+        `${info.workflowExecution?.workflowId ?? info.activityId}/${info.activityId}/${input.dataset.sha256}/${specHash(input.spec)}`,
+      ).slice(0, 16);
       return asActivity(() =>
         trainOnDataset(deps.store, input.spec, input.dataset, {
-          resumeFrom: previous?.checkpoint,
+          resumeFrom: previous?.checkpoint && { checkpoint: previous.checkpoint, epochsDone: previous.epochsDone },
           checkpointKind: `checkpoints/${input.spec.name}/${key}`,
           onCheckpoint: (checkpoint: ArtifactRef, progress: TrainingProgress) => {
             const last = progress.history[progress.history.length - 1];
             state = { epochsDone: progress.epochsDone, checkpoint, loss: last?.loss };
-            ctx.heartbeat(state);
+            reportProgress(state);
             log.info('epoch complete', { model: input.spec.name, epoch: progress.epochsDone, loss: last?.loss });
             return Promise.resolve();
           },
           onBatch: (epoch, batch, batches) => {
             if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-            ctx.heartbeat({ ...state, epoch: epoch + 1, batch, batches });
+            reportProgress({ ...state, epoch: epoch + 1, batch, batches });
           },
           log: (message) => {
             log.info(message);

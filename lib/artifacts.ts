@@ -76,6 +76,33 @@ export class ArtifactStore {
     return { uri: pathToUri(dest), sha256: digest, bytes };
   }
 
+  /**
+   * A small mutable note beside the immutable artifacts of a kind (e.g. "the newest checkpoint of this run"),
+   * replaced atomically so a reader sees the old note or the new one, never half of one.
+   */
+  writeNote(kind: string, name: string, value: unknown): void {
+    const file = this.notePath(kind, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = this.tempPath('note');
+    fs.writeFileSync(tmp, JSON.stringify(value));
+    fs.renameSync(tmp, file);
+  }
+
+  /** The note, or undefined when there is none (or it cannot be read). */
+  readNote(kind: string, name: string): unknown {
+    try {
+      return JSON.parse(fs.readFileSync(this.notePath(kind, name), 'utf8')) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private notePath(kind: string, name: string): string {
+    const file = path.resolve(this.root, kind, `${name}.note.json`);
+    if (!file.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`note ${file} is outside the store`);
+    return file;
+  }
+
   /** Delete every artifact of a kind (e.g. the checkpoints of a finished training run). */
   removeKind(kind: string): void {
     const dir = path.resolve(this.root, kind);

@@ -63,6 +63,8 @@ export function decideGate(
   spec: ModelSpec,
   candidate: ModelScore,
   champion: (ModelScore & { version: number }) | null,
+  /** the champion exists but cannot be trusted: judge as a first run, and always ask a person */
+  championProblem?: { version: number; detail: string },
 ): GateVerdict {
   const policy = spec.gate;
   const checks: GateCheck[] = [];
@@ -125,7 +127,9 @@ export function decideGate(
       threshold: NaN,
       comparison: '>=',
       outcome: 'skipped',
-      detail: 'no champion yet: nothing to compare with',
+      detail: championProblem
+        ? `champion v${championProblem.version} cannot be trusted (${championProblem.detail}): not compared`
+        : 'no champion yet: nothing to compare with',
     });
   }
   const failed = checks.filter((c) => c.outcome === 'fail');
@@ -134,17 +138,21 @@ export function decideGate(
   const passed = failed.length === 0 && !refusedFirst;
   const approvalRequired =
     passed &&
-    (policy.approval.required === 'always' ||
+    (championProblem !== undefined ||
+      policy.approval.required === 'always' ||
       (firstRun && (policy.approval.required === 'firstRun' || policy.firstRun === 'requireApproval')));
+  const noChampion = championProblem ? `champion v${championProblem.version} cannot be trusted` : 'no champion yet';
   const reason = refusedFirst
-    ? 'no champion yet, and the policy does not promote a first model automatically'
+    ? `${noChampion}, and the policy does not promote a first model automatically`
     : failed.length
       ? `gate failed: ${failed.map((c) => c.detail).join('; ')}`
-      : firstRun
-        ? `no champion yet: the first model that passes the absolute checks becomes champion${approvalRequired ? ' once approved' : ''}`
-        : `gate passed: ${checks
-            .filter((c) => c.name === 'vs-champion')
-            .map((c) => c.detail)
-            .join('; ')}${approvalRequired ? '; awaiting approval' : ''}`;
+      : championProblem
+        ? `${noChampion}: judged without it on the absolute checks; a person must approve the replacement`
+        : firstRun
+          ? `no champion yet: the first model that passes the absolute checks becomes champion${approvalRequired ? ' once approved' : ''}`
+          : `gate passed: ${checks
+              .filter((c) => c.name === 'vs-champion')
+              .map((c) => c.detail)
+              .join('; ')}${approvalRequired ? '; awaiting approval' : ''}`;
   return { passed, firstRun, approvalRequired, championVersion: champion?.version ?? null, checks, reason };
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { ArtifactRef, ArtifactStore } from './artifacts';
+import type { Registry } from './registry/types';
 
 export interface LoadCheckResult {
   passed: boolean;
@@ -51,4 +52,30 @@ export function runLoadCheck(
     });
     child.stdin.end(JSON.stringify({ storeRoot: store.root, artifact, canary, tolerance: options.tolerance ?? 1e-4 }));
   });
+}
+
+/**
+ * Whether a registered version can be trusted now: its bytes still hash to what was registered, and no load check
+ * has failed since (a failed check stays until `lumen verify` passes one). Returns the reason when it cannot;
+ * a failed byte check is recorded as a failed load check, so no promotion or rollback moves to it either.
+ */
+export async function registeredVersionProblem(
+  store: ArtifactStore,
+  registry: Registry,
+  model: string,
+  version: number,
+): Promise<string | null> {
+  const record = await registry.getVersion(model, version);
+  if (!record) return `${model} v${version} is not registered`;
+  try {
+    await store.verify(record.artifact);
+  } catch (err) {
+    const detail = `bytes on disk differ from those registered: ${(err as Error).message}`;
+    await registry.recordLoadCheck(model, version, { passed: false, detail, at: new Date().toISOString() });
+    return detail;
+  }
+  if (record.loadCheck && !record.loadCheck.passed) {
+    return `its last load check failed (${record.loadCheck.at}): ${record.loadCheck.detail}`;
+  }
+  return null;
 }

@@ -9,10 +9,19 @@ import { loadTf, type TfBackend } from './model/tf';
 import { trainLoop, type EpochStats, type TrainingProgress } from './model/trainer';
 import { specHash, type ModelSpec } from './spec';
 
+/** A checkpoint and how far it had got. */
+export interface CheckpointMark {
+  checkpoint: ArtifactRef;
+  epochsDone: number;
+}
+
 export interface TrainHooks {
   /** a checkpoint to resume from (from the previous attempt's last heartbeat) */
-  resumeFrom?: ArtifactRef;
-  /** where checkpoints of this run go in the artifact store */
+  resumeFrom?: CheckpointMark;
+  /**
+   * where checkpoints of this run go in the artifact store; the same for every attempt of one training, so a retry
+   * finds the newest checkpoint there even when the heartbeat that carried it never reached the server
+   */
   checkpointKind: string;
   /** called once a checkpoint is durable; the caller records it (heartbeat) so a retry can resume */
   onCheckpoint: (checkpoint: ArtifactRef, progress: TrainingProgress) => Promise<void>;
@@ -34,6 +43,16 @@ export interface TrainOutcome {
   resumedFromEpoch: number | null;
   preprocessorHash: string;
   seconds: number;
+}
+
+const LATEST = 'latest';
+
+/** The newest checkpoint an earlier attempt of this training wrote down, if any. */
+export function latestCheckpoint(store: ArtifactStore, checkpointKind: string): CheckpointMark | undefined {
+  const note = store.readNote(checkpointKind, LATEST) as Partial<CheckpointMark> | undefined;
+  const parsed = ArtifactRef.safeParse(note?.checkpoint);
+  if (!parsed.success || typeof note?.epochsDone !== 'number') return undefined;
+  return { checkpoint: parsed.data, epochsDone: note.epochsDone };
 }
 
 /**
@@ -63,19 +82,29 @@ export async function trainOnDataset(
   try {
     let start: TrainingProgress | undefined;
     let resumedFromEpoch: number | null = null;
-    if (hooks.resumeFrom) {
+    // the newest of what the server last heard (heartbeat) and what the last attempt wrote down (note)
+    const candidates = [latestCheckpoint(store, hooks.checkpointKind), hooks.resumeFrom]
+      .filter((c): c is CheckpointMark => c !== undefined)
+      .sort((a, b) => b.epochsDone - a.epochsDone);
+    for (const candidate of candidates) {
       try {
-        const saved = await restoreCheckpoint(store, tf, hooks.resumeFrom, model);
-        if (saved.preprocessorHash !== preprocessorHash) {
-          throw new Error('checkpoint was made with different preprocessing');
-        }
+        const saved = await restoreCheckpoint(store, tf, candidate.checkpoint, model, (p) => {
+          if (p.preprocessorHash !== preprocessorHash) throw new Error('made with different preprocessing');
+          if (p.epochsDone > spec.training.epochs) {
+            throw new Error(`it is after epoch ${p.epochsDone}, beyond the ${spec.training.epochs} planned`);
+          }
+        });
         start = { epochsDone: saved.epochsDone, history: saved.history };
         resumedFromEpoch = saved.epochsDone;
         hooks.log?.(`resuming ${spec.name} from checkpoint after epoch ${saved.epochsDone}`);
+        break;
       } catch (err) {
-        // A checkpoint that cannot be trusted is discarded, never half-used: start over from the seeded initialisation.
-        hooks.log?.(`ignoring checkpoint ${hooks.resumeFrom.uri}: ${(err as Error).message}; training from scratch`);
-        model.setWeights(buildNetwork(tf, spec, preprocessor).getWeights());
+        // A checkpoint that cannot be trusted is discarded, never half-used: try an older one, else start over
+        // from the seeded initialisation.
+        hooks.log?.(`ignoring checkpoint ${candidate.checkpoint.uri}: ${(err as Error).message}`);
+        const fresh = buildNetwork(tf, spec, preprocessor);
+        model.setWeights(fresh.getWeights());
+        fresh.dispose();
       }
     }
     const progress = await trainLoop(tf, model, data, {
@@ -86,6 +115,7 @@ export async function trainOnDataset(
       onBatch: hooks.onBatch,
       onEpochEnd: async (p) => {
         const ref = await saveCheckpoint(store, tf, hooks.checkpointKind, model, { ...p, preprocessorHash });
+        store.writeNote(hooks.checkpointKind, LATEST, { checkpoint: ref, epochsDone: p.epochsDone });
         // Older checkpoints stay until the run ends: heartbeats are throttled, so the server may still hold
         // the reference of an earlier one when the worker dies.
         await hooks.onCheckpoint(ref, p);

@@ -41,6 +41,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     namespace: setup.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
     ...(setup.identity ? { identity: setup.identity } : {}),
     shutdownGraceTime: '20 seconds' as const,
+    // Heartbeats reach the server at least this often (the SDK's default is 80% of the heartbeat timeout), so
+    // the progress a dead worker made — a checkpoint, say — is known to the server within seconds.
+    maxHeartbeatThrottleInterval: '2 seconds' as const,
   };
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {

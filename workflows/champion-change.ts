@@ -1,4 +1,3 @@
-import type { RetryPolicy } from '@temporalio/common';
 import {
   ApplicationFailure,
   log,
@@ -15,20 +14,9 @@ import {
   type ChampionChangeInput,
   type ChampionChangeResult,
 } from './definitions';
+import { BOOKKEEPING, heavyWork } from './activity-options';
 
-const retry: RetryPolicy = {
-  initialInterval: '1 second',
-  maximumInterval: '30 seconds',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: [
-    'NotFoundError',
-    'ConflictError',
-    'ChampionChangedError',
-    'ArtifactIntegrityError',
-    'LoadCheckFailed',
-  ],
-};
-const registry = proxyActivities<PipelineActivities>({ startToCloseTimeout: '1 minute', retry });
+const registry = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
 /** how often a rollback to "previous" is retried when another change moved the champion in between */
 const MAX_ATTEMPTS = 20;
@@ -42,11 +30,7 @@ const MAX_ATTEMPTS = 20;
  */
 export async function championChange(input: ChampionChangeInput): Promise<ChampionChangeResult> {
   const info = workflowInfo();
-  const heavy = proxyActivities<TrainingActivities>({
-    taskQueue: input.trainingTaskQueue ?? TRAINING_QUEUE,
-    startToCloseTimeout: '5 minutes',
-    retry,
-  });
+  const heavy = proxyActivities<TrainingActivities>(heavyWork(input.trainingTaskQueue ?? TRAINING_QUEUE, undefined));
   upsertSearchAttributes([
     { key: LumenModel, value: input.model },
     { key: LumenStage, value: input.kind },

@@ -34,7 +34,7 @@ export type Stage =
   | 'failed';
 
 export interface PipelineOptions {
-  /** heartbeat timeout of the training activity: how soon a dead training worker is noticed (default 60 s) */
+  /** heartbeat timeout of the training-queue activities: how soon a dead training worker is noticed (default 20 s) */
   trainingHeartbeatTimeout?: Duration;
   /** who or what started the run, recorded with promotions */
   actor?: string;
@@ -173,6 +173,30 @@ export interface ChampionChangeResult {
   champion: number;
   previous: number | null;
   loadCheck: string;
+}
+
+/** `lumen verify`: re-check a registered version's bytes and load it in a fresh process. */
+export interface VerifyInput {
+  model: string;
+  /** default: the champion */
+  version?: number;
+  by: string;
+  requestId: string;
+  /** task queue of the training workers, which run the load check (default lumen-training) */
+  trainingTaskQueue?: string;
+}
+
+export interface VerifyResult {
+  model: string;
+  version: number;
+  passed: boolean;
+  detail: string;
+  /** the load check on record before, e.g. a failure this verification clears */
+  previous: { passed: boolean; detail: string; at: string } | null;
+}
+
+export function verifyWorkflowId(model: string, requestId: string): string {
+  return `verify:${model}:${requestId}`;
 }
 
 export function championChangeWorkflowId(model: string, requestId: string): string {

@@ -1,2 +1,3 @@
 export { championChange } from './champion-change';
 export { trainingPipeline } from './training-pipeline';
+export { verifyModel } from './verify-model';

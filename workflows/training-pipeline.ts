@@ -9,6 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
+import type { EvaluateOutput } from '../activities/evaluate';
 import type { ValidateOutput } from '../activities/validate';
 import {
   approveCandidate,
@@ -26,30 +27,13 @@ import {
   type QuarantineRequest,
   type Stage,
 } from './definitions';
-
-const NON_RETRYABLE = [
-  'SpecError',
-  'SourceError',
-  'DataValidationError',
-  'ArtifactIntegrityError',
-  'ChampionChangedError',
-  'NotFoundError',
-  'ConflictError',
-  'LoadCheckFailed',
-];
+import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
 
 /** a promotion that keeps losing the race to other pipelines gives up after this many evaluations */
 const MAX_PROMOTE_ATTEMPTS = 3;
 
-const pipeline = proxyActivities<PipelineActivities>({
-  startToCloseTimeout: '10 minutes',
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '1 minute',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
+const dataWork = proxyActivities<PipelineActivities>(DATA_WORK);
 
 /**
  * Ingest → validate → (quarantine) → train → evaluate → register → promote, for one arriving batch of one model.
@@ -60,17 +44,9 @@ const pipeline = proxyActivities<PipelineActivities>({
 export async function trainingPipeline(input: PipelineInput): Promise<PipelineResult> {
   const { spec, source } = input;
   const info = workflowInfo();
-  const heavy = proxyActivities<TrainingActivities>({
-    taskQueue: input.options?.trainingTaskQueue ?? TRAINING_QUEUE,
-    startToCloseTimeout: '4 hours',
-    heartbeatTimeout: input.options?.trainingHeartbeatTimeout ?? '60 seconds',
-    retry: {
-      initialInterval: '2 seconds',
-      maximumInterval: '1 minute',
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: NON_RETRYABLE,
-    },
-  });
+  const heavy = proxyActivities<TrainingActivities>(
+    heavyWork(input.options?.trainingTaskQueue ?? TRAINING_QUEUE, input.options?.trainingHeartbeatTimeout),
+  );
 
   const status: PipelineStatus = { model: spec.name, stage: 'ingest', source, steps: [] };
   setHandler(statusQuery, () => status);
@@ -100,7 +76,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     }
   };
   const alert = (severity: 'info' | 'warning' | 'critical', kind: string, message: string, extra: object = {}) =>
-    pipeline.alert({
+    bookkeeping.alert({
       model: spec.name,
       severity,
       kind,
@@ -111,13 +87,13 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       key: `${info.workflowId}:${info.runId}:${kind}`,
     });
 
-  const ingested = await step('ingest', () => pipeline.ingestDataset({ source }));
+  const ingested = await step('ingest', () => dataWork.ingestDataset({ source }));
   status.dataset = { sha256: ingested.sha256, rows: ingested.rows };
 
   let validation: ValidateOutput;
   try {
     validation = await step('validate', () =>
-      pipeline.validateDataset({ dataset: ingested, spec, workflowId: info.workflowId, runId: info.runId }),
+      dataWork.validateDataset({ dataset: ingested, spec, workflowId: info.workflowId, runId: info.runId }),
     );
   } catch (err) {
     await alert('critical', 'validation-failed', status.error ?? messageOf(err));
@@ -163,7 +139,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   }
 
   const dataset = validation.trainingDataset;
-  const existing = await step('dedupe', () => pipeline.findTrainedVersion({ spec, datasetSha256: ingested.sha256 }));
+  const existing = await step('dedupe', () => bookkeeping.findTrainedVersion({ spec, datasetSha256: ingested.sha256 }));
   if (existing) {
     log.info('dataset already trained with this spec', { model: spec.name, version: existing.version });
     status.version = existing.version;
@@ -185,15 +161,16 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   }
 
   const trained = await step('train', () => heavy.trainModel({ spec, dataset }));
-  let champion = await pipeline.getChampion({ model: spec.name });
+  let champion = await bookkeeping.getChampion({ model: spec.name });
   let evaluation = await step('evaluate', () =>
     heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion }),
   );
   status.metrics = evaluation.candidate;
   status.verdict = evaluation.verdict;
+  await alertUntrustedChampion(evaluation);
 
   const registered = await step('register', () =>
-    pipeline.registerModelVersion({
+    bookkeeping.registerModelVersion({
       spec,
       dataset,
       lineage: {
@@ -278,7 +255,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   const promoted = await step('promote', async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await pipeline.moveChampion({
+        return await bookkeeping.moveChampion({
           model: spec.name,
           to: registered.version,
           expectedChampion: champion?.version ?? null,
@@ -293,15 +270,30 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
         if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_PROMOTE_ATTEMPTS) throw err;
         // another pipeline promoted since this one evaluated: judge again against the new champion
         log.info('champion changed during evaluation; re-evaluating', { model: spec.name, attempt });
-        champion = await pipeline.getChampion({ model: spec.name });
+        champion = await bookkeeping.getChampion({ model: spec.name });
         evaluation = await heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion });
         status.verdict = evaluation.verdict;
+        await alertUntrustedChampion(evaluation);
         if (!evaluation.verdict.passed) return null;
       }
     }
   });
   if (!promoted) return end('registered');
   return end('promoted', { approval, champion: promoted.champion });
+
+  /** A champion that cannot be trusted is never silent: it is named, with what to do about it. */
+  async function alertUntrustedChampion(e: EvaluateOutput): Promise<void> {
+    if (!e.championProblem) return;
+    const { version, detail } = e.championProblem;
+    await alert(
+      'critical',
+      'champion-untrusted',
+      `${spec.name} v${version} (champion) cannot be trusted: ${detail}. The new candidate was judged without it ` +
+        `and needs a person's approval. Restore the artifact and run \`lumen verify ${spec.name}@${version}\`, ` +
+        `or move the champion with \`lumen rollback ${spec.name} --to <version>\`.`,
+      { champion: version },
+    );
+  }
 
   /**
    * Wait, durably, for a person to approve or reject the candidate (Temporal updates whose validator insists on
@@ -314,7 +306,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     const since = Date.now();
     const timeout = spec.gate.approval.timeout;
     const timeoutMs = durationMs(timeout);
-    const request = await pipeline.requestApproval({
+    const request = await bookkeeping.requestApproval({
       model: spec.name,
       version,
       artifactSha256,
@@ -366,7 +358,12 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       startedAt: new Date(since).toISOString(),
       milliseconds: Date.now() - since,
     });
-    await pipeline.decideApproval({ id: request.id, status: outcome.status, by: outcome.by, comment: outcome.comment });
+    await bookkeeping.decideApproval({
+      id: request.id,
+      status: outcome.status,
+      by: outcome.by,
+      comment: outcome.comment,
+    });
     if (outcome.status !== 'approved') {
       await alert(
         'warning',
@@ -439,7 +436,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       startedAt: new Date(since).toISOString(),
       milliseconds: Date.now() - since,
     });
-    await pipeline.decideQuarantine({ validationId: v.validationId, ...ended });
+    await bookkeeping.decideQuarantine({ validationId: v.validationId, ...ended });
     if (ended.decision === 'rejected') {
       await alert('critical', 'quarantine-rejected', `batch ${ingested.sha256.slice(0, 12)} rejected: ${ended.reason}`);
     } else {

@@ -35,17 +35,23 @@ export interface Interval {
  * sorted once, so each replicate's AUC is one weighted pass instead of a new sort. Seeded: the same inputs and
  * seed give the same intervals.
  */
-export function bootstrapBinary(
+export async function bootstrapBinary(
   labels: ArrayLike<number>,
   probabilities: ArrayLike<number>,
   options: { replicates: number; seed: number; level: number },
-): Record<'auc' | 'accuracy' | 'logLoss', Interval> {
+): Promise<Record<'auc' | 'accuracy' | 'logLoss', Interval>> {
   const n = labels.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probabilities[a] - probabilities[b]);
   const rand = prng(options.seed);
   const weights = new Float64Array(n);
   const samples = { auc: [] as number[], accuracy: [] as number[], logLoss: [] as number[] };
+  let lastYield = performance.now();
   for (let r = 0; r < options.replicates; r++) {
+    // seconds of work on a big holdout: let the event loop breathe (an activity's heartbeat runs on it)
+    if (performance.now() - lastYield > 100) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
     for (let i = 0; i < n; i++) weights[i] = poisson1(rand);
     samples.auc.push(weightedAuc(labels, probabilities, order, weights));
     let w = 0;

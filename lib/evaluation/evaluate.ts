@@ -70,7 +70,7 @@ export async function evaluateArtifact(
       };
       const intervals =
         options.bootstrapReplicates > 0
-          ? bootstrapBinary(labels, probabilities, {
+          ? await bootstrapBinary(labels, probabilities, {
               replicates: options.bootstrapReplicates,
               seed: options.seed,
               level: options.bootstrapLevel,

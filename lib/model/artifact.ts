@@ -120,16 +120,23 @@ export interface SavedProgress extends TrainingProgress {
   preprocessorHash: string;
 }
 
+/**
+ * Load a checkpoint into a model and its optimizer. `accept` sees the saved progress first and throws when the
+ * checkpoint does not belong to this training, so a foreign checkpoint never touches the model.
+ */
 export async function restoreCheckpoint(
   store: ArtifactStore,
   tf: Tf,
   ref: ArtifactRef,
   model: LayersModel,
+  accept: (saved: SavedProgress) => void,
 ): Promise<SavedProgress> {
   const dir = await store.verify(ref);
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8')) as SavedProgress;
+  accept(saved);
   const weights = readTensors(tf, dir, 'weights');
   model.setWeights(weights.map((w) => w.tensor));
   weights.forEach((w) => w.tensor.dispose());
   await restoreOptimizerState(model, readTensors(tf, dir, 'optimizer'));
-  return JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8')) as SavedProgress;
+  return saved;
 }

@@ -120,13 +120,13 @@ describe('evaluation details', () => {
     assert.ok(Math.abs(expectedCalibrationError([0, 0, 1, 1], [0.1, 0.2, 0.9, 1.0]) - (0.3 + 0.1) / 4) < 1e-12);
   });
 
-  it('weighted AUC with unit weights equals AUC; bootstrap intervals bracket the estimate and are seeded', () => {
+  it('weighted AUC with unit weights equals AUC; bootstrap intervals bracket the estimate and are seeded', async () => {
     const labels = Array.from({ length: 400 }, (_, i) => (i % 3 === 0 ? 1 : 0));
     const scores = labels.map((y, i) => 0.3 * y + ((i * 7919) % 100) / 150);
     const order = scores.map((_, i) => i).sort((a, b) => scores[a] - scores[b]);
     assert.ok(Math.abs(weightedAuc(labels, scores, order, new Array(400).fill(1)) - auc(labels, scores)) < 1e-12);
-    const a = bootstrapBinary(labels, scores, { replicates: 100, seed: 3, level: 0.9 });
-    const b = bootstrapBinary(labels, scores, { replicates: 100, seed: 3, level: 0.9 });
+    const a = await bootstrapBinary(labels, scores, { replicates: 100, seed: 3, level: 0.9 });
+    const b = await bootstrapBinary(labels, scores, { replicates: 100, seed: 3, level: 0.9 });
     assert.deepEqual(a, b);
     const point = auc(labels, scores);
     assert.ok(a.auc.low < point && point < a.auc.high, `${a.auc.low} < ${point} < ${a.auc.high}`);

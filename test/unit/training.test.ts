@@ -62,8 +62,9 @@ describe('training with tfjs', () => {
       SimulatedCrash,
     );
     assert.ok(saved);
+    // No heartbeat reached the server (throttled, or the worker died first): the retry finds the newest
+    // checkpoint from the note the attempt left beside its checkpoints.
     const resumed = await trainOnDataset(t.deps.store, spec, weather, {
-      resumeFrom: saved,
       checkpointKind: 'checkpoints/test/interrupted',
       onCheckpoint: () => Promise.resolve(),
     });
@@ -100,7 +101,7 @@ describe('training with tfjs', () => {
     fs.writeFileSync(weightsFile, bytes);
     const messages: string[] = [];
     const outcome = await trainOnDataset(t.deps.store, spec, weather, {
-      resumeFrom: saved,
+      resumeFrom: { checkpoint: saved!, epochsDone: 1 },
       checkpointKind: 'checkpoints/test/corrupt',
       onCheckpoint: () => Promise.resolve(),
       log: (m) => messages.push(m),
@@ -110,6 +111,43 @@ describe('training with tfjs', () => {
       messages.some((m) => /ignoring checkpoint .* weights\.bin has sha256/.test(m)),
       messages.join('\n'),
     );
+  });
+
+  it('resumes from the newer of the heartbeat and the note, and ignores a checkpoint of other preprocessing', async () => {
+    const marks: { checkpoint: ArtifactRef; epochsDone: number }[] = [];
+    await assert.rejects(
+      trainOnDataset(t.deps.store, spec, weather, {
+        checkpointKind: 'checkpoints/test/newer',
+        onCheckpoint: (ref, progress) => {
+          marks.push({ checkpoint: ref, epochsDone: progress.epochsDone });
+          if (progress.epochsDone === 4) throw new SimulatedCrash('worker died after epoch 4');
+          return Promise.resolve();
+        },
+      }),
+      SimulatedCrash,
+    );
+    // a checkpoint from a run of different preprocessing (another spec) is refused, not loaded
+    const other = parseModelSpec({ ...spec, features: spec.features.slice(0, 2) });
+    const messages: string[] = [];
+    const fresh = await trainOnDataset(t.deps.store, other, weather, {
+      resumeFrom: marks[3],
+      checkpointKind: 'checkpoints/test/other',
+      onCheckpoint: () => Promise.resolve(),
+      log: (m) => messages.push(m),
+    });
+    assert.equal(fresh.resumedFromEpoch, null);
+    assert.ok(
+      messages.some((m) => /made with different preprocessing/.test(m)),
+      messages.join('\n'),
+    );
+
+    // the server last heard of epoch 2; the note says 4
+    const resumed = await trainOnDataset(t.deps.store, spec, weather, {
+      resumeFrom: marks[1],
+      checkpointKind: 'checkpoints/test/newer',
+      onCheckpoint: () => Promise.resolve(),
+    });
+    assert.equal(resumed.resumedFromEpoch, 4);
   });
 
   it('trains the same model from the same data and seed', async () => {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { defaultPayloadConverter, type Client } from '@temporalio/client';
-import type { TrainHeartbeat } from '../../activities/train';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { startTrainingPipeline } from '../../client/pipeline';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { stopProcess } from '../../tools/devserver';
+import { HEARTBEAT_TIMEOUT } from '../../workflows/activity-options';
 import {
   repoRoot,
   temporalAddress,
@@ -16,8 +17,22 @@ import {
   type TestHome,
 } from '../support/env';
 
-/** A training worker in its own OS process, so it can be killed like a crashed machine. */
-function spawnTrainingWorker(home: string, queues: { pipeline: string; training: string }): ChildProcess {
+/**
+ * Workers in their own OS processes, killed like crashed machines, under the settings a user gets: no test
+ * passes a shorter timeout. If one of these needs a special setting to pass, the default is wrong.
+ */
+
+interface WorkerProcess {
+  child: ChildProcess;
+  /** everything it printed so far */
+  output: () => string;
+}
+
+function spawnWorker(
+  home: string,
+  queues: { pipeline: string; training: string },
+  roles: 'pipeline' | 'training',
+): WorkerProcess {
   const child = spawn(
     process.execPath,
     [
@@ -25,7 +40,7 @@ function spawnTrainingWorker(home: string, queues: { pipeline: string; training:
       'tsx',
       'worker/main.ts',
       '--queues',
-      'training',
+      roles,
       '--training-queue',
       queues.training,
       '--pipeline-queue',
@@ -33,7 +48,7 @@ function spawnTrainingWorker(home: string, queues: { pipeline: string; training:
     ],
     {
       cwd: repoRoot,
-      env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: temporalAddress(), LUMEN_LOG_LEVEL: 'WARN' },
+      env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: temporalAddress(), LUMEN_LOG_LEVEL: 'INFO' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -41,82 +56,170 @@ function spawnTrainingWorker(home: string, queues: { pipeline: string; training:
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
-      console.error(`training worker exited ${code}:\n${output}`);
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`worker exited ${code}:\n${output}`);
   });
-  return child;
+  return { child, output: () => output };
 }
 
-describe('fault: the training worker is killed mid-training', () => {
+async function kill(worker: WorkerProcess): Promise<number> {
+  worker.child.kill('SIGKILL');
+  await new Promise((r) => worker.child.once('exit', r));
+  return Date.now();
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
+
+async function pendingActivity(handle: WorkflowHandle, type: string): Promise<PendingActivity | undefined> {
+  const pending = (await handle.describe()).raw.pendingActivities ?? [];
+  return pending.find((a) => a.activityType?.name === type);
+}
+
+const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+
+/** Wait until the activity runs on a worker, then kill that worker; returns when it was killed. */
+async function killDuring(handle: WorkflowHandle, type: string, worker: WorkerProcess): Promise<number> {
+  await until(`${type} started`, 180_000, async () => {
+    const a = await pendingActivity(handle, type);
+    return a?.state === STARTED ? a : undefined;
+  });
+  return kill(worker);
+}
+
+/** How the server saw an activity end: its last attempt number and why the attempt before it failed. */
+async function activityOutcome(
+  handle: WorkflowHandle,
+  type: string,
+): Promise<{ attempt: number; lastFailure: string; completedAt: number }> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type);
+  assert.ok(scheduled, `${type} was scheduled`);
+  const id = String(scheduled.eventId);
+  const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
+  const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === id);
+  assert.ok(started && completed, `${type} completed`);
+  const failure = started.activityTaskStartedEventAttributes?.lastFailure;
+  return {
+    attempt: started.activityTaskStartedEventAttributes?.attempt ?? 0,
+    lastFailure: `${failure?.message ?? ''} ${temporal.api.enums.v1.TimeoutType[failure?.timeoutFailureInfo?.timeoutType ?? 0]}`,
+    completedAt: Number(completed.eventTime?.seconds ?? 0) * 1000,
+  };
+}
+
+describe('fault: workers killed mid-activity, under default settings', () => {
   let t: TestHome;
   let client: Client;
-  const workers: ChildProcess[] = [];
+  const workers: WorkerProcess[] = [];
+  const spawnTracked = (...args: Parameters<typeof spawnWorker>): WorkerProcess => {
+    const w = spawnWorker(...args);
+    workers.push(w);
+    return w;
+  };
   before(async () => {
     t = tempHome();
     client = await testClient();
   });
   after(async () => {
-    await Promise.all(workers.map((w) => stopProcess(w, 2000)));
+    await Promise.all(workers.map((w) => stopProcess(w.child, 2000)));
     await client.connection.close();
     t.cleanup();
   });
 
-  it('SIGKILL after a checkpoint: a new worker resumes from it and exactly one version is registered', async () => {
+  it('SIGKILL right after epoch 2: the retry starts within the heartbeat timeout and resumes from epoch 2', async () => {
     const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
-    const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 8 } });
+    const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 6 } });
     const queues = uniqueQueues();
     const source = {
       uri: 'vega-datasets:flights-3m.parquet',
       window: { column: 'date', start: '2001-01-01', end: '2001-01-15' },
     };
 
-    const result = await withWorkers(t.deps, queues, ['pipeline'], async () => {
-      const first = spawnTrainingWorker(t.home, queues);
-      workers.push(first);
+    const { r, killedAfter, retryAfterMs } = await withWorkers(t.deps, queues, ['pipeline'], async () => {
+      const first = spawnTracked(t.home, queues, 'training');
       const started = await startTrainingPipeline(
         client,
         spec,
         source,
-        { trainingTaskQueue: queues.training, trainingHeartbeatTimeout: '5 seconds' },
+        { trainingTaskQueue: queues.training },
         queues.pipeline,
       );
-
-      // wait until the server has recorded a heartbeat carrying a checkpoint of at least two epochs
-      let seen: TrainHeartbeat | undefined;
-      const deadline = Date.now() + 120_000;
-      while (!seen || seen.epochsDone < 2 || !seen.checkpoint) {
-        assert.ok(Date.now() < deadline, 'no checkpoint heartbeat within 2 minutes');
-        await new Promise((r) => setTimeout(r, 250));
-        const pending = (await started.handle.describe()).raw.pendingActivities ?? [];
-        const training = pending.find((a) => a.activityType?.name === 'trainModel');
-        const payload = training?.heartbeatDetails?.payloads?.[0];
-        if (payload) seen = defaultPayloadConverter.fromPayload<TrainHeartbeat>(payload);
-      }
-      first.kill('SIGKILL');
-      await new Promise((r) => first.once('exit', r));
-
-      workers.push(spawnTrainingWorker(t.home, queues));
-      const r = await started.handle.result();
-
-      const history = await started.handle.fetchHistory();
-      const attempts = (history.events ?? [])
-        .filter((e) => e.activityTaskStartedEventAttributes)
-        .map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
-      assert.ok(Math.max(...attempts) >= 2, `training was retried on the new worker (attempts ${attempts.join(',')})`);
-      return { r, killedAfter: seen.epochsDone };
+      // the moment the worker itself says epoch 2 is done — not when the server has heard of it
+      const epoch = await until(`epoch 2 logged by the training worker`, 180_000, () => {
+        const done = [...first.output().matchAll(/epoch complete \{[^}]*?epoch: (\d+)/g)].map((m) => Number(m[1]));
+        const last = Math.max(0, ...done);
+        return Promise.resolve(last >= 2 ? last : undefined);
+      });
+      const killedAt = await kill(first);
+      spawnTracked(t.home, queues, 'training');
+      const retried = await until('the training retried on the new worker', 120_000, async () => {
+        const a = await pendingActivity(started.handle, 'trainModel');
+        return a && (a.attempt ?? 0) >= 2 && a.state === STARTED ? Date.now() : undefined;
+      });
+      return { r: await started.handle.result(), killedAfter: epoch, retryAfterMs: retried - killedAt };
     });
 
-    const { r, killedAfter } = result;
     assert.equal(r.outcome, 'promoted');
     assert.ok(r.resumedFromEpoch !== null, 'training resumed from a checkpoint, not from zero');
     assert.ok(
       r.resumedFromEpoch >= killedAfter && r.resumedFromEpoch < spec.training.epochs,
       `resumed from epoch ${r.resumedFromEpoch}, killed after ${killedAfter}`,
     );
+    // noticed by the heartbeat timeout (20 s), not the old 60 s; a few seconds for the retry's back-off and poll
+    assert.ok(retryAfterMs < 35_000, `the dead training worker was noticed after ${retryAfterMs / 1000} s`);
     const versions = await t.deps.registry.listVersions(spec.name);
     assert.equal(versions.length, 1, 'exactly one registered version');
     const training = versions[0].training as { history: unknown[]; resumedFromEpoch: number };
     assert.equal(training.history.length, spec.training.epochs);
     assert.equal(training.resumedFromEpoch, r.resumedFromEpoch);
+  });
+
+  it('SIGKILL of the pipeline worker during validate and of the training worker during evaluate', async () => {
+    // all 3 million flights: validation and scoring take seconds, long enough to be caught in the act
+    const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
+    const spec = parseModelSpec({
+      ...base,
+      name: 'flights-fault',
+      training: { ...base.training, epochs: 1, maxTrainingRows: 20_000 },
+      // a quick, weak model: this test is about the run surviving, not about the model's quality
+      gate: { ...base.gate, thresholds: {}, slices: { ...base.gate.slices, maxGap: {} } },
+    });
+    const queues = uniqueQueues();
+    const pipelineWorker = spawnTracked(t.home, queues, 'pipeline');
+    const trainingWorker = spawnTracked(t.home, queues, 'training');
+    const started = await startTrainingPipeline(
+      client,
+      spec,
+      { uri: 'vega-datasets:flights-3m.parquet' },
+      { trainingTaskQueue: queues.training },
+      queues.pipeline,
+    );
+    const validateKilledAt = await killDuring(started.handle, 'validateDataset', pipelineWorker);
+    spawnTracked(t.home, queues, 'pipeline');
+    const evaluateKilledAt = await killDuring(started.handle, 'evaluateCandidate', trainingWorker);
+    spawnTracked(t.home, queues, 'training');
+    const result = await started.handle.result();
+    assert.equal(result.outcome, 'promoted');
+
+    const heartbeat = Number.parseInt(HEARTBEAT_TIMEOUT, 10) * 1000;
+    for (const [type, killedAt, work] of [
+      ['validateDataset', validateKilledAt, 10_000],
+      ['evaluateCandidate', evaluateKilledAt, 45_000],
+    ] as const) {
+      const outcome = await activityOutcome(started.handle, type);
+      assert.equal(outcome.attempt, 2, `${type} ran again after the kill`);
+      assert.match(outcome.lastFailure, /HEARTBEAT/, `${type}: the dead worker was noticed by its heartbeat`);
+      // heartbeat timeout + the retry's work; under the old defaults this was 10 minutes (validate) or 4 hours
+      const lost = outcome.completedAt - killedAt;
+      assert.ok(lost < heartbeat + work, `${type} completed ${lost / 1000} s after its worker was killed`);
+    }
   });
 });

@@ -11,12 +11,13 @@ import {
   approveCandidate,
   championChangeWorkflowId,
   LumenStage,
+  verifyWorkflowId,
   rejectCandidate,
   statusQuery,
   type ChampionChangeInput,
   type PipelineStatus,
 } from '../../workflows/definitions';
-import type { championChange } from '../../workflows';
+import type { championChange, verifyModel } from '../../workflows';
 import {
   tempHome,
   testClient,
@@ -324,5 +325,69 @@ describe('promotion: gate, approval, history and rollback', () => {
       await t.deps.registry.aliasAt(spec.name, 'champion', new Date(Date.parse(beforeRollback) - 1).toISOString()),
       3,
     );
+  });
+
+  it('a corrupted champion: a critical alert names it, the next candidate is judged without it and needs approval; verify clears the restored artifact', async () => {
+    const spec = model('weather-broken-champion', { vsChampion: { minAbsoluteChange: -1 } });
+    const verify = (version: number, requestId: string) =>
+      client.workflow.execute<typeof verifyModel>('verifyModel', {
+        taskQueue: queues.pipeline,
+        workflowId: verifyWorkflowId(spec.name, requestId),
+        args: [{ model: spec.name, version, by: 'ops', requestId, trainingTaskQueue: queues.training }],
+      });
+    await run(async () => {
+      assert.equal((await (await start(spec, year(2012))).handle.result()).outcome, 'promoted');
+      const v1 = await t.deps.registry.getVersion(spec.name, 1);
+      const weights = path.join(uriToPath(v1!.artifact.uri), 'weights.bin');
+      const good = fs.readFileSync(weights);
+      const bad = Buffer.from(good);
+      bad[100] ^= 0x01;
+      fs.writeFileSync(weights, bad);
+
+      // the next batch does not fail on the broken champion: the candidate is judged without it
+      const second = await start(spec, year(2013));
+      const waiting = await waitFor(second, 'awaiting_approval');
+      assert.match(waiting.verdict!.reason, /champion v1 cannot be trusted.*a person must approve/);
+      const alerts = await t.deps.registry.listAlerts(spec.name);
+      const critical = alerts.find((a) => a.kind === 'champion-untrusted');
+      assert.ok(critical, alerts.map((a) => a.kind).join(', '));
+      assert.equal(critical.severity, 'critical');
+      assert.match(critical.message, /weather-broken-champion v1 \(champion\) cannot be trusted: .*weights\.bin/);
+      assert.match(critical.message, /lumen verify weather-broken-champion@1/);
+      await second.handle.executeUpdate(approveCandidate, {
+        args: [
+          {
+            version: waiting.approval!.version,
+            artifactSha256: waiting.approval!.artifactSha256,
+            by: 'ana',
+            comment: 'replace the broken one',
+          },
+        ],
+      });
+      const replaced = await second.handle.result();
+      assert.equal(replaced.outcome, 'promoted');
+      assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 2);
+
+      // verify: refused while the bytes are wrong, cleared once they are restored
+      const failed = await verify(1, 'v-1');
+      assert.equal(failed.passed, false);
+      assert.match(failed.detail, /bytes on disk differ .*weights\.bin has sha256/);
+      fs.writeFileSync(weights, good);
+      const cleared = await verify(1, 'v-2');
+      assert.equal(cleared.passed, true, cleared.detail);
+      assert.equal(cleared.previous?.passed, false, 'the failure it clears');
+      assert.equal((await t.deps.registry.getVersion(spec.name, 1))?.loadCheck?.passed, true);
+      assert.ok((await t.deps.registry.listAlerts(spec.name)).some((a) => a.kind === 'verify-cleared'));
+      // and a rollback to it is allowed again
+      const back = await changeChampion({
+        model: spec.name,
+        kind: 'rollback',
+        to: 1,
+        reason: 'v1 restored',
+        by: 'ops',
+        requestId: 'rb-restored',
+      });
+      assert.equal(back.champion, 1);
+    });
   });
 });
