@@ -10,7 +10,7 @@ import type { LabelRule, ModelSpec } from './spec';
 
 export type FittedFeature =
   | { name: string; column: string; kind: 'numeric'; log: boolean; standardize: boolean; mean: number; std: number }
-  | { name: string; column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month' }
+  | { name: string; column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month'; format?: string }
   | { name: string; column: string; kind: 'categorical'; vocabulary: string[] };
 
 export type FittedLabel =
@@ -31,14 +31,16 @@ export interface Preprocessor {
 const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000;
 
-function featureRequest(feature: ModelSpec['features'][number]): ColumnRequest {
+function featureRequest(spec: ModelSpec, feature: ModelSpec['features'][number]): ColumnRequest {
   switch (feature.transform.kind) {
     case 'numeric':
       return { name: feature.column, as: 'number' };
     case 'categorical':
       return { name: feature.column, as: 'string' };
-    default:
-      return { name: feature.column, as: 'timestamp' };
+    default: {
+      const format = spec.source.columns.find((c) => c.name === feature.column)?.format;
+      return { name: feature.column, as: 'timestamp', ...(format ? { format } : {}) };
+    }
   }
 }
 
@@ -52,7 +54,7 @@ function labelRequest(spec: ModelSpec): ColumnRequest {
 
 /** The columns (and how to read them) that a spec needs from a dataset. */
 export function columnRequests(spec: ModelSpec): ColumnRequest[] {
-  const all = [...spec.features.map(featureRequest), labelRequest(spec)];
+  const all = [...spec.features.map((f) => featureRequest(spec, f)), labelRequest(spec)];
   const seen = new Map(all.map((r) => [columnKey(r), r]));
   return [...seen.values()];
 }
@@ -134,11 +136,13 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
     const t = feature.transform;
     const base = { name: feature.name, column: feature.column };
     if (t.kind === 'numeric') {
-      const { mean, std } = meanStd(numbers(table, featureRequest(feature)), trainRows, (x) => numericValue(x, t.log));
+      const { mean, std } = meanStd(numbers(table, featureRequest(spec, feature)), trainRows, (x) =>
+        numericValue(x, t.log),
+      );
       return { ...base, kind: 'numeric', log: t.log, standardize: t.standardize, mean, std };
     }
     if (t.kind === 'categorical') {
-      const values = strings(table, featureRequest(feature));
+      const values = strings(table, featureRequest(spec, feature));
       const counts = new Map<string, number>();
       for (const i of trainRows) {
         const v = values[i];
@@ -151,7 +155,8 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
         .map(([v]) => v);
       return { ...base, kind: 'categorical', vocabulary };
     }
-    return { ...base, kind: t.kind };
+    const format = spec.source.columns.find((c) => c.name === feature.column)?.format;
+    return { ...base, kind: t.kind, ...(format ? { format } : {}) };
   });
   const label = fitLabel(spec, table, trainRows);
   const width = features.reduce((w, f) => w + widthOf(f), 0);

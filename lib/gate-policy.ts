@@ -1,11 +1,11 @@
 import { z } from 'zod';
+import { ColumnName } from './validation/contract';
 
 /**
  * When a candidate may replace the champion (TFX Evaluator's value and change thresholds, MLflow's
  * validation thresholds), the fairness limits across slices, and when a person must approve.
  */
 
-const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain column identifier');
 const duration = z
   .string()
   .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/, 'a duration like "72h"');
@@ -15,6 +15,8 @@ export const Bounds = z
   .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both');
 
 export const GatePolicy = z.strictObject({
+  /** refuse a model that does no better than one ignoring its inputs (chance AUC, base rate, commonest class, mean) */
+  beatBaseline: z.boolean().default(true),
   /** absolute bounds per metric, e.g. { "auc": { "min": 0.65 }, "calibrationError": { "max": 0.05 } } */
   thresholds: z.record(z.string(), Bounds).default({}),
   /** how the candidate must compare with the champion, measured on the same holdout */
@@ -33,7 +35,7 @@ export const GatePolicy = z.strictObject({
   slices: z
     .strictObject({
       /** columns whose values define slices, e.g. ["origin"] (binary tasks) */
-      columns: z.array(identifier).default([]),
+      columns: z.array(ColumnName).default([]),
       minRows: z.number().int().min(1).default(200),
       top: z.number().int().min(2).max(500).default(20),
       /** largest tolerated gap between the best and worst slice */

@@ -7,6 +7,12 @@ import { primaryMetric, type ModelSpec } from './spec';
 /** What the gate looks at for one model on the holdout. */
 export interface ModelScore {
   metrics: Metrics;
+  /**
+   * What a model that ignores its inputs scores on the same rows: the log loss of always predicting the positive
+   * rate (binary), the accuracy of always predicting the commonest class (multiclass). Regression's baseline,
+   * always predicting the mean, is R² = 0 by definition.
+   */
+  baseline?: Metrics;
   intervals: Record<string, Interval> | null;
   gaps: FairnessGaps[];
 }
@@ -16,7 +22,7 @@ export interface GateCheck {
   metric: string;
   value: number;
   threshold: number;
-  comparison: '>=' | '<=';
+  comparison: Comparison;
   outcome: 'pass' | 'fail' | 'skipped';
   detail: string;
 }
@@ -32,17 +38,26 @@ export interface GateVerdict {
   reason: string;
 }
 
+type Comparison = '>=' | '<=' | '>' | '<';
+
+const compare: Record<Comparison, (a: number, b: number) => boolean> = {
+  '>=': (a, b) => a >= b,
+  '<=': (a, b) => a <= b,
+  '>': (a, b) => a > b,
+  '<': (a, b) => a < b,
+};
+
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
 function check(
   name: string,
   metric: string,
   value: number,
-  comparison: '>=' | '<=',
+  comparison: Comparison,
   threshold: number,
   detail: string,
 ): GateCheck {
-  const ok = Number.isFinite(value) && (comparison === '>=' ? value >= threshold : value <= threshold);
+  const ok = Number.isFinite(value) && compare[comparison](value, threshold);
   return {
     name,
     metric,
@@ -67,7 +82,7 @@ export function decideGate(
   championProblem?: { version: number; detail: string },
 ): GateVerdict {
   const policy = spec.gate;
-  const checks: GateCheck[] = [];
+  const checks: GateCheck[] = policy.beatBaseline ? baselineChecks(spec, candidate) : [];
   for (const [metric, bounds] of Object.entries(policy.thresholds)) {
     const value = candidate.metrics[metric] ?? NaN;
     if (bounds.min !== undefined)
@@ -155,4 +170,42 @@ export function decideGate(
               .map((c) => c.detail)
               .join('; ')}${approvalRequired ? '; awaiting approval' : ''}`;
   return { passed, firstRun, approvalRequired, championVersion: champion?.version ?? null, checks, reason };
+}
+
+/**
+ * A model that does no better than ignoring its inputs is never promoted, whatever else the policy says: binary
+ * models must rank better than chance and predict better than the base rate, multiclass ones beat the commonest
+ * class, regression ones beat the mean (R² > 0).
+ */
+function baselineChecks(spec: ModelSpec, candidate: ModelScore): GateCheck[] {
+  const m = candidate.metrics;
+  const b = candidate.baseline ?? {};
+  const nan = (x: number | undefined): number => x ?? NaN;
+  switch (spec.task) {
+    case 'binary':
+      return [
+        check('baseline', 'auc', nan(m.auc), '>', 0.5, 'auc better than chance'),
+        check(
+          'baseline',
+          'logLoss',
+          nan(m.logLoss),
+          '<',
+          nan(b.logLoss),
+          'logLoss below always predicting the positive rate',
+        ),
+      ];
+    case 'multiclass':
+      return [
+        check(
+          'baseline',
+          'accuracy',
+          nan(m.accuracy),
+          '>',
+          nan(b.accuracy),
+          'accuracy above always predicting the commonest class',
+        ),
+      ];
+    case 'regression':
+      return [check('baseline', 'r2', nan(m.r2), '>', 0, 'r2 above always predicting the mean')];
+  }
 }

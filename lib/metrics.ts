@@ -116,3 +116,18 @@ export function binaryMetrics(labels: ArrayLike<number>, probabilities: ArrayLik
     positiveRate: positives / labels.length,
   };
 }
+
+/** Scores of a model that ignores its inputs and always predicts the share of positives seen on these rows. */
+export function binaryBaseline(labels: ArrayLike<number>): Metrics {
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i];
+  const rate = positives / labels.length;
+  return { logLoss: binaryLogLoss(labels, new Float64Array(labels.length).fill(rate)), positiveRate: rate };
+}
+
+/** Accuracy of always predicting the commonest class among these labels (class indices 0…k−1). */
+export function majorityBaseline(labels: ArrayLike<number>, k: number): Metrics {
+  const counts = new Float64Array(k);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
+  return { accuracy: Math.max(...counts) / labels.length };
+}

@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { SpecError } from './errors';
 import { GatePolicy } from './gate-policy';
 import { hashJson } from './hash';
-import { SourceColumn, ValidationPolicy, contractHash, type ColumnType, type Contract } from './validation/contract';
+import {
+  ColumnName,
+  SourceColumn,
+  ValidationPolicy,
+  contractHash,
+  type ColumnType,
+  type Contract,
+} from './validation/contract';
 
 /**
  * A model is declared, not coded: the spec names the source columns, the label and its rule, the features and
@@ -12,7 +19,8 @@ import { SourceColumn, ValidationPolicy, contractHash, type ColumnType, type Con
 
 export { ColumnType, SourceColumn } from './validation/contract';
 
-const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain column identifier');
+/** feature names become input names ("origin=ATL") and keys in reports: plain identifiers */
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, _)');
 
 export const Task = z.enum(['binary', 'multiclass', 'regression']);
 export type Task = z.infer<typeof Task>;
@@ -21,24 +29,24 @@ export const LabelRule = z.discriminatedUnion('kind', [
   /** binary: positive when `column op value`, e.g. delay > 15 */
   z.strictObject({
     kind: z.literal('threshold'),
-    column: identifier,
+    column: ColumnName,
     op: z.enum(['>', '>=', '<', '<=']),
     value: z.number(),
   }),
   /** binary: positive when the column takes one of these values */
   z.strictObject({
     kind: z.literal('oneOf'),
-    column: identifier,
+    column: ColumnName,
     positive: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
   }),
   /** multiclass: one class per distinct value; declared classes fix the order, otherwise learned (sorted) */
   z.strictObject({
     kind: z.literal('classes'),
-    column: identifier,
+    column: ColumnName,
     classes: z.array(z.string()).min(2).optional(),
   }),
   /** regression: the column's value */
-  z.strictObject({ kind: z.literal('value'), column: identifier }),
+  z.strictObject({ kind: z.literal('value'), column: ColumnName }),
 ]);
 export type LabelRule = z.infer<typeof LabelRule>;
 
@@ -66,7 +74,7 @@ export type Transform = z.infer<typeof Transform>;
 
 export const Feature = z.strictObject({
   name: identifier,
-  column: identifier,
+  column: ColumnName,
   transform: Transform,
 });
 export type Feature = z.infer<typeof Feature>;
@@ -98,7 +106,7 @@ export const ModelSpec = z
     source: z.strictObject({
       columns: z.array(SourceColumn).min(1),
       /** column used to cut arriving batches into time windows */
-      timeColumn: identifier.optional(),
+      timeColumn: ColumnName.optional(),
     }),
     label: LabelRule,
     features: z.array(Feature).min(1),

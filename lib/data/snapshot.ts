@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { ArtifactRef, ArtifactStore, uriToPath } from '../artifacts';
 import { SourceError } from '../errors';
-import { sqlIdent, sqlString, withDuckDB } from './duckdb';
+import { sqlString, withDuckDB } from './duckdb';
+import { timestampSql } from './timestamp';
 import { SourceRef, describeSource, resolveSourcePath, sourceFingerprint, sourceFormat } from './source';
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
@@ -34,8 +35,8 @@ export function sourceScan(source: SourceRef): string {
 
 function windowClause(source: SourceRef): string {
   if (!source.window) return '';
-  const { column, start, end } = source.window;
-  const col = `CAST(${sqlIdent(column)} AS TIMESTAMP)`;
+  const { column, start, end, format } = source.window;
+  const col = timestampSql(column, format);
   return ` WHERE ${col} >= TIMESTAMP ${sqlString(start)} AND ${col} < TIMESTAMP ${sqlString(end)}`;
 }
 
@@ -70,8 +71,32 @@ export async function snapshotSource(store: ArtifactStore, source: SourceRef): P
       file,
     });
   }
+  if (rows === 0 && source.window) {
+    fs.rmSync(tmp, { force: true });
+    throw new SourceError(await emptyWindowMessage(source), { uri: source.uri, file });
+  }
   const ref = await store.putFile('snapshots', tmp, '.parquet');
   return { ...ref, rows, columns, source, sourceFingerprint: fingerprint };
+}
+
+/** Why a declared window selected nothing: what the file's time column actually holds. */
+async function emptyWindowMessage(source: SourceRef): Promise<string> {
+  const w = source.window!;
+  const t = timestampSql(w.column, w.format);
+  const [total, parsed, min, max] = await withDuckDB(async (con) => {
+    const r = await con.runAndReadAll(
+      `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${sourceScan(source)}`,
+    );
+    return r.getRowsJS()[0];
+  });
+  const declared = `the declared window ${w.column} ${w.start} … ${w.end}`;
+  const found =
+    Number(total) === 0
+      ? 'the file has no rows'
+      : Number(parsed) === 0
+        ? `none of its ${total} "${w.column}" values reads as a timestamp${w.format ? ` in the format ${w.format}` : ''}`
+        : `its "${w.column}" values run from ${String(min)} to ${String(max)}`;
+  return `no rows of ${resolveSourcePath(source.uri)} fall in ${declared}: ${found}`;
 }
 
 /** Path of a snapshot, for DuckDB's read_parquet. */

@@ -15,7 +15,9 @@ export const SourceRef = z.strictObject({
   format: z.enum(['parquet', 'csv', 'json']).optional(),
   window: z
     .strictObject({
-      column: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+      column: z.string().min(1),
+      /** how the column's text is written when it is not ISO 8601 (DuckDB strptime), e.g. "%b %d %Y" */
+      format: z.string().optional(),
       /** inclusive ISO date/time */
       start: z.iso.date().or(z.iso.datetime({ local: true })),
       /** exclusive ISO date/time */

@@ -1,5 +1,6 @@
 import { sqlIdent, sqlString, withDuckDB } from './duckdb';
 import { DatasetRef, snapshotPath } from './snapshot';
+import { epochMsSql, timestampSql } from './timestamp';
 
 /** A column loaded for computation: numbers (NaN = missing; timestamps as epoch ms) or strings (null = missing). */
 export type ColumnData = { kind: 'number'; values: Float64Array } | { kind: 'string'; values: (string | null)[] };
@@ -13,6 +14,8 @@ export interface Table {
 export interface ColumnRequest {
   name: string;
   as: 'number' | 'timestamp' | 'string';
+  /** for timestamps written as text that is not ISO 8601: the contract's strptime format */
+  format?: string;
 }
 
 /** Key of a loaded column: the same source column may be read as a timestamp and as a string. */
@@ -20,11 +23,11 @@ export function columnKey(req: ColumnRequest): string {
   return `${req.as}:${req.name}`;
 }
 
-function selectExpr(req: ColumnRequest): string {
+function selectExpr(req: ColumnRequest, actualType: string | undefined): string {
   const col = sqlIdent(req.name);
   switch (req.as) {
     case 'timestamp':
-      return `epoch_ms(CAST(${col} AS TIMESTAMP))::DOUBLE`;
+      return epochMsSql(timestampSql(req.name, req.format, actualType));
     case 'number':
       return `CAST(${col} AS DOUBLE)`;
     case 'string':
@@ -37,7 +40,8 @@ function selectExpr(req: ColumnRequest): string {
  * Columns absent from the snapshot come back as all-missing, so optional columns need no special casing.
  */
 export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]): Promise<Table> {
-  const present = new Set(dataset.columns.map((c) => c.name));
+  const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
+  const present = new Set(types.keys());
   const loaded = requests.filter((r) => present.has(r.name));
   const rows = dataset.rows;
   const columns = new Map<string, ColumnData>();
@@ -51,7 +55,7 @@ export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]):
   }
   if (loaded.length === 0 || rows === 0) return { rows, columns };
   await withDuckDB(async (con) => {
-    const sql = `SELECT ${loaded.map(selectExpr).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
+    const sql = `SELECT ${loaded.map((r) => selectExpr(r, types.get(r.name))).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
     const result = await con.run(sql);
     let offset = 0;
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {

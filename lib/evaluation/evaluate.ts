@@ -3,7 +3,7 @@ import type { DatasetRef } from '../data/snapshot';
 import { columnKey, loadTable, type ColumnData, type ColumnRequest, type Table } from '../data/table';
 import { columnRequests, decodeRegression, encodeFeatures, encodeLabels, labelPresent, splitRows } from '../features';
 import type { ModelScore } from '../gate';
-import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../metrics';
+import { binaryBaseline, binaryMetrics, majorityBaseline, multiclassMetrics, regressionMetrics } from '../metrics';
 import { loadModelArtifact } from '../model/artifact';
 import { predictRows } from '../model/predict';
 import { loadTf } from '../model/tf';
@@ -89,21 +89,15 @@ export async function evaluateArtifact(
         slices.push(...s.slices);
         return s.gaps;
       });
-      return { metrics, intervals, slices, gaps };
+      return { metrics, baseline: binaryBaseline(labels), intervals, slices, gaps };
     }
     if (label.task === 'multiclass') {
       const k = label.classes.length;
       const probs = new Float32Array(keep.length * k);
       keep.forEach((i, j) => probs.set(p.subarray(i * k, (i + 1) * k), j * k));
-      const metrics = {
-        ...multiclassMetrics(
-          keep.map((i) => y[i]),
-          probs,
-          k,
-        ),
-        rows: keep.length,
-      };
-      return { metrics, intervals: null, slices: [], gaps: [] };
+      const labels = keep.map((i) => y[i]);
+      const metrics = { ...multiclassMetrics(labels, probs, k), rows: keep.length };
+      return { metrics, baseline: majorityBaseline(labels, k), intervals: null, slices: [], gaps: [] };
     }
     const metrics = {
       ...regressionMetrics(
@@ -112,7 +106,7 @@ export async function evaluateArtifact(
       ),
       rows: keep.length,
     };
-    return { metrics, intervals: null, slices: [], gaps: [] };
+    return { metrics, baseline: { r2: 0 }, intervals: null, slices: [], gaps: [] };
   } finally {
     loaded.model.dispose();
   }

@@ -18,14 +18,15 @@ export type Check = z.infer<typeof Check>;
 const pct = (x: number): string => `${(100 * x).toFixed(x < 0.001 && x > 0 ? 4 : 2)}%`;
 
 /** Whether a column of the found type can be read as the declared type at all (values may still fail). */
-function readableAs(declared: SourceColumn['type'], actual: string): 'yes' | 'per-value' | 'no' {
+function readableAs(column: SourceColumn, actual: string): 'yes' | 'per-value' | 'no' {
   const family = familyOf(actual);
-  switch (declared) {
+  switch (column.type) {
     case 'float':
     case 'integer':
       return family === 'numeric' ? 'yes' : family === 'categorical' ? 'per-value' : 'no';
     case 'timestamp':
-      return family === 'timestamp' ? 'yes' : family === 'categorical' ? 'per-value' : 'no';
+      // text in a declared format is how such a column is meant to arrive
+      return family === 'timestamp' ? 'yes' : family === 'categorical' ? (column.format ? 'yes' : 'per-value') : 'no';
     case 'string':
       return 'yes';
     case 'boolean':
@@ -98,7 +99,7 @@ export function batchChecks(
       });
       continue;
     }
-    const readable = readableAs(c.type, actual);
+    const readable = readableAs(c, actual);
     if (readable !== 'yes') {
       checks.push({
         name: 'type',

@@ -11,12 +11,39 @@ import { hashJson } from '../hash';
 export const ColumnType = z.enum(['timestamp', 'float', 'integer', 'string', 'boolean']);
 export type ColumnType = z.infer<typeof ColumnType>;
 
-const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain column identifier');
+/**
+ * A column as the source names it — any text, spaces and symbols included ("Beak Length (mm)"): it is always
+ * quoted in SQL, never pasted. Control characters are refused, as no file format people use produces them.
+ */
+export const ColumnName = z
+  .string()
+  .min(1, 'a column name cannot be empty')
+  .max(255)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'a column name cannot contain control characters');
+
+const IsoTime = z.iso
+  .date()
+  .or(z.iso.datetime({ local: true }))
+  .or(z.iso.datetime());
+
+/** strftime-style patterns (DuckDB's strptime), e.g. "%b %d %Y" for "Jun 12 1998" */
+const TimestampFormat = z
+  .string()
+  .min(2)
+  .refine((f) => f.includes('%'), 'a strptime format such as "%b %d %Y" or "%d/%m/%Y %H:%M"');
 
 export const SourceColumn = z
   .strictObject({
-    name: identifier,
+    name: ColumnName,
     type: ColumnType,
+    /** how a timestamp column's text is written, when it is text and not ISO 8601 (e.g. "%b %d %Y") */
+    format: TimestampFormat.optional(),
+    /** inclusive bounds for timestamp columns (ISO 8601 date or date-time); values outside make a row bad */
+    earliest: IsoTime.optional(),
+    latest: IsoTime.optional(),
+    /** a timestamp later than the moment of validation makes a row bad (default: true for timestamp columns) */
+    notInFuture: z.boolean().optional(),
     required: z.boolean().default(true),
     /** inclusive bounds for numeric columns; values outside make a row bad */
     min: z.number().optional(),
@@ -37,6 +64,29 @@ export const SourceColumn = z
     }
     if (c.min !== undefined && c.max !== undefined && c.min > c.max) {
       ctx.addIssue({ code: 'custom', path: ['max'], message: `max ${c.max} is below min ${c.min}` });
+    }
+    for (const key of ['earliest', 'latest', 'notInFuture'] as const) {
+      if (c[key] !== undefined && c.type !== 'timestamp') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} applies to timestamp columns, "${c.name}" is ${c.type}`,
+        });
+      }
+    }
+    if (c.earliest !== undefined && c.latest !== undefined && Date.parse(c.earliest) > Date.parse(c.latest)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['latest'],
+        message: `latest ${c.latest} is before earliest ${c.earliest}`,
+      });
+    }
+    if (c.format !== undefined && c.type !== 'timestamp') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['format'],
+        message: `a format applies to timestamp columns, "${c.name}" is ${c.type}`,
+      });
     }
     if (c.domain !== undefined && c.type !== 'string') {
       ctx.addIssue({
@@ -91,6 +141,17 @@ export const ValidationPolicy = z.strictObject({
           fail: z.number().min(0).default(0.3),
         })
         .prefault({}),
+      /**
+       * timestamp columns: how far (in days) a batch's median time may lie outside the reference's time range, and
+       * how much its weekday and hour-of-day mix may move (Jensen–Shannon) — a batch from another decade, or with
+       * its dates shifted, changes what the model's calendar features see
+       */
+      time: z
+        .strictObject({
+          gapDays: Levels.prefault({ warn: 62, fail: 366 }),
+          calendar: Levels.prefault({ warn: 0.1, fail: 0.3 }),
+        })
+        .prefault({}),
       columns: z.record(z.string(), DriftRule).default({}),
       /** share of drifting columns (above warn) that makes the whole batch drift */
       datasetShare: Levels.prefault({ warn: 0.5, fail: 1.01 }),
@@ -117,6 +178,11 @@ export interface Contract {
 /** The hash recorded in lineage: columns and policy, with defaults filled in. */
 export function contractHash(contract: Contract): string {
   return hashJson(contract);
+}
+
+/** Whether a timestamp column refuses values after the moment of validation. */
+export function refusesFuture(column: SourceColumn): boolean {
+  return column.type === 'timestamp' && column.notInFuture !== false;
 }
 
 /** Missing share a column tolerates. */

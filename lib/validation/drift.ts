@@ -15,7 +15,8 @@ import type { ColumnProfile, Profile } from './profile';
 
 export const ColumnDrift = z.object({
   column: z.string(),
-  kind: z.enum(['numeric', 'categorical']),
+  /** timestamp: the time range itself; calendar: a timestamp's weekday or hour-of-day mix */
+  kind: z.enum(['numeric', 'categorical', 'timestamp', 'calendar']),
   method: z.string(),
   value: z.number(),
   warn: z.number(),
@@ -79,14 +80,18 @@ export async function measureDrift(
   current: { dataset: DatasetRef; profile: Profile },
   reference: { dataset: DatasetRef; profile: Profile },
 ): Promise<DriftReport> {
-  type Planned = { col: SourceColumn; kind: 'numeric' | 'categorical' };
+  type Planned = { col: SourceColumn; kind: 'numeric' | 'categorical' | 'timestamp' };
   const planned: Planned[] = [];
   for (const col of columns) {
     const rule = policy.drift.columns[col.name] ?? {};
-    if (rule.skip || col.type === 'timestamp') continue;
+    if (rule.skip) continue;
     const cur = current.profile.columns.find((c) => c.name === col.name);
     const ref = reference.profile.columns.find((c) => c.name === col.name);
     if (!cur || !ref || cur.count === 0 || ref.count === 0) continue;
+    if (col.type === 'timestamp') {
+      if (cur.kind === 'timestamp' && ref.kind === 'timestamp') planned.push({ col, kind: 'timestamp' });
+      continue;
+    }
     const numeric =
       (col.type === 'float' || col.type === 'integer') && cur.kind === 'numeric' && ref.kind === 'numeric';
     if (numeric) planned.push({ col, kind: 'numeric' });
@@ -109,19 +114,19 @@ export async function measureDrift(
   });
 
   const results: ColumnDrift[] = [];
-  /** One column's verdict: the configured effect size against its thresholds; every statistic is kept. */
+  /** One verdict: the configured effect size against its thresholds; every statistic is kept. */
   const judge = (
-    col: SourceColumn,
+    column: string,
+    rule: { warn?: number; fail?: number },
     kind: ColumnDrift['kind'],
     method: string,
     statistics: Record<string, number>,
     defaults: { warn: number; fail: number },
   ): void => {
-    const rule = policy.drift.columns[col.name] ?? {};
     const value = statistics[method];
     const warn = rule.warn ?? defaults.warn;
     const fail = rule.fail ?? defaults.fail;
-    results.push({ column: col.name, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
+    results.push({ column, kind, method, value, warn, fail, outcome: level(value, warn, fail), statistics });
   };
   for (const { col, kind } of planned) {
     const rule = policy.drift.columns[col.name] ?? {};
@@ -130,7 +135,8 @@ export async function measureDrift(
       if (!d) continue;
       const defaults = policy.drift.numeric;
       judge(
-        col,
+        col.name,
+        rule,
         kind,
         rule.method ?? defaults.method,
         {
@@ -142,14 +148,15 @@ export async function measureDrift(
         },
         defaults,
       );
-    } else {
+    } else if (kind === 'categorical') {
       const cur = current.profile.columns.find((c) => c.name === col.name);
       const ref = reference.profile.columns.find((c) => c.name === col.name);
       const d = categoricalDrift(counts(ref), counts(cur));
       const defaults = policy.drift.categorical;
       const method = rule.method === 'psi' || rule.method === 'jensenshannon' ? rule.method : defaults.method;
       judge(
-        col,
+        col.name,
+        rule,
         kind,
         method,
         {
@@ -160,6 +167,8 @@ export async function measureDrift(
         },
         defaults,
       );
+    } else {
+      timeDrift(col, policy, current.profile, reference.profile, judge);
     }
   }
   const drifted = results.filter((r) => r.outcome !== 'pass').length;
@@ -172,4 +181,61 @@ export async function measureDrift(
         ? 'warn'
         : 'pass';
   return { reference: reference.dataset.sha256, columns: results, driftedShare, outcome };
+}
+
+const DAY_MS = 86_400_000;
+
+type Judge = (
+  column: string,
+  rule: { warn?: number; fail?: number },
+  kind: ColumnDrift['kind'],
+  method: string,
+  statistics: Record<string, number>,
+  defaults: { warn: number; fail: number },
+) => void;
+
+/**
+ * A timestamp column against the reference: how many days the batch's median lies outside the reference's time
+ * range (time moves on between batches, so a shift of the whole range is normal and only a distance is judged),
+ * and how the weekday and hour-of-day mix moved (a date shifted by years lands on other weekdays).
+ */
+function timeDrift(
+  col: SourceColumn,
+  policy: ValidationPolicy,
+  current: Profile,
+  reference: Profile,
+  judge: Judge,
+): void {
+  const cur = current.columns.find((c) => c.name === col.name);
+  const ref = reference.columns.find((c) => c.name === col.name);
+  if (cur?.kind !== 'timestamp' || ref?.kind !== 'timestamp' || !cur.epoch || !ref.epoch) return;
+  const median = cur.epoch.p50;
+  const outside = median > ref.epoch.max ? median - ref.epoch.max : median < ref.epoch.min ? ref.epoch.min - median : 0;
+  const rule = policy.drift.columns[col.name] ?? {};
+  judge(
+    col.name,
+    rule,
+    'timestamp',
+    'gapDays',
+    { gapDays: outside / DAY_MS, medianShiftDays: (median - ref.epoch.p50) / DAY_MS },
+    policy.drift.time.gapDays,
+  );
+  const parts = [
+    ['day of week', cur.dayOfWeek, ref.dayOfWeek],
+    ['hour of day', cur.hourOfDay, ref.hourOfDay],
+  ] as const;
+  for (const [part, c, r] of parts) {
+    if (!c || !r) continue;
+    const asCounts = (xs: readonly number[]): Map<string, number> =>
+      new Map(xs.flatMap((n, i) => (n > 0 ? [[String(i), n] as const] : [])));
+    const d = categoricalDrift(asCounts(r), asCounts(c));
+    judge(
+      `${col.name} (${part})`,
+      {},
+      'calendar',
+      'jensenshannon',
+      { jensenshannon: d.jensenShannon, psi: d.psi, chiSquarePValue: d.chiSquare.pValue },
+      policy.drift.time.calendar,
+    );
+  }
 }

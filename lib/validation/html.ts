@@ -65,6 +65,21 @@ function columnChart(name: string, cur: ColumnProfile | undefined, ref: ColumnPr
       top.map((k) => (cur.values[k] ?? 0) / Math.max(1, cur.count)),
     );
   }
+  if (cur?.kind === 'timestamp' && ref?.kind === 'timestamp') {
+    const share = (counts: readonly number[]): number[] => {
+      const total = counts.reduce((a, b) => a + b, 0) || 1;
+      return counts.map((c) => c / total);
+    };
+    if (name.endsWith('(hour of day)') && cur.hourOfDay && ref.hourOfDay) {
+      const hours = Array.from({ length: 24 }, (_, h) => String(h));
+      return chart(name, hours, share(ref.hourOfDay), share(cur.hourOfDay));
+    }
+    if (name.endsWith('(day of week)') && cur.dayOfWeek && ref.dayOfWeek) {
+      const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+      return chart(name, days, share(ref.dayOfWeek), share(cur.dayOfWeek));
+    }
+    return `<p>${esc(name)}: the batch runs from ${esc(cur.min ?? '?')} to ${esc(cur.max ?? '?')}; the reference from ${esc(ref.min ?? '?')} to ${esc(ref.max ?? '?')}</p>`;
+  }
   return '';
 }
 
@@ -91,13 +106,15 @@ export function renderReportHtml(report: ValidationReport, profile: Profile, ref
   const moved = (report.drift?.columns ?? []).filter((d) => d.outcome !== 'pass');
   const charts = reference
     ? moved
-        .map((d) =>
-          columnChart(
+        .map((d) => {
+          // "date (day of week)" is drawn from the profile of "date"
+          const base = d.kind === 'calendar' ? d.column.replace(/ \((day of week|hour of day)\)$/, '') : d.column;
+          return columnChart(
             d.column,
-            profile.columns.find((c) => c.name === d.column),
-            reference.columns.find((c) => c.name === d.column),
-          ),
-        )
+            profile.columns.find((c) => c.name === base),
+            reference.columns.find((c) => c.name === base),
+          );
+        })
         .join('\n')
     : '';
   return `<!doctype html>

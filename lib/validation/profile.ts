@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
+import { timestampSql } from '../data/timestamp';
+import type { SourceColumn } from './contract';
 
 /**
  * A profile of one snapshot, computed by DuckDB in a few scans: per column counts of missing values, NaN and
@@ -41,7 +43,19 @@ export const ColumnProfile = z.discriminatedUnion('kind', [
     values: z.record(z.string(), z.number()),
     otherCount: z.number(),
   }),
-  z.object({ kind: z.literal('timestamp'), ...Base, min: z.string().nullable(), max: z.string().nullable() }),
+  z.object({
+    kind: z.literal('timestamp'),
+    ...Base,
+    min: z.string().nullable(),
+    max: z.string().nullable(),
+    /** values present but not readable as timestamps (text in another format) */
+    unparsed: z.number().optional(),
+    /** epoch milliseconds: earliest, median, latest */
+    epoch: z.object({ min: z.number(), p50: z.number(), max: z.number() }).nullable().optional(),
+    /** rows per weekday, Monday first, and per hour of the day: the calendar a model's time features see */
+    dayOfWeek: z.array(z.number()).length(7).optional(),
+    hourOfDay: z.array(z.number()).length(24).optional(),
+  }),
 ]);
 export type ColumnProfile = z.infer<typeof ColumnProfile>;
 
@@ -72,7 +86,15 @@ export function familyOf(duckdbType: string): Family {
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-export async function profileDataset(dataset: DatasetRef, reference?: Profile): Promise<Profile> {
+/**
+ * `declared`: the contract's columns, so a column declared as a timestamp is profiled as one even when it arrives
+ * as text (with the contract's format).
+ */
+export async function profileDataset(
+  dataset: DatasetRef,
+  reference?: Profile,
+  declared: SourceColumn[] = [],
+): Promise<Profile> {
   const src = `read_parquet(${sqlString(snapshotPath(dataset))})`;
   return withDuckDB(async (con) => {
     const one = async (sql: string): Promise<unknown[]> => (await con.runAndReadAll(sql)).getRowsJS()[0] ?? [];
@@ -83,7 +105,9 @@ export async function profileDataset(dataset: DatasetRef, reference?: Profile): 
     const columns: ColumnProfile[] = [];
     for (const col of dataset.columns) {
       const c = sqlIdent(col.name);
-      const family = familyOf(col.type);
+      const contract = declared.find((d) => d.name === col.name);
+      const family =
+        contract?.type === 'timestamp' && familyOf(col.type) !== 'numeric' ? 'timestamp' : familyOf(col.type);
       if (family === 'numeric') {
         const x = `CAST(${c} AS DOUBLE)`;
         const f = `isfinite(${x})`;
@@ -147,17 +171,33 @@ export async function profileDataset(dataset: DatasetRef, reference?: Profile): 
           otherCount: Number(count) - listed,
         });
       } else {
-        const [count, missing, min, max] = await one(
-          `SELECT count(${c}), count(*) FILTER (${c} IS NULL), CAST(min(${c}) AS VARCHAR), CAST(max(${c}) AS VARCHAR) FROM ${src}`,
+        const t = timestampSql(col.name, contract?.format, col.type);
+        const [count, missing, min, max, minMs, p50Ms, maxMs] = await one(
+          `SELECT count(${t}), count(*) FILTER (${c} IS NULL), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR),
+                  epoch_ms(min(${t})), epoch_ms(quantile_disc(${t}, 0.5)), epoch_ms(max(${t}))
+             FROM ${src}`,
         );
+        const dayOfWeek = new Array<number>(7).fill(0);
+        const hourOfDay = new Array<number>(24).fill(0);
+        for (const [part, value, n] of await all(
+          `SELECT 'dow', isodow(${t}) - 1, count(*) FROM ${src} WHERE ${t} IS NOT NULL GROUP BY 2
+           UNION ALL SELECT 'hour', hour(${t}), count(*) FROM ${src} WHERE ${t} IS NOT NULL GROUP BY 2`,
+        )) {
+          (part === 'dow' ? dayOfWeek : hourOfDay)[Number(value)] = Number(n);
+        }
+        const parsed = Number(count);
         columns.push({
           kind: 'timestamp',
           name: col.name,
           type: col.type,
-          count: Number(count),
+          count: parsed,
           missing: Number(missing),
+          unparsed: dataset.rows - Number(missing) - parsed,
           min: typeof min === 'string' ? min : null,
           max: typeof max === 'string' ? max : null,
+          epoch: parsed > 0 ? { min: Number(minMs), p50: Number(p50Ms), max: Number(maxMs) } : null,
+          dayOfWeek,
+          hourOfDay,
         });
       }
     }

@@ -18,6 +18,7 @@ export type Outcome = z.infer<typeof Outcome>;
 export const ValidationReport = z.object({
   format: z.literal('lumen-validation/1'),
   model: z.string(),
+  validatedAt: z.string().optional(),
   dataset: z.object({ sha256: z.string(), uri: z.string(), rows: z.number(), source: z.string() }),
   contractHash: z.string(),
   reference: z.object({ sha256: z.string(), rows: z.number(), kind: z.enum(['champion', 'lastAccepted']) }).nullable(),
@@ -61,10 +62,20 @@ export async function validateBatch(
   spec: ModelSpec,
   dataset: DatasetRef,
   reference: ReferenceData | null,
+  /** the moment of validation: timestamps after it are in the future */
+  now: Date = new Date(),
 ): Promise<ValidationResult> {
   const contract = contractOf(spec);
-  const profile = await profileDataset(dataset, reference?.profile);
-  const split = await checkRows(store, dataset, contract.columns, spec.label, spec.validation.reportBadRows);
+  const validatedAt = now.toISOString();
+  const profile = await profileDataset(dataset, reference?.profile, contract.columns);
+  const split = await checkRows(
+    store,
+    dataset,
+    contract.columns,
+    spec.label,
+    spec.validation.reportBadRows,
+    validatedAt,
+  );
   const checks = batchChecks(dataset, contract, profile, split.result, reference?.profile ?? null);
   const structural = checks.some((c) => c.outcome === 'fail' && ['rows', 'column', 'type'].includes(c.name));
   const usableRows = dataset.rows - split.result.badRows;
@@ -77,7 +88,10 @@ export async function validateBatch(
         name: 'drift',
         column: d.column,
         outcome: d.outcome,
-        detail: `column "${d.column}" drifted: ${d.method} ${d.value.toFixed(4)} (warn at ${d.warn}, fail at ${d.fail})`,
+        detail:
+          d.kind === 'timestamp'
+            ? `column "${d.column}": the batch's median time lies ${d.value.toFixed(0)} days outside the reference's time range (warn at ${d.warn}, fail at ${d.fail} days)`
+            : `column "${d.column}" drifted: ${d.method} ${d.value.toFixed(4)} (warn at ${d.warn}, fail at ${d.fail})`,
         value: d.value,
         threshold: d.fail,
       });
@@ -107,6 +121,7 @@ export async function validateBatch(
   const report: ValidationReport = {
     format: 'lumen-validation/1',
     model: spec.name,
+    validatedAt,
     dataset: { sha256: dataset.sha256, uri: dataset.uri, rows: dataset.rows, source: describeSource(dataset.source) },
     contractHash: contractHash(contract),
     reference: reference

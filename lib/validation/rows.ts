@@ -3,7 +3,8 @@ import { ArtifactRef, type ArtifactStore } from '../artifacts';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import type { LabelRule } from '../spec';
-import { allowedMissing, type SourceColumn } from './contract';
+import { timestampSql } from '../data/timestamp';
+import { allowedMissing, refusesFuture, type SourceColumn } from './contract';
 import { familyOf } from './profile';
 
 /**
@@ -45,7 +46,13 @@ interface Rule {
 const lit = (s: string): string => sqlString(s);
 const show = (expr: string): string => `coalesce(CAST(${expr} AS VARCHAR), 'NULL')`;
 
-export function rowRules(columns: SourceColumn[], present: Map<string, string>, label: LabelRule): Rule[] {
+export function rowRules(
+  columns: SourceColumn[],
+  present: Map<string, string>,
+  label: LabelRule,
+  /** the moment of validation (ISO), for timestamps that may not lie in the future */
+  now: string,
+): Rule[] {
   const rules: Rule[] = [];
   for (const col of columns) {
     const actual = present.get(col.name);
@@ -88,13 +95,41 @@ export function rowRules(columns: SourceColumn[], present: Map<string, string>, 
           message: `${show(c)} || ${lit(` is above the maximum ${col.max}`)}`,
         });
       }
-    } else if (col.type === 'timestamp' && familyOf(actual) !== 'timestamp') {
-      rules.push({
-        column: name,
-        code: 'type',
-        when: `${c} IS NOT NULL AND TRY_CAST(${c} AS TIMESTAMP) IS NULL`,
-        message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit('" is not a timestamp')}`,
-      });
+    } else if (col.type === 'timestamp') {
+      const t = timestampSql(col.name, col.format, actual);
+      if (familyOf(actual) !== 'timestamp') {
+        rules.push({
+          column: name,
+          code: 'type',
+          when: `${c} IS NOT NULL AND ${t} IS NULL`,
+          message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit(`" is not a timestamp${col.format ? ` in the format ${col.format}` : ''}`)}`,
+        });
+      }
+      if (col.earliest !== undefined) {
+        rules.push({
+          column: name,
+          code: 'min',
+          when: `${t} < TIMESTAMP ${lit(col.earliest)}`,
+          message: `${show(t)} || ${lit(` is before the earliest allowed ${col.earliest}`)}`,
+        });
+      }
+      if (col.latest !== undefined) {
+        rules.push({
+          column: name,
+          code: 'max',
+          when: `${t} > TIMESTAMP ${lit(col.latest)}`,
+          message: `${show(t)} || ${lit(` is after the latest allowed ${col.latest}`)}`,
+        });
+      }
+      if (refusesFuture(col)) {
+        const moment = now.replace('T', ' ').replace(/Z$/, '');
+        rules.push({
+          column: name,
+          code: 'future',
+          when: `${t} > TIMESTAMP ${lit(moment)}`,
+          message: `${show(t)} || ${lit(` is in the future (validated at ${now})`)}`,
+        });
+      }
     } else if (col.type === 'string' && Array.isArray(col.domain)) {
       rules.push({
         column: name,
@@ -130,9 +165,10 @@ export async function checkRows(
   columns: SourceColumn[],
   label: LabelRule,
   sampleSize: number,
+  now: string,
 ): Promise<RowSplit> {
   const present = new Map(dataset.columns.map((c) => [c.name, c.type]));
-  const rules = rowRules(columns, present, label);
+  const rules = rowRules(columns, present, label, now);
   if (rules.length === 0 || dataset.rows === 0) {
     return { result: { checkedRows: dataset.rows, badRows: 0, byReason: {}, byColumn: {}, samples: [] } };
   }

@@ -19,13 +19,55 @@ const base: ModelSpecInput = {
   features: [{ name: 'x', column: 'x', transform: { kind: 'numeric' } }],
 };
 
+// a useful model unless a test says otherwise: better log loss than the base rate's
 const score = (metrics: Record<string, number>, gaps: ModelScore['gaps'] = []): ModelScore => ({
-  metrics,
+  metrics: { logLoss: 0.4, ...metrics },
+  baseline: { logLoss: 0.69 },
   intervals: null,
   gaps,
 });
 
 describe('gate', () => {
+  it('a model no better than ignoring its inputs is refused by default, in every task', () => {
+    const binary = parseModelSpec(base);
+    const chance = decideGate(binary, score({ auc: 0.5 }), null);
+    assert.equal(chance.passed, false);
+    assert.match(chance.reason, /auc better than chance: 0\.5000 > 0\.5000/);
+    const poorlyCalibrated = decideGate(binary, score({ auc: 0.7, logLoss: 0.7 }), null);
+    assert.equal(poorlyCalibrated.passed, false);
+    assert.match(poorlyCalibrated.reason, /logLoss below always predicting the positive rate: 0\.7000 < 0\.6900/);
+    assert.equal(decideGate(binary, score({ auc: 0.7 }), null).passed, true);
+
+    const multiclass = parseModelSpec({
+      ...base,
+      task: 'multiclass',
+      source: { columns: [...base.source.columns, { name: 'kind', type: 'string' }] },
+      label: { kind: 'classes', column: 'kind' },
+    });
+    const majority = {
+      metrics: { accuracy: 0.44, macroF1: 0.12 },
+      baseline: { accuracy: 0.44 },
+      intervals: null,
+      gaps: [],
+    };
+    assert.equal(decideGate(multiclass, majority, null).passed, false);
+    assert.equal(decideGate(multiclass, { ...majority, metrics: { accuracy: 0.61, macroF1: 0.4 } }, null).passed, true);
+
+    // lumen's movies model before this check: R² = −0.06 on the holdout, and it was promoted
+    const regression = parseModelSpec({
+      ...base,
+      task: 'regression',
+      label: { kind: 'value', column: 'x' },
+      features: [{ name: 'y', column: 'y', transform: { kind: 'numeric' } }],
+    });
+    const worseThanMean = decideGate(regression, { metrics: { rmse: 1, r2: -0.06 }, intervals: null, gaps: [] }, null);
+    assert.equal(worseThanMean.passed, false);
+    assert.match(worseThanMean.reason, /r2 above always predicting the mean: -0\.0600 > 0\.0000/);
+
+    const optedOut = parseModelSpec({ ...base, gate: { beatBaseline: false } });
+    assert.equal(decideGate(optedOut, score({ auc: 0.5 }), null).passed, true);
+  });
+
   it('first run: change checks are skipped, absolute checks still apply', () => {
     const spec = parseModelSpec({ ...base, gate: { thresholds: { auc: { min: 0.6 } } } });
     const ok = decideGate(spec, score({ auc: 0.7 }), null);
@@ -76,8 +118,8 @@ describe('gate', () => {
       label: { kind: 'value', column: 'y' },
       gate: { vsChampion: { minRelativeChange: 0.05 } },
     });
-    assert.equal(decideGate(spec, score({ rmse: 9 }), { ...score({ rmse: 10 }), version: 1 }).passed, true);
-    assert.equal(decideGate(spec, score({ rmse: 9.8 }), { ...score({ rmse: 10 }), version: 1 }).passed, false);
+    assert.equal(decideGate(spec, score({ rmse: 9, r2: 0.3 }), { ...score({ rmse: 10 }), version: 1 }).passed, true);
+    assert.equal(decideGate(spec, score({ rmse: 9.8, r2: 0.3 }), { ...score({ rmse: 10 }), version: 1 }).passed, false);
   });
 
   it('fairness: a slice gap above the limit fails the gate', () => {

@@ -61,9 +61,18 @@ describe('data contract: a corpus of bad batches', () => {
     const result = await validate(await batch('good', week2, 'parquet'));
     assert.notEqual(result.report.outcome, 'fail', result.report.summary);
     assert.equal(result.report.rows.badRows, 0);
-    assert.ok(
-      result.report.drift && result.report.drift.columns.length === 4,
-      'drift measured on delay, distance, origin, destination',
+    assert.deepEqual(
+      result.report.drift?.columns.map((d) => `${d.column}:${d.outcome}`),
+      [
+        'date:pass',
+        'date (day of week):pass',
+        'date (hour of day):pass',
+        'delay:pass',
+        'distance:pass',
+        'origin:pass',
+        'destination:pass',
+      ],
+      'drift measured on every column, the time column by its range and calendar',
     );
     assert.equal(result.trainingDataset.sha256, result.report.dataset.sha256, 'a clean batch trains as it is');
   });
@@ -225,6 +234,96 @@ describe('data contract: a corpus of bad batches', () => {
     };
     assert.equal(json.outcome, 'fail');
     await t.deps.store.verify(result.profileArtifact);
+  });
+
+  // Before timestamps were checked, a batch with every date shifted by 30 years passed every check and was promoted.
+  it('every date shifted 30 years back: far outside the reference time range', async () => {
+    const result = await validate(
+      await batch('thirty-years-back', `SELECT * REPLACE (date - INTERVAL 30 YEAR AS date) FROM (${week2})`, 'parquet'),
+    );
+    expectFailure(
+      result,
+      'thirty-years-back.parquet',
+      'date',
+      /median time lies 109\d\d days outside the reference's time range/,
+    );
+  });
+
+  it('times shifted by 8 hours (a time zone mixed up): the hour-of-day mix moved', async () => {
+    const result = await validate(
+      await batch('eight-hours', `SELECT * REPLACE (date + INTERVAL 8 HOUR AS date) FROM (${week2})`, 'parquet'),
+    );
+    expectFailure(result, 'eight-hours.parquet', 'date (hour of day)', /drifted: jensenshannon 0\.[3-9]/);
+    const gap = result.report.drift?.columns.find((d) => d.column === 'date');
+    assert.equal(gap?.outcome, 'pass', 'eight hours is no gap in time');
+  });
+
+  it('every date shifted 30 years ahead: every row is in the future', async () => {
+    const result = await validateBatch(
+      t.deps.store,
+      spec,
+      await batch(
+        'thirty-years-ahead',
+        `SELECT * REPLACE (date + INTERVAL 30 YEAR AS date) FROM (${week2})`,
+        'parquet',
+      ),
+      reference,
+      new Date('2026-11-26T00:00:00Z'),
+    );
+    expectFailure(result, 'thirty-years-ahead.parquet', 'date', /rows .* break the contract/);
+    assert.match(
+      result.report.rows.samples[0].reason,
+      /^date: 2031-01-08 .* is in the future \(validated at 2026-11-26T00:00:00\.000Z\)$/,
+    );
+    assert.equal(result.report.rows.byReason['date:future'], result.report.rows.checkedRows);
+  });
+
+  it('dates outside the bounds a contract declares are bad rows', async () => {
+    const bounded = parseModelSpec({
+      ...spec,
+      source: {
+        ...spec.source,
+        columns: spec.source.columns.map((c) =>
+          c.name === 'date' ? { ...c, earliest: '2001-01-10', latest: '2001-01-12T23:59:59' } : c,
+        ),
+      },
+    });
+    const result = await validate(await batch('bounded', week2, 'parquet'), bounded);
+    const reasons = Object.keys(result.report.rows.byReason);
+    assert.deepEqual(reasons.sort(), ['date:max', 'date:min']);
+    assert.ok(
+      result.report.rows.samples.some((r) =>
+        /^date: 2001-01-08 .* is before the earliest allowed 2001-01-10$/.test(r.reason),
+      ),
+    );
+    assert.throws(
+      () =>
+        parseModelSpec({
+          ...spec,
+          source: {
+            ...spec.source,
+            columns: spec.source.columns.map((c) => (c.name === 'distance' ? { ...c, earliest: '2001-01-01' } : c)),
+          },
+        }),
+      /earliest applies to timestamp columns, "distance" is integer/,
+    );
+  });
+
+  it('a declared month with no rows in the file says what the file holds', async () => {
+    const file = path.join(t.home, 'march-1971.parquet');
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT * REPLACE (date - INTERVAL 30 YEAR AS date) FROM ${flights} WHERE date >= '2001-03-01' AND date < '2001-03-08') TO ${sqlString(file)} (FORMAT parquet)`,
+      ),
+    );
+    await assert.rejects(
+      snapshotSource(t.deps.store, { uri: file, window: { column: 'date', start: '2001-03-01', end: '2001-04-01' } }),
+      (e: unknown) =>
+        e instanceof SourceError &&
+        /no rows of .*march-1971\.parquet fall in the declared window date 2001-03-01 … 2001-04-01: its "date" values run from 1971-03-01 .* to 1971-03-07/.test(
+          e.message,
+        ),
+    );
   });
 
   it('the contract hash changes with the contract, not with unrelated settings', () => {
