@@ -87,15 +87,16 @@ async function emptyWindowMessage(source: SourceRef): Promise<string> {
     const r = await con.runAndReadAll(
       `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${sourceScan(source)}`,
     );
-    return r.getRowsJS()[0];
+    const [n, p, lo, hi] = r.getRowsJS()[0];
+    return [Number(n), Number(p), String(lo), String(hi)];
   });
   const declared = `the declared window ${w.column} ${w.start} … ${w.end}`;
   const found =
-    Number(total) === 0
+    total === 0
       ? 'the file has no rows'
-      : Number(parsed) === 0
+      : parsed === 0
         ? `none of its ${total} "${w.column}" values reads as a timestamp${w.format ? ` in the format ${w.format}` : ''}`
-        : `its "${w.column}" values run from ${String(min)} to ${String(max)}`;
+        : `its "${w.column}" values run from ${min} to ${max}`;
   return `no rows of ${resolveSourcePath(source.uri)} fall in ${declared}: ${found}`;
 }
 
