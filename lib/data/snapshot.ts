@@ -88,7 +88,7 @@ async function emptyWindowMessage(source: SourceRef): Promise<string> {
       `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${sourceScan(source)}`,
     );
     const [n, p, lo, hi] = r.getRowsJS()[0];
-    return [Number(n), Number(p), String(lo), String(hi)];
+    return [Number(n), Number(p), lo as string | null, hi as string | null];
   });
   const declared = `the declared window ${w.column} ${w.start} … ${w.end}`;
   const found =
@@ -96,7 +96,7 @@ async function emptyWindowMessage(source: SourceRef): Promise<string> {
       ? 'the file has no rows'
       : parsed === 0
         ? `none of its ${total} "${w.column}" values reads as a timestamp${w.format ? ` in the format ${w.format}` : ''}`
-        : `its "${w.column}" values run from ${min} to ${max}`;
+        : `its "${w.column}" values run from ${min ?? '?'} to ${max ?? '?'}`;
   return `no rows of ${resolveSourcePath(source.uri)} fall in ${declared}: ${found}`;
 }
 
