@@ -183,7 +183,8 @@ export async function measureDrift(
   return { reference: reference.dataset.sha256, columns: results, driftedShare, outcome };
 }
 
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 type Judge = (
   column: string,
@@ -220,12 +221,16 @@ function timeDrift(
     { gapDays: outside / DAY_MS, medianShiftDays: (median - ref.epoch.p50) / DAY_MS },
     policy.drift.time.gapDays,
   );
+  // A mix is only comparable when both sides span a whole cycle (all seven weekdays, all 24 hours): three days
+  // of flights have three weekdays, and a weekday mix judged on them would flag every short batch.
+  const covers = (cycleMs: number): boolean =>
+    cur.epoch!.max - cur.epoch!.min >= cycleMs && ref.epoch!.max - ref.epoch!.min >= cycleMs;
   const parts = [
-    ['day of week', cur.dayOfWeek, ref.dayOfWeek],
-    ['hour of day', cur.hourOfDay, ref.hourOfDay],
+    ['day of week', cur.dayOfWeek, ref.dayOfWeek, covers(6 * DAY_MS)],
+    ['hour of day', cur.hourOfDay, ref.hourOfDay, covers(DAY_MS - HOUR_MS)],
   ] as const;
-  for (const [part, c, r] of parts) {
-    if (!c || !r) continue;
+  for (const [part, c, r, comparable] of parts) {
+    if (!c || !r || !comparable) continue;
     const asCounts = (xs: readonly number[]): Map<string, number> =>
       new Map(xs.flatMap((n, i) => (n > 0 ? [[String(i), n] as const] : [])));
     const d = categoricalDrift(asCounts(r), asCounts(c));
