@@ -24,6 +24,16 @@ export function formatResult(result: PipelineResult): string {
     );
   }
   if (result.version !== null) lines.push(`champion   ${result.champion === null ? 'none' : `v${result.champion}`}`);
+  if (result.training) {
+    const t = result.training;
+    const dropped = [
+      t.unlabelledRows ? `${t.unlabelledRows} rows without a label dropped` : '',
+      t.sampledOutRows ? `${t.sampledOutRows} rows left out by maxTrainingRows` : '',
+    ].filter(Boolean);
+    lines.push(
+      `training   ${t.epochs} epochs on ${t.rows} rows, ${t.holdoutRows} held out for evaluation${dropped.length ? `; ${dropped.join('; ')}` : ''}`,
+    );
+  }
   if (result.resumedFromEpoch !== null) {
     lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
   }

@@ -54,12 +54,14 @@ export function formatLineage(view: VersionLineageView): string {
   const training = v.training as {
     epochs?: number;
     trainingRows?: number;
+    unlabelledRows?: number;
     resumedFromEpoch?: number | null;
     history?: { loss: number }[];
   };
   const losses = training.history?.map((h) => h.loss) ?? [];
   lines.push(
     `  training     ${training.epochs ?? '?'} epochs on ${training.trainingRows ?? '?'} rows` +
+      (training.unlabelledRows ? ` (${training.unlabelledRows} rows without a label dropped)` : '') +
       (losses.length ? `, loss ${losses[0].toFixed(4)} → ${losses[losses.length - 1].toFixed(4)}` : '') +
       (training.resumedFromEpoch ? `, resumed after epoch ${training.resumedFromEpoch}` : ''),
   );

@@ -9,7 +9,17 @@ import type { LabelRule, ModelSpec } from './spec';
  */
 
 export type FittedFeature =
-  | { name: string; column: string; kind: 'numeric'; log: boolean; standardize: boolean; mean: number; std: number }
+  | {
+      name: string;
+      column: string;
+      kind: 'numeric';
+      log: boolean;
+      standardize: boolean;
+      mean: number;
+      std: number;
+      /** one more input: 1 where the value was missing (and imputed with the mean); absent in older artifacts */
+      missingIndicator?: boolean;
+    }
   | { name: string; column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month'; format?: string }
   | { name: string; column: string; kind: 'categorical'; vocabulary: string[] };
 
@@ -80,7 +90,7 @@ function strings(table: Table, req: ColumnRequest): (string | null)[] {
 function widthOf(feature: FittedFeature): number {
   switch (feature.kind) {
     case 'numeric':
-      return 1;
+      return feature.missingIndicator ? 2 : 1;
     case 'hourOfDay':
       return 24;
     case 'dayOfWeek':
@@ -95,7 +105,7 @@ function widthOf(feature: FittedFeature): number {
 function inputNamesOf(feature: FittedFeature): string[] {
   switch (feature.kind) {
     case 'numeric':
-      return [feature.name];
+      return feature.missingIndicator ? [feature.name, `${feature.name}=<missing>`] : [feature.name];
     case 'hourOfDay':
       return Array.from({ length: 24 }, (_, h) => `${feature.name}=${h}`);
     case 'dayOfWeek':
@@ -111,8 +121,15 @@ function numericValue(x: number, log: boolean): number {
   return log ? Math.log1p(Math.max(x, 0)) : x;
 }
 
-/** Mean and sample standard deviation (1 when constant) of the finite values on the given rows, after `map`. */
-function meanStd(values: Float64Array, rows: Uint32Array, map: (x: number) => number): { mean: number; std: number } {
+/**
+ * Mean and sample standard deviation (1 when constant) of the finite values on the given rows, after `map`, and how
+ * many of the rows had no finite value.
+ */
+function meanStd(
+  values: Float64Array,
+  rows: Uint32Array,
+  map: (x: number) => number,
+): { mean: number; std: number; missing: number } {
   let sum = 0;
   let sumSq = 0;
   let n = 0;
@@ -127,7 +144,7 @@ function meanStd(values: Float64Array, rows: Uint32Array, map: (x: number) => nu
   }
   const mean = n > 0 ? sum / n : 0;
   const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
-  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
+  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1, missing: rows.length - n };
 }
 
 /** Learn transform state (means, vocabularies, classes) from the training rows only. */
@@ -136,10 +153,10 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
     const t = feature.transform;
     const base = { name: feature.name, column: feature.column };
     if (t.kind === 'numeric') {
-      const { mean, std } = meanStd(numbers(table, featureRequest(spec, feature)), trainRows, (x) =>
-        numericValue(x, t.log),
-      );
-      return { ...base, kind: 'numeric', log: t.log, standardize: t.standardize, mean, std };
+      const values = numbers(table, featureRequest(spec, feature));
+      const { mean, std, missing } = meanStd(values, trainRows, (x) => numericValue(x, t.log));
+      const missingIndicator = t.missingIndicator === 'always' || (t.missingIndicator === 'auto' && missing > 0);
+      return { ...base, kind: 'numeric', log: t.log, standardize: t.standardize, mean, std, missingIndicator };
     }
     if (t.kind === 'categorical') {
       const values = strings(table, featureRequest(spec, feature));
@@ -202,8 +219,10 @@ export function encodeFeatures(pre: Preprocessor, table: Table, rows: ArrayLike<
         const values = numbers(table, { name: feature.column, as: 'number' });
         for (let r = 0; r < n; r++) {
           const x = values[rows[r]];
-          const v = Number.isFinite(x) ? numericValue(x, feature.log) : feature.mean;
+          const present = Number.isFinite(x);
+          const v = present ? numericValue(x, feature.log) : feature.mean;
           out[r * pre.width + offset] = feature.standardize ? (v - feature.mean) / feature.std : v;
+          if (feature.missingIndicator) out[r * pre.width + offset + 1] = present ? 0 : 1;
         }
         break;
       }

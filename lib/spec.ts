@@ -51,11 +51,16 @@ export const LabelRule = z.discriminatedUnion('kind', [
 export type LabelRule = z.infer<typeof LabelRule>;
 
 export const Transform = z.discriminatedUnion('kind', [
-  /** number, optionally ln(1 + max(x, 0)), standardised with the training mean/std; missing → mean */
+  /**
+   * number, optionally ln(1 + max(x, 0)), standardised with the training mean/std; missing → mean, plus an input
+   * that says "this value was missing" (auto: when the training rows have missing values), so a model can tell
+   * an imputed mean from a real one
+   */
   z.strictObject({
     kind: z.literal('numeric'),
     log: z.boolean().default(false),
     standardize: z.boolean().default(true),
+    missingIndicator: z.enum(['auto', 'always', 'never']).default('auto'),
   }),
   /** one-hot hour 0–23 of a timestamp (wall-clock, as stored) */
   z.strictObject({ kind: z.literal('hourOfDay') }),
@@ -149,13 +154,6 @@ export const ModelSpec = z
           message: `"${name}" is not a source column`,
         });
       }
-    }
-    if (labelColumn && !labelColumn.required) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['label', 'column'],
-        message: `label column "${labelColumn.name}" must be required`,
-      });
     }
     spec.gate.slices.columns.forEach((name, i) => {
       if (!columns.has(name)) {

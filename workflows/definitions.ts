@@ -80,7 +80,21 @@ export interface PipelineResult {
   champion: number | null;
   /** epoch the training resumed from after a crash (null: trained uninterrupted) */
   resumedFromEpoch: number | null;
+  /** what training used of the batch, and what it dropped (null: nothing was trained) */
+  training?: TrainingSummary | null;
   steps: StepRecord[];
+}
+
+export interface TrainingSummary {
+  /** rows trained on */
+  rows: number;
+  /** rows held out for evaluation */
+  holdoutRows: number;
+  /** rows dropped because their label was missing (or not a declared class) */
+  unlabelledRows: number;
+  /** rows left out by the spec's maxTrainingRows */
+  sampledOutRows: number;
+  epochs: number;
 }
 
 export interface QuarantineStatus {

@@ -211,6 +211,13 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     dataset: datasetSummary,
     validation: validationSummary(decision),
     resumedFromEpoch: trained.resumedFromEpoch,
+    training: {
+      rows: trained.trainingRows,
+      holdoutRows: trained.holdoutRows,
+      unlabelledRows: trained.unlabelledRows,
+      sampledOutRows: trained.sampledOutRows,
+      epochs: trained.epochs,
+    },
   };
   const end = (outcome: PipelineResult['outcome'], extra: Partial<PipelineResult> = {}): PipelineResult =>
     finish(status, {

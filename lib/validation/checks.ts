@@ -94,7 +94,8 @@ export function batchChecks(
       checks.push({
         name: 'column',
         column: c.name,
-        outcome: c.required ? 'fail' : 'warn',
+        // the label column may have empty values (those rows are not trained on), but it must be there
+        outcome: c.required || c.name === contract.label ? 'fail' : 'warn',
         detail: `column "${c.name}" (${c.type}) is missing${renamed}`,
       });
       continue;

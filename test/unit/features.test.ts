@@ -57,7 +57,8 @@ describe('features', () => {
     const pre = fitPreprocessor(s, t, Uint32Array.from([0, 1, 2, 3]));
     const origin = pre.features.find((f) => f.name === 'origin');
     assert.deepEqual(origin?.kind === 'categorical' && origin.vocabulary, ['ATL']); // ORD, SFO seen once < minCount 2
-    assert.equal(pre.width, 24 + 7 + 1 + 2);
+    // distance is missing in a training row: its input is followed by a "was missing" input
+    assert.equal(pre.width, 24 + 7 + 2 + 2);
     const dist = pre.features.find((f) => f.name === 'dist');
     assert.ok(dist?.kind === 'numeric');
     const logs = [Math.log1p(100), Math.log1p(1000), Math.log1p(100)];
@@ -68,11 +69,23 @@ describe('features', () => {
     const row = (r: number): number[] => Array.from(x.subarray(r * pre.width, (r + 1) * pre.width));
     assert.equal(row(0)[0], 1, 'hour 0 one-hot');
     assert.equal(row(0)[24 + 0], 1, 'Monday one-hot');
-    assert.equal(row(1)[33], 1, 'ORD is unknown → last bucket');
-    assert.equal(row(0)[32], 1, 'ATL is in the vocabulary');
-    assert.equal(row(2)[33], 1, 'null origin → unknown bucket');
+    assert.equal(row(1)[34], 1, 'ORD is unknown → last bucket');
+    assert.equal(row(0)[33], 1, 'ATL is in the vocabulary');
+    assert.equal(row(2)[34], 1, 'null origin → unknown bucket');
     assert.equal(row(1)[31], 0, 'missing distance → mean → 0 after standardising');
+    assert.deepEqual([row(0)[32], row(1)[32], row(2)[32]], [0, 1, 0], 'the missing indicator marks the imputed row');
     assert.equal(row(0).reduce((a, b) => a + b, 0) - row(0)[31], 3, 'exactly one hot per one-hot feature');
+    assert.deepEqual(pre.inputNames.slice(31, 33), ['dist', 'dist=<missing>']);
+
+    // never: the imputed mean alone; always: the indicator even when nothing is missing
+    const never = parseModelSpec({
+      ...spec,
+      features: spec.features.map((f) =>
+        f.name === 'dist' ? { ...f, transform: { kind: 'numeric', log: true, missingIndicator: 'never' } } : f,
+      ),
+    });
+    assert.equal(fitPreprocessor(never, t, Uint32Array.from([0, 1, 2, 3])).width, 24 + 7 + 1 + 2);
+    assert.equal(fitPreprocessor(s, t, Uint32Array.from([0, 1, 3])).width, 24 + 7 + 1 + 2, 'auto: none missing');
 
     assert.deepEqual(Array.from(encodeLabels(pre, t, [0, 1, 2, 3, 4])), [1, 0, 1, 0, NaN]);
   });

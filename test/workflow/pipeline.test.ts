@@ -145,6 +145,40 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.ok(result.metrics!.r2 > 0.6, `r2 ${result.metrics!.r2}`);
   });
 
+  it('penguins: column names with spaces and units, a bad "." in Sex set aside, multiclass from the spec alone', async () => {
+    const result = await run(async () =>
+      (await start(example('penguins-species'), { uri: 'vega-datasets:penguins.json' })).handle.result(),
+    );
+    assert.equal(result.outcome, 'promoted', result.verdict?.reason ?? result.validation.summary);
+    assert.equal(result.validation.outcome, 'warn');
+    assert.match(
+      result.validation.summary,
+      /column "Sex": 1 bad rows — e\.g\. row \d+: Sex: "\." is not in the declared domain/,
+    );
+    assert.ok(result.metrics!.accuracy > 0.9, `accuracy ${result.metrics!.accuracy}`);
+    const v = await t.deps.registry.getVersion('penguins-species', result.version!);
+    assert.ok(v!.lineage.validation.quarantine, 'the bad row is kept in a quarantine file, in lineage');
+  });
+
+  it('movies: text dates in a declared format, rows without a label dropped and counted, a useful regression', async () => {
+    const result = await run(async () =>
+      (await start(example('movies-imdb'), { uri: 'vega-datasets:movies.json' })).handle.result(),
+    );
+    assert.equal(result.outcome, 'promoted', result.verdict?.reason ?? result.validation.summary);
+    // release dates decades in the future are bad rows, set aside; the rest trains
+    assert.match(result.validation.summary, /Release Date: [^;]* is in the future/);
+    // 213 of the 3,201 films have no IMDB rating: dropped from training and evaluation, and said so
+    const unlabelled = result.training!.unlabelledRows;
+    assert.ok(unlabelled > 150 && unlabelled < 220, `rows without a label: ${unlabelled}`);
+    const v = await t.deps.registry.getVersion('movies-imdb', result.version!);
+    const trainedOn = await t.deps.registry.getDataset(v!.datasetSha256);
+    assert.equal(result.training!.rows + result.training!.holdoutRows + unlabelled, trainedOn!.rows);
+    // the default gate refuses anything no better than predicting the mean rating
+    assert.ok(result.metrics!.r2 > 0, `r2 ${result.metrics!.r2}`);
+    assert.equal(result.verdict?.checks.find((c) => c.name === 'baseline')?.outcome, 'pass');
+    assert.equal((v!.training as { unlabelledRows: number }).unlabelledRows, unlabelled, 'in lineage too');
+  });
+
   it('a later batch is judged against the champion on the same holdout', async () => {
     const spec = flights();
     const result = await run(async () => (await start(spec, flightDays('2001-01-04', '2001-01-07'))).handle.result());
