@@ -1,21 +1,39 @@
-import type { DatasetRef } from '../data/snapshot';
+import path from 'node:path';
+import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import { snapshotPath, type DatasetRef } from '../data/snapshot';
+import { SpecError } from '../errors';
+import { parseModelSpec, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
 import type { SourceColumn } from './contract';
-import { familyOf, profileDataset, type ColumnProfile } from './profile';
+import { familyOf, profileDataset, type ColumnProfile, type Profile } from './profile';
 
 /**
- * Propose a contract from a first dataset, TFDV-style: types from what DuckDB read, required when nothing is
- * missing, numeric bounds from what was seen (widened by 10% of the range, so the next batch is not rejected for
- * one new extreme), learned domains for low-cardinality strings. A proposal for a person to review and commit.
+ * Propose a contract from a first dataset, TFDV-style: types from what DuckDB read (and dates written as text,
+ * in the formats people write them), required when nothing is missing, numeric bounds from what was seen (widened
+ * by 10% of the range, so the next batch is not rejected for one new extreme), learned domains for
+ * low-cardinality strings. A proposal for a person to review and commit.
  */
-export async function inferContract(dataset: DatasetRef): Promise<{ columns: SourceColumn[]; notes: string[] }> {
-  const profile = await profileDataset(dataset);
+export async function inferContract(
+  dataset: DatasetRef,
+): Promise<{ columns: SourceColumn[]; notes: string[]; profile: Profile }> {
   const notes: string[] = [];
+  const formats = await textDateFormats(dataset);
+  const declared: SourceColumn[] = [...formats].map(([name, format]) => ({
+    name,
+    type: 'timestamp',
+    required: true,
+    ...(format ? { format } : {}),
+  }));
+  const profile = await profileDataset(dataset, undefined, declared);
   const columns = profile.columns.map((p: ColumnProfile): SourceColumn => {
     const missingShare = profile.rows ? p.missing / profile.rows : 0;
     const required = missingShare === 0;
     const base: SourceColumn = { name: p.name, type: 'string', required };
     if (!required) base.maxMissing = Math.min(1, Math.ceil(missingShare * 1.5 * 1000) / 1000);
-    if (p.kind === 'timestamp') return { ...base, type: 'timestamp' };
+    if (p.kind === 'timestamp') {
+      const format = formats.get(p.name);
+      if (format) notes.push(`column "${p.name}" holds dates written as text, read with the format ${format}`);
+      return { ...base, type: 'timestamp', ...(format ? { format } : {}) };
+    }
     if (p.kind === 'numeric') {
       const integer = /INT/i.test(p.type) && familyOf(p.type) === 'numeric';
       const out: SourceColumn = { ...base, type: integer ? 'integer' : 'float' };
@@ -35,5 +53,163 @@ export async function inferContract(dataset: DatasetRef): Promise<{ columns: Sou
     return base;
   });
   if (profile.duplicateRows > 0) notes.push(`${profile.duplicateRows} duplicated rows in the sample`);
-  return { columns, notes };
+  return { columns, notes, profile };
+}
+
+/** Ways people write dates as text, tried on text columns; ISO 8601 is read without a format. */
+const DATE_FORMATS = [
+  '%b %d %Y',
+  '%B %d %Y',
+  '%d %b %Y',
+  '%m/%d/%Y',
+  '%d/%m/%Y',
+  '%m/%d/%Y %H:%M',
+  '%d/%m/%Y %H:%M',
+  '%d.%m.%Y',
+  '%Y/%m/%d',
+  '%Y%m%d',
+];
+
+/** Text columns whose values read as dates: with no format (ISO 8601) or the first format that reads ≥ 98%. */
+async function textDateFormats(dataset: DatasetRef): Promise<Map<string, string | undefined>> {
+  const found = new Map<string, string | undefined>();
+  const text = dataset.columns.filter((c) => /^VARCHAR/i.test(c.type));
+  if (text.length === 0 || dataset.rows === 0) return found;
+  await withDuckDB(async (con) => {
+    const src = `(SELECT * FROM read_parquet(${sqlString(snapshotPath(dataset))}) LIMIT 10000)`;
+    for (const col of text) {
+      const c = sqlIdent(col.name);
+      const tries = [
+        `count(TRY_CAST(${c} AS TIMESTAMP))`,
+        ...DATE_FORMATS.map((f) => `count(try_strptime(${c}, ${sqlString(f)}))`),
+      ];
+      const [present, ...counts] = (await con.runAndReadAll(`SELECT count(${c}), ${tries.join(', ')} FROM ${src}`))
+        .getRowsJS()[0]
+        .map(Number);
+      if (present === 0) continue;
+      const best = counts.findIndex((n) => n / present >= 0.98);
+      if (best >= 0) found.set(col.name, best === 0 ? undefined : DATE_FORMATS[best - 1]);
+    }
+  });
+  return found;
+}
+
+export interface ProposeOptions {
+  /** the column to predict */
+  label: string;
+  /** default: from the values of the label column */
+  task?: Task;
+  /** default: from the source file's name */
+  name?: string;
+  /** where the data came from, for the description */
+  sourceName: string;
+}
+
+/**
+ * A whole model spec from a first dataset: its contract, a label rule and task read from the label column, and one
+ * feature per other usable column (numbers as numbers, a log for long-tailed positive ones; low-cardinality text as
+ * categories; dates as weekday and month). Identifier-like columns (a distinct value on most rows) are left out.
+ * The proposal parses as a spec as it is; a person reviews it before it trains anything.
+ */
+export async function proposeSpec(
+  dataset: DatasetRef,
+  options: ProposeOptions,
+): Promise<{ spec: ModelSpec; notes: string[] }> {
+  const { columns, notes, profile } = await inferContract(dataset);
+  const labelColumn = columns.find((c) => c.name === options.label);
+  if (!labelColumn) {
+    throw new SpecError(
+      `--label "${options.label}" is not a column of ${options.sourceName} (columns: ${columns.map((c) => `"${c.name}"`).join(', ')})`,
+    );
+  }
+  const labelProfile = profile.columns.find((p) => p.name === options.label)!;
+  const task = options.task ?? taskOf(labelColumn, labelProfile);
+  const label = labelRule(task, labelColumn, labelProfile);
+  const features: ModelSpecInput['features'] = [];
+  const names = new Set<string>();
+  const featureName = (column: string, suffix = ''): string => {
+    let base = `${column}${suffix}`
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '');
+    if (!/^[a-z_]/.test(base)) base = `_${base}`;
+    let name = base || 'feature';
+    for (let i = 2; names.has(name); i++) name = `${base}_${i}`;
+    names.add(name);
+    return name;
+  };
+  for (const c of columns) {
+    if (c.name === options.label) continue;
+    const p = profile.columns.find((q) => q.name === c.name)!;
+    if (p.count === 0) {
+      notes.push(`column "${c.name}" is empty: not a feature`);
+    } else if (c.type === 'timestamp') {
+      features.push({ name: featureName(c.name, ' weekday'), column: c.name, transform: { kind: 'dayOfWeek' } });
+      features.push({ name: featureName(c.name, ' month'), column: c.name, transform: { kind: 'month' } });
+      const hours = p.kind === 'timestamp' ? (p.hourOfDay ?? []).filter((n) => n > 0).length : 0;
+      if (hours > 1) {
+        features.push({ name: featureName(c.name, ' hour'), column: c.name, transform: { kind: 'hourOfDay' } });
+      }
+    } else if (c.type === 'float' || c.type === 'integer' || c.type === 'boolean') {
+      const skewed =
+        p.kind === 'numeric' &&
+        p.min !== null &&
+        p.min >= 0 &&
+        (p.quantiles.p99 ?? 0) > 20 * Math.max(p.quantiles.p50 ?? 0, 1e-9);
+      features.push({ name: featureName(c.name), column: c.name, transform: { kind: 'numeric', log: skewed } });
+    } else if (p.kind === 'categorical' && (p.distinct > 1000 || p.distinct > 0.5 * p.count)) {
+      notes.push(`column "${c.name}" looks like an identifier (${p.distinct} distinct values): not a feature`);
+    } else {
+      features.push({ name: featureName(c.name), column: c.name, transform: { kind: 'categorical' } });
+    }
+  }
+  const name = (options.name ?? path.basename(options.sourceName).replace(/\.[^.]*$/, ''))
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^[^a-z]+|-+$/g, '')
+    .slice(0, 63);
+  const timeColumn = columns.find((c) => c.type === 'timestamp')?.name;
+  const proposal: ModelSpecInput = {
+    name: name || 'model',
+    description: `Proposed by lumen schema infer from ${options.sourceName}: ${task}, predicting "${options.label}".`,
+    task,
+    source: { columns, ...(timeColumn ? { timeColumn } : {}) },
+    label,
+    features,
+  };
+  return { spec: parseModelSpec(proposal, 'the proposed spec'), notes };
+}
+
+function taskOf(column: SourceColumn, profile: ColumnProfile): Task {
+  if (column.type === 'boolean') return 'binary';
+  if (profile.kind === 'categorical') {
+    if (profile.distinct === 2) return 'binary';
+    if (profile.distinct > 2 && profile.distinct <= 100) return 'multiclass';
+    throw new SpecError(
+      `cannot tell the task from label "${column.name}" (${profile.distinct} distinct values); pass --task`,
+    );
+  }
+  if (profile.kind === 'numeric') return profile.distinct === 2 ? 'binary' : 'regression';
+  throw new SpecError(`label "${column.name}" is a ${column.type} column; pass --task, or choose another label`);
+}
+
+function labelRule(task: Task, column: SourceColumn, profile: ColumnProfile): ModelSpecInput['label'] {
+  switch (task) {
+    case 'regression':
+      return { kind: 'value', column: column.name };
+    case 'multiclass':
+      return { kind: 'classes', column: column.name };
+    case 'binary': {
+      if (profile.kind === 'categorical') {
+        // the rarer value is the positive class (the event a model is usually built to find)
+        const rarest = Object.entries(profile.values).sort((a, b) => a[1] - b[1])[0]?.[0];
+        if (rarest !== undefined) return { kind: 'oneOf', column: column.name, positive: [rarest] };
+      }
+      if (column.type === 'boolean') return { kind: 'oneOf', column: column.name, positive: [true] };
+      if (profile.kind === 'numeric' && profile.max !== null) {
+        return { kind: 'threshold', column: column.name, op: '>=', value: profile.max };
+      }
+      throw new SpecError(`cannot make a binary label from "${column.name}"; choose another --task`);
+    }
+  }
 }

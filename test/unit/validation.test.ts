@@ -7,7 +7,7 @@ import { loadTable } from '../../lib/data/table';
 import { SourceError } from '../../lib/errors';
 import { hashJson } from '../../lib/hash';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
-import { inferContract } from '../../lib/validation/infer';
+import { inferContract, proposeSpec } from '../../lib/validation/infer';
 import { profileDataset } from '../../lib/validation/profile';
 import { validateBatch, type ReferenceData, type ValidationResult } from '../../lib/validation/report';
 import { repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
@@ -357,6 +357,48 @@ describe('schema inference', () => {
         label: { kind: 'classes', column: 'weather' },
         features: [{ name: 'wind', column: 'wind', transform: { kind: 'numeric' } }],
       });
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('proposes a whole spec that parses as it is, for sources with spaced names and text dates', async () => {
+    const t = tempHome();
+    try {
+      const penguins = await snapshotSource(t.deps.store, { uri: 'vega-datasets:penguins.json' });
+      const p = await proposeSpec(penguins, { label: 'Species', sourceName: 'penguins.json' });
+      assert.equal(p.spec.name, 'penguins');
+      assert.equal(p.spec.task, 'multiclass');
+      assert.deepEqual(
+        p.spec.features.map((f) => `${f.name}<-${f.column}:${f.transform.kind}`),
+        [
+          'island<-Island:categorical',
+          'beak_length_mm<-Beak Length (mm):numeric',
+          'beak_depth_mm<-Beak Depth (mm):numeric',
+          'flipper_length_mm<-Flipper Length (mm):numeric',
+          'body_mass_g<-Body Mass (g):numeric',
+          'sex<-Sex:categorical',
+        ],
+      );
+
+      const movies = await snapshotSource(t.deps.store, { uri: 'vega-datasets:movies.json' });
+      const m = await proposeSpec(movies, { label: 'IMDB Rating', name: 'Movies IMDB', sourceName: 'movies.json' });
+      assert.equal(m.spec.name, 'movies-imdb');
+      assert.equal(m.spec.task, 'regression');
+      const release = m.spec.source.columns.find((c) => c.name === 'Release Date');
+      assert.deepEqual([release?.type, release?.format], ['timestamp', '%b %d %Y']);
+      assert.equal(m.spec.source.timeColumn, 'Release Date');
+      assert.ok(
+        m.notes.some((n) => /"Title" looks like an identifier/.test(n)),
+        m.notes.join('\n'),
+      );
+      assert.ok(!m.spec.features.some((f) => f.column === 'Title'));
+      // the proposal round-trips through JSON, as a person would save it
+      parseModelSpec(JSON.parse(JSON.stringify(m.spec)));
+      await assert.rejects(
+        proposeSpec(movies, { label: 'Rating', sourceName: 'movies.json' }),
+        /--label "Rating" is not a column of movies\.json \(columns: "Title", /,
+      );
     } finally {
       t.cleanup();
     }
