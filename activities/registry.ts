@@ -26,6 +26,8 @@ export interface VersionSummary {
   artifact: ArtifactRef;
   metrics: Metrics;
   workflowId: string;
+  /** the model's champion now (what a duplicate batch leaves in place) */
+  champion?: number | null;
 }
 
 export interface MoveChampionInput {
@@ -73,6 +75,7 @@ export function registryActivities(deps: ActivityDeps) {
             artifact: found.artifact,
             metrics: found.metrics,
             workflowId: found.workflowId,
+            champion: await deps.registry.alias(input.spec.name, 'champion'),
           }
         : null;
     },

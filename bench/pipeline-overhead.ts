@@ -25,7 +25,7 @@ import { trainOnDataset } from '../lib/training';
 import { validateBatch } from '../lib/validation/report';
 import { startDevServer } from '../tools/devserver';
 import { createWorkers } from '../worker/workers';
-import { LumenModel, LumenStage } from '../workflows/definitions';
+import { searchAttributeTypes } from '../workflows/definitions';
 
 const root = path.resolve(__dirname, '..');
 
@@ -110,7 +110,7 @@ async function run(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-bench-temporal-'));
   const server = await startDevServer({
     dbFile: path.join(home, 'temporal.sqlite'),
-    searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' },
+    searchAttributes: searchAttributeTypes(),
   });
   const paths = lumenPaths(home);
   const deps = {

@@ -4,50 +4,57 @@ import {
   WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
+  type Client,
 } from '@temporalio/client';
-import { lumenPaths } from '../lib/config';
-import { SqliteRegistry } from '../lib/registry/sqlite';
 import {
   approveCandidate,
   championChangeWorkflowId,
   PIPELINE_QUEUE,
   rejectCandidate,
+  verifyWorkflowId,
   type ChampionChangeInput,
+  type VerifyInput,
 } from '../workflows/definitions';
-import type { championChange } from '../workflows';
+import type { championChange, verifyModel } from '../workflows';
 import { clientConfig, connectClient, workflowUrl } from './connection';
-import { describeFailure, formatMetrics } from './format';
+import { CliError, EXIT, parseVersion } from './errors';
+import { describeFailure } from './format';
+import { actor } from './identity';
+import { printJson } from './output';
+import { openRegistry, parseModelRef } from './registry-commands';
 
-/** approve / reject / pending / history / rollback / promote / alias */
+/** approve / reject / rollback / promote / alias / verify: the decisions people make about versions. */
 
-function registry(): SqliteRegistry {
-  return new SqliteRegistry(lumenPaths().registry);
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
 }
-
-const who = (by?: string): string => by ?? process.env.USER ?? 'unknown';
 
 export async function decideCandidate(
   kind: 'approve' | 'reject',
   model: string,
-  opts: { version: string; comment: string; by?: string },
+  opts: { version: string; comment: string; actor?: string; by?: string },
 ): Promise<void> {
-  const version = Number(opts.version);
-  const reg = registry();
+  const version = parseVersion(opts.version);
+  const by = actor(opts.actor ?? opts.by);
+  const { registry } = openRegistry();
   let workflowId: string;
   let artifactSha256: string;
   try {
-    const [pending] = await reg.listApprovals({ model, version, status: 'pending' });
-    if (!pending) throw new Error(`${model} v${version} is not waiting for approval (see: lumen pending)`);
-    const record = await reg.getVersion(model, version);
-    if (!record) throw new Error(`${model} v${version} is not registered`);
+    const [pending] = await registry.listApprovals({ model, version, status: 'pending' });
+    if (!pending) throw new CliError(`${model} v${version} is not waiting for approval (see: lumen pending)`);
+    const record = await registry.getVersion(model, version);
+    if (!record) throw new CliError(`${model} v${version} is not registered`);
     workflowId = pending.workflowId;
     artifactSha256 = record.artifact.sha256;
   } finally {
-    reg.close();
+    registry.close();
   }
-  const client = await connectClient();
-  try {
-    const by = who(opts.by);
+  await withClient(async (client) => {
     const answer = await client.workflow
       .getHandle(workflowId)
       .executeUpdate(kind === 'approve' ? approveCandidate : rejectCandidate, {
@@ -55,72 +62,27 @@ export async function decideCandidate(
         // a retried command is the same update: Temporal applies it once
         updateId: `${kind}:${model}:v${version}:${by}`,
       });
-    console.log(`${answer.decision} ${model} v${answer.version} (${workflowId})`);
-  } finally {
-    await client.connection.close();
-  }
-}
-
-export async function listPending(model: string | undefined): Promise<void> {
-  const reg = registry();
-  try {
-    const pending = await reg.listApprovals({ model, status: 'pending' });
-    if (pending.length === 0) return void console.log('nothing waits for approval');
-    const config = clientConfig();
-    for (const p of pending) {
-      const v = await reg.getVersion(p.model, p.version);
-      const verdict = (v?.evaluation as { verdict?: { reason: string } } | undefined)?.verdict;
-      console.log(`${p.model} v${p.version}  since ${p.requestedAt}  artifact ${p.artifactSha256.slice(0, 16)}…`);
-      if (v) console.log(`  ${formatMetrics(v.metrics)}`);
-      if (verdict) console.log(`  ${verdict.reason}`);
-      console.log(`  web ui ${workflowUrl(config, p.workflowId, p.runId)}`);
-      console.log(`  lumen approve ${p.model} --version ${p.version} --comment "…"`);
-    }
-  } finally {
-    reg.close();
-  }
-}
-
-export async function showHistory(model: string, opts: { at?: string }): Promise<void> {
-  const reg = registry();
-  try {
-    if (opts.at) {
-      const at = new Date(opts.at);
-      if (Number.isNaN(at.getTime())) throw new Error(`--at: not a date/time: "${opts.at}"`);
-      const version = await reg.aliasAt(model, 'champion', at.toISOString());
-      console.log(`${model} champion at ${at.toISOString()}: ${version === null ? 'none' : `v${version}`}`);
-      return;
-    }
-    const events = await reg.aliasHistory(model);
-    if (events.length === 0) console.log(`no alias history for ${model}`);
-    for (const e of events) {
-      console.log(
-        `${e.at}  ${e.alias.padEnd(9)} v${e.fromVersion ?? '–'} → ${e.toVersion === null ? 'removed' : `v${e.toVersion}`}  by ${e.actor}: ${e.reason}${e.workflowId ? `  (${e.workflowId})` : ''}`,
-      );
-    }
-  } finally {
-    reg.close();
-  }
+    console.log(`${answer.decision} ${model} v${answer.version} by ${by} (${workflowId})`);
+  });
 }
 
 export async function changeChampion(
   kind: 'promote' | 'rollback',
   model: string,
-  opts: { to?: string; version?: string; reason: string; by?: string; requestId?: string },
+  opts: { to?: string; version?: string; reason: string; actor?: string; by?: string; requestId?: string },
 ): Promise<void> {
   const to = opts.version ?? opts.to;
   const input: ChampionChangeInput = {
     model,
     kind,
-    ...(to !== undefined ? { to: Number(to) } : {}),
+    ...(to !== undefined ? { to: parseVersion(to, opts.version !== undefined ? '--version' : '--to') } : {}),
     reason: opts.reason,
-    by: who(opts.by),
+    by: actor(opts.actor ?? opts.by),
     requestId: opts.requestId ?? randomUUID(),
   };
   const config = clientConfig();
-  const client = await connectClient(config);
-  const workflowId = championChangeWorkflowId(model, input.requestId);
-  try {
+  await withClient(async (client) => {
+    const workflowId = championChangeWorkflowId(model, input.requestId);
     let handle;
     try {
       handle = await client.workflow.start<typeof championChange>('championChange', {
@@ -137,43 +99,74 @@ export async function changeChampion(
       handle = client.workflow.getHandle<typeof championChange>(workflowId);
       console.log(`request ${input.requestId} was already made; its result:`);
     }
-    const result = await handle.result();
+    const result = await handle.result().catch((err: unknown) => {
+      if (err instanceof WorkflowFailedError) {
+        throw new CliError(`${kind} refused: ${describeFailure(err)}`, EXIT.failed);
+      }
+      throw err;
+    });
     console.log(
       result.changed
         ? `${model}: champion v${result.previous ?? '–'} → v${result.champion} (${kind}); ${result.loadCheck}`
         : `${model}: champion already v${result.champion}; nothing moved`,
     );
     console.log(`web ui  ${workflowUrl(config, workflowId)}`);
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      console.error(`${kind} refused: ${describeFailure(err)}`);
-      process.exitCode = 2;
-      return;
-    }
-    throw err;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 export async function setAlias(
   model: string,
   alias: string,
   version: string,
-  opts: { reason: string; by?: string },
+  opts: { reason: string; actor?: string; by?: string },
 ): Promise<void> {
-  const reg = registry();
+  if (alias === 'champion' || alias === 'previous') {
+    throw new CliError(`"${alias}" moves only by promotion or rollback: lumen promote|rollback ${model} …`);
+  }
+  const target = version === 'none' ? null : parseVersion(version, '<version>');
+  const { registry } = openRegistry();
   try {
-    await reg.setAlias({
+    await registry.setAlias({
       model,
       alias,
-      version: version === 'none' ? null : Number(version),
-      actor: who(opts.by),
+      version: target,
+      actor: actor(opts.actor ?? opts.by),
       reason: opts.reason,
       requestId: randomUUID(),
     });
-    console.log(`${model}@${alias} → ${version === 'none' ? 'removed' : `v${version}`}`);
+    console.log(`${model}@${alias} → ${target === null ? 'removed' : `v${target}`}`);
   } finally {
-    reg.close();
+    registry.close();
   }
+}
+
+/**
+ * `lumen verify <model>[@v]`: re-hash a version's bytes and load it in a fresh process (on a training worker),
+ * replacing the load check on record — the way to clear a version whose artifact was restored after corruption.
+ */
+export async function verifyCommand(ref: string, opts: { actor?: string; json?: boolean }): Promise<void> {
+  const { model, version } = ref.includes('@') ? parseModelRef(ref) : { model: ref, version: undefined };
+  const requestId = randomUUID();
+  const input: VerifyInput = { model, ...(version ? { version } : {}), by: actor(opts.actor), requestId };
+  const config = clientConfig();
+  await withClient(async (client) => {
+    const workflowId = verifyWorkflowId(model, requestId);
+    const result = await client.workflow.execute<typeof verifyModel>('verifyModel', {
+      taskQueue: PIPELINE_QUEUE,
+      workflowId,
+      args: [input],
+      staticSummary: `verify ${model}${version ? ` v${version}` : ' (champion)'}`,
+    });
+    if (opts.json) printJson(result);
+    else {
+      console.log(
+        `${model} v${result.version}: ${result.passed ? 'verified' : 'FAILED verification'} — ${result.detail}`,
+      );
+      if (result.passed && result.previous && !result.previous.passed) {
+        console.log(`  clears the failed load check of ${result.previous.at}: ${result.previous.detail}`);
+      }
+      console.log(`web ui  ${workflowUrl(config, workflowId)}`);
+    }
+    if (!result.passed) process.exitCode = EXIT.failed;
+  });
 }

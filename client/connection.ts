@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { CliError, EXIT } from './errors';
 
 export interface ClientConfig {
   address: string;
@@ -15,16 +16,31 @@ export function clientConfig(): ClientConfig {
   };
 }
 
+/** A client for the configured server, or a refusal that names the address and how to change it. */
 export async function connectClient(config = clientConfig()): Promise<Client> {
-  const connection = await Connection.connect({ address: config.address });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.address, connectTimeout: '5 seconds' });
+  } catch (err) {
+    const reason = (err as Error).message.split('\n')[0];
+    throw new CliError(
+      `cannot reach the Temporal server at ${config.address} (TEMPORAL_ADDRESS): ${reason}. ` +
+        'Start one with `lumen server` (or `npm run demo -- --keep`), or point TEMPORAL_ADDRESS at yours.',
+      EXIT.usage,
+    );
+  }
   return new Client({ connection, namespace: config.namespace });
 }
 
+/**
+ * A run's page in the Web UI. With a run id it opens on the run's summary and details — for a pipeline, the stage,
+ * the gate's verdict check by check, and what a person must do — rather than on the raw event history.
+ */
 export function workflowUrl(
   config: Pick<ClientConfig, 'uiUrl' | 'namespace'>,
   workflowId: string,
   runId?: string,
 ): string {
   const base = `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  return runId ? `${base}/${runId}/history` : base;
+  return runId ? `${base}/${runId}/user-metadata` : base;
 }

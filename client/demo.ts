@@ -7,7 +7,7 @@ import { loadTf } from '../lib/model/tf';
 import { loadModelSpec } from '../lib/spec';
 import { isHealthy, portInUse, startDevServer, type DevServer } from '../tools/devserver';
 import { createWorkers, defaultDeps } from '../worker/workers';
-import { LumenModel, LumenStage } from '../workflows/definitions';
+import { searchAttributeTypes } from '../workflows/definitions';
 import { clientConfig, connectClient, workflowUrl } from './connection';
 import { describeFailure, formatResult } from './format';
 import { startTrainingPipeline } from './pipeline';
@@ -19,7 +19,8 @@ const root = path.resolve(__dirname, '..');
  * both workers in this process, and one pipeline run per month of the 2001 US flights.
  */
 export async function runDemo(opts: { months: string; keep?: boolean }): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // the demo handles Ctrl-C itself: it stops its workers, then its server, in that order
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const paths = lumenPaths();
   const config = clientConfig();
   let server: DevServer | undefined;
@@ -34,7 +35,7 @@ export async function runDemo(opts: { months: string; keep?: boolean }): Promise
       uiPort: Number(new URL(config.uiUrl).port || 8233),
       dbFile: path.join(paths.home, 'temporal', 'dev.sqlite'),
       logFile: path.join(paths.home, 'temporal', 'server.log'),
-      searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' },
+      searchAttributes: searchAttributeTypes(),
     });
     console.log(`[demo] Temporal dev server at ${server.address}, Web UI ${server.uiUrl}, state in ${paths.home}`);
   }
@@ -65,9 +66,12 @@ async function runMonths(
       const source = { uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', month) };
       const started = await startTrainingPipeline(client, spec, source, { actor: 'demo' });
       const runId = (await started.handle.describe()).runId;
-      console.log(
-        `\n[demo] ${month}: ${started.deduplicated ? 'already trained; fetching the earlier result of' : 'started'} ${started.workflowId}`,
-      );
+      const said = {
+        started: 'started',
+        running: 'joined the run already in flight',
+        finished: 'already trained; the earlier result of',
+      };
+      console.log(`\n[demo] ${month}: ${said[started.state]} ${started.workflowId}`);
       try {
         console.log(formatResult(await started.handle.result()));
       } catch (err) {
@@ -79,10 +83,14 @@ async function runMonths(
     }
     if (opts.keep) {
       console.log(`\n[demo] running; explore ${config.uiUrl} — press Ctrl-C to stop`);
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      console.log('\n[demo] stopping workers and server');
     }
   } finally {
-    for (const w of workers) w.shutdown();
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await Promise.allSettled(running);
     await connection.close();
     await client.connection.close();

@@ -1,15 +1,15 @@
+import path from 'node:path';
 import {
   WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   type Client,
-  type WorkflowHandleWithFirstExecutionRunId,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { describeSource, sourceFingerprint, type SourceRef } from '../lib/data/source';
 import type { ModelSpec } from '../lib/spec';
 import {
+  LumenBatch,
   LumenModel,
   LumenStage,
   PIPELINE_QUEUE,
@@ -21,14 +21,19 @@ import type { trainingPipeline } from '../workflows';
 export interface StartedPipeline {
   workflowId: string;
   handle: WorkflowHandle<typeof trainingPipeline>;
-  /** true when this exact batch was already trained (or is training) under this workflow id */
+  /**
+   * started: this call started the run; running: a run for this exact batch was already in flight (it is joined,
+   * never duplicated); finished: the batch was already trained, the earlier run's result stands
+   */
+  state: 'started' | 'running' | 'finished';
+  /** true unless this call started the run */
   deduplicated: boolean;
 }
 
 /**
  * Start the training pipeline for one batch. The id is derived from the batch's content, and a completed run
- * with that id cannot be started again (a failed one can): the same data never trains twice. A run already in
- * flight for the batch is joined rather than duplicated.
+ * with that id cannot be started again (a failed one can): the same data never trains twice. The server says
+ * whether this call started the run, so two people starting the same batch learn that one of them joined.
  */
 export async function startTrainingPipeline(
   client: Client,
@@ -38,37 +43,38 @@ export async function startTrainingPipeline(
   taskQueue = PIPELINE_QUEUE,
 ): Promise<StartedPipeline> {
   const workflowId = trainingWorkflowId(spec.name, await sourceFingerprint(source));
-  // Informational only: the server's id policies, not this check, are what prevent a second run.
-  const running = await client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then((d) => d.status.name === 'RUNNING')
-    .catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    });
   try {
-    const handle: WorkflowHandleWithFirstExecutionRunId<typeof trainingPipeline> = await client.workflow.start(
-      'trainingPipeline',
-      {
-        taskQueue,
-        workflowId,
-        args: [{ spec, source, options }],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [
-          { key: LumenModel, value: spec.name },
-          { key: LumenStage, value: 'queued' },
-        ],
-        staticSummary: `train ${spec.name} on ${describeSource(source)}`.slice(0, 200),
-        staticDetails: `Model **${spec.name}** (${spec.task}).\n\nSource: \`${describeSource(source)}\``,
-      },
-    );
-    return { workflowId, handle, deduplicated: running };
+    const handle = await client.workflow.start<typeof trainingPipeline>('trainingPipeline', {
+      taskQueue,
+      workflowId,
+      args: [{ spec, source, options }],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      typedSearchAttributes: [
+        { key: LumenModel, value: spec.name },
+        { key: LumenStage, value: 'queued' },
+        { key: LumenBatch, value: batchName(source) },
+      ],
+      staticSummary: `train ${spec.name} on ${batchName(source)}`.slice(0, 200),
+      staticDetails: `Model **${spec.name}** (${spec.task}).\n\nSource: \`${describeSource(source)}\``,
+    });
+    return { workflowId, handle, state: 'started', deduplicated: false };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { workflowId, handle: client.workflow.getHandle(workflowId), deduplicated: true };
-    }
-    throw err;
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
+    const running = (await handle.describe()).status.name === 'RUNNING';
+    return { workflowId, handle, state: running ? 'running' : 'finished', deduplicated: true };
   }
+}
+
+/** A batch as a person names it: its month, its window, or its file. */
+export function batchName(source: SourceRef): string {
+  const file = source.uri.startsWith('vega-datasets:') ? source.uri : path.basename(source.uri);
+  const w = source.window;
+  if (!w) return file;
+  const month = /^(\d{4}-\d{2})-01$/.exec(w.start)?.[1];
+  const next = month && new Date(`${month}-01T00:00:00Z`);
+  if (next) next.setUTCMonth(next.getUTCMonth() + 1);
+  if (month && next && w.end === next.toISOString().slice(0, 10)) return month;
+  return `${w.start}…${w.end}`;
 }

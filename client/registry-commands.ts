@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ArtifactStore } from '../lib/artifacts';
@@ -6,22 +7,79 @@ import { snapshotSource } from '../lib/data/snapshot';
 import { describeSource, type SourceRef } from '../lib/data/source';
 import { datasetLineage, versionLineage, type VersionLineageView } from '../lib/lineage';
 import { SqliteRegistry } from '../lib/registry/sqlite';
-import { inferContract } from '../lib/validation/infer';
-import { ValidationPolicy, contractHash } from '../lib/validation/contract';
+import type { Task } from '../lib/spec';
+import { proposeSpec, inferContract } from '../lib/validation/infer';
+import { ValidationPolicy } from '../lib/validation/contract';
 import { clientConfig, workflowUrl } from './connection';
+import { CliError, parseCount } from './errors';
 import { formatMetrics } from './format';
+import { color, printJson, table } from './output';
 
 /** Commands that read the registry and artifact store directly (no Temporal server needed). */
 
-function open(): { registry: SqliteRegistry; store: ArtifactStore } {
+export function openRegistry(): { registry: SqliteRegistry; store: ArtifactStore } {
   const paths = lumenPaths();
   return { registry: new SqliteRegistry(paths.registry), store: new ArtifactStore(paths.artifacts) };
 }
 
+async function withRegistry<T>(fn: (registry: SqliteRegistry, store: ArtifactStore) => Promise<T>): Promise<T> {
+  const { registry, store } = openRegistry();
+  try {
+    return await fn(registry, store);
+  } finally {
+    registry.close();
+  }
+}
+
 export function parseModelRef(ref: string): { model: string; version: number } {
   const m = /^([a-z][a-z0-9-]*)@v?(\d+)$/.exec(ref);
-  if (!m) throw new Error(`expected <model>@<version>, e.g. flights-delay@3, got "${ref}"`);
+  if (!m) throw new CliError(`expected <model>@<version>, e.g. flights-delay@3, got "${ref}"`);
   return { model: m[1], version: Number(m[2]) };
+}
+
+const short = (sha: string): string => sha.slice(0, 12);
+
+/** `lumen models [model]`: every model with its champion, or one model's versions. */
+export async function modelsCommand(name: string | undefined, opts: { json?: boolean }): Promise<void> {
+  await withRegistry(async (registry) => {
+    if (!name) {
+      const all = await registry.listModels();
+      if (opts.json) return printJson(all);
+      if (all.length === 0) return void console.log('no models registered');
+      console.log(
+        table(
+          ['model', 'versions', 'champion'],
+          all.map((m) => [m.model, m.versions, m.champion === null ? 'none' : `v${m.champion}`]),
+        ),
+      );
+      return;
+    }
+    const aliases = await registry.aliases(name);
+    const versions = await registry.listVersions(name);
+    if (opts.json) return printJson({ model: name, aliases, versions });
+    if (versions.length === 0) throw new CliError(`no versions of ${name} (see: lumen models)`);
+    const byVersion = new Map<number, string[]>();
+    for (const [alias, v] of Object.entries(aliases)) byVersion.set(v, [...(byVersion.get(v) ?? []), alias]);
+    console.log(
+      table(
+        ['version', 'registered', 'aliases', 'metrics', 'gate', 'load check', 'data', 'backend'],
+        versions.map((v) => {
+          const verdict = (v.evaluation as { verdict?: { passed: boolean } }).verdict;
+          const marks = byVersion.get(v.version) ?? [];
+          return [
+            `v${v.version}`,
+            v.createdAt.slice(0, 19).replace('T', ' '),
+            marks.includes('champion') ? color.green(`★ ${marks.join(', ')}`) : marks.join(', '),
+            formatMetrics(v.metrics),
+            verdict ? (verdict.passed ? 'passed' : color.red('failed')) : '',
+            v.loadCheck ? (v.loadCheck.passed ? 'passed' : color.red('FAILED')) : 'never',
+            short(v.datasetSha256),
+            v.backend,
+          ];
+        }),
+      ),
+    );
+  });
 }
 
 export function formatLineage(view: VersionLineageView): string {
@@ -97,13 +155,12 @@ export function formatLineage(view: VersionLineageView): string {
 }
 
 export async function lineageCommand(ref: string, hash: string | undefined, opts: { json?: boolean }): Promise<void> {
-  const { registry, store } = open();
-  try {
+  await withRegistry(async (registry, store) => {
     if (ref === 'dataset') {
-      if (!hash) throw new Error('usage: lumen lineage dataset <sha256>');
+      if (!hash) throw new CliError('usage: lumen lineage dataset <sha256>');
       const found = await datasetLineage(registry, hash);
-      if (opts.json) return void console.log(JSON.stringify(found, null, 2));
-      if (!found.dataset && found.versions.length === 0) throw new Error(`no dataset ${hash} in the registry`);
+      if (opts.json) return printJson(found);
+      if (!found.dataset && found.versions.length === 0) throw new CliError(`no dataset ${hash} in the registry`);
       if (found.dataset) {
         console.log(
           `dataset ${found.dataset.sha256} (${found.dataset.rows} rows) from ${describeSource(found.dataset.source)}`,
@@ -123,34 +180,143 @@ export async function lineageCommand(ref: string, hash: string | undefined, opts
     const { model, version } = parseModelRef(ref);
     const view = await versionLineage(registry, store, model, version);
     console.log(opts.json ? JSON.stringify(view, null, 2) : formatLineage(view));
-  } finally {
-    registry.close();
-  }
+  });
 }
 
-export async function alertsCommand(model: string | undefined, opts: { limit: string }): Promise<void> {
-  const { registry } = open();
-  try {
-    const alerts = await registry.listAlerts(model, Number(opts.limit));
-    if (alerts.length === 0) console.log('no alerts');
-    for (const a of alerts) console.log(`${a.at}  ${a.severity.padEnd(8)} ${a.model}  ${a.kind}: ${a.message}`);
-  } finally {
-    registry.close();
-  }
+export async function alertsCommand(model: string | undefined, opts: { limit: string; json?: boolean }): Promise<void> {
+  const limit = parseCount(opts.limit, '--limit');
+  await withRegistry(async (registry) => {
+    const alerts = await registry.listAlerts(model, limit);
+    if (opts.json) return printJson(alerts);
+    if (alerts.length === 0) return void console.log('no alerts');
+    const paint = { critical: color.red, warning: color.yellow, info: (s: string) => s };
+    console.log(
+      table(
+        ['at', 'severity', 'model', 'kind', 'message'],
+        alerts.map((a) => [
+          a.at.slice(0, 19).replace('T', ' '),
+          paint[a.severity](a.severity),
+          a.model,
+          a.kind,
+          a.message,
+        ]),
+      ),
+    );
+  });
 }
 
-/** `lumen schema infer`: snapshot a source into a scratch store, profile it, print a proposed contract. */
-export async function inferCommand(source: SourceRef): Promise<void> {
+/** `lumen pending`: candidates waiting for a person's approval. */
+export async function pendingCommand(model: string | undefined, opts: { json?: boolean }): Promise<void> {
+  await withRegistry(async (registry) => {
+    const pending = await registry.listApprovals({ model, status: 'pending' });
+    const config = clientConfig();
+    const rows = await Promise.all(
+      pending.map(async (p) => {
+        const v = await registry.getVersion(p.model, p.version);
+        const verdict = (v?.evaluation as { verdict?: { reason: string } } | undefined)?.verdict;
+        return {
+          ...p,
+          metrics: v?.metrics ?? null,
+          verdict: verdict?.reason ?? null,
+          url: workflowUrl(config, p.workflowId, p.runId),
+        };
+      }),
+    );
+    if (opts.json) return printJson(rows);
+    if (rows.length === 0) return void console.log('nothing waits for approval');
+    for (const p of rows) {
+      console.log(
+        `${color.bold(`${p.model} v${p.version}`)}  since ${p.requestedAt}  artifact ${p.artifactSha256.slice(0, 16)}…`,
+      );
+      if (p.metrics) console.log(`  ${formatMetrics(p.metrics)}`);
+      if (p.verdict) console.log(`  ${p.verdict}`);
+      console.log(`  web ui ${p.url}`);
+      console.log(`  lumen approve ${p.model} --version ${p.version} --comment "…"`);
+    }
+  });
+}
+
+/** `lumen history <model>`: every alias move, or which version was champion at a moment. */
+export async function historyCommand(model: string, opts: { at?: string; json?: boolean }): Promise<void> {
+  await withRegistry(async (registry) => {
+    if (opts.at) {
+      const at = new Date(opts.at);
+      if (Number.isNaN(at.getTime())) throw new CliError(`--at: not a date/time: "${opts.at}"`);
+      const version = await registry.aliasAt(model, 'champion', at.toISOString());
+      if (opts.json) return printJson({ model, at: at.toISOString(), champion: version });
+      console.log(`${model} champion at ${at.toISOString()}: ${version === null ? 'none' : `v${version}`}`);
+      return;
+    }
+    const events = await registry.aliasHistory(model);
+    if (opts.json) return printJson(events);
+    if (events.length === 0) return void console.log(`no alias history for ${model}`);
+    console.log(
+      table(
+        ['at', 'alias', 'from', 'to', 'by', 'reason', 'workflow'],
+        events.map((e) => [
+          e.at.slice(0, 19).replace('T', ' '),
+          e.alias,
+          e.fromVersion === null ? '–' : `v${e.fromVersion}`,
+          e.toVersion === null ? 'removed' : `v${e.toVersion}`,
+          e.actor,
+          e.reason,
+          e.workflowId ?? '',
+        ]),
+      ),
+    );
+  });
+}
+
+/** `lumen quarantine list`: batches waiting for a person. */
+export async function quarantineListCommand(model: string | undefined, opts: { json?: boolean }): Promise<void> {
+  await withRegistry(async (registry, store) => {
+    const waiting = await registry.listValidations({ model, decision: 'quarantined' });
+    const config = clientConfig();
+    const rows = await Promise.all(
+      waiting.map(async (v) => {
+        const report = JSON.parse(fs.readFileSync(await store.verify(v.report), 'utf8')) as { summary: string };
+        return { ...v, summary: report.summary, url: workflowUrl(config, v.workflowId, v.runId) };
+      }),
+    );
+    if (opts.json) return printJson(rows);
+    if (rows.length === 0) return void console.log('nothing in quarantine');
+    for (const v of rows) {
+      console.log(
+        `${color.bold(v.model)}  batch ${v.datasetSha256.slice(0, 16)}  since ${v.createdAt}  workflow ${v.workflowId}`,
+      );
+      console.log(`  ${v.summary}`);
+      console.log(`  page ${v.html.uri}`);
+      console.log(`  web ui ${v.url}`);
+      if (v.quarantine) console.log(`  quarantined rows ${v.quarantine.uri}`);
+      console.log(`  lumen quarantine release|discard ${v.workflowId} --reason "…"`);
+    }
+  });
+}
+
+/** `lumen schema infer`: snapshot a source into a scratch store, profile it, print a proposed spec or contract. */
+export async function inferCommand(
+  source: SourceRef,
+  opts: { label?: string; task?: Task; name?: string },
+): Promise<void> {
   const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-schema-infer'));
   const dataset = await snapshotSource(store, source);
-  const { columns, notes } = await inferContract(dataset);
-  const validation = ValidationPolicy.parse({});
+  const sourceName = describeSource(source);
+  if (!opts.label) {
+    const { columns, notes } = await inferContract(dataset);
+    for (const note of notes) console.error(`note: ${note}`);
+    console.error(
+      `proposed contract from ${dataset.rows} rows of ${sourceName}; add --label <column> for a whole model spec`,
+    );
+    console.log(JSON.stringify({ source: { columns }, validation: ValidationPolicy.parse({}) }, null, 2));
+    return;
+  }
+  const { spec, notes } = await proposeSpec(dataset, {
+    label: opts.label,
+    task: opts.task,
+    name: opts.name,
+    sourceName,
+  });
   for (const note of notes) console.error(`note: ${note}`);
-  console.error(
-    `proposed from ${dataset.rows} rows of ${describeSource(source)}; review, then put it in the model spec`,
-  );
-  console.log(JSON.stringify({ source: { columns }, validation }, null, 2));
-  console.error(
-    `contract hash (with the label column set): depends on the spec; columns hash ${contractHash({ columns, label: '', policy: validation }).slice(0, 16)}`,
-  );
+  console.error(`proposed spec from ${dataset.rows} rows of ${sourceName}: review it, save it, then lumen start it`);
+  console.log(JSON.stringify(spec, null, 2));
 }

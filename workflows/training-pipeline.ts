@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -15,8 +16,11 @@ import {
   approveCandidate,
   discardQuarantine,
   rejectCandidate,
+  LumenDataset,
   LumenModel,
+  LumenOutcome,
   LumenStage,
+  LumenVersion,
   releaseQuarantine,
   statusQuery,
   TRAINING_QUEUE,
@@ -33,6 +37,12 @@ import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
 const MAX_PROMOTE_ATTEMPTS = 3;
 
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
+
+/**
+ * Runs started before the version, outcome and dataset search attributes existed replay without setting them;
+ * every new run sets them (Temporal's patching: the marker is in the new histories only).
+ */
+const SEARCH_ATTRIBUTES_V2 = 'lumen-search-attributes-v2';
 const dataWork = proxyActivities<PipelineActivities>(DATA_WORK);
 
 /**
@@ -89,6 +99,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
 
   const ingested = await step('ingest', () => dataWork.ingestDataset({ source }));
   status.dataset = { sha256: ingested.sha256, rows: ingested.rows };
+  if (patched(SEARCH_ATTRIBUTES_V2))
+    upsertSearchAttributes([{ key: LumenDataset, value: ingested.sha256.slice(0, 12) }]);
 
   let validation: ValidateOutput;
   try {
@@ -154,7 +166,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       metrics: existing.metrics,
       verdict: null,
       approval: null,
-      champion: null,
+      champion: existing.champion ?? null,
       resumedFromEpoch: null,
       steps: status.steps,
     });
@@ -204,6 +216,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     }),
   );
   status.version = registered.version;
+  if (patched(SEARCH_ATTRIBUTES_V2)) upsertSearchAttributes([{ key: LumenVersion, value: registered.version }]);
   const base = {
     model: spec.name,
     version: registered.version,
@@ -475,6 +488,12 @@ function finish(status: PipelineStatus, result: PipelineResult): PipelineResult 
       value: result.outcome === 'discarded' || result.outcome === 'rejected' ? result.outcome : 'done',
     },
   ]);
+  if (patched(SEARCH_ATTRIBUTES_V2)) {
+    upsertSearchAttributes([
+      { key: LumenOutcome, value: result.outcome },
+      ...(result.version !== null ? [{ key: LumenVersion, value: result.version }] : []),
+    ]);
+  }
   setCurrentDetails(details(status, result));
   return result;
 }

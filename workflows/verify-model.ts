@@ -1,7 +1,15 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import { BOOKKEEPING, heavyWork } from './activity-options';
-import { LumenModel, LumenStage, TRAINING_QUEUE, type VerifyInput, type VerifyResult } from './definitions';
+import {
+  LumenModel,
+  LumenOutcome,
+  LumenStage,
+  LumenVersion,
+  TRAINING_QUEUE,
+  type VerifyInput,
+  type VerifyResult,
+} from './definitions';
 
 const registry = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
@@ -54,6 +62,10 @@ export async function verifyModel(input: VerifyInput): Promise<VerifyResult> {
       key: `${info.workflowId}:verify-cleared`,
     });
   }
-  upsertSearchAttributes([{ key: LumenStage, value: 'done' }]);
+  upsertSearchAttributes([
+    { key: LumenStage, value: 'done' },
+    { key: LumenVersion, value: target.version },
+    { key: LumenOutcome, value: passed ? 'verified' : 'verify-failed' },
+  ]);
   return { model: input.model, version: target.version, passed, detail, previous: target.previous };
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
-# One-shot job after the server is up: the namespace Lumen uses and its typed search attributes
-# (LumenModel, LumenStage), so runs can be filtered by model and stage in the Web UI.
+# One-shot job after the server is up: the namespace Lumen uses and its typed search attributes, so runs can be
+# filtered by model, stage, version, outcome, batch and dataset in the Web UI (workflows/definitions.ts).
 set -eu
 : "${TEMPORAL_ADDRESS:?}"
 NAMESPACE="${DEFAULT_NAMESPACE:-default}"
@@ -10,9 +10,11 @@ until temporal operator cluster health --address "$TEMPORAL_ADDRESS" | grep -q S
 done
 temporal operator namespace describe -n "$NAMESPACE" --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 ||
   temporal operator namespace create -n "$NAMESPACE" --address "$TEMPORAL_ADDRESS"
-for attribute in LumenModel LumenStage; do
+for attribute in LumenModel:Keyword LumenStage:Keyword LumenVersion:Int LumenOutcome:Keyword LumenBatch:Keyword LumenDataset:Keyword; do
+  name="${attribute%%:*}"
+  type="${attribute#*:}"
   temporal operator search-attribute create -n "$NAMESPACE" --address "$TEMPORAL_ADDRESS" \
-    --name "$attribute" --type Keyword --yes ||
-    echo "search attribute $attribute already registered"
+    --name "$name" --type "$type" --yes ||
+    echo "search attribute $name already registered"
 done
 echo "namespace $NAMESPACE ready"

@@ -4,7 +4,14 @@ import { ArtifactRef, ArtifactStore, uriToPath } from '../artifacts';
 import { SourceError } from '../errors';
 import { sqlString, withDuckDB } from './duckdb';
 import { timestampSql } from './timestamp';
-import { SourceRef, describeSource, resolveSourcePath, sourceFingerprint, sourceFormat } from './source';
+import {
+  SourceRef,
+  describeSource,
+  readableSourceFile,
+  resolveSourcePath,
+  sourceFingerprint,
+  sourceFormat,
+} from './source';
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
 export type ColumnSchema = z.infer<typeof ColumnSchema>;
@@ -45,8 +52,7 @@ function windowClause(source: SourceRef): string {
  * Writing the same data twice gives the same digest, so the digest identifies the batch's content.
  */
 export async function snapshotSource(store: ArtifactStore, source: SourceRef): Promise<DatasetRef> {
-  const file = resolveSourcePath(source.uri);
-  if (!fs.existsSync(file)) throw new SourceError(`source file not found: ${file}`, { uri: source.uri });
+  const file = readableSourceFile(source);
   const fingerprint = await sourceFingerprint(source);
   const tmp = `${store.tempPath('snapshot')}.parquet`;
   const query = `SELECT * FROM ${sourceScan(source)}${windowClause(source)}`;

@@ -59,13 +59,32 @@ export function monthWindow(column: string, month: string): NonNullable<SourceRe
   return { column, start: `${month}-01`, end: `${next}-01` };
 }
 
+/** The source's file, or a SourceError saying why it cannot be read (missing, a directory, unreadable). */
+export function readableSourceFile(source: SourceRef): string {
+  const file = resolveSourcePath(source.uri);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new SourceError(`source file not found: ${file}`, { uri: source.uri });
+  }
+  if (stat.isDirectory()) {
+    throw new SourceError(`source ${file} is a directory; give one file (Parquet, CSV or JSON)`, { uri: source.uri });
+  }
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new SourceError(`source file ${file} cannot be read (permissions)`, { uri: source.uri });
+  }
+  return file;
+}
+
 /**
  * The identity of a batch before it is read: the source file's bytes plus the selection. Equal fingerprints
  * mean the same data, so a pipeline keyed on it never trains twice on one batch.
  */
 export async function sourceFingerprint(source: SourceRef): Promise<string> {
-  const file = resolveSourcePath(source.uri);
-  if (!fs.existsSync(file)) throw new SourceError(`source file not found: ${file}`);
+  const file = readableSourceFile(source);
   const fileSha = await sha256File(file);
   return hashJson({ file: fileSha, format: sourceFormat(source), window: source.window ?? null });
 }

@@ -24,9 +24,10 @@ let pool: Worker[] | undefined;
 
 function workers(): Worker[] {
   if (pool) return pool;
-  const tsx = require.resolve('tsx/cjs');
+  // run from source, the thread needs tsx to load the TypeScript modules; compiled, it loads the .js beside this one
+  const loader = __filename.endsWith('.ts') ? `require(${JSON.stringify(require.resolve('tsx/cjs'))});` : '';
   const script = `
-    require(${JSON.stringify(tsx)});
+    ${loader}
     const { parentPort } = require('node:worker_threads');
     const { numericDrift } = require(${JSON.stringify(path.join(__dirname, 'drift'))});
     const { sortFloat64 } = require(${JSON.stringify(path.join(__dirname, 'sort'))});

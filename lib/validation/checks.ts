@@ -65,10 +65,14 @@ export function batchChecks(
   if (reference && reference.rows > 0 && dataset.rows > 0) {
     const ratio = Math.max(dataset.rows / reference.rows, reference.rows / dataset.rows);
     const { warn, fail } = policy.rowCountRatio;
+    const change =
+      dataset.rows >= reference.rows
+        ? `${(dataset.rows / reference.rows).toFixed(2)}× the reference`
+        : `shrank to ${(dataset.rows / reference.rows).toFixed(2)}× the reference`;
     checks.push({
       name: 'row-count',
       outcome: ratio >= fail ? 'fail' : ratio >= warn ? 'warn' : 'pass',
-      detail: `${dataset.rows} rows against ${reference.rows} in the reference (×${ratio.toFixed(2)}; warn at ×${warn}, fail at ×${fail})`,
+      detail: `${dataset.rows} rows against ${reference.rows} in the reference (${change}; warn beyond ×${warn} either way, fail beyond ×${fail})`,
       value: ratio,
       threshold: fail,
     });

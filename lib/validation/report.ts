@@ -21,7 +21,9 @@ export const ValidationReport = z.object({
   validatedAt: z.string().optional(),
   dataset: z.object({ sha256: z.string(), uri: z.string(), rows: z.number(), source: z.string() }),
   contractHash: z.string(),
-  reference: z.object({ sha256: z.string(), rows: z.number(), kind: z.enum(['champion', 'lastAccepted']) }).nullable(),
+  reference: z
+    .object({ sha256: z.string(), rows: z.number(), kind: z.enum(['champion', 'lastAccepted', 'given']) })
+    .nullable(),
   outcome: Outcome,
   /** false when nothing in the batch could be trained on, whatever a person decides */
   trainable: z.boolean(),
@@ -35,7 +37,8 @@ export type ValidationReport = z.infer<typeof ValidationReport>;
 export interface ReferenceData {
   dataset: DatasetRef;
   profile: Profile;
-  kind: 'champion' | 'lastAccepted';
+  /** given: named by a person (lumen check --reference) */
+  kind: 'champion' | 'lastAccepted' | 'given';
 }
 
 export interface ValidationResult {

@@ -13,9 +13,8 @@ import type { championChange } from '../../workflows';
 import {
   approveCandidate,
   championChangeWorkflowId,
-  LumenModel,
-  LumenStage,
   releaseQuarantine,
+  searchAttributeTypes,
   statusQuery,
 } from '../../workflows/definitions';
 import { repoRoot, tempHome, testClient, uniqueQueues, vegaPath, withWorkers } from '../support/env';
@@ -28,7 +27,7 @@ export interface RecordedHistory {
 
 async function run(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const server = await startDevServer({ searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' } });
+  const server = await startDevServer({ searchAttributes: searchAttributeTypes() });
   process.env.LUMEN_TEST_TEMPORAL_ADDRESS = server.address;
   const t = tempHome('lumen-record-');
   const client = await testClient();

@@ -5,7 +5,7 @@
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../tools/devserver';
-import { LumenModel, LumenStage } from '../../workflows/definitions';
+import { searchAttributeTypes } from '../../workflows/definitions';
 
 let server: DevServer | undefined;
 
@@ -14,7 +14,7 @@ export async function mochaGlobalSetup(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   if (process.env.LUMEN_TEST_TEMPORAL_ADDRESS) return;
   server = await startDevServer({
-    searchAttributes: { [LumenModel.name]: 'Keyword', [LumenStage.name]: 'Keyword' },
+    searchAttributes: searchAttributeTypes(),
   });
   process.env.LUMEN_TEST_TEMPORAL_ADDRESS = server.address;
 }

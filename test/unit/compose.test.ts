@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES, searchAttributeTypes } from '../../workflows/definitions';
 import { repoRoot } from '../support/env';
 
 interface Service {
@@ -100,8 +100,10 @@ describe('docker-compose.yml', () => {
 
   it('registers the same search attributes the workflows set', () => {
     const script = fs.readFileSync(path.join(repoRoot, 'deploy', 'temporal', 'create-namespace.sh'), 'utf8');
-    const registered = /for attribute in ([\w ]+); do/.exec(script)?.[1].trim().split(/\s+/) ?? [];
-    assert.deepEqual(registered.sort(), SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+    const registered = /for attribute in ([\w: ]+); do/.exec(script)?.[1].trim().split(/\s+/) ?? [];
+    const declared = Object.entries(searchAttributeTypes()).map(([name, type]) => `${name}:${type}`);
+    assert.deepEqual(registered.sort(), declared.sort());
+    assert.equal(declared.length, SEARCH_ATTRIBUTES.length);
   });
 
   it('puts every service on the one network', () => {

@@ -1,0 +1,34 @@
+import Table from 'cli-table3';
+import pc from 'picocolors';
+
+/**
+ * How the CLI prints: tables and colour for a person at a terminal, plain aligned text when the output goes to a
+ * file or another program, and `--json` for scripts.
+ */
+
+export const interactive = process.stdout.isTTY === true;
+
+export type Cell = string | number | null | undefined;
+
+/** A table with a header row: boxed at a terminal, space-aligned plain text otherwise. */
+export function table(head: string[], rows: Cell[][]): string {
+  const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '–' : String(c))));
+  if (interactive) {
+    const t = new Table({ head: head.map((h) => pc.bold(h)), style: { head: [], border: [] } });
+    t.push(...text);
+    return t.toString();
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(head), ...text.map(line)].join('\n');
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+export const color = pc;

@@ -1,0 +1,33 @@
+import path from 'node:path';
+import { lumenPaths } from '../lib/config';
+import { startDevServer } from '../tools/devserver';
+import { searchAttributeTypes } from '../workflows/definitions';
+import { clientConfig } from './connection';
+import { CliError, parseCount } from './errors';
+
+/**
+ * `lumen server`: a local Temporal dev server for Lumen, in the foreground — persistence in LUMEN_HOME (so runs
+ * survive a restart), Lumen's search attributes registered, the Web UI on 8233 — until Ctrl-C.
+ */
+export async function serverCommand(opts: { port?: string; uiPort: string; headless?: boolean }): Promise<void> {
+  const paths = lumenPaths();
+  const port = opts.port ? parseCount(opts.port, '--port') : Number(clientConfig().address.split(':').pop());
+  if (!Number.isInteger(port)) throw new CliError(`TEMPORAL_ADDRESS has no port: give --port`);
+  const server = await startDevServer({
+    port,
+    ...(opts.headless ? {} : { uiPort: parseCount(opts.uiPort, '--ui-port') }),
+    dbFile: path.join(paths.home, 'temporal', 'dev.sqlite'),
+    logFile: path.join(paths.home, 'temporal', 'server.log'),
+    searchAttributes: searchAttributeTypes(),
+  });
+  console.log(`Temporal dev server at ${server.address}${server.uiUrl ? `, Web UI ${server.uiUrl}` : ''}`);
+  console.log(`state in ${path.join(paths.home, 'temporal')}, log ${server.logFile}`);
+  console.log('start workers with `npm run worker`; Ctrl-C stops the server (its state stays)');
+  const ended = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('stopped'));
+    process.once('SIGTERM', () => resolve('stopped'));
+    server.process.once('exit', (code) => resolve(`the server exited (${code}); see ${server.logFile}`));
+  });
+  await server.stop();
+  console.log(ended);
+}
