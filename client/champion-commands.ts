@@ -9,14 +9,13 @@ import {
 import {
   approveCandidate,
   championChangeWorkflowId,
-  PIPELINE_QUEUE,
   rejectCandidate,
   verifyWorkflowId,
   type ChampionChangeInput,
   type VerifyInput,
 } from '../workflows/definitions';
 import type { championChange, verifyModel } from '../workflows';
-import { clientConfig, connectClient, workflowUrl } from './connection';
+import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
 import { describeFailure } from './format';
 import { actor } from './identity';
@@ -79,6 +78,7 @@ export async function changeChampion(
     reason: opts.reason,
     by: actor(opts.actor ?? opts.by),
     requestId: opts.requestId ?? randomUUID(),
+    trainingTaskQueue: taskQueues().training,
   };
   const config = clientConfig();
   await withClient(async (client) => {
@@ -86,7 +86,7 @@ export async function changeChampion(
     let handle;
     try {
       handle = await client.workflow.start<typeof championChange>('championChange', {
-        taskQueue: PIPELINE_QUEUE,
+        taskQueue: taskQueues().pipeline,
         workflowId,
         args: [input],
         // a request id names one change: never run it a second time, even after it completed
@@ -147,12 +147,18 @@ export async function setAlias(
 export async function verifyCommand(ref: string, opts: { actor?: string; json?: boolean }): Promise<void> {
   const { model, version } = ref.includes('@') ? parseModelRef(ref) : { model: ref, version: undefined };
   const requestId = randomUUID();
-  const input: VerifyInput = { model, ...(version ? { version } : {}), by: actor(opts.actor), requestId };
+  const input: VerifyInput = {
+    model,
+    ...(version ? { version } : {}),
+    by: actor(opts.actor),
+    requestId,
+    trainingTaskQueue: taskQueues().training,
+  };
   const config = clientConfig();
   await withClient(async (client) => {
     const workflowId = verifyWorkflowId(model, requestId);
     const result = await client.workflow.execute<typeof verifyModel>('verifyModel', {
-      taskQueue: PIPELINE_QUEUE,
+      taskQueue: taskQueues().pipeline,
       workflowId,
       args: [input],
       staticSummary: `verify ${model}${version ? ` v${version}` : ' (champion)'}`,

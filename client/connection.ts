@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 import { CliError, EXIT } from './errors';
 
 export interface ClientConfig {
@@ -13,6 +14,17 @@ export function clientConfig(): ClientConfig {
     address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     uiUrl: process.env.LUMEN_UI_URL ?? 'http://localhost:8233',
+  };
+}
+
+/**
+ * The task queues of this deployment: LUMEN_PIPELINE_QUEUE and LUMEN_TRAINING_QUEUE, so several Lumen
+ * environments (or test runs) can share one namespace; defaults lumen-pipeline and lumen-training.
+ */
+export function taskQueues(): { pipeline: string; training: string } {
+  return {
+    pipeline: process.env.LUMEN_PIPELINE_QUEUE || PIPELINE_QUEUE,
+    training: process.env.LUMEN_TRAINING_QUEUE || TRAINING_QUEUE,
   };
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { lumenPaths } from '../lib/config';
+import { lumenPaths, projectRoot } from '../lib/config';
 import { monthWindow } from '../lib/data/source';
 import { loadTf } from '../lib/model/tf';
 import { loadModelSpec } from '../lib/spec';
@@ -11,8 +11,6 @@ import { searchAttributeTypes } from '../workflows/definitions';
 import { clientConfig, connectClient, workflowUrl } from './connection';
 import { describeFailure, formatResult } from './format';
 import { startTrainingPipeline } from './pipeline';
-
-const root = path.resolve(__dirname, '..');
 
 /**
  * The whole loop on real data, on this machine: a Temporal dev server (SQLite under LUMEN_HOME, Web UI on 8233),
@@ -59,7 +57,7 @@ async function runMonths(
   const client = await connectClient(config);
   const workers = await createWorkers({ connection, roles: ['pipeline', 'training'], deps: defaultDeps() });
   const running = workers.map((w) => w.run());
-  const spec = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
+  const spec = loadModelSpec(path.join(projectRoot(), 'examples', 'models', 'flights-delay.json'));
   let failed = false;
   try {
     for (const month of opts.months.split(',').map((m) => m.trim())) {

@@ -3,7 +3,7 @@ import { readableSourceFile } from '../lib/data/source';
 import { loadModelSpec } from '../lib/spec';
 import { statusQuery, type PipelineResult } from '../workflows/definitions';
 import type { trainingPipeline } from '../workflows';
-import { clientConfig, connectClient, workflowUrl } from './connection';
+import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
 import { CliError, EXIT } from './errors';
 import { describeFailure, formatResult, formatVerdict } from './format';
 import { actor } from './identity';
@@ -36,7 +36,14 @@ export async function startCommand(
   const config = clientConfig();
   const client = await connectClient(config);
   try {
-    const started = await startTrainingPipeline(client, spec, source, { actor: `cli:${actor(opts.actor)}` });
+    const queues = taskQueues();
+    const started = await startTrainingPipeline(
+      client,
+      spec,
+      source,
+      { actor: `cli:${actor(opts.actor)}`, trainingTaskQueue: queues.training },
+      queues.pipeline,
+    );
     const { runId } = await started.handle.describe();
     const link = workflowUrl(config, started.workflowId, runId);
     if (!opts.json) {

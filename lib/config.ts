@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** Where Lumen keeps its state on this machine. One root; everything else is derived. */
@@ -17,4 +18,16 @@ export function lumenPaths(home = process.env.LUMEN_HOME ?? path.resolve('.lumen
     artifacts: path.join(root, 'artifacts'),
     registry: process.env.LUMEN_REGISTRY ?? path.join(root, 'registry.sqlite'),
   };
+}
+
+/**
+ * The project's root folder (where package.json is), whether this code runs from source or compiled into dist/:
+ * examples, set-up state and bundled data are found from here.
+ */
+export function projectRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tools', 'setup.mjs')))
+      return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find Lumen's project folder above ${__dirname}`);
+  }
 }

@@ -29,7 +29,10 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
 }
 
-const root = path.resolve(__dirname, '..');
+/** the project folder, from tools/ (source) or dist/tools/ (compiled) */
+const root = fs.existsSync(path.resolve(__dirname, '..', 'package.json'))
+  ? path.resolve(__dirname, '..')
+  : path.resolve(__dirname, '..', '..');
 
 /** TEMPORAL_CLI_PATH, else what set-up installed, else `temporal` on PATH. */
 export function temporalCliPath(): string {

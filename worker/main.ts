@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadTf } from '../lib/model/tf';
-import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
+import { taskQueues } from '../client/connection';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
 /**
@@ -13,8 +13,8 @@ async function run(): Promise<void> {
   const program = new Command()
     .option('--queues <roles>', 'comma-separated task queue roles: pipeline, training', 'pipeline,training')
     .option('--identity <name>', 'worker identity shown in the Web UI')
-    .option('--pipeline-queue <name>', 'pipeline task queue', PIPELINE_QUEUE)
-    .option('--training-queue <name>', 'training task queue', TRAINING_QUEUE)
+    .option('--pipeline-queue <name>', 'pipeline task queue (LUMEN_PIPELINE_QUEUE)', taskQueues().pipeline)
+    .option('--training-queue <name>', 'training task queue (LUMEN_TRAINING_QUEUE)', taskQueues().training)
     .parse();
   const opts = program.opts<{ queues: string; identity?: string; pipelineQueue: string; trainingQueue: string }>();
   const roles = opts.queues.split(',').map((r) => r.trim());

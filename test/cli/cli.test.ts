@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sqlString, withDuckDB } from '../../lib/data/duckdb';
+import { freePort } from '../../tools/devserver';
+import {
+  repoRoot,
+  temporalAddress,
+  tempHome,
+  testClient,
+  uniqueQueues,
+  vegaPath,
+  withWorkers,
+  type TestHome,
+} from '../support/env';
+
+/**
+ * The `lumen` command as people run it: the compiled bin (what set-up builds), in its own process, with its exit
+ * code, its output and its errors. Each case here is a defect found by using it.
+ */
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function lumen(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'lumen.js'), ...args], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`lumen ${args.join(' ')} did not finish within ${timeoutMs / 1000} s:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Start a long-running command and resolve once its output says `ready`. */
+function startUntil(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'lumen.js'), ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs / 1000} s:\n${output}`)), timeoutMs);
+    const look = (d: Buffer): void => {
+      output += d.toString();
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolve({ child, output: () => output });
+      }
+    };
+    child.stdout?.on('data', look);
+    child.stderr?.on('data', look);
+    child.once('exit', (code) => reject(new Error(`exited ${code} before it was ready:\n${output}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('the lumen command line', () => {
+  let t: TestHome;
+  let env: NodeJS.ProcessEnv;
+  const queues = uniqueQueues();
+  const weather = path.join(repoRoot, 'examples', 'models', 'seattle-weather.json');
+
+  before(() => {
+    t = tempHome('lumen-cli-');
+    env = {
+      ...process.env,
+      LUMEN_HOME: t.home,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      LUMEN_PIPELINE_QUEUE: queues.pipeline,
+      LUMEN_TRAINING_QUEUE: queues.training,
+    };
+  });
+  after(() => t.cleanup());
+
+  it('says what is wrong with its input, in one line, with exit code 4', async () => {
+    const version = await lumen(['--version'], env);
+    assert.equal(version.code, 0);
+    assert.equal(
+      version.stdout.trim(),
+      (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version,
+    );
+
+    // used to print "approved … vNaN"
+    const abc = await lumen(['approve', 'seattle-weather', '--version', 'abc', '--comment', 'ok'], env);
+    assert.equal(abc.code, 4);
+    assert.equal(abc.stderr.trim(), 'lumen: --version must be a version number (1, 2, … or v3), got "abc"');
+
+    // used to fail with a bare EISDIR
+    const dir = await lumen(['start', weather, '--source', os.tmpdir()], env);
+    assert.equal(dir.code, 4);
+    assert.equal(
+      dir.stderr.trim(),
+      `lumen: source ${os.tmpdir()} is a directory; give one file (Parquet, CSV or JSON)`,
+    );
+
+    // used not to name the address it tried
+    const unreachable = await lumen(['status', 'train:x:y'], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(unreachable.code, 4);
+    assert.match(unreachable.stderr, /^lumen: cannot reach the Temporal server at 127\.0\.0\.1:1 \(TEMPORAL_ADDRESS\)/);
+    for (const ran of [abc, dir, unreachable]) assert.doesNotMatch(ran.stderr, /\n\s+at /, 'no stack trace');
+
+    const unknown = await lumen(['bogus'], env);
+    assert.equal(unknown.code, 4);
+  });
+
+  it("check: the pipeline's validation with no server, exit 0 pass, 1 warn, 2 fail", async () => {
+    const pass = await lumen(['check', weather, '--source', 'vega-datasets:seattle-weather.csv'], env);
+    assert.equal(pass.code, 0, pass.stdout + pass.stderr);
+    assert.match(pass.stdout, /^PASS /m);
+    assert.match(pass.stdout, /reference none: no drift measured/);
+
+    const penguins = path.join(repoRoot, 'examples', 'models', 'penguins-species.json');
+    const warn = await lumen(['check', penguins, '--source', 'vega-datasets:penguins.json', '--json'], env);
+    assert.equal(warn.code, 1, warn.stderr);
+    const report = JSON.parse(warn.stdout) as { outcome: string; rows: { badRows: number }; files: { html: string } };
+    assert.deepEqual([report.outcome, report.rows.badRows], ['warn', 1]);
+    assert.ok(fs.existsSync(new URL(report.files.html)), 'the report page exists');
+
+    const shifted = path.join(t.home, 'weather-1983.csv');
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT * REPLACE (date - INTERVAL 30 YEAR AS date) FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))}) WHERE date >= '2013-01-01' AND date < '2014-01-01')
+           TO ${sqlString(shifted)} (FORMAT csv, HEADER)`,
+      ),
+    );
+    const fail = await lumen(
+      [
+        'check',
+        weather,
+        '--source',
+        shifted,
+        '--reference',
+        'vega-datasets:seattle-weather.csv',
+        '--reference-month',
+        '2012-06',
+      ],
+      env,
+    );
+    assert.equal(fail.code, 2, fail.stdout + fail.stderr);
+    assert.match(
+      fail.stdout,
+      /FAIL .*column "date": the batch's median time lies 10\d\d\d days outside the reference's time range/,
+    );
+  });
+
+  it('start follows the run, says when it waits for a person and what to type, and exits 3; decisions go through', async () => {
+    const bad = path.join(t.home, 'weather-2012-gusty.csv');
+    // a third of the days lose their wind reading: too many bad rows, but the rest could train
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT * REPLACE (CASE WHEN day(date) % 3 = 0 THEN 'NaN'::DOUBLE ELSE wind END AS wind) FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))}) WHERE year(date) = 2012)
+           TO ${sqlString(bad)} (FORMAT csv, HEADER)`,
+      ),
+    );
+    await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
+      const started = await lumen(['start', weather, '--source', bad], env);
+      assert.equal(started.code, 3, started.stdout + started.stderr);
+      const id = /^started (train:seattle-weather:\w+)$/m.exec(started.stdout)?.[1];
+      assert.ok(id, started.stdout);
+      assert.match(started.stdout, /⏸ the batch is in quarantine until .*: a person decides/);
+      assert.ok(started.stdout.includes(`lumen quarantine release ${id} --reason "…"`), started.stdout);
+      assert.match(
+        started.stdout,
+        /web ui +http:\/\/localhost:8233\/namespaces\/default\/workflows\/train%3Aseattle-weather%3A\w+\/[\w-]+\/user-metadata/,
+      );
+
+      // a second start of the same batch joins the run and says so
+      const again = await lumen(['start', weather, '--source', bad, '--detach'], env);
+      assert.equal(again.code, 0);
+      assert.match(again.stdout, new RegExp(`^already running \\(joined, not started twice\\): ${id}$`, 'm'));
+
+      // the workflow's validator refuses an empty reason, and the CLI says why (it used to print only
+      // "Workflow Update failed")
+      const blank = await lumen(['quarantine', 'release', id, '--reason', ' '], env);
+      assert.equal(blank.code, 2);
+      assert.equal(blank.stderr.trim(), 'lumen: refused: a decision needs a reason');
+
+      const { USER: _user, ...noUser } = env;
+      const released = await lumen(
+        ['quarantine', 'release', id, '--reason', 'wind sensor fixed; gaps imputed'],
+        noUser,
+      );
+      assert.equal(released.code, 0, released.stderr);
+      assert.match(released.stdout, new RegExp(`released batch \\w+ of seattle-weather by ${os.userInfo().username}`));
+
+      const client = await testClient();
+      try {
+        const result = await client.workflow.getHandle(id).result();
+        assert.equal((result as { outcome: string }).outcome, 'promoted');
+      } finally {
+        await client.connection.close();
+      }
+      const status = JSON.parse((await lumen(['status', id, '--json'], env)).stdout) as { status: string };
+      assert.equal(status.status, 'COMPLETED');
+    });
+  });
+
+  it('read commands: tables with headers, --json, and the OS user when $USER is unset', async () => {
+    // the batch released in the test above trained v1
+    const models = await lumen(['models'], env);
+    assert.equal(models.code, 0);
+    assert.match(models.stdout.split('\n')[0], /^model +versions +champion$/);
+    assert.match(models.stdout, /^seattle-weather +1 +v1$/m);
+    const versions = await lumen(['models', 'seattle-weather'], env);
+    assert.match(
+      versions.stdout.split('\n')[0],
+      /^version +registered +aliases +metrics +gate +load check +data +backend$/,
+    );
+    const json = JSON.parse((await lumen(['models', 'seattle-weather', '--json'], env)).stdout) as {
+      aliases: Record<string, number>;
+    };
+    assert.equal(json.aliases.champion, 1);
+
+    const { USER: _user, ...noUser } = env;
+    const alias = await lumen(['alias', 'seattle-weather', 'staging', '1', '--reason', 'for the load test'], noUser);
+    assert.equal(alias.code, 0, alias.stderr);
+    const history = JSON.parse((await lumen(['history', 'seattle-weather', '--json'], env)).stdout) as {
+      alias: string;
+      actor: string;
+    }[];
+    assert.equal(history.find((e) => e.alias === 'staging')?.actor, os.userInfo().username, 'never "unknown"');
+    const explicit = await lumen(
+      ['alias', 'seattle-weather', 'staging', 'none', '--reason', 'done', '--actor', 'ana'],
+      env,
+    );
+    assert.equal(explicit.code, 0);
+    assert.match((await lumen(['history', 'seattle-weather'], env)).stdout, /staging +v1 +removed +ana +done/);
+    assert.equal((await lumen(['alias', 'seattle-weather', 'champion', '1', '--reason', 'x'], env)).code, 4);
+
+    for (const command of [['alerts'], ['pending'], ['quarantine', 'list'], ['lineage', 'seattle-weather@1']]) {
+      const ran = await lumen([...command, '--json'], env);
+      assert.equal(ran.code, 0, `${command.join(' ')}: ${ran.stderr}`);
+      JSON.parse(ran.stdout);
+    }
+  });
+
+  it('server: a dev server for Lumen in the foreground, stopped cleanly by Ctrl-C', async () => {
+    const port = await freePort();
+    const server = await startUntil(
+      ['server', '--port', String(port), '--headless'],
+      env,
+      /Temporal dev server at/,
+      60_000,
+    );
+    assert.match(server.output(), new RegExp(`Temporal dev server at 127\\.0\\.0\\.1:${port}`));
+    server.child.kill('SIGINT');
+    assert.equal(await exited(server.child), 0, server.output());
+    assert.match(server.output(), /stopped/);
+  });
+
+  it('demo --keep: Ctrl-C stops workers and exits 0 (it used to exit 1 with "Not running. Current state: DRAINING")', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-demo-'));
+    try {
+      // the demo joins the test's server (it is healthy at TEMPORAL_ADDRESS) with workers on the default queues
+      const demo = await startUntil(['demo', '--keep'], { ...env, LUMEN_HOME: home }, /press Ctrl-C to stop/, 300_000);
+      assert.match(demo.output(), /model +flights-delay v1 \(promoted\)/);
+      demo.child.kill('SIGINT');
+      const code = await exited(demo.child);
+      assert.doesNotMatch(demo.output(), /Not running/);
+      assert.equal(code, 0, demo.output());
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
