@@ -1,6 +1,11 @@
 /**
  * Records the workflow histories that test/workflow/replay.test.ts replays. Run after an intentional change to
- * the workflow's command sequence (and review the diff):  npm run record-histories
+ * the workflow's command sequence (and review the diff):
+ *
+ *   npm run record-histories -- <tag>      writes <scenario>.<tag>.json and adds them to index.json
+ *
+ * Histories recorded by earlier code stay in the index: they stand for runs that were in flight when the code
+ * changed, and must still replay (a change that breaks them needs `patched()`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,13 +14,15 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startTrainingPipeline } from '../../client/pipeline';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startDevServer } from '../../tools/devserver';
-import type { championChange } from '../../workflows';
+import { uriToPath } from '../../lib/artifacts';
+import type { championChange, verifyModel } from '../../workflows';
 import {
   approveCandidate,
   championChangeWorkflowId,
   releaseQuarantine,
   searchAttributeTypes,
   statusQuery,
+  verifyWorkflowId,
 } from '../../workflows/definitions';
 import { repoRoot, tempHome, testClient, uniqueQueues, vegaPath, withWorkers } from '../support/env';
 
@@ -26,6 +33,9 @@ export interface RecordedHistory {
 }
 
 async function run(): Promise<void> {
+  const tag = process.argv[2];
+  if (!tag || !/^[a-z0-9-]+$/.test(tag)) throw new Error('usage: npm run record-histories -- <tag> (e.g. v3)');
+  const named = (base: string): string => `${base}.${tag}.json`;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const server = await startDevServer({ searchAttributes: searchAttributeTypes() });
   process.env.LUMEN_TEST_TEMPORAL_ADDRESS = server.address;
@@ -69,8 +79,26 @@ async function run(): Promise<void> {
     { file: 'failed-ingest.json', scenario: 'corrupt source: non-retryable failure at ingest', source: { uri: corrupt } },
     { file: 'released.json', scenario: 'drifted batch quarantined, then released by a person', source: { uri: drifted }, release: true },
     { file: 'rejected.json', scenario: 'drifted batch quarantined, rejected on timeout', source: { uri: drifted2 }, timeout: '2s' },
-  ];
+    {
+      file: 'untrusted-champion.json',
+      scenario: 'the champion\'s bytes changed: critical alert, candidate judged without it, approved by a person',
+      source: { uri: 'vega-datasets:seattle-weather.csv', window: { column: 'date', start: '2013-01-01', end: '2014-01-01' } },
+      approve: true,
+      breakChampion: true,
+    },
+  ].map((s) => ({ ...s, file: named(s.file.replace(/\.json$/, '')) }));
   const index: RecordedHistory[] = [];
+  /** a champion's weights with one byte flipped, and how to put them back */
+  const breakChampion = async (): Promise<{ version: number; restore: () => void }> => {
+    const version = (await t.deps.registry.alias(spec.name, 'champion'))!;
+    const record = await t.deps.registry.getVersion(spec.name, version);
+    const weights = path.join(uriToPath(record!.artifact.uri), 'weights.bin');
+    const good = fs.readFileSync(weights);
+    const bad = Buffer.from(good);
+    bad[100] ^= 0x01;
+    fs.writeFileSync(weights, bad);
+    return { version, restore: () => fs.writeFileSync(weights, good) };
+  };
   try {
     await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
       for (const s of scenarios) {
@@ -83,6 +111,14 @@ async function run(): Promise<void> {
             gate: { ...spec.gate, vsChampion: { minAbsoluteChange: -1 }, approval: { required: 'always', timeout: '10m' } },
           });
         }
+        if (s.breakChampion) {
+          // the champion now is the one trained on Fahrenheit: this batch must not be quarantined for drift
+          specFor = parseModelSpec({
+            ...specFor,
+            validation: { ...specFor.validation, drift: { ...specFor.validation.drift, numeric: { fail: 100 }, categorical: { fail: 100 } } },
+          });
+        }
+        const broken = s.breakChampion ? await breakChampion() : undefined;
         const started = await startTrainingPipeline(client, specFor, s.source, { trainingTaskQueue: queues.training }, queues.pipeline);
         if (s.release) {
           let status = await started.handle.query(statusQuery);
@@ -109,6 +145,28 @@ async function run(): Promise<void> {
           });
         }
         await started.handle.result().catch(() => undefined);
+        if (broken) {
+          // the broken version verified (and refused) before its bytes are put back
+          const requestId = 'recorded-verify';
+          const verify = await client.workflow.start<typeof verifyModel>('verifyModel', {
+            taskQueue: queues.pipeline,
+            workflowId: verifyWorkflowId(spec.name, requestId),
+            args: [{ model: spec.name, version: broken.version, by: 'recorder', requestId, trainingTaskQueue: queues.training }],
+          });
+          await verify.result();
+          fs.writeFileSync(path.join(__dirname, named('verify')), `${historyToJSON(await verify.fetchHistory())}\n`);
+          index.push({ file: named('verify'), workflowId: verify.workflowId, scenario: 'verify refuses a version whose bytes changed' });
+          broken.restore();
+          const clearId = 'recorded-verify-cleared';
+          const cleared = await client.workflow.start<typeof verifyModel>('verifyModel', {
+            taskQueue: queues.pipeline,
+            workflowId: verifyWorkflowId(spec.name, clearId),
+            args: [{ model: spec.name, version: broken.version, by: 'recorder', requestId: clearId, trainingTaskQueue: queues.training }],
+          });
+          await cleared.result();
+          fs.writeFileSync(path.join(__dirname, named('verify-cleared')), `${historyToJSON(await cleared.fetchHistory())}\n`);
+          index.push({ file: named('verify-cleared'), workflowId: cleared.workflowId, scenario: 'verify clears a restored version' });
+        }
         const history = await started.handle.fetchHistory();
         fs.writeFileSync(path.join(__dirname, s.file), `${historyToJSON(history)}\n`);
         index.push({ file: s.file, workflowId: started.workflowId, scenario: s.scenario });
@@ -124,11 +182,13 @@ async function run(): Promise<void> {
         args: [{ model: spec.name, kind: 'rollback', reason: 'recorded for the replay test', by: 'recorder', requestId: 'recorded-rollback', trainingTaskQueue: queues.training }],
       });
       await handle.result();
-      fs.writeFileSync(path.join(__dirname, 'rollback.json'), `${historyToJSON(await handle.fetchHistory())}\n`);
-      index.push({ file: 'rollback.json', workflowId, scenario: 'rollback to the previous champion, load-checked' });
-      console.log('recorded rollback.json');
+      fs.writeFileSync(path.join(__dirname, named('rollback')), `${historyToJSON(await handle.fetchHistory())}\n`);
+      index.push({ file: named('rollback'), workflowId, scenario: 'rollback to the previous champion, load-checked' });
+      console.log(`recorded ${named('rollback')}`);
     });
-    fs.writeFileSync(path.join(__dirname, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+    const earlier = JSON.parse(fs.readFileSync(path.join(__dirname, 'index.json'), 'utf8')) as RecordedHistory[];
+    const kept = earlier.filter((e) => !index.some((i) => i.file === e.file));
+    fs.writeFileSync(path.join(__dirname, 'index.json'), `${JSON.stringify([...kept, ...index], null, 2)}\n`);
   } finally {
     await client.connection.close();
     t.cleanup();
