@@ -54,6 +54,25 @@ function sha256File(file) {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
+/**
+ * Whether files checked earlier are the same bytes on disk (size and mtime) under the same Node: then a check that
+ * loads them in a child process (hundreds of milliseconds) need not run again at every command.
+ */
+function checkedBefore(name, files) {
+  const stamp = path.join(toolsDir, `checked-${name}.json`);
+  const now = JSON.stringify({
+    node: process.version,
+    files: files.map((f) => {
+      const st = fs.statSync(f);
+      return [f, st.size, st.mtimeMs];
+    }),
+  });
+  return {
+    same: files.every((f) => fs.existsSync(f)) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === now,
+    record: () => fs.writeFileSync(stamp, now),
+  };
+}
+
 function readJson(file) {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -108,9 +127,12 @@ function ensureBetterSqlite() {
     say('building better-sqlite3 from source (bundled SQLite)');
     nodeGyp(dir, []);
   }
+  const checked = checkedBefore('better-sqlite3', [addon]);
+  if (checked.same) return addon;
   execFileSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"], {
     cwd: root,
   });
+  checked.record();
   return addon;
 }
 
@@ -197,8 +219,20 @@ function ensureTfjsNode() {
   const pkgDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node');
   const stamp = path.join(pkgDir, '.lumen-libtensorflow');
   const version = pins.libtensorflow.version;
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === version && tfjsNodeWorks()) {
-    return { backend: 'tensorflow', libtensorflow: version };
+  const addons = () =>
+    fs.existsSync(path.join(pkgDir, 'lib'))
+      ? fs
+          .readdirSync(path.join(pkgDir, 'lib'))
+          .filter((d) => d.startsWith('napi-v'))
+          .map((d) => path.join(pkgDir, 'lib', d, 'tfjs_binding.node'))
+      : [];
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === version) {
+    const checked = checkedBefore('tfjs-node', [stamp, ...addons()]);
+    if (checked.same) return { backend: 'tensorflow', libtensorflow: version };
+    if (tfjsNodeWorks()) {
+      checked.record();
+      return { backend: 'tensorflow', libtensorflow: version };
+    }
   }
   const staged = stageLibtensorflow();
   const depsDir = path.join(pkgDir, 'deps');

@@ -140,6 +140,16 @@ describe('data contract: a corpus of bad batches', () => {
     assert.ok(profile?.kind === 'categorical' && profile.distinct > 1000, 'thousands of distinct origins profiled');
   });
 
+  it('a batch that shrank says it shrank (it used to print "×1.11")', async () => {
+    const half = await batch('half-week', `SELECT * FROM (${week2}) WHERE date < '2001-01-11'`, 'parquet');
+    const result = await validate(half);
+    const check = result.report.checks.find((c) => c.name === 'row-count');
+    assert.match(
+      check!.detail,
+      /^\d+ rows against \d+ in the reference \(shrank to 0\.\d\d× the reference; warn beyond ×2 either way, fail beyond ×10\)$/,
+    );
+  });
+
   it('duplicated rows', async () => {
     const result = await validate(
       await batch('duplicated', `SELECT * FROM (${week2}) UNION ALL SELECT * FROM (${week2})`, 'parquet'),

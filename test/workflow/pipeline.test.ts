@@ -7,7 +7,15 @@ import { startTrainingPipeline } from '../../client/pipeline';
 import { describeFailure } from '../../client/format';
 import type { SourceRef } from '../../lib/data/source';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
-import { LumenModel, LumenStage, statusQuery } from '../../workflows/definitions';
+import {
+  LumenBatch,
+  LumenDataset,
+  LumenModel,
+  LumenOutcome,
+  LumenStage,
+  LumenVersion,
+  statusQuery,
+} from '../../workflows/definitions';
 import {
   repoRoot,
   tempHome,
@@ -60,8 +68,14 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       const status = await started.handle.query(statusQuery);
       assert.equal(status.stage, 'done');
       const described = await started.handle.describe();
-      assert.equal(described.typedSearchAttributes.get(LumenModel), spec.name);
-      assert.equal(described.typedSearchAttributes.get(LumenStage), 'done');
+      const attributes = described.typedSearchAttributes;
+      assert.equal(attributes.get(LumenModel), spec.name);
+      assert.equal(attributes.get(LumenStage), 'done');
+      // what a person filters and adds as columns in the Web UI
+      assert.equal(attributes.get(LumenVersion), 1);
+      assert.equal(attributes.get(LumenOutcome), 'promoted');
+      assert.equal(attributes.get(LumenBatch), '2001-01-01…2001-01-04');
+      assert.equal(attributes.get(LumenDataset), r.dataset.sha256.slice(0, 12));
       // the history this run wrote replays deterministically against the current workflow code
       await Worker.runReplayHistory(
         { workflowBundle: await workflowBundle() },
@@ -131,6 +145,8 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.equal(first.outcome, 'promoted');
     assert.equal(second.outcome, 'duplicate');
     assert.equal(second.version, first.version);
+    // the champion the duplicate leaves in place (it used to say "none")
+    assert.equal(second.champion, first.version);
     assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1);
     // multiclass metrics follow from the task declared in the spec
     assert.deepEqual(Object.keys(first.metrics!).sort(), ['accuracy', 'logLoss', 'macroF1', 'rows']);

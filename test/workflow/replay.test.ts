@@ -31,6 +31,11 @@ describe('replay of saved pipeline histories (determinism)', () => {
       [...scenarios(first), 'untrusted-champion', 'verify', 'verify-cleared'].sort(),
     );
     for (const r of recorded) assert.ok(fs.existsSync(path.join(dir, r.file)), `${r.file} exists`);
+    // the current code marks its pipelines with the search-attribute patch; the first recordings predate it
+    const patchedRun = (file: string): boolean =>
+      fs.readFileSync(path.join(dir, file), 'utf8').includes('"core_patch"');
+    assert.ok(patchedRun(`promoted.${CURRENT}.json`));
+    assert.ok(!patchedRun('promoted.json'));
   });
 
   for (const r of recorded) {
