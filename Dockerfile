@@ -14,8 +14,10 @@ COPY tools ./tools
 RUN node tools/setup.mjs --no-temporal && rm -rf .tools/cache
 
 COPY . .
+# compiles the workers and the CLI into dist/ (the dependencies above are already in place)
+RUN node tools/setup.mjs --no-temporal --quiet
 ARG LUMEN_CODE_VERSION=unknown
 ENV LUMEN_CODE_VERSION=${LUMEN_CODE_VERSION} NODE_ENV=production
 
-ENTRYPOINT ["node", "--import", "tsx"]
-CMD ["worker/main.ts"]
+ENTRYPOINT ["node"]
+CMD ["dist/worker/main.js"]

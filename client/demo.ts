@@ -82,8 +82,9 @@ async function runMonths(
     if (opts.keep) {
       console.log(`\n[demo] running; explore ${config.uiUrl} — press Ctrl-C to stop`);
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
+        // `on`, not `once`: a second signal while workers drain and the server stops must not kill the process
+        process.on('SIGINT', () => resolve());
+        process.on('SIGTERM', () => resolve());
       });
       console.log('\n[demo] stopping workers and server');
     }

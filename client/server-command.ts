@@ -20,14 +20,18 @@ export async function serverCommand(opts: { port?: string; uiPort: string; headl
     logFile: path.join(paths.home, 'temporal', 'server.log'),
     searchAttributes: searchAttributeTypes(),
   });
+  // listen before saying it is up: a Ctrl-C right after the message must stop it cleanly
+  const ended = new Promise<string>((resolve) => {
+    // `on`, not `once`: while it stops, the server may signal its process group again, and a second Ctrl-C
+    // must not kill this process before the server has shut down
+    process.on('SIGINT', () => resolve('stopped'));
+    process.on('SIGTERM', () => resolve('stopped'));
+    server.process.once('exit', (code) => resolve(`the server exited (${code}); see ${server.logFile}`));
+  });
   console.log(`Temporal dev server at ${server.address}${server.uiUrl ? `, Web UI ${server.uiUrl}` : ''}`);
   console.log(`state in ${path.join(paths.home, 'temporal')}, log ${server.logFile}`);
   console.log('start workers with `npm run worker`; Ctrl-C stops the server (its state stays)');
-  const ended = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('stopped'));
-    process.once('SIGTERM', () => resolve('stopped'));
-    server.process.once('exit', (code) => resolve(`the server exited (${code}); see ${server.logFile}`));
-  });
+  const why = await ended;
   await server.stop();
-  console.log(ended);
+  console.log(why);
 }

@@ -361,6 +361,8 @@ function sourceDigest() {
 }
 
 function ensureBuild() {
+  // a container build runs set-up once before the sources are copied in (to cache the dependencies layer)
+  if (!fs.existsSync(path.join(root, 'tsconfig.build.json'))) return 'skipped (no sources yet)';
   const stamp = path.join(root, 'dist', '.lumen-build-sha256');
   const want = sourceDigest();
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return 'up to date';

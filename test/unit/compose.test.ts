@@ -77,14 +77,17 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs one worker per task queue, sharing the artifact volume', () => {
-    assert.deepEqual(s['lumen-pipeline-worker'].command, ['worker/main.ts', '--queues', 'pipeline']);
-    assert.deepEqual(s['lumen-training-worker'].command, ['worker/main.ts', '--queues', 'training']);
+    assert.deepEqual(s['lumen-pipeline-worker'].command, ['dist/worker/main.js', '--queues', 'pipeline']);
+    assert.deepEqual(s['lumen-training-worker'].command, ['dist/worker/main.js', '--queues', 'training']);
     for (const worker of ['lumen-pipeline-worker', 'lumen-training-worker']) {
       assert.equal(s[worker].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
       assert.equal(s[worker].environment?.LUMEN_HOME, '/data/lumen');
       assert.ok(s[worker].volumes?.includes('lumen-data:/data/lumen'));
     }
-    assert.ok(fs.existsSync(path.join(repoRoot, s['lumen-pipeline-worker'].command[0])));
+    // the image compiles worker/main.ts into dist/ (Dockerfile: set-up after the sources are copied)
+    assert.ok(fs.existsSync(path.join(repoRoot, 'worker', 'main.ts')));
+    const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    assert.ok(dockerfile.indexOf('COPY . .') < dockerfile.lastIndexOf('RUN node tools/setup.mjs'), 'built after COPY');
     assert.ok('lumen-data' in compose.volumes && 'postgresql-data' in compose.volumes);
   });
 
