@@ -64,8 +64,9 @@ export async function followRun(
     let line = `${interactive ? `${SPINNER[tick % SPINNER.length]} ` : ''}${stage}`;
     const training = pending.find((a) => a.activityType?.name === 'trainModel');
     const beat = training?.heartbeatDetails?.payloads?.[0];
-    if (stage === 'train' && beat) {
-      const h = defaultPayloadConverter.fromPayload<TrainHeartbeat>(beat);
+    // the first heartbeats of an attempt carry no details yet
+    const h = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat | undefined>(beat) : undefined;
+    if (stage === 'train' && h) {
       const epoch = h.epoch ?? h.epochsDone;
       line += `  epoch ${epoch}/${opts.epochs}`;
       if (h.batch && h.batches) line += `  batch ${h.batch}/${h.batches}`;
