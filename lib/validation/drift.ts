@@ -115,14 +115,7 @@ export async function measureDrift(
 
   const results: ColumnDrift[] = [];
   /** One verdict: the configured effect size against its thresholds; every statistic is kept. */
-  const judge = (
-    column: string,
-    rule: { warn?: number; fail?: number },
-    kind: ColumnDrift['kind'],
-    method: string,
-    statistics: Record<string, number>,
-    defaults: { warn: number; fail: number },
-  ): void => {
+  const judge: Judge = (column, rule, kind, method, statistics, defaults) => {
     const value = statistics[method];
     const warn = rule.warn ?? defaults.warn;
     const fail = rule.fail ?? defaults.fail;

@@ -62,6 +62,18 @@ describe('promotion: gate, approval, history and rollback', () => {
       args: [{ ...input, trainingTaskQueue: queues.training }],
     });
 
+  /** A person's decision on the candidate a run waits with, naming it exactly as the validator wants. */
+  const decide = (
+    started: StartedPipeline,
+    update: typeof approveCandidate,
+    waiting: PipelineStatus,
+    by: string,
+    comment: string,
+  ) =>
+    started.handle.executeUpdate(update, {
+      args: [{ version: waiting.approval!.version, artifactSha256: waiting.approval!.artifactSha256, by, comment }],
+    });
+
   async function waitFor(started: StartedPipeline, stage: PipelineStatus['stage']): Promise<PipelineStatus> {
     const deadline = Date.now() + 90_000;
     for (;;) {
@@ -120,16 +132,7 @@ describe('promotion: gate, approval, history and rollback', () => {
 
       const second = await start(spec, year(2013));
       const w2 = await waitFor(second, 'awaiting_approval');
-      await second.handle.executeUpdate(rejectCandidate, {
-        args: [
-          {
-            version: w2.approval!.version,
-            artifactSha256: w2.approval!.artifactSha256,
-            by: 'ben',
-            comment: 'not this week',
-          },
-        ],
-      });
+      await decide(second, rejectCandidate, w2, 'ben', 'not this week');
       const rejected = await second.handle.result();
       assert.equal(rejected.outcome, 'not-approved');
       assert.equal(await t.deps.registry.alias(spec.name, 'champion'), version, 'champion unchanged');
@@ -354,16 +357,7 @@ describe('promotion: gate, approval, history and rollback', () => {
       assert.equal(critical.severity, 'critical');
       assert.match(critical.message, /weather-broken-champion v1 \(champion\) cannot be trusted: .*weights\.bin/);
       assert.match(critical.message, /lumen verify weather-broken-champion@1/);
-      await second.handle.executeUpdate(approveCandidate, {
-        args: [
-          {
-            version: waiting.approval!.version,
-            artifactSha256: waiting.approval!.artifactSha256,
-            by: 'ana',
-            comment: 'replace the broken one',
-          },
-        ],
-      });
+      await decide(second, approveCandidate, waiting, 'ana', 'replace the broken one');
       const replaced = await second.handle.result();
       assert.equal(replaced.outcome, 'promoted');
       assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 2);
