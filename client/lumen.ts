@@ -34,6 +34,11 @@ export function buildProgram(): Command {
     )
     .option('--wait', 'keep following while the run waits for a person (quarantine, approval)')
     .option('--detach', 'return as soon as the run is started')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 the run ended (its outcome is printed), 2 it failed, 3 it waits for a person (the command\n' +
+        'that decides is printed; --wait keeps following), 4 the command could not run.',
+    )
     .addOption(actorOption())
     .addOption(jsonOption())
     .action(async (spec: string, opts: Parameters<typeof import('./start-command').startCommand>[1]) =>
