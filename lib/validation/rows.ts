@@ -4,7 +4,8 @@ import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import type { LabelRule } from '../spec';
 import { timestampSql } from '../data/timestamp';
-import { allowedMissing, refusesFuture, type SourceColumn } from './contract';
+import type { SourceColumn } from './contract';
+import { contractRowRules, ruleReason, type RowRule } from './row-rules';
 import { familyOf } from './profile';
 
 /**
@@ -46,6 +47,77 @@ interface Rule {
 const lit = (s: string): string => sqlString(s);
 const show = (expr: string): string => `coalesce(CAST(${expr} AS VARCHAR), 'NULL')`;
 
+/** The SQL that makes a row break one declared rule, for a column found with DuckDB type `actual`. */
+function sqlRule(rule: RowRule, actual: string): Rule | null {
+  const c = sqlIdent(rule.column);
+  const numeric = familyOf(actual) === 'numeric';
+  const x = numeric ? `CAST(${c} AS DOUBLE)` : `TRY_CAST(${c} AS DOUBLE)`;
+  const text = `CAST(${c} AS VARCHAR)`;
+  // the reason, with the offending value spliced in where ruleReason puts it
+  const message = (value: string): string => {
+    const [before, after = ''] = ruleReason(rule, '\u0000').split('\u0000');
+    return [before && lit(before), value, after && lit(after)].filter(Boolean).join(' || ');
+  };
+  const t = (format?: string): string => timestampSql(rule.column, format, actual);
+  switch (rule.code) {
+    case 'missing':
+      return { column: rule.column, code: rule.code, when: `${c} IS NULL`, message: lit(ruleReason(rule, '')) };
+    case 'type':
+      if (rule.expect === 'number') {
+        if (numeric) return null; // stored as numbers: nothing to read
+        return {
+          column: rule.column,
+          code: rule.code,
+          when: `${c} IS NOT NULL AND ${x} IS NULL`,
+          message: message(text),
+        };
+      }
+      if (familyOf(actual) === 'timestamp') return null;
+      return {
+        column: rule.column,
+        code: rule.code,
+        when: `${c} IS NOT NULL AND ${t(rule.format)} IS NULL`,
+        message: message(text),
+      };
+    case 'nan':
+      return { column: rule.column, code: rule.code, when: `isnan(${x})`, message: lit(ruleReason(rule, '')) };
+    case 'infinite':
+      return { column: rule.column, code: rule.code, when: `isinf(${x})`, message: message(show(c)) };
+    case 'min':
+    case 'max': {
+      const op = rule.code === 'min' ? '<' : '>';
+      if (rule.on === 'number') {
+        return { column: rule.column, code: rule.code, when: `${x} ${op} ${rule.bound}`, message: message(show(c)) };
+      }
+      const ts = t(rule.format);
+      return {
+        column: rule.column,
+        code: rule.code,
+        when: `${ts} ${op} TIMESTAMP ${lit(rule.bound)}`,
+        message: message(show(ts)),
+      };
+    }
+    case 'future': {
+      const ts = t(rule.format);
+      const moment = rule.now.replace('T', ' ').replace(/Z$/, '');
+      return {
+        column: rule.column,
+        code: rule.code,
+        when: `${ts} > TIMESTAMP ${lit(moment)}`,
+        message: message(show(ts)),
+      };
+    }
+    case 'domain':
+    case 'class':
+      return {
+        column: rule.column,
+        code: rule.code,
+        when: `${c} IS NOT NULL AND ${text} NOT IN (${rule.values.map(lit).join(', ')})`,
+        message: message(text),
+      };
+  }
+}
+
 export function rowRules(
   columns: SourceColumn[],
   present: Map<string, string>,
@@ -53,102 +125,12 @@ export function rowRules(
   /** the moment of validation (ISO), for timestamps that may not lie in the future */
   now: string,
 ): Rule[] {
-  const rules: Rule[] = [];
-  for (const col of columns) {
-    const actual = present.get(col.name);
-    if (actual === undefined) continue; // a missing column is a batch-level failure, not a per-row one
-    const c = sqlIdent(col.name);
-    const name = col.name;
-    if (col.required && allowedMissing(col) === 0) {
-      rules.push({ column: name, code: 'missing', when: `${c} IS NULL`, message: lit('missing (column is required)') });
-    }
-    if (col.type === 'float' || col.type === 'integer') {
-      const x = familyOf(actual) === 'numeric' ? `CAST(${c} AS DOUBLE)` : `TRY_CAST(${c} AS DOUBLE)`;
-      if (familyOf(actual) !== 'numeric') {
-        rules.push({
-          column: name,
-          code: 'type',
-          when: `${c} IS NOT NULL AND ${x} IS NULL`,
-          message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit(`" is not a number (declared ${col.type})`)}`,
-        });
-      }
-      rules.push({ column: name, code: 'nan', when: `isnan(${x})`, message: lit('NaN') });
-      rules.push({
-        column: name,
-        code: 'infinite',
-        when: `isinf(${x})`,
-        message: `${show(c)} || ${lit(' is infinite')}`,
-      });
-      if (col.min !== undefined) {
-        rules.push({
-          column: name,
-          code: 'min',
-          when: `${x} < ${col.min}`,
-          message: `${show(c)} || ${lit(` is below the minimum ${col.min}`)}`,
-        });
-      }
-      if (col.max !== undefined) {
-        rules.push({
-          column: name,
-          code: 'max',
-          when: `${x} > ${col.max}`,
-          message: `${show(c)} || ${lit(` is above the maximum ${col.max}`)}`,
-        });
-      }
-    } else if (col.type === 'timestamp') {
-      const t = timestampSql(col.name, col.format, actual);
-      if (familyOf(actual) !== 'timestamp') {
-        rules.push({
-          column: name,
-          code: 'type',
-          when: `${c} IS NOT NULL AND ${t} IS NULL`,
-          message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit(`" is not a timestamp${col.format ? ` in the format ${col.format}` : ''}`)}`,
-        });
-      }
-      if (col.earliest !== undefined) {
-        rules.push({
-          column: name,
-          code: 'min',
-          when: `${t} < TIMESTAMP ${lit(col.earliest)}`,
-          message: `${show(t)} || ${lit(` is before the earliest allowed ${col.earliest}`)}`,
-        });
-      }
-      if (col.latest !== undefined) {
-        rules.push({
-          column: name,
-          code: 'max',
-          when: `${t} > TIMESTAMP ${lit(col.latest)}`,
-          message: `${show(t)} || ${lit(` is after the latest allowed ${col.latest}`)}`,
-        });
-      }
-      if (refusesFuture(col)) {
-        const moment = now.replace('T', ' ').replace(/Z$/, '');
-        rules.push({
-          column: name,
-          code: 'future',
-          when: `${t} > TIMESTAMP ${lit(moment)}`,
-          message: `${show(t)} || ${lit(` is in the future (validated at ${now})`)}`,
-        });
-      }
-    } else if (col.type === 'string' && Array.isArray(col.domain)) {
-      rules.push({
-        column: name,
-        code: 'domain',
-        when: `${c} IS NOT NULL AND CAST(${c} AS VARCHAR) NOT IN (${col.domain.map(lit).join(', ')})`,
-        message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit('" is not in the declared domain')}`,
-      });
-    }
-  }
-  if (label.kind === 'classes' && label.classes && present.has(label.column)) {
-    const c = sqlIdent(label.column);
-    rules.push({
-      column: label.column,
-      code: 'class',
-      when: `${c} IS NOT NULL AND CAST(${c} AS VARCHAR) NOT IN (${label.classes.map(lit).join(', ')})`,
-      message: `${lit('"')} || CAST(${c} AS VARCHAR) || ${lit('" is not one of the declared classes')}`,
-    });
-  }
-  return rules;
+  return contractRowRules(columns, label, { now }).flatMap((rule) => {
+    const actual = present.get(rule.column);
+    // a missing column is a batch-level failure, not a per-row one
+    const compiled = actual === undefined ? null : sqlRule(rule, actual);
+    return compiled ? [compiled] : [];
+  });
 }
 
 export interface RowSplit {
