@@ -19,6 +19,8 @@ export type FittedFeature =
       std: number;
       /** one more input: 1 where the value was missing (and imputed with the mean); absent in older artifacts */
       missingIndicator?: boolean;
+      /** the smallest and largest raw value in the training rows: serving flags inputs outside (newer artifacts) */
+      range?: [number, number];
     }
   | { name: string; column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month'; format?: string }
   | { name: string; column: string; kind: 'categorical'; vocabulary: string[] };
@@ -129,13 +131,17 @@ function meanStd(
   values: Float64Array,
   rows: Uint32Array,
   map: (x: number) => number,
-): { mean: number; std: number; missing: number } {
+): { mean: number; std: number; missing: number; min: number; max: number } {
   let sum = 0;
   let sumSq = 0;
   let n = 0;
+  let min = Infinity;
+  let max = -Infinity;
   for (const i of rows) {
     const x = values[i];
     if (Number.isFinite(x)) {
+      if (x < min) min = x;
+      if (x > max) max = x;
       const v = map(x);
       sum += v;
       sumSq += v * v;
@@ -144,7 +150,7 @@ function meanStd(
   }
   const mean = n > 0 ? sum / n : 0;
   const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
-  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1, missing: rows.length - n };
+  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1, missing: rows.length - n, min, max };
 }
 
 /** Learn transform state (means, vocabularies, classes) from the training rows only. */
@@ -154,9 +160,19 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
     const base = { name: feature.name, column: feature.column };
     if (t.kind === 'numeric') {
       const values = numbers(table, featureRequest(spec, feature));
-      const { mean, std, missing } = meanStd(values, trainRows, (x) => numericValue(x, t.log));
+      const { mean, std, missing, min, max } = meanStd(values, trainRows, (x) => numericValue(x, t.log));
       const missingIndicator = t.missingIndicator === 'always' || (t.missingIndicator === 'auto' && missing > 0);
-      return { ...base, kind: 'numeric', log: t.log, standardize: t.standardize, mean, std, missingIndicator };
+      const range: [number, number] | undefined = min <= max ? [min, max] : undefined;
+      return {
+        ...base,
+        kind: 'numeric',
+        log: t.log,
+        standardize: t.standardize,
+        mean,
+        std,
+        missingIndicator,
+        ...(range ? { range } : {}),
+      };
     }
     if (t.kind === 'categorical') {
       const values = strings(table, featureRequest(spec, feature));

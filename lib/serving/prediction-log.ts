@@ -1,0 +1,199 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { sqlString, withDuckDB } from '../data/duckdb';
+
+/**
+ * Every prediction served, for the monitor: what came in, what went out, which version and arm answered, how
+ * long it took, what was unusual about it. Appending is O(1) on the request path; a timer writes the records in
+ * columnar segments (Parquet, one per model per flush) that DuckDB aggregates over millions of rows in well under a
+ * second. Memory is bounded: when the writer falls behind by `maxPending` records, new ones are dropped and
+ * counted, never queued without end.
+ *
+ * Layout: <root>/<model>/date=<YYYY-MM-DD>/<flush time>-<pid>-<n>.parquet
+ */
+export interface PredictionRecord {
+  id: string;
+  model: string;
+  version: number;
+  arm: 'champion' | 'canary' | 'shadow';
+  /** ms since the epoch */
+  at: number;
+  latencyMs: number;
+  /** the row as received (JSON) */
+  input: unknown;
+  /** the task's output (JSON) */
+  output: unknown;
+  /** binary: probability; regression: the value; multiclass: the top class's probability */
+  score: number;
+  /** multiclass: the predicted class */
+  predicted: string | null;
+  flags: { field: string; code: string }[];
+}
+
+export interface PredictionLogOptions {
+  /** records held in memory at most; beyond, new records are dropped and counted */
+  maxPending: number;
+  /** how often pending records are written (ms) */
+  flushEveryMs: number;
+  /** days of segments kept (older date folders are deleted) */
+  retentionDays: number;
+}
+
+export const DEFAULT_LOG_OPTIONS: PredictionLogOptions = { maxPending: 200_000, flushEveryMs: 1000, retentionDays: 30 };
+
+export interface PredictionLogStats {
+  pending: number;
+  dropped: number;
+  written: number;
+  segments: number;
+  failedFlushes: number;
+}
+
+/** The columns of a segment, in order (and the types DuckDB reads them with). */
+const COLUMNS: Record<string, string> = {
+  id: 'VARCHAR',
+  model: 'VARCHAR',
+  version: 'INTEGER',
+  arm: 'VARCHAR',
+  at: 'TIMESTAMP',
+  latency_ms: 'DOUBLE',
+  score: 'DOUBLE',
+  predicted: 'VARCHAR',
+  input: 'VARCHAR',
+  output: 'VARCHAR',
+  flags: 'VARCHAR',
+};
+
+export class PredictionLog {
+  private pending: string[] = [];
+  private pendingModels: string[] = [];
+  private readonly stats: PredictionLogStats = { pending: 0, dropped: 0, written: 0, segments: 0, failedFlushes: 0 };
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private sequence = 0;
+
+  constructor(
+    readonly root: string,
+    private readonly options: PredictionLogOptions = DEFAULT_LOG_OPTIONS,
+  ) {
+    fs.mkdirSync(root, { recursive: true });
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.options.flushEveryMs);
+    this.timer.unref();
+  }
+
+  /** Queue records for writing; returns how many were dropped because the log is full. */
+  append(records: PredictionRecord[]): number {
+    let dropped = 0;
+    for (const r of records) {
+      if (this.pending.length >= this.options.maxPending) {
+        dropped++;
+        continue;
+      }
+      this.pending.push(
+        JSON.stringify({
+          id: r.id,
+          model: r.model,
+          version: r.version,
+          arm: r.arm,
+          at: new Date(r.at).toISOString().replace('T', ' ').replace('Z', ''),
+          latency_ms: r.latencyMs,
+          score: Number.isFinite(r.score) ? r.score : null,
+          predicted: r.predicted,
+          input: JSON.stringify(r.input),
+          output: JSON.stringify(r.output),
+          flags: JSON.stringify(r.flags),
+        }),
+      );
+      this.pendingModels.push(r.model);
+    }
+    this.stats.dropped += dropped;
+    return dropped;
+  }
+
+  current(): PredictionLogStats {
+    return { ...this.stats, pending: this.pending.length };
+  }
+
+  /** Write what is pending now (one segment per model); concurrent calls share one write. */
+  flush(): Promise<void> {
+    this.flushing ??= this.write().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+    if (this.pending.length) await this.flush();
+  }
+
+  /** Segments of a model (for the monitor and for tests), as a DuckDB table expression. */
+  scanOf(model: string): string {
+    return `read_parquet(${sqlString(path.join(this.root, model, '*', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
+  }
+
+  private async write(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    const models = this.pendingModels;
+    this.pending = [];
+    this.pendingModels = [];
+    const byModel = new Map<string, string[]>();
+    lines.forEach((line, i) => {
+      const list = byModel.get(models[i]) ?? [];
+      list.push(line);
+      byModel.set(models[i], list);
+    });
+    const day = new Date().toISOString().slice(0, 10);
+    for (const [model, rows] of byModel) {
+      const dir = path.join(this.root, model, `date=${day}`);
+      const name = `${Date.now()}-${process.pid}-${this.sequence++}`;
+      const staged = path.join(dir, `.${name}.ndjson`);
+      const temp = path.join(dir, `.${name}.parquet`);
+      try {
+        fs.mkdirSync(dir, { recursive: true });
+        await fs.promises.writeFile(staged, `${rows.join('\n')}\n`);
+        // DuckDB turns the staged lines into Parquet on its own threads, off the event loop
+        const columns = `{${Object.entries(COLUMNS)
+          .map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`)
+          .join(', ')}}`;
+        await withDuckDB((con) =>
+          con.run(
+            `COPY (SELECT * FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = ${columns}))
+               TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`,
+          ),
+        );
+        fs.renameSync(temp, path.join(dir, `${name}.parquet`));
+        this.stats.written += rows.length;
+        this.stats.segments++;
+      } catch (err) {
+        // the records are lost to the log, and said so; serving goes on
+        this.stats.failedFlushes++;
+        this.stats.dropped += rows.length;
+        console.error(
+          `[lumen] prediction log: could not write ${rows.length} records of ${model}: ${(err as Error).message}`,
+        );
+      } finally {
+        fs.rmSync(staged, { force: true });
+        fs.rmSync(temp, { force: true });
+      }
+    }
+    this.expire();
+  }
+
+  private expire(): void {
+    const cutoff = new Date(Date.now() - this.options.retentionDays * 86_400_000).toISOString().slice(0, 10);
+    for (const model of fs.readdirSync(this.root, { withFileTypes: true })) {
+      if (!model.isDirectory()) continue;
+      for (const day of fs.readdirSync(path.join(this.root, model.name))) {
+        const date = /^date=(\d{4}-\d{2}-\d{2})$/.exec(day)?.[1];
+        if (date && date < cutoff) fs.rmSync(path.join(this.root, model.name, day), { recursive: true, force: true });
+      }
+    }
+  }
+}
