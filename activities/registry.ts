@@ -1,4 +1,8 @@
+import path from 'node:path';
+import { log } from '@temporalio/activity';
 import type { ArtifactRef } from '../lib/artifacts';
+import { announceAliasMove } from '../lib/serving/notify';
+import { findAdminToken } from '../lib/serving/tokens';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { Metrics } from '../lib/metrics';
 import { ConflictError, LoadCheckFailed, NotFoundError } from '../lib/errors';
@@ -117,10 +121,13 @@ export function registryActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Move the champion alias (compare-and-set, idempotent per request, only to load-checked versions). */
+    /**
+     * Move the champion alias (compare-and-set, idempotent per request, only to load-checked versions), then tell
+     * the serving instances, which swap to the new version at once (they also find it within seconds on their own).
+     */
     async moveChampion(input: MoveChampionInput): Promise<ChampionMoveResult> {
-      return asActivity(() =>
-        deps.registry.moveChampion({
+      return asActivity(async () => {
+        const moved = await deps.registry.moveChampion({
           model: input.model,
           to: input.to,
           expectedChampion: input.expectedChampion,
@@ -131,8 +138,14 @@ export function registryActivities(deps: ActivityDeps) {
           runId: input.runId,
           requestId: input.requestId,
           requireLoadCheck: true,
-        }),
-      );
+        });
+        if (moved.changed) {
+          const told = await announceAliasMove(deps.registry, findAdminToken(path.dirname(deps.store.root)));
+          for (const f of told.failed)
+            log.warn('a serving instance was not told of the move', { url: f.url, reason: f.reason });
+        }
+        return moved;
+      });
     },
 
     /** The version a promotion or rollback would move the champion to, with what its load check needs. */

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { lumenPaths } from '../lib/config';
+import { announceAliasMove } from '../lib/serving/notify';
+import { findAdminToken } from '../lib/serving/tokens';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -135,6 +138,7 @@ export async function setAlias(
       requestId: randomUUID(),
     });
     console.log(`${model}@${alias} → ${target === null ? 'removed' : `v${target}`}`);
+    await announceAliasMove(registry, findAdminToken(lumenPaths().home));
   } finally {
     registry.close();
   }

@@ -247,6 +247,24 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('serve')
+    .description('serve predictions over HTTP for every model with a champion (README, "Serving") until Ctrl-C')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free one)', '8080')
+    .option('--max-batch <rows>', 'most rows in one model call', '256')
+    .option('--max-wait-ms <ms>', 'how long a request may wait for others to batch with', '2')
+    .option('--body-limit <bytes>', 'largest request body', String(1024 * 1024))
+    .option('--max-rows <n>', 'most rows in one request', '10000')
+    .option('--rate-limit <n>', 'requests per second per client address (0: no limit)', '1000')
+    .option('--watch-ms <ms>', 'how often the registry is read for alias moves', '2000')
+    .option('--no-log', 'do not log predictions')
+    .option('--log-retention-days <days>', 'days of prediction log kept', '30')
+    .option('--cors-origin <origin>', 'allow browser requests from this origin (default: CORS off)')
+    .action(async (opts: import('./serve-command').ServeCommandOptions) =>
+      (await import('./serve-command')).serveCommand(opts),
+    );
+
+  program
     .command('server')
     .description('run a local Temporal dev server for Lumen (state in LUMEN_HOME, Web UI on 8233) until Ctrl-C')
     .option('--port <port>', 'gRPC port (default: from TEMPORAL_ADDRESS, 7233)')

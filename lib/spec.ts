@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { SpecError } from './errors';
 import { GatePolicy } from './gate-policy';
+import { ServingPolicy } from './serving/policy';
 import { hashJson } from './hash';
 import {
   ColumnName,
@@ -118,6 +119,8 @@ export const ModelSpec = z
     training: TrainingSettings.prefault({}),
     gate: GatePolicy.prefault({}),
     validation: ValidationPolicy.prefault({}),
+    /** how the model's traffic is split when served, until `lumen serving set` changes it (README, "Serving") */
+    serving: ServingPolicy.optional(),
   })
   .superRefine((spec, ctx) => {
     const columns = new Map(spec.source.columns.map((c) => [c.name, c]));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { ServingInstance, ServingPolicy, ServingPolicyRecord } from '../serving/policy';
 import type { DatasetRef } from '../data/snapshot';
 import type { ArtifactRef } from '../artifacts';
 import { ChampionChangedError, ConflictError, NotFoundError } from '../errors';
@@ -139,6 +140,18 @@ const MIGRATIONS = [
    );
    CREATE INDEX approvals_status ON approvals(status, model);
    CREATE INDEX alias_events_at ON alias_events(model, alias, at);`,
+  `CREATE TABLE serving_policies (
+     model TEXT PRIMARY KEY,
+     policy_json TEXT NOT NULL,
+     updated_by TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE serving_instances (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     last_seen TEXT NOT NULL
+   );`,
 ];
 
 interface VersionRow {
@@ -816,6 +829,47 @@ export class SqliteRegistry implements Registry {
       requestId: String(r.request_id),
       at: String(r.at),
     }));
+  }
+
+  async servingPolicy(model: string): Promise<ServingPolicyRecord | null> {
+    const row = this.db.prepare('SELECT * FROM serving_policies WHERE model = ?').get(model) as
+      { model: string; policy_json: string; updated_by: string; reason: string; updated_at: string } | undefined;
+    return row
+      ? {
+          model: row.model,
+          policy: JSON.parse(row.policy_json) as ServingPolicy,
+          updatedBy: row.updated_by,
+          reason: row.reason,
+          updatedAt: row.updated_at,
+        }
+      : null;
+  }
+
+  async setServingPolicy(model: string, policy: ServingPolicy, actor: string, reason: string): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO serving_policies (model, policy_json, updated_by, reason, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (model) DO UPDATE SET policy_json = excluded.policy_json, updated_by = excluded.updated_by,
+           reason = excluded.reason, updated_at = excluded.updated_at`,
+      )
+      .run(model, JSON.stringify(policy), actor, reason, now());
+  }
+
+  async announceServingInstance(instance: { id: string; url: string }): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO serving_instances (id, url, last_seen) VALUES (?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, last_seen = excluded.last_seen`,
+      )
+      .run(instance.id, instance.url, now());
+  }
+
+  async servingInstances(seenSince: string): Promise<ServingInstance[]> {
+    return (
+      this.db
+        .prepare('SELECT id, url, last_seen FROM serving_instances WHERE last_seen >= ? ORDER BY id')
+        .all(seenSince) as { id: string; url: string; last_seen: string }[]
+    ).map((r) => ({ id: r.id, url: r.url, lastSeen: r.last_seen }));
   }
 
   close(): void {

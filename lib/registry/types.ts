@@ -1,4 +1,5 @@
 import type { ArtifactRef } from '../artifacts';
+import type { ServingInstance, ServingPolicy, ServingPolicyRecord } from '../serving/policy';
 import type { DatasetRef } from '../data/snapshot';
 import type { Metrics } from '../metrics';
 import type { ModelSpec } from '../spec';
@@ -222,5 +223,11 @@ export interface Registry {
     comment: string,
   ): Promise<ApprovalRecord>;
   listApprovals(filter: { model?: string; status?: ApprovalStatus; version?: number }): Promise<ApprovalRecord[]>;
+  /** How a model's traffic is split between champion, canary and shadow (null: champion only). */
+  servingPolicy(model: string): Promise<ServingPolicyRecord | null>;
+  setServingPolicy(model: string, policy: ServingPolicy, actor: string, reason: string): Promise<void>;
+  /** A serving instance says where it listens, so alias moves can be announced to it. */
+  announceServingInstance(instance: { id: string; url: string }): Promise<void>;
+  servingInstances(seenSince: string): Promise<ServingInstance[]>;
   close(): void;
 }

@@ -27,13 +27,6 @@ export interface RowFlag {
   detail: string;
 }
 
-export interface CheckedRows {
-  problems: RowProblem[];
-  flags: RowFlag[];
-  /** the rows as the preprocessor reads them (only when there are no problems) */
-  table: Table | null;
-}
-
 function asNumber(value: unknown): number | null {
   if (typeof value === 'number') return value;
   if (typeof value !== 'string') return null;
@@ -80,7 +73,7 @@ function breaks(rule: RowRule, value: unknown): boolean {
     }
     case 'domain':
     case 'class':
-      return !absent && !rule.values.includes(typeof value === 'string' ? value : String(value));
+      return !absent && !rule.values.includes(asText(value));
   }
 }
 
@@ -89,7 +82,7 @@ export class ServedRows {
   private readonly known: Set<string>;
 
   constructor(
-    private readonly spec: ModelSpec,
+    spec: ModelSpec,
     private readonly pre: Preprocessor,
   ) {
     // only the columns the model reads: a predict request need not carry the label or unused columns
@@ -106,9 +99,9 @@ export class ServedRows {
     return [...this.known];
   }
 
-  check(rows: unknown[]): CheckedRows {
+  /** Every value that breaks the contract, in every row (empty: the rows can be predicted). */
+  check(rows: unknown[]): RowProblem[] {
     const problems: RowProblem[] = [];
-    const flags: RowFlag[] = [];
     rows.forEach((row, i) => {
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
         problems.push({
@@ -134,12 +127,15 @@ export class ServedRows {
         }
       }
     });
-    if (problems.length) return { problems, flags, table: null };
-    return { problems, flags, table: this.layout(rows as Record<string, unknown>[], flags) };
+    return problems;
   }
 
-  /** The rows as the preprocessor reads a batch: numbers (NaN missing), text (null missing), timestamps in ms. */
-  private layout(rows: Record<string, unknown>[], flags: RowFlag[]): Table {
+  /**
+   * Checked rows as the preprocessor reads a batch: numbers (NaN missing), text (null missing), timestamps in ms,
+   * with what is unusual about them (flags carry the row's index in `rows`).
+   */
+  layout(rows: Record<string, unknown>[]): { table: Table; flags: RowFlag[] } {
+    const flags: RowFlag[] = [];
     const n = rows.length;
     const columns = new Map<string, ColumnData>();
     for (const f of this.pre.features) {
@@ -167,7 +163,7 @@ export class ServedRows {
         const vocabulary = new Set(f.vocabulary);
         for (let r = 0; r < n; r++) {
           const v = get(r);
-          values[r] = v === null || v === undefined ? null : typeof v === 'string' ? v : String(v);
+          values[r] = v === null || v === undefined ? null : asText(v);
           if (values[r] === null) {
             flags.push({ row: r, field: f.column, code: 'missing', detail: 'no value: the unknown bucket is used' });
           } else if (!vocabulary.has(values[r]!)) {
@@ -197,6 +193,6 @@ export class ServedRows {
         columns.set(`timestamp:${f.column}`, { kind: 'number', values });
       }
     }
-    return { rows: n, columns };
+    return { table: { rows: n, columns }, flags };
   }
 }

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { ArtifactStore } from '../lib/artifacts';
+import { lumenPaths } from '../lib/config';
+import { SqliteRegistry } from '../lib/registry/sqlite';
+import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
+import { servingTokens } from '../lib/serving/tokens';
+import { startServer } from '../serve/server';
+import { CliError, parseCount } from './errors';
+
+export interface ServeCommandOptions {
+  host: string;
+  port: string;
+  maxBatch: string;
+  maxWaitMs: string;
+  bodyLimit: string;
+  maxRows: string;
+  rateLimit: string;
+  watchMs: string;
+  log: boolean;
+  logRetentionDays: string;
+  corsOrigin?: string;
+}
+
+const nonNegative = (text: string, option: string): number => {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || n < 0) throw new CliError(`${option} must be a number ≥ 0, got "${text}"`);
+  return n;
+};
+
+/** `lumen serve`: the prediction API for every model with a champion, until Ctrl-C. */
+export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
+  const paths = lumenPaths();
+  const registry = new SqliteRegistry(paths.registry);
+  const { tokens, generated } = servingTokens(paths.home);
+  const rate = nonNegative(opts.rateLimit, '--rate-limit');
+  const server = await startServer(
+    { store: new ArtifactStore(paths.artifacts), registry },
+    {
+      host: opts.host,
+      port: nonNegative(opts.port, '--port'),
+      batch: {
+        maxBatch: parseCount(opts.maxBatch, '--max-batch'),
+        maxWaitMs: nonNegative(opts.maxWaitMs, '--max-wait-ms'),
+      },
+      bodyLimit: parseCount(opts.bodyLimit, '--body-limit'),
+      maxRows: parseCount(opts.maxRows, '--max-rows'),
+      rateLimit: rate > 0 ? { perSecond: rate, burst: rate * 2 } : null,
+      tokens,
+      watchMs: parseCount(opts.watchMs, '--watch-ms'),
+      log: opts.log
+        ? {
+            root: path.join(paths.home, 'predictions'),
+            options: {
+              ...DEFAULT_LOG_OPTIONS,
+              retentionDays: parseCount(opts.logRetentionDays, '--log-retention-days'),
+            },
+          }
+        : null,
+      feedbackFile: path.join(paths.home, 'predictions', 'feedback.sqlite'),
+      corsOrigin: opts.corsOrigin ?? null,
+    },
+  );
+  const state = server.host.state();
+  console.log(`serving on ${server.url}`);
+  for (const [model, s] of Object.entries(state)) {
+    console.log(
+      `  ${model}: v${s.champion ?? '–'}${s.canary ? `, canary v${s.canary.version} (${(100 * s.canary.share).toFixed(0)}%)` : ''}${s.shadow ? `, shadow v${s.shadow}` : ''}`,
+    );
+  }
+  if (Object.keys(state).length === 0) console.log('  no model has a champion yet: it is served as soon as one does');
+  if (generated) console.log(`admin and feedback token: in ${generated} (or set LUMEN_ADMIN_TOKEN)`);
+  console.log(`predictions logged to ${opts.log ? path.join(paths.home, 'predictions') : 'nowhere (--no-log)'}`);
+  await new Promise<void>((resolve) => {
+    // `on`, not `once`: a second Ctrl-C while requests drain must not kill the process half-way
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
+  });
+  console.log('stopping: finishing requests in flight, writing the prediction log');
+  await server.close();
+  registry.close();
+}

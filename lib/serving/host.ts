@@ -1,0 +1,342 @@
+import type { ArtifactStore } from '../artifacts';
+import type { Registry } from '../registry/types';
+import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher';
+import { newPredictionId } from './ids';
+import { ServingPolicy, routeShare, type ServingPolicyRecord } from './policy';
+import type { PredictionLog, PredictionRecord } from './prediction-log';
+import type { RowFlag, RowProblem } from './rows';
+import { ServedVersion, type Output } from './version';
+
+/**
+ * What one serving process serves: for every model with a champion, the champion — and, when the serving policy
+ * says so, a canary and a shadow — each a verified, warmed-up version with its own micro-batcher. `sync` reads the
+ * registry and swaps in what changed: the new version is loaded, verified and warmed first, then takes new
+ * requests at once; requests already in flight finish on the old one, which is freed when the last leaves. A
+ * version that fails to load is never served: the one before keeps serving, and a critical alert is raised.
+ */
+
+export type Arm = 'champion' | 'canary' | 'shadow';
+
+interface ArmState {
+  version: ServedVersion;
+  batcher: MicroBatcher<Record<string, unknown>, { output: Output; flags: RowFlag[] }>;
+}
+
+interface ModelState {
+  champion: ArmState | null;
+  canary: (ArmState & { share: number }) | null;
+  shadow: ArmState | null;
+  policy: ServingPolicy;
+  /** versions that failed to load: why, and the load check on record then (retried when that changes) */
+  refused: Map<number, { reason: string; check: string }>;
+}
+
+export interface HostOptions {
+  batch: BatcherOptions;
+  log: PredictionLog | null;
+  onBatch?: (model: string, version: number, stats: BatchStats) => void;
+  /** how a refused version is reported (an alert); called once per model and version */
+  onRefused?: (model: string, version: number, reason: string) => Promise<void>;
+}
+
+export interface Prediction {
+  id: string;
+  output: Output;
+  flags: { field: string; code: string; detail: string }[];
+}
+
+export type PredictResult =
+  | { kind: 'unknown-model' }
+  | { kind: 'invalid'; problems: RowProblem[] }
+  | {
+      kind: 'ok';
+      model: string;
+      version: number;
+      artifactSha256: string;
+      arm: Arm;
+      predictions: Prediction[];
+    };
+
+/** When an arm of a model started answering with a version (the last thousand, newest last). */
+export interface SwapEvent {
+  model: string;
+  arm: Arm;
+  /** null: the arm stopped */
+  version: number | null;
+  at: number;
+}
+
+export class ModelHost {
+  private readonly models = new Map<string, ModelState>();
+  private readonly swaps: SwapEvent[] = [];
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly registry: Registry,
+    private readonly options: HostOptions,
+  ) {}
+
+  /** Bring what is served in line with the registry; calls queue behind each other. */
+  sync(): Promise<void> {
+    this.syncing = this.syncing
+      .then(() => this.syncOnce())
+      .catch((err: unknown) => {
+        console.error(`[lumen] serving: sync failed: ${(err as Error).message}`);
+      });
+    return this.syncing;
+  }
+
+  /** Ready when every model that has a champion is serving one. */
+  async readiness(): Promise<{ ready: boolean; waiting: string[] }> {
+    const waiting: string[] = [];
+    for (const m of await this.registry.listModels()) {
+      if (m.champion !== null && !this.models.get(m.model)?.champion) waiting.push(m.model);
+    }
+    return { ready: waiting.length === 0, waiting };
+  }
+
+  /** What each model serves now. */
+  state(): Record<
+    string,
+    {
+      champion: number | null;
+      canary: { version: number; share: number } | null;
+      shadow: number | null;
+      refused: Record<number, string>;
+    }
+  > {
+    const out: ReturnType<ModelHost['state']> = {};
+    for (const [model, s] of this.models) {
+      out[model] = {
+        champion: s.champion?.version.version ?? null,
+        canary: s.canary ? { version: s.canary.version.version, share: s.canary.share } : null,
+        shadow: s.shadow?.version.version ?? null,
+        refused: Object.fromEntries([...s.refused].map(([v, r]) => [v, r.reason])),
+      };
+    }
+    return out;
+  }
+
+  /** Which version each arm answered with since when, as this process switched them. */
+  swapHistory(model?: string): SwapEvent[] {
+    return model ? this.swaps.filter((e) => e.model === model) : [...this.swaps];
+  }
+
+  served(model: string): ServedVersion | null {
+    return this.models.get(model)?.champion?.version ?? null;
+  }
+
+  /**
+   * Predict rows of raw source columns. The arm is chosen by the routing key (sticky canary); the rows are checked
+   * against that version's contract, predicted in a micro-batch, logged, and mirrored to the shadow if there is one.
+   */
+  async predict(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
+    const state = this.models.get(model);
+    if (!state?.champion) return { kind: 'unknown-model' };
+    const ids = rows.map(() => newPredictionId());
+    const key = routingKey ?? ids[0];
+    const chosen: { arm: Arm; state: ArmState } =
+      state.canary && routeShare(`${model}:${key}`) < state.canary.share
+        ? { arm: 'canary', state: state.canary }
+        : { arm: 'champion', state: state.champion };
+    const served = chosen.state.version;
+    const problems = served.rows.check(rows);
+    if (problems.length) return { kind: 'invalid', problems };
+    const checked = rows as Record<string, unknown>[];
+    const started = performance.now();
+    served.enter();
+    let results: { output: Output; flags: RowFlag[] }[];
+    try {
+      results = await chosen.state.batcher.submit(checked);
+    } finally {
+      served.leave();
+    }
+    const latencyMs = performance.now() - started;
+    const predictions = results.map((r, i) => ({
+      id: ids[i],
+      output: r.output,
+      flags: r.flags.map((f) => ({ field: f.field, code: f.code, detail: f.detail })),
+    }));
+    this.record(model, served.version, chosen.arm, checked, predictions, latencyMs);
+    if (state.shadow) this.mirror(model, state.shadow, checked, ids);
+    return {
+      kind: 'ok',
+      model,
+      version: served.version,
+      artifactSha256: served.artifact.sha256,
+      arm: chosen.arm,
+      predictions,
+    };
+  }
+
+  /** The shadow sees the same rows; its answers are logged, never returned, and its failures never surface. */
+  private mirror(model: string, shadow: ArmState, rows: Record<string, unknown>[], ids: string[]): void {
+    const version = shadow.version;
+    if (version.isDisposed) return;
+    if (version.rows.check(rows).length) return; // a row the shadow's contract refuses is not mirrored
+    const started = performance.now();
+    version.enter();
+    shadow.batcher
+      .submit(rows)
+      .then((results) => {
+        const predictions = results.map((r, i) => ({
+          id: ids[i],
+          output: r.output,
+          flags: r.flags.map((f) => ({ field: f.field, code: f.code, detail: f.detail })),
+        }));
+        this.record(model, version.version, 'shadow', rows, predictions, performance.now() - started);
+      })
+      .catch((err: unknown) => console.error(`[lumen] shadow ${model} v${version.version}: ${(err as Error).message}`))
+      .finally(() => version.leave());
+  }
+
+  private record(
+    model: string,
+    version: number,
+    arm: Arm,
+    rows: Record<string, unknown>[],
+    predictions: Prediction[],
+    latencyMs: number,
+  ): void {
+    if (!this.options.log) return;
+    const at = Date.now();
+    const records: PredictionRecord[] = predictions.map((p, i) => {
+      const o = p.output;
+      const score = 'probability' in o ? o.probability : 'value' in o ? o.value : o.probabilities[o.class];
+      return {
+        id: p.id,
+        model,
+        version,
+        arm,
+        at,
+        latencyMs,
+        input: rows[i],
+        output: o,
+        score,
+        predicted: 'class' in o ? o.class : null,
+        flags: p.flags.map((f) => ({ field: f.field, code: f.code })),
+      };
+    });
+    this.options.log.append(records);
+  }
+
+  /** Free every loaded version (at shutdown). */
+  close(): void {
+    for (const s of this.models.values()) for (const arm of [s.champion, s.canary, s.shadow]) arm?.version.retire();
+    this.models.clear();
+  }
+
+  private async syncOnce(): Promise<void> {
+    const listed = await this.registry.listModels();
+    const present = new Set<string>();
+    for (const { model, champion } of listed) {
+      if (champion === null) continue;
+      present.add(model);
+      const state =
+        this.models.get(model) ??
+        ({
+          champion: null,
+          canary: null,
+          shadow: null,
+          policy: ServingPolicy.parse({}),
+          refused: new Map(),
+        } satisfies ModelState);
+      this.models.set(model, state);
+      const policy = await this.policyOf(model, champion);
+      state.policy = policy;
+      const champ = await this.armFor(model, state, champion, state.champion);
+      if (champ) this.replace(state, 'champion', champ, model);
+      const canaryVersion = policy.canary && policy.canary.version !== champion ? policy.canary.version : null;
+      if (canaryVersion === null) this.replace(state, 'canary', null, model);
+      else {
+        const arm = await this.armFor(model, state, canaryVersion, state.canary);
+        if (arm && arm !== state.canary) {
+          const canary: ModelState['canary'] = Object.assign(arm, { share: policy.canary!.share });
+          this.replace(state, 'canary', canary, model);
+        } else if (!arm && state.canary?.version.version !== canaryVersion) this.replace(state, 'canary', null, model);
+        if (state.canary) state.canary.share = policy.canary!.share;
+      }
+      const shadowVersion = policy.shadow && policy.shadow.version !== champion ? policy.shadow.version : null;
+      if (shadowVersion === null) this.replace(state, 'shadow', null, model);
+      else {
+        const arm = await this.armFor(model, state, shadowVersion, state.shadow);
+        if (arm) this.replace(state, 'shadow', arm, model);
+        else if (state.shadow?.version.version !== shadowVersion) this.replace(state, 'shadow', null, model);
+      }
+    }
+    for (const [model, state] of this.models) {
+      if (present.has(model)) continue;
+      for (const arm of ['champion', 'canary', 'shadow'] as const) this.replace(state, arm, null, model);
+      this.models.delete(model);
+    }
+  }
+
+  /** The registry's policy for a model, or its champion's spec's, or champion only. */
+  private async policyOf(model: string, champion: number): Promise<ServingPolicy> {
+    const stored: ServingPolicyRecord | null = await this.registry.servingPolicy(model);
+    if (stored) return ServingPolicy.parse(stored.policy);
+    const record = await this.registry.getVersion(model, champion);
+    return ServingPolicy.parse(record?.spec.serving ?? {});
+  }
+
+  /**
+   * The arm for a version: the current one if it already serves that version, a newly loaded one otherwise, or null
+   * when it cannot be loaded (then the caller keeps what it has).
+   */
+  private async armFor(
+    model: string,
+    state: ModelState,
+    version: number,
+    current: ArmState | null,
+  ): Promise<ArmState | null> {
+    if (current?.version.version === version) return current;
+    const record = await this.registry.getVersion(model, version);
+    // a refused version is tried again only once its load check changed (e.g. `lumen verify` cleared it)
+    const check = record?.loadCheck?.at ?? 'never';
+    if (state.refused.get(version)?.check === check) return null;
+    try {
+      if (!record) throw new Error(`${model} v${version} is not registered`);
+      if (record.loadCheck && !record.loadCheck.passed) {
+        throw new Error(`its load check failed (${record.loadCheck.at}): ${record.loadCheck.detail}`);
+      }
+      const served = await ServedVersion.load(this.store, record);
+      return {
+        version: served,
+        batcher: new MicroBatcher(
+          (rows: Record<string, unknown>[]) => {
+            const { table, flags } = served.rows.layout(rows);
+            const outputs = served.predict(table);
+            const byRow = new Map<number, RowFlag[]>();
+            for (const f of flags) byRow.set(f.row, [...(byRow.get(f.row) ?? []), f]);
+            return outputs.map((output, i) => ({ output, flags: byRow.get(i) ?? [] }));
+          },
+          this.options.batch,
+          (stats) => this.options.onBatch?.(model, version, stats),
+        ),
+      };
+    } catch (err) {
+      const reason = (err as Error).message;
+      state.refused.set(version, { reason, check });
+      await this.options.onRefused?.(model, version, reason);
+      return null;
+    }
+  }
+
+  private replace(state: ModelState, arm: Arm, next: ArmState | null, model?: string): void {
+    const previous = state[arm];
+    if (previous === next) return;
+    if (model && previous?.version !== next?.version) {
+      this.swaps.push({ model, arm, version: next?.version.version ?? null, at: Date.now() });
+      if (this.swaps.length > 1000) this.swaps.shift();
+    }
+    if (arm === 'canary') state.canary = next as ModelState['canary'];
+    else state[arm] = next;
+    // the old version stays loaded until the requests it is answering are done
+    if (previous && !this.inUse(state, previous.version)) previous.version.retire();
+  }
+
+  private inUse(state: ModelState, version: ServedVersion): boolean {
+    return [state.champion, state.canary, state.shadow].some((a) => a?.version === version);
+  }
+}

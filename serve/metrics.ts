@@ -1,0 +1,94 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PredictionLog } from '../lib/serving/prediction-log';
+
+/** What `GET /metrics` reports, in Prometheus' text format. */
+export class ServingMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'lumen_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly latency = new Histogram({
+    name: 'lumen_predict_latency_seconds',
+    help: 'Time to answer a predict request, by model, version and arm',
+    labelNames: ['model', 'version', 'arm'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly rows = new Counter({
+    name: 'lumen_predicted_rows_total',
+    help: 'Rows predicted, by model, version and arm',
+    labelNames: ['model', 'version', 'arm'] as const,
+    registers: [this.registry],
+  });
+
+  readonly refusedRows = new Counter({
+    name: 'lumen_refused_rows_total',
+    help: 'Rows refused for breaking the contract, by model and reason code',
+    labelNames: ['model', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flags = new Counter({
+    name: 'lumen_unusual_inputs_total',
+    help: 'Inputs predicted but flagged (unknown category, out of range, missing), by model and flag',
+    labelNames: ['model', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchRows = new Histogram({
+    name: 'lumen_batch_rows',
+    help: 'Rows per model call (micro-batch size)',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+
+  readonly queueWait = new Histogram({
+    name: 'lumen_batch_queue_wait_seconds',
+    help: 'Time a request waited for its micro-batch to run',
+    labelNames: ['model', 'version'] as const,
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
+  readonly served = new Gauge({
+    name: 'lumen_served_version',
+    help: 'The version each arm of each model serves',
+    labelNames: ['model', 'arm'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(log: PredictionLog | null) {
+    const stat = (key: 'pending' | 'dropped' | 'written' | 'failedFlushes') => () => log?.current()[key] ?? 0;
+    new Gauge({
+      name: 'lumen_prediction_log_pending',
+      help: 'Prediction log records waiting to be written',
+      registers: [this.registry],
+      collect() {
+        this.set(stat('pending')());
+      },
+    });
+    new Gauge({
+      name: 'lumen_prediction_log_dropped',
+      help: 'Prediction log records dropped (the log was full, or a write failed) since start',
+      registers: [this.registry],
+      collect() {
+        this.set(stat('dropped')());
+      },
+    });
+    new Gauge({
+      name: 'lumen_prediction_log_written',
+      help: 'Prediction log records written since start',
+      registers: [this.registry],
+      collect() {
+        this.set(stat('written')());
+      },
+    });
+  }
+}

@@ -1,0 +1,307 @@
+import os from 'node:os';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ArtifactStore } from '../lib/artifacts';
+import type { Registry } from '../lib/registry/types';
+import type { BatcherOptions } from '../lib/serving/batcher';
+import { FeedbackStore } from '../lib/serving/feedback';
+import { ModelHost } from '../lib/serving/host';
+import { ServingPolicy } from '../lib/serving/policy';
+import { PredictionLog, type PredictionLogOptions } from '../lib/serving/prediction-log';
+import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
+import { ServingMetrics } from './metrics';
+import { RateLimiter } from './rate-limit';
+
+/**
+ * The prediction API (README, "Serving"): one process serves every model that has a champion.
+ *
+ *   POST /v1/models/:model/predict   rows of raw source columns → predictions (ids, outputs, flags, version)
+ *   POST /v1/feedback                true labels for prediction ids (token)
+ *   GET  /v1/models, /v1/models/:model
+ *   PUT  /v1/models/:model/serving   canary and shadow (admin token)
+ *   POST /v1/admin/reload            look at the registry now (admin token; sent by promotions and rollbacks)
+ *   GET  /metrics, /healthz, /readyz
+ */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  batch: BatcherOptions;
+  /** largest request body in bytes */
+  bodyLimit: number;
+  /** most rows in one predict request */
+  maxRows: number;
+  /** per client address; null: no limit */
+  rateLimit: { perSecond: number; burst: number } | null;
+  tokens: ServingTokens;
+  /** how often the registry is read for alias moves and policy changes (ms) */
+  watchMs: number;
+  /** where predictions are logged; null: not logged */
+  log: { root: string; options: PredictionLogOptions } | null;
+  feedbackFile: string;
+  /** allowed browser origin for CORS (default: none, CORS off) */
+  corsOrigin: string | null;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  host: ModelHost;
+  log: PredictionLog | null;
+  metrics: ServingMetrics;
+  close(): Promise<void>;
+}
+
+const PolicyRequest = z.strictObject({
+  canary: z
+    .strictObject({ version: z.number().int().min(1), share: z.number().min(0).max(1) })
+    .nullable()
+    .optional(),
+  shadow: z
+    .strictObject({ version: z.number().int().min(1) })
+    .nullable()
+    .optional(),
+  by: z.string().trim().min(1, 'who changes it ("by")'),
+  reason: z.string().trim().min(1, 'why ("reason")'),
+});
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export async function startServer(
+  deps: { store: ArtifactStore; registry: Registry },
+  opts: ServeOptions,
+): Promise<RunningServer> {
+  const log = opts.log ? new PredictionLog(opts.log.root, opts.log.options) : null;
+  log?.start();
+  const metrics = new ServingMetrics(log);
+  const feedback = new FeedbackStore(opts.feedbackFile);
+  const host = new ModelHost(deps.store, deps.registry, {
+    batch: opts.batch,
+    log,
+    onBatch: (model, version, stats) => {
+      metrics.batchRows.observe({ model, version: String(version) }, stats.rows);
+      for (const w of stats.waits) metrics.queueWait.observe({ model, version: String(version) }, w / 1000);
+    },
+    onRefused: async (model, version, reason) => {
+      const message = `${model} v${version} is not served: ${reason}. The version before it keeps serving.`;
+      console.error(`[lumen] serve: ${message}`);
+      await deps.registry.recordAlert({
+        model,
+        severity: 'critical',
+        kind: 'serving-refused',
+        message,
+        details: { version },
+        workflowId: null,
+        runId: null,
+        key: `serving-refused:${model}:v${version}:${os.hostname()}:${opts.port}`,
+      });
+    },
+  });
+  const limiter = opts.rateLimit ? new RateLimiter(opts.rateLimit.perSecond, opts.rateLimit.burst) : null;
+
+  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false, return503OnClosing: true });
+  // JSON only: fastify would read text/plain bodies as strings; refused instead, with 415
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (opts.corsOrigin) {
+      reply.header('access-control-allow-origin', opts.corsOrigin);
+      reply.header('vary', 'origin');
+    }
+    if (limiter && !limiter.take(req.ip)) {
+      reply.header('retry-after', '1');
+      throw new HttpError(429, `too many requests from ${req.ip}: at most ${opts.rateLimit!.perSecond} per second`);
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', method: req.method, status: reply.statusCode });
+  });
+  app.setNotFoundHandler(async (req) => {
+    throw new HttpError(404, `no route ${req.method} ${req.url.split('?')[0]}`);
+  });
+  // what a client is told: the status and why, never a stack or a path on this machine
+  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof HttpError) return reply.status(err.status).send({ error: err.message, ...err.extra });
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.status(413).send({ error: `body too large: at most ${opts.bodyLimit} bytes` });
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.status(415).send({
+        error: `unsupported content type "${req.headers['content-type'] ?? ''}": send application/json`,
+      });
+    }
+    if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return reply.status(400).send({ error: 'the body is empty' });
+    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return reply.status(400).send({ error: `the body is not valid JSON: ${err.message.split('\n')[0]}` });
+    }
+    if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ error: err.message });
+    console.error(`[lumen] serve: ${req.method} ${req.url}: ${err.stack ?? err.message}`);
+    return reply.status(500).send({ error: 'internal error' });
+  });
+
+  const requireToken = (req: FastifyRequest, expected: string | null, what: string): void => {
+    if (expected === null) return;
+    if (!tokenMatches(req.headers.authorization, expected)) {
+      throw new HttpError(401, `${what} needs "Authorization: Bearer <token>"`);
+    }
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = await host.readiness();
+    return reply
+      .status(r.ready ? 200 : 503)
+      .send(r.ready ? { status: 'ready' } : { status: 'loading', waiting: r.waiting });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    for (const [model, s] of Object.entries(host.state())) {
+      metrics.served.set({ model, arm: 'champion' }, s.champion ?? 0);
+      metrics.served.set({ model, arm: 'canary' }, s.canary?.version ?? 0);
+      metrics.served.set({ model, arm: 'shadow' }, s.shadow ?? 0);
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.get('/v1/models', async () => ({ models: host.state() }));
+  app.get('/v1/models/:model', async (req) => {
+    const { model } = req.params as { model: string };
+    const state = host.state()[model];
+    const served = host.served(model);
+    if (!state || !served) throw new HttpError(404, `no model "${model}" is served here`);
+    const r = served.record;
+    const policy = await deps.registry.servingPolicy(model);
+    return {
+      model,
+      serving: { version: served.version, artifactSha256: served.artifact.sha256, task: r.task },
+      canary: state.canary,
+      shadow: state.shadow === null ? null : { version: state.shadow },
+      policy: policy ?? { source: 'spec', policy: ServingPolicy.parse(r.spec.serving ?? {}) },
+      refused: state.refused,
+      metrics: r.metrics,
+      lineage: {
+        registeredAt: r.createdAt,
+        dataset: r.datasetSha256,
+        specHash: r.specHash,
+        codeVersion: r.codeVersion,
+        backend: r.backend,
+        seed: r.seed,
+        workflowId: r.workflowId,
+        runId: r.runId,
+      },
+      columns: served.rows.columns,
+    };
+  });
+
+  app.post('/v1/models/:model/predict', async (req, reply) => {
+    requireToken(req, opts.tokens.predict, 'predict');
+    const { model } = req.params as { model: string };
+    const body = req.body;
+    const rows = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
+    if (!rows) throw new HttpError(400, 'send one row (a JSON object of column values) or an array of rows');
+    if (rows.length === 0) throw new HttpError(400, 'no rows to predict');
+    if (rows.length > opts.maxRows) {
+      throw new HttpError(413, `${rows.length} rows in one request; at most ${opts.maxRows}`);
+    }
+    const key = req.headers['x-lumen-routing-key'];
+    const started = performance.now();
+    const result = await host.predict(model, rows, typeof key === 'string' ? key : undefined);
+    if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);
+    if (result.kind === 'invalid') {
+      for (const p of result.problems) metrics.refusedRows.inc({ model, code: p.code });
+      throw new HttpError(400, `${result.problems.length} value(s) break the contract of ${model}`, {
+        problems: result.problems,
+      });
+    }
+    const labels = { model, version: String(result.version), arm: result.arm };
+    metrics.latency.observe(labels, (performance.now() - started) / 1000);
+    metrics.rows.inc(labels, result.predictions.length);
+    for (const p of result.predictions) for (const f of p.flags) metrics.flags.inc({ model, code: f.code });
+    return reply.send({
+      model: result.model,
+      version: result.version,
+      artifactSha256: result.artifactSha256,
+      arm: result.arm,
+      predictions: result.predictions.map((p) => ({ id: p.id, ...p.output, flags: p.flags })),
+    });
+  });
+
+  app.post('/v1/feedback', async (req, reply) => {
+    requireToken(req, opts.tokens.feedback, 'feedback');
+    const body = req.body;
+    const items = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
+    if (!items || items.length === 0) {
+      throw new HttpError(400, 'send {"predictionId": …, "label": …} or an array of them');
+    }
+    const outcome = feedback.record(items);
+    // what was accepted stays accepted; what was not is listed
+    const status = outcome.invalid.length ? 400 : outcome.conflicts.length ? 409 : 200;
+    return reply.status(status).send(outcome);
+  });
+
+  app.put('/v1/models/:model/serving', async (req) => {
+    requireToken(req, opts.tokens.admin, 'changing the serving policy');
+    const { model } = req.params as { model: string };
+    const parsed = PolicyRequest.safeParse(req.body);
+    if (!parsed.success) {
+      throw new HttpError(
+        400,
+        parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+      );
+    }
+    const { by, reason, ...policy } = parsed.data;
+    for (const arm of [policy.canary, policy.shadow]) {
+      if (arm && !(await deps.registry.getVersion(model, arm.version))) {
+        throw new HttpError(404, `${model} v${arm.version} is not registered`);
+      }
+    }
+    await deps.registry.setServingPolicy(model, ServingPolicy.parse(policy), by, reason);
+    await host.sync();
+    return { model, state: host.state()[model] ?? null };
+  });
+
+  app.post('/v1/admin/reload', async (req) => {
+    requireToken(req, opts.tokens.admin, 'reload');
+    await host.sync();
+    return { models: host.state() };
+  });
+
+  await host.sync();
+  const watch = setInterval(() => void host.sync(), opts.watchMs);
+  watch.unref();
+  await app.listen({ host: opts.host, port: opts.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const url = `http://${opts.host === '0.0.0.0' ? os.hostname() : opts.host}:${port}`;
+  const instance = { id: `${os.hostname()}:${port}:${process.pid}`, url };
+  const announce = async (): Promise<void> => {
+    await deps.registry.announceServingInstance(instance).catch((err: unknown) => {
+      console.error(`[lumen] serve: could not announce this instance: ${(err as Error).message}`);
+    });
+  };
+  await announce();
+  const announcing = setInterval(() => void announce(), 10_000);
+  announcing.unref();
+
+  return {
+    url,
+    app,
+    host,
+    log,
+    metrics,
+    async close() {
+      clearInterval(watch);
+      clearInterval(announcing);
+      await app.close();
+      await log?.close();
+      host.close();
+      feedback.close();
+    },
+  };
+}

@@ -1,0 +1,514 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { uriToPath } from '../../lib/artifacts';
+import { sqlString, withDuckDB } from '../../lib/data/duckdb';
+import { snapshotSource } from '../../lib/data/snapshot';
+import { loadTable } from '../../lib/data/table';
+import { columnRequests, encodeFeatures } from '../../lib/features';
+import { loadModelArtifact } from '../../lib/model/artifact';
+import { predictRows } from '../../lib/model/predict';
+import { loadTf } from '../../lib/model/tf';
+import type { ModelVersion } from '../../lib/registry/types';
+import { PREDICTION_ID } from '../../lib/serving/ids';
+import { PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
+import { loadModelSpec, parseModelSpec } from '../../lib/spec';
+import { startServer, type RunningServer, type ServeOptions } from '../../serve/server';
+import { repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
+import { trainAndRegister } from '../support/serving';
+
+const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
+const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 30_000 } });
+const week = (from: string, to: string) => ({
+  uri: 'vega-datasets:flights-3m.parquet',
+  window: { column: 'date', start: from, end: to },
+});
+const TOKEN = 'test-admin-token';
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown> & {
+    version?: number;
+    arm?: string;
+    predictions?: { id: string; probability: number; flags: { field: string; code: string }[] }[];
+    error?: string;
+    problems?: { row: number; field: string; value: unknown; code: string; reason: string }[];
+  };
+}
+
+async function call(
+  server: RunningServer,
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const res = await fetch(`${server.url}${url}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Answer['body'] };
+}
+
+/** Real rows of the second week of January 2001, as a client would send them. */
+async function flightRows(limit: number): Promise<Record<string, unknown>[]> {
+  return withDuckDB(
+    async (con) =>
+      (
+        await con.runAndReadAll(
+          `SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, delay, distance, origin, destination
+           FROM read_parquet(${sqlString(vegaPath('flights-3m.parquet'))})
+          WHERE date >= '2001-01-08' AND date < '2001-01-15' ORDER BY date, origin, destination LIMIT ${limit}`,
+        )
+      ).getRowObjectsJS() as Record<string, unknown>[],
+  ).then((rows) => rows.map((r) => ({ ...r, delay: Number(r.delay), distance: Number(r.distance) })));
+}
+
+describe('serving: the prediction API', () => {
+  let t: TestHome;
+  let v1: ModelVersion;
+  let v2: ModelVersion;
+  let server: RunningServer;
+  let rows: Record<string, unknown>[];
+  const options = (t: TestHome, overrides: Partial<ServeOptions> = {}): ServeOptions => ({
+    host: '127.0.0.1',
+    port: 0,
+    batch: { maxBatch: 256, maxWaitMs: 2 },
+    bodyLimit: 64 * 1024,
+    maxRows: 500,
+    rateLimit: null,
+    tokens: { admin: TOKEN, feedback: TOKEN, predict: null },
+    watchMs: 500,
+    log: {
+      root: path.join(t.home, 'predictions'),
+      options: { maxPending: 100_000, flushEveryMs: 200, retentionDays: 30 },
+    },
+    feedbackFile: path.join(t.home, 'predictions', 'feedback.sqlite'),
+    corsOrigin: null,
+    ...overrides,
+  });
+
+  before(async () => {
+    t = tempHome('lumen-serve-');
+    v1 = await trainAndRegister(t.deps, spec, week('2001-01-01', '2001-01-08'), { champion: true, workflowId: 'w1' });
+    v2 = await trainAndRegister(t.deps, spec, week('2001-01-08', '2001-01-15'), { workflowId: 'w2' });
+    rows = await flightRows(400);
+    server = await startServer(t.deps, options(t));
+  });
+  after(async () => {
+    await server?.close();
+    t.cleanup();
+  });
+
+  it('predicts one row or many from raw source columns, with time-ordered unique ids and the serving version', async () => {
+    const one = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[0]);
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.version, v1.version);
+    assert.equal(one.body.artifactSha256, v1.artifact.sha256);
+    assert.equal(one.body.arm, 'champion');
+    const p = one.body.predictions![0];
+    assert.match(p.id, PREDICTION_ID);
+    assert.ok(p.probability > 0 && p.probability < 1);
+
+    const many = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows.slice(0, 50));
+    assert.equal(many.status, 200);
+    const ids = many.body.predictions!.map((x) => x.id);
+    assert.equal(new Set(ids).size, 50, 'unique');
+    assert.deepEqual([...ids].sort(), ids, 'time-ordered');
+    assert.ok(ids[0] > p.id, 'later than the earlier request');
+  });
+
+  it('a served prediction equals the batch prediction of the same row, same version, to 1e-6', async () => {
+    const served = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows);
+    // the batch path: the rows as a Parquet file, read by DuckDB, encoded by the artifact's preprocessor
+    const file = path.join(t.home, 'same-rows.parquet');
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT * FROM read_parquet(${sqlString(vegaPath('flights-3m.parquet'))})
+                WHERE date >= '2001-01-08' AND date < '2001-01-15' ORDER BY date, origin, destination LIMIT ${rows.length})
+           TO ${sqlString(file)} (FORMAT parquet)`,
+      ),
+    );
+    const dataset = await snapshotSource(t.deps.store, { uri: file });
+    const { tf } = await loadTf();
+    const loaded = await loadModelArtifact(t.deps.store, tf, v1.artifact);
+    const table = await loadTable(dataset, columnRequests(loaded.spec));
+    const index = Uint32Array.from({ length: table.rows }, (_, i) => i);
+    const batch = predictRows(
+      tf,
+      loaded.model,
+      encodeFeatures(loaded.preprocessor, table, index),
+      table.rows,
+      loaded.preprocessor.width,
+    );
+    loaded.model.dispose();
+    let worst = 0;
+    served.body.predictions!.forEach((p, i) => (worst = Math.max(worst, Math.abs(p.probability - batch[i]))));
+    assert.ok(worst <= 1e-6, `largest difference ${worst}`);
+  });
+
+  it('refuses what breaks the contract with every problem named (row, field, value, reason), and other bad requests by status', async () => {
+    const bad = [
+      { ...rows[0], distance: -3 },
+      { ...rows[1], date: 'yesterday', origin: null },
+      { ...rows[2], distance: 'far' },
+    ];
+    const refused = await call(server, 'POST', `/v1/models/${spec.name}/predict`, bad);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, `4 value(s) break the contract of ${spec.name}`);
+    assert.deepEqual(
+      refused.body.problems!.map((p) => [p.row, p.field, p.value, p.code, p.reason]),
+      [
+        [0, 'distance', -3, 'min', '-3 is below the minimum 1'],
+        [1, 'date', 'yesterday', 'type', '"yesterday" is not a timestamp'],
+        [1, 'origin', null, 'missing', 'missing (column is required)'],
+        [2, 'distance', 'far', 'type', '"far" is not a number (declared integer)'],
+      ],
+    );
+    const unknown = await call(server, 'POST', '/v1/models/no-such-model/predict', rows[0]);
+    assert.deepEqual([unknown.status, unknown.body.error], [404, 'no model "no-such-model" is served here']);
+    const big = await call(
+      server,
+      'POST',
+      `/v1/models/${spec.name}/predict`,
+      JSON.stringify(Array.from({ length: 2000 }, () => rows[0])),
+    );
+    assert.equal(big.status, 413);
+    assert.match(big.body.error!, /body too large: at most 65536 bytes/);
+    const text = await fetch(`${server.url}/v1/models/${spec.name}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x',
+    });
+    assert.equal(text.status, 415);
+    assert.match(((await text.json()) as { error: string }).error, /unsupported content type "text\/plain"/);
+    const broken = await call(server, 'POST', `/v1/models/${spec.name}/predict`, '{"date": ');
+    assert.equal(broken.status, 400);
+    assert.match(broken.body.error!, /not valid JSON/);
+    const empty = await call(server, 'POST', `/v1/models/${spec.name}/predict`, []);
+    assert.deepEqual([empty.status, empty.body.error], [400, 'no rows to predict']);
+    for (const a of [refused, unknown, big, broken]) {
+      assert.doesNotMatch(JSON.stringify(a.body), /\/work\/|\/tmp\/|at .*\.ts:\d+/, 'no paths or stacks');
+    }
+  });
+
+  it('predicts unusual but valid inputs and flags them', async () => {
+    const odd = [
+      { ...rows[0], origin: 'ZZZ' },
+      { ...rows[1], distance: 4999 },
+    ];
+    const r = await call(server, 'POST', `/v1/models/${spec.name}/predict`, odd);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(
+      r.body.predictions!.map((p) => p.flags.map((f) => `${f.field}:${f.code}`)),
+      [['origin:unknown-category'], ['distance:out-of-range']],
+    );
+  });
+
+  it('feedback: late, in batches, idempotent per prediction id; conflicts and malformed items named', async () => {
+    const r = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows.slice(0, 3));
+    const [a, b, c] = r.body.predictions!.map((p) => p.id);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    assert.equal((await call(server, 'POST', '/v1/feedback', [{ predictionId: a, label: 25 }])).status, 401);
+    const first = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [
+        { predictionId: a, label: 25 },
+        { predictionId: b, label: 0 },
+      ],
+      auth,
+    );
+    assert.deepEqual([first.status, first.body.accepted, first.body.duplicates], [200, 2, 0]);
+    const again = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [
+        { predictionId: a, label: 25 },
+        { predictionId: c, label: 3 },
+      ],
+      auth,
+    );
+    assert.deepEqual([again.status, again.body.accepted, again.body.duplicates], [200, 1, 1]);
+    const conflict = await call(server, 'POST', '/v1/feedback', [{ predictionId: b, label: 40 }], auth);
+    assert.equal(conflict.status, 409);
+    assert.deepEqual(conflict.body.conflicts, [{ predictionId: b, recorded: 0, sent: 40 }]);
+    const invalid = await call(server, 'POST', '/v1/feedback', [{ predictionId: 'nope', label: 1 }], auth);
+    assert.equal(invalid.status, 400);
+    assert.match(JSON.stringify(invalid.body.invalid), /26-character prediction id/);
+  });
+
+  it('logs every prediction in Parquet segments the monitor can read, with version, arm and flags', async () => {
+    await call(server, 'POST', `/v1/models/${spec.name}/predict`, [{ ...rows[0], origin: 'ZZZ' }]);
+    await server.log!.flush();
+    const [count, versions, flagged] = await withDuckDB(
+      async (con) =>
+        (
+          await con.runAndReadAll(
+            `SELECT count(*), list(DISTINCT version), count(*) FILTER (flags LIKE '%unknown-category%') FROM ${server.log!.scanOf(spec.name)}`,
+          )
+        ).getRowsJS()[0],
+    );
+    assert.ok(Number(count) >= 450, `${count} records`);
+    assert.deepEqual(versions, [v1.version]);
+    assert.ok(Number(flagged) >= 2);
+  });
+
+  it('the prediction log under overload stays bounded and counts what it drops', async () => {
+    const dir = path.join(t.home, 'overload');
+    const log = new PredictionLog(dir, { maxPending: 1000, flushEveryMs: 60_000, retentionDays: 1 });
+    const record = (i: number): PredictionRecord => ({
+      id: `01J${String(i).padStart(23, '0')}`,
+      model: 'm',
+      version: 1,
+      arm: 'champion',
+      at: Date.now(),
+      latencyMs: 1,
+      input: { i },
+      output: { probability: 0.5 },
+      score: 0.5,
+      predicted: null,
+      flags: [],
+    });
+    const dropped = log.append(Array.from({ length: 5000 }, (_, i) => record(i)));
+    assert.equal(dropped, 4000);
+    assert.deepEqual([log.current().pending, log.current().dropped], [1000, 4000]);
+    await log.close();
+    assert.deepEqual([log.current().pending, log.current().written], [0, 1000]);
+  });
+
+  it('a tampered artifact is refused, the version before keeps serving, and a critical alert is raised', async () => {
+    const weights = path.join(uriToPath(v2.artifact.uri), 'weights.bin');
+    const good = fs.readFileSync(weights);
+    const bad = Buffer.from(good);
+    bad[64] ^= 0x10;
+    fs.writeFileSync(weights, bad);
+    try {
+      await t.deps.registry.moveChampion({
+        model: spec.name,
+        to: v2.version,
+        expectedChampion: 'any',
+        kind: 'promote',
+        actor: 'test',
+        reason: 'tampered',
+        requestId: 'tampered',
+        requireLoadCheck: true,
+      });
+      assert.equal(
+        (await call(server, 'POST', '/v1/admin/reload', undefined, { authorization: `Bearer ${TOKEN}` })).status,
+        200,
+      );
+      const r = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[0]);
+      assert.equal(r.body.version, v1.version, 'the old version keeps serving');
+      const model = await call(server, 'GET', `/v1/models/${spec.name}`);
+      assert.match(JSON.stringify(model.body.refused), /weights\.bin has sha256/);
+      const alerts = await t.deps.registry.listAlerts(spec.name);
+      assert.ok(
+        alerts.some(
+          (a) => a.kind === 'serving-refused' && a.severity === 'critical' && /v2 is not served/.test(a.message),
+        ),
+      );
+    } finally {
+      fs.writeFileSync(weights, good);
+      await t.deps.registry.moveChampion({
+        model: spec.name,
+        to: v1.version,
+        expectedChampion: 'any',
+        kind: 'rollback',
+        actor: 'test',
+        reason: 'back',
+        requestId: 'untamper',
+        requireLoadCheck: true,
+      });
+      await t.deps.registry.recordLoadCheck(spec.name, v2.version, {
+        passed: true,
+        detail: 'restored',
+        at: new Date().toISOString(),
+      });
+      await server.host.sync();
+    }
+  });
+
+  it('hot swap under continuous load: promote, roll back, promote again — zero failed requests, each answered by a version serving then', async () => {
+    let stop = false;
+    const answers: { status: number; version?: number; from: number; to: number }[] = [];
+    const load = async (): Promise<void> => {
+      let i = 0;
+      while (!stop) {
+        const from = Date.now();
+        const r = await call(server, 'POST', `/v1/models/${spec.name}/predict`, [rows[i++ % rows.length]]);
+        answers.push({ status: r.status, version: r.body.version, from, to: Date.now() });
+      }
+    };
+    const clients = Array.from({ length: 8 }, () => load());
+    const move = async (to: number, id: string): Promise<void> => {
+      await t.deps.registry.moveChampion({
+        model: spec.name,
+        to,
+        expectedChampion: 'any',
+        kind: 'promote',
+        actor: 'test',
+        reason: 'swap',
+        requestId: id,
+        requireLoadCheck: true,
+      });
+      await call(server, 'POST', '/v1/admin/reload', undefined, { authorization: `Bearer ${TOKEN}` });
+      await new Promise((r) => setTimeout(r, 400));
+    };
+    await new Promise((r) => setTimeout(r, 300));
+    await move(v2.version, 'swap-1');
+    await move(v1.version, 'swap-2');
+    await move(v2.version, 'swap-3');
+    stop = true;
+    await Promise.all(clients);
+    assert.ok(answers.length > 500, `${answers.length} requests`);
+    assert.deepEqual(
+      answers.filter((a) => a.status !== 200),
+      [],
+      'zero failed requests',
+    );
+    // what this server answered with, and since when (the registry's alias moves a moment before each swap)
+    const swaps = server.host.swapHistory(spec.name).filter((e) => e.arm === 'champion');
+    const servingAt = (ms: number): number | null => {
+      let v: number | null = null;
+      for (const e of swaps) if (e.at <= ms) v = e.version;
+      return v;
+    };
+    for (const a of answers) {
+      // the answering version served at some moment between the request's start and its end
+      const during = swaps.filter((e) => e.at >= a.from && e.at <= a.to).map((e) => e.version);
+      const candidates = new Set([servingAt(a.from), ...during]);
+      assert.ok(candidates.has(a.version!), `answered by v${a.version} while v${[...candidates].join('/')} served`);
+    }
+    assert.ok(swaps.length >= 3, `${swaps.length} swaps`);
+    assert.ok(new Set(answers.map((a) => a.version)).size === 2, 'both versions answered');
+  });
+
+  it('a hundred swaps leave tfjs memory where it was', async () => {
+    const { tf } = await loadTf();
+    await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[0]);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 100; i++) {
+      await t.deps.registry.moveChampion({
+        model: spec.name,
+        to: i % 2 ? v1.version : v2.version,
+        expectedChampion: 'any',
+        kind: 'promote',
+        actor: 'test',
+        reason: 'churn',
+        requestId: `churn-${i}`,
+        requireLoadCheck: true,
+      });
+      await server.host.sync();
+      assert.equal((await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[i])).status, 200);
+    }
+    assert.equal(tf.memory().numTensors, before, `tensors ${before} → ${tf.memory().numTensors}`);
+  });
+
+  it('canary: its share of 10,000 requests within tolerance, sticky by routing key; a shadow never changes a response', async () => {
+    await t.deps.registry.moveChampion({
+      model: spec.name,
+      to: v1.version,
+      expectedChampion: 'any',
+      kind: 'promote',
+      actor: 'test',
+      reason: 'canary test',
+      requestId: 'canary-base',
+      requireLoadCheck: true,
+    });
+    const admin = { authorization: `Bearer ${TOKEN}` };
+    const set = await call(
+      server,
+      'PUT',
+      `/v1/models/${spec.name}/serving`,
+      { canary: { version: v2.version, share: 0.2 }, by: 'ana', reason: 'try v2 on a fifth' },
+      admin,
+    );
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    let canary = 0;
+    const total = 10_000;
+    for (let start = 0; start < total; start += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, j) => {
+          const r = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[(start + j) % rows.length], {
+            'x-lumen-routing-key': `user-${start + j}`,
+          });
+          assert.equal(r.status, 200);
+          if (r.body.arm === 'canary') {
+            canary++;
+            assert.equal(r.body.version, v2.version);
+          }
+        }),
+      );
+    }
+    const share = canary / total;
+    // binomial standard deviation at n = 10,000, p = 0.2: 0.004; the tolerance is five of them
+    assert.ok(Math.abs(share - 0.2) < 0.02, `canary answered ${(100 * share).toFixed(2)}%`);
+    const sticky = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[0], { 'x-lumen-routing-key': 'user-7' }),
+      ),
+    );
+    assert.equal(new Set(sticky.map((r) => r.body.arm)).size, 1, 'one key, one arm');
+
+    // shadow: the same requests answered the same, with and without it
+    await call(
+      server,
+      'PUT',
+      `/v1/models/${spec.name}/serving`,
+      { canary: null, shadow: null, by: 'ana', reason: 'reset' },
+      admin,
+    );
+    const plain = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows.slice(0, 20));
+    await call(
+      server,
+      'PUT',
+      `/v1/models/${spec.name}/serving`,
+      { shadow: { version: v2.version }, by: 'ana', reason: 'watch v2' },
+      admin,
+    );
+    const shadowed = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows.slice(0, 20));
+    assert.deepEqual(
+      shadowed.body.predictions!.map((p) => p.probability),
+      plain.body.predictions!.map((p) => p.probability),
+    );
+    assert.deepEqual([shadowed.body.version, shadowed.body.arm], [v1.version, 'champion']);
+    await new Promise((r) => setTimeout(r, 100));
+    await server.log!.flush();
+    const arms = await withDuckDB(async (con) =>
+      (
+        await con.runAndReadAll(`SELECT arm, count(*) FROM ${server.log!.scanOf(spec.name)} GROUP BY arm ORDER BY arm`)
+      ).getRowsJS(),
+    );
+    assert.deepEqual(
+      arms.map((a) => String(a[0])),
+      ['canary', 'champion', 'shadow'],
+      'every arm is in the log',
+    );
+    await call(server, 'PUT', `/v1/models/${spec.name}/serving`, { shadow: null, by: 'ana', reason: 'done' }, admin);
+  });
+
+  it('health, readiness and Prometheus metrics', async () => {
+    assert.equal((await call(server, 'GET', '/healthz')).status, 200);
+    assert.deepEqual(await call(server, 'GET', '/readyz'), { status: 200, body: { status: 'ready' } });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const name of [
+      'lumen_predict_latency_seconds_bucket',
+      'lumen_http_requests_total',
+      'lumen_batch_rows_bucket',
+      'lumen_batch_queue_wait_seconds',
+      'lumen_prediction_log_dropped',
+      'lumen_served_version',
+    ]) {
+      assert.ok(metrics.includes(name), name);
+    }
+    assert.match(
+      metrics,
+      /lumen_http_requests_total\{route="\/v1\/models\/:model\/predict",method="POST",status="400"\} \d+/,
+    );
+  });
+});

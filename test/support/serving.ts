@@ -1,0 +1,80 @@
+import type { ActivityDeps } from '../../activities';
+import { snapshotSource } from '../../lib/data/snapshot';
+import type { SourceRef } from '../../lib/data/source';
+import { evaluationOptions, evaluateArtifact, loadHoldout, makeCanary } from '../../lib/evaluation/evaluate';
+import type { ModelVersion } from '../../lib/registry/types';
+import { specHash, type ModelSpec } from '../../lib/spec';
+import { trainOnDataset } from '../../lib/training';
+
+/**
+ * Train and register a version directly through lib/ (no Temporal: these tests are about serving), with what a
+ * pipeline records that serving reads: the canary, the metrics, a passed load check; optionally made champion.
+ */
+export async function trainAndRegister(
+  deps: ActivityDeps,
+  spec: ModelSpec,
+  source: SourceRef,
+  options: { champion?: boolean; workflowId: string },
+): Promise<ModelVersion> {
+  const dataset = await snapshotSource(deps.store, source);
+  const trained = await trainOnDataset(deps.store, spec, dataset, {
+    checkpointKind: `checkpoints/test/${options.workflowId}`,
+    onCheckpoint: () => Promise.resolve(),
+  });
+  const { table, rows } = await loadHoldout(spec, dataset);
+  const scored = await evaluateArtifact(deps.store, trained.artifact, table, rows, evaluationOptions(spec));
+  const canary = await deps.store.putJson(
+    'canaries',
+    await makeCanary(deps.store, spec, trained.artifact, table, rows),
+  );
+  await deps.registry.recordDataset(dataset, null);
+  const v = await deps.registry.registerVersion({
+    model: spec.name,
+    artifact: trained.artifact,
+    task: spec.task,
+    spec,
+    specHash: specHash(spec),
+    dataset,
+    lineage: {
+      sourceDataset: dataset.sha256,
+      contractHash: 'test',
+      validation: {
+        id: 0,
+        outcome: 'pass',
+        decision: 'accepted',
+        decidedBy: 'contract',
+        reason: null,
+        report: canary,
+        html: canary,
+        profile: canary,
+        quarantine: null,
+      },
+    },
+    codeVersion: 'test',
+    backend: trained.backend,
+    seed: spec.training.seed,
+    workflowId: options.workflowId,
+    runId: options.workflowId,
+    metrics: scored.metrics,
+    training: { ...trained, artifact: undefined },
+    evaluation: { canary, holdoutRows: rows.length },
+  });
+  await deps.registry.recordLoadCheck(spec.name, v.version, {
+    passed: true,
+    detail: 'test',
+    at: new Date().toISOString(),
+  });
+  if (options.champion) {
+    await deps.registry.moveChampion({
+      model: spec.name,
+      to: v.version,
+      expectedChampion: 'any',
+      kind: 'promote',
+      actor: 'test',
+      reason: 'test',
+      requestId: `promote-${options.workflowId}`,
+      requireLoadCheck: true,
+    });
+  }
+  return (await deps.registry.getVersion(spec.name, v.version))!;
+}
