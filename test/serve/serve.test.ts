@@ -253,7 +253,7 @@ describe('serving: the prediction API', () => {
           )
         ).getRowsJS()[0],
     );
-    assert.ok(Number(count) >= 450, `${count} records`);
+    assert.ok(Number(count) >= 450, `${Number(count)} records`);
     assert.deepEqual(versions, [v1.version]);
     assert.ok(Number(flagged) >= 2);
   });
@@ -485,7 +485,7 @@ describe('serving: the prediction API', () => {
       ).getRowsJS(),
     );
     assert.deepEqual(
-      arms.map((a) => String(a[0])),
+      arms.map((a) => a[0] as string),
       ['canary', 'champion', 'shadow'],
       'every arm is in the log',
     );
