@@ -247,6 +247,18 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('predict')
+    .description('score a file with a registered version (default: the champion), as the HTTP API would: Parquet out')
+    .argument('<model>', '<model> (its champion) or <model>@<version>')
+    .requiredOption('--source <uri>', 'rows to score: path, file:// URI or vega-datasets:<file>')
+    .requiredOption('--out <file.parquet>', 'where to write the rows with their predictions')
+    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json']))
+    .addOption(jsonOption())
+    .action(async (ref: string, opts: Parameters<typeof import('./predict-command').predictCommand>[1]) =>
+      (await import('./predict-command')).predictCommand(ref, opts),
+    );
+
+  program
     .command('serve')
     .description('serve predictions over HTTP for every model with a champion (README, "Serving") until Ctrl-C')
     .option('--host <address>', 'address to listen on', '127.0.0.1')

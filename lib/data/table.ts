@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlIdent, sqlString, withDuckDB } from './duckdb';
 import { DatasetRef, snapshotPath } from './snapshot';
 import { epochMsSql, timestampSql } from './timestamp';
@@ -76,4 +77,72 @@ export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]):
     if (offset !== rows) throw new Error(`snapshot ${dataset.uri} yielded ${offset} rows, expected ${rows}`);
   });
   return { rows, columns };
+}
+
+/**
+ * Read columns of any DuckDB table expression in pieces of about `rows` rows, as tables the preprocessor reads
+ * (the same column reading as `loadTable`): for scoring files too large to hold encoded at once.
+ */
+export async function readTableChunks(
+  con: DuckDBConnection,
+  from: string,
+  types: Map<string, string>,
+  requests: ColumnRequest[],
+  rows: number,
+  onTable: (table: Table, offset: number) => Promise<void> | void,
+): Promise<number> {
+  const loaded = requests.filter((r) => types.has(r.name));
+  const select = loaded.length ? loaded.map((r) => selectExpr(r, types.get(r.name))).join(', ') : '1 AS __none';
+  const result = await con.run(`SELECT ${select} FROM ${from}`);
+  const size = Math.max(rows, 4096); // whole DuckDB chunks (2048 rows) always fit
+  let offset = 0;
+  let pending: { columns: Map<string, ColumnData>; n: number } | null = null;
+  const fresh = (): { columns: Map<string, ColumnData>; n: number } => {
+    const columns = new Map<string, ColumnData>();
+    for (const req of requests) {
+      columns.set(
+        columnKey(req),
+        req.as === 'string'
+          ? { kind: 'string', values: new Array<string | null>(size).fill(null) }
+          : { kind: 'number', values: new Float64Array(size).fill(NaN) },
+      );
+    }
+    return { columns, n: 0 };
+  };
+  const emit = async (): Promise<void> => {
+    if (!pending || pending.n === 0) return;
+    const { columns, n } = pending;
+    // trim to the rows filled
+    for (const [key, data] of columns) {
+      columns.set(
+        key,
+        data.kind === 'number'
+          ? { kind: 'number', values: data.values.subarray(0, n) }
+          : { kind: 'string', values: data.values.slice(0, n) },
+      );
+    }
+    await onTable({ rows: n, columns }, offset);
+    offset += n;
+    pending = null;
+  };
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const n = chunk.rowCount;
+    if (pending && pending.n + n > size) await emit();
+    pending ??= fresh();
+    const at = pending.n;
+    loaded.forEach((req, i) => {
+      const vector = chunk.getColumnVector(i);
+      const target = pending!.columns.get(columnKey(req))!;
+      if (target.kind === 'number') {
+        const out = target.values;
+        for (let j = 0; j < n; j++) out[at + j] = (vector.getItem(j) as number | null) ?? NaN;
+      } else {
+        const out = target.values;
+        for (let j = 0; j < n; j++) out[at + j] = vector.getItem(j) as string | null;
+      }
+    });
+    pending.n += n;
+  }
+  await emit();
+  return offset;
 }

@@ -125,12 +125,32 @@ export function rowRules(
   /** the moment of validation (ISO), for timestamps that may not lie in the future */
   now: string,
 ): Rule[] {
-  return contractRowRules(columns, label, { now }).flatMap((rule) => {
+  return compileRules(contractRowRules(columns, label, { now }), present);
+}
+
+/** Declared rules as SQL, for the columns present (a missing column is a batch-level failure, not a per-row one). */
+function compileRules(rules: RowRule[], present: Map<string, string>): Rule[] {
+  return rules.flatMap((rule) => {
     const actual = present.get(rule.column);
-    // a missing column is a batch-level failure, not a per-row one
     const compiled = actual === undefined ? null : sqlRule(rule, actual);
     return compiled ? [compiled] : [];
   });
+}
+
+/**
+ * A SQL expression giving each row the list of its problems ({column, code, reason}; empty when it is good), for
+ * declared rules over a table whose columns have the given DuckDB types.
+ */
+export function problemsSql(rules: RowRule[], present: Map<string, string>): string {
+  const compiled = compileRules(rules, present);
+  if (compiled.length === 0) return `[]::STRUCT("column" VARCHAR, code VARCHAR, reason VARCHAR)[]`;
+  const items = compiled
+    .map(
+      (r) =>
+        `CASE WHEN ${r.when} THEN {'column': ${lit(r.column)}, 'code': ${lit(r.code)}, 'reason': ${lit(`${r.column}: `)} || ${r.message}} END`,
+    )
+    .join(',\n ');
+  return `list_filter([${items}], p -> p IS NOT NULL)`;
 }
 
 export interface RowSplit {
@@ -154,16 +174,11 @@ export async function checkRows(
   if (rules.length === 0 || dataset.rows === 0) {
     return { result: { checkedRows: dataset.rows, badRows: 0, byReason: {}, byColumn: {}, samples: [] } };
   }
-  const problems = rules
-    .map(
-      (r) =>
-        `CASE WHEN ${r.when} THEN {'column': ${lit(r.column)}, 'code': ${lit(r.code)}, 'reason': ${lit(`${r.column}: `)} || ${r.message}} END`,
-    )
-    .join(',\n ');
+  const problems = problemsSql(contractRowRules(columns, label, { now }), present);
   return withDuckDB(async (con) => {
     await con.run(
       `CREATE OR REPLACE TEMP TABLE checked AS
-         SELECT file_row_number + 1 AS __row, list_filter([${problems}], p -> p IS NOT NULL) AS __problems, * EXCLUDE (file_row_number)
+         SELECT file_row_number + 1 AS __row, ${problems} AS __problems, * EXCLUDE (file_row_number)
            FROM read_parquet(${sqlString(snapshotPath(dataset))}, file_row_number = true)`,
     );
     try {

@@ -1,0 +1,43 @@
+import { ArtifactStore } from '../lib/artifacts';
+import { lumenPaths } from '../lib/config';
+import { SqliteRegistry } from '../lib/registry/sqlite';
+import { scoreFile } from '../lib/serving/batch';
+import { CliError, parseVersion } from './errors';
+import { printJson } from './output';
+
+/**
+ * `lumen predict <model>[@version] --source <file> --out <file.parquet>`: score a file with a registered version
+ * (default: the champion) through the same row checks, preprocessor and model as the HTTP API.
+ */
+export async function predictCommand(
+  ref: string,
+  opts: { source: string; out: string; format?: string; json?: boolean },
+): Promise<void> {
+  const at = ref.indexOf('@');
+  const model = at < 0 ? ref : ref.slice(0, at);
+  const paths = lumenPaths();
+  const registry = new SqliteRegistry(paths.registry);
+  try {
+    const version =
+      at < 0 ? await registry.alias(model, 'champion') : parseVersion(ref.slice(at + 1), '<model>@<version>');
+    if (version === null) throw new CliError(`${model} has no champion; name a version: ${model}@<version>`);
+    const record = await registry.getVersion(model, version);
+    if (!record) throw new CliError(`${model} v${version} is not registered (see: lumen models ${model})`);
+    if (record.loadCheck && !record.loadCheck.passed) {
+      throw new CliError(
+        `${model} v${version} failed its load check: ${record.loadCheck.detail} (lumen verify ${model}@${version})`,
+      );
+    }
+    const source = { uri: opts.source, ...(opts.format ? { format: opts.format as 'parquet' | 'csv' | 'json' } : {}) };
+    const result = await scoreFile(new ArtifactStore(paths.artifacts), record, source, opts.out);
+    if (opts.json) return printJson({ model, version, ...result });
+    console.log(
+      `${model} v${version}: ${result.predicted} rows predicted, ${result.refused} refused (their problems are in the "problems" column) → ${result.out}`,
+    );
+    console.log(
+      `${(result.rows / result.seconds.total).toFixed(0)} rows/s (read ${result.seconds.read.toFixed(2)} s, encode and predict ${result.seconds.predict.toFixed(2)} s, write ${result.seconds.write.toFixed(2)} s)`,
+    );
+  } finally {
+    registry.close();
+  }
+}
