@@ -3,13 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { uriToPath } from '../../lib/artifacts';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
-import { snapshotSource } from '../../lib/data/snapshot';
-import { loadTable } from '../../lib/data/table';
-import { columnRequests, encodeFeatures } from '../../lib/features';
-import { loadModelArtifact } from '../../lib/model/artifact';
-import { predictRows } from '../../lib/model/predict';
 import { loadTf } from '../../lib/model/tf';
 import type { ModelVersion } from '../../lib/registry/types';
+import { scoreFile } from '../../lib/serving/batch';
 import { PREDICTION_ID } from '../../lib/serving/ids';
 import { PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
@@ -120,9 +116,9 @@ describe('serving: the prediction API', () => {
     assert.ok(ids[0] > p.id, 'later than the earlier request');
   });
 
-  it('a served prediction equals the batch prediction of the same row, same version, to 1e-6', async () => {
+  it('a served prediction equals the batch prediction (lumen predict) of the same row, same version, to 1e-6', async () => {
     const served = await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows);
-    // the batch path: the rows as a Parquet file, read by DuckDB, encoded by the artifact's preprocessor
+    // the batch path: the same rows in a Parquet file, scored by lumen predict (DuckDB in, Parquet out)
     const file = path.join(t.home, 'same-rows.parquet');
     await withDuckDB((con) =>
       con.run(
@@ -131,22 +127,36 @@ describe('serving: the prediction API', () => {
            TO ${sqlString(file)} (FORMAT parquet)`,
       ),
     );
-    const dataset = await snapshotSource(t.deps.store, { uri: file });
-    const { tf } = await loadTf();
-    const loaded = await loadModelArtifact(t.deps.store, tf, v1.artifact);
-    const table = await loadTable(dataset, columnRequests(loaded.spec));
-    const index = Uint32Array.from({ length: table.rows }, (_, i) => i);
-    const batch = predictRows(
-      tf,
-      loaded.model,
-      encodeFeatures(loaded.preprocessor, table, index),
-      table.rows,
-      loaded.preprocessor.width,
+    const out = path.join(t.home, 'scored.parquet');
+    const result = await scoreFile(t.deps.store, v1, { uri: file }, out);
+    assert.deepEqual([result.rows, result.predicted, result.refused], [rows.length, rows.length, 0]);
+    const batch = await withDuckDB(async (con) =>
+      (await con.runAndReadAll(`SELECT probability FROM read_parquet(${sqlString(out)})`))
+        .getRowsJS()
+        .map((r) => Number(r[0])),
     );
-    loaded.model.dispose();
     let worst = 0;
     served.body.predictions!.forEach((p, i) => (worst = Math.max(worst, Math.abs(p.probability - batch[i]))));
     assert.ok(worst <= 1e-6, `largest difference ${worst}`);
+
+    // a row that breaks the contract gets no prediction, and its problems, in the same words as the API's
+    const bad = path.join(t.home, 'with-bad-row.csv');
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT * REPLACE (CASE WHEN distance = (SELECT min(distance) FROM read_parquet(${sqlString(file)})) THEN -3 ELSE distance END AS distance)
+                 FROM read_parquet(${sqlString(file)})) TO ${sqlString(bad)} (FORMAT csv, HEADER)`,
+      ),
+    );
+    const scored = await scoreFile(t.deps.store, v1, { uri: bad }, path.join(t.home, 'scored-bad.parquet'));
+    assert.ok(scored.refused >= 1);
+    const [refusedRow] = await withDuckDB(async (con) =>
+      (
+        await con.runAndReadAll(
+          `SELECT probability, problems FROM read_parquet(${sqlString(path.join(t.home, 'scored-bad.parquet'))}) WHERE len(problems) > 0 LIMIT 1`,
+        )
+      ).getRowsJS(),
+    );
+    assert.deepEqual(refusedRow, [null, ['distance: -3 is below the minimum 1']]);
   });
 
   it('refuses what breaks the contract with every problem named (row, field, value, reason), and other bad requests by status', async () => {

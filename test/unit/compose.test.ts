@@ -30,6 +30,7 @@ describe('docker-compose.yml', () => {
   it('has the Temporal stack on PostgreSQL, the UI and both Lumen workers', () => {
     assert.deepEqual(Object.keys(s).sort(), [
       'lumen-pipeline-worker',
+      'lumen-serve',
       'lumen-training-worker',
       'postgresql',
       'temporal',
@@ -107,6 +108,19 @@ describe('docker-compose.yml', () => {
     const declared = Object.entries(searchAttributeTypes()).map(([name, type]) => `${name}:${type}`);
     assert.deepEqual(registered.sort(), declared.sort());
     assert.equal(declared.length, SEARCH_ATTRIBUTES.length);
+  });
+
+  it('serves predictions from the same image and artifact volume, with a readiness health check', () => {
+    const serve = s['lumen-serve'];
+    assert.equal(serve.image, s['lumen-pipeline-worker'].image, 'the image the workers build');
+    assert.ok(serve.build);
+    assert.deepEqual(serve.command?.slice(0, 2), ['bin/lumen.js', 'serve']);
+    assert.ok(serve.command?.includes('0.0.0.0'), 'listens beyond the container');
+    assert.ok(serve.ports?.includes('8080:8080'));
+    assert.ok(serve.volumes?.includes('lumen-data:/data/lumen'));
+    assert.equal(serve.environment?.LUMEN_HOME, '/data/lumen');
+    assert.match(JSON.stringify(serve.healthcheck), /\/readyz/);
+    assert.ok(fs.existsSync(path.join(repoRoot, 'bin', 'lumen.js')));
   });
 
   it('puts every service on the one network', () => {
