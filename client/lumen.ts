@@ -258,6 +258,29 @@ export function buildProgram(): Command {
       (await import('./predict-command')).predictCommand(ref, opts),
     );
 
+  const serving = program.command('serving').description("how a model's traffic is split: champion, canary, shadow");
+  serving
+    .command('show')
+    .argument('<model>')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: Parameters<typeof import('./serving-commands').servingShow>[1]) =>
+      (await import('./serving-commands')).servingShow(model, opts),
+    );
+  serving
+    .command('set')
+    .description('route a share of requests to a canary version, and/or mirror all of them to a shadow version')
+    .argument('<model>')
+    .option('--canary <version>', 'the version that answers a share of requests')
+    .option('--share <0-1>', "the canary's share (sticky per X-Lumen-Routing-Key)")
+    .option('--no-canary', 'stop the canary')
+    .option('--shadow <version>', 'a version that sees every request, its answers only logged')
+    .option('--no-shadow', 'stop the shadow')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .addOption(actorOption())
+    .action(async (model: string, opts: Parameters<typeof import('./serving-commands').servingSet>[1]) =>
+      (await import('./serving-commands')).servingSet(model, opts),
+    );
+
   program
     .command('serve')
     .description('serve predictions over HTTP for every model with a champion (README, "Serving") until Ctrl-C')
