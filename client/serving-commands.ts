@@ -35,11 +35,10 @@ export async function servingShow(model: string, opts: { json?: boolean }): Prom
 export async function servingSet(
   model: string,
   opts: {
-    canary?: string;
+    /** commander: `--no-canary` makes it false, `--canary 3` makes it "3" */
+    canary?: string | false;
     share?: string;
-    shadow?: string;
-    noCanary?: boolean;
-    noShadow?: boolean;
+    shadow?: string | false;
     reason: string;
     actor?: string;
   },
