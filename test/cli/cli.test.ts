@@ -261,6 +261,68 @@ describe('the lumen command line', () => {
     }
   });
 
+  it('serve, predict and serving show, as a person runs them', async () => {
+    // seattle-weather v1, trained above, is champion in this LUMEN_HOME
+    const port = await freePort();
+    const serve = await startUntil(['serve', '--port', String(port)], env, /predictions logged to/, 60_000);
+    try {
+      assert.match(serve.output(), new RegExp(`serving on http://127\\.0\\.0\\.1:${port}`));
+      assert.match(serve.output(), /seattle-weather: v1/);
+      assert.match(serve.output(), /admin and feedback token: in .*admin\.token/);
+      const res = await fetch(`http://127.0.0.1:${port}/v1/models/seattle-weather/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ date: '2015-06-01', precipitation: 0, temp_max: 25, temp_min: 14, wind: 3 }),
+      });
+      const body = (await res.json()) as {
+        version: number;
+        predictions: { class: string; probabilities: Record<string, number> }[];
+      };
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.equal(body.version, 1);
+      assert.ok(['drizzle', 'fog', 'rain', 'snow', 'sun'].includes(body.predictions[0].class));
+      assert.ok(Math.abs(Object.values(body.predictions[0].probabilities).reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    } finally {
+      serve.child.kill('SIGINT');
+      assert.equal(await exited(serve.child), 0, serve.output());
+    }
+    assert.ok(
+      fs.readdirSync(path.join(t.home, 'predictions', 'seattle-weather')).length > 0,
+      'the prediction was logged',
+    );
+
+    const out = path.join(t.home, 'weather-scored.parquet');
+    const scored = await lumen(
+      ['predict', 'seattle-weather', '--source', 'vega-datasets:seattle-weather.csv', '--out', out],
+      env,
+    );
+    assert.equal(scored.code, 0, scored.stderr);
+    assert.match(scored.stdout, /^seattle-weather v1: 1461 rows predicted, 0 refused/m);
+    assert.ok(fs.existsSync(out));
+    const missing = await lumen(
+      ['predict', 'seattle-weather@7', '--source', 'vega-datasets:seattle-weather.csv', '--out', out],
+      env,
+    );
+    assert.deepEqual(
+      [missing.code, missing.stderr.trim()],
+      [4, 'lumen: seattle-weather v7 is not registered (see: lumen models seattle-weather)'],
+    );
+
+    const shown = JSON.parse((await lumen(['serving', 'show', 'seattle-weather', '--json'], env)).stdout) as {
+      champion: number;
+      policy: { canary: unknown; shadow: unknown };
+    };
+    assert.deepEqual([shown.champion, shown.policy.canary, shown.policy.shadow], [1, null, null]);
+    const noVersion = await lumen(
+      ['serving', 'set', 'seattle-weather', '--canary', '9', '--share', '0.1', '--reason', 'x'],
+      env,
+    );
+    assert.deepEqual(
+      [noVersion.code, noVersion.stderr.trim()],
+      [4, 'lumen: seattle-weather v9 is not registered (see: lumen models seattle-weather)'],
+    );
+  });
+
   it('server: a dev server for Lumen in the foreground, stopped cleanly by Ctrl-C', async () => {
     const port = await freePort();
     const server = await startUntil(
