@@ -1,0 +1,168 @@
+/**
+ * Serving throughput and latency on loopback, against the ceiling of this machine: a bare fastify route that
+ * returns a constant, loaded by the same generator (autocannon, in its own process) with the same connections.
+ * Then: single-row predict with and without micro-batching, latency at half the maximum load, the cost of the
+ * prediction log, and `lumen predict` on all 3M flights.
+ *
+ *   npm run bench:serve          (= tsx bench/serve.ts --seconds 8 --connections 16)
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import Fastify from 'fastify';
+import { sqlString, withDuckDB } from '../lib/data/duckdb';
+import { scoreFile } from '../lib/serving/batch';
+import { loadModelSpec, parseModelSpec } from '../lib/spec';
+import { startServer, type ServeOptions } from '../serve/server';
+import { repoRoot, tempHome, vegaPath } from '../test/support/env';
+import { trainAndRegister } from '../test/support/serving';
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function autocannon(
+  url: string,
+  body: string,
+  seconds: number,
+  connections: number,
+  rate?: number,
+): Promise<Load> {
+  const args = [
+    path.join(repoRoot, 'node_modules', 'autocannon', 'autocannon.js'),
+    '-j',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-b',
+    body,
+    ...(rate ? ['-R', String(rate)] : []),
+    url,
+  ];
+  // asynchronously: the server under test answers on this process's event loop meanwhile
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`autocannon failed: ${stderr}`);
+  const j = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    errors: number;
+    non2xx: number;
+  };
+  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors, non2xx: j.non2xx };
+}
+
+async function run(): Promise<void> {
+  const opts = new Command()
+    .option('--seconds <n>', 'seconds per load run', '8')
+    .option('--connections <n>', 'concurrent connections', '16')
+    .option('--no-batch-scoring', 'skip lumen predict on 3M rows')
+    .parse()
+    .opts<{ seconds: string; connections: string; batchScoring: boolean }>();
+  const seconds = Number(opts.seconds);
+  const connections = Number(opts.connections);
+  const t = tempHome('lumen-bench-serve-');
+  const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
+  const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 100_000 } });
+  const source = {
+    uri: 'vega-datasets:flights-3m.parquet',
+    window: { column: 'date', start: '2001-01-01', end: '2001-02-01' },
+  };
+  const v = await trainAndRegister(t.deps, spec, source, { champion: true, workflowId: 'bench' });
+  const row = JSON.stringify({ date: '2001-02-14 08:30:00', distance: 722, origin: 'ATL', destination: 'ORD' });
+  console.log(
+    `${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, Node ${process.version}; ${seconds} s per run, ${connections} connections`,
+  );
+  console.log(`model: ${spec.name} v${v.version} (MLP 154→64→32→1)\n`);
+
+  const results: { name: string; load: Load }[] = [];
+  const report = (name: string, load: Load): void => {
+    results.push({ name, load });
+    const ceiling = results[0].load.rps;
+    console.log(
+      `${name.padEnd(58)} ${load.rps.toFixed(0).padStart(7)} req/s  p50 ${load.p50.toFixed(2).padStart(6)} ms  p99 ${load.p99.toFixed(2).padStart(6)} ms  ${(load.rps / ceiling).toFixed(2)}× ceiling${load.errors || load.non2xx ? `  ERRORS ${load.errors} non-2xx ${load.non2xx}` : ''}`,
+    );
+  };
+
+  // the ceiling: fastify answering a constant, nothing else
+  const bare = Fastify({ logger: false });
+  bare.post('/constant', async () => ({
+    model: 'x',
+    version: 1,
+    predictions: [{ id: '0', probability: 0.5, flags: [] }],
+  }));
+  await bare.listen({ host: '127.0.0.1', port: 0 });
+  const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/constant`;
+  report('ceiling: bare fastify route returning a constant', await autocannon(bareUrl, row, seconds, connections));
+  await bare.close();
+
+  const serveOptions = (overrides: Partial<ServeOptions>): ServeOptions => ({
+    host: '127.0.0.1',
+    port: 0,
+    batch: { maxBatch: 256, maxWaitMs: 0 },
+    bodyLimit: 1024 * 1024,
+    maxRows: 10_000,
+    rateLimit: null,
+    tokens: { admin: 'bench', feedback: 'bench', predict: null },
+    watchMs: 60_000,
+    log: {
+      root: path.join(t.home, 'predictions'),
+      options: { maxPending: 200_000, flushEveryMs: 1000, retentionDays: 1 },
+    },
+    feedbackFile: path.join(t.home, 'feedback.sqlite'),
+    corsOrigin: null,
+    ...overrides,
+  });
+  const measure = async (name: string, overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
+    const server = await startServer(t.deps, serveOptions(overrides));
+    try {
+      const load = await autocannon(`${server.url}/v1/models/${spec.name}/predict`, row, seconds, connections, rate);
+      report(name, load);
+      return load;
+    } finally {
+      await server.close();
+    }
+  };
+  const batched = await measure('lumen predict, 1 row, micro-batching (≤256 rows, no wait)', {});
+  await measure('lumen predict, 1 row, no micro-batching (one model call per request)', {
+    batch: { maxBatch: 1, maxWaitMs: 0 },
+  });
+  await measure('lumen predict, 1 row, micro-batching, prediction log off', { log: null });
+  const half = Math.round(batched.rps / 2);
+  await measure(`lumen predict at half the maximum load (${half} req/s), micro-batching`, {}, half);
+
+  if (opts.batchScoring) {
+    const out = path.join(t.home, 'scored.parquet');
+    const scored = await scoreFile(t.deps.store, v, { uri: 'vega-datasets:flights-3m.parquet' }, out);
+    const check = await withDuckDB(async (con) =>
+      Number(
+        (await con.runAndReadAll(`SELECT count(probability) FROM read_parquet(${sqlString(out)})`)).getRowsJS()[0][0],
+      ),
+    );
+    console.log(
+      `\nlumen predict on ${vegaPath('flights-3m.parquet').split('/').pop()}: ${scored.rows} rows in ${scored.seconds.total.toFixed(2)} s = ${(scored.rows / scored.seconds.total / 1e6).toFixed(2)}M rows/s ` +
+        `(read ${scored.seconds.read.toFixed(2)} s, encode + predict ${scored.seconds.predict.toFixed(2)} s, write ${scored.seconds.write.toFixed(2)} s; ${check} predictions written)`,
+    );
+  }
+  fs.rmSync(t.home, { recursive: true, force: true });
+}
+
+run().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
