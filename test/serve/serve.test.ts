@@ -7,6 +7,9 @@ import { loadTf } from '../../lib/model/tf';
 import type { ModelVersion } from '../../lib/registry/types';
 import { scoreFile } from '../../lib/serving/batch';
 import { PREDICTION_ID } from '../../lib/serving/ids';
+import { adminTokenFile } from '../../lib/serving/tokens';
+import { registryActivities, type MoveChampionInput } from '../../activities/registry';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startServer, type RunningServer, type ServeOptions } from '../../serve/server';
@@ -500,6 +503,68 @@ describe('serving: the prediction API', () => {
       'every arm is in the log',
     );
     await call(server, 'PUT', `/v1/models/${spec.name}/serving`, { shadow: null, by: 'ana', reason: 'done' }, admin);
+  });
+
+  it('a move nobody announced is found by watching the registry within seconds; an announced one at once', async () => {
+    const champion = server.host.served(spec.name)!.version;
+    const other = champion === v1.version ? v2.version : v1.version;
+    // written to the registry only, as if the announcement were lost
+    await t.deps.registry.moveChampion({
+      model: spec.name,
+      to: other,
+      expectedChampion: 'any',
+      kind: 'promote',
+      actor: 'test',
+      reason: 'unannounced',
+      requestId: 'unannounced',
+      requireLoadCheck: true,
+    });
+    const deadline = Date.now() + 5000;
+    let version = champion;
+    while (version !== other && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      version = (await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).body.version!;
+    }
+    assert.equal(version, other, 'healed by the watch (every 500 ms here, 2 s by default)');
+
+    // the champion-change activity announces the move to every instance seen recently (admin token from the file
+    // a server writes, as workers on the same store find it)
+    fs.mkdirSync(path.dirname(adminTokenFile(t.home)), { recursive: true });
+    fs.writeFileSync(adminTokenFile(t.home), TOKEN);
+    const env = new MockActivityEnvironment();
+    const slow = await startServer(t.deps, options(t, { watchMs: 600_000 }));
+    try {
+      const input: MoveChampionInput = {
+        model: spec.name,
+        to: champion,
+        expectedChampion: 'any',
+        kind: 'rollback',
+        reason: 'announced',
+        actor: 'test',
+        workflowId: 'wf',
+        runId: 'run',
+        requestId: 'announced',
+      };
+      await env.run(registryActivities(t.deps).moveChampion, input);
+      // no watch in the next ten minutes: only the announcement can have swapped it
+      assert.equal((await call(slow, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).body.version, champion);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('rate limit per client, CORS off unless asked', async () => {
+    const limited = await startServer(t.deps, options(t, { rateLimit: { perSecond: 5, burst: 5 } }));
+    try {
+      const statuses = [];
+      for (let i = 0; i < 7; i++)
+        statuses.push((await call(limited, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).status);
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
+    } finally {
+      await limited.close();
+    }
+    const res = await fetch(`${server.url}/healthz`, { headers: { origin: 'https://elsewhere.example' } });
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
   });
 
   it('health, readiness and Prometheus metrics', async () => {
