@@ -545,7 +545,8 @@ describe('serving: the prediction API', () => {
         runId: 'run',
         requestId: 'announced',
       };
-      await env.run(registryActivities(t.deps).moveChampion, input);
+      const activities = registryActivities(t.deps);
+      await env.run((i: MoveChampionInput) => activities.moveChampion(i), input);
       // no watch in the next ten minutes: only the announcement can have swapped it
       assert.equal((await call(slow, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).body.version, champion);
     } finally {
