@@ -59,14 +59,13 @@ const COLUMNS: Record<string, string> = {
   latency_ms: 'DOUBLE',
   score: 'DOUBLE',
   predicted: 'VARCHAR',
-  input: 'VARCHAR',
-  output: 'VARCHAR',
-  flags: 'VARCHAR',
+  input: 'JSON',
+  output: 'JSON',
+  flags: 'JSON',
 };
 
 export class PredictionLog {
-  private pending: string[] = [];
-  private pendingModels: string[] = [];
+  private pending: PredictionRecord[] = [];
   private readonly stats: PredictionLogStats = { pending: 0, dropped: 0, written: 0, segments: 0, failedFlushes: 0 };
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
@@ -84,31 +83,14 @@ export class PredictionLog {
     this.timer.unref();
   }
 
-  /** Queue records for writing; returns how many were dropped because the log is full. */
+  /**
+   * Queue records for writing; returns how many were dropped because the log is full. Only a reference is kept
+   * here: turning records into text waits for the writer, away from the request.
+   */
   append(records: PredictionRecord[]): number {
-    let dropped = 0;
-    for (const r of records) {
-      if (this.pending.length >= this.options.maxPending) {
-        dropped++;
-        continue;
-      }
-      this.pending.push(
-        JSON.stringify({
-          id: r.id,
-          model: r.model,
-          version: r.version,
-          arm: r.arm,
-          at: new Date(r.at).toISOString().replace('T', ' ').replace('Z', ''),
-          latency_ms: r.latencyMs,
-          score: Number.isFinite(r.score) ? r.score : null,
-          predicted: r.predicted,
-          input: JSON.stringify(r.input),
-          output: JSON.stringify(r.output),
-          flags: JSON.stringify(r.flags),
-        }),
-      );
-      this.pendingModels.push(r.model);
-    }
+    const room = Math.max(0, this.options.maxPending - this.pending.length);
+    const dropped = Math.max(0, records.length - room);
+    for (let i = 0; i < records.length - dropped; i++) this.pending.push(records[i]);
     this.stats.dropped += dropped;
     return dropped;
   }
@@ -139,16 +121,37 @@ export class PredictionLog {
 
   private async write(): Promise<void> {
     if (this.pending.length === 0) return;
-    const lines = this.pending;
-    const models = this.pendingModels;
+    const records = this.pending;
     this.pending = [];
-    this.pendingModels = [];
     const byModel = new Map<string, string[]>();
-    lines.forEach((line, i) => {
-      const list = byModel.get(models[i]) ?? [];
+    let lastAt = NaN;
+    let lastText = '';
+    for (let i = 0; i < records.length; i++) {
+      // in slices, so requests are answered in between: a second of traffic is written without a pause in it
+      if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
+      const r = records[i];
+      if (r.at !== lastAt) {
+        lastAt = r.at;
+        lastText = new Date(r.at).toISOString().replace('T', ' ').replace('Z', '');
+      }
+      // one JSON text per record; input, output and flags stay JSON (not JSON in a string)
+      const line = JSON.stringify({
+        id: r.id,
+        model: r.model,
+        version: r.version,
+        arm: r.arm,
+        at: lastText,
+        latency_ms: r.latencyMs,
+        score: Number.isFinite(r.score) ? r.score : null,
+        predicted: r.predicted,
+        input: r.input,
+        output: r.output,
+        flags: r.flags,
+      });
+      const list = byModel.get(r.model) ?? [];
       list.push(line);
-      byModel.set(models[i], list);
-    });
+      byModel.set(r.model, list);
+    }
     const day = new Date().toISOString().slice(0, 10);
     for (const [model, rows] of byModel) {
       const dir = path.join(this.root, model, `date=${day}`);
