@@ -65,30 +65,20 @@ export class ServingMetrics {
   });
 
   constructor(log: PredictionLog | null) {
-    const stat = (key: 'pending' | 'dropped' | 'written' | 'failedFlushes') => () => log?.current()[key] ?? 0;
-    new Gauge({
-      name: 'lumen_prediction_log_pending',
-      help: 'Prediction log records waiting to be written',
-      registers: [this.registry],
-      collect() {
-        this.set(stat('pending')());
-      },
-    });
-    new Gauge({
-      name: 'lumen_prediction_log_dropped',
-      help: 'Prediction log records dropped (the log was full, or a write failed) since start',
-      registers: [this.registry],
-      collect() {
-        this.set(stat('dropped')());
-      },
-    });
-    new Gauge({
-      name: 'lumen_prediction_log_written',
-      help: 'Prediction log records written since start',
-      registers: [this.registry],
-      collect() {
-        this.set(stat('written')());
-      },
-    });
+    const gauges = [
+      ['pending', 'Prediction log records waiting to be written'],
+      ['dropped', 'Prediction log records dropped (the log was full, or a write failed) since start'],
+      ['written', 'Prediction log records written since start'],
+    ] as const;
+    for (const [key, help] of gauges) {
+      new Gauge({
+        name: `lumen_prediction_log_${key}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(log?.current()[key] ?? 0);
+        },
+      });
+    }
   }
 }

@@ -36,15 +36,8 @@ function selectExpr(req: ColumnRequest, actualType: string | undefined): string 
   }
 }
 
-/**
- * Load selected columns of a snapshot into typed arrays, chunk by chunk (no per-row objects).
- * Columns absent from the snapshot come back as all-missing, so optional columns need no special casing.
- */
-export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]): Promise<Table> {
-  const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
-  const present = new Set(types.keys());
-  const loaded = requests.filter((r) => present.has(r.name));
-  const rows = dataset.rows;
+/** Columns of `rows` missing values each (NaN, or null for text), to be filled. */
+function emptyColumns(requests: ColumnRequest[], rows: number): Map<string, ColumnData> {
   const columns = new Map<string, ColumnData>();
   for (const req of requests) {
     columns.set(
@@ -54,6 +47,19 @@ export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]):
         : { kind: 'number', values: new Float64Array(rows).fill(NaN) },
     );
   }
+  return columns;
+}
+
+/**
+ * Load selected columns of a snapshot into typed arrays, chunk by chunk (no per-row objects).
+ * Columns absent from the snapshot come back as all-missing, so optional columns need no special casing.
+ */
+export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]): Promise<Table> {
+  const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
+  const present = new Set(types.keys());
+  const loaded = requests.filter((r) => present.has(r.name));
+  const rows = dataset.rows;
+  const columns = emptyColumns(requests, rows);
   if (loaded.length === 0 || rows === 0) return { rows, columns };
   await withDuckDB(async (con) => {
     const sql = `SELECT ${loaded.map((r) => selectExpr(r, types.get(r.name))).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
@@ -97,18 +103,10 @@ export async function readTableChunks(
   const size = Math.max(rows, 4096); // whole DuckDB chunks (2048 rows) always fit
   let offset = 0;
   let pending: { columns: Map<string, ColumnData>; n: number } | null = null;
-  const fresh = (): { columns: Map<string, ColumnData>; n: number } => {
-    const columns = new Map<string, ColumnData>();
-    for (const req of requests) {
-      columns.set(
-        columnKey(req),
-        req.as === 'string'
-          ? { kind: 'string', values: new Array<string | null>(size).fill(null) }
-          : { kind: 'number', values: new Float64Array(size).fill(NaN) },
-      );
-    }
-    return { columns, n: 0 };
-  };
+  const fresh = (): { columns: Map<string, ColumnData>; n: number } => ({
+    columns: emptyColumns(requests, size),
+    n: 0,
+  });
   const emit = async (): Promise<void> => {
     if (!pending || pending.n === 0) return;
     const { columns, n } = pending;
