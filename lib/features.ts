@@ -223,10 +223,19 @@ function fitLabel(spec: ModelSpec, table: Table, trainRows: Uint32Array): Fitted
   }
 }
 
-/** Encode rows into a row-major Float32Array of `rows.length × width`. */
-export function encodeFeatures(pre: Preprocessor, table: Table, rows: ArrayLike<number>): Float32Array {
+/**
+ * Encode rows into a row-major Float32Array of `rows.length × width` — into `into` when it is given and large
+ * enough (scoring a big file reuses one buffer instead of allocating tens of megabytes per chunk).
+ */
+export function encodeFeatures(
+  pre: Preprocessor,
+  table: Table,
+  rows: ArrayLike<number>,
+  into?: Float32Array,
+): Float32Array {
   const n = rows.length;
-  const out = new Float32Array(n * pre.width);
+  const out =
+    into && into.length >= n * pre.width ? into.subarray(0, n * pre.width).fill(0) : new Float32Array(n * pre.width);
   let offset = 0;
   for (const feature of pre.features) {
     const w = widthOf(feature);

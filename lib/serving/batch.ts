@@ -49,11 +49,11 @@ export async function scoreFile(
   const temp = `${path.resolve(out)}.part-${process.pid}`;
   try {
     const result = await withDuckDB(async (con) => {
-      await con.run(`CREATE OR REPLACE TEMP TABLE __scored_in AS
-                       SELECT (row_number() OVER ()) - 1 AS __row, * FROM ${sourceScan(source)}`);
-      const described = (await con.runAndReadAll('DESCRIBE __scored_in')).getRowObjectsJson();
+      // The file is scanned twice — for the model's columns, then to write everything out — and the two scans are
+      // joined by position (DuckDB keeps a file's row order), so nothing is materialised in between.
+      const scan = sourceScan(source);
+      const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJson();
       const types = new Map(described.map((r) => [r.column_name as string, r.column_type as string]));
-      types.delete('__row');
       const used = new Set(pre.features.map((f) => f.column));
       const rules = contractRowRules(loaded.spec.source.columns, loaded.spec.label, {
         now: new Date().toISOString(),
@@ -63,59 +63,54 @@ export async function scoreFile(
       if (missing.length) {
         throw new Error(`${source.uri} has no column ${missing.map((c) => `"${c}"`).join(', ')} (the model reads it)`);
       }
-      await con.run(`CREATE OR REPLACE TEMP TABLE __scored_problems AS
-                       SELECT __row, ${problemsSql(rules, types)} AS problems FROM __scored_in`);
       const t1 = performance.now();
       const width = outputs.length;
-      const total = Number((await con.runAndReadAll('SELECT count(*) FROM __scored_in')).getRowsJS()[0][0]);
-      const predictions = new Float64Array(total * width);
+      const parts: Float32Array[] = [];
       let predictSeconds = 0;
-      await readTableChunks(
-        con,
-        '__scored_in ORDER BY __row',
-        types,
-        columnRequests(loaded.spec),
-        options.chunkRows ?? 65_536,
-        (table, offset) => {
-          const t = performance.now();
-          const index = Uint32Array.from({ length: table.rows }, (_, i) => i);
-          const x = encodeFeatures(pre, table, index);
-          const p = predictRows(tf, loaded.model, x, table.rows, pre.width, 65_536);
-          if (label.task === 'regression') {
-            for (let i = 0; i < table.rows; i++) predictions[offset + i] = p[i] * label.std + label.mean;
-          } else predictions.set(p, offset * width);
-          predictSeconds += (performance.now() - t) / 1000;
-        },
-      );
+      const chunkRows = Math.max(options.chunkRows ?? 65_536, 4096);
+      const identity = Uint32Array.from({ length: chunkRows }, (_, i) => i);
+      const buffer = new Float32Array(chunkRows * pre.width);
+      const total = await readTableChunks(con, scan, types, columnRequests(loaded.spec), chunkRows, (table) => {
+        const t = performance.now();
+        const x = encodeFeatures(pre, table, identity.subarray(0, table.rows), buffer);
+        const p = predictRows(tf, loaded.model, x, table.rows, pre.width, 65_536);
+        if (label.task === 'regression') for (let i = 0; i < table.rows; i++) p[i] = p[i] * label.std + label.mean;
+        parts.push(p);
+        predictSeconds += (performance.now() - t) / 1000;
+      });
       const readSeconds = (performance.now() - t1) / 1000 - predictSeconds;
       const t2 = performance.now();
+      // rows in order, no key: joined to the input by position
       await con.run(
-        `CREATE OR REPLACE TEMP TABLE __scored_out (__row BIGINT, ${outputs.map((o) => `${sqlIdent(o.name)} DOUBLE`).join(', ')})`,
+        `CREATE OR REPLACE TEMP TABLE __scored_out (${outputs.map((o) => `${sqlIdent(o.name)} DOUBLE`).join(', ')})`,
       );
       const appender = await con.createAppender('__scored_out');
-      for (let r = 0; r < total; r++) {
-        appender.appendBigInt(BigInt(r));
-        for (let k = 0; k < width; k++) appender.appendDouble(predictions[r * width + k]);
-        appender.endRow();
+      for (const p of parts) {
+        for (let r = 0; r < p.length / width; r++) {
+          for (let k = 0; k < width; k++) appender.appendDouble(p[r * width + k]);
+          appender.endRow();
+        }
       }
       appender.closeSync();
-      const predictedColumns =
+      const ok = 'len(i.__problems) = 0';
+      const columns = outputs.map((o) => `o.${sqlIdent(o.name)}`).join(', ');
+      const predictedColumn =
         label.task === 'multiclass'
-          ? `CASE WHEN len(q.problems) = 0 THEN [${label.classes.map(sqlString).join(', ')}][list_position(
-               [${outputs.map((o) => `o.${sqlIdent(o.name)}`).join(', ')}],
-               greatest(${outputs.map((o) => `o.${sqlIdent(o.name)}`).join(', ')}))] END AS predicted_class, `
+          ? `CASE WHEN ${ok} THEN [${label.classes.map(sqlString).join(', ')}][list_position([${columns}], greatest(${columns}))] END AS predicted_class, `
           : '';
       await con.run(
-        `COPY (SELECT i.* EXCLUDE (__row), ${predictedColumns}
-                      ${outputs.map((o) => `CASE WHEN len(q.problems) = 0 THEN o.${sqlIdent(o.name)} END AS ${sqlIdent(o.name)}`).join(', ')},
-                      list_transform(q.problems, p -> p.reason) AS problems
-                 FROM __scored_in i POSITIONAL JOIN __scored_out o POSITIONAL JOIN __scored_problems q)
-           TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (SELECT i.* EXCLUDE (__problems), ${predictedColumn}
+                      ${outputs.map((o) => `CASE WHEN ${ok} THEN o.${sqlIdent(o.name)} END AS ${sqlIdent(o.name)}`).join(', ')},
+                      list_transform(i.__problems, p -> p.reason) AS problems
+                 FROM (SELECT *, ${problemsSql(rules, types)} AS __problems FROM ${scan}) i POSITIONAL JOIN __scored_out o)
+           TO ${sqlString(temp)} (FORMAT parquet)`,
       );
       const refused = Number(
-        (await con.runAndReadAll('SELECT count(*) FROM __scored_problems WHERE len(problems) > 0')).getRowsJS()[0][0],
+        (
+          await con.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(temp)}) WHERE len(problems) > 0`)
+        ).getRowsJS()[0][0],
       );
-      await con.run('DROP TABLE __scored_in; DROP TABLE __scored_out; DROP TABLE __scored_problems');
+      await con.run('DROP TABLE __scored_out');
       return { total, refused, readSeconds, predictSeconds, writeSeconds: (performance.now() - t2) / 1000 };
     });
     fs.renameSync(temp, out);
