@@ -26,7 +26,6 @@ interface ModelState {
   champion: ArmState | null;
   canary: (ArmState & { share: number }) | null;
   shadow: ArmState | null;
-  policy: ServingPolicy;
   /** versions that failed to load: why, and the load check on record then (retried when that changes) */
   refused: Map<number, { reason: string; check: string }>;
 }
@@ -239,12 +238,10 @@ export class ModelHost {
           champion: null,
           canary: null,
           shadow: null,
-          policy: ServingPolicy.parse({}),
           refused: new Map(),
         } satisfies ModelState);
       this.models.set(model, state);
       const policy = await this.policyOf(model, champion);
-      state.policy = policy;
       const champ = await this.armFor(model, state, champion, state.champion);
       if (champ) this.replace(state, 'champion', champ, model);
       const canaryVersion = policy.canary && policy.canary.version !== champion ? policy.canary.version : null;
