@@ -80,12 +80,14 @@ async function runMonths(
       console.log(`web ui     ${workflowUrl(config, started.workflowId, runId)}`);
     }
     if (opts.keep) {
-      console.log(`\n[demo] running; explore ${config.uiUrl} — press Ctrl-C to stop`);
-      await new Promise<void>((resolve) => {
+      // listen before saying so: a Ctrl-C that follows the message at once must find the handler there
+      const stopped = new Promise<void>((resolve) => {
         // `on`, not `once`: a second signal while workers drain and the server stops must not kill the process
         process.on('SIGINT', () => resolve());
         process.on('SIGTERM', () => resolve());
       });
+      console.log(`\n[demo] running; explore ${config.uiUrl} — press Ctrl-C to stop`);
+      await stopped;
       console.log('\n[demo] stopping workers and server');
     }
   } finally {

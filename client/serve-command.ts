@@ -60,6 +60,12 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       corsOrigin: opts.corsOrigin ?? null,
     },
   );
+  // listen before saying it is up: a Ctrl-C right after the message must stop it cleanly
+  const stopped = new Promise<void>((resolve) => {
+    // `on`, not `once`: a second Ctrl-C while requests drain must not kill the process half-way
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
+  });
   const state = server.host.state();
   console.log(`serving on ${server.url}`);
   for (const [model, s] of Object.entries(state)) {
@@ -70,11 +76,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   if (Object.keys(state).length === 0) console.log('  no model has a champion yet: it is served as soon as one does');
   if (generated) console.log(`admin and feedback token: in ${generated} (or set LUMEN_ADMIN_TOKEN)`);
   console.log(`predictions logged to ${opts.log ? path.join(paths.home, 'predictions') : 'nowhere (--no-log)'}`);
-  await new Promise<void>((resolve) => {
-    // `on`, not `once`: a second Ctrl-C while requests drain must not kill the process half-way
-    process.on('SIGINT', () => resolve());
-    process.on('SIGTERM', () => resolve());
-  });
+  await stopped;
   console.log('stopping: finishing requests in flight, writing the prediction log');
   await server.close();
   registry.close();

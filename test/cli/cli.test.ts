@@ -77,8 +77,10 @@ function startUntil(
   });
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+/** The exit code, or the signal that ended the process (as "SIGINT", say). */
+function exited(child: ChildProcess): Promise<number | string | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
 }
 
 describe('the lumen command line', () => {
