@@ -114,7 +114,8 @@ async function run(): Promise<void> {
   const serveOptions = (overrides: Partial<ServeOptions>): ServeOptions => ({
     host: '127.0.0.1',
     port: 0,
-    batch: { maxBatch: 256, maxWaitMs: 0 },
+    // what `lumen serve` uses by default (--max-batch 256, --max-wait-ms 2)
+    batch: { maxBatch: 256, maxWaitMs: 2 },
     bodyLimit: 1024 * 1024,
     maxRows: 10_000,
     rateLimit: null,
@@ -138,7 +139,7 @@ async function run(): Promise<void> {
       await server.close();
     }
   };
-  const batched = await measure('lumen predict, 1 row, micro-batching (≤256 rows, no wait)', {});
+  const batched = await measure('lumen predict, 1 row, micro-batching (≤256 rows, ≤2 ms wait)', {});
   await measure('lumen predict, 1 row, no micro-batching (one model call per request)', {
     batch: { maxBatch: 1, maxWaitMs: 0 },
   });
