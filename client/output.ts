@@ -8,13 +8,25 @@ import pc from 'picocolors';
 
 export const interactive = process.stdout.isTTY === true;
 
+/**
+ * Colour follows the same rule as tables: only for a terminal. `NO_COLOR` turns it off and `FORCE_COLOR` on, as
+ * most tools agree; a `CI` variable alone does not (picocolors' own default), so piped output stays plain.
+ */
+function colourWanted(env: NodeJS.ProcessEnv): boolean {
+  if ('NO_COLOR' in env) return false;
+  if ('FORCE_COLOR' in env) return env.FORCE_COLOR !== '0';
+  return interactive && env.TERM !== 'dumb';
+}
+
+export const color = pc.createColors(colourWanted(process.env));
+
 export type Cell = string | number | null | undefined;
 
 /** A table with a header row: boxed at a terminal, space-aligned plain text otherwise. */
 export function table(head: string[], rows: Cell[][]): string {
   const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '–' : String(c))));
   if (interactive) {
-    const t = new Table({ head: head.map((h) => pc.bold(h)), style: { head: [], border: [] } });
+    const t = new Table({ head: head.map((h) => color.bold(h)), style: { head: [], border: [] } });
     t.push(...text);
     return t.toString();
   }
@@ -31,4 +43,3 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-export const color = pc;

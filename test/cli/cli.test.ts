@@ -91,8 +91,11 @@ describe('the lumen command line', () => {
 
   before(() => {
     t = tempHome('lumen-cli-');
+    // Output goes to a pipe here, as in CI (where a `CI` variable is set): it must be plain text, no colour codes.
+    const { FORCE_COLOR: _force, NO_COLOR: _no, ...inherited } = process.env;
     env = {
-      ...process.env,
+      ...inherited,
+      CI: 'true',
       LUMEN_HOME: t.home,
       TEMPORAL_ADDRESS: temporalAddress(),
       LUMEN_PIPELINE_QUEUE: queues.pipeline,
@@ -137,6 +140,13 @@ describe('the lumen command line', () => {
     assert.equal(pass.code, 0, pass.stdout + pass.stderr);
     assert.match(pass.stdout, /^PASS /m);
     assert.match(pass.stdout, /reference none: no drift measured/);
+    const forced = await lumen(['check', weather, '--source', 'vega-datasets:seattle-weather.csv'], {
+      ...env,
+      FORCE_COLOR: '1',
+    });
+    const esc = String.fromCharCode(27);
+    assert.ok(forced.stdout.startsWith(`${esc}[32mPASS${esc}[39m `), 'FORCE_COLOR asks for colour even through a pipe');
+    assert.ok(!pass.stdout.includes(esc), 'no colour codes through a pipe');
 
     const penguins = path.join(repoRoot, 'examples', 'models', 'penguins-species.json');
     const warn = await lumen(['check', penguins, '--source', 'vega-datasets:penguins.json', '--json'], env);
