@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../lib/artifacts';
 import { LumenError } from '../lib/errors';
 import type { Registry } from '../lib/registry/types';
+import type { ChampionMovedEvent } from '../workflows/monitor-definitions';
 
 /** What activities need from the process they run in; built once per worker. */
 export interface ActivityDeps {
@@ -9,6 +10,12 @@ export interface ActivityDeps {
   registry: Registry;
   /** git commit (or LUMEN_CODE_VERSION) of the code the worker runs */
   codeVersion: string;
+  /** tells a model's monitor workflow of champion moves (set by createWorkers; absent: nobody is told) */
+  monitors?: MonitorNotifier;
+}
+
+export interface MonitorNotifier {
+  championMoved(model: string, event: ChampionMovedEvent): Promise<void>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { alertActivities } from './alert';
 import type { ActivityDeps } from './context';
 import { evaluateActivities } from './evaluate';
 import { ingestActivities } from './ingest';
+import { monitorActivities } from './monitor';
 import { registryActivities } from './registry';
 import { trainActivities } from './train';
 import { validateActivities } from './validate';
@@ -15,6 +16,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...validateActivities(deps),
     ...registryActivities(deps),
     ...alertActivities(deps),
+    ...monitorActivities(deps),
   };
 }
 

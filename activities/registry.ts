@@ -143,6 +143,16 @@ export function registryActivities(deps: ActivityDeps) {
           const told = await announceAliasMove(deps.registry, findAdminToken(path.dirname(deps.store.root)));
           for (const f of told.failed)
             log.warn('a serving instance was not told of the move', { url: f.url, reason: f.reason });
+          // the model's monitor learns of it (and starts with the first promotion); a retry tells it again, and
+          // the monitor takes the event once
+          await deps.monitors?.championMoved(input.model, {
+            eventId: input.requestId,
+            version: moved.champion,
+            previous: moved.previous,
+            kind: input.kind,
+            by: input.actor,
+            at: new Date().toISOString(),
+          });
         }
         return moved;
       });

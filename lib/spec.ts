@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { SpecError } from './errors';
 import { GatePolicy } from './gate-policy';
+import { MonitorPolicy } from './monitor/policy';
 import { ServingPolicy } from './serving/policy';
 import { hashJson } from './hash';
 import {
@@ -121,6 +122,8 @@ export const ModelSpec = z
     validation: ValidationPolicy.prefault({}),
     /** how the model's traffic is split when served, until `lumen serving set` changes it (README, "Serving") */
     serving: ServingPolicy.optional(),
+    /** what the monitor watches once the model serves, and what it does about it (README, "Monitoring") */
+    monitor: MonitorPolicy.optional(),
   })
   .superRefine((spec, ctx) => {
     const columns = new Map(spec.source.columns.map((c) => [c.name, c]));

@@ -4,6 +4,7 @@ import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { SqliteRegistry } from '../lib/registry/sqlite';
 import { codeVersion } from '../lib/version';
+import { temporalMonitorNotifier } from './monitor-notifier';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 
 export type QueueRole = 'pipeline' | 'training';
@@ -45,16 +46,24 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     // the progress a dead worker made — a checkpoint, say — is known to the server within seconds.
     maxHeartbeatThrottleInterval: '2 seconds' as const,
   };
+  const queues = {
+    pipeline: setup.taskQueues?.pipeline ?? PIPELINE_QUEUE,
+    training: setup.taskQueues?.training ?? TRAINING_QUEUE,
+  };
+  const deps: ActivityDeps = {
+    ...setup.deps,
+    monitors: setup.deps.monitors ?? temporalMonitorNotifier(setup.connection, common.namespace, queues),
+  };
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {
     workers.push(
       await Worker.create({
         ...common,
-        taskQueue: setup.taskQueues?.pipeline ?? PIPELINE_QUEUE,
+        taskQueue: queues.pipeline,
         ...(setup.workflowBundle
           ? { workflowBundle: setup.workflowBundle }
           : { workflowsPath: require.resolve('../workflows') }),
-        activities: createPipelineActivities(setup.deps),
+        activities: createPipelineActivities(deps),
         maxCachedWorkflows: 200,
       }),
     );
@@ -63,8 +72,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     workers.push(
       await Worker.create({
         ...common,
-        taskQueue: setup.taskQueues?.training ?? TRAINING_QUEUE,
-        activities: createTrainingActivities(setup.deps),
+        taskQueue: queues.training,
+        activities: createTrainingActivities(deps),
         maxConcurrentActivityTaskExecutions: 1,
       }),
     );

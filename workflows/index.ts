@@ -1,3 +1,4 @@
 export { championChange } from './champion-change';
 export { trainingPipeline } from './training-pipeline';
 export { verifyModel } from './verify-model';
+export { modelMonitor } from './model-monitor';

@@ -6,6 +6,8 @@ import type { DatasetRef } from '../data/snapshot';
 import type { ArtifactRef } from '../artifacts';
 import { ChampionChangedError, ConflictError, NotFoundError } from '../errors';
 import type {
+  MonitorActionRecord,
+  MonitorReportRecord,
   AlertRecord,
   AliasChange,
   AliasEvent,
@@ -152,6 +154,34 @@ const MIGRATIONS = [
      url TEXT NOT NULL,
      last_seen TEXT NOT NULL
    );`,
+  `CREATE TABLE monitor_reports (
+     id INTEGER PRIMARY KEY,
+     model TEXT NOT NULL,
+     champion INTEGER,
+     window_from TEXT NOT NULL,
+     window_to TEXT NOT NULL,
+     at TEXT NOT NULL,
+     report_uri TEXT NOT NULL,
+     report_sha256 TEXT NOT NULL,
+     report_bytes INTEGER NOT NULL,
+     summary_json TEXT NOT NULL,
+     UNIQUE (model, window_from, window_to)
+   );
+   CREATE INDEX monitor_reports_by_time ON monitor_reports (model, window_to);
+   CREATE TABLE monitor_actions (
+     id INTEGER PRIMARY KEY,
+     model TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     by TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     evidence_json TEXT NOT NULL,
+     result_json TEXT NOT NULL,
+     workflow_id TEXT,
+     dedupe_key TEXT NOT NULL UNIQUE,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX monitor_actions_by_model ON monitor_actions (model, id);`,
 ];
 
 interface VersionRow {
@@ -872,7 +902,131 @@ export class SqliteRegistry implements Registry {
     ).map((r) => ({ id: r.id, url: r.url, lastSeen: r.last_seen }));
   }
 
+  async recordMonitorReport(report: Omit<MonitorReportRecord, 'id'>): Promise<MonitorReportRecord> {
+    this.db
+      .prepare(
+        `INSERT INTO monitor_reports (model, champion, window_from, window_to, at, report_uri, report_sha256,
+                                      report_bytes, summary_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, window_from, window_to) DO NOTHING`,
+      )
+      .run(
+        report.model,
+        report.champion,
+        report.from,
+        report.to,
+        report.at,
+        report.report.uri,
+        report.report.sha256,
+        report.report.bytes,
+        JSON.stringify(report.summary),
+      );
+    const row = this.db
+      .prepare('SELECT * FROM monitor_reports WHERE model = ? AND window_from = ? AND window_to = ?')
+      .get(report.model, report.from, report.to) as MonitorReportRow;
+    return toMonitorReport(row);
+  }
+
+  async listMonitorReports(
+    model: string,
+    filter: { since?: string; limit?: number } = {},
+  ): Promise<MonitorReportRecord[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ? ORDER BY window_to DESC LIMIT ?)
+          ORDER BY window_to`,
+      )
+      .all(model, filter.since ?? '', filter.limit ?? 1000) as MonitorReportRow[];
+    return rows.map(toMonitorReport);
+  }
+
+  async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
+    this.db
+      .prepare(
+        `INSERT INTO monitor_actions (model, kind, trigger, by, reason, evidence_json, result_json, workflow_id,
+                                      dedupe_key, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+      )
+      .run(
+        action.model,
+        action.kind,
+        action.trigger,
+        action.by,
+        action.reason,
+        JSON.stringify(action.evidence),
+        JSON.stringify(action.result),
+        action.workflowId,
+        action.key,
+        now(),
+      );
+    return toMonitorAction(
+      this.db.prepare('SELECT * FROM monitor_actions WHERE dedupe_key = ?').get(action.key) as MonitorActionRow,
+    );
+  }
+
+  async listMonitorActions(model: string, limit = 100): Promise<MonitorActionRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM (SELECT * FROM monitor_actions WHERE model = ? ORDER BY id DESC LIMIT ?) ORDER BY id')
+      .all(model, limit) as MonitorActionRow[];
+    return rows.map(toMonitorAction);
+  }
+
   close(): void {
     this.db.close();
   }
+}
+
+interface MonitorReportRow {
+  id: number;
+  model: string;
+  champion: number | null;
+  window_from: string;
+  window_to: string;
+  at: string;
+  report_uri: string;
+  report_sha256: string;
+  report_bytes: number;
+  summary_json: string;
+}
+
+function toMonitorReport(r: MonitorReportRow): MonitorReportRecord {
+  return {
+    id: r.id,
+    model: r.model,
+    champion: r.champion,
+    from: r.window_from,
+    to: r.window_to,
+    at: r.at,
+    report: { uri: r.report_uri, sha256: r.report_sha256, bytes: r.report_bytes },
+    summary: JSON.parse(r.summary_json) as Record<string, unknown>,
+  };
+}
+
+interface MonitorActionRow {
+  id: number;
+  model: string;
+  kind: MonitorActionRecord['kind'];
+  trigger: MonitorActionRecord['trigger'];
+  by: string;
+  reason: string;
+  evidence_json: string;
+  result_json: string;
+  workflow_id: string | null;
+  dedupe_key: string;
+  at: string;
+}
+
+function toMonitorAction(r: MonitorActionRow): MonitorActionRecord {
+  return {
+    id: r.id,
+    model: r.model,
+    kind: r.kind,
+    trigger: r.trigger,
+    by: r.by,
+    reason: r.reason,
+    evidence: JSON.parse(r.evidence_json) as Record<string, unknown>,
+    result: JSON.parse(r.result_json) as Record<string, unknown>,
+    workflowId: r.workflow_id,
+    key: r.dedupe_key,
+    at: r.at,
+  };
 }

@@ -121,6 +121,35 @@ export interface AlertRecord {
   at: string;
 }
 
+/** A stored health check (the whole report is an artifact; the summary is what lists and charts need). */
+export interface MonitorReportRecord {
+  id: number;
+  model: string;
+  champion: number | null;
+  from: string;
+  to: string;
+  at: string;
+  report: ArtifactRef;
+  summary: Record<string, unknown>;
+}
+
+/** Something the monitor did, on its own or because a person asked: with why, on what evidence, and what came of it. */
+export interface MonitorActionRecord {
+  id: number;
+  model: string;
+  kind: 'alert' | 'retrain' | 'rollback' | 'pause' | 'resume' | 'policy';
+  /** auto: the monitor's policy; manual: a person's signal */
+  trigger: 'auto' | 'manual';
+  by: string;
+  reason: string;
+  evidence: Record<string, unknown>;
+  result: Record<string, unknown>;
+  workflowId: string | null;
+  /** idempotency key: the same action recorded again (a retried activity, a replayed signal) is kept once */
+  key: string;
+  at: string;
+}
+
 export interface AliasEvent {
   id: number;
   model: string;
@@ -227,6 +256,12 @@ export interface Registry {
   servingPolicy(model: string): Promise<ServingPolicyRecord | null>;
   setServingPolicy(model: string, policy: ServingPolicy, actor: string, reason: string): Promise<void>;
   /** A serving instance says where it listens, so alias moves can be announced to it. */
+  /** Idempotent per (model, from, to): a retried check keeps the first record. */
+  recordMonitorReport(report: Omit<MonitorReportRecord, 'id'>): Promise<MonitorReportRecord>;
+  listMonitorReports(model: string, filter?: { since?: string; limit?: number }): Promise<MonitorReportRecord[]>;
+  /** Idempotent per key. */
+  recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord>;
+  listMonitorActions(model: string, limit?: number): Promise<MonitorActionRecord[]>;
   announceServingInstance(instance: { id: string; url: string }): Promise<void>;
   servingInstances(seenSince: string): Promise<ServingInstance[]>;
   close(): void;

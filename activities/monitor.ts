@@ -1,0 +1,89 @@
+import path from 'node:path';
+import { log } from '@temporalio/activity';
+import { checkHealth, type ReportSummary } from '../lib/monitor/health';
+import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
+import { buildRetrainBatch, type RetrainBatch } from '../lib/monitor/retrain';
+import type { MonitorActionRecord } from '../lib/registry/types';
+import { asActivity, type ActivityDeps } from './context';
+
+/** Where a worker finds what the serving instances wrote: the prediction log and the feedback labels. */
+export function monitorPaths(deps: ActivityDeps): { home: string; predictions: string; feedback: string } {
+  const home = path.dirname(deps.store.root);
+  const predictions = path.join(home, 'predictions');
+  return { home, predictions, feedback: path.join(predictions, 'feedback.sqlite') };
+}
+
+export interface MonitorContext {
+  champion: number | null;
+  /** the champion's spec's monitor section with defaults (defaults alone when there is no champion) */
+  policy: MonitorPolicy;
+}
+
+export interface MonitorCheckInput {
+  model: string;
+  from: string;
+  to: string;
+  policy: MonitorPolicy;
+  previousUnusualRates: number[];
+  workflowId: string;
+}
+
+export function monitorActivities(deps: ActivityDeps) {
+  return {
+    async monitorContext(input: { model: string }): Promise<MonitorContext> {
+      const champion = await deps.registry.alias(input.model, 'champion');
+      const record = champion === null ? undefined : await deps.registry.getVersion(input.model, champion);
+      const parsed = parseMonitorPolicy(record?.spec.monitor ?? {});
+      if ('problems' in parsed) {
+        // a spec is validated when it is loaded; a stored one that no longer parses is reported, not guessed at
+        log.warn('the champion spec monitor section does not parse; defaults apply', { problems: parsed.problems });
+        return { champion, policy: DEFAULT_MONITOR_POLICY };
+      }
+      return { champion, policy: parsed.policy };
+    },
+
+    /** One health check: measured, judged against the policy, stored (artifact + registry row), summarised. */
+    async monitorCheck(input: MonitorCheckInput): Promise<ReportSummary> {
+      return asActivity(async () => {
+        const report = await checkHealth(deps.registry, deps.store, monitorPaths(deps), input);
+        const artifact = await deps.store.putJson('monitor-reports', report);
+        const summary: Omit<ReportSummary, 'id' | 'report'> = {
+          at: report.at,
+          from: report.from,
+          to: report.to,
+          champion: report.champion,
+          predictions: report.predictions.total,
+          labelled: report.feedback.labelled,
+          unusualRate: report.unusual.rate,
+          driftedShare: report.inputDrift.measured ? report.inputDrift.driftedShare : null,
+          championError: report.feedback.champion?.error.n ? report.feedback.champion.error.value : null,
+          p99: report.latency.p99,
+          findings: report.findings,
+        };
+        const stored = await deps.registry.recordMonitorReport({
+          model: input.model,
+          champion: report.champion,
+          from: input.from,
+          to: input.to,
+          at: report.at,
+          report: artifact,
+          summary: { ...summary, seconds: report.seconds, workflowId: input.workflowId },
+        });
+        return {
+          ...(stored.summary as unknown as Omit<ReportSummary, 'id' | 'report'>),
+          id: stored.id,
+          report: stored.report,
+        };
+      });
+    },
+
+    /** The training batch of a retrain (written once per content); the workflow starts the pipeline on it. */
+    async prepareRetrain(input: { model: string }): Promise<RetrainBatch> {
+      return asActivity(() => buildRetrainBatch(deps.registry, monitorPaths(deps), input.model));
+    },
+
+    async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
+      return deps.registry.recordMonitorAction(action);
+    },
+  };
+}

@@ -1,0 +1,555 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ArtifactRef, ArtifactStore } from '../artifacts';
+import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import type { DatasetRef } from '../data/snapshot';
+import type { Registry, ModelVersion } from '../registry/types';
+import { FeedbackStore } from '../serving/feedback';
+import type { SourceColumn, LabelRule } from '../spec';
+import { numericDrift } from '../stats/drift';
+import { measureDrift, type ColumnDrift } from '../validation/drift';
+import { Profile, profileDataset } from '../validation/profile';
+import type { MonitorPolicy } from './policy';
+import { meanInterval, median, wilson, type ErrorEstimate } from './stats';
+
+/**
+ * One health check of a served model over a window of its prediction log (and the labels that came back for it):
+ * input drift against the champion's training data (the statistics and thresholds of batch validation), drift of
+ * the predictions against the version's own earlier ones, error on labelled feedback with a 95% interval, for the
+ * champion and the version it replaced, latency, unusual inputs and fairness across slices. Each measurement that
+ * crosses the policy becomes a finding; the monitor workflow decides what to do about findings.
+ */
+
+export type FindingKind =
+  'input-drift' | 'prediction-drift' | 'decay' | 'worse-than-previous' | 'latency' | 'unusual-inputs' | 'fairness';
+
+export interface Finding {
+  kind: FindingKind;
+  /** what the policy says to do: alert, retrain, rollback (none: recorded only) */
+  action: 'alert' | 'retrain' | 'rollback' | 'none';
+  severity: 'warning' | 'critical';
+  /** one sentence with the numbers */
+  summary: string;
+}
+
+export interface VersionOnFeedback {
+  version: number;
+  /** error rate (classification) or mean absolute error (regression) on labelled predictions, 95% interval */
+  error: ErrorEstimate;
+  /** what the version's evaluation measured on its holdout (same definition) */
+  evaluated: number | null;
+  /** when it became champion (null: not known from the alias history) */
+  promotedAt: string | null;
+}
+
+export interface HealthReport {
+  model: string;
+  /** the champion when the check ran (null: none) */
+  champion: number | null;
+  from: string;
+  to: string;
+  at: string;
+  predictions: { total: number; byVersion: Record<string, number>; byArm: Record<string, number> };
+  latency: { p50: number | null; p99: number | null };
+  unusual: { rate: number | null; byCode: Record<string, number>; previousMedian: number | null };
+  inputDrift: {
+    measured: boolean;
+    /** why it was not measured */
+    note?: string;
+    reference?: string;
+    rows?: number;
+    columns: ColumnDrift[];
+    driftedShare: number;
+  };
+  predictionDrift: { measured: boolean; note?: string; wasserstein?: number; referenceRows?: number };
+  feedback: {
+    /** labels joined in the lookback (predictions of the last 7 days) */
+    labelled: number;
+    champion: VersionOnFeedback | null;
+    previous: VersionOnFeedback | null;
+    slices: { column: string; value: string; n: number; errorRate: number }[];
+    fairnessGap: { column: string; gap: number } | null;
+  };
+  findings: Finding[];
+  seconds: number;
+}
+
+export interface HealthCheckPaths {
+  /** the prediction log's root (<home>/predictions) */
+  predictions: string;
+  feedback: string;
+}
+
+/** labels count for predictions made this long before the end of the window */
+const LABEL_LOOKBACK_MS = 7 * 86_400_000;
+/** input drift is measured on a seeded sample of at most this many served rows */
+const DRIFT_SAMPLE = 100_000;
+
+const ts = (iso: string): string => sqlString(iso.replace('T', ' ').replace('Z', ''));
+
+export function logScan(root: string, model: string): string | null {
+  const dir = path.join(root, model);
+  if (!fs.existsSync(dir)) return null;
+  const any = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .some((d) => d.isDirectory() && fs.readdirSync(path.join(dir, d.name)).some((f) => /^[^.].*\.parquet$/.test(f)));
+  if (!any) return null;
+  return `read_parquet(${sqlString(path.join(dir, '*', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
+}
+
+/** A served input field as a typed SQL value (the log keeps rows as JSON, as received). */
+export function inputFieldSql(column: SourceColumn, json = 'input'): string {
+  const p = sqlString(`$."${column.name.replace(/["\\]/g, (c) => `\\${c}`)}"`);
+  const text = `json_extract_string(${json}, ${p})`;
+  switch (column.type) {
+    case 'float':
+      return `TRY_CAST(${text} AS DOUBLE)`;
+    case 'integer':
+      return `TRY_CAST(${text} AS BIGINT)`;
+    case 'boolean':
+      return `TRY_CAST(${text} AS BOOLEAN)`;
+    default:
+      return text;
+  }
+}
+
+/** A label as sent in feedback → 0/1 (binary), the class (multiclass) or the value (regression); null: unusable. */
+export function labelTarget(rule: LabelRule, label: unknown): number | string | null {
+  switch (rule.kind) {
+    case 'threshold': {
+      const v = typeof label === 'number' ? label : typeof label === 'string' ? Number(label) : NaN;
+      if (!Number.isFinite(v)) return null;
+      const t = rule.value;
+      const positive = rule.op === '>' ? v > t : rule.op === '>=' ? v >= t : rule.op === '<' ? v < t : v <= t;
+      return positive ? 1 : 0;
+    }
+    case 'oneOf':
+      if (label === null || label === undefined) return null;
+      return rule.positive.some((p) => String(p) === text(label)) ? 1 : 0;
+    case 'classes':
+      return label === null || label === undefined ? null : text(label);
+    case 'value': {
+      const v = typeof label === 'number' ? label : typeof label === 'string' ? Number(label) : NaN;
+      return Number.isFinite(v) ? v : null;
+    }
+  }
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+export interface HealthCheckInput {
+  model: string;
+  from: string;
+  to: string;
+  policy: MonitorPolicy;
+  /** unusual-input rates of the previous checks, for surges */
+  previousUnusualRates: number[];
+}
+
+export async function checkHealth(
+  registry: Registry,
+  store: ArtifactStore,
+  paths: HealthCheckPaths,
+  input: HealthCheckInput,
+): Promise<HealthReport> {
+  const started = performance.now();
+  const { model, policy } = input;
+  const champion = await registry.alias(model, 'champion');
+  const record = champion === null ? undefined : await registry.getVersion(model, champion);
+  const report: HealthReport = {
+    model,
+    champion,
+    from: input.from,
+    to: input.to,
+    at: new Date().toISOString(),
+    predictions: { total: 0, byVersion: {}, byArm: {} },
+    latency: { p50: null, p99: null },
+    unusual: { rate: null, byCode: {}, previousMedian: null },
+    inputDrift: { measured: false, columns: [], driftedShare: 0 },
+    predictionDrift: { measured: false },
+    feedback: { labelled: 0, champion: null, previous: null, slices: [], fairnessGap: null },
+    findings: [],
+    seconds: 0,
+  };
+  const scan = logScan(paths.predictions, model);
+  if (!scan || !record) {
+    report.inputDrift.note = !record ? 'no champion' : 'nothing logged yet';
+    report.predictionDrift.note = report.inputDrift.note;
+    report.seconds = (performance.now() - started) / 1000;
+    return report;
+  }
+  const spec = record.spec;
+  await withDuckDB(async (con) => {
+    const rows = async (sql: string): Promise<Record<string, unknown>[]> =>
+      (await con.runAndReadAll(sql)).getRowObjectsJS();
+    // the window: what was answered (champion and canary arms; a shadow's answers reached nobody)
+    await con.run(
+      `CREATE TEMP TABLE w AS SELECT * FROM ${scan}
+        WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm <> 'shadow'`,
+    );
+    for (const r of await rows(`SELECT version, arm, count(*) AS n FROM w GROUP BY ALL`)) {
+      const n = Number(r.n);
+      report.predictions.total += n;
+      const v = String(r.version);
+      report.predictions.byVersion[v] = (report.predictions.byVersion[v] ?? 0) + n;
+      report.predictions.byArm[String(r.arm)] = (report.predictions.byArm[String(r.arm)] ?? 0) + n;
+    }
+    const total = report.predictions.total;
+    if (total > 0) {
+      const [q] = await rows(
+        `SELECT quantile_cont(latency_ms, 0.5) AS p50, quantile_cont(latency_ms, 0.99) AS p99,
+                avg(CASE WHEN json_array_length(flags) > 0 THEN 1 ELSE 0 END) AS unusual FROM w`,
+      );
+      report.latency = { p50: Number(q.p50), p99: Number(q.p99) };
+      report.unusual.rate = Number(q.unusual);
+      for (const r of await rows(
+        `SELECT code, count(*) AS n FROM (SELECT unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM w)
+          GROUP BY code ORDER BY n DESC, code LIMIT 20`,
+      ))
+        report.unusual.byCode[String(r.code)] = Number(r.n);
+    }
+    if (total >= policy.minPredictions) {
+      await measureInputDrift(con, registry, store, record, input, report);
+      await measurePredictionDrift(con, scan, record.version, input, report, rows);
+    } else {
+      const note = `${total} predictions in the window, fewer than the ${policy.minPredictions} the policy needs`;
+      report.inputDrift.note = note;
+      report.predictionDrift.note = note;
+    }
+    await measureFeedback(con, scan, registry, record, paths, input, report, rows);
+  });
+  report.findings = findingsOf(report, policy, input.previousUnusualRates, spec.task);
+  report.seconds = (performance.now() - started) / 1000;
+  return report;
+}
+
+async function measureInputDrift(
+  con: DuckDBConnection,
+  registry: Registry,
+  store: ArtifactStore,
+  record: ModelVersion,
+  input: HealthCheckInput,
+  report: HealthReport,
+): Promise<void> {
+  const spec = record.spec;
+  const used = new Set(spec.features.map((f) => f.column));
+  const columns = spec.source.columns.filter((c) => used.has(c.name));
+  const trained = await registry.getDataset(record.datasetSha256);
+  if (!trained?.profile) {
+    report.inputDrift.note = `the champion's training data ${record.datasetSha256.slice(0, 12)} has no profile`;
+    return;
+  }
+  const reference = {
+    dataset: trained as DatasetRef,
+    profile: Profile.parse(JSON.parse(fs.readFileSync(await store.verify(trained.profile), 'utf8'))),
+  };
+  // the served rows, typed as the contract declares, into a content-addressed snapshot like any batch
+  const tmp = `${store.tempPath('served')}.parquet`;
+  const select = columns.map((c) => `${inputFieldSql(c)} AS ${sqlIdent(c.name)}`).join(', ');
+  await con.run(
+    `COPY (SELECT ${select} FROM (SELECT * FROM w ORDER BY id) USING SAMPLE reservoir(${DRIFT_SAMPLE} ROWS) REPEATABLE (7))
+       TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(tmp)})`))
+    .getRowObjectsJson()
+    .map((r) => ({ name: r.column_name as string, type: r.column_type as string }));
+  const count = Number(
+    (await con.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(tmp)})`)).getRowsJS()[0][0],
+  );
+  const ref = await store.putFile('served', tmp, '.parquet');
+  const current: DatasetRef = {
+    ...ref,
+    rows: count,
+    columns: described,
+    source: { uri: `prediction-log:${input.model}?from=${input.from}&to=${input.to}` },
+    sourceFingerprint: ref.sha256,
+  };
+  const profile = await profileDataset(current, reference.profile, columns);
+  const drift = await measureDrift(columns, spec.validation, { dataset: current, profile }, reference);
+  // time moves on while a model serves: a later time range is expected; the weekday/hour mix is still judged
+  const judged = drift.columns.filter((c) => c.kind !== 'timestamp');
+  report.inputDrift = {
+    measured: true,
+    reference: reference.dataset.sha256,
+    rows: count,
+    columns: judged,
+    driftedShare: judged.length ? judged.filter((c) => c.outcome !== 'pass').length / judged.length : 0,
+  };
+}
+
+async function measurePredictionDrift(
+  con: DuckDBConnection,
+  scan: string,
+  version: number,
+  input: HealthCheckInput,
+  report: HealthReport,
+  rows: (sql: string) => Promise<Record<string, unknown>[]>,
+): Promise<void> {
+  const scores = async (where: string): Promise<Float64Array> =>
+    Float64Array.from(
+      (
+        await rows(
+          `SELECT score FROM (SELECT score FROM ${where} AND score IS NOT NULL ORDER BY id)
+            USING SAMPLE reservoir(50000 ROWS) REPEATABLE (7)`,
+        )
+      ).map((r) => Number(r.score)),
+    );
+  const current = await scores(`w WHERE version = ${version}`);
+  const before = new Date(Date.parse(input.from) - LABEL_LOOKBACK_MS).toISOString();
+  const reference = await scores(
+    `${scan} WHERE version = ${version} AND arm <> 'shadow' AND "at" >= ${ts(before)} AND "at" < ${ts(input.from)}`,
+  );
+  if (current.length < input.policy.minPredictions || reference.length < input.policy.minPredictions) {
+    report.predictionDrift = {
+      measured: false,
+      note: `v${version} has ${current.length} scores in the window and ${reference.length} in the week before; the policy needs ${input.policy.minPredictions} of each`,
+    };
+    return;
+  }
+  const d = numericDrift(reference, current);
+  report.predictionDrift = { measured: true, wasserstein: d.wasserstein, referenceRows: reference.length };
+}
+
+async function measureFeedback(
+  con: DuckDBConnection,
+  scan: string,
+  registry: Registry,
+  record: ModelVersion,
+  paths: HealthCheckPaths,
+  input: HealthCheckInput,
+  report: HealthReport,
+  rows: (sql: string) => Promise<Record<string, unknown>[]>,
+): Promise<void> {
+  if (!fs.existsSync(paths.feedback)) return;
+  const since = new Date(Date.parse(input.to) - LABEL_LOOKBACK_MS).toISOString();
+  const feedback = new FeedbackStore(paths.feedback);
+  let labels;
+  try {
+    labels = feedback.between(since, input.to);
+  } finally {
+    feedback.close();
+  }
+  if (labels.length === 0) return;
+  await con.run('CREATE TEMP TABLE fb (id VARCHAR, label VARCHAR)');
+  const appender = await con.createAppender('fb');
+  for (const l of labels) {
+    appender.appendVarchar(l.predictionId);
+    appender.appendVarchar(JSON.stringify(l.label));
+    appender.endRow();
+  }
+  appender.closeSync();
+  const spec = record.spec;
+  const sliceColumns = spec.task === 'binary' ? spec.gate.slices.columns : [];
+  const sliceSelect = sliceColumns
+    .map((c, i) => `json_extract_string(l.input, ${sqlString(`$."${c.replace(/["\\]/g, (x) => `\\${x}`)}"`)}) AS s${i}`)
+    .join(', ');
+  const joined = await rows(
+    `SELECT l.version, l.score, l.predicted, fb.label${sliceSelect ? `, ${sliceSelect}` : ''}
+       FROM ${scan} l JOIN fb ON fb.id = l.id
+      WHERE l.arm <> 'shadow' AND l.model = ${sqlString(input.model)}`,
+  );
+  report.feedback.labelled = joined.length;
+  // per version: wrong or not (classification), absolute error (regression)
+  const errors = new Map<number, number[]>();
+  const sliceErrors = sliceColumns.map(() => new Map<string, number[]>());
+  for (const r of joined) {
+    const target = labelTarget(spec.label, JSON.parse(String(r.label)));
+    if (target === null || r.score === null) continue;
+    let e: number;
+    if (spec.task === 'binary') e = (Number(r.score) >= 0.5 ? 1 : 0) === target ? 0 : 1;
+    else if (spec.task === 'multiclass') e = String(r.predicted) === target ? 0 : 1;
+    else e = Math.abs(Number(r.score) - Number(target));
+    const v = Number(r.version);
+    const list = errors.get(v) ?? [];
+    list.push(e);
+    errors.set(v, list);
+    if (v === record.version) {
+      sliceColumns.forEach((_, i) => {
+        const key = r[`s${i}`] === null || r[`s${i}`] === undefined ? '<missing>' : String(r[`s${i}`]);
+        const m = sliceErrors[i];
+        const l = m.get(key) ?? [];
+        l.push(e);
+        m.set(key, l);
+      });
+    }
+  }
+  const estimate = (list: number[]): ErrorEstimate =>
+    spec.task === 'regression'
+      ? meanInterval(list)
+      : wilson(
+          list.reduce((a, b) => a + b, 0),
+          list.length,
+        );
+  const evaluated = (v: ModelVersion): number | null => {
+    const m = v.metrics;
+    if (spec.task === 'regression') return Number.isFinite(m.mae) ? m.mae : null;
+    return Number.isFinite(m.accuracy) ? 1 - m.accuracy : null;
+  };
+  const history = await registry.aliasHistory(input.model);
+  const promotedAt = (version: number): string | null =>
+    history.filter((h) => h.alias === 'champion' && h.toVersion === version).at(-1)?.at ?? null;
+  report.feedback.champion = {
+    version: record.version,
+    error: estimate(errors.get(record.version) ?? []),
+    evaluated: evaluated(record),
+    promotedAt: promotedAt(record.version),
+  };
+  const previousVersion = await registry.alias(input.model, 'previous');
+  const previous = previousVersion === null ? undefined : await registry.getVersion(input.model, previousVersion);
+  if (previous) {
+    report.feedback.previous = {
+      version: previous.version,
+      error: estimate(errors.get(previous.version) ?? []),
+      evaluated: evaluated(previous),
+      promotedAt: promotedAt(previous.version),
+    };
+  }
+  let widest: { column: string; gap: number } | null = null;
+  sliceColumns.forEach((column, i) => {
+    const rates: number[] = [];
+    for (const [value, list] of sliceErrors[i]) {
+      const rate = list.reduce((a, b) => a + b, 0) / list.length;
+      report.feedback.slices.push({ column, value, n: list.length, errorRate: rate });
+      if (list.length >= input.policy.fairness.minSliceLabels) rates.push(rate);
+    }
+    if (rates.length >= 2) {
+      const gap = Math.max(...rates) - Math.min(...rates);
+      if (!widest || gap > widest.gap) widest = { column, gap };
+    }
+  });
+  report.feedback.fairnessGap = widest;
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
+
+/** The policy applied to one report's measurements. */
+export function findingsOf(
+  report: HealthReport,
+  policy: MonitorPolicy,
+  previousUnusualRates: number[],
+  task: 'binary' | 'multiclass' | 'regression',
+): Finding[] {
+  const findings: Finding[] = [];
+  const action = (a: 'alert' | 'retrain' | 'none'): Finding['action'] => a;
+  const drift = report.inputDrift;
+  if (drift.measured) {
+    const failed = drift.columns.filter((c) => c.outcome === 'fail');
+    if (failed.length > 0 || drift.driftedShare >= policy.drift.driftedShare) {
+      const worst = [...drift.columns].sort((a, b) => b.value / b.warn - a.value / a.warn).slice(0, 3);
+      findings.push({
+        kind: 'input-drift',
+        action: action(policy.drift.action),
+        severity: failed.length ? 'critical' : 'warning',
+        summary: `served inputs drifted from the champion's training data: ${pct(drift.driftedShare)} of ${drift.columns.length} columns (${worst.map((c) => `${c.column} ${c.method} ${fmt(c.value)}, ${c.outcome}`).join('; ')}) over ${drift.rows} rows`,
+      });
+    }
+  }
+  const pd = report.predictionDrift;
+  if (pd.measured && (pd.wasserstein ?? 0) >= policy.drift.predictionWarn) {
+    findings.push({
+      kind: 'prediction-drift',
+      action: action(policy.drift.action),
+      severity: 'warning',
+      summary: `v${report.champion}'s predictions drifted from its own in the week before: normed Wasserstein ${fmt(pd.wasserstein!)} (warn at ${policy.drift.predictionWarn})`,
+    });
+  }
+  const measure = task === 'regression' ? 'mean absolute error' : 'error rate';
+  const show = (x: number): string => (task === 'regression' ? fmt(x) : pct(x));
+  const c = report.feedback.champion;
+  if (c && c.error.n >= policy.minLabels && c.evaluated !== null) {
+    const limit =
+      task === 'regression'
+        ? c.evaluated * (1 + policy.decay.maxErrorIncrease)
+        : c.evaluated + policy.decay.maxErrorIncrease;
+    if (c.error.low > limit) {
+      findings.push({
+        kind: 'decay',
+        action: action(policy.decay.action),
+        severity: 'critical',
+        summary: `v${c.version}'s ${measure} on ${c.error.n} labelled predictions is ${show(c.error.value)} (95% interval ${show(c.error.low)}–${show(c.error.high)}), above the ${show(limit)} its evaluation (${show(c.evaluated)}) allows`,
+      });
+    }
+  }
+  const p = report.feedback.previous;
+  if (
+    policy.rollback.enabled &&
+    c &&
+    p &&
+    c.promotedAt &&
+    Date.parse(report.to) - Date.parse(c.promotedAt) <= policy.rollback.withinHours * 3_600_000 &&
+    c.error.n >= policy.minLabels &&
+    p.error.n >= policy.minLabels &&
+    c.error.low > p.error.high
+  ) {
+    findings.push({
+      kind: 'worse-than-previous',
+      action: 'rollback',
+      severity: 'critical',
+      summary: `v${c.version}, champion since ${c.promotedAt}, does measurably worse than v${p.version} did: ${measure} ${show(c.error.value)} (95% ${show(c.error.low)}–${show(c.error.high)}, ${c.error.n} labels) against ${show(p.error.value)} (95% ${show(p.error.low)}–${show(p.error.high)}, ${p.error.n} labels)`,
+    });
+  }
+  const total = report.predictions.total;
+  if (total >= policy.minPredictions && report.latency.p99 !== null && report.latency.p99 > policy.latency.p99Ms) {
+    findings.push({
+      kind: 'latency',
+      action: action(policy.latency.action),
+      severity: 'warning',
+      summary: `p99 latency ${fmt(report.latency.p99)} ms over ${total} predictions (limit ${policy.latency.p99Ms} ms; p50 ${fmt(report.latency.p50 ?? NaN)} ms)`,
+    });
+  }
+  const rate = report.unusual.rate;
+  const previous = previousUnusualRates.filter((r) => Number.isFinite(r));
+  report.unusual.previousMedian = previous.length ? median(previous) : null;
+  if (total >= policy.minPredictions && rate !== null) {
+    const base = report.unusual.previousMedian;
+    const surge = base !== null && base > 0 && rate >= policy.unusual.surge * base;
+    if (rate > policy.unusual.maxRate || surge) {
+      const codes = Object.entries(report.unusual.byCode)
+        .slice(0, 3)
+        .map(([code, n]) => `${code} ×${n}`)
+        .join(', ');
+      findings.push({
+        kind: 'unusual-inputs',
+        action: action(policy.unusual.action),
+        severity: 'warning',
+        summary: `${pct(rate)} of ${total} predictions had unusual inputs (${codes})${surge ? `, ${(rate / base).toFixed(1)}× the median ${pct(base)} of the previous checks` : ''}; limit ${pct(policy.unusual.maxRate)}`,
+      });
+    }
+  }
+  const gap = report.feedback.fairnessGap;
+  if (gap && gap.gap > policy.fairness.maxGap) {
+    const slices = report.feedback.slices.filter(
+      (s) => s.column === gap.column && s.n >= policy.fairness.minSliceLabels,
+    );
+    const worst = slices.reduce((a, b) => (b.errorRate > a.errorRate ? b : a));
+    const best = slices.reduce((a, b) => (b.errorRate < a.errorRate ? b : a));
+    findings.push({
+      kind: 'fairness',
+      action: action(policy.fairness.action),
+      severity: 'warning',
+      summary: `error rate differs by ${pct(gap.gap)} across "${gap.column}" (${worst.value}: ${pct(worst.errorRate)} of ${worst.n}; ${best.value}: ${pct(best.errorRate)} of ${best.n}); limit ${pct(policy.fairness.maxGap)}`,
+    });
+  }
+  return findings;
+}
+
+/** The part of a report the workflow keeps (its history and queries stay small; the whole report is an artifact). */
+export interface ReportSummary {
+  id: number;
+  at: string;
+  from: string;
+  to: string;
+  champion: number | null;
+  predictions: number;
+  labelled: number;
+  unusualRate: number | null;
+  driftedShare: number | null;
+  championError: number | null;
+  p99: number | null;
+  findings: Finding[];
+  report: ArtifactRef;
+}

@@ -1,0 +1,449 @@
+import {
+  ActivityFailure,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  setCurrentDetails,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { PipelineActivities } from '../activities';
+import type { ReportSummary } from '../lib/monitor/health';
+// lib/monitor/policy is a zod schema and nothing else (no I/O): the setPolicy update validates with it
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
+import { parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
+import { BOOKKEEPING, DATA_WORK } from './activity-options';
+import { championChange } from './champion-change';
+import { LumenModel, LumenStage, championChangeWorkflowId, trainingWorkflowId } from './definitions';
+import {
+  championMovedSignal,
+  checkNowSignal,
+  monitorStatusQuery,
+  pauseSignal,
+  resumeSignal,
+  retrainSignal,
+  rollbackSignal,
+  setPolicyUpdate,
+  type MonitorInput,
+  type MonitorStatus,
+  type PersonRequest,
+  type SetPolicyRequest,
+} from './monitor-definitions';
+import {
+  KEEP_ACTIONS,
+  KEEP_REPORTS,
+  KEEP_SEEN,
+  championMoved,
+  decide,
+  initialState,
+  remember,
+  takeRequest,
+  type ActionSummary,
+  type ManualRequest,
+  type MonitorState,
+  type PlannedAction,
+} from './monitor-logic';
+import { trainingPipeline } from './training-pipeline';
+
+const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
+const checks = proxyActivities<PipelineActivities>(DATA_WORK);
+
+const DEFAULT_HISTORY_LIMIT = 2000;
+/** a window is at most this long, whatever the pause before it */
+const MAX_WINDOW_MS = 86_400_000;
+
+/**
+ * One monitor per served model (workflow id `monitor:<model>`), for as long as the model serves: a health check
+ * every `everyMinutes` (a durable timer) or when asked; the policy applied with hysteresis and cooldowns; alerts,
+ * retrains (the training pipeline on the newest accepted data plus labelled feedback, one run per content) and
+ * rollbacks (the champion-change workflow) recorded with their evidence. People steer it with signals (rollback,
+ * retrain, checkNow, pause, resume) and the setPolicy update; the status query shows what it knows. It continues
+ * as new before its history grows large, carrying its state and any request not yet acted on.
+ */
+export async function modelMonitor(input: MonitorInput): Promise<void> {
+  const info = workflowInfo();
+  const model = input.model;
+  let state: MonitorState;
+  if (input.state) {
+    state = input.state;
+  } else {
+    const ctx = await bookkeeping.monitorContext({ model });
+    state = initialState(model, ctx.policy, Date.now());
+    state.champion = ctx.champion;
+    state.checkRequested = ctx.champion !== null;
+  }
+  upsertSearchAttributes([
+    { key: LumenModel, value: model },
+    { key: LumenStage, value: state.paused ? 'paused' : 'monitoring' },
+  ]);
+
+  const request =
+    (kind: ManualRequest['kind']) =>
+    (r: PersonRequest): void => {
+      takeRequest(state, { ...r, kind });
+    };
+  setHandler(rollbackSignal, request('rollback'));
+  setHandler(retrainSignal, request('retrain'));
+  setHandler(checkNowSignal, request('check'));
+  setHandler(pauseSignal, (r) => {
+    if (state.seen.includes(r.requestId)) return;
+    remember(state.seen, r.requestId, KEEP_SEEN);
+    if (state.paused) return;
+    state.paused = { by: r.by, reason: r.reason, at: new Date(Date.now()).toISOString() };
+    note({ kind: 'pause', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'paused: no checks or actions' });
+    upsertSearchAttributes([{ key: LumenStage, value: 'paused' }]);
+  });
+  setHandler(resumeSignal, (r) => {
+    if (state.seen.includes(r.requestId)) return;
+    remember(state.seen, r.requestId, KEEP_SEEN);
+    if (!state.paused) return;
+    state.paused = null;
+    state.checkRequested = true;
+    note({ kind: 'resume', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'resumed; checking now' });
+    upsertSearchAttributes([{ key: LumenStage, value: 'monitoring' }]);
+  });
+  setHandler(championMovedSignal, (e) => {
+    if (state.seenMoves.includes(e.eventId)) return;
+    remember(state.seenMoves, e.eventId, KEEP_SEEN);
+    championMoved(state, e.version);
+    state.checkRequested = true;
+  });
+  setHandler(
+    setPolicyUpdate,
+    (r) => {
+      const merged = mergePolicy(state.policy, r.policy);
+      state.policy = merged;
+      state.policyFrom = 'update';
+      // the next check keeps its time unless the new interval brings it closer
+      state.nextCheckAt = Math.min(state.nextCheckAt, Date.now() + merged.everyMinutes * 60_000);
+      note({ kind: 'policy', trigger: 'manual', by: r.by, reason: r.reason, outcome: JSON.stringify(r.policy) });
+      return merged;
+    },
+    {
+      validator: (r: SetPolicyRequest | undefined) => {
+        if (!r?.by?.trim() || !r.reason?.trim()) throw new Error('a policy change needs who asks for it and why');
+        const parsed = parseMonitorPolicy(mergeRaw(state.policy, r.policy));
+        if ('problems' in parsed) throw new Error(`invalid monitor policy: ${parsed.problems.join('; ')}`);
+      },
+    },
+  );
+  setHandler(monitorStatusQuery, (): MonitorStatus => ({
+    model,
+    champion: state.champion,
+    policy: state.policy,
+    policyFrom: state.policyFrom,
+    paused: state.paused,
+    checks: state.checks,
+    lastCheckTo: state.lastCheckTo,
+    nextCheckAt: new Date(state.nextCheckAt).toISOString(),
+    openIncidents: Object.values(state.incidents).filter((i) => i.open),
+    reports: state.reports.slice(-5),
+    actions: state.actions.slice(-20),
+    pending: state.pending,
+    historyLength: workflowInfo().historyLength,
+    continuedAsNew: state.generation,
+  }));
+
+  function note(action: Omit<ActionSummary, 'at'>): void {
+    remember(state.actions, { ...action, at: new Date(Date.now()).toISOString() }, KEEP_ACTIONS);
+  }
+
+  async function record(
+    kind: ActionSummary['kind'],
+    trigger: 'auto' | 'manual',
+    by: string,
+    reason: string,
+    key: string,
+    evidence: Record<string, unknown>,
+    outcome: string,
+    workflowId: string | null,
+  ): Promise<void> {
+    note({ kind, trigger, by, reason, outcome });
+    await bookkeeping.recordMonitorAction({
+      model,
+      kind,
+      trigger,
+      by,
+      reason,
+      evidence,
+      result: { outcome, monitor: info.workflowId },
+      workflowId,
+      key,
+    });
+  }
+
+  async function alert(
+    severity: 'info' | 'warning' | 'critical',
+    kind: string,
+    message: string,
+    key: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await bookkeeping.alert({
+      model,
+      severity,
+      kind,
+      message,
+      details,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      key,
+    });
+  }
+
+  async function retrain(trigger: 'auto' | 'manual', by: string, reason: string, key: string, evidence: object) {
+    let outcome: string;
+    let child: string | null = null;
+    try {
+      const batch = await checks.prepareRetrain({ model });
+      child = trainingWorkflowId(model, batch.fingerprint);
+      try {
+        await startChild(trainingPipeline, {
+          workflowId: child,
+          taskQueue: info.taskQueue,
+          args: [
+            {
+              spec: batch.spec,
+              source: batch.source,
+              options: {
+                actor: `${by} (monitor ${trigger === 'auto' ? 'policy' : 'request'})`,
+                trainingTaskQueue: input.trainingTaskQueue,
+              },
+            },
+          ],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+        });
+        outcome = `started ${child} on ${batch.rows.accepted} accepted rows and ${batch.rows.feedback} labelled predictions`;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        outcome = `not started: ${child} already ran on the same data and labels`;
+      }
+    } catch (err) {
+      outcome = `failed: ${failureMessage(err)}`;
+      await alert(
+        'critical',
+        'monitor-retrain-failed',
+        `${model}: the retrain (${reason}) failed: ${failureMessage(err)}`,
+        `${key}:failed`,
+        {},
+      );
+    }
+    await record('retrain', trigger, by, reason, key, { ...evidence }, outcome, child);
+  }
+
+  async function rollback(
+    trigger: 'auto' | 'manual',
+    by: string,
+    reason: string,
+    requestId: string,
+    evidence: object,
+    to?: number,
+  ) {
+    const child = championChangeWorkflowId(model, requestId);
+    let outcome: string;
+    try {
+      const result = await executeChild(championChange, {
+        workflowId: child,
+        taskQueue: info.taskQueue,
+        args: [
+          {
+            model,
+            kind: 'rollback',
+            to,
+            reason,
+            by,
+            requestId,
+            trainingTaskQueue: input.trainingTaskQueue,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+      outcome = result.changed
+        ? `rolled back from v${result.previous} to v${result.champion}`
+        : `unchanged: v${result.champion} is champion`;
+      if (result.changed) championMoved(state, result.champion);
+      await alert(
+        'critical',
+        'monitor-rollback',
+        `${model}: ${outcome} (${trigger === 'auto' ? 'automatically' : `asked by ${by}`}): ${reason}`,
+        `${requestId}:alert`,
+        { ...evidence, workflowId: child },
+      );
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        outcome = `already requested: ${child}`;
+      } else {
+        outcome = `failed: ${failureMessage(err)}`;
+        await alert(
+          'critical',
+          'monitor-rollback-failed',
+          `${model}: the rollback (${reason}) failed: ${failureMessage(err)}`,
+          `${requestId}:failed`,
+          {},
+        );
+      }
+    }
+    await record('rollback', trigger, by, reason, requestId, { ...evidence }, outcome, child);
+  }
+
+  async function act(planned: PlannedAction, report: ReportSummary): Promise<void> {
+    const evidence = {
+      report: report.id,
+      window: { from: report.from, to: report.to },
+      finding: planned.finding,
+      summary: planned.reason,
+      reportArtifact: report.report.uri,
+    };
+    const key = `report-${report.id}:${planned.kind}:${planned.finding}`;
+    if (planned.kind === 'alert') {
+      const message = `${model} v${report.champion ?? '?'}: ${planned.reason}`;
+      await alert(planned.severity, `monitor-${planned.finding}`, message, `${info.workflowId}:${key}`, evidence);
+      await record(
+        'alert',
+        'auto',
+        'monitor',
+        planned.reason,
+        key,
+        evidence,
+        planned.opened ? 'incident opened' : 'incident still open',
+        null,
+      );
+    } else if (planned.kind === 'retrain') {
+      await retrain('auto', 'monitor', planned.reason, key, evidence);
+    } else {
+      await rollback('auto', 'monitor', planned.reason, `monitor-${report.id}`, evidence);
+    }
+  }
+
+  async function check(): Promise<void> {
+    const now = Date.now();
+    const to = new Date(now).toISOString();
+    const fromMs = Math.max(
+      state.lastCheckTo ? Date.parse(state.lastCheckTo) : now - state.policy.everyMinutes * 60_000,
+      now - MAX_WINDOW_MS,
+    );
+    let report: ReportSummary;
+    try {
+      report = await checks.monitorCheck({
+        model,
+        from: new Date(fromMs).toISOString(),
+        to,
+        policy: state.policy,
+        previousUnusualRates: state.reports.map((r) => r.unusualRate).filter((r): r is number => r !== null),
+        workflowId: info.workflowId,
+      });
+    } catch (err) {
+      // the monitor outlives a failing check: it says so, and tries again at the next interval
+      await alert(
+        'critical',
+        'monitor-check-failed',
+        `${model}: the health check failed: ${failureMessage(err)}`,
+        `${info.workflowId}:check-failed:${to}`,
+        {},
+      );
+      return;
+    }
+    state.lastCheckTo = to;
+    state.checks++;
+    remember(state.reports, report, KEEP_REPORTS);
+    if (report.champion !== state.champion) championMoved(state, report.champion);
+    if (state.paused) return;
+    for (const planned of decide(state, report.findings, Date.now())) await act(planned, report);
+  }
+
+  async function handle(r: ManualRequest): Promise<void> {
+    const evidence = { requestId: r.requestId };
+    if (r.kind === 'check') {
+      await check();
+      note({
+        kind: 'alert',
+        trigger: 'manual',
+        by: r.by,
+        reason: r.reason,
+        outcome: `checked: report ${state.reports.at(-1)?.id ?? 'none'}`,
+      });
+    } else if (r.kind === 'retrain') {
+      await retrain('manual', r.by, r.reason, `request-${r.requestId}`, evidence);
+    } else {
+      await rollback('manual', r.by, r.reason, r.requestId, evidence, r.to);
+    }
+  }
+
+  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+  const shouldContinueAsNew = (): boolean =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
+
+  for (;;) {
+    await condition(
+      () => state.pending.length > 0 || state.checkRequested || shouldContinueAsNew(),
+      Math.max(1, state.nextCheckAt - Date.now()),
+    );
+    while (state.pending.length > 0) await handle(state.pending.shift()!);
+    const due = Date.now() >= state.nextCheckAt;
+    if (due || state.checkRequested) {
+      state.checkRequested = false;
+      if (!state.paused) await check();
+      if (due) state.nextCheckAt = Date.now() + state.policy.everyMinutes * 60_000;
+    }
+    setCurrentDetails(details(state));
+    if (shouldContinueAsNew()) {
+      await condition(allHandlersFinished);
+      if (state.pending.length === 0 && !state.checkRequested) {
+        state.generation++;
+        await continueAsNew<typeof modelMonitor>({ ...input, state });
+      }
+    }
+  }
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) {
+    return err.cause?.message ?? err.message;
+  }
+  return (err as Error).message ?? String(err);
+}
+
+type Plain = Record<string, unknown>;
+
+/** The current policy with a person's changes laid over it, section by section. */
+function mergeRaw(current: MonitorPolicy, patch: unknown): Plain {
+  const out: Plain = { ...(current as unknown as Plain) };
+  if (!patch || typeof patch !== 'object') return out;
+  for (const [k, v] of Object.entries(patch as Plain)) {
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object'
+        ? { ...(out[k] as Plain), ...(v as Plain) }
+        : v;
+  }
+  return out;
+}
+
+function mergePolicy(current: MonitorPolicy, patch: unknown): MonitorPolicy {
+  const parsed = parseMonitorPolicy(mergeRaw(current, patch));
+  if ('problems' in parsed) throw new Error(parsed.problems.join('; '));
+  return parsed.policy;
+}
+
+/** What the Web UI shows on the monitor's page. */
+function details(state: MonitorState): string {
+  const last = state.reports.at(-1);
+  const open = Object.values(state.incidents).filter((i) => i.open);
+  const lines = [
+    `**${state.model}** — champion v${state.champion ?? '–'}${state.paused ? ` — **paused** by ${state.paused.by}: ${state.paused.reason}` : ''}`,
+    `checks: ${state.checks}, every ${state.policy.everyMinutes} min; next at ${new Date(state.nextCheckAt).toISOString()}`,
+    last
+      ? `last window ${last.from} … ${last.to}: ${last.predictions} predictions, ${last.labelled} labelled` +
+        (last.findings.length ? `; findings: ${last.findings.map((f) => f.kind).join(', ')}` : '; no findings')
+      : 'no check yet',
+    open.length ? `open incidents: ${open.map((i) => `${i.kind} since ${i.openedAt}`).join('; ')}` : 'no open incident',
+    ...state.actions.slice(-5).map((a) => `- ${a.at} ${a.kind} (${a.trigger}, ${a.by}): ${a.outcome}`),
+  ];
+  return lines.join('\n\n');
+}
