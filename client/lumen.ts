@@ -258,6 +258,63 @@ export function buildProgram(): Command {
       (await import('./predict-command')).predictCommand(ref, opts),
     );
 
+  const monitor = program
+    .command('monitor')
+    .description("the model's monitor: health checks over served traffic, alerts, automatic retrains and rollbacks");
+  monitor
+    .command('start')
+    .description('start the monitor of a model (it starts by itself with the first promotion)')
+    .argument('<model>')
+    .action(async (model: string) => (await import('./monitor-commands')).monitorStartCommand(model));
+  monitor
+    .command('status')
+    .description('what the monitor knows: last checks, open incidents, actions taken')
+    .argument('<model>')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: { json?: boolean }) =>
+      (await import('./monitor-commands')).monitorStatusCommand(model, opts),
+    );
+  monitor
+    .command('report')
+    .description('stored health checks over time (no server needed): a table, --json, or --html with charts')
+    .argument('<model>')
+    .option('--since <time>', 'checks whose window ends after this time (ISO 8601)')
+    .option('--limit <n>', 'at most this many (the newest)')
+    .option('--html <file>', 'also write an HTML page with charts over time')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: Parameters<typeof import('./monitor-commands').monitorReportCommand>[1]) =>
+      (await import('./monitor-commands')).monitorReportCommand(model, opts),
+    );
+  const signals = [
+    ['check', 'checkNow', 'run a health check now', false],
+    ['pause', 'pause', 'stop checks and automatic actions until resumed', true],
+    ['resume', 'resume', 'resume checks and actions (checks at once)', true],
+    ['rollback', 'rollback', 'roll the champion back through the monitor (recorded with the monitor)', true],
+    ['retrain', 'retrain', 'retrain now on the newest accepted data plus labelled feedback', true],
+  ] as const;
+  for (const [name, signal, description, needsReason] of signals) {
+    const cmd = monitor.command(name).description(description).argument('<model>');
+    if (needsReason) cmd.requiredOption('--reason <text>', 'why (recorded)');
+    else cmd.option('--reason <text>', 'why (recorded)');
+    if (name === 'rollback') cmd.option('--to <version>', 'the version to go back to (default: the previous champion)');
+    cmd
+      .option('--request-id <id>', 'idempotency key: the same request acts once')
+      .addOption(actorOption())
+      .action(async (model: string, opts: Parameters<typeof import('./monitor-commands').monitorSignal>[2]) =>
+        (await import('./monitor-commands')).monitorSignal(signal, model, opts),
+      );
+  }
+  monitor
+    .command('policy')
+    .description("change the running monitor's policy (fields merge into the current one; validated first)")
+    .argument('<model>')
+    .requiredOption('--set <json>', 'e.g. \'{"everyMinutes": 1, "drift": {"action": "alert"}}\'')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .addOption(actorOption())
+    .action(async (model: string, opts: Parameters<typeof import('./monitor-commands').monitorPolicyCommand>[1]) =>
+      (await import('./monitor-commands')).monitorPolicyCommand(model, opts),
+    );
+
   const serving = program.command('serving').description("how a model's traffic is split: champion, canary, shadow");
   serving
     .command('show')

@@ -42,4 +42,3 @@ export function table(head: string[], rows: Cell[][]): string {
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
-

@@ -58,6 +58,11 @@ const checks = proxyActivities<PipelineActivities>(DATA_WORK);
 const DEFAULT_HISTORY_LIMIT = 2000;
 /** a window is at most this long, whatever the pause before it */
 const MAX_WINDOW_MS = 86_400_000;
+/**
+ * A window ends this long before its check runs: serving instances write their log every second, so what was
+ * served up to a few seconds ago may not be on disk yet, and a window must not close before it is.
+ */
+export const LOG_SETTLE_MS = 5_000;
 
 /**
  * One monitor per served model (workflow id `monitor:<model>`), for as long as the model serves: a health check
@@ -323,7 +328,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
   }
 
   async function check(): Promise<void> {
-    const now = Date.now();
+    const now = Date.now() - LOG_SETTLE_MS;
     const to = new Date(now).toISOString();
     const fromMs = Math.max(
       state.lastCheckTo ? Date.parse(state.lastCheckTo) : now - state.policy.everyMinutes * 60_000,

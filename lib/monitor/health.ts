@@ -238,14 +238,19 @@ async function measureInputDrift(
   const used = new Set(spec.features.map((f) => f.column));
   const columns = spec.source.columns.filter((c) => used.has(c.name));
   const trained = await registry.getDataset(record.datasetSha256);
-  if (!trained?.profile) {
-    report.inputDrift.note = `the champion's training data ${record.datasetSha256.slice(0, 12)} has no profile`;
+  if (!trained) {
+    report.inputDrift.note = `the champion's training data ${record.datasetSha256.slice(0, 12)} is not registered`;
     return;
   }
-  const reference = {
-    dataset: trained as DatasetRef,
-    profile: Profile.parse(JSON.parse(fs.readFileSync(await store.verify(trained.profile), 'utf8'))),
-  };
+  let referenceProfile: Profile;
+  if (trained.profile) {
+    referenceProfile = Profile.parse(JSON.parse(fs.readFileSync(await store.verify(trained.profile), 'utf8')));
+  } else {
+    // profiled the first time it is needed, and kept (as validation does for a reference)
+    referenceProfile = await profileDataset(trained, undefined, spec.source.columns);
+    await registry.recordDataset(trained, await store.putJson('profiles', referenceProfile));
+  }
+  const reference = { dataset: trained as DatasetRef, profile: referenceProfile };
   // the served rows, typed as the contract declares, into a content-addressed snapshot like any batch
   const tmp = `${store.tempPath('served')}.parquet`;
   const select = columns.map((c) => `${inputFieldSql(c)} AS ${sqlIdent(c.name)}`).join(', ');

@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { ReportSummary } from '../lib/monitor/health';
+import type { MonitorPolicyInput } from '../lib/monitor/policy';
+import type { MonitorReportRecord } from '../lib/registry/types';
+import { LumenModel, LumenStage } from '../workflows/definitions';
+import {
+  monitorStatusQuery,
+  monitorWorkflowId,
+  setPolicyUpdate,
+  type MonitorInput,
+  type MonitorStatus,
+  type PersonRequest,
+} from '../workflows/monitor-definitions';
+import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
+import { CliError, EXIT, parseVersion } from './errors';
+import { actor } from './identity';
+import { color, printJson, table } from './output';
+import { openRegistry } from './registry-commands';
+
+/** lumen monitor start|status|check|pause|resume|rollback|retrain|policy|report <model> */
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function monitorStart(model: string) {
+  const args: [MonitorInput] = [{ model, trainingTaskQueue: taskQueues().training }];
+  return {
+    workflowId: monitorWorkflowId(model),
+    taskQueue: taskQueues().pipeline,
+    args,
+    typedSearchAttributes: [
+      { key: LumenModel, value: model },
+      { key: LumenStage, value: 'monitoring' },
+    ],
+    staticSummary: `monitor of ${model}: health checks, alerts, retrains and rollbacks`,
+  };
+}
+
+async function knownModel(model: string): Promise<void> {
+  const { registry } = openRegistry();
+  try {
+    if ((await registry.alias(model, 'champion')) === null) {
+      const versions = await registry.listVersions(model);
+      throw new CliError(
+        versions.length
+          ? `${model} has no champion: a monitor watches a served champion (promote one first)`
+          : `no model named "${model}" is registered (see: lumen models)`,
+      );
+    }
+  } finally {
+    registry.close();
+  }
+}
+
+/** Send a person's request; the monitor is started first if it is not running (it is one per model). */
+export async function monitorSignal(
+  kind: 'rollback' | 'retrain' | 'checkNow' | 'pause' | 'resume',
+  model: string,
+  opts: { reason?: string; to?: string; actor?: string; requestId?: string },
+): Promise<void> {
+  const reason = opts.reason?.trim() ?? (kind === 'checkNow' ? 'asked for a check' : '');
+  if (!reason) throw new CliError(`lumen monitor ${kind} needs --reason "<why>" (it is recorded)`);
+  await knownModel(model);
+  const request: PersonRequest = {
+    by: actor(opts.actor),
+    reason,
+    requestId: opts.requestId ?? randomUUID(),
+    ...(opts.to !== undefined ? { to: parseVersion(opts.to, '--to') } : {}),
+  };
+  const config = clientConfig();
+  await withClient(async (client) => {
+    const handle = await client.workflow.signalWithStart('modelMonitor', {
+      ...monitorStart(model),
+      signal: kind,
+      signalArgs: [request],
+    });
+    console.log(`${kind} sent to ${handle.workflowId} (request ${request.requestId}, by ${request.by})`);
+    console.log(`follow: lumen monitor status ${model}    web ui  ${workflowUrl(config, handle.workflowId)}`);
+  });
+}
+
+export async function monitorStartCommand(model: string): Promise<void> {
+  await knownModel(model);
+  await withClient(async (client) => {
+    const handle = await client.workflow.signalWithStart('modelMonitor', {
+      ...monitorStart(model),
+      signal: 'checkNow',
+      signalArgs: [{ by: actor(undefined), reason: 'monitor started by hand', requestId: randomUUID() }],
+    });
+    console.log(`monitoring ${model}: ${handle.workflowId} (checks now, then on its interval)`);
+  });
+}
+
+const pct = (x: number | null | undefined): string =>
+  x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`;
+
+export async function monitorStatusCommand(model: string, opts: { json?: boolean }): Promise<void> {
+  await withClient(async (client) => {
+    let status: MonitorStatus;
+    try {
+      status = await client.workflow.getHandle(monitorWorkflowId(model)).query(monitorStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new CliError(
+          `no monitor runs for ${model}: it starts with the model's first promotion, or by hand: lumen monitor start ${model}`,
+          EXIT.failed,
+        );
+      }
+      throw err;
+    }
+    if (opts.json) return printJson(status);
+    console.log(
+      `${color.bold(model)}  champion v${status.champion ?? '–'}  ${status.paused ? color.yellow(`PAUSED by ${status.paused.by}: ${status.paused.reason}`) : color.green('monitoring')}`,
+    );
+    console.log(
+      `checks   ${status.checks}, every ${status.policy.everyMinutes} min (policy from ${status.policyFrom}); next ${status.nextCheckAt}`,
+    );
+    console.log(
+      `history  ${status.historyLength} events in this run; continued as new ${status.continuedAsNew} time(s)`,
+    );
+    if (status.openIncidents.length) {
+      console.log(color.red('\nopen incidents'));
+      for (const i of status.openIncidents) console.log(`  ${i.kind} since ${i.openedAt}: ${i.summary}`);
+    } else console.log('\nno open incident');
+    if (status.reports.length) {
+      console.log('\nlast checks');
+      console.log(reportTable(status.reports));
+    }
+    if (status.actions.length) {
+      console.log('\nactions');
+      console.log(
+        table(
+          ['at', 'action', 'trigger', 'by', 'outcome'],
+          status.actions.map((a) => [a.at, a.kind, a.trigger, a.by, a.outcome]),
+        ),
+      );
+    }
+    if (status.pending.length) console.log(`\n${status.pending.length} request(s) waiting to be acted on`);
+  });
+}
+
+function reportTable(reports: ReportSummary[]): string {
+  return table(
+    [
+      'report',
+      'window end',
+      'champion',
+      'predictions',
+      'labelled',
+      'error',
+      'drifted',
+      'unusual',
+      'p99 ms',
+      'findings',
+    ],
+    reports.map((r) => [
+      r.id,
+      r.to,
+      r.champion === null ? null : `v${r.champion}`,
+      r.predictions,
+      r.labelled,
+      pct(r.championError),
+      pct(r.driftedShare),
+      pct(r.unusualRate),
+      r.p99 === null ? null : r.p99.toFixed(1),
+      r.findings.map((f) => f.kind).join(', ') || 'none',
+    ]),
+  );
+}
+
+export async function monitorPolicyCommand(
+  model: string,
+  opts: { set: string; reason: string; actor?: string },
+): Promise<void> {
+  let patch: MonitorPolicyInput;
+  try {
+    patch = JSON.parse(opts.set) as MonitorPolicyInput;
+  } catch (err) {
+    throw new CliError(`--set must be JSON, e.g. '{"everyMinutes": 1}': ${(err as Error).message}`);
+  }
+  await withClient(async (client) => {
+    try {
+      const policy = await client.workflow
+        .getHandle(monitorWorkflowId(model))
+        .executeUpdate(setPolicyUpdate, { args: [{ policy: patch, by: actor(opts.actor), reason: opts.reason }] });
+      printJson(policy);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new CliError(`policy refused: ${err.cause?.message ?? err.message}`, EXIT.failed);
+      }
+      if (err instanceof WorkflowNotFoundError) {
+        throw new CliError(`no monitor runs for ${model} (lumen monitor start ${model})`, EXIT.failed);
+      }
+      throw err;
+    }
+  });
+}
+
+/** Stored reports, from the registry (no server needed): a table, JSON, or an HTML page with charts over time. */
+export async function monitorReportCommand(
+  model: string,
+  opts: { since?: string; json?: boolean; html?: string; limit?: string },
+): Promise<void> {
+  if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) {
+    throw new CliError(`--since must be a date or time (ISO 8601), got "${opts.since}"`);
+  }
+  const { registry } = openRegistry();
+  let reports: MonitorReportRecord[];
+  try {
+    reports = await registry.listMonitorReports(model, {
+      since: opts.since ? new Date(opts.since).toISOString() : undefined,
+      limit: opts.limit ? parseVersion(opts.limit, '--limit') : 1000,
+    });
+  } finally {
+    registry.close();
+  }
+  if (opts.json) return printJson(reports);
+  if (reports.length === 0) {
+    console.log(`no health checks stored for ${model}${opts.since ? ` since ${opts.since}` : ''}`);
+    return;
+  }
+  const summaries = reports.map((r) => ({ ...(r.summary as unknown as ReportSummary), id: r.id, report: r.report }));
+  console.log(reportTable(summaries));
+  if (opts.html) {
+    fs.mkdirSync(path.dirname(path.resolve(opts.html)), { recursive: true });
+    fs.writeFileSync(opts.html, reportHtml(model, summaries));
+    console.log(`\nchart  ${path.resolve(opts.html)}`);
+  }
+}
+
+/** A self-contained page: one line chart per measure over the checks, drawn as SVG, and the findings listed. */
+export function reportHtml(model: string, reports: ReportSummary[]): string {
+  const esc = (s: string): string =>
+    s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const chart = (title: string, values: (number | null)[], unit: (x: number) => string): string => {
+    const w = 640;
+    const h = 140;
+    const pad = 30;
+    const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
+    if (finite.length === 0) return `<h3>${esc(title)}</h3><p>not measured in these checks</p>`;
+    const max = Math.max(...finite, 1e-9);
+    const x = (i: number): number => pad + (values.length === 1 ? 0 : (i * (w - 2 * pad)) / (values.length - 1));
+    const y = (v: number): number => h - pad - (v / max) * (h - 2 * pad);
+    const points = values
+      .map((v, i) => (v === null || !Number.isFinite(v) ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`))
+      .filter((p): p is string => p !== null)
+      .join(' ');
+    const marks = values
+      .map((v, i) =>
+        v === null || !Number.isFinite(v)
+          ? ''
+          : `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3"${reports[i].findings.length ? ' fill="#c0392b"' : ' fill="#2c7fb8"'}><title>${esc(`${reports[i].to}: ${unit(v)}`)}</title></circle>`,
+      )
+      .join('');
+    return `<h3>${esc(title)}</h3><svg width="${w}" height="${h}" role="img" aria-label="${esc(title)}">
+<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#999"/>
+<text x="2" y="${pad}" font-size="11">${esc(unit(max))}</text><text x="2" y="${h - pad}" font-size="11">0</text>
+<polyline fill="none" stroke="#2c7fb8" stroke-width="2" points="${points}"/>${marks}</svg>`;
+  };
+  const rows = reports
+    .map(
+      (r) =>
+        `<tr><td>${r.id}</td><td>${esc(r.to)}</td><td>${r.champion ?? '–'}</td><td>${r.predictions}</td><td>${r.labelled}</td><td>${esc(r.findings.map((f) => `${f.kind}: ${f.summary}`).join(' · ') || 'none')}</td></tr>`,
+    )
+    .join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(model)} — health over time</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}table{border-collapse:collapse}</style>
+</head><body><h1>${esc(model)} — health over time</h1>
+<p>${reports.length} checks from ${esc(reports[0].from)} to ${esc(reports.at(-1)!.to)}. Red points: checks with findings.</p>
+${chart(
+  'error on labelled feedback (champion)',
+  reports.map((r) => r.championError),
+  pct,
+)}
+${chart(
+  'share of drifted input columns',
+  reports.map((r) => r.driftedShare),
+  pct,
+)}
+${chart(
+  'share of unusual inputs',
+  reports.map((r) => r.unusualRate),
+  pct,
+)}
+${chart(
+  'p99 latency',
+  reports.map((r) => r.p99),
+  (v) => `${v.toFixed(1)} ms`,
+)}
+${chart(
+  'predictions per check',
+  reports.map((r) => r.predictions),
+  (v) => v.toFixed(0),
+)}
+<h2>Checks</h2><table><tr><th>report</th><th>window end</th><th>champion</th><th>predictions</th><th>labelled</th><th>findings</th></tr>
+${rows}</table></body></html>`;
+}
