@@ -18,7 +18,7 @@ import type { PipelineActivities } from '../activities';
 import type { ReportSummary } from '../lib/monitor/health';
 // lib/monitor/policy is a zod schema and nothing else (no I/O): the setPolicy update validates with it
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
-import { parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
+import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
 import { BOOKKEEPING, DATA_WORK } from './activity-options';
 import { championChange } from './champion-change';
 import { LumenModel, LumenStage, championChangeWorkflowId, trainingWorkflowId } from './definitions';
@@ -75,15 +75,8 @@ export const LOG_SETTLE_MS = 5_000;
 export async function modelMonitor(input: MonitorInput): Promise<void> {
   const info = workflowInfo();
   const model = input.model;
-  let state: MonitorState;
-  if (input.state) {
-    state = input.state;
-  } else {
-    const ctx = await bookkeeping.monitorContext({ model });
-    state = initialState(model, ctx.policy, Date.now());
-    state.champion = ctx.champion;
-    state.checkRequested = ctx.champion !== null;
-  }
+  // handlers are in place before the first await, so no signal or update waits on the set-up
+  const state: MonitorState = input.state ?? initialState(model, DEFAULT_MONITOR_POLICY, Date.now());
   upsertSearchAttributes([
     { key: LumenModel, value: model },
     { key: LumenStage, value: state.paused ? 'paused' : 'monitoring' },
@@ -379,6 +372,16 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     } else {
       await rollback('manual', r.by, r.reason, r.requestId, evidence, r.to);
     }
+  }
+
+  if (!input.state) {
+    const ctx = await bookkeeping.monitorContext({ model });
+    if (state.policyFrom === 'spec') {
+      state.policy = ctx.policy;
+      state.nextCheckAt = Date.now() + ctx.policy.everyMinutes * 60_000;
+    }
+    state.champion ??= ctx.champion;
+    if (ctx.champion !== null) state.checkRequested = true;
   }
 
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import type { Finding } from '../../lib/monitor/health';
+import { MonitorPolicy } from '../../lib/monitor/policy';
+import { meanInterval, wilson } from '../../lib/monitor/stats';
+import { decide, initialState, takeRequest, championMoved } from '../../workflows/monitor-logic';
+
+const MIN = 60_000;
+const drift: Finding = { kind: 'input-drift', action: 'retrain', severity: 'critical', summary: 'drifted' };
+const worse: Finding = { kind: 'worse-than-previous', action: 'rollback', severity: 'critical', summary: 'worse' };
+
+describe('monitor rules: hysteresis, cooldown, one action per cause', () => {
+  const policy = MonitorPolicy.parse({ breaches: 2, clearAfter: 2, cooldownMinutes: 60 });
+
+  it('acts only after `breaches` checks in a row, then not again within the cooldown', () => {
+    const s = initialState('m', policy, 0);
+    assert.deepEqual(decide(s, [drift], 0), [], 'one breach is not enough');
+    const second = decide(s, [drift], 5 * MIN);
+    assert.deepEqual(
+      second.map((a) => a.kind),
+      ['retrain', 'alert'],
+    );
+    assert.ok(second[1].opened, 'the alert says the incident opened');
+    for (let m = 10; m < 60; m += 5) assert.deepEqual(decide(s, [drift], m * MIN), [], `minute ${m}: cooling down`);
+    assert.deepEqual(
+      decide(s, [drift], 66 * MIN).map((a) => a.kind),
+      ['retrain', 'alert'],
+      'after the cooldown a standing incident acts again',
+    );
+  });
+
+  it('a flapping signal (on, off, on, off…) never reaches two breaches in a row: no action', () => {
+    const s = initialState('m', policy, 0);
+    for (let i = 0; i < 20; i++) assert.deepEqual(decide(s, i % 2 ? [] : [drift], i * 5 * MIN), []);
+  });
+
+  it('a signal flapping in pairs acts once per cooldown, and the incident closes after clearAfter clean checks', () => {
+    const s = initialState('m', policy, 0);
+    let retrains = 0;
+    // two on, two off, for 3 hours at 5-minute checks: 18 openings, a 60-minute cooldown
+    for (let i = 0; i < 36; i++) {
+      const actions = decide(s, i % 4 < 2 ? [drift] : [], i * 5 * MIN);
+      retrains += actions.filter((a) => a.kind === 'retrain').length;
+      if (i % 4 === 3) assert.equal(s.incidents['input-drift'].open, false, `check ${i}: closed after two clean`);
+    }
+    assert.equal(retrains, 3, 'once per hour over three hours');
+  });
+
+  it('a rollback acts on the first check (its intervals are its hysteresis); one retrain per check', () => {
+    const s = initialState('m', policy, 0);
+    const decay: Finding = { kind: 'decay', action: 'retrain', severity: 'critical', summary: 'decayed' };
+    assert.deepEqual(
+      decide(s, [worse, drift, decay], 0).map((a) => a.kind),
+      ['rollback', 'alert'],
+    );
+    const next = decide(s, [worse, drift, decay], 5 * MIN);
+    assert.equal(next.filter((a) => a.kind === 'retrain').length, 1, 'drift and decay ask; one retrain runs');
+    assert.equal(next.filter((a) => a.kind === 'rollback').length, 0, 'the rollback is cooling down');
+  });
+
+  it('a champion move forgets findings about the old version, keeps the rest and the cooldowns', () => {
+    const s = initialState('m', policy, 0);
+    s.champion = 1;
+    decide(s, [worse, drift], 0);
+    championMoved(s, 2);
+    assert.equal(s.incidents['worse-than-previous'], undefined);
+    assert.equal(s.incidents['input-drift'].breaches, 1);
+    assert.ok(s.lastActionAt.rollback);
+  });
+
+  it('takes a request id once', () => {
+    const s = initialState('m', policy, 0);
+    const r = { kind: 'retrain' as const, by: 'ana', reason: 'why', requestId: 'r1' };
+    assert.equal(takeRequest(s, r), true);
+    assert.equal(takeRequest(s, r), false);
+    s.pending.shift();
+    assert.equal(takeRequest(s, r), false, 'still known after it was acted on');
+  });
+});
+
+describe('monitor statistics: intervals', () => {
+  it('Wilson interval equals scipy (binomtest(k, n).proportion_ci(method="wilson"))', () => {
+    // scipy 1.17.1: binomtest(12, 100) → (0.0699940643701949, 0.19812099426711421); binomtest(0, 7) → (0, 0.35433043506668743)
+    const w = wilson(12, 100);
+    assert.ok(Math.abs(w.low - 0.0699940643701949) < 1e-9, String(w.low));
+    assert.ok(Math.abs(w.high - 0.19812099426711421) < 1e-9, String(w.high));
+    const none = wilson(0, 7);
+    assert.ok(Math.abs(none.low) < 1e-12 && Math.abs(none.high - 0.35433043506668743) < 1e-9, JSON.stringify(none));
+    assert.ok(Number.isNaN(wilson(0, 0).value));
+  });
+  it('mean interval: mean ± 1.96·s/√n', () => {
+    const m = meanInterval([1, 2, 3, 4, 5]);
+    const half = 1.959963984540054 * Math.sqrt(2.5 / 5);
+    assert.ok(Math.abs(m.low - (3 - half)) < 1e-12 && Math.abs(m.high - (3 + half)) < 1e-12);
+  });
+});
