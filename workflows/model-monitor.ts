@@ -411,11 +411,13 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
   }
 }
 
+/** The message that says what went wrong: the innermost cause (a child's activity's own error). */
 function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) {
-    return err.cause?.message ?? err.message;
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e && (e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
   }
-  return (err as Error).message ?? String(err);
+  return e?.message ?? String(err);
 }
 
 type Plain = Record<string, unknown>;

@@ -185,10 +185,13 @@ describe('the monitor: health checks over served traffic, and what it does about
       // the first promotion started the monitor
       await until('the monitor', () => status(spec.name));
 
-      // undrifted: the training year's own days, 60 per second, for at least three checks
+      // undrifted: the training year's own days, 120 per second, each second's spread over the whole year
+      const spread = Array.from({ length: rows.length }, (_, j) => rows[(j * 149) % rows.length]);
+      const traffic = (from: WeatherRow[], i: number) =>
+        Array.from({ length: 120 }, (_, k) => from[(i * 120 + k) % from.length]);
       const calmFrom = (await status(spec.name)).checks;
       for (let i = 0; (await status(spec.name)).checks < calmFrom + 4; i++) {
-        await serveAndLabel(server, spec.name, rows.slice((i * 60) % 300, ((i * 60) % 300) + 60), false);
+        await serveAndLabel(server, spec.name, traffic(spread, i), false);
         await sleep(1000);
       }
       const calm = await status(spec.name);
@@ -205,7 +208,7 @@ describe('the monitor: health checks over served traffic, and what it does about
       assert.deepEqual(await actions(spec.name), [], 'no action');
 
       // drifted: a hotter, windier, wetter year
-      const hot = rows.map((r) => ({
+      const hot = spread.map((r) => ({
         ...r,
         temp_max: r.temp_max + 15,
         temp_min: r.temp_min + 15,
@@ -214,7 +217,7 @@ describe('the monitor: health checks over served traffic, and what it does about
       }));
       const driftFrom = (await status(spec.name)).checks;
       for (let i = 0; (await status(spec.name)).checks < driftFrom + 8; i++) {
-        await serveAndLabel(server, spec.name, hot.slice((i * 60) % 300, ((i * 60) % 300) + 60), false);
+        await serveAndLabel(server, spec.name, traffic(hot, i), false);
         await sleep(1000);
       }
       const retrains = await actions(spec.name, 'retrain');
@@ -354,7 +357,10 @@ describe('the monitor: health checks over served traffic, and what it does about
       // the policy: validated before it is taken
       await assert.rejects(
         handle.executeUpdate(setPolicyUpdate, { args: [{ policy: { everyMinutes: -1 }, by: 'ana', reason: 'x' }] }),
-        /monitor\.everyMinutes/,
+        (err: { cause?: { message?: string } }) => {
+          assert.match(err.cause?.message ?? '', /invalid monitor policy: monitor\.everyMinutes/);
+          return true;
+        },
       );
       const policy = await handle.executeUpdate(setPolicyUpdate, {
         args: [{ policy: { drift: { action: 'alert' } }, by: 'ana', reason: 'retrain by hand for now' }],
