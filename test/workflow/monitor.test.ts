@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { startTrainingPipeline } from '../../client/pipeline';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import type { SourceRef } from '../../lib/data/source';
@@ -305,6 +306,9 @@ describe('the monitor: health checks over served traffic, and what it does about
         back - promotedAt < 60_000,
         `rolled back ${((back - promotedAt) / 1000).toFixed(0)} s after the promotion`,
       );
+      // the monitor's history so far, with the rollback it started as a child, replays on the current code
+      const history = await client.workflow.getHandle(monitorWorkflowId(spec.name)).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, monitorWorkflowId(spec.name));
       await server.close();
     });
   });
@@ -374,6 +378,20 @@ describe('the monitor: health checks over served traffic, and what it does about
       });
       assert.equal(resumed.policyFrom, 'update');
       assert.equal(resumed.policy.drift.action, 'alert', 'the policy survives continue-as-new');
+      // determinism: each run of this monitor (before and after continue-as-new) replays on the current code
+      const runs: string[] = [];
+      for await (const w of client.workflow.list({ query: `WorkflowId = "${monitorWorkflowId(spec.name)}"` })) {
+        runs.push(w.runId);
+      }
+      assert.ok(runs.length >= 2, `runs: ${runs.length}`);
+      for (const runId of runs) {
+        const history = await client.workflow.getHandle(monitorWorkflowId(spec.name), runId).fetchHistory();
+        await Worker.runReplayHistory(
+          { workflowBundle: await workflowBundle() },
+          history,
+          monitorWorkflowId(spec.name),
+        );
+      }
       await handle.terminate('test done');
     });
   });
