@@ -415,7 +415,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
 function failureMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined;
   while (e && (e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
+    e = e.cause;
   }
   return e?.message ?? String(err);
 }
