@@ -216,6 +216,9 @@ export async function monitorReportCommand(
   const { registry } = openRegistry();
   let reports: MonitorReportRecord[];
   try {
+    if ((await registry.listVersions(model)).length === 0) {
+      throw new CliError(`no model named "${model}" is registered (see: lumen models)`);
+    }
     reports = await registry.listMonitorReports(model, {
       since: opts.since ? new Date(opts.since).toISOString() : undefined,
       limit: opts.limit ? parseVersion(opts.limit, '--limit') : 1000,
