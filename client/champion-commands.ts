@@ -7,7 +7,6 @@ import {
   WorkflowFailedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
-  type Client,
 } from '@temporalio/client';
 import {
   approveCandidate,
@@ -18,7 +17,7 @@ import {
   type VerifyInput,
 } from '../workflows/definitions';
 import type { championChange, verifyModel } from '../workflows';
-import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
+import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
 import { describeFailure } from './format';
 import { actor } from './identity';
@@ -26,15 +25,6 @@ import { printJson } from './output';
 import { openRegistry, parseModelRef } from './registry-commands';
 
 /** approve / reject / rollback / promote / alias / verify: the decisions people make about versions. */
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 export async function decideCandidate(
   kind: 'approve' | 'reject',

@@ -56,3 +56,13 @@ export function workflowUrl(
   const base = `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${runId}/user-metadata` : base;
 }
+
+/** Run with a connected client, closing its connection afterwards. */
+export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ReportSummary } from '../lib/monitor/health';
 import type { MonitorPolicyInput } from '../lib/monitor/policy';
 import type { MonitorReportRecord } from '../lib/registry/types';
@@ -14,22 +14,13 @@ import {
   type MonitorStatus,
   type PersonRequest,
 } from '../workflows/monitor-definitions';
-import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
+import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
 import { actor } from './identity';
 import { color, printJson, table } from './output';
 import { openRegistry } from './registry-commands';
 
 /** lumen monitor start|status|check|pause|resume|rollback|retrain|policy|report <model> */
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 function monitorStart(model: string) {
   const args: [MonitorInput] = [{ model, trainingTaskQueue: taskQueues().training }];

@@ -5,7 +5,7 @@ import type { ArtifactRef, ArtifactStore } from '../artifacts';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { DatasetRef } from '../data/snapshot';
 import type { Registry, ModelVersion } from '../registry/types';
-import { FeedbackStore } from '../serving/feedback';
+import { FeedbackStore, type FeedbackRecord } from '../serving/feedback';
 import type { SourceColumn, LabelRule } from '../spec';
 import { numericDrift } from '../stats/drift';
 import { measureDrift, type ColumnDrift } from '../validation/drift';
@@ -96,6 +96,18 @@ export function logScan(root: string, model: string): string | null {
     .some((d) => d.isDirectory() && fs.readdirSync(path.join(dir, d.name)).some((f) => /^[^.].*\.parquet$/.test(f)));
   if (!any) return null;
   return `read_parquet(${sqlString(path.join(dir, '*', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
+}
+
+/** Labels as a temporary DuckDB table `fb (id, label)`, label as JSON text, to join to the log by prediction id. */
+export async function feedbackTable(con: DuckDBConnection, labels: FeedbackRecord[]): Promise<void> {
+  await con.run('CREATE TEMP TABLE fb (id VARCHAR, label VARCHAR)');
+  const appender = await con.createAppender('fb');
+  for (const l of labels) {
+    appender.appendVarchar(l.predictionId);
+    appender.appendVarchar(JSON.stringify(l.label));
+    appender.endRow();
+  }
+  appender.closeSync();
 }
 
 /** A served input field as a typed SQL value (the log keeps rows as JSON, as received). */
@@ -338,14 +350,7 @@ async function measureFeedback(
     feedback.close();
   }
   if (labels.length === 0) return;
-  await con.run('CREATE TEMP TABLE fb (id VARCHAR, label VARCHAR)');
-  const appender = await con.createAppender('fb');
-  for (const l of labels) {
-    appender.appendVarchar(l.predictionId);
-    appender.appendVarchar(JSON.stringify(l.label));
-    appender.endRow();
-  }
-  appender.closeSync();
+  await feedbackTable(con, labels);
   const spec = record.spec;
   const sliceColumns = spec.task === 'binary' ? spec.gate.slices.columns : [];
   const sliceSelect = sliceColumns

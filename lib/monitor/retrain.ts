@@ -8,7 +8,7 @@ import { hashJson } from '../hash';
 import type { Registry } from '../registry/types';
 import { FeedbackStore } from '../serving/feedback';
 import type { ModelSpec } from '../spec';
-import { logScan, type HealthCheckPaths } from './health';
+import { feedbackTable, logScan, type HealthCheckPaths } from './health';
 
 /**
  * The batch a retrain trains on: the newest accepted data of the model (what training may use of it) plus every
@@ -70,14 +70,7 @@ export async function buildRetrainBatch(
     const columns = spec.source.columns.filter((c) => types.has(c.name));
     let feedbackSelect = '';
     if (scan && labels.length) {
-      await con.run('CREATE TEMP TABLE fb (id VARCHAR, label VARCHAR)');
-      const appender = await con.createAppender('fb');
-      for (const l of labels) {
-        appender.appendVarchar(l.predictionId);
-        appender.appendVarchar(JSON.stringify(l.label));
-        appender.endRow();
-      }
-      appender.closeSync();
+      await feedbackTable(con, labels);
       const field = (name: string): string =>
         name === spec.label.column
           ? `json_extract_string(fb.label, '$')`
