@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -9,73 +8,18 @@ import { stopProcess } from '../../tools/devserver';
 import { HEARTBEAT_TIMEOUT } from '../../workflows/activity-options';
 import {
   repoRoot,
-  temporalAddress,
   tempHome,
   testClient,
   uniqueQueues,
   withWorkers,
   type TestHome,
 } from '../support/env';
+import { kill, spawnWorker, until, type WorkerProcess } from '../support/worker-process';
 
 /**
  * Workers in their own OS processes, killed like crashed machines, under the settings a user gets: no test
  * passes a shorter timeout. If one of these needs a special setting to pass, the default is wrong.
  */
-
-interface WorkerProcess {
-  child: ChildProcess;
-  /** everything it printed so far */
-  output: () => string;
-}
-
-function spawnWorker(
-  home: string,
-  queues: { pipeline: string; training: string },
-  roles: 'pipeline' | 'training',
-): WorkerProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'worker/main.ts',
-      '--queues',
-      roles,
-      '--training-queue',
-      queues.training,
-      '--pipeline-queue',
-      queues.pipeline,
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: temporalAddress(), LUMEN_LOG_LEVEL: 'INFO' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`worker exited ${code}:\n${output}`);
-  });
-  return { child, output: () => output };
-}
-
-async function kill(worker: WorkerProcess): Promise<number> {
-  worker.child.kill('SIGKILL');
-  await new Promise((r) => worker.child.once('exit', r));
-  return Date.now();
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
 

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { repoRoot, temporalAddress } from './env';
+
+/** Workers in their own OS processes, to be killed like crashed machines (fault tests). */
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** everything it printed so far */
+  output: () => string;
+}
+
+export function spawnWorker(
+  home: string,
+  queues: { pipeline: string; training: string },
+  roles: 'pipeline' | 'training' | 'pipeline,training',
+  address = temporalAddress(),
+): WorkerProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'worker/main.ts',
+      '--queues',
+      roles,
+      '--training-queue',
+      queues.training,
+      '--pipeline-queue',
+      queues.pipeline,
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: address, LUMEN_LOG_LEVEL: 'INFO' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`worker exited ${code}:\n${output}`);
+  });
+  return { child, output: () => output };
+}
+
+export async function kill(worker: WorkerProcess): Promise<number> {
+  worker.child.kill('SIGKILL');
+  await new Promise((r) => worker.child.once('exit', r));
+  return Date.now();
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    assert.ok(Date.now() < deadline, `${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
