@@ -10,12 +10,15 @@ export interface ActivityDeps {
   registry: Registry;
   /** git commit (or LUMEN_CODE_VERSION) of the code the worker runs */
   codeVersion: string;
-  /** tells a model's monitor workflow of champion moves (set by createWorkers; absent: nobody is told) */
-  monitors?: MonitorNotifier;
+  /** what activities ask of Temporal itself (set by createWorkers; absent in unit tests: nobody is told) */
+  temporal?: TemporalOps;
 }
 
-export interface MonitorNotifier {
+export interface TemporalOps {
+  /** tell the model's monitor that its champion moved, starting the monitor if it is not running */
   championMoved(model: string, event: ChampionMovedEvent): Promise<void>;
+  /** pause a schedule, with a note saying why */
+  pauseSchedule(scheduleId: string, note: string): Promise<void>;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ActivityDeps } from './context';
 import { evaluateActivities } from './evaluate';
 import { ingestActivities } from './ingest';
 import { monitorActivities } from './monitor';
+import { scheduleActivities } from './schedule';
 import { registryActivities } from './registry';
 import { trainActivities } from './train';
 import { validateActivities } from './validate';
@@ -17,6 +18,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...registryActivities(deps),
     ...alertActivities(deps),
     ...monitorActivities(deps),
+    ...scheduleActivities(deps),
   };
 }
 

@@ -145,7 +145,7 @@ export function registryActivities(deps: ActivityDeps) {
             log.warn('a serving instance was not told of the move', { url: f.url, reason: f.reason });
           // the model's monitor learns of it (and starts with the first promotion); a retry tells it again, and
           // the monitor takes the event once
-          await deps.monitors?.championMoved(input.model, {
+          await deps.temporal?.championMoved(input.model, {
             eventId: input.requestId,
             version: moved.champion,
             previous: moved.previous,

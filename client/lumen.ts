@@ -315,6 +315,57 @@ export function buildProgram(): Command {
       (await import('./monitor-commands')).monitorPolicyCommand(model, opts),
     );
 
+  const schedule = program
+    .command('schedule')
+    .description('periodic training as Temporal Schedules (overlap: skip; pauses itself after repeated failures)');
+  schedule
+    .command('create')
+    .description('train a model on a schedule: on a source file as it is then, or on accepted data plus feedback')
+    .argument('<model>')
+    .option('--every <duration>', 'e.g. "6 hours", "1d", "30m"')
+    .option('--cron <expression>', 'e.g. "0 2 * * *" (02:00 every day, UTC)')
+    .option('--source <uri>', 'train on this file as it is at each run (default: accepted data plus feedback)')
+    .addOption(
+      new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']),
+    )
+    .option('--spec <file>', "the spec to train with (default: the champion's)")
+    .option('--id <id>', 'schedule id (default train:<model>)')
+    .option('--max-failures <n>', 'pause after this many failed runs in a row', '3')
+    .option('--paused', 'create it paused')
+    .option('--note <text>', 'a note shown with the schedule')
+    .addOption(actorOption())
+    .action(async (model: string, opts: Parameters<typeof import('./schedule-commands').scheduleCreate>[1]) =>
+      (await import('./schedule-commands')).scheduleCreate(model, opts),
+    );
+  schedule
+    .command('list')
+    .description('training schedules: state, next and last run')
+    .addOption(jsonOption())
+    .action(async (opts: { json?: boolean }) => (await import('./schedule-commands')).scheduleList(opts));
+  schedule
+    .command('show')
+    .description("a schedule's state, next runs and recorded runs")
+    .argument('<id>')
+    .addOption(jsonOption())
+    .action(async (id: string, opts: { json?: boolean }) =>
+      (await import('./schedule-commands')).scheduleShow(id, opts),
+    );
+  for (const kind of ['pause', 'resume', 'trigger', 'delete'] as const) {
+    schedule
+      .command(kind)
+      .description(
+        { pause: 'stop starting runs', resume: 'start runs again', trigger: 'start a run now', delete: 'remove it' }[
+          kind
+        ],
+      )
+      .argument('<id>')
+      .option('--reason <text>', 'why (kept in the schedule note)')
+      .addOption(actorOption())
+      .action(async (id: string, opts: { reason?: string; actor?: string }) =>
+        (await import('./schedule-commands')).scheduleChange(kind, id, opts),
+      );
+  }
+
   const serving = program.command('serving').description("how a model's traffic is split: champion, canary, shadow");
   serving
     .command('show')

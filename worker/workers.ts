@@ -4,7 +4,7 @@ import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { SqliteRegistry } from '../lib/registry/sqlite';
 import { codeVersion } from '../lib/version';
-import { temporalMonitorNotifier } from './monitor-notifier';
+import { temporalOps } from './temporal-ops';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 
 export type QueueRole = 'pipeline' | 'training';
@@ -52,7 +52,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   };
   const deps: ActivityDeps = {
     ...setup.deps,
-    monitors: setup.deps.monitors ?? temporalMonitorNotifier(setup.connection, common.namespace, queues),
+    temporal: setup.deps.temporal ?? temporalOps(setup.connection, common.namespace, queues),
   };
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {

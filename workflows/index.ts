@@ -2,3 +2,4 @@ export { championChange } from './champion-change';
 export { trainingPipeline } from './training-pipeline';
 export { verifyModel } from './verify-model';
 export { modelMonitor } from './model-monitor';
+export { scheduledTraining } from './scheduled-training';

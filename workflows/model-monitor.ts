@@ -13,7 +13,7 @@ import {
   workflowInfo,
   setCurrentDetails,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { PipelineActivities } from '../activities';
 import type { ReportSummary } from '../lib/monitor/health';
 // lib/monitor/policy is a zod schema and nothing else (no I/O): the setPolicy update validates with it
@@ -217,6 +217,8 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
             },
           ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
+          // content trained on already is not trained again; a run that failed may be tried again
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         });
         outcome = `started ${child} on ${batch.rows.accepted} accepted rows and ${batch.rows.feedback} labelled predictions`;
       } catch (err) {

@@ -7,6 +7,7 @@ import type { ArtifactRef } from '../artifacts';
 import { ChampionChangedError, ConflictError, NotFoundError } from '../errors';
 import type {
   MonitorActionRecord,
+  ScheduleRunRecord,
   MonitorReportRecord,
   AlertRecord,
   AliasChange,
@@ -182,6 +183,16 @@ const MIGRATIONS = [
      at TEXT NOT NULL
    );
    CREATE INDEX monitor_actions_by_model ON monitor_actions (model, id);`,
+  `CREATE TABLE schedule_runs (
+     id INTEGER PRIMARY KEY,
+     schedule_id TEXT NOT NULL,
+     model TEXT NOT NULL,
+     workflow_id TEXT NOT NULL,
+     ok INTEGER NOT NULL,
+     detail TEXT NOT NULL,
+     at TEXT NOT NULL,
+     UNIQUE (schedule_id, workflow_id)
+   );`,
 ];
 
 interface VersionRow {
@@ -970,9 +981,64 @@ export class SqliteRegistry implements Registry {
     return rows.map(toMonitorAction);
   }
 
+  async recordScheduleRun(
+    run: Omit<ScheduleRunRecord, 'id' | 'at'>,
+  ): Promise<{ record: ScheduleRunRecord; failuresInRow: number }> {
+    return this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO schedule_runs (schedule_id, model, workflow_id, ok, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (schedule_id, workflow_id) DO NOTHING`,
+          )
+          .run(run.scheduleId, run.model, run.workflowId, run.ok ? 1 : 0, run.detail, now());
+        const row = this.db
+          .prepare('SELECT * FROM schedule_runs WHERE schedule_id = ? AND workflow_id = ?')
+          .get(run.scheduleId, run.workflowId) as ScheduleRunRow;
+        const lastOk = this.db
+          .prepare('SELECT max(id) AS id FROM schedule_runs WHERE schedule_id = ? AND ok = 1 AND id <= ?')
+          .get(run.scheduleId, row.id) as { id: number | null };
+        const { n } = this.db
+          .prepare('SELECT count(*) AS n FROM schedule_runs WHERE schedule_id = ? AND ok = 0 AND id > ? AND id <= ?')
+          .get(run.scheduleId, lastOk.id ?? 0, row.id) as { n: number };
+        return { record: toScheduleRun(row), failuresInRow: n };
+      })
+      .immediate();
+  }
+
+  async listScheduleRuns(scheduleId: string, limit = 20): Promise<ScheduleRunRecord[]> {
+    return (
+      this.db
+        .prepare('SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id')
+        .all(scheduleId, limit) as ScheduleRunRow[]
+    ).map(toScheduleRun);
+  }
+
   close(): void {
     this.db.close();
   }
+}
+
+interface ScheduleRunRow {
+  id: number;
+  schedule_id: string;
+  model: string;
+  workflow_id: string;
+  ok: number;
+  detail: string;
+  at: string;
+}
+
+function toScheduleRun(r: ScheduleRunRow): ScheduleRunRecord {
+  return {
+    id: r.id,
+    scheduleId: r.schedule_id,
+    model: r.model,
+    workflowId: r.workflow_id,
+    ok: r.ok === 1,
+    detail: r.detail,
+    at: r.at,
+  };
 }
 
 interface MonitorReportRow {

@@ -150,6 +150,17 @@ export interface MonitorActionRecord {
   at: string;
 }
 
+/** One run of a schedule (periodic training): how it ended. */
+export interface ScheduleRunRecord {
+  id: number;
+  scheduleId: string;
+  model: string;
+  workflowId: string;
+  ok: boolean;
+  detail: string;
+  at: string;
+}
+
 export interface AliasEvent {
   id: number;
   model: string;
@@ -262,6 +273,9 @@ export interface Registry {
   /** Idempotent per key. */
   recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord>;
   listMonitorActions(model: string, limit?: number): Promise<MonitorActionRecord[]>;
+  /** Idempotent per (scheduleId, workflowId); returns the failed runs in a row that end with this one. */
+  recordScheduleRun(run: Omit<ScheduleRunRecord, 'id' | 'at'>): Promise<{ record: ScheduleRunRecord; failuresInRow: number }>;
+  listScheduleRuns(scheduleId: string, limit?: number): Promise<ScheduleRunRecord[]>;
   announceServingInstance(instance: { id: string; url: string }): Promise<void>;
   servingInstances(seenSince: string): Promise<ServingInstance[]>;
   close(): void;

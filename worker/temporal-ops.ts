@@ -1,17 +1,18 @@
 import { Client, type ConnectionLike } from '@temporalio/client';
-import type { MonitorNotifier } from '../activities/context';
+import type { TemporalOps } from '../activities/context';
 import { LumenModel, LumenStage } from '../workflows/definitions';
 import { monitorWorkflowId, type ChampionMovedEvent, type MonitorInput } from '../workflows/monitor-definitions';
 
 /**
- * Tells a model's monitor that its champion moved, starting the monitor if it is not running (signal-with-start:
- * one monitor per model, started by the first promotion). A move told twice is taken once (its event id).
+ * What activities ask of Temporal: tell a model's monitor that its champion moved, starting the monitor if it is
+ * not running (signal-with-start: one monitor per model, started by the first promotion; a move told twice is
+ * taken once, by its event id); pause a schedule that keeps failing.
  */
-export function temporalMonitorNotifier(
+export function temporalOps(
   connection: ConnectionLike,
   namespace: string,
   queues: { pipeline: string; training: string },
-): MonitorNotifier {
+): TemporalOps {
   const client = new Client({ connection, namespace });
   return {
     async championMoved(model: string, event: ChampionMovedEvent): Promise<void> {
@@ -28,6 +29,9 @@ export function temporalMonitorNotifier(
         ],
         staticSummary: `monitor of ${model}: health checks, alerts, retrains and rollbacks`,
       });
+    },
+    async pauseSchedule(scheduleId: string, note: string): Promise<void> {
+      await client.schedule.getHandle(scheduleId).pause(note);
     },
   };
 }
