@@ -1,6 +1,7 @@
 import { alertActivities } from './alert';
 import type { ActivityDeps } from './context';
 import { evaluateActivities } from './evaluate';
+import { inboxActivities } from './inbox';
 import { ingestActivities } from './ingest';
 import { monitorActivities } from './monitor';
 import { scheduleActivities } from './schedule';
@@ -19,6 +20,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...alertActivities(deps),
     ...monitorActivities(deps),
     ...scheduleActivities(deps),
+    ...inboxActivities(deps),
   };
 }
 

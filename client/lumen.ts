@@ -366,6 +366,36 @@ export function buildProgram(): Command {
       );
   }
 
+  const inbox = program.command('inbox').description('a folder whose arriving files train a model, each content once');
+  inbox
+    .command('watch')
+    .description('watch a folder: every settled Parquet/CSV/JSON file starts the pipeline once per content')
+    .argument('<model>')
+    .requiredOption('--dir <folder>', 'the folder to watch')
+    .option('--spec <file>', "the spec to train with (default: the champion's)")
+    .option('--every <seconds>', 'seconds between scans', '10')
+    .addOption(actorOption())
+    .action(async (model: string, opts: Parameters<typeof import('./inbox-commands').inboxWatch>[1]) =>
+      (await import('./inbox-commands')).inboxWatch(model, opts),
+    );
+  inbox
+    .command('status')
+    .description('what arrived and which training run it started')
+    .argument('<model>')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: { json?: boolean }) =>
+      (await import('./inbox-commands')).inboxStatus(model, opts),
+    );
+  inbox
+    .command('stop')
+    .description('stop watching (files already in the folder stay)')
+    .argument('<model>')
+    .option('--reason <text>', 'why')
+    .addOption(actorOption())
+    .action(async (model: string, opts: { reason?: string; actor?: string }) =>
+      (await import('./inbox-commands')).inboxStop(model, opts),
+    );
+
   const serving = program.command('serving').description("how a model's traffic is split: champion, canary, shadow");
   serving
     .command('show')

@@ -3,3 +3,4 @@ export { trainingPipeline } from './training-pipeline';
 export { verifyModel } from './verify-model';
 export { modelMonitor } from './model-monitor';
 export { scheduledTraining } from './scheduled-training';
+export { inboxWatcher } from './inbox-watcher';

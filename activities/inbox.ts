@@ -1,0 +1,29 @@
+import { clearInboxFile, scanInbox, type InboxFile } from '../lib/inbox';
+import { NotFoundError } from '../lib/errors';
+import type { ModelSpec } from '../lib/spec';
+import { asActivity, type ActivityDeps } from './context';
+
+export function inboxActivities(deps: ActivityDeps) {
+  return {
+    /** Settled files in the inbox, staged by content, and the spec to train them with (given, or the champion's). */
+    async scanInbox(input: {
+      model: string;
+      dir: string;
+      spec?: ModelSpec;
+    }): Promise<{ files: InboxFile[]; spec: ModelSpec | null }> {
+      return asActivity(async () => {
+        const files = await scanInbox(deps.store, input.dir);
+        if (files.length === 0) return { files, spec: null };
+        if (input.spec) return { files, spec: input.spec };
+        const champion = await deps.registry.alias(input.model, 'champion');
+        const record = champion === null ? undefined : await deps.registry.getVersion(input.model, champion);
+        if (!record) throw new NotFoundError(`${input.model} has no champion to take the spec from; watch with a spec`);
+        return { files, spec: record.spec };
+      });
+    },
+
+    async clearInboxFile(input: { dir: string; name: string; sha256: string }): Promise<boolean> {
+      return asActivity(() => clearInboxFile(input.dir, input.name, input.sha256));
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { loadModelSpec, type ModelSpec } from '../lib/spec';
+import { LumenModel, LumenStage } from '../workflows/definitions';
+import { inboxStatusQuery, inboxWorkflowId, type InboxInput } from '../workflows/inbox-definitions';
+import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
+import { CliError, EXIT, parseVersion } from './errors';
+import { actor } from './identity';
+import { printJson, table } from './output';
+import { openRegistry } from './registry-commands';
+
+/** lumen inbox watch|status|stop: a folder whose arriving files train the model, each content once. */
+
+export async function inboxWatch(
+  model: string,
+  opts: { dir: string; spec?: string; every?: string; actor?: string },
+): Promise<void> {
+  const dir = path.resolve(opts.dir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CliError(`--dir ${dir} is not a folder`);
+  let spec: ModelSpec | undefined;
+  if (opts.spec) {
+    spec = loadModelSpec(opts.spec);
+    if (spec.name !== model) throw new CliError(`the spec ${opts.spec} is for model "${spec.name}", not "${model}"`);
+  } else {
+    const { registry } = openRegistry();
+    try {
+      if ((await registry.alias(model, 'champion')) === null) {
+        throw new CliError(`${model} has no champion to take the spec from: give --spec <file>`);
+      }
+    } finally {
+      registry.close();
+    }
+  }
+  const input: InboxInput = {
+    model,
+    dir,
+    ...(spec ? { spec } : {}),
+    everySeconds: opts.every ? parseVersion(opts.every, '--every') : 10,
+    trainingTaskQueue: taskQueues().training,
+  };
+  const config = clientConfig();
+  await withClient(async (client) => {
+    const workflowId = inboxWorkflowId(model);
+    try {
+      await client.workflow.start('inboxWatcher', {
+        taskQueue: taskQueues().pipeline,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        typedSearchAttributes: [
+          { key: LumenModel, value: model },
+          { key: LumenStage, value: 'watching' },
+        ],
+        staticSummary: `inbox of ${model}: ${dir}`.slice(0, 200),
+        staticDetails: `started by ${actor(opts.actor)}; every file that settles in ${dir} trains ${model} once per content`,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new CliError(
+          `${model} has an inbox watcher already (lumen inbox status ${model}; stop it first)`,
+          EXIT.failed,
+        );
+      }
+      throw err;
+    }
+    console.log(`watching ${dir} for ${model}, every ${input.everySeconds} s (${workflowId})`);
+    console.log(
+      `drop Parquet, CSV or JSON files there; each content trains once. web ui  ${workflowUrl(config, workflowId)}`,
+    );
+  });
+}
+
+export async function inboxStatus(model: string, opts: { json?: boolean }): Promise<void> {
+  await withClient(async (client) => {
+    try {
+      const s = await client.workflow.getHandle(inboxWorkflowId(model)).query(inboxStatusQuery);
+      if (opts.json) return printJson(s);
+      console.log(`${model}: watching ${s.dir} every ${s.everySeconds} s; ${s.scans} scans`);
+      if (s.lastError) console.log(`last scan failed: ${s.lastError}`);
+      if (s.arrivals.length) {
+        console.log(
+          table(
+            ['at', 'file', 'content', 'training run', 'outcome'],
+            s.arrivals.map((a) => [a.at, a.name, a.sha256.slice(0, 12), a.workflowId, a.outcome]),
+          ),
+        );
+      } else console.log('nothing arrived yet');
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CliError(`${model} has no inbox watcher`, EXIT.failed);
+      throw err;
+    }
+  });
+}
+
+export async function inboxStop(model: string, opts: { reason?: string; actor?: string }): Promise<void> {
+  await withClient(async (client) => {
+    try {
+      await client.workflow
+        .getHandle(inboxWorkflowId(model))
+        .terminate(`stopped by ${actor(opts.actor)}${opts.reason ? `: ${opts.reason}` : ''}`);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CliError(`${model} has no inbox watcher`, EXIT.failed);
+      throw err;
+    }
+    console.log(`${model}: inbox watcher stopped; files already there stay`);
+  });
+}

@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ArtifactStore } from './artifacts';
+import { uriToPath } from './artifacts';
+import { sourceFingerprint, type SourceRef } from './data/source';
+import { SourceError } from './errors';
+import { sha256File } from './hash';
+
+/**
+ * A folder where batches arrive as files. Each scan stages every settled file into the artifact store by its
+ * content (so the same bytes under any name are one batch) and returns it with the fingerprint the training
+ * workflow id derives from; the watcher starts a pipeline per fingerprint and only then clears the file from the
+ * inbox. A crash between the two leaves the file in place, and the next scan finds the same fingerprint, whose
+ * pipeline is already started: nothing is lost, nothing runs twice.
+ */
+export interface InboxFile {
+  /** the file's name in the inbox */
+  name: string;
+  sha256: string;
+  bytes: number;
+  /** the staged copy, content-addressed */
+  source: SourceRef;
+  fingerprint: string;
+}
+
+const FORMATS = new Set(['.parquet', '.csv', '.json']);
+/** a file changed this recently may still be being written */
+export const SETTLE_MS = 2000;
+
+export async function scanInbox(store: ArtifactStore, dir: string, nowMs = Date.now()): Promise<InboxFile[]> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new SourceError(`inbox ${dir} is not a folder`, { dir });
+  }
+  const found: InboxFile[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!entry.isFile() || entry.name.startsWith('.')) continue;
+    const ext = path.extname(entry.name).toLowerCase();
+    if (!FORMATS.has(ext)) continue; // *.part, *.tmp, notes: not batches
+    const file = path.join(dir, entry.name);
+    const stat = fs.statSync(file);
+    if (nowMs - stat.mtimeMs < SETTLE_MS || stat.size === 0) continue;
+    // a copy (not a move): the inbox file stays until its pipeline has started
+    const tmp = `${store.tempPath('inbox')}${ext}`;
+    fs.copyFileSync(file, tmp);
+    const ref = await store.putFile('inbox', tmp, ext);
+    const source: SourceRef = { uri: uriToPath(ref.uri) };
+    found.push({
+      name: entry.name,
+      sha256: ref.sha256,
+      bytes: ref.bytes,
+      source,
+      fingerprint: await sourceFingerprint(source),
+    });
+  }
+  return found;
+}
+
+/**
+ * Clear a file whose pipeline has started: moved to `.processed/` beside it, named by its content, so a person can
+ * see what arrived. Only if it still holds the bytes that were staged (a file replaced meanwhile stays).
+ */
+export async function clearInboxFile(dir: string, name: string, sha256: string): Promise<boolean> {
+  const file = path.join(dir, name);
+  if (!fs.existsSync(file) || (await sha256File(file)) !== sha256) return false;
+  const done = path.join(dir, '.processed');
+  fs.mkdirSync(done, { recursive: true });
+  fs.renameSync(file, path.join(done, `${sha256.slice(0, 12)}-${name}`));
+  return true;
+}
