@@ -1009,7 +1009,9 @@ export class SqliteRegistry implements Registry {
   async listScheduleRuns(scheduleId: string, limit = 20): Promise<ScheduleRunRecord[]> {
     return (
       this.db
-        .prepare('SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id')
+        .prepare(
+          'SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
+        )
         .all(scheduleId, limit) as ScheduleRunRow[]
     ).map(toScheduleRun);
   }

@@ -274,7 +274,9 @@ export interface Registry {
   recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord>;
   listMonitorActions(model: string, limit?: number): Promise<MonitorActionRecord[]>;
   /** Idempotent per (scheduleId, workflowId); returns the failed runs in a row that end with this one. */
-  recordScheduleRun(run: Omit<ScheduleRunRecord, 'id' | 'at'>): Promise<{ record: ScheduleRunRecord; failuresInRow: number }>;
+  recordScheduleRun(
+    run: Omit<ScheduleRunRecord, 'id' | 'at'>,
+  ): Promise<{ record: ScheduleRunRecord; failuresInRow: number }>;
   listScheduleRuns(scheduleId: string, limit?: number): Promise<ScheduleRunRecord[]>;
   announceServingInstance(instance: { id: string; url: string }): Promise<void>;
   servingInstances(seenSince: string): Promise<ServingInstance[]>;

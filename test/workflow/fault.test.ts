@@ -6,14 +6,7 @@ import { startTrainingPipeline } from '../../client/pipeline';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { stopProcess } from '../../tools/devserver';
 import { HEARTBEAT_TIMEOUT } from '../../workflows/activity-options';
-import {
-  repoRoot,
-  tempHome,
-  testClient,
-  uniqueQueues,
-  withWorkers,
-  type TestHome,
-} from '../support/env';
+import { repoRoot, tempHome, testClient, uniqueQueues, withWorkers, type TestHome } from '../support/env';
 import { kill, spawnWorker, until, type WorkerProcess } from '../support/worker-process';
 
 /**
