@@ -1,0 +1,201 @@
+/**
+ * How many monitors one worker carries: N modelMonitor workflows, each checking its own model every minute (the
+ * real health-check activity over its own prediction log), all on one worker process, against a dev server of
+ * their own. Reported: the sustained rate of checks against the rate asked for (N per minute), the CPU of the
+ * worker and of the server, the longest history of a run (continue-as-new keeps it bounded), and how late checks
+ * start. Baseline, in the same script: the same monitors over models with nothing logged (the orchestration alone).
+ *
+ *   npm run bench:monitors       (= tsx bench/monitors-per-worker.ts --monitors 1000 --minutes 5)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { Command } from 'commander';
+import { newPredictionId } from '../lib/serving/ids';
+import { PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
+import { loadModelSpec, parseModelSpec, type ModelSpec } from '../lib/spec';
+import { prng } from '../lib/rng';
+import { startDevServer } from '../tools/devserver';
+import { searchAttributeTypes } from '../workflows/definitions';
+import { monitorStatusQuery, monitorWorkflowId } from '../workflows/monitor-definitions';
+import { createWorkers } from '../worker/workers';
+import { repoRoot, tempHome, type TestHome } from '../test/support/env';
+import { trainAndRegister } from '../test/support/serving';
+
+/** user + system CPU seconds of a process, from /proc (clock ticks: 100 per second on Linux, `getconf CLK_TCK`) */
+function cpuSecondsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function run(): Promise<void> {
+  const opts = new Command()
+    .option('--monitors <n>', 'monitor workflows', '1000')
+    .option('--minutes <n>', 'minutes measured per run', '5')
+    .option('--rows <n>', 'predictions logged per model and minute', '250')
+    .parse()
+    .opts<{ monitors: string; minutes: string; rows: string }>();
+  const n = Number(opts.monitors);
+  const minutes = Number(opts.minutes);
+  const perMinute = Number(opts.rows);
+  console.log(`${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, Node ${process.version}`);
+  console.log(`${n} monitors, one check a minute each, ${minutes} min per run\n`);
+
+  const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
+  for (const logged of [false, true]) {
+    const server = await startDevServer({ searchAttributes: searchAttributeTypes() });
+    const t: TestHome = tempHome('lumen-bench-monitors-');
+    try {
+      // one trained version, registered under N model names (the monitor reads each model's own log)
+      const specOf = (i: number): ModelSpec =>
+        parseModelSpec({
+          ...base,
+          name: `m${String(i).padStart(4, '0')}`,
+          training: { ...base.training, epochs: 5 },
+          monitor: { everyMinutes: 1, minPredictions: 100 },
+        });
+      const first = await trainAndRegister(
+        t.deps,
+        specOf(0),
+        {
+          uri: 'vega-datasets:seattle-weather.csv',
+          window: { column: 'date', start: '2012-01-01', end: '2014-01-01' },
+        },
+        { champion: true, workflowId: 'bench-0' },
+      );
+      const dataset = (await t.deps.registry.getDataset(first.datasetSha256))!;
+      for (let i = 1; i < n; i++) {
+        const spec = specOf(i);
+        const v = await t.deps.registry.registerVersion({
+          ...first,
+          model: spec.name,
+          spec,
+          dataset,
+          workflowId: `bench-${i}`,
+          runId: `bench-${i}`,
+        });
+        await t.deps.registry.recordLoadCheck(spec.name, v.version, first.loadCheck!);
+        await t.deps.registry.moveChampion({
+          model: spec.name,
+          to: v.version,
+          expectedChampion: 'any',
+          kind: 'promote',
+          actor: 'bench',
+          reason: 'bench',
+          requestId: `promote-${i}`,
+          requireLoadCheck: true,
+        });
+      }
+      const log = new PredictionLog(path.join(t.home, 'predictions'), {
+        maxPending: 10_000_000,
+        flushEveryMs: 3_600_000,
+        retentionDays: 30,
+      });
+      const rand = prng(3);
+      let feeding = logged;
+      // every 10 s, a sixth of a minute's traffic for every model, in one flush (one segment per model)
+      const feed = async (): Promise<void> => {
+        while (feeding) {
+          const at = Date.now();
+          const records: PredictionRecord[] = [];
+          for (let i = 0; i < n; i++) {
+            for (let k = 0; k < perMinute / 6; k++) {
+              const p = rand();
+              records.push({
+                id: newPredictionId(at),
+                model: `m${String(i).padStart(4, '0')}`,
+                version: 1,
+                arm: 'champion',
+                at,
+                latencyMs: 1 + rand() * 3,
+                input: {
+                  date: '2013-06-01',
+                  precipitation: rand() * 10,
+                  temp_max: 10 + rand() * 15,
+                  temp_min: rand() * 10,
+                  wind: 1 + rand() * 5,
+                },
+                output: { class: 'sun' },
+                score: p,
+                predicted: 'sun',
+                flags: [],
+              });
+            }
+          }
+          log.append(records);
+          await log.flush();
+          await new Promise((r) => setTimeout(r, 10_000));
+        }
+      };
+      const feeder = feed();
+
+      const connection = await NativeConnection.connect({ address: server.address });
+      const queues = { pipeline: 'bench-pipeline', training: 'bench-training' };
+      const workers = await createWorkers({ connection, roles: ['pipeline'], deps: t.deps, taskQueues: queues });
+      const running = workers.map((w) => w.run());
+      const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+      const startedAt = Date.now();
+      for (let i = 0; i < n; i += 50) {
+        await Promise.all(
+          Array.from({ length: Math.min(50, n - i) }, (_, k) =>
+            client.workflow.start('modelMonitor', {
+              taskQueue: queues.pipeline,
+              workflowId: monitorWorkflowId(`m${String(i + k).padStart(4, '0')}`),
+              args: [{ model: `m${String(i + k).padStart(4, '0')}`, trainingTaskQueue: queues.training }],
+            }),
+          ),
+        );
+      }
+      // the first minute fills the pipes; then measured
+      await new Promise((r) => setTimeout(r, 60_000));
+      const countReports = async (): Promise<number> => {
+        let total = 0;
+        for (let i = 0; i < n; i++)
+          total += (await t.deps.registry.listMonitorReports(`m${String(i).padStart(4, '0')}`)).length;
+        return total;
+      };
+      const reports0 = await countReports();
+      const cpuWorker0 = process.cpuUsage();
+      const cpuServer0 = cpuSecondsOf(server.process.pid!);
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, minutes * 60_000));
+      const seconds = (Date.now() - t0) / 1000;
+      const reports = (await countReports()) - reports0;
+      const cpu = process.cpuUsage(cpuWorker0);
+      const workerCpu = (cpu.user + cpu.system) / 1e6 / seconds;
+      const serverCpu = (cpuSecondsOf(server.process.pid!) - cpuServer0) / seconds;
+      let longest = 0;
+      let continued = 0;
+      for (let i = 0; i < n; i += Math.max(1, Math.floor(n / 50))) {
+        const s = await client.workflow
+          .getHandle(monitorWorkflowId(`m${String(i).padStart(4, '0')}`))
+          .query(monitorStatusQuery);
+        longest = Math.max(longest, s.historyLength);
+        continued = Math.max(continued, s.continuedAsNew);
+      }
+      const asked = (n * seconds) / 60;
+      console.log(
+        `${logged ? `with ${perMinute} logged predictions per model and minute (input drift, prediction drift, latency)` : 'baseline: nothing logged (orchestration alone)'}:\n` +
+          `  ${reports} checks in ${seconds.toFixed(0)} s = ${((reports / seconds) * 60).toFixed(0)}/min against ${n}/min asked: ${(reports / asked).toFixed(2)}×; ` +
+          `worker CPU ${(workerCpu * 100).toFixed(0)}% of a core, server ${(serverCpu * 100).toFixed(0)}%; ` +
+          `longest history ${longest} events (continued as new up to ${continued}×); set-up ${((t0 - startedAt) / 1000).toFixed(0)} s`,
+      );
+      feeding = false;
+      await feeder;
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+      await client.connection.close();
+      await connection.close();
+    } finally {
+      await server.stop();
+      t.cleanup();
+    }
+  }
+}
+
+run().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
