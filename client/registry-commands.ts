@@ -249,7 +249,8 @@ export async function historyCommand(model: string, opts: { at?: string; json?: 
     }
     const events = await registry.aliasHistory(model);
     if (opts.json) return printJson(events);
-    if (events.length === 0) return void console.log(`no alias history for ${model}`);
+    const actions = await registry.listMonitorActions(model, 50);
+    if (events.length === 0 && actions.length === 0) return void console.log(`no alias history for ${model}`);
     console.log(
       table(
         ['at', 'alias', 'from', 'to', 'by', 'reason', 'workflow'],
@@ -264,6 +265,22 @@ export async function historyCommand(model: string, opts: { at?: string; json?: 
         ]),
       ),
     );
+    if (actions.length) {
+      console.log(`\nmonitor actions (lumen monitor status ${model} for the running monitor)`);
+      console.log(
+        table(
+          ['at', 'action', 'trigger', 'by', 'outcome', 'why'],
+          actions.map((a) => [
+            a.at.slice(0, 19).replace('T', ' '),
+            a.kind,
+            a.trigger,
+            a.by,
+            typeof a.result.outcome === 'string' ? a.result.outcome : '',
+            a.reason,
+          ]),
+        ),
+      );
+    }
   });
 }
 
