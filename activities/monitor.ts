@@ -55,6 +55,7 @@ export function monitorActivities(deps: ActivityDeps) {
           predictions: report.predictions.total,
           labelled: report.feedback.labelled,
           unusualRate: report.unusual.rate,
+          refusedRate: report.refused.rate,
           driftedShare: report.inputDrift.measured ? report.inputDrift.driftedShare : null,
           championError: report.feedback.champion?.error.n ? report.feedback.champion.error.value : null,
           p99: report.latency.p99,

@@ -162,6 +162,7 @@ function reportTable(reports: ReportSummary[]): string {
       pct(r.championError),
       pct(r.driftedShare),
       pct(r.unusualRate),
+      pct(r.refusedRate),
       r.p99 === null ? null : r.p99.toFixed(1),
       r.findings.map((f) => f.kind).join(', ') || 'none',
     ]),

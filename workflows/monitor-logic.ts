@@ -19,6 +19,7 @@ export const FINDING_KINDS: FindingKind[] = [
   'worse-than-previous',
   'latency',
   'unusual-inputs',
+  'refused-rows',
   'fairness',
 ];
 

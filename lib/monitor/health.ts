@@ -22,7 +22,14 @@ import { meanInterval, median, wilson, type ErrorEstimate } from './stats';
  */
 
 export type FindingKind =
-  'input-drift' | 'prediction-drift' | 'decay' | 'worse-than-previous' | 'latency' | 'unusual-inputs' | 'fairness';
+  | 'input-drift'
+  | 'prediction-drift'
+  | 'decay'
+  | 'worse-than-previous'
+  | 'latency'
+  | 'unusual-inputs'
+  | 'refused-rows'
+  | 'fairness';
 
 export interface Finding {
   kind: FindingKind;
@@ -52,6 +59,8 @@ export interface HealthReport {
   at: string;
   predictions: { total: number; byVersion: Record<string, number>; byArm: Record<string, number> };
   latency: { p50: number | null; p99: number | null };
+  /** rows refused for breaking the contract (HTTP 400), against all rows sent */
+  refused: { rows: number; rate: number | null; byCode: Record<string, number> };
   unusual: { rate: number | null; byCode: Record<string, number>; previousMedian: number | null };
   inputDrift: {
     measured: boolean;
@@ -179,6 +188,7 @@ export async function checkHealth(
     at: new Date().toISOString(),
     predictions: { total: 0, byVersion: {}, byArm: {} },
     latency: { p50: null, p99: null },
+    refused: { rows: 0, rate: null, byCode: {} },
     unusual: { rate: null, byCode: {}, previousMedian: null },
     inputDrift: { measured: false, columns: [], driftedShare: 0 },
     predictionDrift: { measured: false },
@@ -200,7 +210,21 @@ export async function checkHealth(
     // the window: what was answered (champion and canary arms; a shadow's answers reached nobody)
     await con.run(
       `CREATE TEMP TABLE w AS SELECT * FROM ${scan}
-        WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm <> 'shadow'`,
+        WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm IN ('champion', 'canary')`,
+    );
+    for (const r of await rows(
+      `SELECT code, count(DISTINCT id) AS n FROM (
+         SELECT id, unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM ${scan}
+          WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm = 'refused')
+        GROUP BY code ORDER BY n DESC, code LIMIT 20`,
+    ))
+      report.refused.byCode[String(r.code)] = Number(r.n);
+    report.refused.rows = Number(
+      (
+        await rows(
+          `SELECT count(*) AS n FROM ${scan} WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm = 'refused'`,
+        )
+      )[0].n,
     );
     for (const r of await rows(`SELECT version, arm, count(*) AS n FROM w GROUP BY ALL`)) {
       const n = Number(r.n);
@@ -210,6 +234,8 @@ export async function checkHealth(
       report.predictions.byArm[String(r.arm)] = (report.predictions.byArm[String(r.arm)] ?? 0) + n;
     }
     const total = report.predictions.total;
+    const sent = total + report.refused.rows;
+    report.refused.rate = sent > 0 ? report.refused.rows / sent : null;
     if (total > 0) {
       const [q] = await rows(
         `SELECT quantile_cont(latency_ms, 0.5) AS p50, quantile_cont(latency_ms, 0.99) AS p99,
@@ -317,7 +343,7 @@ async function measurePredictionDrift(
   const current = await scores(`w WHERE version = ${version}`);
   const before = new Date(Date.parse(input.from) - LABEL_LOOKBACK_MS).toISOString();
   const reference = await scores(
-    `${scan} WHERE version = ${version} AND arm <> 'shadow' AND "at" >= ${ts(before)} AND "at" < ${ts(input.from)}`,
+    `${scan} WHERE version = ${version} AND arm IN ('champion', 'canary') AND "at" >= ${ts(before)} AND "at" < ${ts(input.from)}`,
   );
   if (current.length < input.policy.minPredictions || reference.length < input.policy.minPredictions) {
     report.predictionDrift = {
@@ -359,7 +385,7 @@ async function measureFeedback(
   const joined = await rows(
     `SELECT l.version, l.score, l.predicted, fb.label${sliceSelect ? `, ${sliceSelect}` : ''}
        FROM ${scan} l JOIN fb ON fb.id = l.id
-      WHERE l.arm <> 'shadow' AND l.model = ${sqlString(input.model)}`,
+      WHERE l.arm IN ('champion', 'canary') AND l.model = ${sqlString(input.model)}`,
   );
   report.feedback.labelled = joined.length;
   // per version: wrong or not (classification), absolute error (regression)
@@ -530,6 +556,19 @@ export function findingsOf(
       });
     }
   }
+  const refused = report.refused;
+  if (refused.rate !== null && total + refused.rows >= policy.minPredictions && refused.rate > policy.refused.maxRate) {
+    const codes = Object.entries(refused.byCode)
+      .slice(0, 3)
+      .map(([code, n]) => `${code} ×${n}`)
+      .join(', ');
+    findings.push({
+      kind: 'refused-rows',
+      action: action(policy.refused.action),
+      severity: 'warning',
+      summary: `${pct(refused.rate)} of ${total + refused.rows} rows sent were refused for breaking the contract (${codes}); limit ${pct(policy.refused.maxRate)}`,
+    });
+  }
   const gap = report.feedback.fairnessGap;
   if (gap && gap.gap > policy.fairness.maxGap) {
     const slices = report.feedback.slices.filter(
@@ -557,6 +596,8 @@ export interface ReportSummary {
   predictions: number;
   labelled: number;
   unusualRate: number | null;
+  /** share of rows sent that were refused for breaking the contract */
+  refusedRate: number | null;
   driftedShare: number | null;
   championError: number | null;
   p99: number | null;

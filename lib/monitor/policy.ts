@@ -67,6 +67,13 @@ export const MonitorPolicy = z.strictObject({
       action: Action.default('alert'),
     })
     .prefault({}),
+  refused: z
+    .strictObject({
+      /** share of rows sent that were refused (HTTP 400) for breaking the contract */
+      maxRate: z.number().gt(0).lte(1).default(0.05),
+      action: Action.default('alert'),
+    })
+    .prefault({}),
   fairness: z
     .strictObject({
       /** largest gap in error rate between slices (the spec's gate.slices columns), on feedback */

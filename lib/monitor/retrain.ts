@@ -78,7 +78,7 @@ export async function buildRetrainBatch(
       feedbackSelect = `SELECT ${columns
         .map((c) => `TRY_CAST(${field(c.name)} AS ${types.get(c.name)}) AS ${sqlIdent(c.name)}`)
         .join(', ')}, 1 AS __part, l.id AS __key
-        FROM ${scan} l JOIN fb ON fb.id = l.id WHERE l.arm <> 'shadow'`;
+        FROM ${scan} l JOIN fb ON fb.id = l.id WHERE l.arm IN ('champion', 'canary')`;
       counted.feedback = Number(
         (await con.runAndReadAll(`SELECT count(*) FROM (${feedbackSelect})`)).getRowsJS()[0][0],
       );

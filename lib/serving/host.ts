@@ -141,7 +141,10 @@ export class ModelHost {
         : { arm: 'champion', state: state.champion };
     const served = chosen.state.version;
     const problems = served.rows.check(rows);
-    if (problems.length) return { kind: 'invalid', problems };
+    if (problems.length) {
+      this.recordRefused(model, served.version, rows, ids, problems);
+      return { kind: 'invalid', problems };
+    }
     const checked = rows as Record<string, unknown>[];
     const started = performance.now();
     served.enter();
@@ -218,6 +221,29 @@ export class ModelHost {
       };
     });
     this.options.log.append(records);
+  }
+
+  /** Rows refused for breaking the contract, logged too: the monitor's error rate and what broke, per field. */
+  private recordRefused(model: string, version: number, rows: unknown[], ids: string[], problems: RowProblem[]): void {
+    if (!this.options.log) return;
+    const at = Date.now();
+    const byRow = new Map<number, RowProblem[]>();
+    for (const p of problems) byRow.set(p.row, [...(byRow.get(p.row) ?? []), p]);
+    this.options.log.append(
+      [...byRow].map(([row, list]) => ({
+        id: ids[row],
+        model,
+        version,
+        arm: 'refused' as const,
+        at,
+        latencyMs: 0,
+        input: rows[row],
+        output: { problems: list.map((p) => ({ field: p.field, code: p.code, reason: p.reason })) },
+        score: NaN,
+        predicted: null,
+        flags: list.map((p) => ({ field: p.field, code: p.code })),
+      })),
+    );
   }
 
   /** Free every loaded version (at shutdown). */

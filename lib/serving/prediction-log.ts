@@ -15,7 +15,8 @@ export interface PredictionRecord {
   id: string;
   model: string;
   version: number;
-  arm: 'champion' | 'canary' | 'shadow';
+  /** refused: a row that broke the contract (no prediction; its problems are in `output` and `flags`) */
+  arm: 'champion' | 'canary' | 'shadow' | 'refused';
   /** ms since the epoch */
   at: number;
   latencyMs: number;

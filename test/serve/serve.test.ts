@@ -269,6 +269,26 @@ describe('serving: the prediction API', () => {
     assert.ok(Number(count) >= 450, `${Number(count)} records`);
     assert.deepEqual(versions, [v1.version]);
     assert.ok(Number(flagged) >= 2);
+    // a refused row is logged too, with what broke: the monitor's error rate
+    const refused = await call(server, 'POST', `/v1/models/${spec.name}/predict`, [
+      rows[1],
+      { ...rows[2], distance: -12345 },
+    ]);
+    assert.equal(refused.status, 400);
+    await server.log!.flush();
+    const logged = await withDuckDB(
+      async (con) =>
+        (
+          await con.runAndReadAll(
+            `SELECT count(*), any_value(CAST(flags AS VARCHAR)), count(*) FILTER (score IS NOT NULL)
+               FROM ${server.log!.scanOf(spec.name)}
+              WHERE arm = 'refused' AND json_extract_string(input, '$.distance') = '-12345'`,
+          )
+        ).getRowsJS()[0],
+    );
+    assert.equal(Number(logged[0]), 1, 'the bad row, once');
+    assert.match(logged[1] as string, /"field":"distance"/);
+    assert.equal(Number(logged[2]), 0, 'no score');
   });
 
   it('the prediction log under overload stays bounded and counts what it drops', async () => {
@@ -499,8 +519,8 @@ describe('serving: the prediction API', () => {
     );
     assert.deepEqual(
       arms.map((a) => a[0] as string),
-      ['canary', 'champion', 'shadow'],
-      'every arm is in the log',
+      ['canary', 'champion', 'refused', 'shadow'],
+      'every arm is in the log (refused: rows of the earlier bad requests)',
     );
     await call(server, 'PUT', `/v1/models/${spec.name}/serving`, { shadow: null, by: 'ana', reason: 'done' }, admin);
   });

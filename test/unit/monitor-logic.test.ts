@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Finding } from '../../lib/monitor/health';
+import { findingsOf, type Finding, type HealthReport } from '../../lib/monitor/health';
 import { MonitorPolicy } from '../../lib/monitor/policy';
 import { meanInterval, wilson } from '../../lib/monitor/stats';
 import { decide, initialState, takeRequest, championMoved } from '../../workflows/monitor-logic';
@@ -91,5 +91,83 @@ describe('monitor statistics: intervals', () => {
     const m = meanInterval([1, 2, 3, 4, 5]);
     const half = 1.959963984540054 * Math.sqrt(2.5 / 5);
     assert.ok(Math.abs(m.low - (3 - half)) < 1e-12 && Math.abs(m.high - (3 + half)) < 1e-12);
+  });
+});
+
+describe('monitor findings: the policy applied to a report', () => {
+  const policy = MonitorPolicy.parse({ minPredictions: 100 });
+  const report = (over: Partial<HealthReport>): HealthReport => ({
+    model: 'm',
+    champion: 2,
+    from: '2026-11-26T00:00:00.000Z',
+    to: '2026-11-26T00:05:00.000Z',
+    at: '2026-11-26T00:05:05.000Z',
+    predictions: { total: 1000, byVersion: { '2': 1000 }, byArm: { champion: 1000 } },
+    latency: { p50: 2, p99: 8 },
+    refused: { rows: 0, rate: 0, byCode: {} },
+    unusual: { rate: 0.02, byCode: {}, previousMedian: null },
+    inputDrift: { measured: false, columns: [], driftedShare: 0 },
+    predictionDrift: { measured: false },
+    feedback: { labelled: 0, champion: null, previous: null, slices: [], fairnessGap: null },
+    findings: [],
+    seconds: 0,
+    ...over,
+  });
+  const kinds = (r: HealthReport, previous: number[] = []) =>
+    findingsOf(r, policy, previous, 'binary').map((f) => f.kind);
+
+  it('a healthy window has no finding', () => assert.deepEqual(kinds(report({})), []));
+
+  it('refused rows above the limit, named by what broke', () => {
+    const r = report({ refused: { rows: 100, rate: 100 / 1100, byCode: { 'below-minimum': 100 } } });
+    const [f] = findingsOf(r, policy, [], 'binary');
+    assert.equal(f.kind, 'refused-rows');
+    assert.match(f.summary, /9\.1% of 1100 rows sent were refused .*below-minimum ×100/);
+  });
+
+  it('unusual inputs: over the limit, or a surge against the median of earlier checks', () => {
+    assert.deepEqual(kinds(report({ unusual: { rate: 0.25, byCode: {}, previousMedian: null } })), ['unusual-inputs']);
+    assert.deepEqual(kinds(report({ unusual: { rate: 0.07, byCode: {}, previousMedian: null } }), [0.02, 0.02, 0.03]), [
+      'unusual-inputs',
+    ]);
+    assert.deepEqual(
+      kinds(report({ unusual: { rate: 0.05, byCode: {}, previousMedian: null } }), [0.02, 0.02, 0.03]),
+      [],
+    );
+  });
+
+  it('too few predictions: latency and rates are not judged', () => {
+    const few = report({
+      predictions: { total: 50, byVersion: {}, byArm: {} },
+      latency: { p50: 200, p99: 900 },
+      unusual: { rate: 0.9, byCode: {}, previousMedian: null },
+    });
+    assert.deepEqual(kinds(few), []);
+  });
+
+  it('decay and a rollback rest on intervals, not on the point estimate', () => {
+    const est = (value: number, n: number) => ({ ...wilson(Math.round(value * n), n) });
+    const noisy = report({
+      feedback: {
+        labelled: 240,
+        champion: { version: 2, error: est(0.3, 120), evaluated: 0.2, promotedAt: '2026-11-25T12:00:00.000Z' },
+        previous: { version: 1, error: est(0.2, 120), evaluated: 0.2, promotedAt: '2026-11-20T00:00:00.000Z' },
+        slices: [],
+        fairnessGap: null,
+      },
+    });
+    assert.deepEqual(kinds(noisy), [], '0.30 vs 0.20 on 120 labels each: the intervals overlap');
+    const clear = report({
+      feedback: {
+        labelled: 1200,
+        champion: { version: 2, error: est(0.4, 600), evaluated: 0.2, promotedAt: '2026-11-25T12:00:00.000Z' },
+        previous: { version: 1, error: est(0.2, 600), evaluated: 0.2, promotedAt: '2026-11-20T00:00:00.000Z' },
+        slices: [],
+        fairnessGap: null,
+      },
+    });
+    assert.deepEqual(kinds(clear), ['decay', 'worse-than-previous']);
+    const old = report({ ...clear, to: '2026-12-10T00:00:00.000Z' });
+    assert.deepEqual(kinds(old), ['decay'], 'promoted weeks ago: no automatic rollback');
   });
 });
