@@ -4,6 +4,8 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
+  isCancellation,
+  log,
   continueAsNew,
   executeChild,
   proxyActivities,
@@ -154,7 +156,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
   }
 
   async function record(
-    kind: ActionSummary['kind'],
+    kind: 'alert' | 'retrain' | 'rollback',
     trigger: 'auto' | 'manual',
     by: string,
     reason: string,
@@ -355,7 +357,9 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     remember(state.reports, report, KEEP_REPORTS);
     if (report.champion !== state.champion) championMoved(state, report.champion);
     if (state.paused) return;
-    for (const planned of decide(state, report.findings, Date.now())) await act(planned, report);
+    for (const planned of decide(state, report.findings, Date.now())) {
+      await safely(`${planned.kind} (${planned.finding})`, () => act(planned, report));
+    }
   }
 
   async function handle(r: ManualRequest): Promise<void> {
@@ -363,7 +367,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     if (r.kind === 'check') {
       await check();
       note({
-        kind: 'alert',
+        kind: 'check',
         trigger: 'manual',
         by: r.by,
         reason: r.reason,
@@ -376,14 +380,30 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     }
   }
 
-  if (!input.state) {
-    const ctx = await bookkeeping.monitorContext({ model });
-    if (state.policyFrom === 'spec') {
-      state.policy = ctx.policy;
-      state.nextCheckAt = Date.now() + ctx.policy.everyMinutes * 60_000;
+  /**
+   * Run one action; if it still fails after its activities' retries (a webhook down for minutes, the registry
+   * unreachable), the monitor notes it and goes on: it must outlive any one failure.
+   */
+  async function safely(what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.error('a monitor action failed', { model, what, error: failureMessage(err) });
+      note({ kind: 'alert', trigger: 'auto', by: 'monitor', reason: what, outcome: `failed: ${failureMessage(err)}` });
     }
-    state.champion ??= ctx.champion;
-    if (ctx.champion !== null) state.checkRequested = true;
+  }
+
+  if (!input.state) {
+    await safely('reading the champion and its policy', async () => {
+      const ctx = await bookkeeping.monitorContext({ model });
+      if (state.policyFrom === 'spec') {
+        state.policy = ctx.policy;
+        state.nextCheckAt = Date.now() + ctx.policy.everyMinutes * 60_000;
+      }
+      state.champion ??= ctx.champion;
+    });
+    state.checkRequested = true;
   }
 
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
@@ -395,7 +415,10 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       () => state.pending.length > 0 || state.checkRequested || shouldContinueAsNew(),
       Math.max(1, state.nextCheckAt - Date.now()),
     );
-    while (state.pending.length > 0) await handle(state.pending.shift()!);
+    while (state.pending.length > 0) {
+      const next = state.pending.shift()!;
+      await safely(`${next.kind} asked by ${next.by}`, () => handle(next));
+    }
     const due = Date.now() >= state.nextCheckAt;
     if (due || state.checkRequested) {
       state.checkRequested = false;

@@ -49,7 +49,7 @@ export interface PlannedAction {
 
 export interface ActionSummary {
   at: string;
-  kind: 'alert' | 'retrain' | 'rollback' | 'pause' | 'resume' | 'policy';
+  kind: 'alert' | 'retrain' | 'rollback' | 'pause' | 'resume' | 'policy' | 'check';
   trigger: 'auto' | 'manual';
   by: string;
   reason: string;
