@@ -15,7 +15,18 @@ import { startTrainingPipeline } from '../../client/pipeline';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startDevServer } from '../../tools/devserver';
 import { uriToPath } from '../../lib/artifacts';
-import type { championChange, verifyModel } from '../../workflows';
+import type { championChange, modelMonitor, verifyModel } from '../../workflows';
+import { inboxStatusQuery, inboxWorkflowId } from '../../workflows/inbox-definitions';
+import {
+  checkNowSignal,
+  monitorStatusQuery,
+  monitorWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retrainSignal,
+  rollbackSignal,
+  setPolicyUpdate,
+} from '../../workflows/monitor-definitions';
 import {
   approveCandidate,
   championChangeWorkflowId,
@@ -185,6 +196,62 @@ async function run(): Promise<void> {
       fs.writeFileSync(path.join(__dirname, named('rollback')), `${historyToJSON(await handle.fetchHistory())}\n`);
       index.push({ file: named('rollback'), workflowId, scenario: 'rollback to the previous champion, load-checked' });
       console.log(`recorded ${named('rollback')}`);
+    });
+    // the model's monitor (started by the first promotion): people's requests, a policy change, a manual rollback
+    await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
+      const monitor = client.workflow.getHandle<typeof modelMonitor>(monitorWorkflowId(spec.name));
+      const by = { by: 'recorder', reason: 'recorded for the replay test' };
+      await monitor.signal(pauseSignal, { ...by, requestId: 'rec-pause' });
+      await monitor.signal(checkNowSignal, { ...by, requestId: 'rec-check' });
+      await monitor.executeUpdate(setPolicyUpdate, { args: [{ policy: { cooldownMinutes: 30 }, ...by }] });
+      await monitor.signal(resumeSignal, { ...by, requestId: 'rec-resume' });
+      await monitor.signal(retrainSignal, { ...by, requestId: 'rec-retrain' });
+      await monitor.signal(rollbackSignal, { ...by, requestId: 'rec-rollback' });
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const s = await monitor.query(monitorStatusQuery);
+        if (s.pending.length === 0 && s.actions.some((a) => a.kind === 'rollback')) break;
+        if (Date.now() > deadline) throw new Error('monitor: requests not acted on within 3 minutes');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      fs.writeFileSync(path.join(__dirname, named('monitor')), `${historyToJSON(await monitor.fetchHistory())}\n`);
+      index.push({
+        file: named('monitor'),
+        workflowId: monitorWorkflowId(spec.name),
+        scenario: 'monitor: started by a promotion, told of moves, paused, checked, policy changed, resumed, retrain and rollback asked',
+      });
+      await monitor.terminate('recorded');
+
+      // a scheduled run (content trained on already: skipped) and an inbox arrival
+      const scheduled = await client.workflow.start('scheduledTraining', {
+        taskQueue: queues.pipeline,
+        workflowId: 'scheduled:recorded',
+        args: [{ scheduleId: 'recorded', model: spec.name, source: { uri: 'vega-datasets:seattle-weather.csv' }, trainingTaskQueue: queues.training }],
+      });
+      await scheduled.result();
+      fs.writeFileSync(path.join(__dirname, named('scheduled')), `${historyToJSON(await scheduled.fetchHistory())}\n`);
+      index.push({ file: named('scheduled'), workflowId: 'scheduled:recorded', scenario: 'scheduled training: content trained on already, skipped' });
+
+      const inboxDir = path.join(t.home, 'inbox');
+      fs.mkdirSync(inboxDir);
+      const dropped = path.join(inboxDir, 'weather.csv');
+      fs.copyFileSync(vegaPath('seattle-weather.csv'), dropped);
+      const past = new Date(Date.now() - 10_000);
+      fs.utimesSync(dropped, past, past);
+      const inbox = await client.workflow.start('inboxWatcher', {
+        taskQueue: queues.pipeline,
+        workflowId: inboxWorkflowId(spec.name),
+        args: [{ model: spec.name, dir: inboxDir, everySeconds: 1, trainingTaskQueue: queues.training }],
+      });
+      const until = Date.now() + 60_000;
+      while ((await inbox.query(inboxStatusQuery)).arrivals.length === 0) {
+        if (Date.now() > until) throw new Error('inbox: the file was not taken within a minute');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      fs.writeFileSync(path.join(__dirname, named('inbox')), `${historyToJSON(await inbox.fetchHistory())}\n`);
+      index.push({ file: named('inbox'), workflowId: inboxWorkflowId(spec.name), scenario: 'inbox: a file arrives, its pipeline starts, the file is cleared' });
+      await inbox.terminate('recorded');
+      console.log(`recorded ${named('monitor')}, ${named('scheduled')}, ${named('inbox')}`);
     });
     const earlier = JSON.parse(fs.readFileSync(path.join(__dirname, 'index.json'), 'utf8')) as RecordedHistory[];
     const kept = earlier.filter((e) => !index.some((i) => i.file === e.file));
