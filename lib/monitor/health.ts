@@ -207,25 +207,19 @@ export async function checkHealth(
   await withDuckDB(async (con) => {
     const rows = async (sql: string): Promise<Record<string, unknown>[]> =>
       (await con.runAndReadAll(sql)).getRowObjectsJS();
-    // the window: what was answered (champion and canary arms; a shadow's answers reached nobody)
+    // the window, read from the log once: w_all holds every arm; w what was answered (champion and canary: a
+    // shadow's answers reached nobody, a refused row got none)
     await con.run(
-      `CREATE TEMP TABLE w AS SELECT * FROM ${scan}
-        WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm IN ('champion', 'canary')`,
+      `CREATE TEMP TABLE w_all AS SELECT * FROM ${scan} WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)}`,
     );
+    await con.run(`CREATE TEMP TABLE w AS SELECT * FROM w_all WHERE arm IN ('champion', 'canary')`);
     for (const r of await rows(
       `SELECT code, count(DISTINCT id) AS n FROM (
-         SELECT id, unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM ${scan}
-          WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm = 'refused')
+         SELECT id, unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM w_all WHERE arm = 'refused')
         GROUP BY code ORDER BY n DESC, code LIMIT 20`,
     ))
       report.refused.byCode[String(r.code)] = Number(r.n);
-    report.refused.rows = Number(
-      (
-        await rows(
-          `SELECT count(*) AS n FROM ${scan} WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)} AND arm = 'refused'`,
-        )
-      )[0].n,
-    );
+    report.refused.rows = Number((await rows(`SELECT count(*) AS n FROM w_all WHERE arm = 'refused'`))[0].n);
     for (const r of await rows(`SELECT version, arm, count(*) AS n FROM w GROUP BY ALL`)) {
       const n = Number(r.n);
       report.predictions.total += n;
