@@ -8,10 +8,10 @@ import { workflowBundle } from '../support/env';
 
 const dir = path.join(__dirname, '..', 'histories');
 /** the tag of the histories recorded by the current workflow code (npm run record-histories -- <tag>) */
-const CURRENT = 'v2';
+const CURRENT = 'v3';
 const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as RecordedHistory[];
 
-describe('replay of saved pipeline histories (determinism)', () => {
+describe('replay of saved workflow histories (determinism)', () => {
   it('has histories for every scenario, from the first recordings and from the current code', () => {
     const scenarios = (files: string[]): string[] => [...new Set(files.map((f) => f.split('.')[0]))].sort();
     const first = recorded.filter((r) => r.file.split('.').length === 2).map((r) => r.file);
@@ -28,7 +28,15 @@ describe('replay of saved pipeline histories (determinism)', () => {
     ]);
     assert.deepEqual(
       scenarios(current),
-      [...scenarios(first), 'untrusted-champion', 'verify', 'verify-cleared'].sort(),
+      [
+        ...scenarios(first),
+        'untrusted-champion',
+        'verify',
+        'verify-cleared',
+        'monitor',
+        'scheduled',
+        'inbox',
+      ].sort(),
     );
     for (const r of recorded) assert.ok(fs.existsSync(path.join(dir, r.file)), `${r.file} exists`);
     // the current code marks its pipelines with the search-attribute patch; the first recordings predate it
