@@ -28,15 +28,7 @@ describe('replay of saved workflow histories (determinism)', () => {
     ]);
     assert.deepEqual(
       scenarios(current),
-      [
-        ...scenarios(first),
-        'untrusted-champion',
-        'verify',
-        'verify-cleared',
-        'monitor',
-        'scheduled',
-        'inbox',
-      ].sort(),
+      [...scenarios(first), 'untrusted-champion', 'verify', 'verify-cleared', 'monitor', 'scheduled', 'inbox'].sort(),
     );
     for (const r of recorded) assert.ok(fs.existsSync(path.join(dir, r.file)), `${r.file} exists`);
     // the current code marks its pipelines with the search-attribute patch; the first recordings predate it
