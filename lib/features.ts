@@ -252,9 +252,19 @@ export function encodeFeatures(
         break;
       }
       case 'categorical': {
+        const unknown = feature.vocabulary.length;
+        const codes = table.columns.get(`code:${feature.column}`);
+        if (codes?.kind === 'number') {
+          // positions looked up by DuckDB (batch scoring reads them so): 1-based, 0 = not in the vocabulary
+          const c = codes.values;
+          for (let r = 0; r < n; r++) {
+            const code = c[rows[r]];
+            out[r * pre.width + offset + (code > 0 ? code - 1 : unknown)] = 1;
+          }
+          break;
+        }
         const values = strings(table, { name: feature.column, as: 'string' });
         const index = new Map(feature.vocabulary.map((v, i) => [v, i]));
-        const unknown = feature.vocabulary.length;
         for (let r = 0; r < n; r++) {
           const v = values[rows[r]];
           const k = v === null ? unknown : (index.get(v) ?? unknown);

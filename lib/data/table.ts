@@ -14,9 +14,12 @@ export interface Table {
 
 export interface ColumnRequest {
   name: string;
-  as: 'number' | 'timestamp' | 'string';
+  /** code: a category's 1-based position in `vocabulary`, 0 when absent or missing (read as a number) */
+  as: 'number' | 'timestamp' | 'string' | 'code';
   /** for timestamps written as text that is not ISO 8601: the contract's strptime format */
   format?: string;
+  /** for codes: the categories, in order */
+  vocabulary?: string[];
 }
 
 /** Key of a loaded column: the same source column may be read as a timestamp and as a string. */
@@ -24,7 +27,8 @@ export function columnKey(req: ColumnRequest): string {
   return `${req.as}:${req.name}`;
 }
 
-function selectExpr(req: ColumnRequest, actualType: string | undefined): string {
+/** How a requested column is read, as a SQL expression (the actual type: how the file stores it, if known). */
+export function selectColumn(req: ColumnRequest, actualType?: string): string {
   const col = sqlIdent(req.name);
   switch (req.as) {
     case 'timestamp':
@@ -33,6 +37,11 @@ function selectExpr(req: ColumnRequest, actualType: string | undefined): string 
       return `CAST(${col} AS DOUBLE)`;
     case 'string':
       return `CAST(${col} AS VARCHAR)`;
+    case 'code': {
+      // the same lookup as the preprocessor's (text equality), done by DuckDB: no JavaScript string per row
+      const list = `[${(req.vocabulary ?? []).map(sqlString).join(', ')}]::VARCHAR[]`;
+      return `CAST(coalesce(list_position(${list}, CAST(${col} AS VARCHAR)), 0) AS DOUBLE)`;
+    }
   }
 }
 
@@ -62,7 +71,7 @@ export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]):
   const columns = emptyColumns(requests, rows);
   if (loaded.length === 0 || rows === 0) return { rows, columns };
   await withDuckDB(async (con) => {
-    const sql = `SELECT ${loaded.map((r) => selectExpr(r, types.get(r.name))).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
+    const sql = `SELECT ${loaded.map((r) => selectColumn(r, types.get(r.name))).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
     const result = await con.run(sql);
     let offset = 0;
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
@@ -98,7 +107,7 @@ export async function readTableChunks(
   onTable: (table: Table, offset: number) => Promise<void> | void,
 ): Promise<number> {
   const loaded = requests.filter((r) => types.has(r.name));
-  const select = loaded.length ? loaded.map((r) => selectExpr(r, types.get(r.name))).join(', ') : '1 AS __none';
+  const select = loaded.length ? loaded.map((r) => selectColumn(r, types.get(r.name))).join(', ') : '1 AS __none';
   const result = await con.run(`SELECT ${select} FROM ${from}`);
   const size = Math.max(rows, 4096); // whole DuckDB chunks (2048 rows) always fit
   let offset = 0;

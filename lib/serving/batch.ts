@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
+import { DOUBLE, DuckDBDataChunk, type DuckDBDoubleVector } from '@duckdb/node-api';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
 import { readableSourceFile, type SourceRef } from '../data/source';
@@ -20,6 +21,9 @@ import { contractRowRules } from '../validation/row-rules';
  * and one probability per class; regression: value), and each row's problems (a row that breaks the contract gets
  * no prediction).
  */
+/** rows in one DuckDB vector */
+const VECTOR_ROWS = 2048;
+
 export interface ScoreResult {
   rows: number;
   predicted: number;
@@ -70,7 +74,19 @@ export async function scoreFile(
       const chunkRows = Math.max(options.chunkRows ?? 65_536, 4096);
       const identity = Uint32Array.from({ length: chunkRows }, (_, i) => i);
       const buffer = new Float32Array(chunkRows * pre.width);
-      const total = await readTableChunks(con, scan, types, columnRequests(loaded.spec), chunkRows, (table) => {
+      // categories come as their vocabulary positions, looked up by DuckDB, instead of one string per row
+      const categorical = pre.features.flatMap((f) => (f.kind === 'categorical' ? [f] : []));
+      const coded = new Map(
+        categorical
+          .filter((f) => categorical.filter((g) => g.column === f.column).length === 1) // one vocabulary per column
+          .map((f) => [f.column, f.vocabulary] as const),
+      );
+      const requests = columnRequests(loaded.spec).map((r) =>
+        r.as === 'string' && coded.has(r.name)
+          ? { name: r.name, as: 'code' as const, vocabulary: coded.get(r.name) }
+          : r,
+      );
+      const total = await readTableChunks(con, scan, types, requests, chunkRows, (table) => {
         const t = performance.now();
         const x = encodeFeatures(pre, table, identity.subarray(0, table.rows), buffer);
         const p = predictRows(tf, loaded.model, x, table.rows, pre.width, 65_536);
@@ -84,11 +100,20 @@ export async function scoreFile(
       await con.run(
         `CREATE OR REPLACE TEMP TABLE __scored_out (${outputs.map((o) => `${sqlIdent(o.name)} DOUBLE`).join(', ')})`,
       );
+      // appended a vector (2,048 rows) at a time, not value by value: one native call per chunk
       const appender = await con.createAppender('__scored_out');
+      const chunk = DuckDBDataChunk.create(outputs.map(() => DOUBLE));
       for (const p of parts) {
-        for (let r = 0; r < p.length / width; r++) {
-          for (let k = 0; k < width; k++) appender.appendDouble(p[r * width + k]);
-          appender.endRow();
+        const n = p.length / width;
+        for (let from = 0; from < n; from += VECTOR_ROWS) {
+          const m = Math.min(VECTOR_ROWS, n - from);
+          chunk.rowCount = m; // sizes the chunk's vectors, which are fetched after
+          for (let k = 0; k < width; k++) {
+            const v = chunk.getColumnVector(k) as DuckDBDoubleVector;
+            for (let r = 0; r < m; r++) v.setItem(r, p[(from + r) * width + k]);
+            v.flush();
+          }
+          appender.appendDataChunk(chunk);
         }
       }
       appender.closeSync();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Table } from '../../lib/data/table';
+import { withDuckDB } from '../../lib/data/duckdb';
+import { selectColumn, type Table } from '../../lib/data/table';
 import { encodeFeatures, encodeLabels, fitPreprocessor, splitRows, timePart } from '../../lib/features';
 import { parseModelSpec, type ModelSpecInput } from '../../lib/spec';
 import { deriveSeed, permutation, prng } from '../../lib/rng';
@@ -88,6 +89,32 @@ describe('features', () => {
     assert.equal(fitPreprocessor(s, t, Uint32Array.from([0, 1, 3])).width, 24 + 7 + 1 + 2, 'auto: none missing');
 
     assert.deepEqual(Array.from(encodeLabels(pre, t, [0, 1, 2, 3, 4])), [1, 0, 1, 0, NaN]);
+  });
+
+  it('categories read as vocabulary positions by DuckDB (batch scoring) encode exactly as strings do', async () => {
+    const s = parseModelSpec(spec);
+    const t = table();
+    const pre = fitPreprocessor(s, t, Uint32Array.from([0, 1, 2, 3]));
+    const origin = pre.features.find((f) => f.name === 'origin');
+    assert.ok(origin?.kind === 'categorical');
+    // the same five origins (one missing, two unknown, one with a quote) through DuckDB's lookup
+    const codes = await withDuckDB(async (con) => {
+      const result = await con.run(
+        `SELECT ${selectColumn({ name: 'origin', as: 'code', vocabulary: [...origin.vocabulary, "O'HARE"] })}
+           FROM (VALUES ('ATL', 1), ('ATL', 2), ('ORD', 3), ('SFO', 4), (NULL, 5)) v(origin, i) ORDER BY i`,
+      );
+      return (await result.getRowsJS()).map((r) => Number(r[0]));
+    });
+    assert.deepEqual(codes, [1, 1, 0, 0, 0]);
+    const coded: Table = {
+      rows: t.rows,
+      columns: new Map([...t.columns].filter(([k]) => k !== 'string:origin')).set('code:origin', {
+        kind: 'number',
+        values: Float64Array.from(codes),
+      }),
+    };
+    const rows = [0, 1, 2, 3, 4];
+    assert.deepEqual(Array.from(encodeFeatures(pre, coded, rows)), Array.from(encodeFeatures(pre, t, rows)));
   });
 
   it('splits rows deterministically by a seeded hash, without the label-less ones', () => {
