@@ -114,8 +114,8 @@ async function run(): Promise<void> {
   const serveOptions = (overrides: Partial<ServeOptions>): ServeOptions => ({
     host: '127.0.0.1',
     port: 0,
-    // what `lumen serve` uses by default (--max-batch 256, --max-wait-ms 2)
-    batch: { maxBatch: 256, maxWaitMs: 2 },
+    // what `lumen serve` uses by default (--max-batch 256, --max-wait-ms 0); BENCH_WAIT=2 tries a 2 ms wait
+    batch: { maxBatch: 256, maxWaitMs: Number(process.env.BENCH_WAIT ?? 0) },
     bodyLimit: 1024 * 1024,
     maxRows: 10_000,
     rateLimit: null,
@@ -139,7 +139,10 @@ async function run(): Promise<void> {
       await server.close();
     }
   };
-  const batched = await measure('lumen predict, 1 row, micro-batching (≤256 rows, ≤2 ms wait)', {});
+  const batched = await measure(
+    `lumen predict, 1 row, micro-batching (≤256 rows, ${process.env.BENCH_WAIT ?? 0} ms wait)`,
+    {},
+  );
   await measure('lumen predict, 1 row, no micro-batching (one model call per request)', {
     batch: { maxBatch: 1, maxWaitMs: 0 },
   });

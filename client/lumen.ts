@@ -425,7 +425,11 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free one)', '8080')
     .option('--max-batch <rows>', 'most rows in one model call', '256')
-    .option('--max-wait-ms <ms>', 'how long a request may wait for others to batch with', '2')
+    .option(
+      '--max-wait-ms <ms>',
+      'how long a request may wait for others to batch with (0: only those that arrived in the same turn)',
+      '0',
+    )
     .option('--body-limit <bytes>', 'largest request body', String(1024 * 1024))
     .option('--max-rows <n>', 'most rows in one request', '10000')
     .option('--rate-limit <n>', 'requests per second per client address (0: no limit)', '1000')

@@ -49,17 +49,28 @@ export class MicroBatcher<I, O> {
     return this.queue.length;
   }
 
+  private cancelTimer(): void {
+    if (!this.timer) return;
+    if (this.options.maxWaitMs > 0) clearTimeout(this.timer);
+    else clearImmediate(this.timer as unknown as NodeJS.Immediate);
+    this.timer = null;
+  }
+
   private schedule(): void {
     if (this.running) return; // the batch in flight takes the next ones when it ends
     if (this.queuedRows >= this.options.maxBatch) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
+      this.cancelTimer();
       setImmediate(() => void this.flush());
     } else if (!this.timer) {
-      this.timer = setTimeout(() => {
+      const go = (): void => {
         this.timer = null;
         void this.flush();
-      }, this.options.maxWaitMs);
+      };
+      // no wait: still every request parsed in this turn of the event loop (a timer would wait ≥ 1 ms)
+      this.timer =
+        this.options.maxWaitMs > 0
+          ? setTimeout(go, this.options.maxWaitMs)
+          : (setImmediate(go) as unknown as NodeJS.Timeout);
     }
   }
 
