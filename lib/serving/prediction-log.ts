@@ -169,7 +169,7 @@ export class PredictionLog {
         await withDuckDB((con) =>
           con.run(
             `COPY (SELECT * FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = ${columns}))
-               TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`,
+               TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`,
           ),
         );
         fs.renameSync(temp, path.join(dir, `${name}.parquet`));
