@@ -92,8 +92,20 @@ export interface HealthCheckPaths {
 
 /** labels count for predictions made this long before the end of the window */
 const LABEL_LOOKBACK_MS = 7 * 86_400_000;
-/** input drift is measured on a seeded sample of at most this many served rows */
+/** input drift is measured on a sample of about this many served rows at most */
 const DRIFT_SAMPLE = 100_000;
+/** prediction drift: about this many scores of each side at most */
+const SCORE_SAMPLE = 50_000;
+
+/**
+ * A deterministic sample of about `want` of `total` rows, chosen by a hash of the prediction id: the same rows
+ * every time the same window is checked, and no sort of the whole window to get them.
+ */
+export function sampleOf(total: number, want: number): string {
+  if (total <= want) return 'true';
+  const per = 1_000_000;
+  return `(hash(id) % ${per}) < ${Math.ceil((want / total) * per)}`;
+}
 
 const ts = (iso: string): string => sqlString(iso.replace('T', ' ').replace('Z', ''));
 
@@ -212,7 +224,7 @@ export async function checkHealth(
     await con.run(
       `CREATE TEMP TABLE w_all AS SELECT * FROM ${scan} WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)}`,
     );
-    await con.run(`CREATE TEMP TABLE w AS SELECT * FROM w_all WHERE arm IN ('champion', 'canary')`);
+    await con.run(`CREATE TEMP VIEW w AS SELECT * FROM w_all WHERE arm IN ('champion', 'canary')`);
     for (const r of await rows(
       `SELECT code, count(DISTINCT id) AS n FROM (
          SELECT id, unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM w_all WHERE arm = 'refused')
@@ -287,7 +299,7 @@ async function measureInputDrift(
   const tmp = `${store.tempPath('served')}.parquet`;
   const select = columns.map((c) => `${inputFieldSql(c)} AS ${sqlIdent(c.name)}`).join(', ');
   await con.run(
-    `COPY (SELECT ${select} FROM (SELECT * FROM w ORDER BY id) USING SAMPLE reservoir(${DRIFT_SAMPLE} ROWS) REPEATABLE (7))
+    `COPY (SELECT ${select} FROM w WHERE ${sampleOf(report.predictions.total, DRIFT_SAMPLE)} ORDER BY id)
        TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(tmp)})`))
@@ -325,15 +337,14 @@ async function measurePredictionDrift(
   report: HealthReport,
   rows: (sql: string) => Promise<Record<string, unknown>[]>,
 ): Promise<void> {
-  const scores = async (where: string): Promise<Float64Array> =>
-    Float64Array.from(
-      (
-        await rows(
-          `SELECT score FROM (SELECT score FROM ${where} AND score IS NOT NULL ORDER BY id)
-            USING SAMPLE reservoir(50000 ROWS) REPEATABLE (7)`,
-        )
-      ).map((r) => Number(r.score)),
+  // each side sampled by its own size: the week before may hold far more scores than the window
+  const scores = async (where: string): Promise<Float64Array> => {
+    const [{ n }] = await rows(`SELECT count(*) AS n FROM ${where} AND score IS NOT NULL`);
+    const sampled = await rows(
+      `SELECT score FROM ${where} AND score IS NOT NULL AND ${sampleOf(Number(n), SCORE_SAMPLE)}`,
     );
+    return Float64Array.from(sampled.map((r) => Number(r.score)));
+  };
   const current = await scores(`w WHERE version = ${version}`);
   const before = new Date(Date.parse(input.from) - LABEL_LOOKBACK_MS).toISOString();
   const reference = await scores(
