@@ -5,14 +5,13 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { loadModelSpec, type ModelSpec } from '../lib/spec';
 import { LumenModel, LumenStage } from '../workflows/definitions';
 import { inboxStatusQuery, inboxWorkflowId, type InboxInput } from '../workflows/inbox-definitions';
 import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
 import { actor } from './identity';
+import { triggerSpec } from './sources';
 import { printJson, table } from './output';
-import { openRegistry } from './registry-commands';
 
 /** lumen inbox watch|status|stop: a folder whose arriving files train the model, each content once. */
 
@@ -22,20 +21,7 @@ export async function inboxWatch(
 ): Promise<void> {
   const dir = path.resolve(opts.dir);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CliError(`--dir ${dir} is not a folder`);
-  let spec: ModelSpec | undefined;
-  if (opts.spec) {
-    spec = loadModelSpec(opts.spec);
-    if (spec.name !== model) throw new CliError(`the spec ${opts.spec} is for model "${spec.name}", not "${model}"`);
-  } else {
-    const { registry } = openRegistry();
-    try {
-      if ((await registry.alias(model, 'champion')) === null) {
-        throw new CliError(`${model} has no champion to take the spec from: give --spec <file>`);
-      }
-    } finally {
-      registry.close();
-    }
-  }
+  const spec = await triggerSpec(model, opts.spec);
   const input: InboxInput = {
     model,
     dir,

@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { SourceRef } from '../lib/data/source';
-import { loadModelSpec, type ModelSpec } from '../lib/spec';
 import { LumenModel, LumenStage } from '../workflows/definitions';
 import { scheduledRunWorkflowId, type ScheduledTrainingInput } from '../workflows/schedule-definitions';
 import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
 import { actor } from './identity';
-import { printJson, table } from './output';
 import { openRegistry } from './registry-commands';
+import { triggerSpec } from './sources';
+import { printJson, table } from './output';
 
 /**
  * lumen schedule create|list|show|pause|resume|trigger|delete: periodic training as Temporal Schedules. A run
@@ -38,20 +38,7 @@ export async function scheduleCreate(
   if (opts.every && !DURATION.test(opts.every.trim())) {
     throw new CliError(`--every must be a duration such as "30 minutes", "6h" or "1 day", got "${opts.every}"`);
   }
-  let spec: ModelSpec | undefined;
-  if (opts.spec) {
-    spec = loadModelSpec(opts.spec);
-    if (spec.name !== model) throw new CliError(`the spec ${opts.spec} is for model "${spec.name}", not "${model}"`);
-  } else {
-    const { registry } = openRegistry();
-    try {
-      if ((await registry.alias(model, 'champion')) === null) {
-        throw new CliError(`${model} has no champion to take the spec from: give --spec <file>`);
-      }
-    } finally {
-      registry.close();
-    }
-  }
+  const spec = await triggerSpec(model, opts.spec);
   let source: SourceRef | undefined;
   if (opts.source) {
     // a path is resolved here: the worker that runs the schedule may have another working folder

@@ -97,3 +97,35 @@ export async function withWorkers<T>(
 export function vegaPath(file: string): string {
   return path.join(path.resolve(path.dirname(require.resolve('vega-datasets')), '..'), 'data', file);
 }
+
+/**
+ * Point the CLI's own functions, called in this process, at a test's server, home and task queues, as a shell's
+ * environment would. Returns the undo.
+ */
+export function cliEnvironment(home: string, queues: { pipeline: string; training: string }): () => void {
+  const keys = ['TEMPORAL_ADDRESS', 'LUMEN_HOME', 'LUMEN_PIPELINE_QUEUE', 'LUMEN_TRAINING_QUEUE'] as const;
+  const saved = keys.map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, {
+    TEMPORAL_ADDRESS: temporalAddress(),
+    LUMEN_HOME: home,
+    LUMEN_PIPELINE_QUEUE: queues.pipeline,
+    LUMEN_TRAINING_QUEUE: queues.training,
+  });
+  return () => {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+/** Poll `probe` until it returns a value (a failing probe counts as not yet), or fail after `ms`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 180_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

@@ -7,7 +7,8 @@ import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { inboxStatusQuery, inboxWorkflowId, scanNowSignal } from '../../workflows/inbox-definitions';
 import {
   repoRoot,
-  temporalAddress,
+  cliEnvironment,
+  eventually,
   tempHome,
   testClient,
   uniqueQueues,
@@ -26,17 +27,8 @@ describe('inbox: a dropped file trains once per content, and survives restarts',
   let t: TestHome;
   let client: Client;
   const queues = uniqueQueues();
-  const saved = { ...process.env };
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 180_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(300);
-    }
-  }
+  let restoreEnv: () => void;
+  const until = eventually;
   /** a year of Seattle weather as a CSV file, written elsewhere and moved in whole, as a careful sender does */
   async function drop(dir: string, name: string, year: number): Promise<void> {
     const staging = path.join(t.home, `.${name}`);
@@ -58,18 +50,10 @@ describe('inbox: a dropped file trains once per content, and survives restarts',
     t = tempHome('lumen-inbox-');
     client = await testClient();
     await workflowBundle();
-    Object.assign(process.env, {
-      TEMPORAL_ADDRESS: temporalAddress(),
-      LUMEN_HOME: t.home,
-      LUMEN_PIPELINE_QUEUE: queues.pipeline,
-      LUMEN_TRAINING_QUEUE: queues.training,
-    });
+    restoreEnv = cliEnvironment(t.home, queues);
   });
   after(async () => {
-    for (const k of ['TEMPORAL_ADDRESS', 'LUMEN_HOME', 'LUMEN_PIPELINE_QUEUE', 'LUMEN_TRAINING_QUEUE']) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
+    restoreEnv();
     await client.connection.close();
     t.cleanup();
   });

@@ -288,8 +288,11 @@ describe('the monitor: health checks over served traffic, and what it does about
         i++;
         return (await t.deps.registry.alias(spec.name, 'champion')) === 1 ? Date.now() : undefined;
       });
-      const [rollback] = await actions(spec.name, 'rollback');
-      assert.ok(rollback, 'recorded');
+      // the alias moves first; the monitor records the action when the change has returned
+      const [rollback] = await until('the rollback recorded', async () => {
+        const list = await actions(spec.name, 'rollback');
+        return list.length ? list : undefined;
+      });
       assert.equal(rollback.trigger, 'auto');
       assert.match(String(rollback.result.outcome), /^rolled back from v2 to v1/);
       assert.match(rollback.reason, /v2, champion since .* does measurably worse than v1 did: error rate/);
@@ -340,7 +343,11 @@ describe('the monitor: health checks over served traffic, and what it does about
       await handle.signal(rollbackSignal, { ...by, requestId: 'b1' });
       const settled = await until('the requests', async () => {
         const s = await status(spec.name);
-        return s.pending.length === 0 && s.checks >= before.checks + 12 ? s : undefined;
+        // taken from the queue is not yet done: the retrain and the rollback are done once they are recorded
+        const done = s.actions.filter((a) => a.kind === 'retrain' || a.kind === 'rollback').length;
+        return s.pending.length === 0 && s.checks >= before.checks + 12 && done >= 2 && s.continuedAsNew >= 1
+          ? s
+          : undefined;
       });
       assert.ok(
         settled.continuedAsNew >= 1,

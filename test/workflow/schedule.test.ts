@@ -6,7 +6,8 @@ import { scheduleChange, scheduleCreate } from '../../client/schedule-commands';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import {
   repoRoot,
-  temporalAddress,
+  cliEnvironment,
+  eventually,
   tempHome,
   testClient,
   uniqueQueues,
@@ -26,35 +27,18 @@ describe('schedules: periodic training that skips known content and pauses itsel
   let t: TestHome;
   let client: Client;
   const queues = uniqueQueues();
-  const saved = { ...process.env };
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 180_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(300);
-    }
-  }
+  let restoreEnv: () => void;
+  const until = eventually;
 
   before(async function () {
     this.timeout(120_000);
     t = tempHome('lumen-schedule-');
     client = await testClient();
     await workflowBundle();
-    Object.assign(process.env, {
-      TEMPORAL_ADDRESS: temporalAddress(),
-      LUMEN_HOME: t.home,
-      LUMEN_PIPELINE_QUEUE: queues.pipeline,
-      LUMEN_TRAINING_QUEUE: queues.training,
-    });
+    restoreEnv = cliEnvironment(t.home, queues);
   });
   after(async () => {
-    for (const k of ['TEMPORAL_ADDRESS', 'LUMEN_HOME', 'LUMEN_PIPELINE_QUEUE', 'LUMEN_TRAINING_QUEUE']) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
+    restoreEnv();
     await client.connection.close();
     t.cleanup();
   });
