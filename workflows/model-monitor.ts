@@ -175,7 +175,8 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       evidence,
       result: { outcome, monitor: info.workflowId },
       workflowId,
-      key,
+      // request ids are a person's; the model makes them unique across monitors
+      key: `${model}:${key}`,
     });
   }
 
