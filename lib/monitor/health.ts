@@ -390,7 +390,8 @@ async function measureFeedback(
   const joined = await rows(
     `SELECT l.version, l.score, l.predicted, fb.label${sliceSelect ? `, ${sliceSelect}` : ''}
        FROM ${scan} l JOIN fb ON fb.id = l.id
-      WHERE l.arm IN ('champion', 'canary') AND l.model = ${sqlString(input.model)}`,
+      WHERE l.arm IN ('champion', 'canary') AND l.model = ${sqlString(input.model)}
+        AND l."at" >= ${ts(since)} AND l."at" < ${ts(input.to)}`,
   );
   report.feedback.labelled = joined.length;
   // per version: wrong or not (classification), absolute error (regression)
