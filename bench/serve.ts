@@ -25,6 +25,8 @@ interface Load {
   p99: number;
   errors: number;
   non2xx: number;
+  /** the server's CPU time per request (µs, all its threads) */
+  cpuUs?: number;
 }
 
 async function autocannon(
@@ -71,9 +73,11 @@ async function run(): Promise<void> {
   const opts = new Command()
     .option('--seconds <n>', 'seconds per load run', '8')
     .option('--connections <n>', 'concurrent connections', '16')
+    .option('--rounds <n>', 'measure the ceiling, micro-batching and the log off this many times, interleaved', '1')
     .option('--no-batch-scoring', 'skip lumen predict on 3M rows')
     .parse()
-    .opts<{ seconds: string; connections: string; batchScoring: boolean }>();
+    .opts<{ seconds: string; connections: string; rounds: string; batchScoring: boolean }>();
+  const rounds = Math.max(1, Number(opts.rounds));
   const seconds = Number(opts.seconds);
   const connections = Number(opts.connections);
   const t = tempHome('lumen-bench-serve-');
@@ -95,21 +99,26 @@ async function run(): Promise<void> {
     results.push({ name, load });
     const ceiling = results[0].load.rps;
     console.log(
-      `${name.padEnd(58)} ${load.rps.toFixed(0).padStart(7)} req/s  p50 ${load.p50.toFixed(2).padStart(6)} ms  p99 ${load.p99.toFixed(2).padStart(6)} ms  ${(load.rps / ceiling).toFixed(2)}× ceiling${load.errors || load.non2xx ? `  ERRORS ${load.errors} non-2xx ${load.non2xx}` : ''}`,
+      `${name.padEnd(58)} ${load.rps.toFixed(0).padStart(7)} req/s  p50 ${load.p50.toFixed(2).padStart(6)} ms  p99 ${load.p99.toFixed(2).padStart(6)} ms  ${(load.rps / ceiling).toFixed(2)}× ceiling${load.cpuUs ? `  ${load.cpuUs.toFixed(0)} µs CPU/request` : ''}${load.errors || load.non2xx ? `  ERRORS ${load.errors} non-2xx ${load.non2xx}` : ''}`,
     );
   };
 
   // the ceiling: fastify answering a constant, nothing else
-  const bare = Fastify({ logger: false });
-  bare.post('/constant', async () => ({
-    model: 'x',
-    version: 1,
-    predictions: [{ id: '0', probability: 0.5, flags: [] }],
-  }));
-  await bare.listen({ host: '127.0.0.1', port: 0 });
-  const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/constant`;
-  report('ceiling: bare fastify route returning a constant', await autocannon(bareUrl, row, seconds, connections));
-  await bare.close();
+  const ceiling = async (): Promise<Load> => {
+    const bare = Fastify({ logger: false });
+    bare.post('/constant', async () => ({
+      model: 'x',
+      version: 1,
+      predictions: [{ id: '0', probability: 0.5, flags: [] }],
+    }));
+    await bare.listen({ host: '127.0.0.1', port: 0 });
+    const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/constant`;
+    try {
+      return await autocannon(bareUrl, row, seconds, connections);
+    } finally {
+      await bare.close();
+    }
+  };
 
   const serveOptions = (overrides: Partial<ServeOptions>): ServeOptions => ({
     host: '127.0.0.1',
@@ -129,24 +138,47 @@ async function run(): Promise<void> {
     corsOrigin: null,
     ...overrides,
   });
-  const measure = async (name: string, overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
+  const load = async (overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
     const server = await startServer(t.deps, serveOptions(overrides));
     try {
-      const load = await autocannon(`${server.url}/v1/models/${spec.name}/predict`, row, seconds, connections, rate);
-      report(name, load);
-      return load;
+      const cpu = process.cpuUsage();
+      const result = await autocannon(`${server.url}/v1/models/${spec.name}/predict`, row, seconds, connections, rate);
+      const used = process.cpuUsage(cpu);
+      result.cpuUs = (used.user + used.system) / (result.rps * seconds);
+      return result;
     } finally {
       await server.close();
     }
   };
-  const batched = await measure(
-    `lumen predict, 1 row, micro-batching (≤256 rows, ${process.env.BENCH_WAIT ?? 0} ms wait)`,
-    {},
-  );
+  const measure = async (name: string, overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
+    const result = await load(overrides, rate);
+    report(name, result);
+    return result;
+  };
+  // The three runs the ratios are about, interleaved round by round so that a change in the machine's speed (it is
+  // shared) falls on all three; with several rounds each is reported as its median round.
+  const runs: Record<'ceiling' | 'batched' | 'logOff', Load[]> = { ceiling: [], batched: [], logOff: [] };
+  for (let r = 0; r < rounds; r++) {
+    runs.ceiling.push(await ceiling());
+    runs.batched.push(await load({}));
+    runs.logOff.push(await load({ log: null }));
+    if (rounds > 1) {
+      const [c, b, o] = [runs.ceiling[r], runs.batched[r], runs.logOff[r]];
+      console.log(
+        `round ${r + 1}: ceiling ${c.rps.toFixed(0)}, micro-batching ${b.rps.toFixed(0)} (${(b.rps / c.rps).toFixed(2)}×), log off ${o.rps.toFixed(0)} (log costs ${((1 - b.rps / o.rps) * 100).toFixed(0)}%)`,
+      );
+    }
+  }
+  const median = (list: Load[]): Load => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)];
+  report('ceiling: bare fastify route returning a constant', median(runs.ceiling));
+  const batched = median(runs.batched);
+  report(`lumen predict, 1 row, micro-batching (≤256 rows, ${process.env.BENCH_WAIT ?? 0} ms wait)`, batched);
+  const logOff = median(runs.logOff);
+  report('lumen predict, 1 row, micro-batching, prediction log off', logOff);
+  console.log(`the prediction log costs ${((1 - batched.rps / logOff.rps) * 100).toFixed(0)}% of throughput`);
   await measure('lumen predict, 1 row, no micro-batching (one model call per request)', {
     batch: { maxBatch: 1, maxWaitMs: 0 },
   });
-  await measure('lumen predict, 1 row, micro-batching, prediction log off', { log: null });
   const half = Math.round(batched.rps / 2);
   await measure(`lumen predict at half the maximum load (${half} req/s), micro-batching`, {}, half);
 

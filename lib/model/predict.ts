@@ -84,6 +84,118 @@ export function predictRows(
   return out;
 }
 
+/**
+ * A forward pass for serving, where micro-batches are small. tfjs-node pays a fixed cost per call — its fused dense
+ * kernel is itself four kernels (reshape, matmul, add, activation), about 300 µs for a three-layer network whatever
+ * the batch — which was over half of the server's CPU under load. A dense network small enough is computed here in
+ * plain arithmetic instead (float64 sums, rounded to float32 like tfjs' output, skipping zero inputs so a one-hot
+ * row costs what its set columns cost), and larger batches go to tfjs. Both are held to tfjs-layers' predict to
+ * 1e-6 by the tests, and the served warm-up compares them with the predictions recorded at evaluation.
+ *
+ * The weights are copied once: build this only for a model that will not be trained further.
+ */
+export interface ServingForward {
+  (x: Float32Array, rows: number, width: number): Float32Array;
+  /** how many rows at most are computed without tfjs (0: never) */
+  readonly smallBatchRows: number;
+}
+
+/**
+ * Multiply-adds a batch may take to be computed without tfjs: measured on this machine's 2 cores, a three-layer
+ * flights network (154→64→32→1, ~12k multiply-adds a row, one-hot inputs) costs ~5 µs a row here against
+ * ~300 µs + 3 µs a row in tfjs, so they meet near 130 rows (~1.5M multiply-adds); this stays below that, as a
+ * dense input row costs more here than a one-hot one.
+ */
+const SMALL_BATCH_MULTIPLY_ADDS = 1_000_000;
+
+interface PlainLayer {
+  inputs: number;
+  units: number;
+  kernel: Float32Array; // inputs × units, row-major, as tfjs keeps it
+  bias: Float32Array | null;
+  activation: string;
+}
+
+const PLAIN = new Set(['linear', 'relu', 'elu', 'sigmoid', 'relu6', 'tanh', 'softmax']);
+
+export function servingForward(tf: Tf, model: LayersModel): ServingForward {
+  const plan = planOf(model);
+  const layers: PlainLayer[] | null =
+    plan && plan.every((l) => PLAIN.has(l.activation))
+      ? plan.map((l) => ({
+          inputs: l.kernel.shape[0],
+          units: l.kernel.shape[1],
+          kernel: Float32Array.from(l.kernel.dataSync()),
+          bias: l.bias ? Float32Array.from(l.bias.dataSync()) : null,
+          activation: l.activation,
+        }))
+      : null;
+  const perRow = layers ? layers.reduce((sum, l) => sum + l.inputs * l.units, 0) : Infinity;
+  const smallBatchRows = layers ? Math.floor(SMALL_BATCH_MULTIPLY_ADDS / perRow) : 0;
+  const widest = layers ? Math.max(...layers.map((l) => l.units)) : 0;
+  const a = new Float64Array(widest);
+  const b = new Float64Array(widest);
+  const forward = (x: Float32Array, rows: number, width: number): Float32Array => {
+    if (!layers || rows > smallBatchRows) return predictRows(tf, model, x, rows, width);
+    if (width !== layers[0].inputs) throw new Error(`rows are ${width} wide; the model takes ${layers[0].inputs}`);
+    const outputs = layers[layers.length - 1].units;
+    const out = new Float32Array(rows * outputs);
+    for (let r = 0; r < rows; r++) {
+      let input: Float32Array | Float64Array = x.subarray(r * width, (r + 1) * width);
+      let h = a;
+      for (const layer of layers) {
+        denseRow(layer, input, h);
+        input = h;
+        h = h === a ? b : a;
+      }
+      for (let j = 0; j < outputs; j++) out[r * outputs + j] = input[j];
+    }
+    return out;
+  };
+  return Object.assign(forward, { smallBatchRows });
+}
+
+/** One dense layer for one row: out[0..units) = activation(bias + input · kernel). */
+function denseRow(layer: PlainLayer, input: Float32Array | Float64Array, out: Float64Array): void {
+  const { inputs, units, kernel, bias } = layer;
+  for (let j = 0; j < units; j++) out[j] = bias ? bias[j] : 0;
+  for (let i = 0; i < inputs; i++) {
+    const v = input[i];
+    if (v === 0) continue;
+    const at = i * units;
+    for (let j = 0; j < units; j++) out[j] += v * kernel[at + j];
+  }
+  switch (layer.activation) {
+    case 'linear':
+      break;
+    case 'relu':
+      for (let j = 0; j < units; j++) if (out[j] < 0) out[j] = 0;
+      break;
+    case 'relu6':
+      for (let j = 0; j < units; j++) out[j] = Math.min(Math.max(out[j], 0), 6);
+      break;
+    case 'elu':
+      for (let j = 0; j < units; j++) if (out[j] < 0) out[j] = Math.expm1(out[j]);
+      break;
+    case 'sigmoid':
+      for (let j = 0; j < units; j++) out[j] = 1 / (1 + Math.exp(-out[j]));
+      break;
+    case 'tanh':
+      for (let j = 0; j < units; j++) out[j] = Math.tanh(out[j]);
+      break;
+    case 'softmax': {
+      let top = -Infinity;
+      for (let j = 0; j < units; j++) top = Math.max(top, out[j]);
+      let sum = 0;
+      for (let j = 0; j < units; j++) sum += out[j] = Math.exp(out[j] - top);
+      for (let j = 0; j < units; j++) out[j] /= sum;
+      break;
+    }
+    default:
+      throw new Error(`activation "${layer.activation}" has no plain forward pass`);
+  }
+}
+
 /** The layers path (tfjs-layers' own predict), kept for the test that holds the fused pass to it. */
 export function predictRowsLayers(
   tf: Tf,

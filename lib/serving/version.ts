@@ -3,7 +3,7 @@ import type { ArtifactRef, ArtifactStore } from '../artifacts';
 import { canaryTable, type Canary } from '../evaluation/evaluate';
 import { decodeRegression, encodeFeatures, type Preprocessor } from '../features';
 import { loadModelArtifact, type LoadedModel } from '../model/artifact';
-import { predictRows } from '../model/predict';
+import { servingForward, type ServingForward } from '../model/predict';
 import { loadTf, type Tf } from '../model/tf';
 import type { Table } from '../data/table';
 import type { ModelVersion } from '../registry/types';
@@ -22,6 +22,7 @@ export class ServedVersion {
   private inflight = 0;
   private retired = false;
   private disposed = false;
+  private readonly forward: ServingForward;
 
   private constructor(
     readonly model: string,
@@ -31,7 +32,9 @@ export class ServedVersion {
     private readonly tf: Tf,
     private readonly loaded: LoadedModel,
     readonly rows: ServedRows,
-  ) {}
+  ) {
+    this.forward = servingForward(tf, loaded.model);
+  }
 
   static async load(store: ArtifactStore, record: ModelVersion, tolerance = 1e-4): Promise<ServedVersion> {
     const { tf } = await loadTf();
@@ -75,7 +78,7 @@ export class ServedVersion {
     const pre = this.loaded.preprocessor;
     const index = Uint32Array.from({ length: rows }, (_, i) => i);
     const x = encodeFeatures(pre, table, index);
-    return predictRows(this.tf, this.loaded.model, x, rows, pre.width);
+    return this.forward(x, rows, pre.width);
   }
 
   /** Predictions in the task's shape. */
