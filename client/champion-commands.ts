@@ -9,15 +9,14 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/client';
 import {
-  approveCandidate,
   championChangeWorkflowId,
-  rejectCandidate,
   verifyWorkflowId,
   type ChampionChangeInput,
   type VerifyInput,
 } from '../workflows/definitions';
 import type { championChange, verifyModel } from '../workflows';
-import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
+import { clientConfig, taskQueues, withClient, withLazyClient, workflowUrl } from './connection';
+import { decideCandidateWith } from './decisions';
 import { CliError, EXIT, parseVersion } from './errors';
 import { describeFailure } from './format';
 import { actor } from './identity';
@@ -34,28 +33,14 @@ export async function decideCandidate(
   const version = parseVersion(opts.version);
   const by = actor(opts.actor ?? opts.by);
   const { registry } = openRegistry();
-  let workflowId: string;
-  let artifactSha256: string;
   try {
-    const [pending] = await registry.listApprovals({ model, version, status: 'pending' });
-    if (!pending) throw new CliError(`${model} v${version} is not waiting for approval (see: lumen pending)`);
-    const record = await registry.getVersion(model, version);
-    if (!record) throw new CliError(`${model} v${version} is not registered`);
-    workflowId = pending.workflowId;
-    artifactSha256 = record.artifact.sha256;
+    await withLazyClient(async (connect) => {
+      const answer = await decideCandidateWith(connect, registry, { kind, model, version, by, comment: opts.comment });
+      console.log(`${answer.decision} ${model} v${answer.version} by ${by} (${answer.workflowId})`);
+    });
   } finally {
     registry.close();
   }
-  await withClient(async (client) => {
-    const answer = await client.workflow
-      .getHandle(workflowId)
-      .executeUpdate(kind === 'approve' ? approveCandidate : rejectCandidate, {
-        args: [{ version, artifactSha256, by, comment: opts.comment }],
-        // a retried command is the same update: Temporal applies it once
-        updateId: `${kind}:${model}:v${version}:${by}`,
-      });
-    console.log(`${answer.decision} ${model} v${answer.version} by ${by} (${workflowId})`);
-  });
 }
 
 export async function changeChampion(

@@ -57,6 +57,16 @@ export function workflowUrl(
   return runId ? `${base}/${runId}/user-metadata` : base;
 }
 
+/** Run with a client connected only when first asked for, and closed afterwards if it was. */
+export async function withLazyClient<T>(fn: (connect: () => Promise<Client>) => Promise<T>): Promise<T> {
+  let client: Promise<Client> | undefined;
+  try {
+    return await fn(() => (client ??= connectClient()));
+  } finally {
+    if (client) await (await client.catch(() => undefined))?.connection.close();
+  }
+}
+
 /** Run with a connected client, closing its connection afterwards. */
 export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await connectClient();

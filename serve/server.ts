@@ -11,6 +11,9 @@ import { PredictionLog, type PredictionLogOptions } from '../lib/serving/predict
 import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
 import { ServingMetrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import type { Client } from '@temporalio/client';
+import { clientConfig, connectClient, type ClientConfig } from '../client/connection';
+import { registerConsole } from './console';
 
 /**
  * The prediction API (README, "Serving"): one process serves every model that has a champion.
@@ -21,6 +24,7 @@ import { RateLimiter } from './rate-limit';
  *   PUT  /v1/models/:model/serving   canary and shadow (admin token)
  *   POST /v1/admin/reload            look at the registry now (admin token; sent by promotions and rollbacks)
  *   GET  /metrics, /healthz, /readyz
+ *   GET  /ui                         the web console (serve/console)
  */
 export interface ServeOptions {
   host: string;
@@ -40,6 +44,8 @@ export interface ServeOptions {
   feedbackFile: string;
   /** allowed browser origin for CORS (default: none, CORS off) */
   corsOrigin: string | null;
+  /** the Temporal server the console's decisions go to, and its Web UI for links (default: the environment's) */
+  temporal?: ClientConfig;
 }
 
 export interface RunningServer {
@@ -272,6 +278,26 @@ export async function startServer(
     return { models: host.state() };
   });
 
+  const temporal = opts.temporal ?? clientConfig();
+  let client: Promise<Client> | undefined;
+  const connect = (): Promise<Client> => {
+    // a failed connection is not kept: the next decision tries again
+    client ??= connectClient(temporal).catch((err: unknown) => {
+      client = undefined;
+      throw err;
+    });
+    return client;
+  };
+  registerConsole(
+    app,
+    { store: deps.store, registry: deps.registry, host },
+    {
+      adminToken: opts.tokens.admin,
+      temporalUi: temporal,
+      connect,
+    },
+  );
+
   await host.sync();
   const watch = setInterval(() => void host.sync(), opts.watchMs);
   watch.unref();
@@ -302,6 +328,7 @@ export async function startServer(
       await log?.close();
       host.close();
       feedback.close();
+      if (client) await (await client.catch(() => undefined))?.connection.close();
     },
   };
 }

@@ -1,0 +1,72 @@
+import type { Client } from '@temporalio/client';
+import type { Registry } from '../lib/registry/types';
+import { approveCandidate, discardQuarantine, rejectCandidate, releaseQuarantine } from '../workflows/definitions';
+import { CliError } from './errors';
+
+/**
+ * The decisions people make on a waiting pipeline — approve or reject a candidate, release or discard a batch in
+ * quarantine — as the CLI and the web console both send them: found in the registry, sent to the waiting workflow
+ * as an update, whose validator has the last word. The registry is asked first, so a decision on nothing waiting
+ * is refused without a Temporal server; `connect` is called only to send a decision.
+ */
+
+export interface CandidateDecision {
+  kind: 'approve' | 'reject';
+  model: string;
+  version: number;
+  by: string;
+  comment: string;
+}
+
+export async function decideCandidateWith(
+  connect: () => Promise<Client>,
+  registry: Registry,
+  d: CandidateDecision,
+): Promise<{ decision: string; version: number; workflowId: string }> {
+  const [pending] = await registry.listApprovals({ model: d.model, version: d.version, status: 'pending' });
+  if (!pending) throw new CliError(`${d.model} v${d.version} is not waiting for approval (see: lumen pending)`);
+  const record = await registry.getVersion(d.model, d.version);
+  if (!record) throw new CliError(`${d.model} v${d.version} is not registered`);
+  const client = await connect();
+  const answer = await client.workflow
+    .getHandle(pending.workflowId)
+    .executeUpdate(d.kind === 'approve' ? approveCandidate : rejectCandidate, {
+      args: [{ version: d.version, artifactSha256: record.artifact.sha256, by: d.by, comment: d.comment }],
+      // the same decision sent again (a retried command, a form sent twice) is the same update: applied once
+      updateId: `${d.kind}:${d.model}:v${d.version}:${d.by}`,
+    });
+  return { decision: answer.decision, version: answer.version, workflowId: pending.workflowId };
+}
+
+export interface BatchDecision {
+  kind: 'release' | 'discard';
+  /** the waiting workflow's id, or a prefix (≥ 12 characters) of the batch's sha-256 */
+  target: string;
+  by: string;
+  reason: string;
+}
+
+export async function decideQuarantineWith(
+  connect: () => Promise<Client>,
+  registry: Registry,
+  d: BatchDecision,
+): Promise<{ decision: string; dataset: string; model: string; workflowId: string }> {
+  const waiting = await registry.listValidations({ decision: 'quarantined' });
+  const matches = waiting.filter(
+    (v) => v.workflowId === d.target || (d.target.length >= 12 && v.datasetSha256.startsWith(d.target)),
+  );
+  if (matches.length === 0) {
+    throw new CliError(`no quarantined batch matches "${d.target}" (see: lumen quarantine list)`);
+  }
+  if (matches.length > 1) {
+    throw new CliError(`"${d.target}" matches ${matches.length} quarantined batches; give the workflow id`);
+  }
+  const { workflowId, datasetSha256, model } = matches[0];
+  const client = await connect();
+  const answer = await client.workflow
+    .getHandle(workflowId)
+    .executeUpdate(d.kind === 'release' ? releaseQuarantine : discardQuarantine, {
+      args: [{ dataset: datasetSha256, by: d.by, reason: d.reason }],
+    });
+  return { decision: answer.decision, dataset: answer.dataset, model, workflowId };
+}
