@@ -376,6 +376,53 @@ function ensureBuild() {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// 7. a browser for the console's test (headless Chromium; Debian's package where it can be installed)
+
+function onPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    if (dir && fs.existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+function findBrowser() {
+  for (const name of ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']) {
+    const found = onPath(name);
+    if (found) return found;
+  }
+  return null;
+}
+
+function ensureBrowser() {
+  const override = process.env.LUMEN_CHROMIUM;
+  if (override) {
+    if (!works(override, ['--version'])) throw new Error(`LUMEN_CHROMIUM=${override} is not a working browser`);
+    return { path: override, source: 'LUMEN_CHROMIUM' };
+  }
+  const found = findBrowser();
+  if (found) return { path: found, source: 'PATH' };
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!onPath('apt-get') || !root) {
+    const reason = onPath('apt-get') ? 'not root, so apt-get cannot install it' : 'no apt-get on this machine';
+    console.warn(`[setup] no Chromium found and ${reason}: the console's browser test will be skipped (set LUMEN_CHROMIUM)`);
+    return { path: null, source: `none (${reason})` };
+  }
+  try {
+    say('installing Debian chromium for the console test (apt-get)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env });
+  } catch (err) {
+    const reason = err.message.split('\n')[0];
+    console.warn(`[setup] could not install chromium (${reason}): the console's browser test will be skipped`);
+    return { path: null, source: `none (${reason})` };
+  }
+  const installed = findBrowser();
+  return installed ? { path: installed, source: 'apt-get install chromium' } : { path: null, source: 'none (installed, not found)' };
+}
+
 function main() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major < 20 || (major === 20 && minor < 9)) throw new Error(`Node >= 20.9 required, found ${process.version}`);
@@ -393,8 +440,9 @@ function main() {
   }
   const temporal = withTemporal ? ensureTemporalCli() : { path: null, source: 'skipped (--no-temporal)' };
   const testServer = withTemporal ? ensureTestServer() : { path: null, source: 'skipped (--no-temporal)' };
+  const browser = withTemporal ? ensureBrowser() : { path: null, source: 'skipped (--no-temporal)' };
   const build = ensureBuild();
-  const state = { node: process.version, npmDeps, tfjs, temporal, testServer, checkedAt: new Date().toISOString() };
+  const state = { node: process.version, npmDeps, tfjs, temporal, testServer, browser, checkedAt: new Date().toISOString() };
   const previous = readJson(statePath);
   fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
   if (build === 'compiled') say('dist/ up to date');

@@ -29,10 +29,10 @@ export interface Threshold {
   y: number | Point[];
 }
 
-const W = 720;
+const W = 560;
 const H = 190;
 const LEFT = 62;
-const RIGHT = 150;
+const RIGHT = 120;
 const TOP = 14;
 const BOTTOM = 30;
 
@@ -95,10 +95,10 @@ export function timeChart(
     const last = steps[steps.length - 1];
     parts.push(
       `<polyline class="limit" fill="none" stroke="${th.color}" stroke-dasharray="5 4" points="${path}"/>`,
-      `<text x="${W - RIGHT + 6}" y="${y(last.y as number) + 4}" fill="${th.color}">${esc(`${th.label} ${format(last.y as number)}`)}</text>`,
+      `<text x="${W - RIGHT + 6}" y="${y(last.y as number) + 4}" style="fill:${th.color}">${esc(`${th.label} ${format(last.y as number)}`)}</text>`,
     );
   }
-  series.forEach((s, k) => {
+  series.forEach((s) => {
     const drawn = s.points.filter((p): p is Point & { y: number } => finite(p.y));
     const banded = drawn.filter((p) => finite(p.low) && finite(p.high));
     if (banded.length > 1) {
@@ -117,9 +117,12 @@ export function timeChart(
         `<circle cx="${x(p.t).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="2.5" fill="${s.color}"><title>${esc(`${s.name} ${new Date(p.t).toISOString()}: ${format(p.y)}${interval}`)}</title></circle>`,
       );
     }
-    parts.push(`<text x="${W - RIGHT + 6}" y="${TOP + 12 + 14 * k}" fill="${s.color}">${esc(s.name)}</text>`);
   });
-  return `<figure class="chart" data-points="${points.length}"><figcaption>${esc(title)}</figcaption>
+  const legend = series
+    .filter((s) => s.points.some((p) => finite(p.y)))
+    .map((s) => `<span class="key" style="color:${s.color}">■ ${esc(s.name)}</span>`)
+    .join(' ');
+  return `<figure class="chart" data-points="${points.length}"><figcaption>${esc(title)} ${legend}</figcaption>
 <svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg></figure>`;
 }
 
@@ -146,7 +149,7 @@ export function championTimeline(stints: Stint[], now: number): string {
       const a = x(s.from);
       const b = Math.max(a + 2, x(s.to ?? now));
       const colour = PALETTE[(s.version - 1) % PALETTE.length];
-      return `<rect x="${a.toFixed(1)}" y="${TOP}" width="${(b - a).toFixed(1)}" height="34" fill="${colour}"><title>${esc(`v${s.version} from ${new Date(s.from).toISOString()}${s.to ? ` to ${new Date(s.to).toISOString()}` : ' (serving)'}: ${s.why}`)}</title></rect>${b - a > 24 ? `<text x="${(a + 4).toFixed(1)}" y="${TOP + 22}" fill="#fff">v${s.version}</text>` : ''}`;
+      return `<rect x="${a.toFixed(1)}" y="${TOP}" width="${(b - a).toFixed(1)}" height="34" fill="${colour}"><title>${esc(`v${s.version} from ${new Date(s.from).toISOString()}${s.to ? ` to ${new Date(s.to).toISOString()}` : ' (serving)'}: ${s.why}`)}</title></rect>${b - a > 24 ? `<text x="${(a + 4).toFixed(1)}" y="${TOP + 22}" style="fill:#fff">v${s.version}</text>` : ''}`;
     })
     .join('');
   const h = TOP + 34 + 30;

@@ -53,7 +53,7 @@ function layout(title: string, body: string, ui: ConsoleOptions['temporalUi'], f
     ? `<p class="flash ${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}">${esc(flash.text)}</p>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — Lumen</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
 header{background:#1f2d3d;color:#fff;padding:10px 24px;display:flex;gap:20px;align-items:baseline}
@@ -61,7 +61,7 @@ header a{color:#cfe3ff;text-decoration:none}header strong{font-size:16px;margin-
 main{padding:16px 24px;max-width:1180px}
 table{border-collapse:collapse;margin:8px 0 18px}td,th{border-bottom:1px solid #e3e3e3;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f6f7f9}.muted{color:#777}.ok{color:#2e7d32}.bad{color:#c62828}.warn{color:#b26a00}
-figure.chart{margin:8px 0 16px}figcaption{font-weight:600;margin-bottom:2px}svg text{font-size:11px;fill:#444}
+figure.chart{margin:8px 0 16px}figcaption{font-weight:600;margin-bottom:2px}.key{font-weight:400;font-size:12px;margin-left:6px}svg text{font-size:11px;fill:#444}
 .flash{padding:8px 12px;border-radius:4px}.flash.error{background:#fdecea;color:#8a1c1c}.flash.done{background:#e8f5e9;color:#1b5e20}
 form.decide{display:grid;grid-template-columns:max-content 1fr;gap:4px 8px;max-width:560px;margin:6px 0 18px}
 form.decide textarea{min-height:3em}.card{border:1px solid #e3e3e3;border-radius:6px;padding:8px 14px;margin:10px 0}
@@ -109,6 +109,8 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
   const page = (reply: FastifyReply, status: number, html: string): FastifyReply =>
     reply.status(status).type('text/html; charset=utf-8').send(html);
 
+  // browsers ask for it on every page (a validation report's too); there is none, and that is not an error
+  app.get('/favicon.ico', async (_req, reply) => reply.status(204).send());
   app.register(
     async (scope) => {
       // forms post url-encoded fields; only here — the API keeps taking JSON alone

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
+import { sqlString, withDuckDB } from '../../lib/data/duckdb';
+import { loadModelSpec, parseModelSpec } from '../../lib/spec';
+import { startServer, type RunningServer } from '../../serve/server';
+import { statusQuery } from '../../workflows/definitions';
+import { monitorStatusQuery, monitorWorkflowId } from '../../workflows/monitor-definitions';
+import type { modelMonitor } from '../../workflows';
+import {
+  eventually,
+  repoRoot,
+  tempHome,
+  temporalAddress,
+  testClient,
+  uniqueQueues,
+  vegaPath,
+  withWorkers,
+  workflowBundle,
+  type TestHome,
+} from '../support/env';
+
+const TOKEN = 'console-test-token';
+const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
+const spec = parseModelSpec({
+  ...weather,
+  name: 'weather-console',
+  training: { ...weather.training, epochs: 15 },
+  // a person approves every promotion, the first one too; the monitor checks every 3 s
+  gate: { approval: { required: 'always', timeout: '10m' } },
+  monitor: { everyMinutes: 0.05, minPredictions: 40, minLabels: 30 },
+});
+
+/** The browser set-up found (or installed), or the one LUMEN_CHROMIUM names; null when there is none. */
+function browserPath(): string | null {
+  if (process.env.LUMEN_CHROMIUM) return process.env.LUMEN_CHROMIUM;
+  try {
+    const state = JSON.parse(fs.readFileSync(path.join(repoRoot, '.tools', 'toolchain-state.json'), 'utf8')) as {
+      browser?: { path: string | null };
+    };
+    return state.browser?.path ?? null;
+  } catch {
+    return null;
+  }
+}
+
+interface WeatherRow {
+  date: string;
+  precipitation: number;
+  temp_max: number;
+  temp_min: number;
+  wind: number;
+  weather: string;
+}
+
+/** A year of Seattle's weather, as rows, or as a CSV with temperatures in Fahrenheit (a batch that must not train). */
+async function weatherYear(y: number): Promise<WeatherRow[]> {
+  return withDuckDB(async (con) =>
+    (
+      await con.runAndReadAll(
+        `SELECT strftime(CAST(date AS DATE), '%Y-%m-%d') AS date, precipitation, temp_max, temp_min, wind, weather
+           FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))}) WHERE year(CAST(date AS DATE)) = ${y} ORDER BY date`,
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        date: r.date as string,
+        precipitation: Number(r.precipitation),
+        temp_max: Number(r.temp_max),
+        temp_min: Number(r.temp_min),
+        wind: Number(r.wind),
+        weather: r.weather as string,
+      })),
+  );
+}
+
+describe('the web console in a real browser (headless Chromium)', () => {
+  let t: TestHome;
+  let client: Client;
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const queues = uniqueQueues();
+  const executable = browserPath();
+  const screenshots = process.env.LUMEN_SCREENSHOTS;
+
+  before(async function () {
+    if (!executable) {
+      console.warn(
+        "      no Chromium on this machine (set-up could not install Debian's chromium; set LUMEN_CHROMIUM): the console is not tested in a browser here",
+      );
+      this.skip();
+    }
+    this.timeout(120_000);
+    t = tempHome('lumen-console-');
+    client = await testClient();
+    await workflowBundle();
+    browser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await client?.connection.close();
+    t?.cleanup();
+  });
+
+  /** A page that records every console error and uncaught exception. */
+  async function openPage(errors: string[]): Promise<Page> {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`${page.url()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
+    return page;
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    if (!screenshots) return;
+    fs.mkdirSync(screenshots, { recursive: true });
+    await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+  }
+
+  async function waitForStage(started: StartedPipeline, stage: string): Promise<void> {
+    await eventually(`the pipeline to reach ${stage}`, async () => {
+      const s = await started.handle.query(statusQuery);
+      assert.ok(s.stage !== 'failed' && s.stage !== 'done', `the pipeline ended at ${s.stage} instead`);
+      return s.stage === stage ? true : undefined;
+    });
+  }
+
+  it('pages load without errors, charts hold data, an approval and a discard made in the page take effect', async function () {
+    this.timeout(600_000);
+    const errors: string[] = [];
+    await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
+      server = await startServer(t.deps, {
+        host: '127.0.0.1',
+        port: 0,
+        batch: { maxBatch: 256, maxWaitMs: 0 },
+        bodyLimit: 1024 * 1024,
+        maxRows: 1000,
+        rateLimit: null,
+        tokens: { admin: TOKEN, feedback: TOKEN, predict: null },
+        watchMs: 500,
+        log: {
+          root: path.join(t.home, 'predictions'),
+          options: { maxPending: 100_000, flushEveryMs: 500, retentionDays: 30 },
+        },
+        feedbackFile: path.join(t.home, 'predictions', 'feedback.sqlite'),
+        corsOrigin: null,
+        temporal: { address: temporalAddress(), namespace: 'default', uiUrl: 'http://localhost:8233' },
+      });
+      const ui = `${server.url}/ui`;
+      const page = await openPage(errors);
+
+      // 1. the first candidate waits for a person
+      const first = await startTrainingPipeline(
+        client,
+        spec,
+        {
+          uri: 'vega-datasets:seattle-weather.csv',
+          window: { column: 'date', start: '2012-01-01', end: '2013-01-01' },
+        },
+        { trainingTaskQueue: queues.training, actor: 'test' },
+        queues.pipeline,
+      );
+      await waitForStage(first, 'awaiting_approval');
+      await page.goto(`${ui}/`);
+      assert.match(await page.locator('main').innerText(), /1 candidate\(s\) wait for approval/);
+      await page.click('text=1 candidate(s) wait for approval');
+      const card = page.locator('[data-approval="weather-console:v1"]');
+      assert.equal(await card.count(), 1, 'the candidate is listed');
+      const link = await card.locator('a', { hasText: 'pipeline run' }).getAttribute('href');
+      assert.match(link!, /^http:\/\/localhost:8233\/namespaces\/default\/workflows\/train%3Aweather-console%3A/);
+      await shot(page, 'console-approvals');
+
+      // a wrong token decides nothing, and says so
+      await card.locator('input[name=token]').fill('not-the-token');
+      await card.locator('input[name=by]').fill('ana');
+      await card.locator('textarea[name=comment]').fill('holdout metrics look right');
+      const refused = await Promise.all([page.waitForNavigation(), card.locator('button[value=approve]').click()]);
+      assert.equal(refused[0]!.status(), 401);
+      assert.match(await page.locator('.flash.error').innerText(), /admin token is missing or wrong/);
+      assert.equal((await t.deps.registry.listApprovals({ status: 'pending' })).length, 1, 'still waiting');
+
+      // the right one promotes
+      const again = page.locator('[data-approval="weather-console:v1"]');
+      await again.locator('input[name=token]').fill(TOKEN);
+      await again.locator('input[name=by]').fill('ana');
+      await again.locator('textarea[name=comment]').fill('holdout metrics look right');
+      await Promise.all([page.waitForNavigation(), again.locator('button[value=approve]').click()]);
+      assert.match(page.url(), /\/ui\/models\/weather-console\?done=/);
+      assert.match(await page.locator('.flash.done').innerText(), /approved weather-console v1 by ana/);
+      const result = await first.handle.result();
+      assert.equal(result.outcome, 'promoted');
+      assert.deepEqual(result.approval, { status: 'approved', by: 'ana', comment: 'holdout metrics look right' });
+      assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
+
+      // 2. served traffic with labels, checked by the monitor the promotion started
+      const rows = await weatherYear(2012);
+      await eventually('the served champion', async () => (server!.host.served(spec.name) ? true : undefined));
+      const monitor = client.workflow.getHandle<typeof modelMonitor>(monitorWorkflowId(spec.name));
+      for (let i = 0; (await monitor.query(monitorStatusQuery).catch(() => ({ checks: 0 }))).checks < 4; i++) {
+        const batch = Array.from({ length: 60 }, (_, k) => rows[(i * 60 + k * 7) % rows.length]);
+        const res = await fetch(`${server.url}/v1/models/${spec.name}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(batch.map(({ weather: _label, ...input }) => input)),
+        });
+        const answer = (await res.json()) as { predictions: { id: string }[] };
+        assert.equal(res.status, 200);
+        await fetch(`${server.url}/v1/feedback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify(answer.predictions.map((p, k) => ({ predictionId: p.id, label: batch[k].weather }))),
+        });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+
+      await page.goto(`${ui}/models/${spec.name}`);
+      const charted = async (caption: RegExp): Promise<number> => {
+        const figure = page.locator('figure.chart', { has: page.locator('figcaption', { hasText: caption }) }).first();
+        return Number(await figure.getAttribute('data-points'));
+      };
+      assert.ok((await charted(/error rate on labelled feedback/)) > 0, 'the live metric is charted');
+      assert.ok((await charted(/^latency /)) > 0, 'latency is charted');
+      assert.ok((await charted(/unusual-input rate/)) > 0, 'the unusual-input rate is charted');
+      assert.ok((await charted(/drift of temp_max/)) > 0, 'drift per column is charted');
+      assert.equal(await charted(/champion over time/), 1, 'one stint as champion');
+      assert.ok((await page.locator('polyline.limit').count()) >= 4, 'limits are drawn');
+      assert.match(await page.locator('main').innerText(), /v1 ★/);
+      await shot(page, 'console-model');
+      await page.goto(`${ui}/`);
+      assert.match(await page.locator('main table').innerText(), /weather-console\s+v1/);
+      await shot(page, 'console-models');
+
+      // 3. a batch in Fahrenheit is held back; discarded from the page
+      const fahrenheit = path.join(t.home, 'weather-2013-fahrenheit.csv');
+      await withDuckDB((con) =>
+        con.run(
+          `COPY (SELECT * REPLACE (temp_max * 9 / 5 + 32 AS temp_max, temp_min * 9 / 5 + 32 AS temp_min)
+                   FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))}) WHERE year(CAST(date AS DATE)) = 2013)
+             TO ${sqlString(fahrenheit)} (HEADER)`,
+        ),
+      );
+      const second = await startTrainingPipeline(
+        client,
+        spec,
+        { uri: fahrenheit },
+        { trainingTaskQueue: queues.training, actor: 'test' },
+        queues.pipeline,
+      );
+      await waitForStage(second, 'quarantined');
+      await page.goto(`${ui}/quarantine`);
+      const held = page.locator(`[data-quarantine="${second.workflowId}"]`);
+      assert.equal(await held.count(), 1, 'the batch is listed');
+      await held.locator('a', { hasText: 'validation report' }).click();
+      assert.match(await page.locator('body').innerText(), /temp_max/);
+      await page.goBack();
+      await shot(page, 'console-quarantine');
+      await held.locator('input[name=token]').fill(TOKEN);
+      await held.locator('input[name=by]').fill('ben');
+      await held.locator('textarea[name=reason]').fill('temperatures in Fahrenheit; resend in Celsius');
+      await Promise.all([page.waitForNavigation(), held.locator('button[value=discard]').click()]);
+      assert.match(await page.locator('.flash.done').innerText(), /discarded batch .* of weather-console by ben/);
+      assert.equal((await second.handle.result()).outcome, 'discarded');
+      assert.match(await page.locator('main').innerText(), /Nothing in quarantine/);
+      await page.close();
+    });
+    // the one error a browser reports is the refusal asked for above
+    const expected = errors.filter((e) => /\/ui\/approvals\/weather-console\/1: .*status of 401/.test(e));
+    assert.equal(expected.length, 1, 'the wrong token was refused with 401');
+    assert.deepEqual(
+      errors.filter((e) => !expected.includes(e)),
+      [],
+      'no other console errors on any page',
+    );
+  });
+});
