@@ -456,7 +456,12 @@ export function buildProgram(): Command {
     .description('start a dev server and workers, feed months of real 2001 flights as batches, print each result')
     .option('--months <list>', 'comma-separated months of flights to feed as batches, in order', '2001-01')
     .option('--keep', 'keep the server and workers running to explore the Web UI (Ctrl-C stops them)')
-    .action(async (opts: Parameters<typeof import('./demo').runDemo>[0]) => (await import('./demo')).runDemo(opts));
+    .option('--loop', 'the whole loop, live: January to June as traffic, drift, retraining, faults (about 10 minutes)')
+    .option('--seed <n>', '--loop: the seed every choice of rows follows', '2001')
+    .option('--approve <who>', '--loop: auto (the auto-approver decides) or ask (you decide at a prompt)', 'auto')
+    .action(async (opts: { months: string; keep?: boolean; loop?: boolean; seed: string; approve: string }) =>
+      opts.loop ? (await import('./demo-loop')).runLoopDemo(opts) : (await import('./demo')).runDemo(opts),
+    );
 
   return program;
 }

@@ -1,4 +1,9 @@
-import { defaultPayloadConverter, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  defaultPayloadConverter,
+  WorkflowFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { TrainHeartbeat } from '../activities/train';
 import {
   LumenStage,
@@ -62,10 +67,7 @@ export async function followRun(
     const stage = (d.typedSearchAttributes.get(LumenStage) ?? 'queued') as Stage | 'queued';
     const pending = d.raw.pendingActivities ?? [];
     let line = `${interactive ? `${SPINNER[tick % SPINNER.length]} ` : ''}${stage}`;
-    const training = pending.find((a) => a.activityType?.name === 'trainModel');
-    const beat = training?.heartbeatDetails?.payloads?.[0];
-    // the first heartbeats of an attempt carry no details yet
-    const h = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat | undefined>(beat) : undefined;
+    const h = trainingBeat(d);
     if (stage === 'train' && h) {
       const epoch = h.epoch ?? h.epochsDone;
       line += `  epoch ${epoch}/${opts.epochs}`;
@@ -115,6 +117,13 @@ export async function followRun(
     else console.error(`pipeline failed: ${describeFailure(err)}`);
     return EXIT.failed;
   }
+}
+
+/** The last heartbeat of a run's training activity, if it is training (the first beats of an attempt carry none). */
+export function trainingBeat(d: WorkflowExecutionDescription): TrainHeartbeat | undefined {
+  const training = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'trainModel');
+  const beat = training?.heartbeatDetails?.payloads?.[0];
+  return beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat | undefined>(beat) : undefined;
 }
 
 /** What the run waits for, and the commands that decide it. */

@@ -6,6 +6,7 @@ import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { DatasetRef } from '../data/snapshot';
 import type { Registry, ModelVersion } from '../registry/types';
 import { FeedbackStore, type FeedbackRecord } from '../serving/feedback';
+import { ServedVersion } from '../serving/version';
 import type { SourceColumn, LabelRule } from '../spec';
 import { numericDrift } from '../stats/drift';
 import { measureDrift, type ColumnDrift } from '../validation/drift';
@@ -50,6 +51,23 @@ export interface VersionOnFeedback {
   promotedAt: string | null;
 }
 
+/**
+ * The champion against the version it replaced, on the same rows: the labelled requests the champion answered
+ * since its promotion, scored again by the previous version through its own contract and preprocessor. Comparing
+ * each version on the traffic it happened to serve would blame a model for the traffic changing after its
+ * promotion; on the same rows, only the model differs.
+ */
+export interface PairedComparison {
+  champion: number;
+  previous: number;
+  /** requests compared (labelled, answered by the champion since its promotion, accepted by both contracts) */
+  rows: number;
+  championError: number;
+  previousError: number;
+  /** the champion's error minus the previous version's, row by row: mean and 95% interval */
+  difference: ErrorEstimate;
+}
+
 export interface HealthReport {
   model: string;
   /** the champion when the check ran (null: none) */
@@ -79,6 +97,9 @@ export interface HealthReport {
     previous: VersionOnFeedback | null;
     slices: { column: string; value: string; n: number; errorRate: number }[];
     fairnessGap: { column: string; gap: number } | null;
+    /** null: no previous version, or nothing to compare yet; see pairedNote */
+    paired: PairedComparison | null;
+    pairedNote?: string;
   };
   findings: Finding[];
   seconds: number;
@@ -204,7 +225,7 @@ export async function checkHealth(
     unusual: { rate: null, byCode: {}, previousMedian: null },
     inputDrift: { measured: false, columns: [], driftedShare: 0 },
     predictionDrift: { measured: false },
-    feedback: { labelled: 0, champion: null, previous: null, slices: [], fairnessGap: null },
+    feedback: { labelled: 0, champion: null, previous: null, slices: [], fairnessGap: null, paired: null },
     findings: [],
     seconds: 0,
   };
@@ -263,7 +284,7 @@ export async function checkHealth(
       report.inputDrift.note = note;
       report.predictionDrift.note = note;
     }
-    await measureFeedback(con, scan, registry, record, paths, input, report, rows);
+    await measureFeedback(con, scan, registry, store, record, paths, input, report, rows);
   });
   report.findings = findingsOf(report, policy, input.previousUnusualRates, spec.task);
   report.seconds = (performance.now() - started) / 1000;
@@ -365,6 +386,7 @@ async function measureFeedback(
   con: DuckDBConnection,
   scan: string,
   registry: Registry,
+  store: ArtifactStore,
   record: ModelVersion,
   paths: HealthCheckPaths,
   input: HealthCheckInput,
@@ -448,6 +470,17 @@ async function measureFeedback(
       evaluated: evaluated(previous),
       promotedAt: promotedAt(previous.version),
     };
+    const since = report.feedback.champion.promotedAt;
+    if (since) {
+      try {
+        report.feedback.paired = await pairedComparison(store, record, previous, since, input, rows, scan);
+        if (!report.feedback.paired) report.feedback.pairedNote = 'no labelled request since the promotion yet';
+      } catch (err) {
+        report.feedback.pairedNote = `v${previous.version} could not score the champion's requests: ${(err as Error).message}`;
+      }
+    } else {
+      report.feedback.pairedNote = `when v${record.version} became champion is not in the alias history`;
+    }
   }
   let widest: { column: string; gap: number } | null = null;
   sliceColumns.forEach((column, i) => {
@@ -463,6 +496,79 @@ async function measureFeedback(
     }
   });
   report.feedback.fairnessGap = widest;
+}
+
+/** requests at most that the previous version scores again in one check (a sample fixed by the ids) */
+const PAIRED_ROWS = 20_000;
+
+async function pairedComparison(
+  store: ArtifactStore,
+  champion: ModelVersion,
+  previous: ModelVersion,
+  promotedAt: string,
+  input: HealthCheckInput,
+  rows: (sql: string) => Promise<Record<string, unknown>[]>,
+  scan: string,
+): Promise<PairedComparison | null> {
+  const since = [promotedAt, new Date(Date.parse(input.to) - LABEL_LOOKBACK_MS).toISOString()].sort()[1];
+  const labelled = await rows(
+    `SELECT l.input, l.score, l.predicted, fb.label FROM ${scan} l JOIN fb ON fb.id = l.id
+      WHERE l.arm = 'champion' AND l.version = ${champion.version} AND l.model = ${sqlString(input.model)}
+        AND l."at" >= ${ts(since)} AND l."at" < ${ts(input.to)}
+      ORDER BY hash(l.id) LIMIT ${PAIRED_ROWS}`,
+  );
+  const spec = champion.spec;
+  const usable = labelled
+    .map((r) => ({
+      input: String(r.input),
+      score: r.score === null ? null : Number(r.score),
+      predicted: typeof r.predicted === 'string' ? r.predicted : null,
+      target: labelTarget(spec.label, JSON.parse(String(r.label))),
+    }))
+    .filter((r) => r.target !== null && r.score !== null);
+  if (usable.length === 0) return null;
+  const served = await ServedVersion.load(store, previous);
+  const championErrors: number[] = [];
+  const previousErrors: number[] = [];
+  try {
+    const inputs = usable.map((r) => JSON.parse(r.input) as Record<string, unknown>);
+    const refused = new Set(served.rows.check(inputs).map((p) => p.row));
+    const keep = usable.map((_, i) => i).filter((i) => !refused.has(i));
+    const wrong = (target: number | string, score: number, predicted: string | null): number =>
+      spec.task === 'binary'
+        ? (score >= 0.5 ? 1 : 0) === target
+          ? 0
+          : 1
+        : spec.task === 'multiclass'
+          ? predicted === target
+            ? 0
+            : 1
+          : Math.abs(score - Number(target));
+    for (let from = 0; from < keep.length; from += 4096) {
+      const chunk = keep.slice(from, from + 4096);
+      const { table } = served.rows.layout(chunk.map((i) => inputs[i]));
+      const outputs = served.predict(table);
+      chunk.forEach((i, k) => {
+        const r = usable[i];
+        const o = outputs[k];
+        const score = 'probability' in o ? o.probability : 'value' in o ? o.value : o.probabilities[o.class];
+        previousErrors.push(wrong(r.target!, score, 'class' in o ? o.class : null));
+        championErrors.push(wrong(r.target!, r.score!, r.predicted));
+      });
+    }
+  } finally {
+    served.dispose();
+  }
+  if (championErrors.length === 0) return null;
+  const mean = (list: number[]): number => list.reduce((a, b) => a + b, 0) / list.length;
+  return {
+    champion: champion.version,
+    previous: previous.version,
+    rows: championErrors.length,
+    championError: mean(championErrors),
+    previousError: mean(previousErrors),
+    difference: meanInterval(championErrors.map((e, i) => e - previousErrors[i])),
+  };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -516,22 +622,22 @@ export function findingsOf(
       });
     }
   }
-  const p = report.feedback.previous;
+  const paired = report.feedback.paired;
   if (
     policy.rollback.enabled &&
     c &&
-    p &&
+    paired &&
     c.promotedAt &&
     Date.parse(report.to) - Date.parse(c.promotedAt) <= policy.rollback.withinHours * 3_600_000 &&
-    c.error.n >= policy.minLabels &&
-    p.error.n >= policy.minLabels &&
-    c.error.low > p.error.high
+    paired.rows >= policy.minLabels &&
+    paired.difference.low > 0
   ) {
+    const d = paired.difference;
     findings.push({
       kind: 'worse-than-previous',
       action: 'rollback',
       severity: 'critical',
-      summary: `v${c.version}, champion since ${c.promotedAt}, does measurably worse than v${p.version} did: ${measure} ${show(c.error.value)} (95% ${show(c.error.low)}–${show(c.error.high)}, ${c.error.n} labels) against ${show(p.error.value)} (95% ${show(p.error.low)}–${show(p.error.high)}, ${p.error.n} labels)`,
+      summary: `v${c.version}, champion since ${c.promotedAt}, does measurably worse than v${paired.previous} does on the same ${paired.rows} labelled requests: ${measure} ${show(paired.championError)} against ${show(paired.previousError)} (difference ${task === 'regression' ? fmt(d.value) : pct(d.value)}, 95% ${task === 'regression' ? `${fmt(d.low)}–${fmt(d.high)}` : `${pct(d.low)}–${pct(d.high)}`})`,
     });
   }
   const total = report.predictions.total;

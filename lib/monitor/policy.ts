@@ -57,6 +57,15 @@ export const MonitorPolicy = z.strictObject({
       withinHours: z.number().positive().default(72),
     })
     .prefault({}),
+  retrain: z
+    .strictObject({
+      /**
+       * rows of the newest accepted batch a retrain takes at most (a sample fixed by the rows themselves), so the
+       * labelled predictions — today's traffic — weigh as much as the policy wants; null: the whole batch
+       */
+      acceptedRows: z.number().int().min(1).nullable().default(null),
+    })
+    .prefault({}),
   latency: z.strictObject({ p99Ms: z.number().positive().default(100), action: Action.default('alert') }).prefault({}),
   unusual: z
     .strictObject({

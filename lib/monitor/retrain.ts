@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseMonitorPolicy } from './policy';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { snapshotPath } from '../data/snapshot';
 import type { SourceRef } from '../data/source';
@@ -41,6 +42,8 @@ export async function buildRetrainBatch(
   const dataset = await registry.getDataset(accepted.trainingDatasetSha256);
   if (!dataset) throw new NotFoundError(`dataset ${accepted.trainingDatasetSha256.slice(0, 12)} is not registered`);
   const spec = record.spec;
+  const parsed = parseMonitorPolicy(spec.monitor ?? {});
+  const acceptedRows = 'policy' in parsed ? parsed.policy.retrain.acceptedRows : null;
   const labels = fs.existsSync(paths.feedback)
     ? (() => {
         const store = new FeedbackStore(paths.feedback);
@@ -56,10 +59,11 @@ export async function buildRetrainBatch(
     dataset: dataset.sha256,
     feedback: labels.map((l) => [l.predictionId, l.label]),
     spec: spec.source.columns.map((c) => c.name),
+    acceptedRows,
   });
   const dir = path.join(paths.home, 'monitor', model);
   const file = path.join(dir, `retrain-${fingerprint.slice(0, 16)}.parquet`);
-  const counted = { accepted: dataset.rows, feedback: 0 };
+  const counted = { accepted: Math.min(dataset.rows, acceptedRows ?? Infinity), feedback: 0 };
   await withDuckDB(async (con) => {
     const acceptedScan = `read_parquet(${sqlString(snapshotPath(dataset))})`;
     const types = new Map(
@@ -86,7 +90,12 @@ export async function buildRetrainBatch(
     if (fs.existsSync(file)) return;
     fs.mkdirSync(dir, { recursive: true });
     const names = columns.map((c) => sqlIdent(c.name)).join(', ');
-    const acceptedSelect = `SELECT ${names}, 0 AS __part, lpad(CAST(row_number() OVER () AS VARCHAR), 20, '0') AS __key FROM ${acceptedScan}`;
+    // a sample, when the policy caps the accepted rows: chosen by a hash of each row, so the same every time
+    const acceptedRowsOf =
+      acceptedRows !== null && acceptedRows < dataset.rows
+        ? `(SELECT * FROM ${acceptedScan} t ORDER BY hash(t) LIMIT ${acceptedRows})`
+        : acceptedScan;
+    const acceptedSelect = `SELECT ${names}, 0 AS __part, lpad(CAST(row_number() OVER () AS VARCHAR), 20, '0') AS __key FROM ${acceptedRowsOf}`;
     const temp = `${file}.part-${process.pid}`;
     await con.run(
       `COPY (SELECT ${names} FROM (${acceptedSelect}${feedbackSelect ? ` UNION ALL ${feedbackSelect}` : ''})

@@ -108,7 +108,7 @@ describe('monitor findings: the policy applied to a report', () => {
     unusual: { rate: 0.02, byCode: {}, previousMedian: null },
     inputDrift: { measured: false, columns: [], driftedShare: 0 },
     predictionDrift: { measured: false },
-    feedback: { labelled: 0, champion: null, previous: null, slices: [], fairnessGap: null },
+    feedback: { labelled: 0, champion: null, previous: null, slices: [], fairnessGap: null, paired: null },
     findings: [],
     seconds: 0,
     ...over,
@@ -145,29 +145,43 @@ describe('monitor findings: the policy applied to a report', () => {
     assert.deepEqual(kinds(few), []);
   });
 
-  it('decay and a rollback rest on intervals, not on the point estimate', () => {
+  it('decay rests on an interval, a rollback on the same requests scored by both versions', () => {
     const est = (value: number, n: number) => ({ ...wilson(Math.round(value * n), n) });
-    const noisy = report({
-      feedback: {
-        labelled: 240,
-        champion: { version: 2, error: est(0.3, 120), evaluated: 0.2, promotedAt: '2026-11-25T12:00:00.000Z' },
-        previous: { version: 1, error: est(0.2, 120), evaluated: 0.2, promotedAt: '2026-11-20T00:00:00.000Z' },
-        slices: [],
-        fairnessGap: null,
-      },
+    // the champion wrong on share `c` of n requests, the previous version on share `p` of the same requests
+    // (mostly other ones: each gets some right that the other gets wrong)
+    const paired = (c: number, p: number, n: number) => {
+      const diffs = Array.from(
+        { length: n },
+        (_, i) => (i < c * n ? 1 : 0) - (i >= n / 2 && i < n / 2 + p * n ? 1 : 0),
+      );
+      return { champion: 2, previous: 1, rows: n, championError: c, previousError: p, difference: meanInterval(diffs) };
+    };
+    const feedback = (c: number, p: number, n: number) => ({
+      labelled: 2 * n,
+      champion: { version: 2, error: est(c, n), evaluated: 0.2, promotedAt: '2026-11-25T12:00:00.000Z' },
+      previous: { version: 1, error: est(p, n), evaluated: 0.2, promotedAt: '2026-11-20T00:00:00.000Z' },
+      slices: [],
+      fairnessGap: null,
+      paired: paired(c, p, n),
     });
-    assert.deepEqual(kinds(noisy), [], '0.30 vs 0.20 on 120 labels each: the intervals overlap');
-    const clear = report({
-      feedback: {
-        labelled: 1200,
-        champion: { version: 2, error: est(0.4, 600), evaluated: 0.2, promotedAt: '2026-11-25T12:00:00.000Z' },
-        previous: { version: 1, error: est(0.2, 600), evaluated: 0.2, promotedAt: '2026-11-20T00:00:00.000Z' },
-        slices: [],
-        fairnessGap: null,
-      },
-    });
+    const noisy = report({ feedback: feedback(0.3, 0.26, 120) });
+    assert.deepEqual(kinds(noisy), [], '0.30 vs 0.26 on 120 labels: neither interval excludes "no worse"');
+    const clear = report({ feedback: feedback(0.4, 0.2, 600) });
     assert.deepEqual(kinds(clear), ['decay', 'worse-than-previous']);
+    const [, worse] = findingsOf(clear, policy, [], 'binary');
+    assert.match(
+      worse.summary,
+      /does measurably worse than v1 does on the same 600 labelled requests: error rate 40\.0% against 20\.0%/,
+    );
     const old = report({ ...clear, to: '2026-12-10T00:00:00.000Z' });
     assert.deepEqual(kinds(old), ['decay'], 'promoted weeks ago: no automatic rollback');
+    // harder traffic after the promotion: the champion errs more than the previous version did on its own
+    // (easier) traffic, but the previous version would have done as badly on the same requests: no rollback
+    const harder = report({
+      feedback: { ...feedback(0.3, 0.3, 2000), previous: { ...feedback(0.3, 0.2, 2000).previous } },
+    });
+    assert.deepEqual(kinds(harder), ['decay'], 'a traffic change is not blamed on the model');
+    const unpaired = report({ feedback: { ...feedback(0.4, 0.2, 600), paired: null } });
+    assert.deepEqual(kinds(unpaired), ['decay'], 'without the paired comparison, no rollback');
   });
 });

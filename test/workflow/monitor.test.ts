@@ -295,7 +295,10 @@ describe('the monitor: health checks over served traffic, and what it does about
       });
       assert.equal(rollback.trigger, 'auto');
       assert.match(String(rollback.result.outcome), /^rolled back from v2 to v1/);
-      assert.match(rollback.reason, /v2, champion since .* does measurably worse than v1 did: error rate/);
+      assert.match(
+        rollback.reason,
+        /v2, champion since .* does measurably worse than v1 does on the same \d+ labelled requests: error rate/,
+      );
       assert.ok(rollback.evidence.report && rollback.evidence.window, 'evidence: the report and its window');
       const moves = await t.deps.registry.aliasHistory(spec.name);
       const last = moves.filter((m) => m.alias === 'champion').at(-1)!;
