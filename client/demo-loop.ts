@@ -93,7 +93,7 @@ function demoSpec(): { spec: ModelSpec; changes: string[] } {
     'gate: a person approves every promotion, timeout 30 minutes',
     'monitor: a check every 15 s; 300 predictions and 200 labels to judge; 2 checks in a row to act; 2-minute cooldown',
     'monitor: unusual inputs up to 35% (a quarter of flights use airports the model buckets as "other"); slices of 400 labels for fairness',
-    'monitor: a retrain takes 30,000 rows of the newest accepted batch, so the labelled traffic weighs',
+    'monitor: a retrain takes 200,000 rows of the newest accepted batch, so the labelled traffic weighs more',
   ];
   const spec = parseModelSpec({
     ...base,
@@ -108,7 +108,7 @@ function demoSpec(): { spec: ModelSpec; changes: string[] } {
       cooldownMinutes: 2,
       unusual: { maxRate: 0.35 },
       fairness: { minSliceLabels: 400 },
-      retrain: { acceptedRows: 30_000 },
+      retrain: { acceptedRows: 200_000 },
     },
   });
   return { spec, changes };
@@ -443,10 +443,15 @@ class LoopDemo {
     await this.loadTraffic('2001-06', true);
     const handle = this.client!.workflow.getHandle<typeof trainingPipeline>(action.workflowId!);
     this.setStep('retraining; the training worker will be killed mid-training');
-    const beat = await this.until('training under way', async () => {
-      const h = trainingBeat(await handle.describe());
-      return h && h.epochsDone >= 1 ? h : undefined;
-    });
+    // killed once an epoch is done and checkpointed (the server learns of it from the heartbeats, within 2 s)
+    const beat = await this.until(
+      `training under way in ${action.workflowId}`,
+      async () => {
+        const h = trainingBeat(await handle.describe());
+        return h && h.epochsDone >= 1 ? h : undefined;
+      },
+      150,
+    );
     this.trainer!.kill('SIGKILL');
     this.event(`injected: the training worker is killed (SIGKILL) after epoch ${beat.epochsDone}`);
     await sleep(3000);
@@ -489,7 +494,7 @@ class LoopDemo {
       .catch(() => undefined);
   }
 
-  private async until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  private async until<T>(what: string, probe: () => Promise<T | undefined>, everyMs = 500): Promise<T> {
     const deadline = Date.now() + STEP_TIMEOUT_MS;
     for (;;) {
       const value = await probe().catch(() => undefined);
@@ -497,7 +502,7 @@ class LoopDemo {
       if (Date.now() > deadline) {
         throw new Error(`${what} did not happen within ${STEP_TIMEOUT_MS / 60_000} minutes (state in ${this.home})`);
       }
-      await sleep(500);
+      await sleep(everyMs);
     }
   }
 

@@ -630,7 +630,8 @@ export function findingsOf(
     c.promotedAt &&
     Date.parse(report.to) - Date.parse(c.promotedAt) <= policy.rollback.withinHours * 3_600_000 &&
     paired.rows >= policy.minLabels &&
-    paired.difference.low > 0
+    paired.difference.low >
+      (task === 'regression' ? policy.rollback.margin * paired.previousError : policy.rollback.margin)
   ) {
     const d = paired.difference;
     findings.push({

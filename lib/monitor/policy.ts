@@ -55,6 +55,12 @@ export const MonitorPolicy = z.strictObject({
       enabled: z.boolean().default(true),
       /** "recently": within this many hours of its promotion */
       withinHours: z.number().positive().default(72),
+      /**
+       * how much worse the champion must be, at the low end of the 95% interval of the paired difference, before
+       * it is rolled back: error-rate points (classification) or a share of the previous version's mean absolute
+       * error (regression) — a difference that is certain but too small to matter moves nothing
+       */
+      margin: z.number().min(0).default(0.02),
     })
     .prefault({}),
   retrain: z

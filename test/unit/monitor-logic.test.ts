@@ -148,21 +148,19 @@ describe('monitor findings: the policy applied to a report', () => {
   it('decay rests on an interval, a rollback on the same requests scored by both versions', () => {
     const est = (value: number, n: number) => ({ ...wilson(Math.round(value * n), n) });
     // the champion wrong on share `c` of n requests, the previous version on share `p` of the same requests
-    // (mostly other ones: each gets some right that the other gets wrong)
-    const paired = (c: number, p: number, n: number) => {
-      const diffs = Array.from(
-        { length: n },
-        (_, i) => (i < c * n ? 1 : 0) - (i >= n / 2 && i < n / 2 + p * n ? 1 : 0),
-      );
+    // (mostly other ones: each gets some right that the other gets wrong; or, `agree`, the same ones and more)
+    const paired = (c: number, p: number, n: number, agree = false) => {
+      const from = agree ? 0 : n / 2;
+      const diffs = Array.from({ length: n }, (_, i) => (i < c * n ? 1 : 0) - (i >= from && i < from + p * n ? 1 : 0));
       return { champion: 2, previous: 1, rows: n, championError: c, previousError: p, difference: meanInterval(diffs) };
     };
-    const feedback = (c: number, p: number, n: number) => ({
+    const feedback = (c: number, p: number, n: number, agree = false) => ({
       labelled: 2 * n,
       champion: { version: 2, error: est(c, n), evaluated: 0.2, promotedAt: '2026-11-25T12:00:00.000Z' },
       previous: { version: 1, error: est(p, n), evaluated: 0.2, promotedAt: '2026-11-20T00:00:00.000Z' },
       slices: [],
       fairnessGap: null,
-      paired: paired(c, p, n),
+      paired: paired(c, p, n, agree),
     });
     const noisy = report({ feedback: feedback(0.3, 0.26, 120) });
     assert.deepEqual(kinds(noisy), [], '0.30 vs 0.26 on 120 labels: neither interval excludes "no worse"');
@@ -181,6 +179,10 @@ describe('monitor findings: the policy applied to a report', () => {
       feedback: { ...feedback(0.3, 0.3, 2000), previous: { ...feedback(0.3, 0.2, 2000).previous } },
     });
     assert.deepEqual(kinds(harder), ['decay'], 'a traffic change is not blamed on the model');
+    // certain but small: 0.4 points worse on 20,000 requests is below the 2-point margin
+    const slight = report({ feedback: feedback(0.284, 0.28, 20_000, true) });
+    assert.ok(slight.feedback.paired!.difference.low > 0, 'the difference is certain');
+    assert.deepEqual(kinds(slight), ['decay'], 'but too small to roll back for');
     const unpaired = report({ feedback: { ...feedback(0.4, 0.2, 600), paired: null } });
     assert.deepEqual(kinds(unpaired), ['decay'], 'without the paired comparison, no rollback');
   });
