@@ -27,6 +27,7 @@ import type { championChange, modelMonitor, trainingPipeline } from '../workflow
 import { monitorStatusQuery, monitorWorkflowId, type MonitorStatus } from '../workflows/monitor-definitions';
 import { connectClient, workflowUrl, type ClientConfig } from './connection';
 import { decideCandidateWith, decideQuarantineWith } from './decisions';
+import { CliError } from './errors';
 import { color, interactive } from './output';
 import { startTrainingPipeline } from './pipeline';
 import { trainingBeat } from './progress';
@@ -116,12 +117,13 @@ function demoSpec(): { spec: ModelSpec; changes: string[] } {
 
 export async function runLoopDemo(opts: LoopOptions): Promise<void> {
   const seed = Number(opts.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a whole number ≥ 0, got "${opts.seed}"`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new CliError(`--seed must be a whole number ≥ 0, got "${opts.seed}"`);
   if (opts.approve !== 'auto' && opts.approve !== 'ask') {
-    throw new Error(`--approve must be auto or ask, got "${opts.approve}"`);
+    throw new CliError(`--approve must be auto or ask, got "${opts.approve}"`);
   }
   if (opts.approve === 'ask' && !process.stdin.isTTY) {
-    throw new Error('--approve ask needs a terminal to ask at; use --approve auto');
+    throw new CliError('--approve ask needs a terminal to ask at; use --approve auto');
   }
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const loop = new LoopDemo(seed, opts.approve, opts.keep ?? false);
@@ -683,6 +685,12 @@ class LoopDemo {
         `  console          ${this.keep ? `${this.server!.url}/ui` : 'with --keep, at /ui of the serving instance'}`,
       );
       this.say(`  state            ${this.home}`);
+      if (!this.keep) {
+        const port = this.config.address.split(':').pop();
+        this.say(
+          `  the links work while a server runs on this state: LUMEN_HOME=${this.home} npx lumen server${port === '7233' ? '' : ` --port ${port}`}`,
+        );
+      }
     });
   }
 }
