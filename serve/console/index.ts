@@ -44,7 +44,13 @@ const CHECKS_CHARTED = 200;
 
 const pct = (v: number): string => `${(100 * v).toFixed(v !== 0 && Math.abs(v) < 0.01 ? 2 : 1)}%`;
 const num = (v: number): string =>
-  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
+  Number.isInteger(v)
+    ? v.toLocaleString('en-US')
+    : Math.abs(v) >= 100
+      ? v.toFixed(0)
+      : Math.abs(v) >= 1
+        ? v.toFixed(2)
+        : v.toPrecision(3);
 const when = (iso: string | null | undefined): string => (iso ? esc(iso.slice(0, 19).replace('T', ' ')) : '–');
 const short = (sha: string): string => `<code title="${esc(sha)}">${esc(sha.slice(0, 12))}</code>`;
 
