@@ -406,7 +406,9 @@ function ensureBrowser() {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!onPath('apt-get') || !root) {
     const reason = onPath('apt-get') ? 'not root, so apt-get cannot install it' : 'no apt-get on this machine';
-    console.warn(`[setup] no Chromium found and ${reason}: the console's browser test will be skipped (set LUMEN_CHROMIUM)`);
+    console.warn(
+      `[setup] no Chromium found and ${reason}: the console's browser test will be skipped (set LUMEN_CHROMIUM)`,
+    );
     return { path: null, source: `none (${reason})` };
   }
   try {
@@ -420,7 +422,9 @@ function ensureBrowser() {
     return { path: null, source: `none (${reason})` };
   }
   const installed = findBrowser();
-  return installed ? { path: installed, source: 'apt-get install chromium' } : { path: null, source: 'none (installed, not found)' };
+  return installed
+    ? { path: installed, source: 'apt-get install chromium' }
+    : { path: null, source: 'none (installed, not found)' };
 }
 
 function main() {
@@ -442,7 +446,15 @@ function main() {
   const testServer = withTemporal ? ensureTestServer() : { path: null, source: 'skipped (--no-temporal)' };
   const browser = withTemporal ? ensureBrowser() : { path: null, source: 'skipped (--no-temporal)' };
   const build = ensureBuild();
-  const state = { node: process.version, npmDeps, tfjs, temporal, testServer, browser, checkedAt: new Date().toISOString() };
+  const state = {
+    node: process.version,
+    npmDeps,
+    tfjs,
+    temporal,
+    testServer,
+    browser,
+    checkedAt: new Date().toISOString(),
+  };
   const previous = readJson(statePath);
   fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
   if (build === 'compiled') say('dist/ up to date');
