@@ -1,6 +1,7 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
 import { deriveSeed, permutation } from '../rng';
+import { DenseTrainer } from './dense-trainer';
 import type { Tf } from './tf';
 
 export interface EpochStats {
@@ -35,6 +36,11 @@ export interface TrainLoopOptions {
   onEpochEnd?: (progress: TrainingProgress) => Promise<void>;
   /** called every few batches; a place to heartbeat and to notice cancellation */
   onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
+  /**
+   * dense: the hand-written step (lib/model/dense-trainer.ts), for the networks it can train — every one Lumen
+   * builds; layers: tfjs-layers' trainOnBatch (the reference the tests hold the dense step to). Default: dense.
+   */
+  engine?: 'dense' | 'layers';
 }
 
 /**
@@ -58,35 +64,47 @@ export async function trainLoop(
   };
   const xb = new Float32Array(batchSize * width);
   const yb = new Float32Array(batchSize);
-  for (let epoch = progress.epochsDone; epoch < opts.epochs; epoch++) {
-    const started = performance.now();
-    const order = permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
-    let lossSum = 0;
-    for (let b = 0; b < batches; b++) {
-      const from = b * batchSize;
-      const m = Math.min(batchSize, rows - from);
-      for (let r = 0; r < m; r++) {
-        const row = order[from + r];
-        xb.set(x.subarray(row * width, (row + 1) * width), r * width);
-        yb[r] = y[row];
+  const dense = opts.engine === 'layers' ? null : DenseTrainer.for(tf, model);
+  await dense?.importState();
+  try {
+    for (let epoch = progress.epochsDone; epoch < opts.epochs; epoch++) {
+      const started = performance.now();
+      const order = permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
+      let lossSum = 0;
+      for (let b = 0; b < batches; b++) {
+        const from = b * batchSize;
+        const m = Math.min(batchSize, rows - from);
+        for (let r = 0; r < m; r++) {
+          const row = order[from + r];
+          xb.set(x.subarray(row * width, (row + 1) * width), r * width);
+          yb[r] = y[row];
+        }
+        if (dense) {
+          lossSum += dense.step(xb.subarray(0, m * width), yb.subarray(0, m), m, width);
+        } else {
+          const xs = tf.tensor2d(xb.subarray(0, m * width), [m, width]);
+          const ys = tf.tensor2d(yb.subarray(0, m), [m, 1]);
+          try {
+            const loss = (await model.trainOnBatch(xs, ys)) as number;
+            lossSum += loss * m;
+          } finally {
+            xs.dispose();
+            ys.dispose();
+          }
+        }
+        if (opts.onBatch && (b % 16 === 15 || b === batches - 1)) await opts.onBatch(epoch, b + 1, batches);
       }
-      const xs = tf.tensor2d(xb.subarray(0, m * width), [m, width]);
-      const ys = tf.tensor2d(yb.subarray(0, m), [m, 1]);
-      try {
-        const loss = (await model.trainOnBatch(xs, ys)) as number;
-        lossSum += loss * m;
-      } finally {
-        xs.dispose();
-        ys.dispose();
-      }
-      if (opts.onBatch && (b % 16 === 15 || b === batches - 1)) await opts.onBatch(epoch, b + 1, batches);
+      const seconds = (performance.now() - started) / 1000;
+      const loss = lossSum / rows;
+      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} after epoch ${epoch + 1}`);
+      progress.epochsDone = epoch + 1;
+      progress.history.push({ epoch: epoch + 1, loss, seconds, samplesPerSecond: rows / seconds });
+      // the checkpoint reads Adam's state from the model's optimizer
+      await dense?.exportState();
+      if (opts.onEpochEnd) await opts.onEpochEnd({ epochsDone: progress.epochsDone, history: [...progress.history] });
     }
-    const seconds = (performance.now() - started) / 1000;
-    const loss = lossSum / rows;
-    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} after epoch ${epoch + 1}`);
-    progress.epochsDone = epoch + 1;
-    progress.history.push({ epoch: epoch + 1, loss, seconds, samplesPerSecond: rows / seconds });
-    if (opts.onEpochEnd) await opts.onEpochEnd({ epochsDone: progress.epochsDone, history: [...progress.history] });
+  } finally {
+    dense?.dispose();
   }
   return progress;
 }

@@ -1,0 +1,195 @@
+/**
+ * Training speed against Keras on the same machine: the flights model (MLP 154→64→32→1, Adam, batch 1024) on
+ * January's training rows, with the same initial weights and the same batches in the same order, trained by
+ * Lumen's dense step, by tfjs-layers' trainOnBatch, and by Keras 3 on TensorFlow 2.18 (CPU) — Python in
+ * .tools/keras-venv, made on first run from the tensorflow-cpu wheel set-up already downloads. Ratios against
+ * Keras; and the time each takes to reach the holdout AUC Keras reaches after all its epochs.
+ *
+ *   npm run bench:keras            (= tsx bench/train-keras.ts --epochs 4)
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { ArtifactStore } from '../lib/artifacts';
+import { snapshotSource } from '../lib/data/snapshot';
+import { monthWindow } from '../lib/data/source';
+import { loadTable } from '../lib/data/table';
+import { auc } from '../lib/metrics';
+import {
+  columnRequests,
+  encodeFeatures,
+  encodeLabels,
+  fitPreprocessor,
+  labelPresent,
+  splitRows,
+} from '../lib/features';
+import { buildNetwork } from '../lib/model/network';
+import { predictRows } from '../lib/model/predict';
+import { loadTf } from '../lib/model/tf';
+import { trainLoop } from '../lib/model/trainer';
+import { deriveSeed, permutation } from '../lib/rng';
+import { loadModelSpec, parseModelSpec } from '../lib/spec';
+
+const root = path.resolve(__dirname, '..');
+
+interface Epoch {
+  epoch: number;
+  seconds: number;
+  samplesPerSecond: number;
+  loss: number;
+  auc: number;
+}
+
+function kerasPython(): string | null {
+  const venv = path.join(root, '.tools', 'keras-venv');
+  const python = path.join(venv, 'bin', 'python');
+  if (fs.existsSync(path.join(venv, '.ready'))) return python;
+  const cache = path.join(root, '.tools', 'cache');
+  const wheel = fs.existsSync(cache)
+    ? fs
+        .readdirSync(cache, { recursive: true })
+        .map(String)
+        .find((f) => /tensorflow_cpu-[^/]*\.whl$/.test(f))
+    : undefined;
+  if (!wheel) {
+    console.log('[bench] no tensorflow-cpu wheel under .tools/cache (set-up downloads it): run npm run setup');
+    return null;
+  }
+  console.log('[bench] creating .tools/keras-venv with TensorFlow (Keras 3) and scikit-learn (first run only)');
+  if (spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' }).status !== 0) return null;
+  const pip = spawnSync(
+    path.join(venv, 'bin', 'pip'),
+    ['install', '--disable-pip-version-check', '-q', path.join(cache, wheel), 'scikit-learn'],
+    { stdio: 'inherit' },
+  );
+  if (pip.status !== 0) return null;
+  fs.writeFileSync(path.join(venv, '.ready'), '');
+  return python;
+}
+
+async function run(): Promise<void> {
+  const opts = new Command()
+    .option('--month <YYYY-MM>', 'month of flights', '2001-01')
+    .option('--epochs <n>', 'epochs for each', '4')
+    .parse()
+    .opts<{ month: string; epochs: string }>();
+  const epochs = Number(opts.epochs);
+  const base = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
+  const spec = parseModelSpec({ ...base, training: { ...base.training, epochs } });
+  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-bench', 'artifacts'));
+  const dataset = await snapshotSource(store, {
+    uri: 'vega-datasets:flights-3m.parquet',
+    window: monthWindow('date', opts.month),
+  });
+  const table = await loadTable(dataset, columnRequests(spec));
+  const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
+  const pre = fitPreprocessor(spec, table, split.train);
+  const data = {
+    x: encodeFeatures(pre, table, split.train),
+    y: encodeLabels(pre, table, split.train),
+    rows: split.train.length,
+    width: pre.width,
+  };
+  const hx = encodeFeatures(pre, table, split.holdout);
+  const hy = encodeLabels(pre, table, split.holdout);
+  const { tf } = await loadTf();
+  console.log(
+    `flights ${opts.month}: ${data.rows} training rows × ${data.width} inputs, ${split.holdout.length} held out; MLP ${spec.training.hiddenUnits.join('→')}→1, ` +
+      `Adam ${spec.training.learningRate}, batch ${spec.training.batchSize}, ${epochs} epochs; ${os.cpus()[0].model.trim()}, ${os.availableParallelism()} cores\n`,
+  );
+
+  // the arrays, the initial weights and the batch order, for Keras
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-keras-'));
+  const write = (name: string, a: Float32Array | Uint32Array): void =>
+    fs.writeFileSync(path.join(dir, name), Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  write('x.f32', data.x);
+  write('y.f32', data.y);
+  write('hx.f32', hx);
+  write('hy.f32', hy);
+  const initial = buildNetwork(tf, spec, pre);
+  initial.getWeights().forEach((w, i) => write(`w${i}.f32`, w.dataSync() as Float32Array));
+  for (let e = 0; e < epochs; e++)
+    write(`order-${e}.u32`, permutation(data.rows, deriveSeed(spec.training.seed, `shuffle:${e}`)));
+  fs.writeFileSync(
+    path.join(dir, 'meta.json'),
+    JSON.stringify({
+      rows: data.rows,
+      width: data.width,
+      batchSize: spec.training.batchSize,
+      epochs,
+      learningRate: spec.training.learningRate,
+      units: [...spec.training.hiddenUnits, 1],
+    }),
+  );
+
+  const runs: { name: string; history: Epoch[] }[] = [];
+  for (const engine of ['dense', 'layers'] as const) {
+    const model = buildNetwork(tf, spec, pre);
+    model.setWeights(initial.getWeights());
+    const history: Epoch[] = [];
+    await trainLoop(tf, model, data, {
+      epochs,
+      batchSize: spec.training.batchSize,
+      seed: spec.training.seed,
+      engine,
+      onEpochEnd: async (p) => {
+        const h = p.history[p.history.length - 1];
+        const scores = predictRows(tf, model, hx, split.holdout.length, data.width);
+        history.push({ ...h, auc: auc(hy, scores) });
+      },
+    });
+    model.dispose();
+    runs.push({
+      name: engine === 'dense' ? "Lumen's dense step (tfjs-node)" : 'tfjs-layers trainOnBatch (tfjs-node)',
+      history,
+    });
+  }
+  initial.dispose();
+
+  const python = kerasPython();
+  if (python) {
+    const out = spawnSync(python, [path.join(__dirname, 'train_keras.py'), dir], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
+    if (out.status !== 0) throw new Error(`Keras baseline failed: ${out.stderr.slice(-2000)}`);
+    const k = JSON.parse(out.stdout.trim().split('\n').pop()!) as { tensorflow: string; history: Epoch[] };
+    runs.push({ name: `Keras 3 train_on_batch (TensorFlow ${k.tensorflow}, CPU)`, history: k.history });
+  } else {
+    console.log('[bench] the Keras baseline is unavailable (venv or pip failed): Lumen only');
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const keras = runs.find((r) => r.name.startsWith('Keras'));
+  const target = keras ? keras.history[keras.history.length - 1].auc : NaN;
+  console.log(
+    "run                                              samples/s (median epoch)  × Keras   loss (last)  AUC (last)  seconds to Keras' final AUC",
+  );
+  for (const r of runs) {
+    const sps = median(r.history.map((h) => h.samplesPerSecond));
+    let elapsed = 0;
+    let reached: number | null = null;
+    for (const h of r.history) {
+      elapsed += h.seconds;
+      if (reached === null && h.auc >= target - 1e-9) reached = elapsed;
+    }
+    const last = r.history[r.history.length - 1];
+    console.log(
+      `${r.name.padEnd(48)} ${Math.round(sps).toLocaleString('en-US').padStart(10)}  ${keras ? `${(sps / median(keras.history.map((h) => h.samplesPerSecond))).toFixed(2)}×`.padStart(10) : '      –'}   ${last.loss.toFixed(4).padStart(10)}  ${last.auc.toFixed(4).padStart(10)}  ${reached === null ? 'not reached' : `${reached.toFixed(1)} s`}`,
+    );
+  }
+  console.log('\nper epoch (seconds, loss, holdout AUC):');
+  for (const r of runs) {
+    console.log(
+      `  ${r.name}: ${r.history.map((h) => `${h.seconds.toFixed(1)} s ${h.loss.toFixed(4)} ${h.auc.toFixed(4)}`).join(' | ')}`,
+    );
+  }
+}
+
+run().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

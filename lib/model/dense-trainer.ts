@@ -1,0 +1,238 @@
+import type { AdamOptimizer, LayersModel, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { Tf } from './tf';
+
+/**
+ * One training step of a dense network with the fewest kernels: the forward pass, the gradients written out by
+ * hand (no tape), and Adam over all parameters at once as one flat vector. tfjs-layers' `trainOnBatch` dispatches
+ * about 259 kernels per step, most of them bookkeeping (identities, reshapes, casts, the tape's own ops), at
+ * ~23 µs each in tfjs-node — more than the arithmetic of a flights batch. This one dispatches about 50.
+ *
+ * It computes what `trainOnBatch` computes: the same losses (binary and sparse categorical cross-entropy on the
+ * sigmoid/softmax output, mean squared error), their gradients (p − y, scaled), and Adam's update with tfjs'
+ * constants, rearranged (lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε·√(1−β₂ᵗ)), equal in exact arithmetic). The test holds
+ * the two to a tolerance over whole epochs. Adam's state lives here while training and is handed back to the
+ * model's optimizer (same names, same layout) before every checkpoint, and taken from it when a run resumes.
+ */
+type Head = 'sigmoid' | 'softmax' | 'linear';
+
+interface Layer {
+  kernel: Variable;
+  bias: Variable;
+  activation: string;
+  inputs: number;
+  units: number;
+}
+
+const HIDDEN = new Set(['relu', 'tanh', 'elu', 'linear']);
+
+export class DenseTrainer {
+  private readonly sizes: number[];
+  private m: Variable;
+  private v: Variable;
+  private t = 0;
+
+  private constructor(
+    private readonly tf: Tf,
+    private readonly optimizer: AdamOptimizer,
+    private readonly layers: Layer[],
+    private readonly head: Head,
+  ) {
+    this.sizes = layers.flatMap((l) => [l.inputs * l.units, l.units]);
+    const total = this.sizes.reduce((a, b) => a + b, 0);
+    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+  }
+
+  /** A trainer for a model it can train exactly (a stack of dense layers with biases, Adam); null otherwise. */
+  static for(tf: Tf, model: LayersModel): DenseTrainer | null {
+    const optimizer = model.optimizer as AdamOptimizer | undefined;
+    if (!optimizer || optimizer.getClassName() !== 'Adam') return null;
+    const layers: Layer[] = [];
+    for (const layer of model.layers) {
+      const config = layer.getConfig() as { activation?: string; useBias?: boolean };
+      const weights = layer.trainableWeights;
+      if (layer.getClassName() !== 'Dense' || weights.length !== 2 || config.useBias === false) return null;
+      const kernel = weights[0].read() as Variable;
+      if (kernel.rank !== 2) return null;
+      layers.push({
+        kernel,
+        bias: weights[1].read() as Variable,
+        activation: config.activation ?? 'linear',
+        inputs: kernel.shape[0],
+        units: kernel.shape[1]!,
+      });
+    }
+    const head = layers.at(-1)?.activation;
+    if (head !== 'sigmoid' && head !== 'softmax' && head !== 'linear') return null;
+    if (!layers.slice(0, -1).every((l) => HIDDEN.has(l.activation))) return null;
+    const lossOk = {
+      sigmoid: 'binaryCrossentropy',
+      softmax: 'sparseCategoricalCrossentropy',
+      linear: 'meanSquaredError',
+    }[head];
+    if (model.loss !== lossOk) return null;
+    return new DenseTrainer(tf, optimizer, layers, head);
+  }
+
+  /** Take Adam's state from the model's optimizer (a fresh one, or one a checkpoint restored). */
+  async importState(): Promise<void> {
+    const weights = await this.optimizer.getWeights();
+    this.t = (await weights[0].tensor.data())[0];
+    weights[0].tensor.dispose();
+    const byName = new Map(weights.slice(1).map((w) => [w.name, w.tensor]));
+    if (byName.size === 0) return;
+    const part = (suffix: string): Tensor =>
+      this.tf.concat(
+        this.layers.flatMap((l) =>
+          [l.kernel, l.bias].map((variable) => {
+            const saved = byName.get(`${variable.name}/${suffix}`);
+            if (!saved)
+              throw new Error(`the optimizer state has no ${variable.name}/${suffix}: it belongs to another model`);
+            return saved.reshape([-1]);
+          }),
+        ),
+      );
+    this.tf.tidy(() => {
+      this.m.assign(part('m'));
+      this.v.assign(part('v'));
+    });
+  }
+
+  /** Hand Adam's state to the model's optimizer, under the names tfjs gives it (before a checkpoint is taken). */
+  async exportState(): Promise<void> {
+    const tf = this.tf;
+    const previous = await this.optimizer.getWeights();
+    const names = (suffix: string): string[] =>
+      this.layers.flatMap((l) => [`${l.kernel.name}/${suffix}`, `${l.bias.name}/${suffix}`]);
+    const shaped = (flat: Variable): Tensor[] => {
+      const parts = tf.split(flat, this.sizes);
+      return this.layers.flatMap((l, i) => [parts[2 * i].reshape([l.inputs, l.units]), parts[2 * i + 1].clone()]);
+    };
+    const tensors = tf.tidy(() => [tf.scalar(this.t, 'int32'), ...shaped(this.m), ...shaped(this.v)]);
+    const labels = ['iter', ...names('m'), ...names('v')];
+    await this.optimizer.setWeights(tensors.map((tensor, i) => ({ name: labels[i], tensor })));
+    // setWeights keeps copies as new variables: these, and the ones they replace, are done with
+    tf.dispose([...tensors, ...previous.map((w) => w.tensor)]);
+  }
+
+  /**
+   * One step on a batch (rows × width inputs, one target per row: 0/1, class index, or value); returns the sum of
+   * the per-row losses.
+   */
+  step(x: Float32Array, y: Float32Array, rows: number, width: number): number {
+    const tf = this.tf;
+    const { beta1, beta2, epsilon, learningRate } = this.optimizer as unknown as {
+      beta1: number;
+      beta2: number;
+      epsilon: number;
+      learningRate: number;
+    };
+    this.t++;
+    const c1 = 1 - beta1 ** this.t;
+    const c2 = 1 - beta2 ** this.t;
+    let lossSum = 0;
+    tf.tidy(() => {
+      const xs = tf.tensor2d(x, [rows, width]);
+      const ys = tf.tensor2d(y, [rows, 1]);
+      // forward, keeping each layer's input
+      const inputs: Tensor2D[] = [];
+      let h: Tensor2D = xs;
+      for (const l of this.layers) {
+        inputs.push(h);
+        h = activate(tf, tf.add(tf.matMul(h, l.kernel), l.bias), l.activation);
+      }
+      const p = h;
+      const out = p.dataSync() as Float32Array;
+      const classes = this.layers[this.layers.length - 1].units;
+      lossSum = lossOf(this.head, out, y, rows, classes);
+      // d loss / d (last pre-activation), averaged over the batch
+      let dz: Tensor2D =
+        this.head === 'softmax'
+          ? tf.div(tf.sub(p, tf.oneHot(tf.cast(tf.reshape(ys, [rows]), 'int32'), classes)), rows)
+          : tf.mul(tf.sub(p, ys), this.head === 'linear' ? 2 / rows : 1 / rows);
+      const grads: Tensor[] = new Array<Tensor>(2 * this.layers.length);
+      for (let i = this.layers.length - 1; i >= 0; i--) {
+        const l = this.layers[i];
+        grads[2 * i] = tf.reshape(tf.matMul(inputs[i], dz, true, false), [-1]);
+        grads[2 * i + 1] = tf.sum(dz, 0);
+        if (i > 0)
+          dz = tf.mul(tf.matMul(dz, l.kernel, false, true), derivative(tf, inputs[i], this.layers[i - 1].activation));
+      }
+      const g = tf.concat(grads);
+      const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1));
+      const v = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      const update = tf.mul(
+        tf.div(m, tf.add(tf.sqrt(v), epsilon * Math.sqrt(c2))),
+        (learningRate * Math.sqrt(c2)) / c1,
+      );
+      this.m.assign(m);
+      this.v.assign(v);
+      const parts = tf.split(update, this.sizes);
+      this.layers.forEach((l, i) => {
+        l.kernel.assign(tf.sub(l.kernel, tf.reshape(parts[2 * i], [l.inputs, l.units])));
+        l.bias.assign(tf.sub(l.bias, parts[2 * i + 1]));
+      });
+    });
+    return lossSum;
+  }
+
+  dispose(): void {
+    this.m.dispose();
+    this.v.dispose();
+  }
+}
+
+function activate(tf: Tf, z: Tensor2D, activation: string): Tensor2D {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(z);
+    case 'tanh':
+      return tf.tanh(z);
+    case 'elu':
+      return tf.elu(z);
+    case 'sigmoid':
+      return tf.sigmoid(z);
+    case 'softmax':
+      return tf.softmax(z);
+    case 'linear':
+      return z;
+    default:
+      throw new Error(`activation "${activation}" has no hand-written gradient`);
+  }
+}
+
+/** The activation's derivative, from its output a. */
+function derivative(tf: Tf, a: Tensor2D, activation: string): Tensor | number {
+  switch (activation) {
+    case 'relu':
+      return tf.step(a);
+    case 'tanh':
+      return tf.sub(1, tf.square(a));
+    case 'elu':
+      // a > 0: 1; otherwise a = eᶻ − 1, whose derivative eᶻ is a + 1
+      return tf.add(tf.minimum(a, 0), 1);
+    case 'linear':
+      return 1;
+    default:
+      throw new Error(`activation "${activation}" has no hand-written gradient`);
+  }
+}
+
+/** tfjs' epsilon, with which its losses clip probabilities */
+const EPS = 1e-7;
+
+/** The batch's loss summed over rows, as tfjs-layers defines it, from the outputs on the host. */
+function lossOf(head: Head, out: Float32Array, y: Float32Array, rows: number, classes: number): number {
+  let sum = 0;
+  if (head === 'sigmoid') {
+    for (let r = 0; r < rows; r++) {
+      const p = Math.min(Math.max(out[r], EPS), 1 - EPS);
+      sum -= y[r] * Math.log(p) + (1 - y[r]) * Math.log(1 - p);
+    }
+  } else if (head === 'softmax') {
+    for (let r = 0; r < rows; r++) sum -= Math.log(Math.min(Math.max(out[r * classes + y[r]], EPS), 1 - EPS));
+  } else {
+    for (let r = 0; r < rows; r++) sum += (out[r] - y[r]) ** 2;
+  }
+  return sum;
+}

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { DenseTrainer } from '../../lib/model/dense-trainer';
+import { loadTf, type Tf } from '../../lib/model/tf';
+import { trainLoop, type TrainingData } from '../../lib/model/trainer';
+import { prng } from '../../lib/rng';
+
+/**
+ * The hand-written training step against tfjs-layers' trainOnBatch: same model, same batches, same initial
+ * weights, two epochs. The documented tolerance: per-epoch losses within 1e-4 relative, final weights within 1e-3.
+ */
+describe('the dense training step', () => {
+  const width = 12;
+  const rows = 3000;
+
+  function build(tf: Tf, hidden: 'relu' | 'tanh' | 'elu', head: 'sigmoid' | 'softmax' | 'linear', units: number) {
+    const model = tf.sequential();
+    model.add(
+      tf.layers.dense({
+        inputShape: [width],
+        units: 16,
+        activation: hidden,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
+      }),
+    );
+    model.add(
+      tf.layers.dense({ units: 8, activation: hidden, kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) }),
+    );
+    model.add(
+      tf.layers.dense({ units, activation: head, kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }) }),
+    );
+    const loss = {
+      sigmoid: 'binaryCrossentropy',
+      softmax: 'sparseCategoricalCrossentropy',
+      linear: 'meanSquaredError',
+    }[head];
+    model.compile({ optimizer: tf.train.adam(0.01), loss });
+    return model;
+  }
+
+  function data(head: 'sigmoid' | 'softmax' | 'linear', classes: number): TrainingData {
+    const rand = prng(5);
+    // a third of the inputs zero, as one-hot columns mostly are
+    const x = Float32Array.from({ length: rows * width }, () => (rand() < 0.33 ? 0 : rand() * 2 - 1));
+    const y = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const s = x[r * width] + 0.5 * x[r * width + 1] - x[r * width + 2] + 0.3 * rand();
+      y[r] =
+        head === 'sigmoid'
+          ? s > 0
+            ? 1
+            : 0
+          : head === 'softmax'
+            ? Math.min(classes - 1, Math.floor(((s + 2) * classes) / 4))
+            : s;
+      if (head === 'softmax') y[r] = Math.max(0, y[r]);
+    }
+    return { x, y, rows, width };
+  }
+
+  const weights = (m: LayersModel): Float32Array[] => m.getWeights().map((w) => w.dataSync() as Float32Array);
+
+  for (const [hidden, head, units] of [
+    ['relu', 'sigmoid', 1],
+    ['tanh', 'softmax', 4],
+    ['elu', 'linear', 1],
+  ] as const) {
+    it(`${hidden} hidden layers, ${head} head: equal to trainOnBatch to the documented tolerance`, async () => {
+      const { tf } = await loadTf();
+      const d = data(head, units);
+      const reference = build(tf, hidden, head, units);
+      const fast = build(tf, hidden, head, units);
+      assert.ok(DenseTrainer.for(tf, fast), 'the dense step takes this model');
+      const opts = { epochs: 2, batchSize: 64, seed: 3 };
+      const before = tf.memory().numTensors;
+      const a = await trainLoop(tf, reference, d, { ...opts, engine: 'layers' });
+      const afterLayers = tf.memory().numTensors;
+      const b = await trainLoop(tf, fast, d, { ...opts, engine: 'dense' });
+      assert.equal(tf.memory().numTensors - afterLayers, afterLayers - before, 'it keeps what the layers path keeps');
+      a.history.forEach((h, i) => {
+        const rel = Math.abs(h.loss - b.history[i].loss) / Math.abs(h.loss);
+        assert.ok(rel < 1e-4, `epoch ${i + 1} loss ${b.history[i].loss} vs ${h.loss}`);
+      });
+      assert.ok(a.history[1].loss < a.history[0].loss, 'it learns');
+      const wa = weights(reference);
+      const wb = weights(fast);
+      let worst = 0;
+      wa.forEach((w, i) => w.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - wb[i][j])))));
+      assert.ok(worst < 1e-3, `weights differ by up to ${worst}`);
+      // Adam's state, handed to the model's optimizer, is what trainOnBatch's optimizer holds
+      const sa = await reference.optimizer.getWeights();
+      const sb = await fast.optimizer.getWeights();
+      // the same names, but for each model's own layer names
+      const unnamed = (list: { name: string }[]): string[] => list.map((w) => w.name.replace(/^dense_Dense\d+/, 'L'));
+      assert.deepEqual(unnamed(sb), unnamed(sa));
+      assert.equal(sb[0].tensor.dataSync()[0], sa[0].tensor.dataSync()[0], 'the same step count');
+      reference.dispose();
+      fast.dispose();
+    });
+  }
+
+  it('is not used for what it cannot train exactly (another optimizer)', async () => {
+    const { tf } = await loadTf();
+    const model = build(tf, 'relu', 'sigmoid', 1);
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: 'binaryCrossentropy' });
+    assert.equal(DenseTrainer.for(tf, model), null);
+    model.dispose();
+  });
+});
