@@ -102,6 +102,17 @@ export const TrainingSettings = z.strictObject({
   holdoutFraction: z.number().gt(0).lte(0.9).default(0.2),
   /** cap on training rows (a seeded, deterministic sample) — for fast experiments on large batches */
   maxTrainingRows: z.number().int().positive().optional(),
+  /**
+   * stop when the loss on a validation share of the training rows (chosen by a seeded hash, never trained on) has
+   * not improved by `minDelta` for `patience` epochs, and keep the weights of the best epoch
+   */
+  earlyStopping: z
+    .strictObject({
+      validationFraction: z.number().gt(0).lt(0.5).default(0.1),
+      patience: z.number().int().min(1).max(100).default(3),
+      minDelta: z.number().min(0).default(0),
+    })
+    .optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 

@@ -2,7 +2,10 @@ import { ArtifactRef, ArtifactStore } from './artifacts';
 import { loadTable } from './data/table';
 import type { DatasetRef } from './data/snapshot';
 import { columnRequests, encodeFeatures, encodeLabels, fitPreprocessor, labelPresent, splitRows } from './features';
+import type { Tensor } from '@tensorflow/tfjs';
 import { hashJson } from './hash';
+import { meanLoss } from './model/dense-trainer';
+import { deriveSeed, unitHash } from './rng';
 import { restoreCheckpoint, saveCheckpoint, saveModelArtifact } from './model/artifact';
 import { buildNetwork } from './model/network';
 import { loadTf, type TfBackend } from './model/tf';
@@ -39,6 +42,10 @@ export interface TrainOutcome {
   sampledOutRows: number;
   epochs: number;
   history: EpochStats[];
+  /** early stopping: the epoch whose weights were kept, whether training ended early, rows validated on */
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
+  validationRows?: number;
   /** epochs restored from a checkpoint instead of trained in this attempt (null: started from scratch) */
   resumedFromEpoch: number | null;
   preprocessorHash: string;
@@ -70,17 +77,38 @@ export async function trainOnDataset(
   const table = await loadTable(dataset, columnRequests(spec));
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   if (split.train.length === 0) throw new Error(`dataset ${dataset.sha256} has no labelled training rows`);
-  const preprocessor = fitPreprocessor(spec, table, split.train);
+  // early stopping: a validation share of the training rows, chosen by a seeded hash, never trained on
+  const early = spec.training.earlyStopping;
+  const validationSeed = deriveSeed(spec.training.seed, 'validation');
+  const trainRows = early
+    ? split.train.filter((r) => unitHash(validationSeed, r) >= early.validationFraction)
+    : split.train;
+  const validationRows = early
+    ? split.train.filter((r) => unitHash(validationSeed, r) < early.validationFraction)
+    : null;
+  if (trainRows.length === 0) throw new Error(`dataset ${dataset.sha256} leaves no training rows beside validation`);
+  if (validationRows && validationRows.length === 0) {
+    throw new Error(
+      `early stopping: no validation rows in ${split.train.length} training rows; raise validationFraction`,
+    );
+  }
+  const preprocessor = fitPreprocessor(spec, table, trainRows);
   const preprocessorHash = hashJson(preprocessor);
   const data = {
-    x: encodeFeatures(preprocessor, table, split.train),
-    y: encodeLabels(preprocessor, table, split.train),
-    rows: split.train.length,
+    x: encodeFeatures(preprocessor, table, trainRows),
+    y: encodeLabels(preprocessor, table, trainRows),
+    rows: trainRows.length,
     width: preprocessor.width,
+  };
+  const validation = validationRows && {
+    x: encodeFeatures(preprocessor, table, validationRows),
+    y: encodeLabels(preprocessor, table, validationRows),
+    rows: validationRows.length,
   };
   const model = buildNetwork(tf, spec, preprocessor);
   try {
     let start: TrainingProgress | undefined;
+    let startBest: Tensor[] | undefined;
     let resumedFromEpoch: number | null = null;
     // the newest of what the server last heard (heartbeat) and what the last attempt wrote down (note)
     const candidates = [latestCheckpoint(store, hooks.checkpointKind), hooks.resumeFrom]
@@ -94,7 +122,8 @@ export async function trainOnDataset(
             throw new Error(`it is after epoch ${p.epochsDone}, beyond the ${spec.training.epochs} planned`);
           }
         });
-        start = { epochsDone: saved.epochsDone, history: saved.history };
+        start = { epochsDone: saved.epochsDone, history: saved.history, ...(saved.best ? { best: saved.best } : {}) };
+        startBest = saved.bestWeights;
         resumedFromEpoch = saved.epochsDone;
         hooks.log?.(`resuming ${spec.name} from checkpoint after epoch ${saved.epochsDone}`);
         break;
@@ -113,8 +142,18 @@ export async function trainOnDataset(
       seed: spec.training.seed,
       start,
       onBatch: hooks.onBatch,
-      onEpochEnd: async (p) => {
-        const ref = await saveCheckpoint(store, tf, hooks.checkpointKind, model, { ...p, preprocessorHash });
+      ...(early && validation
+        ? {
+            earlyStopping: {
+              validate: () => meanLoss(tf, model, validation.x, validation.y, validation.rows, preprocessor.width),
+              patience: early.patience,
+              minDelta: early.minDelta,
+              bestWeights: startBest,
+            },
+          }
+        : {}),
+      onEpochEnd: async (p, best) => {
+        const ref = await saveCheckpoint(store, tf, hooks.checkpointKind, model, { ...p, preprocessorHash }, best);
         store.writeNote(hooks.checkpointKind, LATEST, { checkpoint: ref, epochsDone: p.epochsDone });
         // Older checkpoints stay until the run ends: heartbeats are throttled, so the server may still hold
         // the reference of an earlier one when the worker dies.
@@ -137,6 +176,7 @@ export async function trainOnDataset(
         lossHistory: progress.history.map(({ epoch, loss }) => ({ epoch, loss })),
       },
     });
+    tf.dispose(startBest ?? []);
     store.removeKind(hooks.checkpointKind);
     return {
       artifact,
@@ -148,6 +188,13 @@ export async function trainOnDataset(
       sampledOutRows: split.sampledOut,
       epochs: progress.epochsDone,
       history: progress.history,
+      ...(progress.best
+        ? {
+            bestEpoch: progress.best.epoch,
+            stoppedEarly: progress.stoppedEarly ?? false,
+            validationRows: validation?.rows ?? 0,
+          }
+        : {}),
       resumedFromEpoch,
       preprocessorHash,
       seconds: (performance.now() - started) / 1000,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LayersModel, io } from '@tensorflow/tfjs';
+import type { LayersModel, Tensor, io } from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ArtifactRef, ArtifactStore } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
@@ -106,11 +106,14 @@ export async function saveCheckpoint(
   kind: string,
   model: LayersModel,
   saved: SavedProgress,
+  /** early stopping: the best epoch's weights, when they are not the model's own */
+  best?: Tensor[],
 ): Promise<ArtifactRef> {
   const dir = store.tempPath('checkpoint');
   fs.mkdirSync(dir, { recursive: true });
   await writeTensors(tf, dir, 'weights', modelTensors(model.getWeights()));
   await writeTensors(tf, dir, 'optimizer', await optimizerState(model));
+  if (best) await writeTensors(tf, dir, 'best', modelTensors(best));
   fs.writeFileSync(path.join(dir, 'progress.json'), JSON.stringify(saved));
   return store.putDirectory(kind, dir);
 }
@@ -130,7 +133,7 @@ export async function restoreCheckpoint(
   ref: ArtifactRef,
   model: LayersModel,
   accept: (saved: SavedProgress) => void,
-): Promise<SavedProgress> {
+): Promise<SavedProgress & { bestWeights?: Tensor[] }> {
   const dir = await store.verify(ref);
   const saved = JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8')) as SavedProgress;
   accept(saved);
@@ -138,5 +141,9 @@ export async function restoreCheckpoint(
   model.setWeights(weights.map((w) => w.tensor));
   weights.forEach((w) => w.tensor.dispose());
   await restoreOptimizerState(model, readTensors(tf, dir, 'optimizer'));
-  return saved;
+  if (saved.best && !fs.existsSync(path.join(dir, 'best.json'))) {
+    throw new Error(`it names epoch ${saved.best.epoch} as the best but holds no weights for it`);
+  }
+  const best = saved.best ? readTensors(tf, dir, 'best').map((w) => w.tensor) : undefined;
+  return { ...saved, ...(best ? { bestWeights: best } : {}) };
 }

@@ -1,4 +1,5 @@
 import type { AdamOptimizer, LayersModel, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import { predictRows } from './predict';
 import type { Tf } from './tf';
 
 /**
@@ -74,27 +75,36 @@ export class DenseTrainer {
     return new DenseTrainer(tf, optimizer, layers, head);
   }
 
-  /** Take Adam's state from the model's optimizer (a fresh one, or one a checkpoint restored). */
+  /**
+   * Take Adam's state from the model's optimizer (a fresh one, or one a checkpoint restored). tfjs keeps it by
+   * position — the first moments of every variable in layer order, then the second ones — under the names the
+   * saving model's variables had, which a model loaded later does not share; so by position, shapes checked.
+   */
   async importState(): Promise<void> {
     const weights = await this.optimizer.getWeights();
     this.t = (await weights[0].tensor.data())[0];
     weights[0].tensor.dispose();
-    const byName = new Map(weights.slice(1).map((w) => [w.name, w.tensor]));
-    if (byName.size === 0) return;
-    const part = (suffix: string): Tensor =>
-      this.tf.concat(
-        this.layers.flatMap((l) =>
-          [l.kernel, l.bias].map((variable) => {
-            const saved = byName.get(`${variable.name}/${suffix}`);
-            if (!saved)
-              throw new Error(`the optimizer state has no ${variable.name}/${suffix}: it belongs to another model`);
-            return saved.reshape([-1]);
-          }),
-        ),
+    const moments = weights.slice(1);
+    if (moments.length === 0) return;
+    const variables = this.layers.flatMap((l) => [l.kernel, l.bias]);
+    if (moments.length !== 2 * variables.length) {
+      throw new Error(
+        `the optimizer state holds ${moments.length} moments for ${variables.length} variables: it belongs to another model`,
       );
+    }
+    moments.forEach((w, i) => {
+      const variable = variables[i % variables.length];
+      if (w.tensor.shape.join('×') !== variable.shape.join('×')) {
+        throw new Error(
+          `the optimizer state's ${w.name} is ${w.tensor.shape.join('×')}, ${variable.name} is ${variable.shape.join('×')}: it belongs to another model`,
+        );
+      }
+    });
+    const flat = (from: number): Tensor =>
+      this.tf.concat(moments.slice(from, from + variables.length).map((w) => w.tensor.reshape([-1])));
     this.tf.tidy(() => {
-      this.m.assign(part('m'));
-      this.v.assign(part('v'));
+      this.m.assign(flat(0));
+      this.v.assign(flat(variables.length));
     });
   }
 
@@ -221,6 +231,21 @@ function derivative(tf: Tf, a: Tensor2D, activation: string): Tensor | number {
 
 /** tfjs' epsilon, with which its losses clip probabilities */
 const EPS = 1e-7;
+
+/** A model's mean loss over rows it is not trained on (early stopping), defined as in training. */
+export function meanLoss(
+  tf: Tf,
+  model: LayersModel,
+  x: Float32Array,
+  y: Float32Array,
+  rows: number,
+  width: number,
+): number {
+  const head = (model.layers[model.layers.length - 1].getConfig() as { activation?: string }).activation;
+  if (head !== 'sigmoid' && head !== 'softmax' && head !== 'linear') throw new Error(`no loss for a ${head} head`);
+  const out = predictRows(tf, model, x, rows, width);
+  return lossOf(head, out, y, rows, out.length / rows) / rows;
+}
 
 /** The batch's loss summed over rows, as tfjs-layers defines it, from the outputs on the host. */
 function lossOf(head: Head, out: Float32Array, y: Float32Array, rows: number, classes: number): number {

@@ -1,4 +1,4 @@
-import type { LayersModel } from '@tensorflow/tfjs';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
 import { deriveSeed, permutation } from '../rng';
 import { DenseTrainer } from './dense-trainer';
@@ -9,12 +9,27 @@ export interface EpochStats {
   loss: number;
   seconds: number;
   samplesPerSecond: number;
+  /** the loss on the validation rows after this epoch (early stopping only) */
+  validationLoss?: number;
 }
 
 /** Where training stands after `epochsDone` complete epochs. */
 export interface TrainingProgress {
   epochsDone: number;
   history: EpochStats[];
+  /** early stopping: the epoch with the lowest validation loss so far, whose weights are kept */
+  best?: { epoch: number; validationLoss: number };
+  /** early stopping: training ended before its planned epochs */
+  stoppedEarly?: boolean;
+}
+
+export interface EarlyStopping {
+  /** the loss on the validation rows, of the model as it is now */
+  validate: () => number;
+  patience: number;
+  minDelta: number;
+  /** the best epoch's weights, when resuming (from the checkpoint) */
+  bestWeights?: Tensor[];
 }
 
 export interface TrainingData {
@@ -32,8 +47,13 @@ export interface TrainLoopOptions {
   seed: number;
   /** resume after this many completed epochs (their weights and optimizer state already restored) */
   start?: TrainingProgress;
-  /** called after every epoch, with the model in its end-of-epoch state; persist a checkpoint here */
-  onEpochEnd?: (progress: TrainingProgress) => Promise<void>;
+  /**
+   * called after every epoch, with the model in its end-of-epoch state; persist a checkpoint here (with early
+   * stopping, `best` holds the best epoch's weights: keep them in the checkpoint)
+   */
+  onEpochEnd?: (progress: TrainingProgress, best?: Tensor[]) => Promise<void>;
+  /** stop when the validation loss stops improving, and end with the best epoch's weights */
+  earlyStopping?: EarlyStopping;
   /** called every few batches; a place to heartbeat and to notice cancellation */
   onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
   /**
@@ -61,13 +81,19 @@ export async function trainLoop(
   const progress: TrainingProgress = {
     epochsDone: opts.start?.epochsDone ?? 0,
     history: [...(opts.start?.history ?? [])],
+    ...(opts.start?.best ? { best: { ...opts.start.best } } : {}),
   };
+  const early = opts.earlyStopping;
+  // the best epoch's weights, kept as copies while later epochs train on
+  let bestWeights: Tensor[] | undefined = early?.bestWeights?.map((w) => w.clone());
+  const patienceLeft = (): boolean =>
+    !early || !progress.best || progress.epochsDone - progress.best.epoch < early.patience;
   const xb = new Float32Array(batchSize * width);
   const yb = new Float32Array(batchSize);
   const dense = opts.engine === 'layers' ? null : DenseTrainer.for(tf, model);
   await dense?.importState();
   try {
-    for (let epoch = progress.epochsDone; epoch < opts.epochs; epoch++) {
+    for (let epoch = progress.epochsDone; epoch < opts.epochs && patienceLeft(); epoch++) {
       const started = performance.now();
       const order = permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
       let lossSum = 0;
@@ -98,13 +124,35 @@ export async function trainLoop(
       const loss = lossSum / rows;
       if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} after epoch ${epoch + 1}`);
       progress.epochsDone = epoch + 1;
-      progress.history.push({ epoch: epoch + 1, loss, seconds, samplesPerSecond: rows / seconds });
+      const stats: EpochStats = { epoch: epoch + 1, loss, seconds, samplesPerSecond: rows / seconds };
+      if (early) {
+        stats.validationLoss = early.validate();
+        if (!Number.isFinite(stats.validationLoss)) {
+          throw new Error(`validation loss is ${stats.validationLoss} after epoch ${epoch + 1}`);
+        }
+        if (!progress.best || stats.validationLoss < progress.best.validationLoss - early.minDelta) {
+          progress.best = { epoch: epoch + 1, validationLoss: stats.validationLoss };
+          tf.dispose(bestWeights ?? []);
+          bestWeights = model.getWeights().map((w) => w.clone());
+        }
+      }
+      progress.history.push(stats);
       // the checkpoint reads Adam's state from the model's optimizer
       await dense?.exportState();
-      if (opts.onEpochEnd) await opts.onEpochEnd({ epochsDone: progress.epochsDone, history: [...progress.history] });
+      if (opts.onEpochEnd) {
+        const snapshot: TrainingProgress = { epochsDone: progress.epochsDone, history: [...progress.history] };
+        if (progress.best) snapshot.best = { ...progress.best };
+        await opts.onEpochEnd(snapshot, bestWeights);
+      }
+    }
+    if (early && progress.best) {
+      progress.stoppedEarly = progress.epochsDone < opts.epochs;
+      // end with the best epoch's weights
+      if (progress.best.epoch < progress.epochsDone && bestWeights) model.setWeights(bestWeights);
     }
   } finally {
     dense?.dispose();
+    tf.dispose(bestWeights ?? []);
   }
   return progress;
 }

@@ -170,4 +170,73 @@ describe('training with tfjs', () => {
     // five weather classes; "sun" and "rain" dominate — a trained model must beat always-"sun" (≈ 44 %)
     assert.ok(m.accuracy > 0.6, `holdout accuracy ${m.accuracy}`);
   });
+
+  describe('early stopping', () => {
+    let movies: DatasetRef;
+    const moviesBase = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'movies-imdb.json'));
+    // 60 epochs overfit movies (holdout R² falls from 0.56 at 10 epochs to 0.40)
+    const long = parseModelSpec({
+      ...moviesBase,
+      training: { ...moviesBase.training, epochs: 60, earlyStopping: { patience: 3 } },
+    });
+    before(async () => {
+      movies = await snapshotSource(t.deps.store, { uri: 'vega-datasets:movies.json' });
+    });
+
+    it('stops once the validation loss has not improved for `patience` epochs, and keeps the best epoch', async () => {
+      const stopped = await trainOnDataset(t.deps.store, long, movies, {
+        checkpointKind: 'checkpoints/test/early',
+        onCheckpoint: () => Promise.resolve(),
+      });
+      assert.equal(stopped.stoppedEarly, true);
+      const best = stopped.bestEpoch!;
+      assert.equal(stopped.epochs, best + 3, 'three epochs without improvement after the best');
+      const losses = stopped.history.map((h) => h.validationLoss!);
+      assert.equal(Math.min(...losses), losses[best - 1], 'the best epoch has the lowest validation loss');
+      // the same training cut at the best epoch: its weights are what the stopped run kept
+      const cut = parseModelSpec({ ...long, training: { ...long.training, epochs: best } });
+      const straight = await trainOnDataset(t.deps.store, cut, movies, {
+        checkpointKind: 'checkpoints/test/cut',
+        onCheckpoint: () => Promise.resolve(),
+      });
+      const a = await weightsOf(stopped.artifact);
+      const b = await weightsOf(straight.artifact);
+      let maxDiff = 0;
+      a.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - b[i][j])))));
+      assert.ok(maxDiff < 1e-6, `kept weights differ from the best epoch's by ${maxDiff}`);
+      const { table, rows } = await loadHoldout(long, movies);
+      const kept = await evaluateArtifact(t.deps.store, stopped.artifact, table, rows, evaluationOptions(long));
+      assert.ok(kept.metrics.r2 >= 0.19, `holdout R² ${kept.metrics.r2} (Ridge: 0.19)`);
+    });
+
+    it('a run interrupted after its best epoch resumes with the best weights and ends where it would have', async () => {
+      const straight = await trainOnDataset(t.deps.store, long, movies, {
+        checkpointKind: 'checkpoints/test/early-straight',
+        onCheckpoint: () => Promise.resolve(),
+      });
+      const crashAt = straight.bestEpoch! + 1;
+      await assert.rejects(
+        trainOnDataset(t.deps.store, long, movies, {
+          checkpointKind: 'checkpoints/test/early-crash',
+          onCheckpoint: (_ref, progress) => {
+            if (progress.epochsDone === crashAt) throw new SimulatedCrash(`worker died after epoch ${crashAt}`);
+            return Promise.resolve();
+          },
+        }),
+        SimulatedCrash,
+      );
+      const resumed = await trainOnDataset(t.deps.store, long, movies, {
+        checkpointKind: 'checkpoints/test/early-crash',
+        onCheckpoint: () => Promise.resolve(),
+      });
+      assert.equal(resumed.resumedFromEpoch, crashAt);
+      assert.equal(resumed.bestEpoch, straight.bestEpoch);
+      assert.equal(resumed.epochs, straight.epochs);
+      const a = await weightsOf(straight.artifact);
+      const b = await weightsOf(resumed.artifact);
+      let maxDiff = 0;
+      a.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - b[i][j])))));
+      assert.ok(maxDiff < 1e-4, `resumed weights differ by ${maxDiff}`);
+    });
+  });
 });
