@@ -30,8 +30,12 @@ export function formatResult(result: PipelineResult): string {
       t.unlabelledRows ? `${t.unlabelledRows} rows without a label dropped` : '',
       t.sampledOutRows ? `${t.sampledOutRows} rows left out by maxTrainingRows` : '',
     ].filter(Boolean);
+    const early =
+      t.bestEpoch !== undefined
+        ? ` (${t.stoppedEarly ? 'stopped early; ' : ''}kept epoch ${t.bestEpoch}, the best on ${t.validationRows} validation rows)`
+        : '';
     lines.push(
-      `training   ${t.epochs} epochs on ${t.rows} rows, ${t.holdoutRows} held out for evaluation${dropped.length ? `; ${dropped.join('; ')}` : ''}`,
+      `training   ${t.epochs} epochs${early} on ${t.rows} rows, ${t.holdoutRows} held out for evaluation${dropped.length ? `; ${dropped.join('; ')}` : ''}`,
     );
   }
   if (result.resumedFromEpoch !== null) {

@@ -113,6 +113,10 @@ export interface TrainingSummary {
   /** rows left out by the spec's maxTrainingRows */
   sampledOutRows: number;
   epochs: number;
+  /** early stopping: rows set aside for validation (not in `rows`), the epoch kept, whether it stopped early */
+  validationRows?: number;
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
 }
 
 export interface QuarantineStatus {

@@ -230,6 +230,9 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       unlabelledRows: trained.unlabelledRows,
       sampledOutRows: trained.sampledOutRows,
       epochs: trained.epochs,
+      ...(trained.bestEpoch !== undefined
+        ? { validationRows: trained.validationRows, bestEpoch: trained.bestEpoch, stoppedEarly: trained.stoppedEarly }
+        : {}),
     },
   };
   const end = (outcome: PipelineResult['outcome'], extra: Partial<PipelineResult> = {}): PipelineResult =>
