@@ -5,19 +5,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ArtifactStore } from '../lib/artifacts';
-import { snapshotSource } from '../lib/data/snapshot';
-import { monthWindow } from '../lib/data/source';
-import { loadTable } from '../lib/data/table';
-import {
-  columnRequests,
-  encodeFeatures,
-  encodeLabels,
-  fitPreprocessor,
-  labelPresent,
-  splitRows,
-} from '../lib/features';
+import type { fitPreprocessor } from '../lib/features';
 import { buildNetwork } from '../lib/model/network';
+import { flightsMonth } from './flights-data';
 import { loadTf, useWasm, type Tf } from '../lib/model/tf';
 import { trainLoop } from '../lib/model/trainer';
 import { loadModelSpec } from '../lib/spec';
@@ -32,20 +22,7 @@ async function run(): Promise<void> {
     .opts<{ month: string; epochs: string }>();
   const epochs = Number(opts.epochs);
   const spec = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
-  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-bench', 'artifacts'));
-  const dataset = await snapshotSource(store, {
-    uri: 'vega-datasets:flights-3m.parquet',
-    window: monthWindow('date', opts.month),
-  });
-  const table = await loadTable(dataset, columnRequests(spec));
-  const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
-  const pre = fitPreprocessor(spec, table, split.train);
-  const data = {
-    x: encodeFeatures(pre, table, split.train),
-    y: encodeLabels(pre, table, split.train),
-    rows: split.train.length,
-    width: pre.width,
-  };
+  const { pre, data } = await flightsMonth(spec, opts.month);
   console.log(
     `flights ${opts.month}: ${data.rows} training rows × ${data.width} inputs; MLP ${spec.training.hiddenUnits.join('→')}→1, ` +
       `batch ${spec.training.batchSize}, ${epochs} epoch(s) per backend; ${os.cpus()[0].model}, ${os.availableParallelism()} cores`,

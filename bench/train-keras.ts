@@ -12,20 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ArtifactStore } from '../lib/artifacts';
-import { snapshotSource } from '../lib/data/snapshot';
-import { monthWindow } from '../lib/data/source';
-import { loadTable } from '../lib/data/table';
 import { auc } from '../lib/metrics';
-import {
-  columnRequests,
-  encodeFeatures,
-  encodeLabels,
-  fitPreprocessor,
-  labelPresent,
-  splitRows,
-} from '../lib/features';
+import { encodeFeatures, encodeLabels } from '../lib/features';
 import { buildNetwork } from '../lib/model/network';
+import { flightsMonth } from './flights-data';
 import { predictRows } from '../lib/model/predict';
 import { loadTf } from '../lib/model/tf';
 import { trainLoop } from '../lib/model/trainer';
@@ -78,20 +68,7 @@ async function run(): Promise<void> {
   const epochs = Number(opts.epochs);
   const base = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
   const spec = parseModelSpec({ ...base, training: { ...base.training, epochs } });
-  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-bench', 'artifacts'));
-  const dataset = await snapshotSource(store, {
-    uri: 'vega-datasets:flights-3m.parquet',
-    window: monthWindow('date', opts.month),
-  });
-  const table = await loadTable(dataset, columnRequests(spec));
-  const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
-  const pre = fitPreprocessor(spec, table, split.train);
-  const data = {
-    x: encodeFeatures(pre, table, split.train),
-    y: encodeLabels(pre, table, split.train),
-    rows: split.train.length,
-    width: pre.width,
-  };
+  const { table, split, pre, data } = await flightsMonth(spec, opts.month);
   const hx = encodeFeatures(pre, table, split.holdout);
   const hy = encodeLabels(pre, table, split.holdout);
   const { tf } = await loadTf();

@@ -22,6 +22,7 @@ import {
   workflowBundle,
   type TestHome,
 } from '../support/env';
+import { testServeOptions, weatherRows } from '../support/serving';
 
 const TOKEN = 'console-test-token';
 const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
@@ -45,36 +46,6 @@ function browserPath(): string | null {
   } catch {
     return null;
   }
-}
-
-interface WeatherRow {
-  date: string;
-  precipitation: number;
-  temp_max: number;
-  temp_min: number;
-  wind: number;
-  weather: string;
-}
-
-/** A year of Seattle's weather, as rows, or as a CSV with temperatures in Fahrenheit (a batch that must not train). */
-async function weatherYear(y: number): Promise<WeatherRow[]> {
-  return withDuckDB(async (con) =>
-    (
-      await con.runAndReadAll(
-        `SELECT strftime(CAST(date AS DATE), '%Y-%m-%d') AS date, precipitation, temp_max, temp_min, wind, weather
-           FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))}) WHERE year(CAST(date AS DATE)) = ${y} ORDER BY date`,
-      )
-    )
-      .getRowObjectsJS()
-      .map((r) => ({
-        date: r.date as string,
-        precipitation: Number(r.precipitation),
-        temp_max: Number(r.temp_max),
-        temp_min: Number(r.temp_min),
-        wind: Number(r.wind),
-        weather: r.weather as string,
-      })),
-  );
 }
 
 describe('the web console in a real browser (headless Chromium)', () => {
@@ -134,23 +105,13 @@ describe('the web console in a real browser (headless Chromium)', () => {
     this.timeout(600_000);
     const errors: string[] = [];
     await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
-      server = await startServer(t.deps, {
-        host: '127.0.0.1',
-        port: 0,
-        batch: { maxBatch: 256, maxWaitMs: 0 },
-        bodyLimit: 1024 * 1024,
-        maxRows: 1000,
-        rateLimit: null,
-        tokens: { admin: TOKEN, feedback: TOKEN, predict: null },
-        watchMs: 500,
-        log: {
-          root: path.join(t.home, 'predictions'),
-          options: { maxPending: 100_000, flushEveryMs: 500, retentionDays: 30 },
-        },
-        feedbackFile: path.join(t.home, 'predictions', 'feedback.sqlite'),
-        corsOrigin: null,
-        temporal: { address: temporalAddress(), namespace: 'default', uiUrl: 'http://localhost:8233' },
-      });
+      server = await startServer(
+        t.deps,
+        testServeOptions(t.home, TOKEN, {
+          batch: { maxBatch: 256, maxWaitMs: 0 },
+          temporal: { address: temporalAddress(), namespace: 'default', uiUrl: 'http://localhost:8233' },
+        }),
+      );
       const ui = `${server.url}/ui`;
       const page = await openPage(errors);
 
@@ -198,7 +159,7 @@ describe('the web console in a real browser (headless Chromium)', () => {
       assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
 
       // 2. served traffic with labels, checked by the monitor the promotion started
-      const rows = await weatherYear(2012);
+      const rows = await weatherRows(2012);
       await eventually('the served champion', async () => (server!.host.served(spec.name) ? true : undefined));
       const monitor = client.workflow.getHandle<typeof modelMonitor>(monitorWorkflowId(spec.name));
       for (let i = 0; (await monitor.query(monitorStatusQuery).catch(() => ({ checks: 0 }))).checks < 4; i++) {

@@ -14,7 +14,7 @@ import { PredictionLog, type PredictionRecord } from '../../lib/serving/predicti
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startServer, type RunningServer, type ServeOptions } from '../../serve/server';
 import { repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
-import { trainAndRegister } from '../support/serving';
+import { testServeOptions, trainAndRegister } from '../support/serving';
 
 const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
 const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 30_000 } });
@@ -71,23 +71,16 @@ describe('serving: the prediction API', () => {
   let v2: ModelVersion;
   let server: RunningServer;
   let rows: Record<string, unknown>[];
-  const options = (t: TestHome, overrides: Partial<ServeOptions> = {}): ServeOptions => ({
-    host: '127.0.0.1',
-    port: 0,
-    batch: { maxBatch: 256, maxWaitMs: 2 },
-    bodyLimit: 64 * 1024,
-    maxRows: 500,
-    rateLimit: null,
-    tokens: { admin: TOKEN, feedback: TOKEN, predict: null },
-    watchMs: 500,
-    log: {
-      root: path.join(t.home, 'predictions'),
-      options: { maxPending: 100_000, flushEveryMs: 200, retentionDays: 30 },
-    },
-    feedbackFile: path.join(t.home, 'predictions', 'feedback.sqlite'),
-    corsOrigin: null,
-    ...overrides,
-  });
+  const options = (t: TestHome, overrides: Partial<ServeOptions> = {}): ServeOptions =>
+    testServeOptions(t.home, TOKEN, {
+      bodyLimit: 64 * 1024,
+      maxRows: 500,
+      log: {
+        root: path.join(t.home, 'predictions'),
+        options: { maxPending: 100_000, flushEveryMs: 200, retentionDays: 30 },
+      },
+      ...overrides,
+    });
 
   before(async () => {
     t = tempHome('lumen-serve-');

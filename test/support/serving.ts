@@ -1,4 +1,8 @@
+import path from 'node:path';
 import type { ActivityDeps } from '../../activities';
+import { sqlString, withDuckDB } from '../../lib/data/duckdb';
+import type { ServeOptions } from '../../serve/server';
+import { vegaPath } from './env';
 import { snapshotSource } from '../../lib/data/snapshot';
 import type { SourceRef } from '../../lib/data/source';
 import { evaluationOptions, evaluateArtifact, loadHoldout, makeCanary } from '../../lib/evaluation/evaluate';
@@ -77,4 +81,56 @@ export async function trainAndRegister(
     });
   }
   return (await deps.registry.getVersion(spec.name, v.version))!;
+}
+
+export interface WeatherRow {
+  date: string;
+  precipitation: number;
+  temp_max: number;
+  temp_min: number;
+  wind: number;
+  weather: string;
+}
+
+/** A year of Seattle's weather as rows, in date order (the label, `weather`, included). */
+export async function weatherRows(y: number): Promise<WeatherRow[]> {
+  return withDuckDB(async (con) =>
+    (
+      await con.runAndReadAll(
+        `SELECT strftime(CAST(date AS DATE), '%Y-%m-%d') AS date, precipitation, temp_max, temp_min, wind, weather
+           FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))})
+          WHERE year(CAST(date AS DATE)) = ${y} ORDER BY date`,
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        date: r.date as string,
+        precipitation: Number(r.precipitation),
+        temp_max: Number(r.temp_max),
+        temp_min: Number(r.temp_min),
+        wind: Number(r.wind),
+        weather: r.weather as string,
+      })),
+  );
+}
+
+/** What a test's serving instance runs with: logging to the test's home, tokens given, no rate limit. */
+export function testServeOptions(home: string, token: string, overrides: Partial<ServeOptions> = {}): ServeOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    batch: { maxBatch: 256, maxWaitMs: 2 },
+    bodyLimit: 1024 * 1024,
+    maxRows: 1000,
+    rateLimit: null,
+    tokens: { admin: token, feedback: token, predict: null },
+    watchMs: 500,
+    log: {
+      root: path.join(home, 'predictions'),
+      options: { maxPending: 100_000, flushEveryMs: 500, retentionDays: 30 },
+    },
+    feedbackFile: path.join(home, 'predictions', 'feedback.sqlite'),
+    corsOrigin: null,
+    ...overrides,
+  };
 }

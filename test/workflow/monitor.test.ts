@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { startTrainingPipeline } from '../../client/pipeline';
-import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import type { SourceRef } from '../../lib/data/source';
 import type { MonitorActionRecord } from '../../lib/registry/types';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
@@ -26,12 +25,11 @@ import {
   tempHome,
   testClient,
   uniqueQueues,
-  vegaPath,
   withWorkers,
   workflowBundle,
   type TestHome,
 } from '../support/env';
-import { trainAndRegister } from '../support/serving';
+import { testServeOptions, trainAndRegister, weatherRows, type WeatherRow } from '../support/serving';
 
 const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
 const TOKEN = 'monitor-test-token';
@@ -59,36 +57,6 @@ function model(name: string, monitor: object = quick): ModelSpec {
     validation: { drift: { numeric: { fail: 10 }, categorical: { fail: 10 } } },
     monitor,
   });
-}
-
-interface WeatherRow {
-  date: string;
-  precipitation: number;
-  temp_max: number;
-  temp_min: number;
-  wind: number;
-  weather: string;
-}
-
-async function weatherRows(y: number): Promise<WeatherRow[]> {
-  return withDuckDB(async (con) =>
-    (
-      await con.runAndReadAll(
-        `SELECT strftime(CAST(date AS DATE), '%Y-%m-%d') AS date, precipitation, temp_max, temp_min, wind, weather
-           FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))})
-          WHERE year(CAST(date AS DATE)) = ${y} ORDER BY date`,
-      )
-    )
-      .getRowObjectsJS()
-      .map((r) => ({
-        date: r.date as string,
-        precipitation: Number(r.precipitation),
-        temp_max: Number(r.temp_max),
-        temp_min: Number(r.temp_min),
-        wind: Number(r.wind),
-        weather: r.weather as string,
-      })),
-  );
 }
 
 async function post(server: RunningServer, url: string, body: unknown): Promise<Record<string, unknown>> {
@@ -127,22 +95,7 @@ describe('the monitor: health checks over served traffic, and what it does about
   let server: RunningServer;
   const queues = uniqueQueues();
   const run = <T>(fn: () => Promise<T>): Promise<T> => withWorkers(t.deps, queues, ['pipeline', 'training'], fn);
-  const serveOptions = (): ServeOptions => ({
-    host: '127.0.0.1',
-    port: 0,
-    batch: { maxBatch: 256, maxWaitMs: 2 },
-    bodyLimit: 1024 * 1024,
-    maxRows: 1000,
-    rateLimit: null,
-    tokens: { admin: TOKEN, feedback: TOKEN, predict: null },
-    watchMs: 500,
-    log: {
-      root: path.join(t.home, 'predictions'),
-      options: { maxPending: 100_000, flushEveryMs: 500, retentionDays: 30 },
-    },
-    feedbackFile: path.join(t.home, 'predictions', 'feedback.sqlite'),
-    corsOrigin: null,
-  });
+  const serveOptions = (): ServeOptions => testServeOptions(t.home, TOKEN);
   const status = (name: string): Promise<MonitorStatus> =>
     client.workflow.getHandle<typeof modelMonitor>(monitorWorkflowId(name)).query(monitorStatusQuery);
   async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
