@@ -103,6 +103,16 @@ export const TrainingSettings = z.strictObject({
   /** cap on training rows (a seeded, deterministic sample) — for fast experiments on large batches */
   maxTrainingRows: z.number().int().positive().optional(),
   /**
+   * the learning rate by epoch: exponential (×rate each epoch) or cosine (from the spec's rate down to
+   * minFactor × it at the last epoch); none: constant
+   */
+  schedule: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('exponential'), rate: z.number().gt(0).lte(1) }),
+      z.strictObject({ kind: z.literal('cosine'), minFactor: z.number().min(0).lt(1).default(0) }),
+    ])
+    .optional(),
+  /**
    * stop when the loss on a validation share of the training rows (chosen by a seeded hash, never trained on) has
    * not improved by `minDelta` for `patience` epochs, and keep the weights of the best epoch
    */

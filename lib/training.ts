@@ -9,7 +9,7 @@ import { deriveSeed, unitHash } from './rng';
 import { restoreCheckpoint, saveCheckpoint, saveModelArtifact } from './model/artifact';
 import { buildNetwork } from './model/network';
 import { loadTf, type TfBackend } from './model/tf';
-import { trainLoop, type EpochStats, type TrainingProgress } from './model/trainer';
+import { scheduledRate, trainLoop, type EpochStats, type TrainingProgress } from './model/trainer';
 import { specHash, type ModelSpec } from './spec';
 
 /** A checkpoint and how far it had got. */
@@ -142,6 +142,7 @@ export async function trainOnDataset(
       seed: spec.training.seed,
       start,
       onBatch: hooks.onBatch,
+      learningRate: scheduledRate(spec.training.learningRate, spec.training.epochs, spec.training.schedule),
       ...(early && validation
         ? {
             earlyStopping: {

@@ -54,6 +54,8 @@ export interface TrainLoopOptions {
   onEpochEnd?: (progress: TrainingProgress, best?: Tensor[]) => Promise<void>;
   /** stop when the validation loss stops improving, and end with the best epoch's weights */
   earlyStopping?: EarlyStopping;
+  /** the learning rate of each epoch (0-based), set on the optimizer as the epoch starts; default: unchanged */
+  learningRate?: (epoch: number) => number;
   /** called every few batches; a place to heartbeat and to notice cancellation */
   onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
   /**
@@ -95,6 +97,8 @@ export async function trainLoop(
   try {
     for (let epoch = progress.epochsDone; epoch < opts.epochs && patienceLeft(); epoch++) {
       const started = performance.now();
+      if (opts.learningRate)
+        (model.optimizer as unknown as { learningRate: number }).learningRate = opts.learningRate(epoch);
       const order = permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
       let lossSum = 0;
       for (let b = 0; b < batches; b++) {
@@ -164,4 +168,18 @@ export async function optimizerState(model: LayersModel): Promise<NamedTensor[]>
 
 export async function restoreOptimizerState(model: LayersModel, state: NamedTensor[]): Promise<void> {
   await model.optimizer.setWeights(state);
+}
+
+/** The learning rate of an epoch under a spec's schedule (a pure function of the epoch: a resumed run agrees). */
+export function scheduledRate(
+  base: number,
+  epochs: number,
+  schedule: { kind: 'exponential'; rate: number } | { kind: 'cosine'; minFactor: number } | undefined,
+): (epoch: number) => number {
+  if (!schedule) return () => base;
+  if (schedule.kind === 'exponential') return (epoch) => base * schedule.rate ** epoch;
+  const last = Math.max(1, epochs - 1);
+  return (epoch) =>
+    base *
+    (schedule.minFactor + (1 - schedule.minFactor) * 0.5 * (1 + Math.cos((Math.PI * Math.min(epoch, last)) / last)));
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { DenseTrainer } from '../../lib/model/dense-trainer';
 import { loadTf, type Tf } from '../../lib/model/tf';
-import { trainLoop, type TrainingData } from '../../lib/model/trainer';
+import { scheduledRate, trainLoop, type TrainingData } from '../../lib/model/trainer';
 import { prng } from '../../lib/rng';
 
 /**
@@ -105,5 +105,34 @@ describe('the dense training step', () => {
     model.compile({ optimizer: tf.train.sgd(0.1), loss: 'binaryCrossentropy' });
     assert.equal(DenseTrainer.for(tf, model), null);
     model.dispose();
+  });
+
+  it('a learning-rate schedule sets the rate of each epoch, as a pure function of the epoch', async () => {
+    const exp = scheduledRate(0.01, 4, { kind: 'exponential', rate: 0.5 });
+    assert.deepEqual([0, 1, 2, 3].map(exp), [0.01, 0.005, 0.0025, 0.00125]);
+    const cos = scheduledRate(0.01, 5, { kind: 'cosine', minFactor: 0.1 });
+    assert.equal(cos(0), 0.01);
+    assert.ok(Math.abs(cos(4) - 0.001) < 1e-12, 'the last epoch runs at minFactor × the rate');
+    assert.ok(Math.abs(cos(2) - 0.0055) < 1e-12, 'half-way: the mean of the two');
+    assert.equal(scheduledRate(0.01, 5, undefined)(3), 0.01);
+    const { tf } = await loadTf();
+    const d = data('sigmoid', 1);
+    const constant = build(tf, 'relu', 'sigmoid', 1);
+    const decayed = build(tf, 'relu', 'sigmoid', 1);
+    const opts = { epochs: 3, batchSize: 64, seed: 3 };
+    const a = await trainLoop(tf, constant, d, opts);
+    const seen: number[] = [];
+    const b = await trainLoop(tf, decayed, d, {
+      ...opts,
+      learningRate: (e) => exp(e),
+      onEpochEnd: async () => {
+        seen.push((decayed.optimizer as unknown as { learningRate: number }).learningRate);
+      },
+    });
+    assert.deepEqual(seen, [0.01, 0.005, 0.0025], 'the optimizer ran each epoch at its rate');
+    assert.equal(a.history[0].loss, b.history[0].loss, 'the first epoch runs at the same rate');
+    assert.notEqual(a.history[2].loss, b.history[2].loss, 'later ones do not');
+    constant.dispose();
+    decayed.dispose();
   });
 });
