@@ -109,7 +109,9 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
     workflowId
       ? `<a href="${esc(workflowUrl(ui, workflowId, runId ?? undefined))}" title="${esc(workflowId)}">${esc(text)}</a>`
       : '–';
+  // reports read once (an artifact never changes); bounded, so a long-lived server does not keep every one
   const reports = new Map<number, HealthReport>();
+  const REPORTS_KEPT = 4 * CHECKS_CHARTED;
   const readArtifact = async <T>(ref: ArtifactRef): Promise<T> =>
     JSON.parse(fs.readFileSync(await store.verify(ref), 'utf8')) as T;
   const page = (reply: FastifyReply, status: number, html: string): FastifyReply =>
@@ -274,6 +276,7 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
       let report = reports.get(r.id);
       if (!report) {
         report = await readArtifact<HealthReport>(r.report);
+        if (reports.size >= REPORTS_KEPT) reports.delete(reports.keys().next().value!);
         reports.set(r.id, report);
       }
       full.push(report);
