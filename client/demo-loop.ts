@@ -28,6 +28,7 @@ import { monitorStatusQuery, monitorWorkflowId, type MonitorStatus } from '../wo
 import { connectClient, workflowUrl, type ClientConfig } from './connection';
 import { decideCandidateWith, decideQuarantineWith } from './decisions';
 import { CliError } from './errors';
+import { actor } from './identity';
 import { color, interactive } from './output';
 import { startTrainingPipeline } from './pipeline';
 import { trainingBeat } from './progress';
@@ -632,7 +633,7 @@ class LoopDemo {
       const comment =
         (await rl.question('  comment: ')).trim() ||
         (yes ? 'approved at the demo prompt' : 'rejected at the demo prompt');
-      return { kind: yes ? 'approve' : 'reject', by: process.env.USER ?? 'you', comment };
+      return { kind: yes ? 'approve' : 'reject', by: actor(), comment };
     } finally {
       rl.close();
     }
