@@ -22,7 +22,14 @@ export type FittedFeature =
       /** the smallest and largest raw value in the training rows: serving flags inputs outside (newer artifacts) */
       range?: [number, number];
     }
-  | { name: string; column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month'; format?: string }
+  | {
+      name: string;
+      column: string;
+      kind: 'hourOfDay' | 'dayOfWeek' | 'month';
+      format?: string;
+      /** two inputs, sine and cosine of the part's angle; absent: one-hot (and in older artifacts) */
+      cyclical?: boolean;
+    }
   | { name: string; column: string; kind: 'categorical'; vocabulary: string[] };
 
 export type FittedLabel =
@@ -94,25 +101,29 @@ function widthOf(feature: FittedFeature): number {
     case 'numeric':
       return feature.missingIndicator ? 2 : 1;
     case 'hourOfDay':
-      return 24;
     case 'dayOfWeek':
-      return 7;
     case 'month':
-      return 12;
+      return feature.cyclical ? 2 : PERIOD[feature.kind];
     case 'categorical':
       return feature.vocabulary.length + 1;
   }
 }
+
+/** slots of a one-hot time part, and the period of a cyclical one */
+const PERIOD = { hourOfDay: 24, dayOfWeek: 7, month: 12 } as const;
 
 function inputNamesOf(feature: FittedFeature): string[] {
   switch (feature.kind) {
     case 'numeric':
       return feature.missingIndicator ? [feature.name, `${feature.name}=<missing>`] : [feature.name];
     case 'hourOfDay':
+      if (feature.cyclical) return [`${feature.name}.sin`, `${feature.name}.cos`];
       return Array.from({ length: 24 }, (_, h) => `${feature.name}=${h}`);
     case 'dayOfWeek':
+      if (feature.cyclical) return [`${feature.name}.sin`, `${feature.name}.cos`];
       return ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => `${feature.name}=${d}`);
     case 'month':
+      if (feature.cyclical) return [`${feature.name}.sin`, `${feature.name}.cos`];
       return Array.from({ length: 12 }, (_, m) => `${feature.name}=${m + 1}`);
     case 'categorical':
       return [...feature.vocabulary.map((v) => `${feature.name}=${v}`), `${feature.name}=<unknown>`];
@@ -189,7 +200,12 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
       return { ...base, kind: 'categorical', vocabulary };
     }
     const format = spec.source.columns.find((c) => c.name === feature.column)?.format;
-    return { ...base, kind: t.kind, ...(format ? { format } : {}) };
+    return {
+      ...base,
+      kind: t.kind,
+      ...(format ? { format } : {}),
+      ...(t.encoding === 'cyclical' ? { cyclical: true } : {}),
+    };
   });
   const label = fitLabel(spec, table, trainRows);
   const width = features.reduce((w, f) => w + widthOf(f), 0);
@@ -274,9 +290,17 @@ export function encodeFeatures(
       }
       default: {
         const values = numbers(table, { name: feature.column, as: 'timestamp' });
+        const period = PERIOD[feature.kind];
         for (let r = 0; r < n; r++) {
           const k = timePart(feature.kind, values[rows[r]]);
-          if (k >= 0) out[r * pre.width + offset + k] = 1;
+          if (k < 0) continue; // missing: all zeros (for cyclical, the clock's centre)
+          if (feature.cyclical) {
+            const angle = (2 * Math.PI * k) / period;
+            out[r * pre.width + offset] = Math.sin(angle);
+            out[r * pre.width + offset + 1] = Math.cos(angle);
+          } else {
+            out[r * pre.width + offset + k] = 1;
+          }
         }
       }
     }

@@ -64,12 +64,15 @@ export const Transform = z.discriminatedUnion('kind', [
     standardize: z.boolean().default(true),
     missingIndicator: z.enum(['auto', 'always', 'never']).default('auto'),
   }),
-  /** one-hot hour 0–23 of a timestamp (wall-clock, as stored) */
-  z.strictObject({ kind: z.literal('hourOfDay') }),
-  /** one-hot weekday, Monday = 0 */
-  z.strictObject({ kind: z.literal('dayOfWeek') }),
-  /** one-hot month 1–12 */
-  z.strictObject({ kind: z.literal('month') }),
+  /**
+   * hour 0–23 of a timestamp (wall-clock, as stored): one-hot, or cyclical — two inputs, the sine and cosine of
+   * the hour's angle on the clock, so 23:00 sits next to 00:00
+   */
+  z.strictObject({ kind: z.literal('hourOfDay'), encoding: z.enum(['oneHot', 'cyclical']).default('oneHot') }),
+  /** weekday, Monday = 0: one-hot or cyclical */
+  z.strictObject({ kind: z.literal('dayOfWeek'), encoding: z.enum(['oneHot', 'cyclical']).default('oneHot') }),
+  /** month 1–12: one-hot or cyclical */
+  z.strictObject({ kind: z.literal('month'), encoding: z.enum(['oneHot', 'cyclical']).default('oneHot') }),
   /** one-hot over the vocabulary learned from training data, plus one bucket for unknown/rare/missing */
   z.strictObject({
     kind: z.literal('categorical'),

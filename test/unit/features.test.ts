@@ -91,6 +91,39 @@ describe('features', () => {
     assert.deepEqual(Array.from(encodeLabels(pre, t, [0, 1, 2, 3, 4])), [1, 0, 1, 0, NaN]);
   });
 
+  it('calendar parts encoded as cyclical: sine and cosine of the angle, 23:00 next to 00:00, missing at the centre', () => {
+    const cyclical = parseModelSpec({
+      ...spec,
+      features: spec.features.map((f) =>
+        f.name === 'hour' || f.name === 'weekday'
+          ? { ...f, transform: { kind: f.transform.kind as 'hourOfDay', encoding: 'cyclical' as const } }
+          : f,
+      ),
+    });
+    const t = table();
+    t.columns.set('timestamp:date', {
+      kind: 'number',
+      values: Float64Array.from([
+        ...['2001-01-01T00:01', '2001-01-06T23:59', '2001-01-07T12:00', '2001-01-08T06:30'].map(ms),
+        NaN,
+      ]),
+    });
+    const pre = fitPreprocessor(cyclical, t, Uint32Array.from([0, 1, 2, 3]));
+    assert.equal(pre.width, 2 + 2 + 2 + 2, 'two inputs per cyclical part instead of 24 and 7');
+    assert.deepEqual(pre.inputNames.slice(0, 4), ['hour.sin', 'hour.cos', 'weekday.sin', 'weekday.cos']);
+    const x = encodeFeatures(pre, t, [0, 1, 2, 3, 4]);
+    const at = (r: number, i: number): number => x[r * pre.width + i];
+    const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-6;
+    assert.ok(close(at(0, 0), 0) && close(at(0, 1), 1), 'hour 0: angle 0');
+    assert.ok(close(at(2, 0), 0) && close(at(2, 1), -1), 'hour 12: half-way round');
+    assert.ok(close(at(3, 0), 1) && close(at(3, 1), 0), 'hour 6: a quarter round');
+    const distance = (a: number, b: number): number => Math.hypot(at(a, 0) - at(b, 0), at(a, 1) - at(b, 1));
+    assert.ok(distance(0, 1) < 0.3, '23:00 is next to 00:00');
+    assert.ok(distance(0, 2) > 1.9, '12:00 is across the clock');
+    assert.ok(close(at(0, 2), 0) && close(at(0, 3), 1), 'Monday: angle 0');
+    assert.deepEqual([at(4, 0), at(4, 1), at(4, 2), at(4, 3)], [0, 0, 0, 0], 'a missing time: all zeros');
+  });
+
   it('categories read as vocabulary positions by DuckDB (batch scoring) encode exactly as strings do', async () => {
     const s = parseModelSpec(spec);
     const t = table();
