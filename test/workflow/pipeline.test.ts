@@ -216,7 +216,14 @@ describe('trainingPipeline on a real Temporal dev server', () => {
   });
 
   it('concurrent pipelines of one model never interleave their promotions', async () => {
-    const spec = parseModelSpec({ ...example('seattle-weather'), name: 'weather-race' });
+    // about the promotion race, not validation: years apart must pass whichever run is champion by then
+    const spec = parseModelSpec({
+      ...example('seattle-weather'),
+      name: 'weather-race',
+      validation: {
+        drift: { numeric: { fail: 10 }, categorical: { fail: 10 }, time: { gapDays: { warn: 62, fail: 100_000 } } },
+      },
+    });
     const years = ['2012', '2013', '2014'].map((y) => ({
       uri: 'vega-datasets:seattle-weather.csv',
       window: { column: 'date', start: `${y}-01-01`, end: `${Number(y) + 1}-01-01` },
