@@ -30,7 +30,30 @@ export type FittedFeature =
       /** two inputs, sine and cosine of the part's angle; absent: one-hot (and in older artifacts) */
       cyclical?: boolean;
     }
-  | { name: string; column: string; kind: 'categorical'; vocabulary: string[] };
+  | {
+      name: string;
+      column: string;
+      kind: 'categorical';
+      vocabulary: string[];
+      /** set: the category's index goes to an embedding of this many numbers; absent: one-hot */
+      embeddingDim?: number;
+    }
+  | {
+      name: string;
+      kind: 'cross';
+      /** the crossed features' columns and how each is read */
+      parts: CrossPart[];
+      /** the combinations kept, each its parts' values joined by CROSS_SEPARATOR */
+      vocabulary: string[];
+      embeddingDim?: number;
+    };
+
+export type CrossPart =
+  | { column: string; kind: 'categorical' }
+  | { column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month'; format?: string };
+
+/** joins a cross's part values into one category (the ASCII unit separator: no value in a flights file has it) */
+export const CROSS_SEPARATOR = '\u001f';
 
 export type FittedLabel =
   | { task: 'binary'; rule: Extract<LabelRule, { kind: 'threshold' | 'oneOf' }>; as: 'number' | 'string' }
@@ -41,26 +64,97 @@ export interface Preprocessor {
   version: 1;
   features: FittedFeature[];
   label: FittedLabel;
-  /** number of input values per row */
+  /**
+   * number of input values per row: the one-hot, numeric and calendar inputs in feature order, then one index per
+   * embedded feature (see `embeddingsOf`)
+   */
   width: number;
-  /** one name per input value, e.g. "origin=ATL", "dep_hour=7" */
+  /** one name per input value, e.g. "origin=ATL", "dep_hour=7", "route#" (an embedded feature's index) */
   inputNames: string[];
+}
+
+/** An embedded feature: its index sits at `slot` of an encoded row and picks one of `rows` learned vectors. */
+export interface EmbeddingInput {
+  feature: string;
+  slot: number;
+  rows: number;
+  dim: number;
+}
+
+type Categories = Extract<FittedFeature, { kind: 'categorical' | 'cross' }>;
+
+function isEmbedded(f: FittedFeature): f is Categories & { embeddingDim: number } {
+  return (f.kind === 'categorical' || f.kind === 'cross') && f.embeddingDim !== undefined;
+}
+
+/** The embedded features, in the order of their index slots at the end of an encoded row. */
+export function embeddingsOf(pre: Preprocessor): EmbeddingInput[] {
+  const embedded = pre.features.filter(isEmbedded);
+  const first = pre.width - embedded.length;
+  return embedded.map((f, j) => ({
+    feature: f.name,
+    slot: first + j,
+    rows: f.vocabulary.length + 1,
+    dim: f.embeddingDim,
+  }));
+}
+
+/** The columns a fitted feature reads. */
+export function featureColumns(f: FittedFeature): string[] {
+  return f.kind === 'cross' ? f.parts.map((p) => p.column) : [f.column];
+}
+
+/** Where each feature's inputs start in an encoded row: embedded ones after all the others. */
+function offsetsOf(features: FittedFeature[]): number[] {
+  const dense = features.reduce((w, f) => w + (isEmbedded(f) ? 0 : widthOf(f)), 0);
+  let offset = 0;
+  let index = dense;
+  return features.map((f) => {
+    if (isEmbedded(f)) return index++;
+    const at = offset;
+    offset += widthOf(f);
+    return at;
+  });
+}
+
+/** The size of an embedding left to Lumen: 2 × the fourth root of the number of categories, between 2 and 32. */
+export function derivedEmbeddingDim(categories: number): number {
+  return Math.min(32, Math.max(2, Math.round(2 * categories ** 0.25)));
 }
 
 const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000;
 
-function featureRequest(spec: ModelSpec, feature: ModelSpec['features'][number]): ColumnRequest {
+type SpecFeature = ModelSpec['features'][number];
+
+/** The column a (non-cross) feature reads; the spec's check guarantees every other feature names one. */
+function columnOf(feature: SpecFeature): string {
+  if (feature.column === undefined) throw new Error(`feature "${feature.name}" names no column`);
+  return feature.column;
+}
+
+function featureRequest(spec: ModelSpec, feature: SpecFeature): ColumnRequest {
+  const column = columnOf(feature);
   switch (feature.transform.kind) {
     case 'numeric':
-      return { name: feature.column, as: 'number' };
+      return { name: column, as: 'number' };
     case 'categorical':
-      return { name: feature.column, as: 'string' };
+      return { name: column, as: 'string' };
     default: {
-      const format = spec.source.columns.find((c) => c.name === feature.column)?.format;
-      return { name: feature.column, as: 'timestamp', ...(format ? { format } : {}) };
+      const format = spec.source.columns.find((c) => c.name === column)?.format;
+      return { name: column, as: 'timestamp', ...(format ? { format } : {}) };
     }
   }
+}
+
+/** The features a cross combines, as the spec declares them. */
+function crossedFeatures(spec: ModelSpec, feature: SpecFeature): SpecFeature[] {
+  if (feature.transform.kind !== 'cross') return [];
+  return feature.transform.of.map((name) => {
+    const part = spec.features.find((f) => f.name === name);
+    if (!part) throw new Error(`cross "${feature.name}": no feature "${name}"`);
+    return part;
+  });
 }
 
 function labelRequest(spec: ModelSpec): ColumnRequest {
@@ -71,9 +165,21 @@ function labelRequest(spec: ModelSpec): ColumnRequest {
   return { name: rule.column, as: type === 'string' ? 'string' : 'number' };
 }
 
+/** The source columns a spec's features read (crosses read their features' columns). */
+export function inputColumns(spec: ModelSpec): string[] {
+  return [...new Set(spec.features.flatMap((f) => (f.transform.kind === 'cross' ? [] : [columnOf(f)])))];
+}
+
 /** The columns (and how to read them) that a spec needs from a dataset. */
 export function columnRequests(spec: ModelSpec): ColumnRequest[] {
-  const all = [...spec.features.map((f) => featureRequest(spec, f)), labelRequest(spec)];
+  const all = [
+    ...spec.features.flatMap((f) =>
+      f.transform.kind === 'cross'
+        ? crossedFeatures(spec, f).map((p) => featureRequest(spec, p))
+        : [featureRequest(spec, f)],
+    ),
+    labelRequest(spec),
+  ];
   const seen = new Map(all.map((r) => [columnKey(r), r]));
   return [...seen.values()];
 }
@@ -105,7 +211,8 @@ function widthOf(feature: FittedFeature): number {
     case 'month':
       return feature.cyclical ? 2 : PERIOD[feature.kind];
     case 'categorical':
-      return feature.vocabulary.length + 1;
+    case 'cross':
+      return feature.embeddingDim !== undefined ? 1 : feature.vocabulary.length + 1;
   }
 }
 
@@ -121,12 +228,16 @@ function inputNamesOf(feature: FittedFeature): string[] {
       return Array.from({ length: 24 }, (_, h) => `${feature.name}=${h}`);
     case 'dayOfWeek':
       if (feature.cyclical) return [`${feature.name}.sin`, `${feature.name}.cos`];
-      return ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => `${feature.name}=${d}`);
+      return WEEKDAYS.map((d) => `${feature.name}=${d}`);
     case 'month':
       if (feature.cyclical) return [`${feature.name}.sin`, `${feature.name}.cos`];
       return Array.from({ length: 12 }, (_, m) => `${feature.name}=${m + 1}`);
     case 'categorical':
-      return [...feature.vocabulary.map((v) => `${feature.name}=${v}`), `${feature.name}=<unknown>`];
+    case 'cross': {
+      if (feature.embeddingDim !== undefined) return [`${feature.name}#`];
+      const shown = (v: string): string => (feature.kind === 'cross' ? v.split(CROSS_SEPARATOR).join(' × ') : v);
+      return [...feature.vocabulary.map((v) => `${feature.name}=${shown(v)}`), `${feature.name}=<unknown>`];
+    }
   }
 }
 
@@ -168,7 +279,8 @@ function meanStd(
 export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32Array): Preprocessor {
   const features: FittedFeature[] = spec.features.map((feature) => {
     const t = feature.transform;
-    const base = { name: feature.name, column: feature.column };
+    if (t.kind === 'cross') return fitCross(spec, table, trainRows, feature, t);
+    const base = { name: feature.name, column: columnOf(feature) };
     if (t.kind === 'numeric') {
       const values = numbers(table, featureRequest(spec, feature));
       const { mean, std, missing, min, max } = meanStd(values, trainRows, (x) => numericValue(x, t.log));
@@ -187,19 +299,10 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
     }
     if (t.kind === 'categorical') {
       const values = strings(table, featureRequest(spec, feature));
-      const counts = new Map<string, number>();
-      for (const i of trainRows) {
-        const v = values[i];
-        if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
-      }
-      const vocabulary = [...counts.entries()]
-        .filter(([, c]) => c >= t.minCount)
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-        .slice(0, t.maxCategories)
-        .map(([v]) => v);
-      return { ...base, kind: 'categorical', vocabulary };
+      const vocabulary = learnVocabulary((i) => values[i], trainRows, t);
+      return { ...base, kind: 'categorical', vocabulary, ...embedding(t, vocabulary) };
     }
-    const format = spec.source.columns.find((c) => c.name === feature.column)?.format;
+    const format = spec.source.columns.find((c) => c.name === base.column)?.format;
     return {
       ...base,
       kind: t.kind,
@@ -209,7 +312,87 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
   });
   const label = fitLabel(spec, table, trainRows);
   const width = features.reduce((w, f) => w + widthOf(f), 0);
-  return { version: 1, features, label, width, inputNames: features.flatMap(inputNamesOf) };
+  const inputNames = [
+    ...features.filter((f) => !isEmbedded(f)).flatMap(inputNamesOf),
+    ...features.filter(isEmbedded).flatMap(inputNamesOf),
+  ];
+  return { version: 1, features, label, width, inputNames };
+}
+
+function fitCross(
+  spec: ModelSpec,
+  table: Table,
+  trainRows: Uint32Array,
+  feature: SpecFeature,
+  t: Extract<SpecFeature['transform'], { kind: 'cross' }>,
+): FittedFeature {
+  const parts = crossedFeatures(spec, feature).map((p): CrossPart => {
+    const req = featureRequest(spec, p);
+    if (p.transform.kind === 'categorical') return { column: req.name, kind: 'categorical' };
+    if (p.transform.kind === 'numeric' || p.transform.kind === 'cross') {
+      throw new Error(`cross "${feature.name}": "${p.name}" is a ${p.transform.kind} feature`);
+    }
+    return {
+      column: req.name,
+      kind: p.transform.kind,
+      ...(req.as === 'timestamp' && req.format ? { format: req.format } : {}),
+    };
+  });
+  const vocabulary = learnVocabulary(crossKeys(parts, table), trainRows, t);
+  return { name: feature.name, kind: 'cross', parts, vocabulary, ...embedding(t, vocabulary) };
+}
+
+/** The categories seen at least `minCount` times on the training rows, most frequent first, at most `maxCategories`. */
+function learnVocabulary(
+  valueOf: (row: number) => string | null,
+  trainRows: Uint32Array,
+  limits: { maxCategories: number; minCount: number },
+): string[] {
+  const counts = new Map<string, number>();
+  for (const i of trainRows) {
+    const v = valueOf(i);
+    if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .filter(([, c]) => c >= limits.minCount)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, limits.maxCategories)
+    .map(([v]) => v);
+}
+
+function embedding(
+  t: { encoding: 'oneHot' | 'embedding'; embeddingDim?: number },
+  vocabulary: string[],
+): { embeddingDim?: number } {
+  if (t.encoding !== 'embedding') return {};
+  return { embeddingDim: t.embeddingDim ?? derivedEmbeddingDim(vocabulary.length + 1) };
+}
+
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** A cross's category of each row: its parts' values joined (null when any part is missing). */
+function crossKeys(parts: CrossPart[], table: Table): (row: number) => string | null {
+  const readers = parts.map((part): ((row: number) => string | null) => {
+    if (part.kind === 'categorical') {
+      const values = strings(table, { name: part.column, as: 'string' });
+      return (i) => values[i];
+    }
+    const values = numbers(table, { name: part.column, as: 'timestamp' });
+    const kind = part.kind;
+    return (i) => {
+      const k = timePart(kind, values[i]);
+      return k < 0 ? null : kind === 'dayOfWeek' ? WEEKDAYS[k] : String(kind === 'month' ? k + 1 : k);
+    };
+  });
+  return (i) => {
+    let key = '';
+    for (let p = 0; p < readers.length; p++) {
+      const v = readers[p](i);
+      if (v === null) return null;
+      key = p === 0 ? v : key + CROSS_SEPARATOR + v;
+    }
+    return key;
+  };
 }
 
 function fitLabel(spec: ModelSpec, table: Table, trainRows: Uint32Array): FittedLabel {
@@ -252,9 +435,9 @@ export function encodeFeatures(
   const n = rows.length;
   const out =
     into && into.length >= n * pre.width ? into.subarray(0, n * pre.width).fill(0) : new Float32Array(n * pre.width);
-  let offset = 0;
-  for (const feature of pre.features) {
-    const w = widthOf(feature);
+  const offsets = offsetsOf(pre.features);
+  pre.features.forEach((feature, f) => {
+    const offset = offsets[f];
     switch (feature.kind) {
       case 'numeric': {
         const values = numbers(table, { name: feature.column, as: 'number' });
@@ -267,24 +450,34 @@ export function encodeFeatures(
         }
         break;
       }
-      case 'categorical': {
+      case 'categorical':
+      case 'cross': {
         const unknown = feature.vocabulary.length;
-        const codes = table.columns.get(`code:${feature.column}`);
+        // one-hot: a 1 at the category's input; embedded: the category's index in the one slot
+        const put = isEmbedded(feature)
+          ? (r: number, k: number) => (out[r * pre.width + offset] = k)
+          : (r: number, k: number) => (out[r * pre.width + offset + k] = 1);
+        const codes = feature.kind === 'categorical' ? table.columns.get(`code:${feature.column}`) : undefined;
         if (codes?.kind === 'number') {
           // positions looked up by DuckDB (batch scoring reads them so): 1-based, 0 = not in the vocabulary
           const c = codes.values;
           for (let r = 0; r < n; r++) {
             const code = c[rows[r]];
-            out[r * pre.width + offset + (code > 0 ? code - 1 : unknown)] = 1;
+            put(r, code > 0 ? code - 1 : unknown);
           }
           break;
         }
-        const values = strings(table, { name: feature.column, as: 'string' });
+        const valueOf =
+          feature.kind === 'cross'
+            ? crossKeys(feature.parts, table)
+            : (
+                (values) => (i: number) =>
+                  values[i]
+              )(strings(table, { name: feature.column, as: 'string' }));
         const index = new Map(feature.vocabulary.map((v, i) => [v, i]));
         for (let r = 0; r < n; r++) {
-          const v = values[rows[r]];
-          const k = v === null ? unknown : (index.get(v) ?? unknown);
-          out[r * pre.width + offset + k] = 1;
+          const v = valueOf(rows[r]);
+          put(r, v === null ? unknown : (index.get(v) ?? unknown));
         }
         break;
       }
@@ -304,8 +497,7 @@ export function encodeFeatures(
         }
       }
     }
-    offset += w;
-  }
+  });
   return out;
 }
 

@@ -52,6 +52,12 @@ export const LabelRule = z.discriminatedUnion('kind', [
 ]);
 export type LabelRule = z.infer<typeof LabelRule>;
 
+const CategoryEncoding = {
+  encoding: z.enum(['oneHot', 'embedding']).default('oneHot'),
+  /** numbers per category of an embedding; default: 2 × the vocabulary size's fourth root, between 2 and 32 */
+  embeddingDim: z.number().int().min(1).max(256).optional(),
+};
+
 export const Transform = z.discriminatedUnion('kind', [
   /**
    * number, optionally ln(1 + max(x, 0)), standardised with the training mean/std; missing → mean, plus an input
@@ -73,18 +79,36 @@ export const Transform = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('dayOfWeek'), encoding: z.enum(['oneHot', 'cyclical']).default('oneHot') }),
   /** month 1–12: one-hot or cyclical */
   z.strictObject({ kind: z.literal('month'), encoding: z.enum(['oneHot', 'cyclical']).default('oneHot') }),
-  /** one-hot over the vocabulary learned from training data, plus one bucket for unknown/rare/missing */
+  /**
+   * the vocabulary learned from training data, plus one bucket for unknown/rare/missing; as a one-hot input per
+   * category, or as an embedding — a learned vector of `embeddingDim` numbers per category (default: derived from
+   * the vocabulary's size), which costs one lookup a row however large the vocabulary
+   */
   z.strictObject({
     kind: z.literal('categorical'),
-    maxCategories: z.number().int().min(1).max(10_000).default(100),
+    maxCategories: z.number().int().min(1).max(100_000).default(100),
     minCount: z.number().int().min(1).default(1),
+    ...CategoryEncoding,
+  }),
+  /**
+   * the combination of two or more categorical or calendar features' values ("ATL on a Monday"), learned as a
+   * vocabulary of its own: lets the network tell apart what happens at one airport on one weekday without having
+   * to discover the interaction itself. The feature names no column; `of` names the features crossed.
+   */
+  z.strictObject({
+    kind: z.literal('cross'),
+    of: z.array(identifier).min(2).max(4),
+    maxCategories: z.number().int().min(1).max(100_000).default(1000),
+    minCount: z.number().int().min(1).default(1),
+    ...CategoryEncoding,
   }),
 ]);
 export type Transform = z.infer<typeof Transform>;
 
 export const Feature = z.strictObject({
   name: identifier,
-  column: ColumnName,
+  /** the source column it reads; a cross reads its features' columns and names none */
+  column: ColumnName.optional(),
   transform: Transform,
 });
 export type Feature = z.infer<typeof Feature>;
@@ -129,117 +153,169 @@ export const TrainingSettings = z.strictObject({
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
-export const ModelSpec = z
-  .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, starting with a letter'),
-    description: z.string().optional(),
-    task: Task,
-    source: z.strictObject({
-      columns: z.array(SourceColumn).min(1),
-      /** column used to cut arriving batches into time windows */
-      timeColumn: ColumnName.optional(),
-    }),
-    label: LabelRule,
-    features: z.array(Feature).min(1),
-    training: TrainingSettings.prefault({}),
-    gate: GatePolicy.prefault({}),
-    validation: ValidationPolicy.prefault({}),
-    /** how the model's traffic is split when served, until `lumen serving set` changes it (README, "Serving") */
-    serving: ServingPolicy.optional(),
-    /** what the monitor watches once the model serves, and what it does about it (README, "Monitoring") */
-    monitor: MonitorPolicy.optional(),
-  })
-  .superRefine((spec, ctx) => {
-    const columns = new Map(spec.source.columns.map((c) => [c.name, c]));
-    if (columns.size !== spec.source.columns.length) {
-      ctx.addIssue({ code: 'custom', path: ['source', 'columns'], message: 'column names must be unique' });
-    }
-    const expectedLabel = { binary: ['threshold', 'oneOf'], multiclass: ['classes'], regression: ['value'] }[spec.task];
-    if (!expectedLabel.includes(spec.label.kind)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['label', 'kind'],
-        message: `task "${spec.task}" needs a label rule of kind ${expectedLabel.join(' or ')}, got "${spec.label.kind}"`,
-      });
-    }
-    const labelColumn = columns.get(spec.label.column);
-    if (!labelColumn) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['label', 'column'],
-        message: `"${spec.label.column}" is not a source column`,
-      });
-    } else if ((spec.label.kind === 'threshold' || spec.label.kind === 'value') && !isNumeric(labelColumn.type)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['label', 'column'],
-        message: `label rule "${spec.label.kind}" needs a numeric column, "${labelColumn.name}" is ${labelColumn.type}`,
-      });
-    }
-    for (const name of Object.keys(spec.validation.drift.columns)) {
-      if (!columns.has(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['validation', 'drift', 'columns', name],
-          message: `"${name}" is not a source column`,
-        });
-      }
-    }
-    spec.gate.slices.columns.forEach((name, i) => {
-      if (!columns.has(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['gate', 'slices', 'columns', i],
-          message: `"${name}" is not a source column`,
-        });
-      }
+const ModelSpecObject = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, starting with a letter'),
+  description: z.string().optional(),
+  task: Task,
+  source: z.strictObject({
+    columns: z.array(SourceColumn).min(1),
+    /** column used to cut arriving batches into time windows */
+    timeColumn: ColumnName.optional(),
+  }),
+  label: LabelRule,
+  features: z.array(Feature).min(1),
+  training: TrainingSettings.prefault({}),
+  gate: GatePolicy.prefault({}),
+  validation: ValidationPolicy.prefault({}),
+  /** how the model's traffic is split when served, until `lumen serving set` changes it (README, "Serving") */
+  serving: ServingPolicy.optional(),
+  /** what the monitor watches once the model serves, and what it does about it (README, "Monitoring") */
+  monitor: MonitorPolicy.optional(),
+});
+
+export const ModelSpec = ModelSpecObject.superRefine((spec, ctx) => {
+  const columns = new Map(spec.source.columns.map((c) => [c.name, c]));
+  if (columns.size !== spec.source.columns.length) {
+    ctx.addIssue({ code: 'custom', path: ['source', 'columns'], message: 'column names must be unique' });
+  }
+  const expectedLabel = { binary: ['threshold', 'oneOf'], multiclass: ['classes'], regression: ['value'] }[spec.task];
+  if (!expectedLabel.includes(spec.label.kind)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['label', 'kind'],
+      message: `task "${spec.task}" needs a label rule of kind ${expectedLabel.join(' or ')}, got "${spec.label.kind}"`,
     });
-    if (spec.gate.slices.columns.length > 0 && spec.task !== 'binary') {
-      ctx.addIssue({ code: 'custom', path: ['gate', 'slices'], message: 'slice fairness checks need a binary task' });
-    }
-    if (spec.source.timeColumn && columns.get(spec.source.timeColumn)?.type !== 'timestamp') {
-      ctx.addIssue({ code: 'custom', path: ['source', 'timeColumn'], message: 'must name a timestamp source column' });
-    }
-    const names = new Set<string>();
-    spec.features.forEach((feature, i) => {
-      if (names.has(feature.name)) {
-        ctx.addIssue({ code: 'custom', path: ['features', i, 'name'], message: `duplicate feature "${feature.name}"` });
-      }
-      names.add(feature.name);
-      const column = columns.get(feature.column);
-      if (!column) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['features', i, 'column'],
-          message: `"${feature.column}" is not a source column`,
-        });
-        return;
-      }
-      if (feature.column === spec.label.column) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['features', i, 'column'],
-          message: 'the label column cannot be a feature',
-        });
-      }
-      const kind = feature.transform.kind;
-      const ok =
-        kind === 'numeric'
-          ? isNumeric(column.type) || column.type === 'boolean'
-          : kind === 'categorical'
-            ? column.type !== 'float' && column.type !== 'timestamp'
-            : column.type === 'timestamp';
-      if (!ok) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['features', i, 'transform'],
-          message: `transform "${kind}" cannot apply to column "${column.name}" of type ${column.type}`,
-        });
-      }
+  }
+  const labelColumn = columns.get(spec.label.column);
+  if (!labelColumn) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['label', 'column'],
+      message: `"${spec.label.column}" is not a source column`,
     });
+  } else if ((spec.label.kind === 'threshold' || spec.label.kind === 'value') && !isNumeric(labelColumn.type)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['label', 'column'],
+      message: `label rule "${spec.label.kind}" needs a numeric column, "${labelColumn.name}" is ${labelColumn.type}`,
+    });
+  }
+  for (const name of Object.keys(spec.validation.drift.columns)) {
+    if (!columns.has(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validation', 'drift', 'columns', name],
+        message: `"${name}" is not a source column`,
+      });
+    }
+  }
+  spec.gate.slices.columns.forEach((name, i) => {
+    if (!columns.has(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gate', 'slices', 'columns', i],
+        message: `"${name}" is not a source column`,
+      });
+    }
   });
+  if (spec.gate.slices.columns.length > 0 && spec.task !== 'binary') {
+    ctx.addIssue({ code: 'custom', path: ['gate', 'slices'], message: 'slice fairness checks need a binary task' });
+  }
+  if (spec.source.timeColumn && columns.get(spec.source.timeColumn)?.type !== 'timestamp') {
+    ctx.addIssue({ code: 'custom', path: ['source', 'timeColumn'], message: 'must name a timestamp source column' });
+  }
+  const names = new Set<string>();
+  spec.features.forEach((feature, i) => {
+    if (names.has(feature.name)) {
+      ctx.addIssue({ code: 'custom', path: ['features', i, 'name'], message: `duplicate feature "${feature.name}"` });
+    }
+    names.add(feature.name);
+    if (feature.transform.kind === 'cross') {
+      checkCross(spec, i, ctx);
+      return;
+    }
+    if (feature.column === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['features', i, 'column'], message: 'a feature needs a source column' });
+      return;
+    }
+    if (
+      feature.transform.kind === 'categorical' &&
+      feature.transform.encoding === 'oneHot' &&
+      feature.transform.embeddingDim !== undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', i, 'transform', 'embeddingDim'],
+        message: 'embeddingDim applies to encoding "embedding" only',
+      });
+    }
+    const column = columns.get(feature.column);
+    if (!column) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', i, 'column'],
+        message: `"${feature.column}" is not a source column`,
+      });
+      return;
+    }
+    if (feature.column === spec.label.column) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', i, 'column'],
+        message: 'the label column cannot be a feature',
+      });
+    }
+    const kind = feature.transform.kind;
+    const ok =
+      kind === 'numeric'
+        ? isNumeric(column.type) || column.type === 'boolean'
+        : kind === 'categorical'
+          ? column.type !== 'float' && column.type !== 'timestamp'
+          : column.type === 'timestamp';
+    if (!ok) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', i, 'transform'],
+        message: `transform "${kind}" cannot apply to column "${column.name}" of type ${column.type}`,
+      });
+    }
+  });
+});
 export type ModelSpec = z.infer<typeof ModelSpec>;
 export type ModelSpecInput = z.input<typeof ModelSpec>;
+
+/** A cross names no column, and crosses two or more distinct categorical or calendar features declared in the spec. */
+function checkCross(spec: z.infer<typeof ModelSpecObject>, i: number, ctx: z.RefinementCtx): void {
+  const feature = spec.features[i];
+  const transform = feature.transform;
+  if (transform.kind !== 'cross') return;
+  if (feature.column !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['features', i, 'column'],
+      message: `a cross reads the columns of the features it crosses (${transform.of.join(', ')}) and names none`,
+    });
+  }
+  if (transform.encoding === 'oneHot' && transform.embeddingDim !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['features', i, 'transform', 'embeddingDim'],
+      message: 'embeddingDim applies to encoding "embedding" only',
+    });
+  }
+  if (new Set(transform.of).size !== transform.of.length) {
+    ctx.addIssue({ code: 'custom', path: ['features', i, 'transform', 'of'], message: 'crosses a feature twice' });
+  }
+  transform.of.forEach((name, j) => {
+    const part = spec.features.find((f) => f.name === name);
+    const problem = !part
+      ? `"${name}" is not a feature of this spec`
+      : part.transform.kind === 'numeric' || part.transform.kind === 'cross'
+        ? `"${name}" is a ${part.transform.kind} feature; a cross takes categorical and calendar features`
+        : null;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['features', i, 'transform', 'of', j], message: problem });
+  });
+}
 
 function isNumeric(type: ColumnType): boolean {
   return type === 'float' || type === 'integer';

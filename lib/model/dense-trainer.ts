@@ -24,9 +24,19 @@ interface Layer {
   units: number;
 }
 
+/** An embedding table: rows × dim, looked up by the index at slot `denseWidth + j` of an encoded row. */
+interface Table {
+  table: Variable;
+  rows: number;
+  dim: number;
+}
+
 const HIDDEN = new Set(['relu', 'tanh', 'elu', 'linear']);
+const ROUTING = new Set(['InputLayer', 'Flatten', 'Concatenate']);
 
 export class DenseTrainer {
+  /** every trainable variable in the model's own order (the order Adam's state is kept in), and their sizes */
+  private readonly variables: Variable[];
   private readonly sizes: number[];
   private m: Variable;
   private v: Variable;
@@ -36,23 +46,39 @@ export class DenseTrainer {
     private readonly tf: Tf,
     private readonly optimizer: AdamOptimizer,
     private readonly layers: Layer[],
+    private readonly tables: Table[],
+    private readonly denseWidth: number,
     private readonly head: Head,
+    variables: Variable[],
   ) {
-    this.sizes = layers.flatMap((l) => [l.inputs * l.units, l.units]);
+    this.variables = variables;
+    this.sizes = variables.map((v) => v.size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
     this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
     this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
   }
 
-  /** A trainer for a model it can train exactly (a stack of dense layers with biases, Adam); null otherwise. */
+  /**
+   * A trainer for a model it can train exactly (embedding tables, then a stack of dense layers with biases, Adam),
+   * as `buildNetwork` makes them; null otherwise.
+   */
   static for(tf: Tf, model: LayersModel): DenseTrainer | null {
     const optimizer = model.optimizer as AdamOptimizer | undefined;
     if (!optimizer || optimizer.getClassName() !== 'Adam') return null;
     const layers: Layer[] = [];
+    const tables: Table[] = [];
     for (const layer of model.layers) {
-      const config = layer.getConfig() as { activation?: string; useBias?: boolean };
+      const kind = layer.getClassName();
+      if (ROUTING.has(kind)) continue;
       const weights = layer.trainableWeights;
-      if (layer.getClassName() !== 'Dense' || weights.length !== 2 || config.useBias === false) return null;
+      const j = /^embedding_(\d+)$/.exec(layer.name);
+      if (kind === 'Embedding' && j && weights.length === 1 && layers.length === 0) {
+        const table = weights[0].read() as Variable;
+        tables[Number(j[1])] = { table, rows: table.shape[0], dim: table.shape[1]! };
+        continue;
+      }
+      const config = layer.getConfig() as { activation?: string; useBias?: boolean };
+      if (kind !== 'Dense' || weights.length !== 2 || config.useBias === false) return null;
       const kernel = weights[0].read() as Variable;
       if (kernel.rank !== 2) return null;
       layers.push({
@@ -63,6 +89,7 @@ export class DenseTrainer {
         units: kernel.shape[1]!,
       });
     }
+    if (layers.length === 0 || tables.includes(undefined as never)) return null;
     const head = layers.at(-1)?.activation;
     if (head !== 'sigmoid' && head !== 'softmax' && head !== 'linear') return null;
     if (!layers.slice(0, -1).every((l) => HIDDEN.has(l.activation))) return null;
@@ -72,7 +99,11 @@ export class DenseTrainer {
       linear: 'meanSquaredError',
     }[head];
     if (model.loss !== lossOk) return null;
-    return new DenseTrainer(tf, optimizer, layers, head);
+    const denseWidth = layers[0].inputs - tables.reduce((sum, t) => sum + t.dim, 0);
+    const variables = model.trainableWeights.map((w) => w.read() as Variable);
+    const mine = new Set([...tables.map((t) => t.table), ...layers.flatMap((l) => [l.kernel, l.bias])]);
+    if (variables.length !== mine.size || !variables.every((v) => mine.has(v))) return null;
+    return new DenseTrainer(tf, optimizer, layers, tables, denseWidth, head, variables);
   }
 
   /**
@@ -86,7 +117,7 @@ export class DenseTrainer {
     weights[0].tensor.dispose();
     const moments = weights.slice(1);
     if (moments.length === 0) return;
-    const variables = this.layers.flatMap((l) => [l.kernel, l.bias]);
+    const variables = this.variables;
     if (moments.length !== 2 * variables.length) {
       throw new Error(
         `the optimizer state holds ${moments.length} moments for ${variables.length} variables: it belongs to another model`,
@@ -112,12 +143,9 @@ export class DenseTrainer {
   async exportState(): Promise<void> {
     const tf = this.tf;
     const previous = await this.optimizer.getWeights();
-    const names = (suffix: string): string[] =>
-      this.layers.flatMap((l) => [`${l.kernel.name}/${suffix}`, `${l.bias.name}/${suffix}`]);
-    const shaped = (flat: Variable): Tensor[] => {
-      const parts = tf.split(flat, this.sizes);
-      return this.layers.flatMap((l, i) => [parts[2 * i].reshape([l.inputs, l.units]), parts[2 * i + 1].clone()]);
-    };
+    const names = (suffix: string): string[] => this.variables.map((v) => `${v.name}/${suffix}`);
+    const shaped = (flat: Variable): Tensor[] =>
+      tf.split(flat, this.sizes).map((part, i) => part.reshape(this.variables[i].shape));
     const tensors = tf.tidy(() => [tf.scalar(this.t, 'int32'), ...shaped(this.m), ...shaped(this.v)]);
     const labels = ['iter', ...names('m'), ...names('v')];
     await this.optimizer.setWeights(tensors.map((tensor, i) => ({ name: labels[i], tensor })));
@@ -130,6 +158,9 @@ export class DenseTrainer {
    * the per-row losses.
    */
   step(x: Float32Array, y: Float32Array, rows: number, width: number): number {
+    if (width !== this.denseWidth + this.tables.length) {
+      throw new Error(`rows are ${width} wide; the model takes ${this.denseWidth + this.tables.length}`);
+    }
     const tf = this.tf;
     const { beta1, beta2, epsilon, learningRate } = this.optimizer as unknown as {
       beta1: number;
@@ -141,9 +172,23 @@ export class DenseTrainer {
     const c1 = 1 - beta1 ** this.t;
     const c2 = 1 - beta2 ** this.t;
     let lossSum = 0;
+    // embedded features: the indices leave the row here, on the host, one array per table
+    const indices = this.tables.map((_, j) => {
+      const out = new Int32Array(rows);
+      for (let r = 0; r < rows; r++) out[r] = x[r * width + this.denseWidth + j];
+      return out;
+    });
+    let dense = x;
+    if (this.tables.length > 0) {
+      dense = new Float32Array(rows * this.denseWidth);
+      for (let r = 0; r < rows; r++) dense.set(x.subarray(r * width, r * width + this.denseWidth), r * this.denseWidth);
+    }
     tf.tidy(() => {
-      const xs = tf.tensor2d(x, [rows, width]);
       const ys = tf.tensor2d(y, [rows, 1]);
+      const index = indices.map((a) => tf.tensor1d(a, 'int32'));
+      const joined = this.tables.map((t, j) => tf.gather(t.table, index[j]) as Tensor2D);
+      if (this.denseWidth > 0) joined.unshift(tf.tensor2d(dense, [rows, this.denseWidth]));
+      const xs = joined.length === 1 ? joined[0] : tf.concat(joined, 1);
       // forward, keeping each layer's input
       const inputs: Tensor2D[] = [];
       let h: Tensor2D = xs;
@@ -160,15 +205,29 @@ export class DenseTrainer {
         this.head === 'softmax'
           ? tf.div(tf.sub(p, tf.oneHot(tf.cast(tf.reshape(ys, [rows]), 'int32'), classes)), rows)
           : tf.mul(tf.sub(p, ys), this.head === 'linear' ? 2 / rows : 1 / rows);
-      const grads: Tensor[] = new Array<Tensor>(2 * this.layers.length);
+      const grads = new Map<Variable, Tensor>();
       for (let i = this.layers.length - 1; i >= 0; i--) {
         const l = this.layers[i];
-        grads[2 * i] = tf.reshape(tf.matMul(inputs[i], dz, true, false), [-1]);
-        grads[2 * i + 1] = tf.sum(dz, 0);
+        grads.set(l.kernel, tf.reshape(tf.matMul(inputs[i], dz, true, false), [-1]));
+        grads.set(l.bias, tf.sum(dz, 0));
         if (i > 0)
           dz = tf.mul(tf.matMul(dz, l.kernel, false, true), derivative(tf, inputs[i], this.layers[i - 1].activation));
       }
-      const g = tf.concat(grads);
+      if (this.tables.length > 0) {
+        // back through the first layer to the looked-up vectors only, then summed into the rows they came from
+        const first = this.layers[0];
+        const embedded = first.inputs - this.denseWidth;
+        const w = tf.slice(first.kernel, [this.denseWidth, 0], [embedded, first.units]);
+        const dVectors = tf.split(
+          tf.matMul(dz, w, false, true),
+          this.tables.map((t) => t.dim),
+          1,
+        );
+        this.tables.forEach((t, j) =>
+          grads.set(t.table, tf.reshape(tf.unsortedSegmentSum(dVectors[j], index[j], t.rows), [-1])),
+        );
+      }
+      const g = tf.concat(this.variables.map((v) => grads.get(v)!));
       const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1));
       const v = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(g), 1 - beta2));
       const update = tf.mul(
@@ -178,10 +237,7 @@ export class DenseTrainer {
       this.m.assign(m);
       this.v.assign(v);
       const parts = tf.split(update, this.sizes);
-      this.layers.forEach((l, i) => {
-        l.kernel.assign(tf.sub(l.kernel, tf.reshape(parts[2 * i], [l.inputs, l.units])));
-        l.bias.assign(tf.sub(l.bias, parts[2 * i + 1]));
-      });
+      this.variables.forEach((v, i) => v.assign(tf.sub(v, tf.reshape(parts[i], v.shape))));
     });
     return lossSum;
   }

@@ -13,36 +13,89 @@ interface DenseLayer {
   activation: string;
 }
 
-const plans = new WeakMap<LayersModel, DenseLayer[] | null>();
+/** A network Lumen builds: embedding tables (none for a plain stack), then dense layers. */
+interface Plan {
+  /** embedding_<j>'s table, rows × dim, for the index at `denseWidth + j` of an encoded row */
+  embeddings: Tensor2D[];
+  /** inputs of an encoded row before the embedded features' indices */
+  denseWidth: number;
+  layers: DenseLayer[];
+}
+
+const plans = new WeakMap<LayersModel, Plan | null>();
 
 /** What tf.fused.matMul applies itself; the rest (softmax, tanh) is applied after. */
 const FUSED = new Set(['linear', 'relu', 'elu', 'sigmoid', 'relu6']);
 
-function planOf(model: LayersModel): DenseLayer[] | null {
+/** Layers that only route tensors in the networks Lumen builds. */
+const ROUTING = new Set(['InputLayer', 'Flatten', 'Concatenate']);
+
+function planOf(model: LayersModel): Plan | null {
   if (plans.has(model)) return plans.get(model)!;
-  let plan: DenseLayer[] | null = [];
+  const embeddings: Tensor2D[] = [];
+  const layers: DenseLayer[] = [];
+  let plan: Plan | null = { embeddings, denseWidth: 0, layers };
   for (const layer of model.layers) {
+    const kind = layer.getClassName();
+    if (ROUTING.has(kind)) continue;
     const config = layer.getConfig() as { activation?: string; useBias?: boolean };
     const weights = layer.getWeights();
-    if (layer.getClassName() !== 'Dense' || weights.length < 1 || weights[0].rank !== 2) {
-      plan = null; // not a plain stack of dense layers: the layers path predicts it
+    const j = /^embedding_(\d+)$/.exec(layer.name);
+    if (kind === 'Embedding' && j && weights.length === 1 && weights[0].rank === 2) {
+      embeddings[Number(j[1])] = weights[0] as Tensor2D;
+      continue;
+    }
+    if (kind !== 'Dense' || weights.length < 1 || weights[0].rank !== 2) {
+      plan = null; // not a network of this shape: the layers path predicts it
       break;
     }
-    plan.push({
+    layers.push({
       kernel: weights[0] as Tensor2D,
       bias: config.useBias === false ? null : (weights[1] ?? null),
       activation: config.activation ?? 'linear',
     });
   }
+  if (plan) {
+    const joined = layers[0]?.kernel.shape[0] ?? 0;
+    plan.denseWidth = joined - embeddings.reduce((sum, t) => sum + (t?.shape[1] ?? 0), 0);
+    // every table in place, and the inputs the model declares add up to what the first layer takes
+    const declared = model.inputs.reduce((sum, input) => sum + (input.shape[1] ?? 0), 0);
+    if (
+      layers.length === 0 ||
+      embeddings.includes(undefined as never) ||
+      declared !== plan.denseWidth + embeddings.length
+    )
+      plan = null;
+  }
   plans.set(model, plan);
   return plan;
 }
 
+/** An encoded row block cut into the model's inputs (a network with embeddings takes one input per part). */
+export function modelInputs(tf: Tf, model: LayersModel, x: Tensor2D): Tensor | Tensor[] {
+  if (model.inputs.length === 1) return x;
+  return tf.split(
+    x,
+    model.inputs.map((input) => input.shape[1] ?? 1),
+    1,
+  );
+}
+
+/** The first layer's input: the dense inputs joined with each embedded feature's vector. */
+function joinEmbedded(tf: Tf, plan: Plan, x: Tensor2D): Tensor2D {
+  const rows = x.shape[0];
+  const k = plan.embeddings.length;
+  const indices = tf.unstack(tf.cast(tf.slice(x, [0, plan.denseWidth], [rows, k]), 'int32'), 1);
+  const parts: Tensor2D[] = plan.embeddings.map((table, j) => tf.gather(table, indices[j]));
+  if (plan.denseWidth > 0) parts.unshift(tf.slice(x, [0, 0], [rows, plan.denseWidth]));
+  return parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+}
+
 function forward(tf: Tf, model: LayersModel, x: Tensor2D): Tensor {
   const plan = planOf(model);
-  if (!plan) return model.predictOnBatch(x) as Tensor;
-  let h: Tensor2D = x;
-  for (const layer of plan) {
+  if (!plan) return model.predictOnBatch(modelInputs(tf, model, x)) as Tensor;
+  let h: Tensor2D = plan.embeddings.length > 0 ? joinEmbedded(tf, plan, x) : x;
+  for (const layer of plan.layers) {
     const fused = FUSED.has(layer.activation);
     h = tf.fused.matMul({
       a: h,
@@ -121,8 +174,8 @@ const PLAIN = new Set(['linear', 'relu', 'elu', 'sigmoid', 'relu6', 'tanh', 'sof
 export function servingForward(tf: Tf, model: LayersModel): ServingForward {
   const plan = planOf(model);
   const layers: PlainLayer[] | null =
-    plan && plan.every((l) => PLAIN.has(l.activation))
-      ? plan.map((l) => ({
+    plan && plan.layers.every((l) => PLAIN.has(l.activation))
+      ? plan.layers.map((l) => ({
           inputs: l.kernel.shape[0],
           units: l.kernel.shape[1],
           kernel: Float32Array.from(l.kernel.dataSync()),
@@ -135,13 +188,22 @@ export function servingForward(tf: Tf, model: LayersModel): ServingForward {
   const widest = layers ? Math.max(...layers.map((l) => l.units)) : 0;
   const a = new Float64Array(widest);
   const b = new Float64Array(widest);
+  // embedded features: each row's first-layer input is assembled here from its dense inputs and table rows
+  const tables =
+    plan && layers
+      ? plan.embeddings.map((t) => ({ rows: t.shape[0], dim: t.shape[1], values: Float32Array.from(t.dataSync()) }))
+      : [];
+  const denseWidth = plan?.denseWidth ?? 0;
+  const joined = new Float64Array(layers && tables.length > 0 ? layers[0].inputs : 0);
+  const expected = denseWidth + tables.length;
   const forward = (x: Float32Array, rows: number, width: number): Float32Array => {
     if (!layers || rows > smallBatchRows) return predictRows(tf, model, x, rows, width);
-    if (width !== layers[0].inputs) throw new Error(`rows are ${width} wide; the model takes ${layers[0].inputs}`);
+    if (width !== expected) throw new Error(`rows are ${width} wide; the model takes ${expected}`);
     const outputs = layers[layers.length - 1].units;
     const out = new Float32Array(rows * outputs);
     for (let r = 0; r < rows; r++) {
       let input: Float32Array | Float64Array = x.subarray(r * width, (r + 1) * width);
+      if (tables.length > 0) input = joinRow(input, denseWidth, tables, joined);
       let h = a;
       for (const layer of layers) {
         denseRow(layer, input, h);
@@ -153,6 +215,26 @@ export function servingForward(tf: Tf, model: LayersModel): ServingForward {
     return out;
   };
   return Object.assign(forward, { smallBatchRows });
+}
+
+/** A row's dense inputs followed by the table row each embedded feature's index picks. */
+function joinRow(
+  row: Float32Array,
+  denseWidth: number,
+  tables: { rows: number; dim: number; values: Float32Array }[],
+  out: Float64Array,
+): Float64Array {
+  for (let i = 0; i < denseWidth; i++) out[i] = row[i];
+  let at = denseWidth;
+  tables.forEach((table, j) => {
+    const index = row[denseWidth + j];
+    if (!Number.isInteger(index) || index < 0 || index >= table.rows) {
+      throw new Error(`embedding ${j}: index ${index} is not one of its ${table.rows} rows`);
+    }
+    for (let d = 0; d < table.dim; d++) out[at + d] = table.values[index * table.dim + d];
+    at += table.dim;
+  });
+  return out;
 }
 
 /** One dense layer for one row: out[0..units) = activation(bias + input · kernel). */
@@ -204,5 +286,10 @@ export function predictRowsLayers(
   rows: number,
   width: number,
 ): Float32Array {
-  return tf.tidy(() => (model.predictOnBatch(tf.tensor2d(x, [rows, width])) as Tensor).dataSync() as Float32Array);
+  return tf.tidy(
+    () =>
+      (
+        model.predictOnBatch(modelInputs(tf, model, tf.tensor2d(x, [rows, width]))) as Tensor
+      ).dataSync() as Float32Array,
+  );
 }

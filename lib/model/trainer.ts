@@ -2,6 +2,7 @@ import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
 import { deriveSeed, permutation } from '../rng';
 import { DenseTrainer } from './dense-trainer';
+import { modelInputs } from './predict';
 import type { Tf } from './tf';
 
 export interface EpochStats {
@@ -113,13 +114,13 @@ export async function trainLoop(
           lossSum += dense.step(xb.subarray(0, m * width), yb.subarray(0, m), m, width);
         } else {
           const xs = tf.tensor2d(xb.subarray(0, m * width), [m, width]);
+          const inputs = modelInputs(tf, model, xs);
           const ys = tf.tensor2d(yb.subarray(0, m), [m, 1]);
           try {
-            const loss = (await model.trainOnBatch(xs, ys)) as number;
+            const loss = (await model.trainOnBatch(inputs, ys)) as number;
             lossSum += loss * m;
           } finally {
-            xs.dispose();
-            ys.dispose();
+            tf.dispose([xs, ys, inputs]);
           }
         }
         if (opts.onBatch && (b % 16 === 15 || b === batches - 1)) await opts.onBatch(epoch, b + 1, batches);

@@ -1,3 +1,4 @@
+import { inputColumns } from '../features';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -300,7 +301,7 @@ async function measureInputDrift(
   report: HealthReport,
 ): Promise<void> {
   const spec = record.spec;
-  const used = new Set(spec.features.map((f) => f.column));
+  const used = new Set(inputColumns(spec));
   const columns = spec.source.columns.filter((c) => used.has(c.name));
   const trained = await registry.getDataset(record.datasetSha256);
   if (!trained) {

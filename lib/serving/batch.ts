@@ -6,7 +6,7 @@ import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
 import { readableSourceFile, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
-import { columnRequests, encodeFeatures } from '../features';
+import { columnRequests, encodeFeatures, featureColumns } from '../features';
 import { loadModelArtifact } from '../model/artifact';
 import { predictRows } from '../model/predict';
 import { loadTf } from '../model/tf';
@@ -58,7 +58,7 @@ export async function scoreFile(
       const scan = sourceScan(source);
       const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJson();
       const types = new Map(described.map((r) => [r.column_name as string, r.column_type as string]));
-      const used = new Set(pre.features.map((f) => f.column));
+      const used = new Set(pre.features.flatMap(featureColumns));
       const rules = contractRowRules(loaded.spec.source.columns, loaded.spec.label, {
         now: new Date().toISOString(),
         serving: true,
@@ -76,9 +76,11 @@ export async function scoreFile(
       const buffer = new Float32Array(chunkRows * pre.width);
       // categories come as their vocabulary positions, looked up by DuckDB, instead of one string per row
       const categorical = pre.features.flatMap((f) => (f.kind === 'categorical' ? [f] : []));
+      const crossed = new Set(pre.features.flatMap((f) => (f.kind === 'cross' ? featureColumns(f) : [])));
       const coded = new Map(
         categorical
-          .filter((f) => categorical.filter((g) => g.column === f.column).length === 1) // one vocabulary per column
+          // one vocabulary per column, and none a cross reads as text
+          .filter((f) => categorical.filter((g) => g.column === f.column).length === 1 && !crossed.has(f.column))
           .map((f) => [f.column, f.vocabulary] as const),
       );
       const requests = columnRequests(loaded.spec).map((r) =>

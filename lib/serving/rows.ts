@@ -1,6 +1,6 @@
 import type { ColumnData, Table } from '../data/table';
 import { parseTimestamp } from '../data/timestamp';
-import type { Preprocessor } from '../features';
+import { featureColumns, type FittedFeature, type Preprocessor } from '../features';
 import type { ModelSpec } from '../spec';
 import { contractRowRules, ruleReason, type RowRule } from '../validation/row-rules';
 
@@ -86,7 +86,7 @@ export class ServedRows {
     private readonly pre: Preprocessor,
   ) {
     // only the columns the model reads: a predict request need not carry the label or unused columns
-    const used = new Set(pre.features.map((f) => f.column));
+    const used = new Set(pre.features.flatMap(featureColumns));
     this.rules = contractRowRules(spec.source.columns, spec.label, {
       now: new Date().toISOString(),
       serving: true,
@@ -138,7 +138,18 @@ export class ServedRows {
     const flags: RowFlag[] = [];
     const n = rows.length;
     const columns = new Map<string, ColumnData>();
-    for (const f of this.pre.features) {
+    // a cross's columns, where no feature of their own reads them, are laid out with only their missing values
+    // flagged: a combination never seen in training is ordinary, not unusual
+    const crossed: Exclude<FittedFeature, { kind: 'cross' }>[] = this.pre.features.flatMap((f) =>
+      f.kind === 'cross'
+        ? f.parts.map((p) =>
+            p.kind === 'categorical' ? { ...p, name: f.name, vocabulary: [] } : { ...p, name: f.name },
+          )
+        : [],
+    );
+    const own = this.pre.features.filter((f) => f.kind !== 'cross');
+    for (const f of [...own, ...crossed]) {
+      const fromCross = !own.includes(f);
       const get = (r: number): unknown => rows[r][f.column];
       if (f.kind === 'numeric') {
         const values = new Float64Array(n);
@@ -159,6 +170,7 @@ export class ServedRows {
         }
         columns.set(`number:${f.column}`, { kind: 'number', values });
       } else if (f.kind === 'categorical') {
+        if (fromCross && columns.has(`string:${f.column}`)) continue;
         const values = new Array<string | null>(n);
         const vocabulary = new Set(f.vocabulary);
         for (let r = 0; r < n; r++) {
@@ -166,7 +178,7 @@ export class ServedRows {
           values[r] = v === null || v === undefined ? null : asText(v);
           if (values[r] === null) {
             flags.push({ row: r, field: f.column, code: 'missing', detail: 'no value: the unknown bucket is used' });
-          } else if (!vocabulary.has(values[r]!)) {
+          } else if (!fromCross && !vocabulary.has(values[r]!)) {
             flags.push({
               row: r,
               field: f.column,
