@@ -1,13 +1,15 @@
 /**
  * Training speed against Keras on the same machine: the flights model (MLP 154→64→32→1, Adam, batch 1024) on
  * January's training rows, with the same initial weights and the same batches in the same order, trained by
- * Lumen's dense step, by tfjs-layers' trainOnBatch, and by Keras 3 on TensorFlow 2.18 (CPU) — Python in
- * .tools/keras-venv, made on first run from the tensorflow-cpu wheel set-up already downloads. Ratios against
- * Keras; and the time each takes to reach the holdout AUC Keras reaches after all its epochs.
+ * Lumen's dense step, by tfjs-layers' trainOnBatch (both on one thread per op, as Lumen's training worker runs
+ * them), and by Keras 3 on TensorFlow 2.18 (CPU), once with TensorFlow's default threads and once with one — Python
+ * in .tools/keras-venv (bench/python-venv.ts). Ratios against the faster Keras run; and the time each takes to
+ * reach the holdout AUC that Keras run reaches after all its epochs.
  *
  *   npm run bench:keras            (= tsx bench/train-keras.ts --epochs 4)
  */
 import { spawnSync } from 'node:child_process';
+import { kerasPython } from './python-venv';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +19,7 @@ import { encodeFeatures, encodeLabels } from '../lib/features';
 import { buildNetwork } from '../lib/model/network';
 import { flightsMonth } from './flights-data';
 import { predictRows } from '../lib/model/predict';
-import { loadTf } from '../lib/model/tf';
+import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { trainLoop } from '../lib/model/trainer';
 import { deriveSeed, permutation } from '../lib/rng';
 import { loadModelSpec, parseModelSpec } from '../lib/spec';
@@ -32,33 +34,6 @@ interface Epoch {
   auc: number;
 }
 
-function kerasPython(): string | null {
-  const venv = path.join(root, '.tools', 'keras-venv');
-  const python = path.join(venv, 'bin', 'python');
-  if (fs.existsSync(path.join(venv, '.ready'))) return python;
-  const cache = path.join(root, '.tools', 'cache');
-  const wheel = fs.existsSync(cache)
-    ? fs
-        .readdirSync(cache, { recursive: true })
-        .map(String)
-        .find((f) => /tensorflow_cpu-[^/]*\.whl$/.test(f))
-    : undefined;
-  if (!wheel) {
-    console.log('[bench] no tensorflow-cpu wheel under .tools/cache (set-up downloads it): run npm run setup');
-    return null;
-  }
-  console.log('[bench] creating .tools/keras-venv with TensorFlow (Keras 3) and scikit-learn (first run only)');
-  if (spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' }).status !== 0) return null;
-  const pip = spawnSync(
-    path.join(venv, 'bin', 'pip'),
-    ['install', '--disable-pip-version-check', '-q', path.join(cache, wheel), 'scikit-learn'],
-    { stdio: 'inherit' },
-  );
-  if (pip.status !== 0) return null;
-  fs.writeFileSync(path.join(venv, '.ready'), '');
-  return python;
-}
-
 async function run(): Promise<void> {
   const opts = new Command()
     .option('--month <YYYY-MM>', 'month of flights', '2001-01')
@@ -71,7 +46,11 @@ async function run(): Promise<void> {
   const { table, split, pre, data } = await flightsMonth(spec, opts.month);
   const hx = encodeFeatures(pre, table, split.holdout);
   const hy = encodeLabels(pre, table, split.holdout);
+  // Lumen's side trains as its training worker does
+  const userThreads = process.env.TF_NUM_INTRAOP_THREADS;
+  preferSingleThreadedOps();
   const { tf } = await loadTf();
+  console.log(`[bench] tfjs-node: ${process.env.TF_NUM_INTRAOP_THREADS} thread(s) per op`);
   console.log(
     `flights ${opts.month}: ${data.rows} training rows × ${data.width} inputs, ${split.holdout.length} held out; MLP ${spec.training.hiddenUnits.join('→')}→1, ` +
       `Adam ${spec.training.learningRate}, batch ${spec.training.batchSize}, ${epochs} epochs; ${os.cpus()[0].model.trim()}, ${os.availableParallelism()} cores\n`,
@@ -127,23 +106,36 @@ async function run(): Promise<void> {
 
   const python = kerasPython();
   if (python) {
-    const out = spawnSync(python, [path.join(__dirname, 'train_keras.py'), dir], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-    });
-    if (out.status !== 0) throw new Error(`Keras baseline failed: ${out.stderr.slice(-2000)}`);
-    const k = JSON.parse(out.stdout.trim().split('\n').pop()!) as { tensorflow: string; history: Epoch[] };
-    runs.push({ name: `Keras 3 train_on_batch (TensorFlow ${k.tensorflow}, CPU)`, history: k.history });
+    // Keras as it comes (TensorFlow's default threads), and on one thread per op as Lumen's worker runs
+    const { TF_NUM_INTRAOP_THREADS: _ours, ...inherited } = process.env;
+    for (const [label, threads] of [
+      ['default threads', userThreads],
+      ['1 thread per op', '1'],
+    ] as const) {
+      const out = spawnSync(python, [path.join(__dirname, 'train_keras.py'), dir], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+        env: threads === undefined ? inherited : { ...inherited, TF_NUM_INTRAOP_THREADS: threads },
+      });
+      if (out.status !== 0) throw new Error(`Keras baseline failed: ${out.stderr.slice(-2000)}`);
+      const k = JSON.parse(out.stdout.trim().split('\n').pop()!) as { tensorflow: string; history: Epoch[] };
+      runs.push({ name: `Keras 3 train_on_batch (TF ${k.tensorflow}, ${label})`, history: k.history });
+    }
   } else {
     console.log('[bench] the Keras baseline is unavailable (venv or pip failed): Lumen only');
   }
   fs.rmSync(dir, { recursive: true, force: true });
 
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const keras = runs.find((r) => r.name.startsWith('Keras'));
+  // the baseline: the faster of the two Keras runs
+  const keras = runs
+    .filter((r) => r.name.startsWith('Keras'))
+    .sort(
+      (a, b) => median(b.history.map((h) => h.samplesPerSecond)) - median(a.history.map((h) => h.samplesPerSecond)),
+    )[0];
   const target = keras ? keras.history[keras.history.length - 1].auc : NaN;
   console.log(
-    "run                                              samples/s (median epoch)  × Keras   loss (last)  AUC (last)  seconds to Keras' final AUC",
+    "run                                                          samples/s (median epoch)  × Keras   loss (last)  AUC (last)  seconds to Keras' final AUC",
   );
   for (const r of runs) {
     const sps = median(r.history.map((h) => h.samplesPerSecond));
@@ -155,7 +147,7 @@ async function run(): Promise<void> {
     }
     const last = r.history[r.history.length - 1];
     console.log(
-      `${r.name.padEnd(48)} ${Math.round(sps).toLocaleString('en-US').padStart(10)}  ${keras ? `${(sps / median(keras.history.map((h) => h.samplesPerSecond))).toFixed(2)}×`.padStart(10) : '      –'}   ${last.loss.toFixed(4).padStart(10)}  ${last.auc.toFixed(4).padStart(10)}  ${reached === null ? 'not reached' : `${reached.toFixed(1)} s`}`,
+      `${r.name.padEnd(60)} ${Math.round(sps).toLocaleString('en-US').padStart(10)}  ${keras ? `${(sps / median(keras.history.map((h) => h.samplesPerSecond))).toFixed(2)}×`.padStart(10) : '      –'}   ${last.loss.toFixed(4).padStart(10)}  ${last.auc.toFixed(4).padStart(10)}  ${reached === null ? 'not reached' : `${reached.toFixed(1)} s`}`,
     );
   }
   console.log('\nper epoch (seconds, loss, holdout AUC):');

@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { lumenPaths, projectRoot } from '../lib/config';
 import { monthWindow } from '../lib/data/source';
-import { loadTf } from '../lib/model/tf';
+import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { loadModelSpec } from '../lib/spec';
 import { isHealthy, portInUse, startDevServer, type DevServer } from '../tools/devserver';
 import { createWorkers, defaultDeps } from '../worker/workers';
@@ -51,6 +51,8 @@ async function runMonths(
   config: ReturnType<typeof clientConfig>,
   opts: { months: string; keep?: boolean },
 ): Promise<boolean> {
+  // this process trains every month's model
+  preferSingleThreadedOps();
   const { backend } = await loadTf();
   console.log(`[demo] tfjs backend: ${backend}`);
   const connection = await NativeConnection.connect({ address: config.address });

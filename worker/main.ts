@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadTf } from '../lib/model/tf';
+import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { taskQueues } from '../client/connection';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
@@ -22,8 +22,11 @@ async function run(): Promise<void> {
   if (unknown.length) throw new Error(`unknown queue role(s) ${unknown.join(', ')} (expected pipeline, training)`);
   Runtime.install({ logger: new DefaultLogger((process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO') });
   if (roles.includes('training')) {
+    preferSingleThreadedOps();
     const { backend } = await loadTf();
-    console.log(`[worker] tfjs backend: ${backend}`);
+    console.log(
+      `[worker] tfjs backend: ${backend}, ${process.env.TF_NUM_INTRAOP_THREADS} thread(s) per op (TF_NUM_INTRAOP_THREADS)`,
+    );
   }
   const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const connection = await NativeConnection.connect({ address });
