@@ -10,6 +10,8 @@ import { asActivity, reportProgress, type ActivityDeps } from './context';
 export interface TrainInput {
   spec: ModelSpec;
   dataset: DatasetRef;
+  /** a search's trial: the share of training rows held out to compare trials on */
+  validationFraction?: number;
 }
 
 /** Heartbeat details: enough for the next attempt to resume from the last completed epoch. */
@@ -56,6 +58,7 @@ export function trainActivities(deps: ActivityDeps) {
           log: (message) => {
             log.info(message);
           },
+          ...(input.validationFraction !== undefined ? { validationFraction: input.validationFraction } : {}),
         }),
       );
     },

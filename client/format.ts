@@ -1,6 +1,7 @@
 import type { Metrics } from '../lib/metrics';
 import type { GateVerdict } from '../lib/gate';
-import type { PipelineResult } from '../workflows/definitions';
+import { describeTrial } from '../lib/model/search';
+import type { PipelineResult, SearchSummary } from '../workflows/definitions';
 
 export function formatMetrics(metrics: Metrics): string {
   return Object.entries(metrics)
@@ -38,11 +39,27 @@ export function formatResult(result: PipelineResult): string {
       `training   ${t.epochs} epochs${early} on ${t.rows} rows, ${t.holdoutRows} held out for evaluation${dropped.length ? `; ${dropped.join('; ')}` : ''}`,
     );
   }
+  if (result.training?.search) lines.push(...formatSearch(result.training.search));
   if (result.resumedFromEpoch !== null) {
     lines.push(`training   resumed from checkpoint after epoch ${result.resumedFromEpoch}`);
   }
   lines.push(`steps      ${result.steps.map((s) => `${s.stage} ${(s.milliseconds / 1000).toFixed(1)}s`).join(', ')}`);
   return lines.join('\n');
+}
+
+/** A search's trials, one line each, the chosen one marked. */
+export function formatSearch(search: SearchSummary): string[] {
+  const failed = search.trials.filter((t) => t.error).length;
+  return [
+    `search     ${search.method}, ${search.trials.length} trials${failed ? ` (${failed} failed)` : ''}, compared on validation loss (${search.validationFraction} of the training rows): #${search.chosen} chosen`,
+    ...search.trials.map((t) => {
+      const mark = t.index === search.chosen ? '*' : ' ';
+      const outcome = t.error
+        ? `FAILED: ${t.error}`
+        : `validation loss ${t.validationLoss?.toFixed(4)}, ${t.epochs} epochs${t.bestEpoch !== undefined ? ` (kept ${t.bestEpoch})` : ''}, ${t.seconds?.toFixed(1)} s${t.resumedFromEpoch ? `, resumed after epoch ${t.resumedFromEpoch}` : ''}`;
+      return `         ${mark} #${t.index} ${describeTrial(t.options)}: ${outcome}`;
+    }),
+  ];
 }
 
 /** Print a failed workflow's chain of causes: the innermost one says what went wrong and where. */

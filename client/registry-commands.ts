@@ -12,7 +12,8 @@ import { proposeSpec, inferContract } from '../lib/validation/infer';
 import { ValidationPolicy } from '../lib/validation/contract';
 import { clientConfig, workflowUrl } from './connection';
 import { CliError, parseCount } from './errors';
-import { formatMetrics } from './format';
+import { formatMetrics, formatSearch } from './format';
+import type { SearchSummary } from '../workflows/definitions';
 import { color, printJson, table } from './output';
 
 /** Commands that read the registry and artifact store directly (no Temporal server needed). */
@@ -115,6 +116,7 @@ export function formatLineage(view: VersionLineageView): string {
     unlabelledRows?: number;
     resumedFromEpoch?: number | null;
     history?: { loss: number }[];
+    search?: SearchSummary;
   };
   const losses = training.history?.map((h) => h.loss) ?? [];
   lines.push(
@@ -123,6 +125,7 @@ export function formatLineage(view: VersionLineageView): string {
       (losses.length ? `, loss ${losses[0].toFixed(4)} → ${losses[losses.length - 1].toFixed(4)}` : '') +
       (training.resumedFromEpoch ? `, resumed after epoch ${training.resumedFromEpoch}` : ''),
   );
+  if (training.search) lines.push(...formatSearch(training.search).map((line) => `  ${line}`));
   const evaluation = v.evaluation as {
     holdoutRows?: number;
     champion?: ({ version: number } & Record<string, number>) | null;

@@ -53,3 +53,8 @@ export class ConflictError extends LumenError {
 export class LoadCheckFailed extends LumenError {
   readonly retryable = false;
 }
+
+/** Training produced a loss that is not a number: the same data, spec and seed would diverge again. */
+export class TrainingDiverged extends LumenError {
+  readonly retryable = false;
+}

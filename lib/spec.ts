@@ -113,12 +113,78 @@ export const Feature = z.strictObject({
 });
 export type Feature = z.infer<typeof Feature>;
 
+const HiddenUnits = z.array(z.number().int().min(1).max(4096)).max(8);
+const Activation = z.enum(['relu', 'tanh', 'elu']);
+const Epochs = z.number().int().min(1).max(1000);
+const BatchSize = z.number().int().min(1).max(65_536);
+const LearningRate = z.number().positive().max(1);
+
+/** the most combinations a search may declare, and the most trials it may run */
+export const MAX_SEARCH_GRID = 10_000;
+export const MAX_SEARCH_TRIALS = 64;
+
+/**
+ * Hyperparameter search: every combination of the declared options (grid), or a seeded random sample of them
+ * (random, `trials` of them). Each trial trains as its own activity on the training queue — `parallelism` at once,
+ * spread over the training workers — with the spec's seed, on the training rows minus a validation share; the
+ * trial with the lowest validation loss becomes the candidate, and every trial is recorded in its lineage.
+ */
+export const SearchSettings = z
+  .strictObject({
+    method: z.enum(['grid', 'random']).default('grid'),
+    /** random: how many combinations to try (at most all of them) */
+    trials: z.number().int().min(1).max(MAX_SEARCH_TRIALS).optional(),
+    /** how many trials train at once */
+    parallelism: z.number().int().min(1).max(16).default(2),
+    /** share of training rows the trials are compared on (default 0.1); with early stopping, its validation rows */
+    validationFraction: z.number().gt(0).lt(0.5).optional(),
+    space: z
+      .strictObject({
+        hiddenUnits: z.array(HiddenUnits).min(1).optional(),
+        activation: z.array(Activation).min(1).optional(),
+        epochs: z.array(Epochs).min(1).optional(),
+        batchSize: z.array(BatchSize).min(1).optional(),
+        learningRate: z.array(LearningRate).min(1).optional(),
+      })
+      .refine((space) => Object.values(space).some((options) => options !== undefined), {
+        message: 'declare at least one setting to search over',
+      }),
+  })
+  .superRefine((search, ctx) => {
+    const combinations = Object.values(search.space).reduce((n, options) => n * (options?.length ?? 1), 1);
+    if (combinations > MAX_SEARCH_GRID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['space'],
+        message: `${combinations} combinations; at most ${MAX_SEARCH_GRID}`,
+      });
+    }
+    if (search.method === 'grid' && combinations > MAX_SEARCH_TRIALS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['space'],
+        message: `a grid of ${combinations} combinations is more than ${MAX_SEARCH_TRIALS} trials: use method "random" with trials`,
+      });
+    }
+    if (search.method === 'random' && search.trials === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['trials'], message: 'a random search needs a number of trials' });
+    }
+    if (search.method === 'grid' && search.trials !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trials'],
+        message: 'a grid tries every combination: trials is for "random"',
+      });
+    }
+  });
+export type SearchSettings = z.infer<typeof SearchSettings>;
+
 export const TrainingSettings = z.strictObject({
-  hiddenUnits: z.array(z.number().int().min(1).max(4096)).max(8).default([64, 32]),
-  activation: z.enum(['relu', 'tanh', 'elu']).default('relu'),
-  epochs: z.number().int().min(1).max(1000).default(5),
-  batchSize: z.number().int().min(1).max(65_536).default(512),
-  learningRate: z.number().positive().max(1).default(0.001),
+  hiddenUnits: HiddenUnits.default([64, 32]),
+  activation: Activation.default('relu'),
+  epochs: Epochs.default(5),
+  batchSize: BatchSize.default(512),
+  learningRate: LearningRate.default(0.001),
   seed: z
     .number()
     .int()
@@ -150,6 +216,7 @@ export const TrainingSettings = z.strictObject({
       minDelta: z.number().min(0).default(0),
     })
     .optional(),
+  search: SearchSettings.optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
@@ -223,6 +290,15 @@ export const ModelSpec = ModelSpecObject.superRefine((spec, ctx) => {
   }
   if (spec.source.timeColumn && columns.get(spec.source.timeColumn)?.type !== 'timestamp') {
     ctx.addIssue({ code: 'custom', path: ['source', 'timeColumn'], message: 'must name a timestamp source column' });
+  }
+  const search = spec.training.search;
+  const early = spec.training.earlyStopping;
+  if (search?.validationFraction !== undefined && early && search.validationFraction !== early.validationFraction) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['training', 'search', 'validationFraction'],
+      message: `trials are compared on early stopping's validation rows (${early.validationFraction}); leave it out or make them equal`,
+    });
   }
   const names = new Set<string>();
   spec.features.forEach((feature, i) => {

@@ -30,6 +30,11 @@ export interface TrainHooks {
   onCheckpoint: (checkpoint: ArtifactRef, progress: TrainingProgress) => Promise<void>;
   onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
   log?: (message: string) => void;
+  /**
+   * a search's trial: hold out this share of the training rows (when early stopping does not already) and report
+   * the loss on them, so trials are compared on rows none of them trained on
+   */
+  validationFraction?: number;
 }
 
 export interface TrainOutcome {
@@ -46,6 +51,8 @@ export interface TrainOutcome {
   bestEpoch?: number;
   stoppedEarly?: boolean;
   validationRows?: number;
+  /** the loss on the validation rows of the weights kept (early stopping or a search's trial) */
+  validationLoss?: number;
   /** epochs restored from a checkpoint instead of trained in this attempt (null: started from scratch) */
   resumedFromEpoch: number | null;
   preprocessorHash: string;
@@ -80,16 +87,15 @@ export async function trainOnDataset(
   // early stopping: a validation share of the training rows, chosen by a seeded hash, never trained on
   const early = spec.training.earlyStopping;
   const validationSeed = deriveSeed(spec.training.seed, 'validation');
-  const trainRows = early
-    ? split.train.filter((r) => unitHash(validationSeed, r) >= early.validationFraction)
-    : split.train;
-  const validationRows = early
-    ? split.train.filter((r) => unitHash(validationSeed, r) < early.validationFraction)
-    : null;
+  const fraction = early?.validationFraction ?? hooks.validationFraction;
+  const trainRows =
+    fraction !== undefined ? split.train.filter((r) => unitHash(validationSeed, r) >= fraction) : split.train;
+  const validationRows =
+    fraction !== undefined ? split.train.filter((r) => unitHash(validationSeed, r) < fraction) : null;
   if (trainRows.length === 0) throw new Error(`dataset ${dataset.sha256} leaves no training rows beside validation`);
   if (validationRows && validationRows.length === 0) {
     throw new Error(
-      `early stopping: no validation rows in ${split.train.length} training rows; raise validationFraction`,
+      `no validation rows in ${split.train.length} training rows (a share of ${fraction}); raise validationFraction`,
     );
   }
   const preprocessor = fitPreprocessor(spec, table, trainRows);
@@ -161,6 +167,9 @@ export async function trainOnDataset(
         await hooks.onCheckpoint(ref, p);
       },
     });
+    const validationLoss =
+      progress.best?.validationLoss ??
+      (validation ? meanLoss(tf, model, validation.x, validation.y, validation.rows, preprocessor.width) : undefined);
     const artifact = await saveModelArtifact(store, tf, {
       model,
       preprocessor,
@@ -196,6 +205,7 @@ export async function trainOnDataset(
             validationRows: validation?.rows ?? 0,
           }
         : {}),
+      ...(validationLoss !== undefined ? { validationLoss, validationRows: validation?.rows ?? 0 } : {}),
       resumedFromEpoch,
       preprocessorHash,
       seconds: (performance.now() - started) / 1000,

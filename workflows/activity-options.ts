@@ -20,6 +20,7 @@ export const NON_RETRYABLE = [
   'NotFoundError',
   'ConflictError',
   'LoadCheckFailed',
+  'TrainingDiverged',
 ];
 
 const retry: RetryPolicy = {

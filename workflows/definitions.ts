@@ -10,6 +10,7 @@ import type { SourceRef } from '../lib/data/source';
 import type { Metrics } from '../lib/metrics';
 import type { GateVerdict } from '../lib/gate';
 import type { ModelSpec } from '../lib/spec';
+import type { TrialResult } from '../lib/model/search';
 
 export const PIPELINE_QUEUE = 'lumen-pipeline';
 export const TRAINING_QUEUE = 'lumen-training';
@@ -117,6 +118,27 @@ export interface TrainingSummary {
   validationRows?: number;
   bestEpoch?: number;
   stoppedEarly?: boolean;
+  /** a hyperparameter search: every trial, and which one became the candidate */
+  search?: SearchSummary;
+}
+
+/** A hyperparameter search as it ran: the trials, what each came to, the one chosen. */
+export interface SearchSummary {
+  method: 'grid' | 'random';
+  /** the share of training rows the trials were compared on */
+  validationFraction: number;
+  /** the index of the trial whose model is the candidate */
+  chosen: number;
+  trials: SearchTrialRecord[];
+}
+
+export interface SearchTrialRecord extends TrialResult {
+  /** the trial's model (content-addressed; only the chosen one is registered) */
+  artifactSha256: string | null;
+  epochs: number | null;
+  bestEpoch?: number;
+  seconds: number | null;
+  resumedFromEpoch: number | null;
 }
 
 export interface QuarantineStatus {
@@ -151,6 +173,8 @@ export interface PipelineStatus {
   approval?: ApprovalStatus;
   error?: string;
   steps: StepRecord[];
+  /** a hyperparameter search under way: trials finished (or failed) of all */
+  search?: { done: number; trials: number; running: number[] };
 }
 
 export const statusQuery = defineQuery<PipelineStatus>('status');

@@ -29,9 +29,12 @@ import {
   type PipelineStatus,
   type ApprovalRequest,
   type QuarantineRequest,
+  type SearchSummary,
   type Stage,
 } from './definitions';
+import type { TrainOutcome } from '../lib/training';
 import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
+import { trainWithSearch } from './search';
 
 /** a promotion that keeps losing the race to other pipelines gives up after this many evaluations */
 const MAX_PROMOTE_ATTEMPTS = 3;
@@ -172,7 +175,9 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     });
   }
 
-  const trained = await step('train', () => heavy.trainModel({ spec, dataset }));
+  const trained: TrainOutcome & { search?: SearchSummary } = await step('train', () =>
+    spec.training.search ? trainWithSearch(heavy, spec, dataset, status) : heavy.trainModel({ spec, dataset }),
+  );
   let champion = await bookkeeping.getChampion({ model: spec.name });
   let evaluation = await step('evaluate', () =>
     heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion }),
@@ -233,6 +238,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       ...(trained.bestEpoch !== undefined
         ? { validationRows: trained.validationRows, bestEpoch: trained.bestEpoch, stoppedEarly: trained.stoppedEarly }
         : {}),
+      ...(trained.search ? { search: trained.search } : {}),
     },
   };
   const end = (outcome: PipelineResult['outcome'], extra: Partial<PipelineResult> = {}): PipelineResult =>

@@ -1,5 +1,6 @@
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
+import { TrainingDiverged } from '../errors';
 import { deriveSeed, permutation } from '../rng';
 import { DenseTrainer } from './dense-trainer';
 import { modelInputs } from './predict';
@@ -127,13 +128,14 @@ export async function trainLoop(
       }
       const seconds = (performance.now() - started) / 1000;
       const loss = lossSum / rows;
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} after epoch ${epoch + 1}`);
+      if (!Number.isFinite(loss))
+        throw new TrainingDiverged(`training diverged: loss is ${loss} after epoch ${epoch + 1}`);
       progress.epochsDone = epoch + 1;
       const stats: EpochStats = { epoch: epoch + 1, loss, seconds, samplesPerSecond: rows / seconds };
       if (early) {
         stats.validationLoss = early.validate();
         if (!Number.isFinite(stats.validationLoss)) {
-          throw new Error(`validation loss is ${stats.validationLoss} after epoch ${epoch + 1}`);
+          throw new TrainingDiverged(`validation loss is ${stats.validationLoss} after epoch ${epoch + 1}`);
         }
         if (!progress.best || stats.validationLoss < progress.best.validationLoss - early.minDelta) {
           progress.best = { epoch: epoch + 1, validationLoss: stats.validationLoss };
