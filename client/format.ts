@@ -48,16 +48,16 @@ export function formatResult(result: PipelineResult): string {
 }
 
 /** A search's trials, one line each, the chosen one marked. */
-export function formatSearch(search: SearchSummary): string[] {
+export function formatSearch(search: SearchSummary, width = 11): string[] {
   const failed = search.trials.filter((t) => t.error).length;
   return [
-    `search     ${search.method}, ${search.trials.length} trials${failed ? ` (${failed} failed)` : ''}, compared on validation loss (${search.validationFraction} of the training rows): #${search.chosen} chosen`,
+    `${'search'.padEnd(width)}${search.method}, ${search.trials.length} trials${failed ? ` (${failed} failed)` : ''}, compared on validation loss (${search.validationFraction} of the training rows): #${search.chosen} chosen`,
     ...search.trials.map((t) => {
       const mark = t.index === search.chosen ? '*' : ' ';
       const outcome = t.error
         ? `FAILED: ${t.error}`
         : `validation loss ${t.validationLoss?.toFixed(4)}, ${t.epochs} epochs${t.bestEpoch !== undefined ? ` (kept ${t.bestEpoch})` : ''}, ${t.seconds?.toFixed(1)} s${t.resumedFromEpoch ? `, resumed after epoch ${t.resumedFromEpoch}` : ''}`;
-      return `         ${mark} #${t.index} ${describeTrial(t.options)}: ${outcome}`;
+      return `${' '.repeat(width - 2)}${mark} #${t.index} ${describeTrial(t.options)}: ${outcome}`;
     }),
   ];
 }

@@ -125,7 +125,7 @@ export function formatLineage(view: VersionLineageView): string {
       (losses.length ? `, loss ${losses[0].toFixed(4)} → ${losses[losses.length - 1].toFixed(4)}` : '') +
       (training.resumedFromEpoch ? `, resumed after epoch ${training.resumedFromEpoch}` : ''),
   );
-  if (training.search) lines.push(...formatSearch(training.search).map((line) => `  ${line}`));
+  if (training.search) lines.push(...formatSearch(training.search, 13).map((line) => `  ${line}`));
   const evaluation = v.evaluation as {
     holdoutRows?: number;
     champion?: ({ version: number } & Record<string, number>) | null;
