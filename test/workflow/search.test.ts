@@ -19,6 +19,7 @@ import {
   testClient,
   uniqueQueues,
   withWorkers,
+  workflowBundle,
   type TestHome,
 } from '../support/env';
 import { kill, spawnWorker, until, type WorkerProcess } from '../support/worker-process';
@@ -110,6 +111,12 @@ describe('hyperparameter search in the pipeline, on a real Temporal dev server',
         .map((e) => e.activityTaskStartedEventAttributes?.identity),
     );
     assert.ok(identities.size >= 2, `trials ran on ${[...identities].join(', ')}`);
+    // parallel trials, a kill and a retry: the history still replays against the workflow code
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      await handle.fetchHistory(),
+      handle.workflowId,
+    );
   });
 
   it('a trial that fails for good is recorded and the others go on; at most `parallelism` train at once', async () => {
