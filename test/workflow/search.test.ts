@@ -96,7 +96,7 @@ describe('hyperparameter search in the pipeline, on a real Temporal dev server',
     assert.deepEqual((version.training as { search: SearchSummary }).search, search);
     const lineage = await versionLineage(t.deps.registry, t.deps.store, spec.name, version.version);
     const text = formatLineage(lineage);
-    assert.match(text, /  search {7}grid, 4 trials, compared on validation loss \(0\.1 of the training rows\)/);
+    assert.match(text, / {2}search {7}grid, 4 trials, compared on validation loss \(0\.1 of the training rows\)/);
     assert.match(text, new RegExp(`\\* #${search.chosen} hiddenUnits`));
     // the trials ran on more than one worker (the identities the server recorded)
     const events = (await handle.fetchHistory()).events ?? [];
