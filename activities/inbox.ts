@@ -10,15 +10,15 @@ export function inboxActivities(deps: ActivityDeps) {
       model: string;
       dir: string;
       spec?: ModelSpec;
-    }): Promise<{ files: InboxFile[]; spec: ModelSpec | null }> {
+    }): Promise<{ files: InboxFile[]; spec: ModelSpec | null; refused?: string[] }> {
       return asActivity(async () => {
-        const files = await scanInbox(deps.store, input.dir);
-        if (files.length === 0) return { files, spec: null };
-        if (input.spec) return { files, spec: input.spec };
+        const { files, refused } = await scanInbox(deps.store, input.dir);
+        if (files.length === 0) return { files, spec: null, refused };
+        if (input.spec) return { files, spec: input.spec, refused };
         const champion = await deps.registry.alias(input.model, 'champion');
         const record = champion === null ? undefined : await deps.registry.getVersion(input.model, champion);
         if (!record) throw new NotFoundError(`${input.model} has no champion to take the spec from; watch with a spec`);
-        return { files, spec: record.spec };
+        return { files, spec: record.spec, refused };
       });
     },
 

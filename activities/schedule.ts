@@ -1,5 +1,5 @@
 import { raiseAlert } from '../lib/alerts';
-import { sourceFingerprint, type SourceRef } from '../lib/data/source';
+import { sourceFingerprint, storeAccess, type SourceRef } from '../lib/data/source';
 import { NotFoundError } from '../lib/errors';
 import { buildRetrainBatch } from '../lib/monitor/retrain';
 import type { ModelSpec } from '../lib/spec';
@@ -53,7 +53,7 @@ export function scheduleActivities(deps: ActivityDeps) {
         return {
           spec,
           source: input.source,
-          fingerprint: await sourceFingerprint(input.source),
+          fingerprint: await sourceFingerprint(input.source, storeAccess(deps.store)),
           description: `${input.source.uri} as it is now`,
         };
       });

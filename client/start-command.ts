@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { readableSourceFile } from '../lib/data/source';
+import { openSource, sourceAccess } from '../lib/data/source';
 import { loadModelSpec } from '../lib/spec';
 import { statusQuery, type PipelineResult } from '../workflows/definitions';
 import type { trainingPipeline } from '../workflows';
@@ -32,7 +32,7 @@ export async function startCommand(
   if (opts.wait && opts.detach) throw new CliError('--wait and --detach contradict each other: choose one');
   const spec = loadModelSpec(specFile);
   const source = sourceFromOptions(spec, opts);
-  readableSourceFile(source); // a wrong path is said before anything else is tried
+  openSource(source, sourceAccess()); // a wrong or refused path is said before anything else is tried
   const config = clientConfig();
   const client = await connectClient(config);
   try {

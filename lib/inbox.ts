@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ArtifactStore } from './artifacts';
 import { uriToPath } from './artifacts';
-import { sourceFingerprint, type SourceRef } from './data/source';
+import { openSource, sourceFingerprint, storeAccess, type SourceRef } from './data/source';
 import { SourceError } from './errors';
 import { sha256File } from './hash';
 
@@ -27,16 +27,30 @@ const FORMATS = new Set(['.parquet', '.csv', '.json']);
 /** a file changed this recently may still be being written */
 export const SETTLE_MS = 2000;
 
-export async function scanInbox(store: ArtifactStore, dir: string, nowMs = Date.now()): Promise<InboxFile[]> {
+export async function scanInbox(
+  store: ArtifactStore,
+  dir: string,
+  nowMs = Date.now(),
+): Promise<{ files: InboxFile[]; refused: string[] }> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new SourceError(`inbox ${dir} is not a folder`, { dir });
   }
+  const access = storeAccess(store);
   const found: InboxFile[] = [];
+  const refused: string[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!entry.isFile() || entry.name.startsWith('.')) continue;
     const ext = path.extname(entry.name).toLowerCase();
     if (!FORMATS.has(ext)) continue; // *.part, *.tmp, notes: not batches
-    const file = path.join(dir, entry.name);
+    // the inbox is a source like any other: inside the allowed roots, no link out of them
+    let file: string;
+    try {
+      file = openSource({ uri: path.join(dir, entry.name) }, access).file;
+    } catch (err) {
+      if (!(err instanceof SourceError)) throw err;
+      refused.push(err.message); // said in the watch's status; the other files go on
+      continue;
+    }
     const stat = fs.statSync(file);
     if (nowMs - stat.mtimeMs < SETTLE_MS || stat.size === 0) continue;
     // a copy (not a move): the inbox file stays until its pipeline has started
@@ -49,10 +63,10 @@ export async function scanInbox(store: ArtifactStore, dir: string, nowMs = Date.
       sha256: ref.sha256,
       bytes: ref.bytes,
       source,
-      fingerprint: await sourceFingerprint(source),
+      fingerprint: await sourceFingerprint(source, access),
     });
   }
-  return found;
+  return { files: found, refused };
 }
 
 /**

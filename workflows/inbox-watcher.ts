@@ -51,7 +51,8 @@ export async function inboxWatcher(input: InboxInput): Promise<void> {
   for (;;) {
     try {
       const scan = await data.scanInbox({ model: input.model, dir: input.dir, spec: input.spec });
-      state.lastError = null;
+      // files refused by the source rules stay in the folder, and the watch says why
+      state.lastError = scan.refused?.length ? scan.refused.join('; ') : null;
       for (const file of scan.files) {
         const workflowId = trainingWorkflowId(input.model, file.fingerprint);
         let outcome: InboxArrival['outcome'] = 'started';

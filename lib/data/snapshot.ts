@@ -2,15 +2,17 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { ArtifactRef, ArtifactStore, uriToPath } from '../artifacts';
 import { SourceError } from '../errors';
-import { sqlString, withDuckDB } from './duckdb';
+import { sqlString, withSourceDuckDB } from './duckdb';
 import { timestampSql } from './timestamp';
 import {
   SourceRef,
   describeSource,
-  readableSourceFile,
-  resolveSourcePath,
+  openSource,
+  readableDirectories,
   sourceFingerprint,
-  sourceFormat,
+  storeAccess,
+  type OpenedSource,
+  type SourceAccess,
 } from './source';
 
 export const ColumnSchema = z.object({ name: z.string(), type: z.string() });
@@ -27,10 +29,10 @@ export const DatasetRef = ArtifactRef.extend({
 });
 export type DatasetRef = z.infer<typeof DatasetRef>;
 
-/** DuckDB table expression reading a source file in its format. */
-export function sourceScan(source: SourceRef): string {
-  const file = sqlString(resolveSourcePath(source.uri));
-  switch (sourceFormat(source)) {
+/** DuckDB table expression reading an opened source's file in its format. */
+export function sourceScan(opened: OpenedSource): string {
+  const file = sqlString(opened.file);
+  switch (opened.format) {
     case 'parquet':
       return `read_parquet(${file})`;
     case 'csv':
@@ -51,15 +53,21 @@ function windowClause(source: SourceRef): string {
  * Read a source (all its columns, as found) and write a Parquet snapshot whose name is the sha256 of its bytes.
  * Writing the same data twice gives the same digest, so the digest identifies the batch's content.
  */
-export async function snapshotSource(store: ArtifactStore, source: SourceRef): Promise<DatasetRef> {
-  const file = readableSourceFile(source);
-  const fingerprint = await sourceFingerprint(source);
+export async function snapshotSource(
+  store: ArtifactStore,
+  source: SourceRef,
+  access: SourceAccess = storeAccess(store),
+): Promise<DatasetRef> {
+  const opened = openSource(source, access);
+  const file = opened.file;
+  const fingerprint = await sourceFingerprint(opened);
   const tmp = `${store.tempPath('snapshot')}.parquet`;
-  const query = `SELECT * FROM ${sourceScan(source)}${windowClause(source)}`;
+  const query = `SELECT * FROM ${sourceScan(opened)}${windowClause(source)}`;
+  const sandbox = { read: readableDirectories(access), write: store.root };
   let rows: number;
   let columns: ColumnSchema[];
   try {
-    ({ rows, columns } = await withDuckDB(async (con) => {
+    ({ rows, columns } = await withSourceDuckDB(sandbox, async (con) => {
       const described = await con.runAndReadAll(`DESCRIBE ${query}`);
       const cols = described
         .getRowObjectsJson()
@@ -72,26 +80,26 @@ export async function snapshotSource(store: ArtifactStore, source: SourceRef): P
     }));
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw new SourceError(`cannot read ${sourceFormat(source)} source ${describeSource(source)}: ${firstLine(err)}`, {
+    throw new SourceError(`cannot read ${opened.format} source ${describeSource(source)}: ${firstLine(err)}`, {
       uri: source.uri,
       file,
     });
   }
   if (rows === 0 && source.window) {
     fs.rmSync(tmp, { force: true });
-    throw new SourceError(await emptyWindowMessage(source), { uri: source.uri, file });
+    throw new SourceError(await emptyWindowMessage(opened, sandbox), { uri: source.uri, file });
   }
   const ref = await store.putFile('snapshots', tmp, '.parquet');
   return { ...ref, rows, columns, source, sourceFingerprint: fingerprint };
 }
 
 /** Why a declared window selected nothing: what the file's time column actually holds. */
-async function emptyWindowMessage(source: SourceRef): Promise<string> {
-  const w = source.window!;
+async function emptyWindowMessage(opened: OpenedSource, sandbox: { read: string[]; write: string }): Promise<string> {
+  const w = opened.source.window!;
   const t = timestampSql(w.column, w.format);
-  const [total, parsed, min, max] = await withDuckDB(async (con) => {
+  const [total, parsed, min, max] = await withSourceDuckDB(sandbox, async (con) => {
     const r = await con.runAndReadAll(
-      `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${sourceScan(source)}`,
+      `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${sourceScan(opened)}`,
     );
     const [n, p, lo, hi] = r.getRowsJS()[0];
     return [Number(n), Number(p), lo as string | null, hi as string | null];
@@ -103,7 +111,7 @@ async function emptyWindowMessage(source: SourceRef): Promise<string> {
       : parsed === 0
         ? `none of its ${total} "${w.column}" values reads as a timestamp${w.format ? ` in the format ${w.format}` : ''}`
         : `its "${w.column}" values run from ${min ?? '?'} to ${max ?? '?'}`;
-  return `no rows of ${resolveSourcePath(source.uri)} fall in ${declared}: ${found}`;
+  return `no rows of ${opened.file} fall in ${declared}: ${found}`;
 }
 
 /** Path of a snapshot, for DuckDB's read_parquet. */

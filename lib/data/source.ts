@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { uriToPath } from '../artifacts';
+import { uriToPath, type ArtifactStore } from '../artifacts';
+import { lumenPaths } from '../config';
 import { SourceError } from '../errors';
 import { sha256File, hashJson } from '../hash';
 
@@ -28,24 +29,120 @@ export const SourceRef = z.strictObject({
 export type SourceRef = z.infer<typeof SourceRef>;
 export type SourceFormat = NonNullable<SourceRef['format']>;
 
-export function resolveSourcePath(uri: string): string {
-  if (uri.startsWith('vega-datasets:')) {
-    // the package exports only its JS entry (build/index.js); its data folder sits beside build/
-    const pkg = path.resolve(path.dirname(require.resolve('vega-datasets')), '..');
-    return path.join(pkg, 'data', uri.slice('vega-datasets:'.length));
-  }
-  if (uri.startsWith('file://')) return uriToPath(uri);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new SourceError(`unsupported source URI scheme: ${uri}`);
-  return path.resolve(uri);
+/**
+ * What a Lumen process may read as a source. Roots: LUMEN_SOURCE_ROOTS (directories, separated by "${path.delimiter}"),
+ * by default the working directory and the Lumen home. Schemes: LUMEN_SOURCE_SCHEMES (comma-separated), by default
+ * `file` and `vega-datasets` (the bundled real datasets). Anything else is refused before a byte is read.
+ */
+export interface SourceAccess {
+  /** real paths of the directories sources may come from */
+  roots: string[];
+  schemes: string[];
 }
 
-export function sourceFormat(source: SourceRef): SourceFormat {
+/** the schemes Lumen can read at all */
+const READABLE_SCHEMES = ['file', 'vega-datasets'];
+
+export function sourceAccess(home = lumenPaths().home, env: NodeJS.ProcessEnv = process.env): SourceAccess {
+  const declared = env.LUMEN_SOURCE_ROOTS?.split(path.delimiter).filter((r) => r.trim() !== '');
+  const roots = declared?.length
+    ? declared.map((root) => {
+        try {
+          return fs.realpathSync(path.resolve(root));
+        } catch {
+          throw new SourceError(`LUMEN_SOURCE_ROOTS names ${root}, which does not exist`);
+        }
+      })
+    : // the defaults that exist (a home not made yet holds no source)
+      [process.cwd(), home].flatMap((root) => (fs.existsSync(root) ? [fs.realpathSync(path.resolve(root))] : []));
+  const schemes = env.LUMEN_SOURCE_SCHEMES
+    ? env.LUMEN_SOURCE_SCHEMES.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : READABLE_SCHEMES;
+  return { roots: [...new Set(roots)], schemes };
+}
+
+/** The access rules of the Lumen home an artifact store belongs to (the store is its `artifacts` folder). */
+export function storeAccess(store: ArtifactStore): SourceAccess {
+  return sourceAccess(path.dirname(store.root));
+}
+
+/** The folder of the bundled vega datasets (the package exports only its JS entry; data sits beside build/). */
+export function bundledDataFolder(): string {
+  return path.join(path.resolve(path.dirname(require.resolve('vega-datasets')), '..'), 'data');
+}
+
+/** The directories a sandboxed DuckDB may read sources from under these rules. */
+export function readableDirectories(access: SourceAccess): string[] {
+  return [...access.roots, ...(access.schemes.includes('vega-datasets') ? [bundledDataFolder()] : [])];
+}
+
+/** A source checked against the access rules, resolved once: its real file and its format. */
+export interface OpenedSource {
+  source: SourceRef;
+  /** the real path (symbolic links resolved) of a readable file */
+  file: string;
+  format: SourceFormat;
+}
+
+/**
+ * Check a source against what this process may read, and resolve it: its scheme must be allowed, a path may not
+ * climb with "..", and the file it reaches, symbolic links followed, must lie inside an allowed root. Every refusal
+ * is a SourceError saying which rule, before anything opens the file.
+ */
+export function openSource(source: SourceRef, access: SourceAccess): OpenedSource {
+  const uri = source.uri;
+  const refuse = (why: string): never => {
+    throw new SourceError(`source ${uri} is refused: ${why}`, { uri });
+  };
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  const named = scheme && scheme.length > 1 ? scheme : 'file'; // "C:" is a drive, not a scheme
+  if (!access.schemes.includes(named)) {
+    refuse(`the scheme "${named}" is not allowed (allowed: ${access.schemes.join(', ')}; LUMEN_SOURCE_SCHEMES)`);
+  }
+  if (!READABLE_SCHEMES.includes(named)) refuse(`Lumen cannot read "${named}" sources (it reads files)`);
+  let file: string;
+  if (named === 'vega-datasets') {
+    const name = uri.slice('vega-datasets:'.length);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) refuse('a bundled dataset is named by its file name alone');
+    file = path.join(bundledDataFolder(), name);
+  } else {
+    // as written: a file:// URI's dot segments would be resolved away by URL parsing
+    if (/(^|[\\/])\.\.([\\/]|$)/.test(uri.replace(/%2e/gi, '.'))) {
+      refuse('its path climbs out of its folder with ".."');
+    }
+    const raw = uri.startsWith('file://') ? uriToPath(uri) : uri;
+    const resolved = path.resolve(raw);
+    let real: string;
+    try {
+      real = fs.realpathSync(resolved);
+    } catch {
+      throw new SourceError(`source file not found: ${resolved}`, { uri });
+    }
+    const inside = (p: string): boolean => access.roots.some((root) => p === root || p.startsWith(root + path.sep));
+    if (!inside(real)) {
+      refuse(
+        real !== resolved && inside(resolved)
+          ? `it is a symbolic link to ${real}, outside the allowed source roots (${access.roots.join(', ')}; LUMEN_SOURCE_ROOTS)`
+          : `${real} is outside the allowed source roots (${access.roots.join(', ')}; LUMEN_SOURCE_ROOTS)`,
+      );
+    }
+    file = real;
+  }
+  readable(file, uri);
+  return { source, file, format: formatOf(source, file) };
+}
+
+function formatOf(source: SourceRef, file: string): SourceFormat {
   if (source.format) return source.format;
-  const ext = path.extname(resolveSourcePath(source.uri)).toLowerCase();
+  const ext = path.extname(file).toLowerCase();
   if (ext === '.parquet') return 'parquet';
   if (ext === '.csv' || ext === '.tsv') return 'csv';
   if (ext === '.json' || ext === '.jsonl' || ext === '.ndjson') return 'json';
-  throw new SourceError(`${source.uri}: cannot tell the format from extension "${ext}"; set format`);
+  throw new SourceError(`${source.uri}: cannot tell the format from extension "${ext}"; set format`, {
+    uri: source.uri,
+  });
 }
 
 /** A window covering one calendar month, e.g. "2001-01" → [2001-01-01, 2001-02-01). */
@@ -59,34 +156,32 @@ export function monthWindow(column: string, month: string): NonNullable<SourceRe
   return { column, start: `${month}-01`, end: `${next}-01` };
 }
 
-/** The source's file, or a SourceError saying why it cannot be read (missing, a directory, unreadable). */
-export function readableSourceFile(source: SourceRef): string {
-  const file = resolveSourcePath(source.uri);
+/** A SourceError saying why the file cannot be read (missing, a directory, unreadable), or nothing. */
+function readable(file: string, uri: string): void {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new SourceError(`source file not found: ${file}`, { uri: source.uri });
+    throw new SourceError(`source file not found: ${file}`, { uri });
   }
   if (stat.isDirectory()) {
-    throw new SourceError(`source ${file} is a directory; give one file (Parquet, CSV or JSON)`, { uri: source.uri });
+    throw new SourceError(`source ${file} is a directory; give one file (Parquet, CSV or JSON)`, { uri });
   }
   try {
     fs.accessSync(file, fs.constants.R_OK);
   } catch {
-    throw new SourceError(`source file ${file} cannot be read (permissions)`, { uri: source.uri });
+    throw new SourceError(`source file ${file} cannot be read (permissions)`, { uri });
   }
-  return file;
 }
 
 /**
  * The identity of a batch before it is read: the source file's bytes plus the selection. Equal fingerprints
  * mean the same data, so a pipeline keyed on it never trains twice on one batch.
  */
-export async function sourceFingerprint(source: SourceRef): Promise<string> {
-  const file = readableSourceFile(source);
-  const fileSha = await sha256File(file);
-  return hashJson({ file: fileSha, format: sourceFormat(source), window: source.window ?? null });
+export async function sourceFingerprint(source: SourceRef | OpenedSource, access?: SourceAccess): Promise<string> {
+  const opened = 'file' in source ? source : openSource(source, access ?? sourceAccess());
+  const fileSha = await sha256File(opened.file);
+  return hashJson({ file: fileSha, format: opened.format, window: opened.source.window ?? null });
 }
 
 export function describeSource(source: SourceRef): string {

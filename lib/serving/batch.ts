@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { DOUBLE, DuckDBDataChunk, type DuckDBDoubleVector } from '@duckdb/node-api';
-import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import { sqlIdent, sqlString, withSourceDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
-import { readableSourceFile, type SourceRef } from '../data/source';
+import { openSource, readableDirectories, storeAccess, type SourceAccess, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
 import { columnRequests, encodeFeatures, featureColumns } from '../features';
 import { loadModelArtifact } from '../model/artifact';
@@ -37,10 +37,11 @@ export async function scoreFile(
   record: ModelVersion,
   source: SourceRef,
   out: string,
-  options: { chunkRows?: number } = {},
+  options: { chunkRows?: number; access?: SourceAccess } = {},
 ): Promise<ScoreResult> {
   const t0 = performance.now();
-  readableSourceFile(source);
+  const access = options.access ?? storeAccess(store);
+  const opened = openSource(source, access);
   const { tf } = await loadTf();
   const loaded = await loadModelArtifact(store, tf, record.artifact);
   const pre = loaded.preprocessor;
@@ -52,10 +53,11 @@ export async function scoreFile(
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   const temp = `${path.resolve(out)}.part-${process.pid}`;
   try {
-    const result = await withDuckDB(async (con) => {
+    const sandbox = { read: readableDirectories(access), write: path.dirname(path.resolve(out)) };
+    const result = await withSourceDuckDB(sandbox, async (con) => {
       // The file is scanned twice — for the model's columns, then to write everything out — and the two scans are
       // joined by position (DuckDB keeps a file's row order), so nothing is materialised in between.
-      const scan = sourceScan(source);
+      const scan = sourceScan(opened);
       const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJson();
       const types = new Map(described.map((r) => [r.column_name as string, r.column_type as string]));
       const used = new Set(pre.features.flatMap(featureColumns));
