@@ -117,8 +117,8 @@ describe('source access: roots, schemes, links and DuckDB’s own sandbox', () =
         await assert.rejects(con.run(sql), /Permission Error: Cannot access file/, sql);
       }
       await assert.rejects(con.run('SET enable_external_access = true'), /the configuration has been locked/);
-      const limit = (await con.runAndReadAll("SELECT current_setting('memory_limit')")).getRowsJS()[0][0];
-      assert.match(String(limit), /(MiB|GiB)$/);
+      const limit = (await con.runAndReadAll("SELECT current_setting('memory_limit')")).getRowsJS()[0][0] as string;
+      assert.match(limit, /(MiB|GiB)$/);
     });
   });
 });
