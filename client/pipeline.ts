@@ -6,7 +6,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { describeSource, sourceFingerprint, type SourceRef } from '../lib/data/source';
+import { describeSource, OWN_FILES, sourceFingerprint, type SourceRef } from '../lib/data/source';
 import type { ModelSpec } from '../lib/spec';
 import {
   LumenBatch,
@@ -42,7 +42,8 @@ export async function startTrainingPipeline(
   options: PipelineOptions = {},
   taskQueue = PIPELINE_QUEUE,
 ): Promise<StartedPipeline> {
-  const workflowId = trainingWorkflowId(spec.name, await sourceFingerprint(source));
+  // the id only: the worker that ingests the batch checks it against its own source rules
+  const workflowId = trainingWorkflowId(spec.name, await sourceFingerprint(source, OWN_FILES));
   try {
     const handle = await client.workflow.start<typeof trainingPipeline>('trainingPipeline', {
       taskQueue,

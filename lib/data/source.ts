@@ -63,6 +63,12 @@ export function sourceAccess(home = lumenPaths().home, env: NodeJS.ProcessEnv = 
   return { roots: [...new Set(roots)], schemes };
 }
 
+/**
+ * A person's own process reading a file they named (the CLI hashing a batch to name its run): every file they can
+ * read. The worker that ingests the batch applies its own rules.
+ */
+export const OWN_FILES: SourceAccess = { roots: [path.parse(process.cwd()).root], schemes: READABLE_SCHEMES };
+
 /** The access rules of the Lumen home an artifact store belongs to (the store is its `artifacts` folder). */
 export function storeAccess(store: ArtifactStore): SourceAccess {
   return sourceAccess(path.dirname(store.root));
@@ -120,7 +126,8 @@ export function openSource(source: SourceRef, access: SourceAccess): OpenedSourc
     } catch {
       throw new SourceError(`source file not found: ${resolved}`, { uri });
     }
-    const inside = (p: string): boolean => access.roots.some((root) => p === root || p.startsWith(root + path.sep));
+    const inside = (p: string): boolean =>
+      access.roots.some((root) => p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
     if (!inside(real)) {
       refuse(
         real !== resolved && inside(resolved)

@@ -118,11 +118,23 @@ describe('the lumen command line', () => {
     assert.equal(abc.stderr.trim(), 'lumen: --version must be a version number (1, 2, … or v3), got "abc"');
 
     // used to fail with a bare EISDIR
-    const dir = await lumen(['start', weather, '--source', os.tmpdir()], env);
+    const folder = fs.realpathSync(t.home);
+    const dir = await lumen(['start', weather, '--source', folder], env);
     assert.equal(dir.code, 4);
-    assert.equal(
-      dir.stderr.trim(),
-      `lumen: source ${os.tmpdir()} is a directory; give one file (Parquet, CSV or JSON)`,
+    assert.equal(dir.stderr.trim(), `lumen: source ${folder} is a directory; give one file (Parquet, CSV or JSON)`);
+
+    // a file outside the allowed roots (the working folder and LUMEN_HOME by default) is refused before it is read
+    const outside = await lumen(['start', weather, '--source', '/etc/hostname', '--format', 'csv'], env);
+    assert.equal(outside.code, 4);
+    assert.match(
+      outside.stderr.trim(),
+      /^lumen: source \/etc\/hostname is refused: \/etc\/hostname is outside the allowed source roots \(.*; LUMEN_SOURCE_ROOTS\)$/,
+    );
+    const url = await lumen(['start', weather, '--source', 'https://example.com/weather.csv'], env);
+    assert.equal(url.code, 4);
+    assert.match(
+      url.stderr,
+      /the scheme "https" is not allowed \(allowed: file, vega-datasets; LUMEN_SOURCE_SCHEMES\)/,
     );
 
     // used not to name the address it tried
