@@ -1,4 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 import { CliError, EXIT } from './errors';
 
@@ -7,14 +9,54 @@ export interface ClientConfig {
   namespace: string;
   /** base URL of the Temporal Web UI, for links printed to people */
   uiUrl: string;
+  /**
+   * how to connect — address, TLS (server CA, client certificate, server name), API key, gRPC headers — as Temporal's
+   * environment configuration gives it; holds secrets: never print it
+   */
+  connection: NativeConnectionOptions & { address: string };
+  /** how the connection is secured, for messages: "TLS, client certificate" / "API key" / "plain" */
+  security: string;
 }
 
+/**
+ * Where and how to reach Temporal, configured the way Temporal's own tools are: a profile file (TEMPORAL_CONFIG_FILE,
+ * default ~/.config/temporalio/temporal.toml; TEMPORAL_PROFILE picks one) overridden by TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH,
+ * TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME and TEMPORAL_GRPC_META_*. Without any: the local dev
+ * server, unsecured.
+ */
 export function clientConfig(): ClientConfig {
+  let loaded: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    loaded = loadClientConnectConfig();
+  } catch (err) {
+    throw new CliError(
+      `cannot read Temporal's connection settings (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE, TEMPORAL_TLS_*): ${(err as Error).message}`,
+      EXIT.usage,
+    );
+  }
+  const address = loaded.connectionOptions.address ?? '127.0.0.1:7233';
+  const options = loaded.connectionOptions;
+  const tls = options.tls;
+  const security = [
+    tls ? 'TLS' : '',
+    typeof tls === 'object' && tls?.clientCertPair ? 'client certificate' : '',
+    options.apiKey ? 'API key' : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return {
-    address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    address,
+    namespace: loaded.namespace ?? 'default',
     uiUrl: process.env.LUMEN_UI_URL ?? 'http://localhost:8233',
+    connection: { ...options, address },
+    security: security || 'plain',
   };
+}
+
+/** A plain connection to a local dev server (a demo's own, a test's). */
+export function localClientConfig(address: string, uiUrl = 'http://localhost:8233'): ClientConfig {
+  return { address, namespace: 'default', uiUrl, connection: { address }, security: 'plain' };
 }
 
 /**
@@ -32,11 +74,18 @@ export function taskQueues(): { pipeline: string; training: string } {
 export async function connectClient(config = clientConfig()): Promise<Client> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.address, connectTimeout: '5 seconds' });
+    const { tls, apiKey, metadata } = config.connection;
+    connection = await Connection.connect({
+      address: config.address,
+      connectTimeout: '5 seconds',
+      ...(tls !== undefined ? { tls } : {}),
+      ...(apiKey !== undefined ? { apiKey: apiKey } : {}),
+      ...(metadata ? { metadata } : {}),
+    });
   } catch (err) {
     const reason = (err as Error).message.split('\n')[0];
     throw new CliError(
-      `cannot reach the Temporal server at ${config.address} (TEMPORAL_ADDRESS): ${reason}. ` +
+      `cannot reach the Temporal server at ${config.address} (TEMPORAL_ADDRESS; ${config.security}): ${reason}. ` +
         'Start one with `lumen server` (or `npm run demo -- --keep`), or point TEMPORAL_ADDRESS at yours.',
       EXIT.usage,
     );

@@ -25,7 +25,7 @@ import {
 } from '../workflows/definitions';
 import type { championChange, modelMonitor, trainingPipeline } from '../workflows';
 import { monitorStatusQuery, monitorWorkflowId, type MonitorStatus } from '../workflows/monitor-definitions';
-import { connectClient, workflowUrl, type ClientConfig } from './connection';
+import { connectClient, localClientConfig, workflowUrl, type ClientConfig } from './connection';
 import { decideCandidateWith, decideQuarantineWith } from './decisions';
 import { CliError } from './errors';
 import { actor } from './identity';
@@ -240,12 +240,12 @@ class LoopDemo {
       logFile: path.join(this.home, 'temporal', 'server.log'),
       searchAttributes: searchAttributeTypes(),
     });
-    this.config = { address: this.devServer.address, namespace: 'default', uiUrl: this.devServer.uiUrl! };
+    this.config = localClientConfig(this.devServer.address, this.devServer.uiUrl);
     console.log(
       `temporal   ${this.config.address}, Web UI ${this.config.uiUrl}${port !== 7233 ? ' (7233 was taken)' : ''}`,
     );
     this.client = await connectClient(this.config);
-    this.connection = await NativeConnection.connect({ address: this.config.address });
+    this.connection = await NativeConnection.connect(this.config.connection);
     this.workers = await createWorkers({
       connection: this.connection,
       roles: ['pipeline'],

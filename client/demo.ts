@@ -55,9 +55,14 @@ async function runMonths(
   preferSingleThreadedOps();
   const { backend } = await loadTf();
   console.log(`[demo] tfjs backend: ${backend}`);
-  const connection = await NativeConnection.connect({ address: config.address });
+  const connection = await NativeConnection.connect(config.connection);
   const client = await connectClient(config);
-  const workers = await createWorkers({ connection, roles: ['pipeline', 'training'], deps: defaultDeps() });
+  const workers = await createWorkers({
+    connection,
+    namespace: config.namespace,
+    roles: ['pipeline', 'training'],
+    deps: defaultDeps(),
+  });
   const running = workers.map((w) => w.run());
   const spec = loadModelSpec(path.join(projectRoot(), 'examples', 'models', 'flights-delay.json'));
   let failed = false;

@@ -1,13 +1,14 @@
 import { Command } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
-import { taskQueues } from '../client/connection';
+import { clientConfig, taskQueues } from '../client/connection';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
 /**
  * Worker process entry point.
  *   lumen-worker [--queues pipeline,training]
- * Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233) / TEMPORAL_NAMESPACE; state under LUMEN_HOME.
+ * Connects as Temporal's environment configuration says (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*,
+ * TEMPORAL_API_KEY, profile files: client/connection.ts); default the local dev server. State under LUMEN_HOME.
  */
 async function run(): Promise<void> {
   const program = new Command()
@@ -28,16 +29,20 @@ async function run(): Promise<void> {
       `[worker] tfjs backend: ${backend}, ${process.env.TF_NUM_INTRAOP_THREADS} thread(s) per op (TF_NUM_INTRAOP_THREADS)`,
     );
   }
-  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const connection = await NativeConnection.connect({ address });
+  const config = clientConfig();
+  const address = config.address;
+  const connection = await NativeConnection.connect(config.connection);
   const workers = await createWorkers({
     connection,
+    namespace: config.namespace,
     roles: roles as QueueRole[],
     deps: defaultDeps(),
     identity: opts.identity,
     taskQueues: { pipeline: opts.pipelineQueue, training: opts.trainingQueue },
   });
-  console.log(`[worker] pid ${process.pid} polling ${roles.join(', ')} on ${address}`);
+  console.log(
+    `[worker] pid ${process.pid} polling ${roles.join(', ')} on ${address} (${config.security}), namespace ${config.namespace}`,
+  );
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {

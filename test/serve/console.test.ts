@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { localClientConfig } from '../../client/connection';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
@@ -109,7 +110,7 @@ describe('the web console in a real browser (headless Chromium)', () => {
         t.deps,
         testServeOptions(t.home, TOKEN, {
           batch: { maxBatch: 256, maxWaitMs: 0 },
-          temporal: { address: temporalAddress(), namespace: 'default', uiUrl: 'http://localhost:8233' },
+          temporal: localClientConfig(temporalAddress()),
         }),
       );
       const ui = `${server.url}/ui`;

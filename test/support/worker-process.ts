@@ -15,6 +15,8 @@ export function spawnWorker(
   queues: { pipeline: string; training: string },
   roles: 'pipeline' | 'training' | 'pipeline,training',
   address = temporalAddress(),
+  /** more environment, e.g. Temporal's TLS settings */
+  extra: NodeJS.ProcessEnv = {},
 ): WorkerProcess {
   const child = spawn(
     process.execPath,
@@ -31,7 +33,7 @@ export function spawnWorker(
     ],
     {
       cwd: repoRoot,
-      env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: address, LUMEN_LOG_LEVEL: 'INFO' },
+      env: { ...process.env, LUMEN_HOME: home, TEMPORAL_ADDRESS: address, LUMEN_LOG_LEVEL: 'INFO', ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
