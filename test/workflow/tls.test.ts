@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { stopProcess } from '../../tools/devserver';
 import { lumen } from '../support/cli';
-import { repoRoot, temporalAddress, tempHome, uniqueQueues, type TestHome } from '../support/env';
+import { repoRoot, temporalAddress, tempHome, testClient, uniqueQueues, type TestHome } from '../support/env';
 import { spawnWorker, until, type WorkerProcess } from '../support/worker-process';
 
 /**
@@ -85,6 +85,26 @@ async function writePair(dir: string, name: string, issued: Issued): Promise<{ c
   return { cert, key };
 }
 
+/** The base64 body of a PEM key, the part that is the secret. */
+function keyBody(file: string): string {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('-----'))
+    .join('');
+}
+
+/** Every file under a folder, as text, keyed by its path. */
+function everyFile(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    out[file] = fs.readFileSync(file).toString('latin1');
+  }
+  return out;
+}
+
 describe('secured Temporal connections: mutual TLS through a terminating proxy', () => {
   let t: TestHome;
   let proxy: tls.Server;
@@ -147,8 +167,11 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
     t.cleanup();
   });
 
+  /** a secret that must never show up anywhere: sent as an API key by the worker and the CLI */
+  const API_KEY = `lumen-test-api-key-${Math.random().toString(36).slice(2)}`;
   const tlsEnv = (cert: string, key: string, ca = files.ca): NodeJS.ProcessEnv => ({
     TEMPORAL_ADDRESS: address,
+    TEMPORAL_API_KEY: API_KEY,
     TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
     TEMPORAL_TLS_CLIENT_KEY_PATH: key,
     TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
@@ -170,7 +193,7 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
     const worker = spawnWorker(t.home, queues, 'pipeline,training', address, tlsEnv(files.worker, files.workerKey));
     workers.push(worker);
     await until('the worker polls over TLS', 120_000, () =>
-      Promise.resolve(/polling .* \(TLS, client certificate\)/.test(worker.output()) ? true : undefined),
+      Promise.resolve(/polling .* \(TLS, client certificate, API key\)/.test(worker.output()) ? true : undefined),
     );
     const spec = path.join(repoRoot, 'examples', 'models', 'seattle-weather.json');
     const ran = await lumen(
@@ -206,6 +229,29 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
     );
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /seattle-weather v1 \(promoted\)/);
+
+    // no secret in what the run left behind: the outputs, the run's history on the server, the registry, artifacts
+    const client = await testClient();
+    const history = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
+    await client.connection.close();
+    const secrets = {
+      'the API key': API_KEY,
+      "the worker's private key": keyBody(files.workerKey),
+      "alice's private key": keyBody(files.aliceKey),
+    };
+    const places: Record<string, string> = {
+      'the worker output': worker.output(),
+      'the CLI output': ran.stdout + ran.stderr + status.stdout + status.stderr,
+      'the history': history,
+      ...everyFile(path.join(t.home, 'artifacts')),
+      'the registry': fs.readFileSync(path.join(t.home, 'registry.sqlite')).toString('latin1'),
+    };
+    assert.ok(history.includes('seattle-weather'), 'the history was read');
+    for (const [secret, value] of Object.entries(secrets)) {
+      for (const [place, text] of Object.entries(places)) {
+        assert.ok(!text.includes(value), `${secret} appears in ${place}`);
+      }
+    }
   });
 
   it('refuses a server whose certificate its CA did not sign, and the proxy refuses a client without one', async () => {
@@ -214,12 +260,14 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
     assert.equal(wrongServer.code, 4);
     assert.match(
       wrongServer.stderr,
-      new RegExp(`cannot reach the Temporal server at ${address} \\(TEMPORAL_ADDRESS; TLS, client certificate\\)`),
+      new RegExp(
+        `cannot reach the Temporal server at ${address} \\(TEMPORAL_ADDRESS; TLS, client certificate, API key\\)`,
+      ),
     );
     const { TEMPORAL_TLS_CLIENT_CERT_PATH: _c, TEMPORAL_TLS_CLIENT_KEY_PATH: _k, ...noCert } = tlsEnv('', '');
     const anonymous = await lumen(['status', 'anything'], cliEnv(noCert));
     assert.equal(anonymous.code, 4);
-    assert.match(anonymous.stderr, /cannot reach the Temporal server at .* \(TEMPORAL_ADDRESS; TLS\)/);
+    assert.match(anonymous.stderr, /cannot reach the Temporal server at .* \(TEMPORAL_ADDRESS; TLS, API key\)/);
     assert.equal(accepted.length, before, 'neither got through the proxy');
     assert.ok(
       refused.some((r) => /certificate/i.test(r)),
