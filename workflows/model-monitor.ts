@@ -22,6 +22,7 @@ import type { ReportSummary } from '../lib/monitor/health';
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
 import { BOOKKEEPING, DATA_WORK } from './activity-options';
+import { personPayload, policyPayload } from './decision-payloads';
 import { championChange } from './champion-change';
 import { LumenModel, LumenStage, championChangeWorkflowId, trainingWorkflowId } from './definitions';
 import {
@@ -84,31 +85,49 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     { key: LumenStage, value: state.paused ? 'paused' : 'monitoring' },
   ]);
 
-  const request =
-    (kind: ManualRequest['kind']) =>
-    (r: PersonRequest): void => {
-      takeRequest(state, { ...r, kind });
+  /** the payload checked, or a warning in the log and nothing done (a signal cannot be answered) */
+  const checked =
+    <T>(name: string, handle: (r: PersonRequest) => T) =>
+    (raw: PersonRequest): T | undefined => {
+      let r: PersonRequest;
+      try {
+        r = personPayload(raw);
+      } catch (err) {
+        log.warn(`${name} signal dropped: ${(err as Error).message}`, { model });
+        return undefined;
+      }
+      return handle(r);
     };
+  const request = (kind: ManualRequest['kind']) =>
+    checked(kind, (r: PersonRequest): void => {
+      takeRequest(state, { ...r, kind });
+    });
   setHandler(rollbackSignal, request('rollback'));
   setHandler(retrainSignal, request('retrain'));
   setHandler(checkNowSignal, request('check'));
-  setHandler(pauseSignal, (r) => {
-    if (state.seen.includes(r.requestId)) return;
-    remember(state.seen, r.requestId, KEEP_SEEN);
-    if (state.paused) return;
-    state.paused = { by: r.by, reason: r.reason, at: new Date(Date.now()).toISOString() };
-    note({ kind: 'pause', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'paused: no checks or actions' });
-    upsertSearchAttributes([{ key: LumenStage, value: 'paused' }]);
-  });
-  setHandler(resumeSignal, (r) => {
-    if (state.seen.includes(r.requestId)) return;
-    remember(state.seen, r.requestId, KEEP_SEEN);
-    if (!state.paused) return;
-    state.paused = null;
-    state.checkRequested = true;
-    note({ kind: 'resume', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'resumed; checking now' });
-    upsertSearchAttributes([{ key: LumenStage, value: 'monitoring' }]);
-  });
+  setHandler(
+    pauseSignal,
+    checked('pause', (r) => {
+      if (state.seen.includes(r.requestId)) return;
+      remember(state.seen, r.requestId, KEEP_SEEN);
+      if (state.paused) return;
+      state.paused = { by: r.by, reason: r.reason, at: new Date(Date.now()).toISOString() };
+      note({ kind: 'pause', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'paused: no checks or actions' });
+      upsertSearchAttributes([{ key: LumenStage, value: 'paused' }]);
+    }),
+  );
+  setHandler(
+    resumeSignal,
+    checked('resume', (r) => {
+      if (state.seen.includes(r.requestId)) return;
+      remember(state.seen, r.requestId, KEEP_SEEN);
+      if (!state.paused) return;
+      state.paused = null;
+      state.checkRequested = true;
+      note({ kind: 'resume', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'resumed; checking now' });
+      upsertSearchAttributes([{ key: LumenStage, value: 'monitoring' }]);
+    }),
+  );
   setHandler(championMovedSignal, (e) => {
     if (state.seenMoves.includes(e.eventId)) return;
     remember(state.seenMoves, e.eventId, KEEP_SEEN);
@@ -127,8 +146,9 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       return merged;
     },
     {
-      validator: (r: SetPolicyRequest | undefined) => {
-        if (!r?.by?.trim() || !r.reason?.trim()) throw new Error('a policy change needs who asks for it and why');
+      validator: (raw: SetPolicyRequest | undefined) => {
+        const r = policyPayload(raw);
+        if (!r.by.trim() || !r.reason.trim()) throw new Error('a policy change needs who asks for it and why');
         const parsed = parseMonitorPolicy(mergeRaw(state.policy, r.policy));
         if ('problems' in parsed) throw new Error(`invalid monitor policy: ${parsed.problems.join('; ')}`);
       },

@@ -34,6 +34,7 @@ import {
 } from './definitions';
 import type { TrainOutcome } from '../lib/training';
 import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
+import { approvalPayload, quarantinePayload } from './decision-payloads';
 import { trainWithSearch } from './search';
 
 /** a promotion that keeps losing the race to other pipelines gives up after this many evaluations */
@@ -348,7 +349,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       since: new Date(since).toISOString(),
       deadline: new Date(since + timeoutMs).toISOString(),
     };
-    const validate = (r: ApprovalRequest): void => {
+    const validate = (raw: ApprovalRequest): void => {
+      const r = approvalPayload(raw);
       if (status.stage !== 'awaiting_approval' || status.approval?.decision) {
         throw new Error(`no candidate is waiting for approval (stage: ${status.stage})`);
       }
@@ -359,8 +361,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
           `artifact digest ${String(r.artifactSha256).slice(0, 12)}… is not the candidate's (${artifactSha256.slice(0, 12)}…)`,
         );
       }
-      if (!r.by?.trim()) throw new Error('an approval needs the identity of who gives it ("by")');
-      if (!r.comment?.trim()) throw new Error('an approval needs a comment');
+      if (!r.by.trim()) throw new Error('an approval needs the identity of who gives it ("by")');
+      if (!r.comment.trim()) throw new Error('an approval needs a comment');
     };
     const decide = (kind: 'approved' | 'rejected') => (r: ApprovalRequest) => {
       status.approval!.decision = { kind, by: r.by.trim(), comment: r.comment.trim() };
@@ -423,18 +425,19 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       report: v.report,
       html: v.html,
     };
-    const validate = (request: QuarantineRequest): void => {
+    const validate = (raw: QuarantineRequest): void => {
+      const request = quarantinePayload(raw);
       if (status.stage !== 'quarantined' || status.quarantine?.decision) {
         throw new Error(`no batch is waiting in quarantine (stage: ${status.stage})`);
       }
-      const prefix = request.dataset?.trim().toLowerCase() ?? '';
+      const prefix = request.dataset.trim().toLowerCase();
       if (prefix.length < 12 || !ingested.sha256.startsWith(prefix)) {
         throw new Error(
           `dataset "${request.dataset}" does not name the quarantined batch ${ingested.sha256.slice(0, 12)}… (give 12+ characters of its sha256)`,
         );
       }
-      if (!request.by?.trim()) throw new Error('a decision needs the identity of who makes it ("by")');
-      if (!request.reason?.trim()) throw new Error('a decision needs a reason');
+      if (!request.by.trim()) throw new Error('a decision needs the identity of who makes it ("by")');
+      if (!request.reason.trim()) throw new Error('a decision needs a reason');
     };
     const decide = (kind: 'released' | 'discarded') => (request: QuarantineRequest) => {
       status.quarantine!.decision = { kind, by: request.by.trim(), reason: request.reason.trim() };

@@ -283,6 +283,9 @@ describe('the monitor: health checks over served traffic, and what it does about
         args: [{ model: spec.name, trainingTaskQueue: queues.training, historyLimit: 60 }],
       });
       const by = { by: 'ana', reason: 'test' };
+      // signals of the wrong kind are dropped with a warning; they used to fail the workflow task over and over
+      await handle.signal(pauseSignal, null as never);
+      await handle.signal(rollbackSignal, { ...by, requestId: 'x', to: 'v1' } as never);
       await handle.signal(pauseSignal, { ...by, requestId: 'p1' });
       await handle.signal(pauseSignal, { ...by, requestId: 'p1' });
       const before = await until('paused', async () => {

@@ -174,6 +174,19 @@ describe('quarantine: a batch that breaks its contract waits for a person', () =
         }),
         (e: unknown) => e instanceof WorkflowUpdateFailedError && /needs a reason/.test(String(e.cause?.message)),
       );
+      // payloads of the wrong kind (a script, a hand-made call) get a refusal naming the field, not a TypeError
+      for (const [payload, expect] of [
+        [null, /a quarantine decision must be an object with dataset, by, reason; got null/],
+        [{ dataset: sha, by: 7, reason: 'x' }, /"by" must be text; got number 7/],
+        [{ dataset: sha, by: 'ana', reason: 'x', force: true }, /unknown field\(s\) force/],
+        [{ dataset: sha, by: 'ana', reason: 'x'.repeat(10_001) }, /"reason" is 10001 characters; at most 10000/],
+      ] as const) {
+        await assert.rejects(
+          started.handle.executeUpdate(releaseQuarantine, { args: [payload as never] }),
+          (e: unknown) => e instanceof WorkflowUpdateFailedError && expect.test(String(e.cause?.message)),
+          JSON.stringify(payload).slice(0, 80),
+        );
+      }
       const history = await started.handle.fetchHistory();
       assert.ok(
         !(history.events ?? []).some((ev) => ev.workflowExecutionUpdateAcceptedEventAttributes),
