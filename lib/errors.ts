@@ -58,3 +58,8 @@ export class LoadCheckFailed extends LumenError {
 export class TrainingDiverged extends LumenError {
   readonly retryable = false;
 }
+
+/** The work would need more memory than this process is given: it is refused before it starts, not killed midway. */
+export class ResourceLimitError extends LumenError {
+  readonly retryable = false;
+}

@@ -5,6 +5,7 @@ import { columnRequests, encodeFeatures, encodeLabels, fitPreprocessor, labelPre
 import type { Tensor } from '@tensorflow/tfjs';
 import { hashJson } from './hash';
 import { meanLoss } from './model/dense-trainer';
+import { checkEncodingFits, checkTableFits, loadedBytes, trainingMemoryBudget } from './model/memory-budget';
 import { deriveSeed, unitHash } from './rng';
 import { restoreCheckpoint, saveCheckpoint, saveModelArtifact } from './model/artifact';
 import { buildNetwork } from './model/network';
@@ -81,7 +82,11 @@ export async function trainOnDataset(
 ): Promise<TrainOutcome> {
   const started = performance.now();
   const { tf, backend } = await loadTf();
-  const table = await loadTable(dataset, columnRequests(spec));
+  const budget = trainingMemoryBudget();
+  const requests = columnRequests(spec);
+  const what = `dataset ${dataset.sha256.slice(0, 12)}`;
+  checkTableFits(what, dataset.rows, requests, budget);
+  const table = await loadTable(dataset, requests);
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   if (split.train.length === 0) throw new Error(`dataset ${dataset.sha256} has no labelled training rows`);
   // early stopping: a validation share of the training rows, chosen by a seeded hash, never trained on
@@ -100,6 +105,7 @@ export async function trainOnDataset(
   }
   const preprocessor = fitPreprocessor(spec, table, trainRows);
   const preprocessorHash = hashJson(preprocessor);
+  checkEncodingFits(what, split.train.length, preprocessor.width, loadedBytes(table.rows, requests), budget);
   const data = {
     x: encodeFeatures(preprocessor, table, trainRows),
     y: encodeLabels(preprocessor, table, trainRows),

@@ -21,6 +21,7 @@ export const NON_RETRYABLE = [
   'ConflictError',
   'LoadCheckFailed',
   'TrainingDiverged',
+  'ResourceLimitError',
 ];
 
 const retry: RetryPolicy = {
