@@ -53,10 +53,6 @@ describe('limits: a batch far larger than the worker may hold', () => {
     );
     // refused once, not retried: the same batch can never fit
     const events = (await big.handle.fetchHistory()).events ?? [];
-    const trainAttempts = events.filter(
-      (e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === 1,
-    );
-    assert.ok(trainAttempts.length >= 1);
     assert.ok(!events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1), 'no activity was retried');
     assert.equal(w.child.exitCode, null, 'the worker is still running');
     assert.equal(w.child.signalCode, null);
