@@ -1,6 +1,11 @@
 import { DataValidationError } from './errors';
+
+export { timePart } from './calendar';
+export { CROSS_SEPARATOR } from './feature-cross';
 import { deriveSeed, permutation, unitHash } from './rng';
+import { PERIOD, timePart, WEEKDAYS } from './calendar';
 import { columnKey, type ColumnData, type ColumnRequest, type Table } from './data/table';
+import { CROSS_SEPARATOR, crossIndexer, crossKeys } from './feature-cross';
 import type { LabelRule, ModelSpec } from './spec';
 
 /**
@@ -51,9 +56,6 @@ export type FittedFeature =
 export type CrossPart =
   | { column: string; kind: 'categorical' }
   | { column: string; kind: 'hourOfDay' | 'dayOfWeek' | 'month'; format?: string };
-
-/** joins a cross's part values into one category (the ASCII unit separator: no value in a flights file has it) */
-export const CROSS_SEPARATOR = '\u001f';
 
 export type FittedLabel =
   | { task: 'binary'; rule: Extract<LabelRule, { kind: 'threshold' | 'oneOf' }>; as: 'number' | 'string' }
@@ -121,9 +123,6 @@ function offsetsOf(features: FittedFeature[]): number[] {
 export function derivedEmbeddingDim(categories: number): number {
   return Math.min(32, Math.max(2, Math.round(2 * categories ** 0.25)));
 }
-
-const MS_PER_HOUR = 3_600_000;
-const MS_PER_DAY = 86_400_000;
 
 type SpecFeature = ModelSpec['features'][number];
 
@@ -215,9 +214,6 @@ function widthOf(feature: FittedFeature): number {
       return feature.embeddingDim !== undefined ? 1 : feature.vocabulary.length + 1;
   }
 }
-
-/** slots of a one-hot time part, and the period of a cyclical one */
-const PERIOD = { hourOfDay: 24, dayOfWeek: 7, month: 12 } as const;
 
 function inputNamesOf(feature: FittedFeature): string[] {
   switch (feature.kind) {
@@ -368,33 +364,6 @@ function embedding(
   return { embeddingDim: t.embeddingDim ?? derivedEmbeddingDim(vocabulary.length + 1) };
 }
 
-const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-
-/** A cross's category of each row: its parts' values joined (null when any part is missing). */
-function crossKeys(parts: CrossPart[], table: Table): (row: number) => string | null {
-  const readers = parts.map((part): ((row: number) => string | null) => {
-    if (part.kind === 'categorical') {
-      const values = strings(table, { name: part.column, as: 'string' });
-      return (i) => values[i];
-    }
-    const values = numbers(table, { name: part.column, as: 'timestamp' });
-    const kind = part.kind;
-    return (i) => {
-      const k = timePart(kind, values[i]);
-      return k < 0 ? null : kind === 'dayOfWeek' ? WEEKDAYS[k] : String(kind === 'month' ? k + 1 : k);
-    };
-  });
-  return (i) => {
-    let key = '';
-    for (let p = 0; p < readers.length; p++) {
-      const v = readers[p](i);
-      if (v === null) return null;
-      key = p === 0 ? v : key + CROSS_SEPARATOR + v;
-    }
-    return key;
-  };
-}
-
 function fitLabel(spec: ModelSpec, table: Table, trainRows: Uint32Array): FittedLabel {
   const rule = spec.label;
   const req = labelRequest(spec);
@@ -457,7 +426,12 @@ export function encodeFeatures(
         const put = isEmbedded(feature)
           ? (r: number, k: number) => (out[r * pre.width + offset] = k)
           : (r: number, k: number) => (out[r * pre.width + offset + k] = 1);
-        const codes = feature.kind === 'categorical' ? table.columns.get(`code:${feature.column}`) : undefined;
+        if (feature.kind === 'cross') {
+          const indexOf = crossIndexer(feature, table);
+          for (let r = 0; r < n; r++) put(r, indexOf(rows[r]));
+          break;
+        }
+        const codes = table.columns.get(`code:${feature.column}`);
         if (codes?.kind === 'number') {
           // positions looked up by DuckDB (batch scoring reads them so): 1-based, 0 = not in the vocabulary
           const c = codes.values;
@@ -467,16 +441,10 @@ export function encodeFeatures(
           }
           break;
         }
-        const valueOf =
-          feature.kind === 'cross'
-            ? crossKeys(feature.parts, table)
-            : (
-                (values) => (i: number) =>
-                  values[i]
-              )(strings(table, { name: feature.column, as: 'string' }));
+        const values = strings(table, { name: feature.column, as: 'string' });
         const index = new Map(feature.vocabulary.map((v, i) => [v, i]));
         for (let r = 0; r < n; r++) {
-          const v = valueOf(rows[r]);
+          const v = values[rows[r]];
           put(r, v === null ? unknown : (index.get(v) ?? unknown));
         }
         break;
@@ -499,20 +467,6 @@ export function encodeFeatures(
     }
   });
   return out;
-}
-
-/** Index of the one-hot slot for a timestamp part; -1 (all zeros) when the timestamp is missing. */
-export function timePart(kind: 'hourOfDay' | 'dayOfWeek' | 'month', epochMs: number): number {
-  if (!Number.isFinite(epochMs)) return -1;
-  switch (kind) {
-    case 'hourOfDay':
-      return (((Math.floor(epochMs / MS_PER_HOUR) % 24) + 24) % 24) | 0;
-    case 'dayOfWeek':
-      // 1970-01-01 was a Thursday, i.e. index 3 with Monday = 0.
-      return ((((Math.floor(epochMs / MS_PER_DAY) + 3) % 7) + 7) % 7) | 0;
-    case 'month':
-      return new Date(epochMs).getUTCMonth();
-  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   encodeLabels,
   fitPreprocessor,
 } from '../../lib/features';
+import { crossIndexer, crossKeys } from '../../lib/feature-cross';
 import { DenseTrainer } from '../../lib/model/dense-trainer';
 import { buildNetwork } from '../../lib/model/network';
 import { predictRows, predictRowsLayers, servingForward } from '../../lib/model/predict';
@@ -146,6 +147,33 @@ describe('embeddings and feature crosses', () => {
         assert.equal(cross.vocabulary[c], `${v}${CROSS_SEPARATOR}${day}`);
       }
     }
+  });
+
+  it('a cross is looked up by numbers exactly as by its text key, unseen and missing parts included', () => {
+    // fitted on a few rows with a high minCount: many combinations stay out of the vocabulary
+    const s = parseModelSpec({
+      ...spec,
+      features: [
+        ...spec.features.slice(0, 3),
+        { name: 'origin_day', transform: { kind: 'cross', of: ['origin', 'weekday'], minCount: 8 } },
+      ],
+    });
+    const t = table(3000, 9);
+    const pre = fitPreprocessor(s, t, all(400));
+    const cross = pre.features.find((f) => f.kind === 'cross');
+    assert.ok(cross?.kind === 'cross');
+    assert.ok(cross.vocabulary.length > 5 && cross.vocabulary.length < 84, `${cross.vocabulary.length} kept`);
+    const byText = crossKeys(cross.parts, t);
+    const byNumber = crossIndexer(cross, t);
+    const position = new Map(cross.vocabulary.map((v, i) => [v, i]));
+    let unknown = 0;
+    for (let r = 0; r < t.rows; r++) {
+      const key = byText(r);
+      const expected: number = key === null ? cross.vocabulary.length : (position.get(key) ?? cross.vocabulary.length);
+      if (expected === cross.vocabulary.length) unknown++;
+      assert.equal(byNumber(r), expected, `row ${r}: ${key}`);
+    }
+    assert.ok(unknown > 100, `${unknown} rows in the unknown bucket`);
   });
 
   it('the dense step trains an embedded network as trainOnBatch does, and it learns the interaction', async () => {
