@@ -600,4 +600,19 @@ describe('serving: the prediction API', () => {
       /lumen_http_requests_total\{route="\/v1\/models\/:model\/predict",method="POST",status="400"\} \d+/,
     );
   });
+
+  it('the admin token is kept in its own file only: not in the prediction log, registry, artifacts or metrics', async () => {
+    await new Promise((r) => setTimeout(r, 500)); // the log flushes every 200 ms here
+    const tokenFile = path.resolve(adminTokenFile(t.home));
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.ok(!metrics.includes(TOKEN), 'not in the metrics');
+    let scanned = 0;
+    for (const entry of fs.readdirSync(t.home, { recursive: true, withFileTypes: true })) {
+      const file = path.resolve(entry.parentPath, entry.name);
+      if (!entry.isFile() || file === tokenFile) continue;
+      assert.ok(!fs.readFileSync(file).toString('latin1').includes(TOKEN), `the token is in ${file}`);
+      scanned++;
+    }
+    assert.ok(scanned > 10, `${scanned} files scanned`);
+  });
 });
