@@ -7,6 +7,7 @@ import {
   encodeFeatures,
   encodeLabels,
   fitPreprocessor,
+  type Preprocessor,
 } from '../../lib/features';
 import { crossIndexer, crossKeys } from '../../lib/feature-cross';
 import { DenseTrainer } from '../../lib/model/dense-trainer';
@@ -70,6 +71,12 @@ function table(rows: number, seed = 1): Table {
 }
 
 const all = (n: number): Uint32Array => Uint32Array.from({ length: n }, (_, i) => i);
+
+/** Every row of a table, encoded for training. */
+function encoded(pre: Preprocessor, t: Table): TrainingData {
+  const rows = all(t.rows);
+  return { x: encodeFeatures(pre, t, rows), y: encodeLabels(pre, t, rows), rows: t.rows, width: pre.width };
+}
 
 describe('embeddings and feature crosses', () => {
   it('a cross names no column and crosses declared categorical or calendar features; embeddingDim needs embedding', () => {
@@ -181,12 +188,7 @@ describe('embeddings and feature crosses', () => {
     const s = parseModelSpec(spec);
     const t = table(4000);
     const pre = fitPreprocessor(s, t, all(t.rows));
-    const d: TrainingData = {
-      x: encodeFeatures(pre, t, all(t.rows)),
-      y: encodeLabels(pre, t, all(t.rows)),
-      rows: t.rows,
-      width: pre.width,
-    };
+    const d = encoded(pre, t);
     const reference = buildNetwork(tf, s, pre);
     const fast = buildNetwork(tf, s, pre);
     assert.ok(DenseTrainer.for(tf, fast), 'the dense step takes an embedded network');
@@ -225,12 +227,7 @@ describe('embeddings and feature crosses', () => {
     const s = parseModelSpec(spec);
     const t = table(3000, 2);
     const pre = fitPreprocessor(s, t, all(t.rows));
-    const d: TrainingData = {
-      x: encodeFeatures(pre, t, all(t.rows)),
-      y: encodeLabels(pre, t, all(t.rows)),
-      rows: t.rows,
-      width: pre.width,
-    };
+    const d = encoded(pre, t);
     const opts = { epochs: 2, batchSize: 128, seed: 9 };
     const straight = buildNetwork(tf, s, pre);
     const whole = await trainLoop(tf, straight, d, opts);
@@ -253,12 +250,7 @@ describe('embeddings and feature crosses', () => {
     const t = table(1000, 4);
     const pre = fitPreprocessor(s, t, all(t.rows));
     const model = buildNetwork(tf, s, pre);
-    await trainLoop(
-      tf,
-      model,
-      { x: encodeFeatures(pre, t, all(t.rows)), y: encodeLabels(pre, t, all(t.rows)), rows: t.rows, width: pre.width },
-      { epochs: 1, batchSize: 64, seed: 1 },
-    );
+    await trainLoop(tf, model, encoded(pre, t), { epochs: 1, batchSize: 64, seed: 1 });
     const rows = 40;
     const x = encodeFeatures(pre, t, all(rows));
     const layers = predictRowsLayers(tf, model, x, rows, pre.width);

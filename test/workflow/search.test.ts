@@ -148,32 +148,22 @@ describe('hyperparameter search in the pipeline, on a real Temporal dev server',
     const training = trainer.run();
     try {
       const outcome = await withWorkers(t.deps, queues, ['pipeline'], async () => {
-        const spec = searchSpec('flights-search-failing', { space: { learningRate: [0.01, 0.5, 0.002] } }, 2);
-        const r = await (
-          await startTrainingPipeline(
-            client,
-            spec,
-            source('2001-01-01', '2001-01-04'),
-            { trainingTaskQueue: queues.training },
-            queues.pipeline,
-          )
-        ).handle.result();
+        const run = async (spec: ModelSpec) =>
+          (
+            await startTrainingPipeline(
+              client,
+              spec,
+              source('2001-01-01', '2001-01-04'),
+              { trainingTaskQueue: queues.training },
+              queues.pipeline,
+            )
+          ).handle.result();
+        const r = await run(searchSpec('flights-search-failing', { space: { learningRate: [0.01, 0.5, 0.002] } }, 2));
         // every trial failing fails the run, naming each trial and its error
-        const doomed = searchSpec('flights-search-doomed', { space: { learningRate: [0.5] } }, 2);
-        const failure = await (
-          await startTrainingPipeline(
-            client,
-            doomed,
-            source('2001-01-01', '2001-01-04'),
-            { trainingTaskQueue: queues.training },
-            queues.pipeline,
-          )
-        ).handle
-          .result()
-          .then(
-            () => assert.fail('a search with no successful trial must fail'),
-            (err: unknown) => err,
-          );
+        const failure = await run(searchSpec('flights-search-doomed', { space: { learningRate: [0.5] } }, 2)).then(
+          () => assert.fail('a search with no successful trial must fail'),
+          (err: unknown) => err,
+        );
         return { r, failure };
       });
       const search = outcome.r.training?.search as SearchSummary;
