@@ -30,7 +30,7 @@ export type SourceRef = z.infer<typeof SourceRef>;
 export type SourceFormat = NonNullable<SourceRef['format']>;
 
 /**
- * What a Lumen process may read as a source. Roots: LUMEN_SOURCE_ROOTS (directories, separated by "${path.delimiter}"),
+ * What a Lumen process may read as a source. Roots: LUMEN_SOURCE_ROOTS (directories, separated by the path delimiter, ":" here),
  * by default the working directory and the Lumen home. Schemes: LUMEN_SOURCE_SCHEMES (comma-separated), by default
  * `file` and `vega-datasets` (the bundled real datasets). Anything else is refused before a byte is read.
  */

@@ -83,6 +83,9 @@ describe('docker-compose.yml', () => {
     for (const worker of ['lumen-pipeline-worker', 'lumen-training-worker']) {
       assert.equal(s[worker].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
       assert.equal(s[worker].environment?.LUMEN_HOME, '/data/lumen');
+      // sources only from the read-only data folder and the home
+      assert.equal(s[worker].environment?.LUMEN_SOURCE_ROOTS, '/data/sources:/data/lumen');
+      assert.ok(s[worker].volumes?.includes('./data:/data/sources:ro'), `${worker} mounts ./data read-only`);
       assert.ok(s[worker].volumes?.includes('lumen-data:/data/lumen'));
     }
     // the image compiles worker/main.ts into dist/ (Dockerfile: set-up after the sources are copied)
