@@ -113,7 +113,10 @@ describe('the lumen command line', () => {
     // used not to name the address it tried
     const unreachable = await lumen(['status', 'train:x:y'], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     assert.equal(unreachable.code, 4);
-    assert.match(unreachable.stderr, /^lumen: cannot reach the Temporal server at 127\.0\.0\.1:1 \(TEMPORAL_ADDRESS\)/);
+    assert.match(
+      unreachable.stderr,
+      /^lumen: cannot reach the Temporal server at 127\.0\.0\.1:1 \(TEMPORAL_ADDRESS; plain\)/,
+    );
     for (const ran of [abc, dir, unreachable]) assert.doesNotMatch(ran.stderr, /\n\s+at /, 'no stack trace');
 
     const unknown = await lumen(['bogus'], env);

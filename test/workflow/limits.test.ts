@@ -3,12 +3,16 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { describeFailure } from '../../client/format';
 import { startTrainingPipeline } from '../../client/pipeline';
-import { loadModelSpec } from '../../lib/spec';
+import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { stopProcess } from '../../tools/devserver';
 import { repoRoot, tempHome, testClient, uniqueQueues, type TestHome } from '../support/env';
 import { spawnWorker, until, type WorkerProcess } from '../support/worker-process';
 
-const example = (name: string) => loadModelSpec(path.join(repoRoot, 'examples', 'models', `${name}.json`));
+/** an example under a name of its own: the dev server is shared, and the same batch of a model never trains twice */
+const example = (name: string) => {
+  const spec = loadModelSpec(path.join(repoRoot, 'examples', 'models', `${name}.json`));
+  return parseModelSpec({ ...spec, name: `${name}-limits` });
+};
 
 describe('limits: a batch far larger than the worker may hold', () => {
   let t: TestHome;
@@ -61,7 +65,7 @@ describe('limits: a batch far larger than the worker may hold', () => {
     const r = await small.handle.result();
     assert.equal(r.outcome, 'promoted');
     assert.equal(
-      (await t.deps.registry.listVersions('flights-delay')).length,
+      (await t.deps.registry.listVersions('flights-delay-limits')).length,
       0,
       'nothing registered for the refused batch',
     );

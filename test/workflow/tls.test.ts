@@ -195,14 +195,19 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
     await until('the worker polls over TLS', 120_000, () =>
       Promise.resolve(/polling .* \(TLS, client certificate, API key\)/.test(worker.output()) ? true : undefined),
     );
-    const spec = path.join(repoRoot, 'examples', 'models', 'seattle-weather.json');
+    // a model of its own: the dev server is shared, and the same batch of the same model never trains twice
+    const spec = path.join(t.home, 'weather-tls.json');
+    const example = JSON.parse(
+      fs.readFileSync(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    fs.writeFileSync(spec, JSON.stringify({ ...example, name: 'weather-tls' }));
     const ran = await lumen(
       ['start', spec, '--source', 'vega-datasets:seattle-weather.csv'],
       cliEnv(tlsEnv(files.alice, files.aliceKey)),
       300_000,
     );
     assert.equal(ran.code, 0, ran.stderr + ran.stdout);
-    assert.match(ran.stdout, /model {6}seattle-weather v1 \(promoted\)/);
+    assert.match(ran.stdout, /model {6}weather-tls v1 \(promoted\)/);
     assert.ok(accepted.includes('lumen-worker'), `the worker came in as lumen-worker: ${accepted.join(', ')}`);
     assert.ok(accepted.includes('alice'), `the CLI came in as alice: ${accepted.join(', ')}`);
 
@@ -228,7 +233,7 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
       cliEnv({ TEMPORAL_CONFIG_FILE: profile, TEMPORAL_PROFILE: 'secured' }),
     );
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /seattle-weather v1 \(promoted\)/);
+    assert.match(status.stdout, /weather-tls v1 \(promoted\)/);
 
     // no secret in what the run left behind: the outputs, the run's history on the server, the registry, artifacts
     const client = await testClient();
@@ -246,7 +251,7 @@ describe('secured Temporal connections: mutual TLS through a terminating proxy',
       ...everyFile(path.join(t.home, 'artifacts')),
       'the registry': fs.readFileSync(path.join(t.home, 'registry.sqlite')).toString('latin1'),
     };
-    assert.ok(history.includes('seattle-weather'), 'the history was read');
+    assert.ok(history.includes('weather-tls'), 'the history was read');
     for (const [secret, value] of Object.entries(secrets)) {
       for (const [place, text] of Object.entries(places)) {
         assert.ok(!text.includes(value), `${secret} appears in ${place}`);
