@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AccessPolicy } from '../lib/access/policy';
 import type { ArtifactStore } from '../lib/artifacts';
 import { LumenError } from '../lib/errors';
 import type { Registry } from '../lib/registry/types';
@@ -10,6 +11,8 @@ export interface ActivityDeps {
   registry: Registry;
   /** git commit (or LUMEN_CODE_VERSION) of the code the worker runs */
   codeVersion: string;
+  /** who may decide what (read on every decision, so an edit of access.json applies without a restart) */
+  access?: () => AccessPolicy;
   /** what activities ask of Temporal itself (set by createWorkers; absent in unit tests: nobody is told) */
   temporal?: TemporalOps;
 }

@@ -1,3 +1,4 @@
+import { accessActivities } from './access';
 import { alertActivities } from './alert';
 import type { ActivityDeps } from './context';
 import { evaluateActivities } from './evaluate';
@@ -21,6 +22,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...monitorActivities(deps),
     ...scheduleActivities(deps),
     ...inboxActivities(deps),
+    ...accessActivities(deps),
   };
 }
 

@@ -5,8 +5,14 @@ import { announceAliasMove } from '../lib/serving/notify';
 import { findAdminToken } from '../lib/serving/tokens';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { Metrics } from '../lib/metrics';
-import { ConflictError, LoadCheckFailed, NotFoundError } from '../lib/errors';
-import type { ApprovalRecord, ChampionMoveResult, LoadCheckRecord, VersionLineage } from '../lib/registry/types';
+import { AccessDenied, ConflictError, LoadCheckFailed, NotFoundError } from '../lib/errors';
+import type {
+  ApprovalRecord,
+  ChampionMoveResult,
+  LoadCheckRecord,
+  ModelVersion,
+  VersionLineage,
+} from '../lib/registry/types';
 import { specHash, type ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
 
@@ -159,13 +165,18 @@ export function registryActivities(deps: ActivityDeps) {
     },
 
     /** The version a promotion or rollback would move the champion to, with what its load check needs. */
-    async resolveMoveTarget(input: { model: string; to: number | 'previous' }): Promise<MoveTarget> {
+    async resolveMoveTarget(input: {
+      model: string;
+      to: number | 'previous';
+      kind?: 'promote' | 'rollback';
+    }): Promise<MoveTarget> {
       return asActivity(async () => {
         const champion = await deps.registry.alias(input.model, 'champion');
         const version = input.to === 'previous' ? await deps.registry.alias(input.model, 'previous') : input.to;
         if (version === null) throw new NotFoundError(`${input.model} has no previous champion to roll back to`);
         const record = await deps.registry.getVersion(input.model, version);
         if (!record) throw new NotFoundError(`${input.model} v${version} is not registered`);
+        if (input.kind === 'promote') await fourEyesForPromotion(deps, record);
         if (record.loadCheck && !record.loadCheck.passed) {
           throw new LoadCheckFailed(`${input.model} v${version} failed its load check: ${record.loadCheck.detail}`);
         }
@@ -234,4 +245,23 @@ export function registryActivities(deps: ActivityDeps) {
       return asActivity(() => deps.registry.decideApproval(input.id, input.status, input.by, input.comment));
     },
   };
+}
+
+/**
+ * A spec that asks for several approvers (four eyes) holds for promotions by hand too: the version must have been
+ * approved by that many different people, as its pipeline recorded. (With one approver, a person may promote
+ * by hand whatever the gate said: that is what a manual promotion is for.)
+ */
+async function fourEyesForPromotion(deps: ActivityDeps, record: ModelVersion): Promise<void> {
+  const needed = record.spec.gate.approval.approvers ?? 1;
+  if (needed < 2) return;
+  const approvals = await deps.registry.listApprovals({ model: record.model, version: record.version });
+  const approved = approvals.find((a) => a.status === 'approved');
+  const people = new Set((approved?.decidedBy ?? '').split(' + ').filter((p) => p.trim()));
+  if (people.size < needed) {
+    throw new AccessDenied(
+      `four eyes: ${record.model} v${record.version} needs ${needed} different approvers before it is promoted ` +
+        `(gate.approval.approvers); ${people.size ? `only ${[...people].join(', ')} approved it` : 'nobody approved it'}`,
+    );
+  }
 }

@@ -20,6 +20,9 @@ import { decideCandidateWith } from './decisions';
 import { CliError, EXIT, parseVersion } from './errors';
 import { describeFailure } from './format';
 import { actor } from './identity';
+import { signer } from './signing';
+import { loadAccessPolicy } from '../lib/access/policy';
+import { verifyDecision } from '../lib/access/verify';
 import { printJson } from './output';
 import { openRegistry, parseModelRef } from './registry-commands';
 
@@ -31,11 +34,18 @@ export async function decideCandidate(
   opts: { version: string; comment: string; actor?: string; by?: string },
 ): Promise<void> {
   const version = parseVersion(opts.version);
-  const by = actor(opts.actor ?? opts.by);
+  const { by, sign } = signer(opts.actor ?? opts.by);
   const { registry } = openRegistry();
   try {
     await withLazyClient(async (connect) => {
-      const answer = await decideCandidateWith(connect, registry, { kind, model, version, by, comment: opts.comment });
+      const answer = await decideCandidateWith(connect, registry, {
+        kind,
+        model,
+        version,
+        by,
+        comment: opts.comment,
+        sign,
+      });
       console.log(`${answer.decision} ${model} v${answer.version} by ${by} (${answer.workflowId})`);
     });
   } finally {
@@ -49,13 +59,18 @@ export async function changeChampion(
   opts: { to?: string; version?: string; reason: string; actor?: string; by?: string; requestId?: string },
 ): Promise<void> {
   const to = opts.version ?? opts.to;
+  const target = to !== undefined ? parseVersion(to, opts.version !== undefined ? '--version' : '--to') : undefined;
+  const { by, sign } = signer(opts.actor ?? opts.by);
+  const requestId = opts.requestId ?? randomUUID();
+  const proof = sign({ action: kind, model, subject: { to: target ?? 'previous', requestId }, comment: opts.reason });
   const input: ChampionChangeInput = {
     model,
     kind,
-    ...(to !== undefined ? { to: parseVersion(to, opts.version !== undefined ? '--version' : '--to') } : {}),
+    ...(target !== undefined ? { to: target } : {}),
     reason: opts.reason,
-    by: actor(opts.actor ?? opts.by),
-    requestId: opts.requestId ?? randomUUID(),
+    by,
+    ...(proof ? { proof } : {}),
+    requestId,
     trainingTaskQueue: taskQueues().training,
   };
   const config = clientConfig();
@@ -102,16 +117,18 @@ export async function setAlias(
     throw new CliError(`"${alias}" moves only by promotion or rollback: lumen promote|rollback ${model} …`);
   }
   const target = version === 'none' ? null : parseVersion(version, '<version>');
+  const { by, sign } = signer(opts.actor ?? opts.by);
+  const claim = { action: 'alias' as const, model, subject: { alias, version: target }, comment: opts.reason };
   const { registry } = openRegistry();
   try {
-    await registry.setAlias({
-      model,
-      alias,
-      version: target,
-      actor: actor(opts.actor ?? opts.by),
-      reason: opts.reason,
-      requestId: randomUUID(),
-    });
+    const requestId = randomUUID();
+    // no workflow moves a free-form alias: the decision is verified here, against the same keys and roles
+    const verdict = await verifyDecision(
+      { ...claim, by, proof: sign(claim) },
+      { registry, policy: loadAccessPolicy(lumenPaths().home), usedAt: `cli alias ${requestId}`, workflowId: null },
+    );
+    if (!verdict.accepted) throw new CliError(`alias refused: ${verdict.reason}`, EXIT.failed);
+    await registry.setAlias({ model, alias, version: target, actor: verdict.identity, reason: opts.reason, requestId });
     console.log(`${model}@${alias} → ${target === null ? 'removed' : `v${target}`}`);
     await announceAliasMove(registry, findAdminToken(lumenPaths().home));
   } finally {

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Registry } from '../lib/registry/types';
 import { approveCandidate, discardQuarantine, rejectCandidate, releaseQuarantine } from '../workflows/definitions';
 import { CliError } from './errors';
+import type { Signer } from './signing';
 
 /**
  * The decisions people make on a waiting pipeline — approve or reject a candidate, release or discard a batch in
@@ -16,6 +17,8 @@ export interface CandidateDecision {
   version: number;
   by: string;
   comment: string;
+  /** signs the decision (the CLI with the person's key); the web console sends it unsigned */
+  sign?: Signer['sign'];
 }
 
 export async function decideCandidateWith(
@@ -27,11 +30,13 @@ export async function decideCandidateWith(
   if (!pending) throw new CliError(`${d.model} v${d.version} is not waiting for approval (see: lumen pending)`);
   const record = await registry.getVersion(d.model, d.version);
   if (!record) throw new CliError(`${d.model} v${d.version} is not registered`);
+  const artifactSha256 = record.artifact.sha256;
+  const proof = d.sign?.({ action: d.kind, model: d.model, subject: { version: d.version, artifactSha256 }, comment: d.comment });
   const client = await connect();
   const answer = await client.workflow
     .getHandle(pending.workflowId)
     .executeUpdate(d.kind === 'approve' ? approveCandidate : rejectCandidate, {
-      args: [{ version: d.version, artifactSha256: record.artifact.sha256, by: d.by, comment: d.comment }],
+      args: [{ version: d.version, artifactSha256, by: d.by, comment: d.comment, ...(proof ? { proof } : {}) }],
       // the same decision sent again (a retried command, a form sent twice) is the same update: applied once
       updateId: `${d.kind}:${d.model}:v${d.version}:${d.by}`,
     });
@@ -44,6 +49,7 @@ export interface BatchDecision {
   target: string;
   by: string;
   reason: string;
+  sign?: Signer['sign'];
 }
 
 export async function decideQuarantineWith(
@@ -62,11 +68,12 @@ export async function decideQuarantineWith(
     throw new CliError(`"${d.target}" matches ${matches.length} quarantined batches; give the workflow id`);
   }
   const { workflowId, datasetSha256, model } = matches[0];
+  const proof = d.sign?.({ action: d.kind, model, subject: { dataset: datasetSha256 }, comment: d.reason });
   const client = await connect();
   const answer = await client.workflow
     .getHandle(workflowId)
     .executeUpdate(d.kind === 'release' ? releaseQuarantine : discardQuarantine, {
-      args: [{ dataset: datasetSha256, by: d.by, reason: d.reason }],
+      args: [{ dataset: datasetSha256, by: d.by, reason: d.reason, ...(proof ? { proof } : {}) }],
     });
   return { decision: answer.decision, dataset: answer.dataset, model, workflowId };
 }

@@ -26,6 +26,7 @@ import {
 import type { championChange, modelMonitor, trainingPipeline } from '../workflows';
 import { monitorStatusQuery, monitorWorkflowId, type MonitorStatus } from '../workflows/monitor-definitions';
 import { connectClient, localClientConfig, workflowUrl, type ClientConfig } from './connection';
+import { loadAccessPolicy } from '../lib/access/policy';
 import { decideCandidateWith, decideQuarantineWith } from './decisions';
 import { CliError } from './errors';
 import { actor } from './identity';
@@ -262,7 +263,12 @@ class LoopDemo {
     this.workers = await createWorkers({
       connection: this.connection,
       roles: ['pipeline'],
-      deps: { store: this.store, registry: this.registry, codeVersion: codeVersion() },
+      deps: {
+        store: this.store,
+        registry: this.registry,
+        codeVersion: codeVersion(),
+        access: () => loadAccessPolicy(this.home),
+      },
     });
     this.running = this.workers.map((w) => w.run());
     this.startTrainer();

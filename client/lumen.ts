@@ -188,6 +188,47 @@ export function buildProgram(): Command {
       (await import('./champion-commands')).verifyCommand(ref, opts),
     );
 
+  const keys = program.command('keys').description('signing keys: who may sign decisions (README "Security")');
+  keys
+    .command('generate')
+    .description('make your signing key (Ed25519); prints the public key an admin registers')
+    .argument('<person>', 'your name, as access.json gives you roles')
+    .option('--out <file>', 'where to write it (default: LUMEN_KEY_FILE, else ~/.config/lumen/signing-key.json)')
+    .action(async (person: string, opts: { out?: string }) =>
+      (await import('./access-commands')).keysGenerateCommand(person, opts),
+    );
+  keys
+    .command('add')
+    .description("register a person's public key (an admin signs this; the first admin's key bootstraps)")
+    .argument('<person>')
+    .argument('<public-key-file>', 'PEM, as lumen keys generate wrote it')
+    .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
+    .action(async (person: string, file: string, opts: { reason: string }) =>
+      (await import('./access-commands')).keysAddCommand(person, file, opts),
+    );
+  keys
+    .command('revoke')
+    .description('revoke a key: nothing it signs is accepted any more (an admin signs this)')
+    .argument('<key-id>')
+    .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
+    .action(async (keyId: string, opts: { reason: string }) =>
+      (await import('./access-commands')).keysRevokeCommand(keyId, opts),
+    );
+  keys
+    .command('list')
+    .description('registered keys, their owners and roles')
+    .addOption(jsonOption())
+    .action(async (opts: { json?: boolean }) => (await import('./access-commands')).keysListCommand(opts));
+  program
+    .command('audit')
+    .description("who decided what about a model: decisions (accepted or refused), changes, automatic actions")
+    .argument('<model>', 'a model, or "*" for key changes')
+    .option('--since <time>', 'a time (ISO 8601) or a span back from now: 90m, 24h, 7d')
+    .option('--limit <n>', 'the newest n events', '200')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: Parameters<typeof import('./access-commands').auditCommand>[1]) =>
+      (await import('./access-commands')).auditCommand(model, opts),
+    );
   program
     .command('alerts')
     .description('recent alerts')

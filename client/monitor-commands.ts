@@ -16,7 +16,8 @@ import {
 } from '../workflows/monitor-definitions';
 import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
-import { actor } from './identity';
+import { signer } from './signing';
+import { canonical } from '../lib/access/statement';
 import { color, printJson, table } from './output';
 import { openRegistry } from './registry-commands';
 
@@ -61,11 +62,17 @@ export async function monitorSignal(
   const reason = opts.reason?.trim() ?? (kind === 'checkNow' ? 'asked for a check' : '');
   if (!reason) throw new CliError(`lumen monitor ${kind} needs --reason "<why>" (it is recorded)`);
   await knownModel(model);
+  const { by, sign } = signer(opts.actor);
+  const requestId = opts.requestId ?? randomUUID();
+  const to = opts.to !== undefined ? parseVersion(opts.to, '--to') : undefined;
+  const action = kind === 'checkNow' ? 'check' : kind;
+  const proof = sign({ action, model, subject: { requestId, to: to ?? null }, comment: reason });
   const request: PersonRequest = {
-    by: actor(opts.actor),
+    by,
     reason,
-    requestId: opts.requestId ?? randomUUID(),
-    ...(opts.to !== undefined ? { to: parseVersion(opts.to, '--to') } : {}),
+    requestId,
+    ...(to !== undefined ? { to } : {}),
+    ...(proof ? { proof } : {}),
   };
   const config = clientConfig();
   await withClient(async (client) => {
@@ -81,11 +88,15 @@ export async function monitorSignal(
 
 export async function monitorStartCommand(model: string): Promise<void> {
   await knownModel(model);
+  const { by, sign } = signer();
+  const reason = 'monitor started by hand';
+  const requestId = randomUUID();
+  const proof = sign({ action: 'check', model, subject: { requestId, to: null }, comment: reason });
   await withClient(async (client) => {
     const handle = await client.workflow.signalWithStart('modelMonitor', {
       ...monitorStart(model),
       signal: 'checkNow',
-      signalArgs: [{ by: actor(undefined), reason: 'monitor started by hand', requestId: randomUUID() }],
+      signalArgs: [{ by, reason, requestId, ...(proof ? { proof } : {}) }],
     });
     console.log(`monitoring ${model}: ${handle.workflowId} (checks now, then on its interval)`);
   });
@@ -179,11 +190,15 @@ export async function monitorPolicyCommand(
   } catch (err) {
     throw new CliError(`--set must be JSON, e.g. '{"everyMinutes": 1}': ${(err as Error).message}`);
   }
+  const { by, sign } = signer(opts.actor);
+  const proof = sign({ action: 'policy', model, subject: { policy: canonical(patch) }, comment: opts.reason });
   await withClient(async (client) => {
     try {
       const policy = await client.workflow
         .getHandle(monitorWorkflowId(model))
-        .executeUpdate(setPolicyUpdate, { args: [{ policy: patch, by: actor(opts.actor), reason: opts.reason }] });
+        .executeUpdate(setPolicyUpdate, {
+          args: [{ policy: patch, by, reason: opts.reason, ...(proof ? { proof } : {}) }],
+        });
       printJson(policy);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {

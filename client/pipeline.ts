@@ -41,9 +41,12 @@ export async function startTrainingPipeline(
   source: SourceRef,
   options: PipelineOptions = {},
   taskQueue = PIPELINE_QUEUE,
+  /** who starts it, signed over the workflow id (known only here) */
+  starter?: (workflowId: string) => Pick<PipelineOptions, 'actor' | 'proof'>,
 ): Promise<StartedPipeline> {
   // the id only: the worker that ingests the batch checks it against its own source rules
   const workflowId = trainingWorkflowId(spec.name, await sourceFingerprint(source, OWN_FILES));
+  if (starter) options = { ...options, ...starter(workflowId) };
   try {
     const handle = await client.workflow.start<typeof trainingPipeline>('trainingPipeline', {
       taskQueue,

@@ -1,6 +1,6 @@
 import { withLazyClient } from './connection';
 import { decideQuarantineWith } from './decisions';
-import { actor } from './identity';
+import { signer } from './signing';
 import { openRegistry } from './registry-commands';
 
 /** `lumen quarantine release|discard`: a person's decision on a batch that failed its contract. */
@@ -9,11 +9,11 @@ export async function decideQuarantine(
   target: string,
   opts: { reason: string; actor?: string; by?: string },
 ): Promise<void> {
-  const by = actor(opts.actor ?? opts.by);
+  const { by, sign } = signer(opts.actor ?? opts.by);
   const { registry } = openRegistry();
   try {
     await withLazyClient(async (connect) => {
-      const answer = await decideQuarantineWith(connect, registry, { kind, target, by, reason: opts.reason });
+      const answer = await decideQuarantineWith(connect, registry, { kind, target, by, reason: opts.reason, sign });
       console.log(
         `${answer.decision} batch ${answer.dataset.slice(0, 16)} of ${answer.model} by ${by} (${answer.workflowId})`,
       );

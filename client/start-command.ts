@@ -6,7 +6,7 @@ import type { trainingPipeline } from '../workflows';
 import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
 import { CliError, EXIT } from './errors';
 import { describeFailure, formatResult, formatVerdict } from './format';
-import { actor } from './identity';
+import { signer } from './signing';
 import { printJson } from './output';
 import { startTrainingPipeline } from './pipeline';
 import { followRun } from './progress';
@@ -33,6 +33,7 @@ export async function startCommand(
   const spec = loadModelSpec(specFile);
   const source = sourceFromOptions(spec, opts);
   openSource(source, sourceAccess()); // a wrong or refused path is said before anything else is tried
+  const { by, sign } = signer(opts.actor);
   const config = clientConfig();
   const client = await connectClient(config);
   try {
@@ -41,8 +42,13 @@ export async function startCommand(
       client,
       spec,
       source,
-      { actor: `cli:${actor(opts.actor)}`, trainingTaskQueue: queues.training },
+      { trainingTaskQueue: queues.training },
       queues.pipeline,
+      (workflowId) => {
+        // signed, the run's starter is the key's owner (a four-eyes approval keeps them from approving it)
+        const proof = sign({ action: 'start', model: spec.name, subject: { workflowId }, comment: '' });
+        return proof ? { actor: by, proof } : { actor: `cli:${by}` };
+      },
     );
     const { runId } = await started.handle.describe();
     const link = workflowUrl(config, started.workflowId, runId);

@@ -63,3 +63,8 @@ export class TrainingDiverged extends LumenError {
 export class ResourceLimitError extends LumenError {
   readonly retryable = false;
 }
+
+/** A person's decision was refused: unsigned, wrongly signed, replayed, a revoked key, or a role too low. */
+export class AccessDenied extends LumenError {
+  readonly retryable = false;
+}

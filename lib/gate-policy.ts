@@ -60,6 +60,10 @@ export const GatePolicy = z.strictObject({
     .strictObject({
       required: z.enum(['never', 'always', 'firstRun']).default('never'),
       timeout: duration.default('72h'),
+      /** four eyes: how many different people must approve (default 1); one rejection is enough to reject */
+      approvers: z.number().int().min(1).max(9).optional(),
+      /** four eyes: the person who started the run may not approve its candidate (default false) */
+      distinctFromStarter: z.boolean().optional(),
     })
     .prefault({}),
 });

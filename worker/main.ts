@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { describeAccess } from '../lib/access/policy';
 import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { clientConfig, taskQueues } from '../client/connection';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
@@ -29,6 +30,9 @@ async function run(): Promise<void> {
       `[worker] tfjs backend: ${backend}, ${process.env.TF_NUM_INTRAOP_THREADS} thread(s) per op (TF_NUM_INTRAOP_THREADS)`,
     );
   }
+  const deps = defaultDeps();
+  // an access.json that does not parse stops the worker here, not at the first decision
+  console.log(`[worker] ${describeAccess(deps.access!())}`);
   const config = clientConfig();
   const address = config.address;
   const connection = await NativeConnection.connect(config.connection);
@@ -36,7 +40,7 @@ async function run(): Promise<void> {
     connection,
     namespace: config.namespace,
     roles: roles as QueueRole[],
-    deps: defaultDeps(),
+    deps,
     identity: opts.identity,
     taskQueues: { pipeline: opts.pipelineQueue, training: opts.trainingQueue },
   });

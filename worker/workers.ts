@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
+import { loadAccessPolicy } from '../lib/access/policy';
 import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { SqliteRegistry } from '../lib/registry/sqlite';
@@ -28,6 +29,7 @@ export function defaultDeps(home?: string): ActivityDeps {
     store: new ArtifactStore(paths.artifacts),
     registry: new SqliteRegistry(paths.registry),
     codeVersion: codeVersion(),
+    access: () => loadAccessPolicy(paths.home),
   };
 }
 

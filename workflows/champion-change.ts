@@ -17,6 +17,7 @@ import {
   type ChampionChangeInput,
   type ChampionChangeResult,
 } from './definitions';
+import { SIGNED_DECISIONS, verified } from './access';
 import { BOOKKEEPING, heavyWork } from './activity-options';
 
 const registry = proxyActivities<PipelineActivities>(BOOKKEEPING);
@@ -47,9 +48,26 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
       'ConflictError',
     );
   }
+  let by = input.by;
+  // a person's request is verified; a change another Lumen workflow asks for (the monitor's rollback) was already
+  if (!info.parent && patched(SIGNED_DECISIONS)) {
+    const verdict = await verified({
+      action: input.kind,
+      model: input.model,
+      subject: { to: input.to ?? 'previous', requestId: input.requestId },
+      by: input.by,
+      comment: input.reason,
+      proof: input.proof,
+    });
+    by = verdict.identity;
+  }
   for (let attempt = 1; ; attempt++) {
     // the target's bytes are re-verified every time; a fresh-process load check runs when none has passed yet
-    const target = await registry.resolveMoveTarget({ model: input.model, to: input.to ?? 'previous' });
+    const target = await registry.resolveMoveTarget({
+      model: input.model,
+      to: input.to ?? 'previous',
+      kind: input.kind,
+    });
     let checked = `digest verified; load check passed earlier`;
     if (target.needsLoadCheck) {
       const check = await heavy.loadCheck({
@@ -74,7 +92,7 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
         expectedChampion: input.to === undefined ? target.champion : 'any',
         kind: input.kind,
         reason: input.reason,
-        actor: input.by,
+        actor: by,
         workflowId: info.workflowId,
         runId: info.runId,
         requestId: input.requestId,

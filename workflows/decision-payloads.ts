@@ -1,3 +1,4 @@
+import { proofProblem, type DecisionProof } from '../lib/access/statement';
 import type { ApprovalRequest, QuarantineRequest } from './definitions';
 
 /**
@@ -33,9 +34,17 @@ function text(o: Record<string, unknown>, what: string, field: string, max: numb
   return v;
 }
 
+/** The signature block, if one was sent: its shape here, its truth in the verifying activity. */
+function proof(o: Record<string, unknown>, what: string): { proof?: DecisionProof } {
+  if (o.proof === undefined) return {};
+  const problem = proofProblem(o.proof);
+  if (problem) throw new Error(`${what}: "proof" ${problem}`);
+  return { proof: o.proof as DecisionProof };
+}
+
 export function approvalPayload(value: unknown): ApprovalRequest {
   const what = 'an approval';
-  const o = fields(value, what, ['version', 'artifactSha256', 'by', 'comment']);
+  const o = fields(value, what, ['version', 'artifactSha256', 'by', 'comment', 'proof']);
   if (typeof o.version !== 'number' || !Number.isSafeInteger(o.version) || o.version < 1) {
     throw new Error(`${what}: "version" must be a version number (1, 2, …); got ${kind(o.version)}`);
   }
@@ -44,23 +53,30 @@ export function approvalPayload(value: unknown): ApprovalRequest {
     artifactSha256: text(o, what, 'artifactSha256', 64),
     by: text(o, what, 'by', MAX_IDENTITY),
     comment: text(o, what, 'comment', MAX_COMMENT),
+    ...proof(o, what),
   };
 }
 
 export function quarantinePayload(value: unknown): QuarantineRequest {
   const what = 'a quarantine decision';
-  const o = fields(value, what, ['dataset', 'by', 'reason']);
+  const o = fields(value, what, ['dataset', 'by', 'reason', 'proof']);
   return {
     dataset: text(o, what, 'dataset', 64),
     by: text(o, what, 'by', MAX_IDENTITY),
     reason: text(o, what, 'reason', MAX_COMMENT),
+    ...proof(o, what),
   };
 }
 
 /** A change of a monitor's policy: the fields to change (checked by the policy's own schema after), who and why. */
-export function policyPayload(value: unknown): { policy: Record<string, unknown>; by: string; reason: string } {
+export function policyPayload(value: unknown): {
+  policy: Record<string, unknown>;
+  by: string;
+  reason: string;
+  proof?: DecisionProof;
+} {
   const what = 'a policy change';
-  const o = fields(value, what, ['policy', 'by', 'reason']);
+  const o = fields(value, what, ['policy', 'by', 'reason', 'proof']);
   const policy = o.policy;
   if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) {
     throw new Error(`${what}: "policy" must be an object of the fields to change; got ${kind(policy)}`);
@@ -69,6 +85,7 @@ export function policyPayload(value: unknown): { policy: Record<string, unknown>
     policy: policy as Record<string, unknown>,
     by: text(o, what, 'by', MAX_IDENTITY),
     reason: text(o, what, 'reason', MAX_COMMENT),
+    ...proof(o, what),
   };
 }
 
@@ -82,9 +99,10 @@ export function personPayload(value: unknown): {
   reason: string;
   requestId: string;
   to?: number;
+  proof?: DecisionProof;
 } {
   const what = 'a request to the monitor';
-  const o = fields(value, what, ['by', 'reason', 'requestId', 'to']);
+  const o = fields(value, what, ['by', 'reason', 'requestId', 'to', 'proof']);
   if (o.to !== undefined && (typeof o.to !== 'number' || !Number.isSafeInteger(o.to) || o.to < 1)) {
     throw new Error(`${what}: "to" must be a version number (1, 2, …); got ${kind(o.to)}`);
   }
@@ -93,5 +111,6 @@ export function personPayload(value: unknown): {
     reason: text(o, what, 'reason', MAX_COMMENT),
     requestId: text(o, what, 'requestId', 200),
     ...(o.to !== undefined ? { to: o.to } : {}),
+    ...proof(o, what),
   };
 }

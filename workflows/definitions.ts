@@ -4,6 +4,7 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType, type Duration } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { DecisionProof } from '../lib/access/statement';
 import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { SourceRef } from '../lib/data/source';
@@ -57,6 +58,13 @@ export interface PipelineOptions {
   trainingHeartbeatTimeout?: Duration;
   /** who or what started the run, recorded with promotions */
   actor?: string;
+  /** the starter's signature over "start <model> as <workflow id>" (access control, README "Security") */
+  proof?: DecisionProof;
+  /**
+   * the person on whose request a Lumen workflow started this run (a monitor's retrain), already verified by it:
+   * the "starter" a four-eyes approval policy keeps from approving
+   */
+  requestedBy?: string;
   /** task queue of the training workers (default lumen-training) */
   trainingTaskQueue?: string;
 }
@@ -158,6 +166,9 @@ export interface ApprovalStatus {
   artifactSha256: string;
   since: string;
   deadline: string;
+  /** how many different people must approve (four eyes), and who has so far */
+  approversNeeded?: number;
+  approvals?: { by: string; comment: string; at: string }[];
   decision?: { kind: 'approved' | 'rejected'; by: string; comment: string };
 }
 
@@ -184,6 +195,7 @@ export interface QuarantineRequest {
   dataset: string;
   by: string;
   reason: string;
+  proof?: DecisionProof;
 }
 
 export interface QuarantineAnswer {
@@ -202,6 +214,7 @@ export interface ApprovalRequest {
   artifactSha256: string;
   by: string;
   comment: string;
+  proof?: DecisionProof;
 }
 
 export interface ApprovalAnswer {
@@ -220,6 +233,8 @@ export interface ChampionChangeInput {
   to?: number;
   reason: string;
   by: string;
+  /** a person's signature over the change (access control); a change a Lumen workflow starts carries none */
+  proof?: DecisionProof;
   /** idempotency key: the same request moves the alias once however often it is sent */
   requestId: string;
   /** task queue of the training workers, which run the load check (default lumen-training) */

@@ -6,6 +6,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   continueAsNew,
   executeChild,
   proxyActivities,
@@ -17,11 +18,13 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { PipelineActivities } from '../activities';
+import { canonical } from '../lib/access/statement';
 import type { ReportSummary } from '../lib/monitor/health';
 // lib/monitor/policy is a zod schema and nothing else (no I/O): the setPolicy update validates with it
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
 import { BOOKKEEPING, DATA_WORK } from './activity-options';
+import { SIGNED_DECISIONS, verified } from './access';
 import { personPayload, policyPayload } from './decision-payloads';
 import { championChange } from './champion-change';
 import { LumenModel, LumenStage, championChangeWorkflowId, trainingWorkflowId } from './definitions';
@@ -105,29 +108,34 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
   setHandler(rollbackSignal, request('rollback'));
   setHandler(retrainSignal, request('retrain'));
   setHandler(checkNowSignal, request('check'));
-  setHandler(
-    pauseSignal,
-    checked('pause', (r) => {
+  // pause and resume act at once in runs recorded before decisions were verified; since, they wait their turn
+  // with the other requests, which are verified before they act
+  const pauseOrResume = (kind: 'pause' | 'resume') =>
+    checked(kind, (r) => {
+      if (patched(SIGNED_DECISIONS)) {
+        takeRequest(state, { ...r, kind });
+        return;
+      }
       if (state.seen.includes(r.requestId)) return;
       remember(state.seen, r.requestId, KEEP_SEEN);
+      setPaused(kind, r.by, r.reason);
+    });
+  setHandler(pauseSignal, pauseOrResume('pause'));
+  setHandler(resumeSignal, pauseOrResume('resume'));
+  function setPaused(kind: 'pause' | 'resume', by: string, reason: string): void {
+    if (kind === 'pause') {
       if (state.paused) return;
-      state.paused = { by: r.by, reason: r.reason, at: new Date(Date.now()).toISOString() };
-      note({ kind: 'pause', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'paused: no checks or actions' });
+      state.paused = { by, reason, at: new Date(Date.now()).toISOString() };
+      note({ kind: 'pause', trigger: 'manual', by, reason, outcome: 'paused: no checks or actions' });
       upsertSearchAttributes([{ key: LumenStage, value: 'paused' }]);
-    }),
-  );
-  setHandler(
-    resumeSignal,
-    checked('resume', (r) => {
-      if (state.seen.includes(r.requestId)) return;
-      remember(state.seen, r.requestId, KEEP_SEEN);
+    } else {
       if (!state.paused) return;
       state.paused = null;
       state.checkRequested = true;
-      note({ kind: 'resume', trigger: 'manual', by: r.by, reason: r.reason, outcome: 'resumed; checking now' });
+      note({ kind: 'resume', trigger: 'manual', by, reason, outcome: 'resumed; checking now' });
       upsertSearchAttributes([{ key: LumenStage, value: 'monitoring' }]);
-    }),
-  );
+    }
+  }
   setHandler(championMovedSignal, (e) => {
     if (state.seenMoves.includes(e.eventId)) return;
     remember(state.seenMoves, e.eventId, KEEP_SEEN);
@@ -136,13 +144,25 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
   });
   setHandler(
     setPolicyUpdate,
-    (r) => {
+    async (r) => {
+      let by = r.by;
+      if (patched(SIGNED_DECISIONS)) {
+        const verdict = await verified({
+          action: 'policy',
+          model,
+          subject: { policy: canonical(r.policy) },
+          by: r.by,
+          comment: r.reason,
+          proof: r.proof,
+        });
+        by = verdict.identity;
+      }
       const merged = mergePolicy(state.policy, r.policy);
       state.policy = merged;
       state.policyFrom = 'update';
       // the next check keeps its time unless the new interval brings it closer
       state.nextCheckAt = Math.min(state.nextCheckAt, Date.now() + merged.everyMinutes * 60_000);
-      note({ kind: 'policy', trigger: 'manual', by: r.by, reason: r.reason, outcome: JSON.stringify(r.policy) });
+      note({ kind: 'policy', trigger: 'manual', by, reason: r.reason, outcome: JSON.stringify(r.policy) });
       return merged;
     },
     {
@@ -235,6 +255,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
               source: batch.source,
               options: {
                 actor: `${by} (monitor ${trigger === 'auto' ? 'policy' : 'request'})`,
+                ...(trigger === 'manual' ? { requestedBy: by } : {}),
                 trainingTaskQueue: input.trainingTaskQueue,
               },
             },
@@ -383,9 +404,28 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     }
   }
 
-  async function handle(r: ManualRequest): Promise<void> {
+  async function handle(request: ManualRequest): Promise<void> {
+    let r = request;
+    if (patched(SIGNED_DECISIONS)) {
+      try {
+        const verdict = await verified({
+          action: r.kind,
+          model,
+          subject: { requestId: r.requestId, to: r.to ?? null },
+          by: r.by,
+          comment: r.reason,
+          proof: r.proof,
+        });
+        r = { ...r, by: verdict.identity };
+      } catch (err) {
+        note({ kind: r.kind, trigger: 'manual', by: r.by, reason: r.reason, outcome: failureMessage(err) });
+        return;
+      }
+    }
     const evidence = { requestId: r.requestId };
-    if (r.kind === 'check') {
+    if (r.kind === 'pause' || r.kind === 'resume') {
+      setPaused(r.kind, r.by, r.reason);
+    } else if (r.kind === 'check') {
       await check();
       note({
         kind: 'check',

@@ -2,6 +2,7 @@
  * The monitor's messages, shared by the workflow, the activities that tell it of champion moves, and the CLI.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DecisionProof } from '../lib/access/statement';
 import type { ReportSummary } from '../lib/monitor/health';
 import type { MonitorPolicy, MonitorPolicyInput } from '../lib/monitor/policy';
 import type { ActionSummary, Incident, ManualRequest, MonitorState } from './monitor-logic';
@@ -45,6 +46,7 @@ export interface SetPolicyRequest {
   policy: MonitorPolicyInput;
   by: string;
   reason: string;
+  proof?: DecisionProof;
 }
 
 export const setPolicyUpdate = defineUpdate<MonitorPolicy, [SetPolicyRequest]>('setPolicy');

@@ -9,6 +9,7 @@
  *   - a rollback rests on intervals that do not overlap (the statistics are its hysteresis), so it may act on the
  *     first check that shows it.
  */
+import type { DecisionProof } from '../lib/access/statement';
 import type { Finding, FindingKind, ReportSummary } from '../lib/monitor/health';
 import type { MonitorPolicy } from '../lib/monitor/policy';
 
@@ -58,12 +59,14 @@ export interface ActionSummary {
 }
 
 export interface ManualRequest {
-  kind: 'rollback' | 'retrain' | 'check';
+  /** pause and resume wait here too (since signed decisions): they act once their signature is checked */
+  kind: 'rollback' | 'retrain' | 'check' | 'pause' | 'resume';
   by: string;
   reason: string;
   requestId: string;
   /** rollback: the version to go back to (default: the previous champion) */
   to?: number;
+  proof?: DecisionProof;
 }
 
 export interface MonitorState {

@@ -34,6 +34,7 @@ import {
 } from './definitions';
 import type { TrainOutcome } from '../lib/training';
 import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
+import { SIGNED_DECISIONS, verified } from './access';
 import { approvalPayload, quarantinePayload } from './decision-payloads';
 import { trainWithSearch } from './search';
 
@@ -100,6 +101,27 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       runId: info.runId,
       key: `${info.workflowId}:${info.runId}:${kind}`,
     });
+
+  // who started the run, for the records and for a four-eyes approval: verified when a person started it; a run a
+  // Lumen workflow started (inbox, schedule, monitor) names the person it acts for, if any
+  let starter: string | null = input.options?.requestedBy ?? null;
+  if (!info.parent && patched(SIGNED_DECISIONS)) {
+    try {
+      const verdict = await verified({
+        action: 'start',
+        model: spec.name,
+        subject: { workflowId: info.workflowId },
+        by: input.options?.actor ?? '(not named)',
+        comment: '',
+        proof: input.options?.proof,
+      });
+      starter = verdict.identity;
+    } catch (err) {
+      status.error = `start: ${messageOf(err)}`;
+      setStage('failed');
+      throw err;
+    }
+  }
 
   const ingested = await step('ingest', () => dataWork.ingestDataset({ source }));
   status.dataset = { sha256: ingested.sha256, rows: ingested.rows };
@@ -364,9 +386,57 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       if (!r.by.trim()) throw new Error('an approval needs the identity of who gives it ("by")');
       if (!r.comment.trim()) throw new Error('an approval needs a comment');
     };
-    const decide = (kind: 'approved' | 'rejected') => (r: ApprovalRequest) => {
-      status.approval!.decision = { kind, by: r.by.trim(), comment: r.comment.trim() };
+    const needed = spec.gate.approval.approvers ?? 1;
+    if (needed > 1) status.approval.approversNeeded = needed;
+    const decide = (kind: 'approved' | 'rejected') => async (r: ApprovalRequest) => {
+      let by = r.by.trim();
+      if (patched(SIGNED_DECISIONS)) {
+        const verdict = await verified({
+          action: kind === 'approved' ? 'approve' : 'reject',
+          model: spec.name,
+          subject: { version, artifactSha256 },
+          by: r.by,
+          comment: r.comment,
+          proof: r.proof,
+        });
+        by = verdict.identity;
+        // another decision may have landed while this one was verified
+        if (status.approval!.decision) {
+          throw ApplicationFailure.nonRetryable(
+            `v${version} was already ${status.approval!.decision.kind} by ${status.approval!.decision.by}`,
+            'ConflictError',
+          );
+        }
+        if (kind === 'approved') {
+          const fourEyes = fourEyesProblem(by, needed);
+          if (fourEyes) throw ApplicationFailure.nonRetryable(fourEyes, 'AccessDenied');
+          const approvals = (status.approval!.approvals ??= []);
+          approvals.push({ by, comment: r.comment.trim(), at: new Date(Date.now()).toISOString() });
+          if (approvals.length < needed) {
+            await alert(
+              'info',
+              'approval-partial',
+              `${spec.name} v${version} approved by ${by} (${approvals.length} of ${needed} approvers)`,
+            );
+            return { decision: kind, version };
+          }
+          by = approvals.map((a) => a.by).join(' + ');
+        }
+      }
+      status.approval!.decision = { kind, by, comment: r.comment.trim() };
       return { decision: kind, version };
+    };
+    /** Why this person may not approve (yet): four eyes, as the spec's gate asks. */
+    const fourEyesProblem = (by: string, n: number): string | null => {
+      if (spec.gate.approval.distinctFromStarter && (starter === null || starter === by)) {
+        return starter === null
+          ? `four eyes: nobody verified started this run, so nobody can be told apart from its starter; start it with a signed request`
+          : `four eyes: ${by} started this run and may not approve its candidate (gate.approval.distinctFromStarter)`;
+      }
+      if (status.approval!.approvals?.some((a) => a.by === by)) {
+        return `four eyes: ${by} has approved v${version} already; it needs ${n} different approvers`;
+      }
+      return null;
     };
     setHandler(approveCandidate, decide('approved'), { validator: validate });
     setHandler(rejectCandidate, decide('rejected'), { validator: validate });
@@ -439,8 +509,26 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       if (!request.by.trim()) throw new Error('a decision needs the identity of who makes it ("by")');
       if (!request.reason.trim()) throw new Error('a decision needs a reason');
     };
-    const decide = (kind: 'released' | 'discarded') => (request: QuarantineRequest) => {
-      status.quarantine!.decision = { kind, by: request.by.trim(), reason: request.reason.trim() };
+    const decide = (kind: 'released' | 'discarded') => async (request: QuarantineRequest) => {
+      let by = request.by.trim();
+      if (patched(SIGNED_DECISIONS)) {
+        const verdict = await verified({
+          action: kind === 'released' ? 'release' : 'discard',
+          model: spec.name,
+          subject: { dataset: ingested.sha256 },
+          by: request.by,
+          comment: request.reason,
+          proof: request.proof,
+        });
+        by = verdict.identity;
+        if (status.quarantine!.decision) {
+          throw ApplicationFailure.nonRetryable(
+            `the batch was already ${status.quarantine!.decision.kind} by ${status.quarantine!.decision.by}`,
+            'ConflictError',
+          );
+        }
+      }
+      status.quarantine!.decision = { kind, by, reason: request.reason.trim() };
       return { decision: kind, dataset: ingested.sha256 };
     };
     setHandler(releaseQuarantine, decide('released'), { validator: validate });

@@ -6,6 +6,9 @@ import type { DatasetRef } from '../data/snapshot';
 import type { ArtifactRef } from '../artifacts';
 import { ChampionChangedError, ConflictError, NotFoundError } from '../errors';
 import type {
+  AccessKey,
+  AuditEvent,
+  NewAuditEvent,
   MonitorActionRecord,
   ScheduleRunRecord,
   MonitorReportRecord,
@@ -193,6 +196,36 @@ const MIGRATIONS = [
      at TEXT NOT NULL,
      UNIQUE (schedule_id, workflow_id)
    );`,
+  `CREATE TABLE access_keys (
+     key_id TEXT PRIMARY KEY,
+     person TEXT NOT NULL,
+     public_key_pem TEXT NOT NULL,
+     added_at TEXT NOT NULL,
+     added_by TEXT NOT NULL,
+     revoked_at TEXT,
+     revoked_by TEXT,
+     revoke_reason TEXT
+   );
+   CREATE TABLE decision_nonces (
+     nonce TEXT PRIMARY KEY,
+     key_id TEXT NOT NULL,
+     context TEXT NOT NULL,
+     at TEXT NOT NULL
+   );
+   CREATE TABLE audit_events (
+     id INTEGER PRIMARY KEY,
+     at TEXT NOT NULL,
+     model TEXT NOT NULL,
+     action TEXT NOT NULL,
+     subject_json TEXT NOT NULL,
+     identity TEXT NOT NULL,
+     proof TEXT NOT NULL,
+     key_id TEXT,
+     outcome TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     workflow_id TEXT
+   );
+   CREATE INDEX audit_events_by_model ON audit_events (model, at);`,
 ];
 
 interface VersionRow {
@@ -340,6 +373,19 @@ function toValidation(r: ValidationRow): ValidationRecord {
 
 const now = (): string => new Date().toISOString();
 
+function toKey(r: Record<string, string | null>): AccessKey {
+  return {
+    keyId: String(r.key_id),
+    person: String(r.person),
+    publicKeyPem: String(r.public_key_pem),
+    addedAt: String(r.added_at),
+    addedBy: String(r.added_by),
+    revokedAt: r.revoked_at,
+    revokedBy: r.revoked_by,
+    revokeReason: r.revoke_reason,
+  };
+}
+
 function toAlert(r: Record<string, string | number | null>): AlertRecord {
   return {
     id: Number(r.id),
@@ -483,6 +529,15 @@ export class SqliteRegistry implements Registry {
       this.db
         .prepare('UPDATE validations SET decision = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?')
         .run(decision, by, reason, now(), id);
+      this.audit({
+        model: row.model,
+        action: `batch-${decision}`,
+        subject: { dataset: row.dataset_sha256, validation: id },
+        identity: by,
+        outcome: 'applied',
+        detail: reason,
+        workflowId: row.workflow_id,
+      });
       return this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow;
     });
     return toValidation(decide.immediate());
@@ -712,6 +767,17 @@ export class SqliteRegistry implements Registry {
         request.requestId,
         at,
       );
+    // "previous" follows "champion" in the same move: one audit row says both
+    if (alias === 'previous') return;
+    this.audit({
+      model: request.model,
+      action: `alias-${alias}`,
+      subject: { from, to },
+      identity: request.actor,
+      outcome: 'applied',
+      detail: request.reason,
+      workflowId: request.workflowId ?? null,
+    });
   }
 
   async moveChampion(move: ChampionMove): Promise<ChampionMoveResult> {
@@ -829,6 +895,15 @@ export class SqliteRegistry implements Registry {
       this.db
         .prepare('UPDATE approvals SET status = ?, decided_by = ?, comment = ?, decided_at = ? WHERE id = ?')
         .run(status, by, comment, now(), id);
+      this.audit({
+        model: row.model,
+        action: `candidate-${status}`,
+        subject: { version: row.version, artifactSha256: row.artifact_sha256 },
+        identity: by,
+        outcome: 'applied',
+        detail: comment,
+        workflowId: row.workflow_id,
+      });
       return this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow;
     });
     return toApproval(decide.immediate());
@@ -896,6 +971,144 @@ export class SqliteRegistry implements Registry {
       .run(model, JSON.stringify(policy), actor, reason, now());
   }
 
+  /** One audit row, inside the caller's transaction when there is one. */
+  private audit(e: Omit<NewAuditEvent, 'proof' | 'keyId'> & Partial<Pick<NewAuditEvent, 'proof' | 'keyId'>>): AuditEvent {
+    const at = e.at ?? now();
+    const id = this.db
+      .prepare(
+        `INSERT INTO audit_events (at, model, action, subject_json, identity, proof, key_id, outcome, detail, workflow_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        at,
+        e.model,
+        e.action,
+        JSON.stringify(e.subject),
+        e.identity,
+        e.proof ?? 'system',
+        e.keyId ?? null,
+        e.outcome,
+        e.detail,
+        e.workflowId,
+      ).lastInsertRowid;
+    return { ...e, id: Number(id), at, proof: e.proof ?? 'system', keyId: e.keyId ?? null };
+  }
+
+  async recordAudit(event: NewAuditEvent): Promise<AuditEvent> {
+    return this.audit(event);
+  }
+
+  async listAudit(filter: { model?: string; since?: string; limit?: number }): Promise<AuditEvent[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM (SELECT * FROM audit_events WHERE (? IS NULL OR model = ? OR model = '*') AND at >= ?
+           ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id`,
+      )
+      .all(filter.model ?? null, filter.model ?? null, filter.since ?? '', filter.limit ?? 1000) as Record<
+      string,
+      string | number | null
+    >[];
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: String(r.at),
+      model: String(r.model),
+      action: String(r.action),
+      subject: JSON.parse(String(r.subject_json)) as Record<string, unknown>,
+      identity: String(r.identity),
+      proof: r.proof as AuditEvent['proof'],
+      keyId: r.key_id === null ? null : String(r.key_id),
+      outcome: r.outcome as AuditEvent['outcome'],
+      detail: String(r.detail),
+      workflowId: r.workflow_id === null ? null : String(r.workflow_id),
+    }));
+  }
+
+  async addKey(key: Pick<AccessKey, 'keyId' | 'person' | 'publicKeyPem' | 'addedBy'>): Promise<AccessKey> {
+    return this.db
+      .transaction((): AccessKey => {
+        const existing = this.keyRow(key.keyId);
+        if (existing) {
+          if (existing.person !== key.person) {
+            throw new ConflictError(`key ${key.keyId} is already registered to ${existing.person}`);
+          }
+          return existing;
+        }
+        const at = now();
+        this.db
+          .prepare('INSERT INTO access_keys (key_id, person, public_key_pem, added_at, added_by) VALUES (?, ?, ?, ?, ?)')
+          .run(key.keyId, key.person, key.publicKeyPem, at, key.addedBy);
+        this.audit({
+          model: '*',
+          action: 'key-added',
+          subject: { keyId: key.keyId, person: key.person },
+          identity: key.addedBy,
+          outcome: 'applied',
+          detail: `key ${key.keyId} of ${key.person}`,
+          workflowId: null,
+        });
+        return this.keyRow(key.keyId)!;
+      })
+      .immediate();
+  }
+
+  private keyRow(keyId: string): AccessKey | undefined {
+    const r = this.db.prepare('SELECT * FROM access_keys WHERE key_id = ?').get(keyId) as
+      | Record<string, string | null>
+      | undefined;
+    return r && toKey(r);
+  }
+
+  async getKey(keyId: string): Promise<AccessKey | undefined> {
+    return this.keyRow(keyId);
+  }
+
+  async listKeys(): Promise<AccessKey[]> {
+    const rows = this.db.prepare('SELECT * FROM access_keys ORDER BY person, added_at').all() as Record<
+      string,
+      string | null
+    >[];
+    return rows.map(toKey);
+  }
+
+  async revokeKey(keyId: string, by: string, reason: string): Promise<AccessKey> {
+    return this.db
+      .transaction((): AccessKey => {
+        const key = this.keyRow(keyId);
+        if (!key) throw new NotFoundError(`no key ${keyId} is registered (see: lumen keys list)`);
+        if (key.revokedAt) return key;
+        this.db
+          .prepare('UPDATE access_keys SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE key_id = ?')
+          .run(now(), by, reason, keyId);
+        this.audit({
+          model: '*',
+          action: 'key-revoked',
+          subject: { keyId, person: key.person },
+          identity: by,
+          outcome: 'applied',
+          detail: reason,
+          workflowId: null,
+        });
+        return this.keyRow(keyId)!;
+      })
+      .immediate();
+  }
+
+  async useNonce(nonce: string, keyId: string, context: string): Promise<{ fresh: boolean; context: string; at: string }> {
+    return this.db
+      .transaction(() => {
+        const seen = this.db.prepare('SELECT context, at FROM decision_nonces WHERE nonce = ?').get(nonce) as
+          | { context: string; at: string }
+          | undefined;
+        if (seen) return { fresh: seen.context === context, ...seen };
+        const at = now();
+        this.db
+          .prepare('INSERT INTO decision_nonces (nonce, key_id, context, at) VALUES (?, ?, ?, ?)')
+          .run(nonce, keyId, context, at);
+        return { fresh: true, context, at };
+      })
+      .immediate();
+  }
+
   async announceServingInstance(instance: { id: string; url: string }): Promise<void> {
     this.db
       .prepare(
@@ -951,7 +1164,7 @@ export class SqliteRegistry implements Registry {
   }
 
   async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
-    this.db
+    const inserted = this.db
       .prepare(
         `INSERT INTO monitor_actions (model, kind, trigger, by, reason, evidence_json, result_json, workflow_id,
                                       dedupe_key, at)
@@ -969,6 +1182,17 @@ export class SqliteRegistry implements Registry {
         action.key,
         now(),
       );
+    if (inserted.changes > 0) {
+      this.audit({
+        model: action.model,
+        action: `monitor-${action.kind}`,
+        subject: action.evidence,
+        identity: action.by,
+        outcome: action.trigger === 'auto' ? 'automatic' : 'applied',
+        detail: `${action.reason} → ${JSON.stringify(action.result)}`,
+        workflowId: action.workflowId,
+      });
+    }
     return toMonitorAction(
       this.db.prepare('SELECT * FROM monitor_actions WHERE dedupe_key = ?').get(action.key) as MonitorActionRow,
     );

@@ -210,6 +210,43 @@ export interface AliasChange {
   runId?: string;
 }
 
+/** A person's public key, registered for verifying their signed decisions. */
+export interface AccessKey {
+  keyId: string;
+  person: string;
+  publicKeyPem: string;
+  addedAt: string;
+  addedBy: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  revokeReason: string | null;
+}
+
+/**
+ * One line of the audit trail: a person's decision as verified (accepted or refused, and why), or a change that
+ * happened (an alias moved, a batch or candidate decided, a monitor action, a key added or revoked) with who or
+ * what made it.
+ */
+export interface AuditEvent {
+  id: number;
+  at: string;
+  /** the model it concerns ("*" for keys) */
+  model: string;
+  action: string;
+  subject: Record<string, unknown>;
+  /** who: a verified person, a claimed name, or a part of Lumen ("monitor", "timeout", "workflow:…") */
+  identity: string;
+  /** signed: verified against a registered key; claimed: access control off; system: Lumen itself */
+  proof: 'signed' | 'claimed' | 'system';
+  keyId: string | null;
+  /** accepted / refused (a decision checked), applied (a change made), automatic (by policy) */
+  outcome: 'accepted' | 'refused' | 'applied' | 'automatic';
+  detail: string;
+  workflowId: string | null;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'> & { at?: string };
+
 /** The model registry and lineage store. SQLite is the embedded default; the interface is async for PostgreSQL. */
 export interface Registry {
   recordDataset(dataset: DatasetRef, profile: ArtifactRef | null): Promise<void>;
@@ -278,6 +315,18 @@ export interface Registry {
     run: Omit<ScheduleRunRecord, 'id' | 'at'>,
   ): Promise<{ record: ScheduleRunRecord; failuresInRow: number }>;
   listScheduleRuns(scheduleId: string, limit?: number): Promise<ScheduleRunRecord[]>;
+  /** Register a public key; the same key again is a no-op, the same id for another person is refused. */
+  addKey(key: Pick<AccessKey, 'keyId' | 'person' | 'publicKeyPem' | 'addedBy'>): Promise<AccessKey>;
+  getKey(keyId: string): Promise<AccessKey | undefined>;
+  listKeys(): Promise<AccessKey[]>;
+  revokeKey(keyId: string, by: string, reason: string): Promise<AccessKey>;
+  /**
+   * Spend a statement's nonce. The first use, and a repeat from the same context (a retried activity), are fresh;
+   * a use from any other context is a replay, answered with where it was first used.
+   */
+  useNonce(nonce: string, keyId: string, context: string): Promise<{ fresh: boolean; context: string; at: string }>;
+  recordAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  listAudit(filter: { model?: string; since?: string; limit?: number }): Promise<AuditEvent[]>;
   announceServingInstance(instance: { id: string; url: string }): Promise<void>;
   servingInstances(seenSince: string): Promise<ServingInstance[]>;
   close(): void;

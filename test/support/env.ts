@@ -10,6 +10,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
+import { loadAccessPolicy } from '../../lib/access/policy';
 import { ArtifactStore } from '../../lib/artifacts';
 import { lumenPaths } from '../../lib/config';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
@@ -36,7 +37,12 @@ export function tempHome(prefix = 'lumen-test-'): TestHome {
   const registry = new SqliteRegistry(paths.registry);
   return {
     home,
-    deps: { store: new ArtifactStore(paths.artifacts), registry, codeVersion: 'test-code-version' },
+    deps: {
+      store: new ArtifactStore(paths.artifacts),
+      registry,
+      codeVersion: 'test-code-version',
+      access: () => loadAccessPolicy(home, {}),
+    },
     cleanup: () => {
       registry.close();
       fs.rmSync(home, { recursive: true, force: true });
