@@ -10,7 +10,7 @@ export function accessActivities(deps: ActivityDeps) {
      * Check a person's decision (signature, key, role, freshness, nonce) and put the verdict in the audit trail.
      * A retry of this activity is not a replay of the statement: the nonce is spent per activity execution.
      */
-    async verifyDecision(input: { claim: DecisionClaim }): Promise<AccessVerdict> {
+    async verifyDecision(input: { claim: DecisionClaim; excluded?: Record<string, string> }): Promise<AccessVerdict> {
       return asActivity(async () => {
         const info = Context.current().info;
         const { workflowId, runId } = info.workflowExecution ?? { workflowId: 'standalone', runId: info.activityId };
@@ -19,6 +19,7 @@ export function accessActivities(deps: ActivityDeps) {
           policy: deps.access ? deps.access() : OPEN_ACCESS,
           usedAt: `${workflowId}/${runId}/activity ${info.activityId}`,
           workflowId,
+          excluded: input.excluded,
         });
       });
     },

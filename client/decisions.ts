@@ -31,14 +31,21 @@ export async function decideCandidateWith(
   const record = await registry.getVersion(d.model, d.version);
   if (!record) throw new CliError(`${d.model} v${d.version} is not registered`);
   const artifactSha256 = record.artifact.sha256;
-  const proof = d.sign?.({ action: d.kind, model: d.model, subject: { version: d.version, artifactSha256 }, comment: d.comment });
+  const proof = d.sign?.({
+    action: d.kind,
+    model: d.model,
+    subject: { version: d.version, artifactSha256 },
+    comment: d.comment,
+  });
   const client = await connect();
   const answer = await client.workflow
     .getHandle(pending.workflowId)
     .executeUpdate(d.kind === 'approve' ? approveCandidate : rejectCandidate, {
       args: [{ version: d.version, artifactSha256, by: d.by, comment: d.comment, ...(proof ? { proof } : {}) }],
       // the same decision sent again (a retried command, a form sent twice) is the same update: applied once
-      updateId: `${d.kind}:${d.model}:v${d.version}:${d.by}`,
+      // (a signed one is a new statement each time: a decision refused before — say, a key not yet registered — is
+      // sent afresh, not answered with the old refusal)
+      updateId: `${d.kind}:${d.model}:v${d.version}:${d.by}${proof ? `:${proof.nonce}` : ''}`,
     });
   return { decision: answer.decision, version: answer.version, workflowId: pending.workflowId };
 }

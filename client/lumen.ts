@@ -221,7 +221,7 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }) => (await import('./access-commands')).keysListCommand(opts));
   program
     .command('audit')
-    .description("who decided what about a model: decisions (accepted or refused), changes, automatic actions")
+    .description('who decided what about a model: decisions (accepted or refused), changes, automatic actions')
     .argument('<model>', 'a model, or "*" for key changes')
     .option('--since <time>', 'a time (ISO 8601) or a span back from now: 90m, 24h, 7d')
     .option('--limit <n>', 'the newest n events', '200')

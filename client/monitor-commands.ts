@@ -194,11 +194,9 @@ export async function monitorPolicyCommand(
   const proof = sign({ action: 'policy', model, subject: { policy: canonical(patch) }, comment: opts.reason });
   await withClient(async (client) => {
     try {
-      const policy = await client.workflow
-        .getHandle(monitorWorkflowId(model))
-        .executeUpdate(setPolicyUpdate, {
-          args: [{ policy: patch, by, reason: opts.reason, ...(proof ? { proof } : {}) }],
-        });
+      const policy = await client.workflow.getHandle(monitorWorkflowId(model)).executeUpdate(setPolicyUpdate, {
+        args: [{ policy: patch, by, reason: opts.reason, ...(proof ? { proof } : {}) }],
+      });
       printJson(policy);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
 import type { DecisionClaim } from '../lib/access/statement';
 import type { AccessVerdict } from '../lib/access/verify';
@@ -16,10 +16,27 @@ const access = proxyActivities<PipelineActivities>(BOOKKEEPING);
  * A person's decision, checked (signature, key, role, freshness, replay) and put in the audit trail before it is
  * applied; a refusal is an AccessDenied failure carrying the reason, and nothing is changed.
  */
-export async function verified(claim: DecisionClaim): Promise<AccessVerdict> {
-  const verdict = await access.verifyDecision({ claim });
+export async function verified(claim: DecisionClaim, excluded?: Record<string, string>): Promise<AccessVerdict> {
+  const verdict = await access.verifyDecision({ claim, ...(excluded ? { excluded } : {}) });
   if (!verdict.accepted) {
     throw ApplicationFailure.nonRetryable(`${claim.action} refused: ${verdict.reason}`, 'AccessDenied');
   }
   return verdict;
+}
+
+/**
+ * Decisions on one wait taken one at a time: each is verified (an activity) before it applies, so without this a
+ * burst of them would all be verified — and audited as accepted — before the first one decided anything.
+ */
+export function oneAtATime(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let busy = false;
+  return async (fn) => {
+    await condition(() => !busy);
+    busy = true;
+    try {
+      return await fn();
+    } finally {
+      busy = false;
+    }
+  };
 }

@@ -1,3 +1,5 @@
+// lib/access/statement is pure (no I/O, no imports): a validator checks the signature block's shape with it
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { proofProblem, type DecisionProof } from '../lib/access/statement';
 import type { ApprovalRequest, QuarantineRequest } from './definitions';
 

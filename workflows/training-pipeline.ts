@@ -34,7 +34,7 @@ import {
 } from './definitions';
 import type { TrainOutcome } from '../lib/training';
 import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
-import { SIGNED_DECISIONS, verified } from './access';
+import { oneAtATime, SIGNED_DECISIONS, verified } from './access';
 import { approvalPayload, quarantinePayload } from './decision-payloads';
 import { trainWithSearch } from './search';
 
@@ -388,55 +388,61 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     };
     const needed = spec.gate.approval.approvers ?? 1;
     if (needed > 1) status.approval.approversNeeded = needed;
+    const serially = oneAtATime();
     const decide = (kind: 'approved' | 'rejected') => async (r: ApprovalRequest) => {
       let by = r.by.trim();
       if (patched(SIGNED_DECISIONS)) {
-        const verdict = await verified({
-          action: kind === 'approved' ? 'approve' : 'reject',
-          model: spec.name,
-          subject: { version, artifactSha256 },
-          by: r.by,
-          comment: r.comment,
-          proof: r.proof,
-        });
-        by = verdict.identity;
-        // another decision may have landed while this one was verified
-        if (status.approval!.decision) {
-          throw ApplicationFailure.nonRetryable(
-            `v${version} was already ${status.approval!.decision.kind} by ${status.approval!.decision.by}`,
-            'ConflictError',
-          );
-        }
-        if (kind === 'approved') {
-          const fourEyes = fourEyesProblem(by, needed);
-          if (fourEyes) throw ApplicationFailure.nonRetryable(fourEyes, 'AccessDenied');
-          const approvals = (status.approval!.approvals ??= []);
-          approvals.push({ by, comment: r.comment.trim(), at: new Date(Date.now()).toISOString() });
-          if (approvals.length < needed) {
-            await alert(
-              'info',
-              'approval-partial',
-              `${spec.name} v${version} approved by ${by} (${approvals.length} of ${needed} approvers)`,
+        await serially(async () => {
+          // another decision may have landed while this one waited its turn
+          if (status.approval!.decision) {
+            throw ApplicationFailure.nonRetryable(
+              `no candidate is waiting for approval: v${version} was already ${status.approval!.decision.kind} by ${status.approval!.decision.by}`,
+              'ConflictError',
             );
-            return { decision: kind, version };
           }
-          by = approvals.map((a) => a.by).join(' + ');
-        }
+          const verdict = await verified(
+            {
+              action: kind === 'approved' ? 'approve' : 'reject',
+              model: spec.name,
+              subject: { version, artifactSha256 },
+              by: r.by,
+              comment: r.comment,
+              proof: r.proof,
+            },
+            kind === 'approved' ? fourEyes(needed) : undefined,
+          );
+          by = verdict.identity;
+          if (kind === 'approved') {
+            const approvals = (status.approval!.approvals ??= []);
+            approvals.push({ by, comment: r.comment.trim(), at: new Date(Date.now()).toISOString() });
+            if (approvals.length < needed) {
+              await alert(
+                'info',
+                'approval-partial',
+                `${spec.name} v${version} approved by ${by} (${approvals.length} of ${needed} approvers)`,
+              );
+              return;
+            }
+            by = approvals.map((a) => a.by).join(' + ');
+          }
+          status.approval!.decision = { kind, by, comment: r.comment.trim() };
+        });
+        return { decision: kind, version };
       }
       status.approval!.decision = { kind, by, comment: r.comment.trim() };
       return { decision: kind, version };
     };
-    /** Why this person may not approve (yet): four eyes, as the spec's gate asks. */
-    const fourEyesProblem = (by: string, n: number): string | null => {
-      if (spec.gate.approval.distinctFromStarter && (starter === null || starter === by)) {
-        return starter === null
-          ? `four eyes: nobody verified started this run, so nobody can be told apart from its starter; start it with a signed request`
-          : `four eyes: ${by} started this run and may not approve its candidate (gate.approval.distinctFromStarter)`;
+    /** Who may not approve, and why: four eyes, as the spec's gate asks (checked with the signature, and audited). */
+    const fourEyes = (n: number): Record<string, string> => {
+      const excluded: Record<string, string> = {};
+      for (const a of status.approval!.approvals ?? []) {
+        excluded[a.by] = `four eyes: ${a.by} has approved v${version} already; it needs ${n} different approvers`;
       }
-      if (status.approval!.approvals?.some((a) => a.by === by)) {
-        return `four eyes: ${by} has approved v${version} already; it needs ${n} different approvers`;
+      if (spec.gate.approval.distinctFromStarter && starter !== null) {
+        excluded[starter] =
+          `four eyes: ${starter} started this run and may not approve its candidate (gate.approval.distinctFromStarter)`;
       }
-      return null;
+      return excluded;
     };
     setHandler(approveCandidate, decide('approved'), { validator: validate });
     setHandler(rejectCandidate, decide('rejected'), { validator: validate });
@@ -509,26 +515,31 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       if (!request.by.trim()) throw new Error('a decision needs the identity of who makes it ("by")');
       if (!request.reason.trim()) throw new Error('a decision needs a reason');
     };
+    const serially = oneAtATime();
     const decide = (kind: 'released' | 'discarded') => async (request: QuarantineRequest) => {
       let by = request.by.trim();
       if (patched(SIGNED_DECISIONS)) {
-        const verdict = await verified({
-          action: kind === 'released' ? 'release' : 'discard',
-          model: spec.name,
-          subject: { dataset: ingested.sha256 },
-          by: request.by,
-          comment: request.reason,
-          proof: request.proof,
+        await serially(async () => {
+          if (status.quarantine!.decision) {
+            throw ApplicationFailure.nonRetryable(
+              `no batch is waiting in quarantine: it was already ${status.quarantine!.decision.kind} by ${status.quarantine!.decision.by}`,
+              'ConflictError',
+            );
+          }
+          const verdict = await verified({
+            action: kind === 'released' ? 'release' : 'discard',
+            model: spec.name,
+            subject: { dataset: ingested.sha256 },
+            by: request.by,
+            comment: request.reason,
+            proof: request.proof,
+          });
+          by = verdict.identity;
+          status.quarantine!.decision = { kind, by, reason: request.reason.trim() };
         });
-        by = verdict.identity;
-        if (status.quarantine!.decision) {
-          throw ApplicationFailure.nonRetryable(
-            `the batch was already ${status.quarantine!.decision.kind} by ${status.quarantine!.decision.by}`,
-            'ConflictError',
-          );
-        }
+      } else {
+        status.quarantine!.decision = { kind, by, reason: request.reason.trim() };
       }
-      status.quarantine!.decision = { kind, by, reason: request.reason.trim() };
       return { decision: kind, dataset: ingested.sha256 };
     };
     setHandler(releaseQuarantine, decide('released'), { validator: validate });

@@ -30,13 +30,14 @@ export function keyIdOf(publicKey: crypto.KeyObject | string): string {
 
 /** A public key as PEM, checked to be Ed25519; any other text gets an error that says what was wrong. */
 export function parsePublicKey(text: string, where: string): { pem: string; keyId: string } {
+  // node derives a public key from a private one without a word: a private key sent here must not be accepted
+  if (/PRIVATE KEY/.test(text)) throw new AccessDenied(`${where} holds a private key: register only the public half`);
   let key: crypto.KeyObject;
   try {
     key = crypto.createPublicKey(text);
   } catch (err) {
     throw new AccessDenied(`${where} is not a public key in PEM form: ${(err as Error).message}`);
   }
-  if (key.type !== 'public') throw new AccessDenied(`${where} holds a private key: register only the public half`);
   const keyId = keyIdOf(key);
   return { pem: key.export({ format: 'pem', type: 'spki' }).toString(), keyId };
 }
@@ -106,7 +107,9 @@ export function loadSigningKey(file: string): SigningKey {
   const publicKey = crypto.createPublicKey(privateKey);
   const keyId = keyIdOf(publicKey);
   if (parsed.keyId !== undefined && parsed.keyId !== keyId) {
-    throw new AccessDenied(`${file}: its keyId ${JSON.stringify(parsed.keyId)} does not belong to its private key (${keyId})`);
+    throw new AccessDenied(
+      `${file}: its keyId ${JSON.stringify(parsed.keyId)} does not belong to its private key (${keyId})`,
+    );
   }
   return {
     person: parsed.person,

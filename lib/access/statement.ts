@@ -93,9 +93,11 @@ export function proofProblem(value: unknown): string | null {
   const p = value as Record<string, unknown>;
   const extra = Object.keys(p).filter((k) => !['keyId', 'at', 'nonce', 'signature'].includes(k));
   if (extra.length) return `has unknown field(s) ${extra.join(', ')}`;
-  if (typeof p.keyId !== 'string' || p.keyId.length !== 32 || !HEX.test(p.keyId)) return '"keyId" must be 32 hex digits';
+  if (typeof p.keyId !== 'string' || p.keyId.length !== 32 || !HEX.test(p.keyId))
+    return '"keyId" must be 32 hex digits';
   if (typeof p.at !== 'string' || p.at.length > 40 || Number.isNaN(Date.parse(p.at))) return '"at" must be a time';
-  if (typeof p.nonce !== 'string' || p.nonce.length !== 32 || !HEX.test(p.nonce)) return '"nonce" must be 32 hex digits';
+  if (typeof p.nonce !== 'string' || p.nonce.length !== 32 || !HEX.test(p.nonce))
+    return '"nonce" must be 32 hex digits';
   if (typeof p.signature !== 'string' || p.signature.length > 200 || !BASE64.test(p.signature)) {
     return '"signature" must be base64 (an Ed25519 signature)';
   }

@@ -24,6 +24,8 @@ export interface VerifyContext {
   usedAt: string;
   workflowId: string | null;
   now?: Date;
+  /** people who may not make this decision, with why (four eyes: the run's starter, who already approved) */
+  excluded?: Record<string, string>;
 }
 
 /**
@@ -66,6 +68,8 @@ async function judge(claim: DecisionClaim, ctx: VerifyContext): Promise<AccessVe
           `(lumen keys generate, then an admin runs lumen keys add)`,
       );
     }
+    const held = ctx.excluded?.[claim.by];
+    if (held) return refuse(held);
     return {
       accepted: true,
       identity: claim.by,
@@ -109,10 +113,19 @@ async function judge(claim: DecisionClaim, ctx: VerifyContext): Promise<AccessVe
       role,
     };
   }
-  // last, so a refused statement does not spend its nonce
+  // after the checks of the statement itself, so a forged or misdirected one does not spend the nonce
   const spent = await registry.useNonce(proof.nonce, proof.keyId, ctx.usedAt);
   if (!spent.fresh) {
     return refuse(`this signed statement was already used (at ${spent.at}, ${spent.context}): a replay is refused`);
   }
-  return { accepted: true, identity: key.person, proof: 'signed', keyId: key.keyId, role, reason: 'signature verified' };
+  const held = ctx.excluded?.[key.person];
+  if (held) return { ...refuse(held), role };
+  return {
+    accepted: true,
+    identity: key.person,
+    proof: 'signed',
+    keyId: key.keyId,
+    role,
+    reason: 'signature verified',
+  };
 }
