@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
 import type { DecisionClaim } from '../lib/access/statement';
 import type { AccessVerdict } from '../lib/access/verify';
@@ -26,17 +26,17 @@ export async function verified(claim: DecisionClaim, excluded?: Record<string, s
 
 /**
  * Decisions on one wait taken one at a time: each is verified (an activity) before it applies, so without this a
- * burst of them would all be verified — and audited as accepted — before the first one decided anything.
+ * burst of them would all be verified — and audited as accepted — before the first one decided anything. A promise
+ * chain, not a flag and `condition`: conditions that hold are all released in the same pass.
  */
 export function oneAtATime(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let busy = false;
-  return async (fn) => {
-    await condition(() => !busy);
-    busy = true;
-    try {
-      return await fn();
-    } finally {
-      busy = false;
-    }
+  let last: Promise<void> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = last.then(fn);
+    last = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   };
 }

@@ -176,7 +176,7 @@ describe('quarantine: a batch that breaks its contract waits for a person', () =
       );
       // payloads of the wrong kind (a script, a hand-made call) get a refusal naming the field, not a TypeError
       for (const [payload, expect] of [
-        [null, /a quarantine decision must be an object with dataset, by, reason; got null/],
+        [null, /a quarantine decision must be an object with dataset, by, reason, proof; got null/],
         [{ dataset: sha, by: 7, reason: 'x' }, /"by" must be text; got number 7/],
         [{ dataset: sha, by: 'ana', reason: 'x', force: true }, /unknown field\(s\) force/],
         [{ dataset: sha, by: 'ana', reason: 'x'.repeat(10_001) }, /"reason" is 10001 characters; at most 10000/],
