@@ -8,7 +8,7 @@ import { workflowBundle } from '../support/env';
 
 const dir = path.join(__dirname, '..', 'histories');
 /** the tag of the histories recorded by the current workflow code (npm run record-histories -- <tag>) */
-const CURRENT = 'v3';
+const CURRENT = 'v4';
 const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as RecordedHistory[];
 
 describe('replay of saved workflow histories (determinism)', () => {
@@ -36,6 +36,15 @@ describe('replay of saved workflow histories (determinism)', () => {
       fs.readFileSync(path.join(dir, file), 'utf8').includes('"core_patch"');
     assert.ok(patchedRun(`promoted.${CURRENT}.json`));
     assert.ok(!patchedRun('promoted.json'));
+    // people's decisions are verified (an activity) before they apply, in every run the current code recorded
+    const verifiesDecisions = (file: string): boolean => {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      return text.includes('"verifyDecision"');
+    };
+    for (const scenario of ['approved', 'released', 'rollback', 'monitor']) {
+      assert.ok(verifiesDecisions(`${scenario}.${CURRENT}.json`), scenario);
+      assert.ok(!verifiesDecisions(`${scenario}.v3.json`), `${scenario} (v3)`);
+    }
   });
 
   for (const r of recorded) {
