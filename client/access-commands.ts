@@ -68,6 +68,10 @@ export async function keysAddCommand(person: string, publicKeyFile: string, opts
     if (existing?.revokedAt) {
       throw new CliError(`key ${keyId} was revoked at ${existing.revokedAt}; a revoked key is never added back`);
     }
+    if (existing && existing.person !== person) {
+      throw new CliError(`key ${keyId} is already registered to ${existing.person}`);
+    }
+    if (existing) return void console.log(`key ${keyId} of ${person} is already registered (by ${existing.addedBy})`);
     const by = await verifyKeyChange(registry, 'keys-add', { keyId, person }, opts.reason, person);
     const key = await registry.addKey({ keyId, person, publicKeyPem: pem, addedBy: by });
     console.log(`key ${key.keyId} of ${key.person} registered (by ${key.addedBy})`);
@@ -82,6 +86,7 @@ export async function keysRevokeCommand(keyId: string, opts: { reason: string })
   try {
     const key = await registry.getKey(keyId);
     if (!key) throw new CliError(`no key ${keyId} is registered (lumen keys list)`);
+    if (key.revokedAt) return void console.log(`key ${keyId} of ${key.person} was already revoked at ${key.revokedAt}`);
     const by = await verifyKeyChange(registry, 'keys-revoke', { keyId, person: key.person }, opts.reason, null);
     const revoked = await registry.revokeKey(keyId, by, opts.reason);
     console.log(`key ${keyId} of ${revoked.person} revoked at ${revoked.revokedAt} by ${revoked.revokedBy}`);

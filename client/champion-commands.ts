@@ -25,6 +25,7 @@ import { loadAccessPolicy } from '../lib/access/policy';
 import { verifyDecision } from '../lib/access/verify';
 import { printJson } from './output';
 import { openRegistry, parseModelRef } from './registry-commands';
+import { aliasNameProblem } from '../lib/registry/sqlite';
 
 /** approve / reject / rollback / promote / alias / verify: the decisions people make about versions. */
 
@@ -121,6 +122,12 @@ export async function setAlias(
   const claim = { action: 'alias' as const, model, subject: { alias, version: target }, comment: opts.reason };
   const { registry } = openRegistry();
   try {
+    // what cannot be done is said before the decision is verified (and audited as accepted)
+    const problem = aliasNameProblem(alias);
+    if (problem) throw new CliError(problem);
+    if (target !== null && !(await registry.getVersion(model, target))) {
+      throw new CliError(`${model} v${target} is not registered (lumen models ${model})`);
+    }
     const requestId = randomUUID();
     // no workflow moves a free-form alias: the decision is verified here, against the same keys and roles
     const verdict = await verifyDecision(

@@ -373,6 +373,15 @@ function toValidation(r: ValidationRow): ValidationRecord {
 
 const now = (): string => new Date().toISOString();
 
+/** Why a name cannot be a free-form alias (null: it can). */
+export function aliasNameProblem(alias: string): string | null {
+  if (alias === 'champion' || alias === 'previous') return `"${alias}" moves only by promotion or rollback`;
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(alias)) {
+    return `alias "${alias}": lower-case letters, digits and dashes, starting with a letter`;
+  }
+  return null;
+}
+
 function toKey(r: Record<string, string | null>): AccessKey {
   return {
     keyId: String(r.key_id),
@@ -817,12 +826,8 @@ export class SqliteRegistry implements Registry {
   }
 
   async setAlias(change: AliasChange): Promise<void> {
-    if (change.alias === 'champion' || change.alias === 'previous') {
-      throw new ConflictError(`"${change.alias}" moves only by promotion or rollback`);
-    }
-    if (!/^[a-z][a-z0-9-]{0,62}$/.test(change.alias)) {
-      throw new ConflictError(`alias "${change.alias}": lower-case letters, digits and dashes, starting with a letter`);
-    }
+    const problem = aliasNameProblem(change.alias);
+    if (problem) throw new ConflictError(problem);
     this.db
       .transaction(() => {
         const done = this.db
@@ -972,7 +977,9 @@ export class SqliteRegistry implements Registry {
   }
 
   /** One audit row, inside the caller's transaction when there is one. */
-  private audit(e: Omit<NewAuditEvent, 'proof' | 'keyId'> & Partial<Pick<NewAuditEvent, 'proof' | 'keyId'>>): AuditEvent {
+  private audit(
+    e: Omit<NewAuditEvent, 'proof' | 'keyId'> & Partial<Pick<NewAuditEvent, 'proof' | 'keyId'>>,
+  ): AuditEvent {
     const at = e.at ?? now();
     const id = this.db
       .prepare(
@@ -1035,7 +1042,9 @@ export class SqliteRegistry implements Registry {
         }
         const at = now();
         this.db
-          .prepare('INSERT INTO access_keys (key_id, person, public_key_pem, added_at, added_by) VALUES (?, ?, ?, ?, ?)')
+          .prepare(
+            'INSERT INTO access_keys (key_id, person, public_key_pem, added_at, added_by) VALUES (?, ?, ?, ?, ?)',
+          )
           .run(key.keyId, key.person, key.publicKeyPem, at, key.addedBy);
         this.audit({
           model: '*',
@@ -1053,8 +1062,7 @@ export class SqliteRegistry implements Registry {
 
   private keyRow(keyId: string): AccessKey | undefined {
     const r = this.db.prepare('SELECT * FROM access_keys WHERE key_id = ?').get(keyId) as
-      | Record<string, string | null>
-      | undefined;
+      Record<string, string | null> | undefined;
     return r && toKey(r);
   }
 
@@ -1093,12 +1101,15 @@ export class SqliteRegistry implements Registry {
       .immediate();
   }
 
-  async useNonce(nonce: string, keyId: string, context: string): Promise<{ fresh: boolean; context: string; at: string }> {
+  async useNonce(
+    nonce: string,
+    keyId: string,
+    context: string,
+  ): Promise<{ fresh: boolean; context: string; at: string }> {
     return this.db
       .transaction(() => {
         const seen = this.db.prepare('SELECT context, at FROM decision_nonces WHERE nonce = ?').get(nonce) as
-          | { context: string; at: string }
-          | undefined;
+          { context: string; at: string } | undefined;
         if (seen) return { fresh: seen.context === context, ...seen };
         const at = now();
         this.db
