@@ -167,11 +167,11 @@ describe('fuzz: seeded mutations of lumen command lines', () => {
     process.stdout.write = ((chunk: string | Uint8Array) => (
       (out += String(chunk)),
       true
-    )) as typeof process.stdout.write;
+    ));
     process.stderr.write = ((chunk: string | Uint8Array) => (
       (err += String(chunk)),
       true
-    )) as typeof process.stderr.write;
+    ));
     console.log = (...a: unknown[]) => void (out += `${a.map(String).join(' ')}\n`);
     console.error = console.warn = (...a: unknown[]) => void (err += `${a.map(String).join(' ')}\n`);
     process.exitCode = undefined;
