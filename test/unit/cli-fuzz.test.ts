@@ -164,14 +164,8 @@ describe('fuzz: seeded mutations of lumen command lines', () => {
     let err = '';
     const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
     const logs = { log: console.log, error: console.error, warn: console.warn };
-    process.stdout.write = ((chunk: string | Uint8Array) => (
-      (out += String(chunk)),
-      true
-    ));
-    process.stderr.write = ((chunk: string | Uint8Array) => (
-      (err += String(chunk)),
-      true
-    ));
+    process.stdout.write = (chunk: string | Uint8Array) => ((out += String(chunk)), true);
+    process.stderr.write = (chunk: string | Uint8Array) => ((err += String(chunk)), true);
     console.log = (...a: unknown[]) => void (out += `${a.map(String).join(' ')}\n`);
     console.error = console.warn = (...a: unknown[]) => void (err += `${a.map(String).join(' ')}\n`);
     process.exitCode = undefined;
