@@ -149,6 +149,12 @@ export function formatLineage(view: VersionLineageView): string {
       `  approval     ${a.status}${a.decidedBy ? ` by ${a.decidedBy}` : ''}${a.decidedAt ? ` ${a.decidedAt}` : ''}${a.comment ? `: ${a.comment}` : ''}`,
     );
   }
+  for (const d of view.decisions) {
+    const proof = d.proof === 'signed' ? `signed, key ${d.keyId?.slice(0, 8)}…` : d.proof;
+    lines.push(
+      `  decision     ${d.at}  ${d.action} by ${d.identity} (${proof}): ${d.outcome}${d.detail ? ` — ${d.detail}` : ''}`,
+    );
+  }
   for (const p of view.promotions) {
     lines.push(
       `  ${p.alias.padEnd(12)} ${p.at}  v${p.fromVersion ?? '–'} → v${p.toVersion ?? '–'} by ${p.actor}: ${p.reason}`,

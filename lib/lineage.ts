@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { ArtifactStore } from './artifacts';
 import { NotFoundError } from './errors';
 import type {
+  AuditEvent,
   AliasEvent,
   ApprovalRecord,
   DatasetRecord,
@@ -20,8 +21,16 @@ export interface VersionLineageView {
   validationSummary: string | null;
   promotions: AliasEvent[];
   approvals: ApprovalRecord[];
+  /**
+   * people's decisions about it, as verified (accepted or refused, signed or claimed): those taken in the run that
+   * made it (its start, its batch's release, its approval) and those naming it since (promotion, rollback, alias)
+   */
+  decisions: AuditEvent[];
   isChampion: boolean;
 }
+
+/** the audit rows that are a person's decision checked, not a change recorded */
+const VERDICTS = new Set<AuditEvent['outcome']>(['accepted', 'refused']);
 
 export async function versionLineage(
   registry: Registry,
@@ -59,6 +68,11 @@ export async function versionLineage(
     validationSummary,
     promotions,
     approvals: await registry.listApprovals({ model, version: versionNumber }),
+    decisions: (await registry.listAudit({ model, limit: 100_000 })).filter(
+      (e) =>
+        VERDICTS.has(e.outcome) &&
+        (e.workflowId === version.workflowId || e.subject.version === versionNumber || e.subject.to === versionNumber),
+    ),
     isChampion: (await registry.alias(model, 'champion')) === versionNumber,
   };
 }

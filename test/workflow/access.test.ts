@@ -7,6 +7,7 @@ import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeli
 import { generateSigningKey, signClaim, type SigningKey } from '../../lib/access/keys';
 import { canonical, type DecisionClaim } from '../../lib/access/statement';
 import type { SourceRef } from '../../lib/data/source';
+import { versionLineage } from '../../lib/lineage';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
 import {
   approveCandidate,
@@ -177,7 +178,23 @@ describe('access control: signed decisions, roles and four eyes on a real server
       const result = await started.handle.result();
       assert.equal(result.outcome, 'promoted');
       assert.equal(result.approval?.by, 'bo + cy');
+      // signatures travel, private keys never do: nothing of them in the run's history
+      const history = JSON.stringify(await started.handle.fetchHistory());
+      for (const key of Object.values(keys)) {
+        const body = key.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+        assert.ok(!history.includes(body) && !history.includes('PRIVATE KEY'), `${key.person}'s private key`);
+      }
     });
+    const lineage = await versionLineage(t.deps.registry, t.deps.store, spec.name, 1);
+    assert.deepEqual(
+      lineage.decisions.filter((d) => d.outcome === 'accepted').map((d) => [d.action, d.identity, d.proof]),
+      [
+        ['start', 'ana', 'signed'],
+        ['approve', 'bo', 'signed'],
+        ['approve', 'cy', 'signed'],
+      ],
+    );
+    assert.equal(lineage.decisions.filter((d) => d.outcome === 'refused').length, 9);
     const [approved] = await t.deps.registry.listApprovals({ model: spec.name });
     assert.deepEqual([approved.status, approved.decidedBy], ['approved', 'bo + cy']);
     assert.equal(await t.deps.registry.alias(spec.name, 'champion'), 1);
