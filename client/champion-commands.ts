@@ -47,7 +47,11 @@ export async function decideCandidate(
         comment: opts.comment,
         sign,
       });
-      console.log(`${answer.decision} ${model} v${answer.version} by ${by} (${answer.workflowId})`);
+      console.log(
+        answer.awaiting
+          ? `approval of ${model} v${answer.version} by ${by} recorded; it needs ${answer.awaiting} more approver(s) (${answer.workflowId})`
+          : `${answer.decision} ${model} v${answer.version} by ${by} (${answer.workflowId})`,
+      );
     });
   } finally {
     registry.close();

@@ -25,7 +25,7 @@ export async function decideCandidateWith(
   connect: () => Promise<Client>,
   registry: Registry,
   d: CandidateDecision,
-): Promise<{ decision: string; version: number; workflowId: string }> {
+): Promise<{ decision: string; version: number; awaiting?: number; workflowId: string }> {
   const [pending] = await registry.listApprovals({ model: d.model, version: d.version, status: 'pending' });
   if (!pending) throw new CliError(`${d.model} v${d.version} is not waiting for approval (see: lumen pending)`);
   const record = await registry.getVersion(d.model, d.version);
@@ -47,7 +47,7 @@ export async function decideCandidateWith(
       // sent afresh, not answered with the old refusal)
       updateId: `${d.kind}:${d.model}:v${d.version}:${d.by}${proof ? `:${proof.nonce}` : ''}`,
     });
-  return { decision: answer.decision, version: answer.version, workflowId: pending.workflowId };
+  return { ...answer, workflowId: pending.workflowId };
 }
 
 export interface BatchDecision {

@@ -33,7 +33,8 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof WorkflowUpdateFailedError) {
     // the update's validator (or handler) said why
-    return { message: `refused: ${innermost(err)}`, exitCode: EXIT.failed };
+    const why = innermost(err);
+    return { message: /\brefused\b/.test(why) ? why : `refused: ${why}`, exitCode: EXIT.failed };
   }
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
     return { message: 'the request timed out: is a pipeline worker running?', exitCode: EXIT.failed };

@@ -200,7 +200,8 @@ export async function monitorPolicyCommand(
       printJson(policy);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
-        throw new CliError(`policy refused: ${err.cause?.message ?? err.message}`, EXIT.failed);
+        const why = err.cause?.message ?? err.message;
+        throw new CliError(/\brefused\b/.test(why) ? why : `policy refused: ${why}`, EXIT.failed);
       }
       if (err instanceof WorkflowNotFoundError) {
         throw new CliError(`no monitor runs for ${model} (lumen monitor start ${model})`, EXIT.failed);

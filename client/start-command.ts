@@ -94,6 +94,13 @@ export async function statusCommand(workflowId: string, opts: { json?: boolean }
         console.log(
           `approval   v${s.approval.version} (artifact ${s.approval.artifactSha256.slice(0, 16)}…) until ${s.approval.deadline}`,
         );
+        const { approversNeeded, approvals = [] } = s.approval;
+        if (approversNeeded) {
+          const who = approvals.map((a) => `${a.by} (${a.at})`).join(', ');
+          console.log(
+            `           four eyes: ${approvals.length} of ${approversNeeded} approvers${who ? `: ${who}` : ''}`,
+          );
+        }
         console.log(`           lumen approve|reject ${s.model} --version ${s.approval.version} --comment "…"`);
       }
       if (s.quarantine && s.stage === 'quarantined') {

@@ -220,6 +220,8 @@ export interface ApprovalRequest {
 export interface ApprovalAnswer {
   decision: 'approved' | 'rejected';
   version: number;
+  /** four eyes: approvals still needed before the candidate is approved (absent: decided) */
+  awaiting?: number;
 }
 
 export const approveCandidate = defineUpdate<ApprovalAnswer, [ApprovalRequest]>('approve');

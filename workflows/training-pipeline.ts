@@ -392,7 +392,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     const decide = (kind: 'approved' | 'rejected') => async (r: ApprovalRequest) => {
       let by = r.by.trim();
       if (patched(SIGNED_DECISIONS)) {
-        await serially(async () => {
+        const awaiting = await serially(async () => {
           // another decision may have landed while this one waited its turn
           if (status.approval!.decision) {
             throw ApplicationFailure.nonRetryable(
@@ -421,13 +421,14 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
                 'approval-partial',
                 `${spec.name} v${version} approved by ${by} (${approvals.length} of ${needed} approvers)`,
               );
-              return;
+              return needed - approvals.length;
             }
             by = approvals.map((a) => a.by).join(' + ');
           }
           status.approval!.decision = { kind, by, comment: r.comment.trim() };
+          return 0;
         });
-        return { decision: kind, version };
+        return awaiting ? { decision: kind, version, awaiting } : { decision: kind, version };
       }
       status.approval!.decision = { kind, by, comment: r.comment.trim() };
       return { decision: kind, version };

@@ -159,7 +159,7 @@ describe('access control: signed decisions, roles and four eyes on a real server
       assert.equal(after.stage, 'awaiting_approval');
       assert.equal(after.approval!.approvals, undefined, 'no refusal counted as an approval');
 
-      assert.deepEqual(await send(started, first), { decision: 'approved', version });
+      assert.deepEqual(await send(started, first), { decision: 'approved', version, awaiting: 1 });
       // the very same statement again (a new update id): a replay, refused before it counts twice
       await assert.rejects(send(started, first), refusedWith(/already used .*replay is refused/), 'replay');
       await assert.rejects(
