@@ -193,7 +193,9 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
           return done(
             reply,
             `/ui/models/${encodeURIComponent(model)}`,
-            `${answer.decision} ${model} v${v} by ${form.by}`,
+            answer.awaiting
+              ? `approval of ${model} v${v} by ${form.by} recorded; it needs ${answer.awaiting} more approver(s)`
+              : `${answer.decision} ${model} v${v} by ${form.by}`,
           );
         } catch (err) {
           return refused(reply, 'approvals', explain(err).message, 409);

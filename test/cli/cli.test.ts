@@ -13,6 +13,7 @@ import {
   uniqueQueues,
   vegaPath,
   withWorkers,
+  eventually,
   type TestHome,
 } from '../support/env';
 import { lumen } from '../support/cli';
@@ -220,6 +221,93 @@ describe('the lumen command line', () => {
       const status = JSON.parse((await lumen(['status', id, '--json'], env)).stdout) as { status: string };
       assert.equal(status.status, 'COMPLETED');
     });
+  });
+
+  it('keys and signed decisions: an admin bootstraps, signs others in and revokes; the CLI signs; audit and lineage show who', async () => {
+    const home = tempHome('lumen-cli-access-');
+    const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-cli-keys-'));
+    try {
+      fs.writeFileSync(
+        path.join(home.home, 'access.json'),
+        JSON.stringify({ roles: { ana: { '*': 'admin' }, bo: { 'weather-signed': 'approver' } } }),
+      );
+      const base = { ...env, LUMEN_HOME: home.home, XDG_CONFIG_HOME: keysDir };
+      const as = (person: string) => ({ ...base, LUMEN_KEY_FILE: path.join(keysDir, `${person}.json`) });
+      for (const person of ['ana', 'bo', 'cy']) {
+        const made = await lumen(['keys', 'generate', person], as(person));
+        assert.equal(made.code, 0, made.stderr);
+        assert.match(made.stdout, new RegExp(`lumen keys add ${person} .*${person}\\.pub\\.pem`));
+        assert.equal(fs.statSync(path.join(keysDir, `${person}.json`)).mode & 0o777, 0o600);
+      }
+      const pub = (person: string) => path.join(keysDir, `${person}.pub.pem`);
+      const first = await lumen(['keys', 'add', 'bo', pub('bo'), '--reason', 'first'], base);
+      assert.equal(first.code, 2);
+      assert.match(first.stderr, /the first one must belong to an admin .*bo is not one/);
+      assert.equal((await lumen(['keys', 'add', 'ana', pub('ana'), '--reason', 'first admin'], base)).code, 0);
+      const unsigned = await lumen(['keys', 'add', 'bo', pub('bo'), '--reason', 'joins'], base);
+      assert.match(unsigned.stderr, /keys-add refused: access control is on .* needs a signed decision/);
+      for (const person of ['bo', 'cy']) {
+        const added = await lumen(['keys', 'add', person, pub(person), '--reason', 'joins'], as('ana'));
+        assert.equal(added.code, 0, added.stderr);
+      }
+      const cyKey = JSON.parse(fs.readFileSync(path.join(keysDir, 'cy.json'), 'utf8')) as { keyId: string };
+      const revoked = await lumen(['keys', 'revoke', cyKey.keyId, '--reason', 'left'], as('ana'));
+      assert.equal(revoked.code, 0, revoked.stderr);
+      const listed = await lumen(['keys', 'list'], base);
+      assert.match(listed.stdout, /ana +\*: admin/);
+      assert.match(listed.stdout, /bo +weather-signed: approver .* active/);
+      assert.match(listed.stdout, /cy +– .* revoked \d{4}-\d\d-\d\d: left/);
+
+      const spec = path.join(home.home, 'weather-signed.json');
+      const parsed = JSON.parse(fs.readFileSync(weather, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(
+        spec,
+        JSON.stringify({
+          ...parsed,
+          name: 'weather-signed',
+          gate: { approval: { required: 'always', timeout: '10m' } },
+        }),
+      );
+      const signedQueues = uniqueQueues();
+      const q = { LUMEN_PIPELINE_QUEUE: signedQueues.pipeline, LUMEN_TRAINING_QUEUE: signedQueues.training };
+      await withWorkers(home.deps, signedQueues, ['pipeline', 'training'], async () => {
+        const source = ['--source', 'vega-datasets:seattle-weather.csv'];
+        const refusedStart = await lumen(['start', spec, ...source], { ...base, ...q });
+        assert.equal(refusedStart.code, 2, refusedStart.stdout + refusedStart.stderr);
+        assert.match(refusedStart.stdout + refusedStart.stderr, /start refused: access control is on/);
+        const started = await lumen(['start', spec, ...source], { ...as('ana'), ...q });
+        assert.equal(started.code, 3, started.stdout + started.stderr);
+        const byCy = await lumen(['approve', 'weather-signed', '--version', '1', '--comment', 'ok'], {
+          ...as('cy'),
+          ...q,
+        });
+        assert.equal(byCy.code, 2);
+        assert.match(byCy.stderr, /^lumen: approve refused: key \w+ of cy was revoked at .* by ana$/m);
+        const byBo = await lumen(['approve', 'weather-signed', '--version', '1', '--comment', 'ok'], {
+          ...as('bo'),
+          ...q,
+        });
+        assert.equal(byBo.code, 0, byBo.stderr);
+        assert.match(byBo.stdout, /^approved weather-signed v1 by bo /);
+        await eventually('the promotion', async () =>
+          (await home.deps.registry.alias('weather-signed', 'champion')) === 1 ? true : undefined,
+        );
+      });
+      const audit = await lumen(['audit', 'weather-signed', '--since', '1h'], base);
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.match(audit.stdout, /start +workflowId train:weather-signed:\w+ +ana +signed \w{8} +accepted/);
+      assert.match(audit.stdout, /approve +version 1, .* +cy +signed \w{8} +refused +key \w+ of cy was revoked/);
+      assert.match(audit.stdout, /approve +version 1, .* +bo +signed \w{8} +accepted +ok/);
+      assert.match(audit.stdout, /key-revoked .* cy .* left/);
+      const lineage = await lumen(['lineage', 'weather-signed@1'], base);
+      assert.match(lineage.stdout, /decision .* approve by bo \(signed, key \w{8}…\): accepted — ok/);
+      const wrongSince = await lumen(['audit', 'weather-signed', '--since', 'yesterday'], base);
+      assert.equal(wrongSince.code, 4);
+      assert.match(wrongSince.stderr, /--since must be a time \(ISO 8601\) or a span like 24h or 7d; got "yesterday"/);
+    } finally {
+      home.cleanup();
+      fs.rmSync(keysDir, { recursive: true, force: true });
+    }
   });
 
   it('read commands: tables with headers, --json, and the OS user when $USER is unset', async () => {
