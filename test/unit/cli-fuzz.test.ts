@@ -131,7 +131,8 @@ function snapshot(dirs: string[], registry: string): { files: string; rows: Reco
 describe('fuzz: seeded mutations of lumen command lines', () => {
   let t: TestHome;
   let config: string;
-  const saved = { ...process.env };
+  // taken when the suite starts, not when the file loads: the global fixture sets the server's address in between
+  let saved: NodeJS.ProcessEnv = {};
 
   let main: (argv: string[]) => Promise<number>;
   before(() => {
@@ -139,6 +140,7 @@ describe('fuzz: seeded mutations of lumen command lines', () => {
     // runs, which the TypeScript loader of the tests does not resolve
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     main = (require(path.join(repoRoot, 'dist', 'client', 'lumen.js')) as { main: typeof main }).main;
+    saved = { ...process.env };
     t = tempHome('lumen-cli-fuzz-');
     config = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-cli-fuzz-config-'));
     const profile = path.join(config, 'temporal.toml');

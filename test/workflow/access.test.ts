@@ -8,7 +8,7 @@ import { generateSigningKey, signClaim, type SigningKey } from '../../lib/access
 import { canonical, type DecisionClaim } from '../../lib/access/statement';
 import type { SourceRef } from '../../lib/data/source';
 import { versionLineage } from '../../lib/lineage';
-import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { parseModelSpec, type ModelSpec } from '../../lib/spec';
 import {
   approveCandidate,
   championChangeWorkflowId,
@@ -18,21 +18,10 @@ import {
 } from '../../workflows/definitions';
 import { monitorWorkflowId, setPolicyUpdate } from '../../workflows/monitor-definitions';
 import type { championChange } from '../../workflows';
-import {
-  repoRoot,
-  tempHome,
-  testClient,
-  uniqueQueues,
-  withWorkers,
-  workflowBundle,
-  type TestHome,
-} from '../support/env';
+import { tempHome, testClient, uniqueQueues, withWorkers, workflowBundle, type TestHome } from '../support/env';
+import { weather, weatherYear, waitForStage } from '../support/weather';
 
-const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
-const year = (y: number): SourceRef => ({
-  uri: 'vega-datasets:seattle-weather.csv',
-  window: { column: 'date', start: `${y}-01-01`, end: `${y + 1}-01-01` },
-});
+const year = (y: number): SourceRef => weatherYear(y);
 
 /**
  * Access control end to end, on a real server: with access.json in force, a decision counts only when it is signed
@@ -53,16 +42,7 @@ describe('access control: signed decisions, roles and four eyes on a real server
       gate: { approval: { required: 'always', timeout: '10m', approvers: 2, distinctFromStarter: true } },
     });
 
-  async function waitFor(started: StartedPipeline, stage: PipelineStatus['stage']): Promise<PipelineStatus> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const status = await started.handle.query(statusQuery);
-      if (status.stage === stage) return status;
-      assert.ok(status.stage !== 'done' && status.stage !== 'failed', `ended (${status.stage}) before ${stage}`);
-      assert.ok(Date.now() < deadline, `not ${stage} within 120 s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const waitFor = (started: StartedPipeline, stage: PipelineStatus['stage']) => waitForStage(started, stage, 120_000);
 
   before(async () => {
     t = tempHome();

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { startTrainingPipeline } from '../../client/pipeline';
 import type { SourceRef } from '../../lib/data/source';
 import type { MonitorActionRecord } from '../../lib/registry/types';
-import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { parseModelSpec, type ModelSpec } from '../../lib/spec';
 import { startServer, type RunningServer, type ServeOptions } from '../../serve/server';
 import { championChangeWorkflowId } from '../../workflows/definitions';
 import {
@@ -20,23 +19,12 @@ import {
   type MonitorStatus,
 } from '../../workflows/monitor-definitions';
 import type { championChange, modelMonitor } from '../../workflows';
-import {
-  repoRoot,
-  tempHome,
-  testClient,
-  uniqueQueues,
-  withWorkers,
-  workflowBundle,
-  type TestHome,
-} from '../support/env';
+import { tempHome, testClient, uniqueQueues, withWorkers, workflowBundle, type TestHome } from '../support/env';
+import { weather, weatherYear } from '../support/weather';
 import { testServeOptions, trainAndRegister, weatherRows, type WeatherRow } from '../support/serving';
 
-const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
 const TOKEN = 'monitor-test-token';
-const year = (y: number): SourceRef => ({
-  uri: 'vega-datasets:seattle-weather.csv',
-  window: { column: 'date', start: `${y}-01-01`, end: `${y + 1}-01-01` },
-});
+const year = (y: number): SourceRef => weatherYear(y);
 
 /** A check every 3 s, judged on small windows: the behaviour under test is the policy, not the interval. */
 const quick = {

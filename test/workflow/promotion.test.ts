@@ -6,37 +6,21 @@ import { describeFailure } from '../../client/format';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
 import { uriToPath } from '../../lib/artifacts';
 import type { SourceRef } from '../../lib/data/source';
-import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { parseModelSpec, type ModelSpec } from '../../lib/spec';
 import {
   approveCandidate,
   championChangeWorkflowId,
   LumenStage,
   verifyWorkflowId,
   rejectCandidate,
-  statusQuery,
   type ChampionChangeInput,
   type PipelineStatus,
 } from '../../workflows/definitions';
 import type { championChange, verifyModel } from '../../workflows';
-import {
-  tempHome,
-  testClient,
-  uniqueQueues,
-  withWorkers,
-  workflowBundle,
-  repoRoot,
-  type TestHome,
-} from '../support/env';
+import { tempHome, testClient, uniqueQueues, withWorkers, workflowBundle, type TestHome } from '../support/env';
+import { weather, weatherYear, waitForStage } from '../support/weather';
 
-const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
-const year = (y: number, half?: 1 | 2): SourceRef => ({
-  uri: 'vega-datasets:seattle-weather.csv',
-  window: {
-    column: 'date',
-    start: half === 2 ? `${y}-07-01` : `${y}-01-01`,
-    end: half === 1 ? `${y}-07-01` : `${y + 1}-01-01`,
-  },
-});
+const year = weatherYear;
 
 describe('promotion: gate, approval, history and rollback', () => {
   let t: TestHome;
@@ -74,16 +58,7 @@ describe('promotion: gate, approval, history and rollback', () => {
       args: [{ version: waiting.approval!.version, artifactSha256: waiting.approval!.artifactSha256, by, comment }],
     });
 
-  async function waitFor(started: StartedPipeline, stage: PipelineStatus['stage']): Promise<PipelineStatus> {
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const status = await started.handle.query(statusQuery);
-      if (status.stage === stage) return status;
-      assert.ok(status.stage !== 'done' && status.stage !== 'failed', `ended (${status.stage}) before ${stage}`);
-      assert.ok(Date.now() < deadline, `not ${stage} within 90 s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const waitFor = (started: StartedPipeline, stage: PipelineStatus['stage']) => waitForStage(started, stage);
 
   before(async () => {
     t = tempHome();
