@@ -71,11 +71,22 @@ interface EmbeddedPostgresClass {
     persistent: boolean;
     createPostgresUser: boolean;
     onLog: (message: string) => void;
-  }): { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
+  }): {
+    initialise(): Promise<void>;
+    start(): Promise<void>;
+    stop(): Promise<void>;
+    getPgClient(database: string): {
+      connect(): Promise<void>;
+      query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
+      end(): Promise<void>;
+    };
+  };
 }
 
 interface Postgres {
   port: number;
+  /** how many workflow executions Temporal keeps in its database */
+  executions(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -101,7 +112,16 @@ async function startPostgres(dir: string): Promise<Postgres> {
   await pg.initialise();
   await pg.start();
   say(`PostgreSQL on 127.0.0.1:${port} (${dir})`);
-  return { port, stop: () => pg.stop() };
+  const executions = async (): Promise<number> => {
+    const client = pg.getPgClient('temporal');
+    await client.connect();
+    try {
+      return Number((await client.query('SELECT count(*) AS n FROM executions')).rows[0].n);
+    } finally {
+      await client.end();
+    }
+  };
+  return { port, executions, stop: () => pg.stop() };
 }
 
 function createSchemas(sqlTool: string, module: string, pgPort: number): void {
@@ -213,11 +233,24 @@ async function main(): Promise<number> {
     const address = await writeConfig(module, dir, pg.port);
     temporal = await startServer(server, dir, address);
     say(`running ${tests.join(' ')} against it`);
-    const mocha = spawnSync(process.execPath, [path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...tests], {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, LUMEN_TEST_TEMPORAL_ADDRESS: address },
-    });
+    // the project's .mocharc would add every test file to the ones named here
+    const options = ['--no-config', '--require', 'tsx/cjs', '--require', 'test/support/global.ts'];
+    const mocha = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'),
+        ...options,
+        ...['--timeout', '180000', '--slow', '5000', '--exit'],
+        ...tests,
+      ],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, LUMEN_TEST_TEMPORAL_ADDRESS: address },
+      },
+    );
+    // the proof that the runs went where production's go: Temporal's own tables in PostgreSQL
+    say(`${await pg.executions()} workflow executions persisted in PostgreSQL`);
     return mocha.status ?? 1;
   } finally {
     if (temporal && temporal.exitCode === null) {
