@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { SqliteDatabase, type Sql } from './sql';
 import type { ServingInstance, ServingPolicy, ServingPolicyRecord } from '../serving/policy';
 import type { DatasetRef } from '../data/snapshot';
 import type { ArtifactRef } from '../artifacts';
@@ -419,39 +419,36 @@ const FINAL_AFTER_QUARANTINE: ValidationDecision[] = ['released', 'discarded', '
  * IMMEDIATE transaction, which takes the write lock up front.
  */
 export class SqliteRegistry implements Registry {
-  private readonly db: Database.Database;
+  private readonly sql: SqliteDatabase;
 
   constructor(file: string) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('foreign_keys = ON');
+    this.sql = new SqliteDatabase(file);
     this.migrate();
   }
 
   private migrate(): void {
-    const applied = this.db.pragma('user_version', { simple: true }) as number;
-    this.db
-      .transaction(() => {
-        for (let i = applied; i < MIGRATIONS.length; i++) this.db.exec(MIGRATIONS[i]);
-        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-      })
-      .immediate();
+    const db = this.sql.db;
+    const applied = db.pragma('user_version', { simple: true }) as number;
+    // synchronous, at start: only when there is something to apply (it takes the write lock)
+    if (applied >= MIGRATIONS.length) return;
+    db.transaction(() => {
+      for (let i = applied; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]);
+      db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
   }
 
   async recordDataset(dataset: DatasetRef, profile: ArtifactRef | null): Promise<void> {
-    this.insertDataset(dataset, profile);
+    const q = this.sql;
+    await this.insertDataset(q, dataset, profile);
   }
 
-  private insertDataset(dataset: DatasetRef, profile: ArtifactRef | null): void {
-    this.db
-      .prepare(
-        `INSERT INTO datasets (sha256, uri, rows, source_json, source_fingerprint, columns_json, profile_json, derived_from_json, created_at)
+  private async insertDataset(q: Sql, dataset: DatasetRef, profile: ArtifactRef | null): Promise<void> {
+    await q.run(
+      `INSERT INTO datasets (sha256, uri, rows, source_json, source_fingerprint, columns_json, profile_json, derived_from_json, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sha256) DO UPDATE SET profile_json = COALESCE(excluded.profile_json, profile_json)`,
-      )
-      .run(
+      [
         dataset.sha256,
         dataset.uri,
         dataset.rows,
@@ -461,12 +458,15 @@ export class SqliteRegistry implements Registry {
         profile ? JSON.stringify(profile) : null,
         dataset.derivedFrom ? JSON.stringify(dataset.derivedFrom) : null,
         now(),
-      );
+      ],
+    );
   }
 
   async getDataset(sha256: string): Promise<DatasetRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE sha256 = ?').get(sha256) as
-      Record<string, string | number | null> | undefined;
+    const q = this.sql;
+    const row = await q.get<Record<string, string | number | null>>('SELECT * FROM datasets WHERE sha256 = ?', [
+      sha256,
+    ]);
     if (!row) return undefined;
     const derivedFrom = parse<DatasetRef['derivedFrom']>(row.derived_from_json as string | null);
     return {
@@ -484,40 +484,41 @@ export class SqliteRegistry implements Registry {
   }
 
   async recordValidation(v: NewValidation): Promise<ValidationRecord> {
-    const insert = this.db.transaction((): ValidationRow => {
-      const existing = this.db
-        .prepare('SELECT * FROM validations WHERE model = ? AND dataset_sha256 = ? AND workflow_id = ?')
-        .get(v.model, v.datasetSha256, v.workflowId) as ValidationRow | undefined;
-      if (existing) return existing;
-      const at = now();
-      const { lastInsertRowid } = this.db
-        .prepare(
+    return toValidation(
+      await this.sql.transaction(async (q): Promise<ValidationRow> => {
+        const existing = await q.get<ValidationRow>(
+          'SELECT * FROM validations WHERE model = ? AND dataset_sha256 = ? AND workflow_id = ?',
+          [v.model, v.datasetSha256, v.workflowId],
+        );
+        if (existing) return existing;
+        const at = now();
+        const { id: lastInsertRowid } = (await q.get<{ id: number }>(
           `INSERT INTO validations (model, dataset_sha256, outcome, trainable, contract_hash, report_json, html_json, profile_json,
              quarantine_json, training_dataset_sha256, decision, decided_by, reason, workflow_id, run_id, created_at, decided_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          v.model,
-          v.datasetSha256,
-          v.outcome,
-          v.trainable ? 1 : 0,
-          v.contractHash,
-          JSON.stringify(v.report),
-          JSON.stringify(v.html),
-          JSON.stringify(v.profile),
-          v.quarantine ? JSON.stringify(v.quarantine) : null,
-          v.trainingDatasetSha256,
-          v.decision,
-          v.decidedBy,
-          v.reason,
-          v.workflowId,
-          v.runId,
-          at,
-          v.decision === 'quarantined' ? null : at,
-        );
-      return this.db.prepare('SELECT * FROM validations WHERE id = ?').get(lastInsertRowid) as ValidationRow;
-    });
-    return toValidation(insert.immediate());
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+          [
+            v.model,
+            v.datasetSha256,
+            v.outcome,
+            v.trainable ? 1 : 0,
+            v.contractHash,
+            JSON.stringify(v.report),
+            JSON.stringify(v.html),
+            JSON.stringify(v.profile),
+            v.quarantine ? JSON.stringify(v.quarantine) : null,
+            v.trainingDatasetSha256,
+            v.decision,
+            v.decidedBy,
+            v.reason,
+            v.workflowId,
+            v.runId,
+            at,
+            v.decision === 'quarantined' ? null : at,
+          ],
+        ))!;
+        return (await q.get<ValidationRow>('SELECT * FROM validations WHERE id = ?', [lastInsertRowid]))!;
+      }),
+    );
   }
 
   async decideValidation(
@@ -526,34 +527,40 @@ export class SqliteRegistry implements Registry {
     by: string,
     reason: string,
   ): Promise<ValidationRecord> {
-    const decide = this.db.transaction((): ValidationRow => {
-      const row = this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow | undefined;
-      if (!row) throw new NotFoundError(`validation ${id} does not exist`);
-      if (row.decision === decision) return row;
-      if (row.decision !== 'quarantined' || !FINAL_AFTER_QUARANTINE.includes(decision)) {
-        throw new ConflictError(
-          `validation ${id} of ${row.model} is already ${row.decision}; it cannot become ${decision}`,
-        );
-      }
-      this.db
-        .prepare('UPDATE validations SET decision = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?')
-        .run(decision, by, reason, now(), id);
-      this.audit({
-        model: row.model,
-        action: `batch-${decision}`,
-        subject: { dataset: row.dataset_sha256, validation: id },
-        identity: by,
-        outcome: 'applied',
-        detail: reason,
-        workflowId: row.workflow_id,
-      });
-      return this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow;
-    });
-    return toValidation(decide.immediate());
+    return toValidation(
+      await this.sql.transaction(async (q): Promise<ValidationRow> => {
+        const row = await q.get<ValidationRow>('SELECT * FROM validations WHERE id = ?', [id]);
+        if (!row) throw new NotFoundError(`validation ${id} does not exist`);
+        if (row.decision === decision) return row;
+        if (row.decision !== 'quarantined' || !FINAL_AFTER_QUARANTINE.includes(decision)) {
+          throw new ConflictError(
+            `validation ${id} of ${row.model} is already ${row.decision}; it cannot become ${decision}`,
+          );
+        }
+        await q.run('UPDATE validations SET decision = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?', [
+          decision,
+          by,
+          reason,
+          now(),
+          id,
+        ]);
+        await this.audit(q, {
+          model: row.model,
+          action: `batch-${decision}`,
+          subject: { dataset: row.dataset_sha256, validation: id },
+          identity: by,
+          outcome: 'applied',
+          detail: reason,
+          workflowId: row.workflow_id,
+        });
+        return (await q.get<ValidationRow>('SELECT * FROM validations WHERE id = ?', [id]))!;
+      }),
+    );
   }
 
   async getValidation(id: number): Promise<ValidationRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM validations WHERE id = ?').get(id) as ValidationRow | undefined;
+    const q = this.sql;
+    const row = await q.get<ValidationRow>('SELECT * FROM validations WHERE id = ?', [id]);
     return row && toValidation(row);
   }
 
@@ -562,209 +569,221 @@ export class SqliteRegistry implements Registry {
     decision?: ValidationDecision;
     dataset?: string;
   }): Promise<ValidationRecord[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM validations
+    const q = this.sql;
+    const rows = await q.all<ValidationRow>(
+      `SELECT * FROM validations
           WHERE (@model IS NULL OR model = @model) AND (@decision IS NULL OR decision = @decision)
             AND (@dataset IS NULL OR dataset_sha256 = @dataset OR training_dataset_sha256 = @dataset)
           ORDER BY id`,
-      )
-      .all({
+      {
         model: filter.model ?? null,
         decision: filter.decision ?? null,
         dataset: filter.dataset ?? null,
-      }) as ValidationRow[];
+      },
+    );
     return rows.map(toValidation);
   }
 
   async lastAccepted(model: string): Promise<ValidationRecord | undefined> {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM validations WHERE model = ? AND decision IN ('accepted', 'released')
+    const q = this.sql;
+    const row = await q.get<ValidationRow>(
+      `SELECT * FROM validations WHERE model = ? AND decision IN ('accepted', 'released')
           ORDER BY COALESCE(decided_at, created_at) DESC, id DESC LIMIT 1`,
-      )
-      .get(model) as ValidationRow | undefined;
+      [model],
+    );
     return row && toValidation(row);
   }
 
   async recordAlert(alert: Omit<AlertRecord, 'id' | 'at'>): Promise<AlertRecord> {
-    const record = this.db.transaction((): Record<string, string | number | null> => {
-      if (alert.key) {
-        const existing = this.db.prepare('SELECT * FROM alerts WHERE dedupe_key = ?').get(alert.key) as
-          Record<string, string | number | null> | undefined;
-        if (existing) return existing;
-      }
-      const { lastInsertRowid } = this.db
-        .prepare(
+    return toAlert(
+      await this.sql.transaction(async (q): Promise<Record<string, string | number | null>> => {
+        if (alert.key) {
+          const existing = await q.get<Record<string, string | number | null>>(
+            'SELECT * FROM alerts WHERE dedupe_key = ?',
+            [alert.key],
+          );
+          if (existing) return existing;
+        }
+        const { id: lastInsertRowid } = (await q.get<{ id: number }>(
           `INSERT INTO alerts (model, severity, kind, message, details_json, workflow_id, run_id, dedupe_key, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          alert.model,
-          alert.severity,
-          alert.kind,
-          alert.message,
-          JSON.stringify(alert.details),
-          alert.workflowId,
-          alert.runId,
-          alert.key ?? null,
-          now(),
-        );
-      return this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(lastInsertRowid) as Record<
-        string,
-        string | number | null
-      >;
-    });
-    return toAlert(record.immediate());
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+          [
+            alert.model,
+            alert.severity,
+            alert.kind,
+            alert.message,
+            JSON.stringify(alert.details),
+            alert.workflowId,
+            alert.runId,
+            alert.key ?? null,
+            now(),
+          ],
+        ))!;
+        return (await q.get<Record<string, string | number | null>>('SELECT * FROM alerts WHERE id = ?', [
+          lastInsertRowid,
+        ]))!;
+      }),
+    );
   }
 
   async listAlerts(model?: string, limit = 100): Promise<AlertRecord[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM alerts WHERE (@model IS NULL OR model = @model) ORDER BY id DESC LIMIT @limit')
-      .all({ model: model ?? null, limit }) as Record<string, string | number | null>[];
+    const q = this.sql;
+    const rows = await q.all<Record<string, string | number | null>>(
+      'SELECT * FROM alerts WHERE (@model IS NULL OR model = @model) ORDER BY id DESC LIMIT @limit',
+      { model: model ?? null, limit },
+    );
     return rows.map(toAlert);
   }
 
   async registerVersion(input: ModelVersionInput): Promise<ModelVersion> {
-    const register = this.db.transaction((): VersionRow => {
-      const existing = this.db
-        .prepare('SELECT * FROM model_versions WHERE model = ? AND workflow_id = ?')
-        .get(input.model, input.workflowId) as VersionRow | undefined;
-      if (existing) return existing;
-      // another run already registered a model from this exact batch and spec: that version stands
-      const sameLineage = this.db
-        .prepare(
+    return toVersion(
+      await this.sql.transaction(async (q): Promise<VersionRow> => {
+        const existing = await q.get<VersionRow>('SELECT * FROM model_versions WHERE model = ? AND workflow_id = ?', [
+          input.model,
+          input.workflowId,
+        ]);
+        if (existing) return existing;
+        // another run already registered a model from this exact batch and spec: that version stands
+        const sameLineage = await q.get<VersionRow>(
           `SELECT * FROM model_versions WHERE model = ? AND spec_hash = ?
              AND COALESCE(source_dataset_sha256, dataset_sha256) = ? ORDER BY version LIMIT 1`,
-        )
-        .get(input.model, input.specHash, input.lineage.sourceDataset) as VersionRow | undefined;
-      if (sameLineage) return sameLineage;
-      this.insertDataset(input.dataset, null);
-      const { next } = this.db
-        .prepare('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model = ?')
-        .get(input.model) as { next: number };
-      this.db
-        .prepare(
+          [input.model, input.specHash, input.lineage.sourceDataset],
+        );
+        if (sameLineage) return sameLineage;
+        await this.insertDataset(q, input.dataset, null);
+        const { next } = (await q.get<{ next: number }>(
+          'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model = ?',
+          [input.model],
+        ))!;
+        await q.run(
           `INSERT INTO model_versions (model, version, artifact_uri, artifact_sha256, artifact_bytes, task, spec_hash,
              spec_json, dataset_sha256, source_dataset_sha256, lineage_json, code_version, backend, seed, workflow_id,
              run_id, metrics_json, training_json, evaluation_json, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+          [
+            input.model,
+            next,
+            input.artifact.uri,
+            input.artifact.sha256,
+            input.artifact.bytes,
+            input.task,
+            input.specHash,
+            JSON.stringify(input.spec),
+            input.dataset.sha256,
+            input.lineage.sourceDataset,
+            JSON.stringify(input.lineage),
+            input.codeVersion,
+            input.backend,
+            input.seed,
+            input.workflowId,
+            input.runId,
+            JSON.stringify(input.metrics),
+            JSON.stringify(input.training),
+            JSON.stringify(input.evaluation),
+            now(),
+          ],
+        );
+        return (await q.get<VersionRow>('SELECT * FROM model_versions WHERE model = ? AND version = ?', [
           input.model,
           next,
-          input.artifact.uri,
-          input.artifact.sha256,
-          input.artifact.bytes,
-          input.task,
-          input.specHash,
-          JSON.stringify(input.spec),
-          input.dataset.sha256,
-          input.lineage.sourceDataset,
-          JSON.stringify(input.lineage),
-          input.codeVersion,
-          input.backend,
-          input.seed,
-          input.workflowId,
-          input.runId,
-          JSON.stringify(input.metrics),
-          JSON.stringify(input.training),
-          JSON.stringify(input.evaluation),
-          now(),
-        );
-      return this.db
-        .prepare('SELECT * FROM model_versions WHERE model = ? AND version = ?')
-        .get(input.model, next) as VersionRow;
-    });
-    return toVersion(register.immediate());
+        ]))!;
+      }),
+    );
   }
 
   async getVersion(model: string, version: number): Promise<ModelVersion | undefined> {
-    const row = this.db.prepare('SELECT * FROM model_versions WHERE model = ? AND version = ?').get(model, version) as
-      VersionRow | undefined;
+    const q = this.sql;
+    const row = await q.get<VersionRow>('SELECT * FROM model_versions WHERE model = ? AND version = ?', [
+      model,
+      version,
+    ]);
     return row && toVersion(row);
   }
 
   async listVersions(model: string): Promise<ModelVersion[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM model_versions WHERE model = ? ORDER BY version')
-      .all(model) as VersionRow[];
+    const q = this.sql;
+    const rows = await q.all<VersionRow>('SELECT * FROM model_versions WHERE model = ? ORDER BY version', [model]);
     return rows.map(toVersion);
   }
 
   async listModels(): Promise<{ model: string; versions: number; champion: number | null }[]> {
-    return this.db
-      .prepare(
-        `SELECT v.model AS model, COUNT(*) AS versions,
+    const q = this.sql;
+    return await q.all<{ model: string; versions: number; champion: number | null }>(
+      `SELECT v.model AS model, COUNT(*) AS versions,
                 (SELECT version FROM aliases a WHERE a.model = v.model AND a.alias = 'champion') AS champion
            FROM model_versions v GROUP BY v.model ORDER BY v.model`,
-      )
-      .all() as { model: string; versions: number; champion: number | null }[];
+      [],
+    );
   }
 
   async findTrained(model: string, datasetSha256: string, specHash: string): Promise<ModelVersion | undefined> {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM model_versions WHERE model = ? AND spec_hash = ?
+    const q = this.sql;
+    const row = await q.get<VersionRow>(
+      `SELECT * FROM model_versions WHERE model = ? AND spec_hash = ?
            AND (dataset_sha256 = ? OR source_dataset_sha256 = ?) ORDER BY version LIMIT 1`,
-      )
-      .get(model, specHash, datasetSha256, datasetSha256) as VersionRow | undefined;
+      [model, specHash, datasetSha256, datasetSha256],
+    );
     return row && toVersion(row);
   }
 
   async modelsTrainedOn(datasetSha256: string): Promise<ModelVersion[]> {
-    const rows = this.db
-      .prepare(
-        'SELECT * FROM model_versions WHERE dataset_sha256 = ? OR source_dataset_sha256 = ? ORDER BY model, version',
-      )
-      .all(datasetSha256, datasetSha256) as VersionRow[];
+    const q = this.sql;
+    const rows = await q.all<VersionRow>(
+      'SELECT * FROM model_versions WHERE dataset_sha256 = ? OR source_dataset_sha256 = ? ORDER BY model, version',
+      [datasetSha256, datasetSha256],
+    );
     return rows.map(toVersion);
   }
 
   async alias(model: string, alias: string): Promise<number | null> {
-    const row = this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(model, alias) as
-      { version: number } | undefined;
+    const q = this.sql;
+    const row = await q.get<{ version: number }>('SELECT version FROM aliases WHERE model = ? AND alias = ?', [
+      model,
+      alias,
+    ]);
     return row?.version ?? null;
   }
 
   async aliases(model: string): Promise<Record<string, number>> {
-    const rows = this.db.prepare('SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias').all(model) as {
-      alias: string;
-      version: number;
-    }[];
+    const q = this.sql;
+    const rows = await q.all<{ alias: string; version: number }>(
+      'SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias',
+      [model],
+    );
     return Object.fromEntries(rows.map((r) => [r.alias, r.version]));
   }
 
-  private currentAlias(model: string, alias: string): number | null {
-    const row = this.db.prepare('SELECT version FROM aliases WHERE model = ? AND alias = ?').get(model, alias) as
-      { version: number } | undefined;
+  private async currentAlias(q: Sql, model: string, alias: string): Promise<number | null> {
+    const row = await q.get<{ version: number }>('SELECT version FROM aliases WHERE model = ? AND alias = ?', [
+      model,
+      alias,
+    ]);
     return row?.version ?? null;
   }
 
   /** Point an alias at a version (or remove it) and append the history row, inside the caller's transaction. */
-  private writeAlias(
+  private async writeAlias(
+    q: Sql,
+
     request: { model: string; actor: string; reason: string; requestId: string; workflowId?: string; runId?: string },
     alias: string,
     from: number | null,
     to: number | null,
     at: string,
-  ): void {
+  ): Promise<void> {
     if (to === null) {
-      this.db.prepare('DELETE FROM aliases WHERE model = ? AND alias = ?').run(request.model, alias);
+      await q.run('DELETE FROM aliases WHERE model = ? AND alias = ?', [request.model, alias]);
     } else {
-      this.db
-        .prepare(
-          `INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)
+      await q.run(
+        `INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
-        )
-        .run(request.model, alias, to, at);
+        [request.model, alias, to, at],
+      );
     }
-    this.db
-      .prepare(
-        `INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, workflow_id, run_id, request_id, at)
+    await q.run(
+      `INSERT INTO alias_events (model, alias, from_version, to_version, actor, reason, workflow_id, run_id, request_id, at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+      [
         request.model,
         alias,
         from,
@@ -775,10 +794,11 @@ export class SqliteRegistry implements Registry {
         request.runId ?? null,
         request.requestId,
         at,
-      );
+      ],
+    );
     // "previous" follows "champion" in the same move: one audit row says both
     if (alias === 'previous') return;
-    this.audit({
+    await this.audit(q, {
       model: request.model,
       action: `alias-${alias}`,
       subject: { from, to },
@@ -790,16 +810,17 @@ export class SqliteRegistry implements Registry {
   }
 
   async moveChampion(move: ChampionMove): Promise<ChampionMoveResult> {
-    const apply = this.db.transaction((): ChampionMoveResult => {
-      const champion = this.currentAlias(move.model, 'champion');
-      const done = this.db
-        .prepare("SELECT from_version, to_version FROM alias_events WHERE request_id = ? AND alias = 'champion'")
-        .get(move.requestId) as { from_version: number | null; to_version: number } | undefined;
+    return await this.sql.transaction(async (q): Promise<ChampionMoveResult> => {
+      const champion = await this.currentAlias(q, move.model, 'champion');
+      const done = await q.get<{ from_version: number | null; to_version: number }>(
+        "SELECT from_version, to_version FROM alias_events WHERE request_id = ? AND alias = 'champion'",
+        [move.requestId],
+      );
       if (done) return { changed: false, champion: done.to_version, previous: done.from_version };
-      const target = move.to === 'previous' ? this.currentAlias(move.model, 'previous') : move.to;
+      const target = move.to === 'previous' ? await this.currentAlias(q, move.model, 'previous') : move.to;
       if (target === null) throw new NotFoundError(`${move.model} has no previous champion to roll back to`);
       if (champion === target) {
-        return { changed: false, champion, previous: this.currentAlias(move.model, 'previous') };
+        return { changed: false, champion, previous: await this.currentAlias(q, move.model, 'previous') };
       }
       if (move.expectedChampion !== 'any' && champion !== move.expectedChampion) {
         throw new ChampionChangedError(
@@ -807,9 +828,10 @@ export class SqliteRegistry implements Registry {
           { champion, expected: move.expectedChampion },
         );
       }
-      const row = this.db
-        .prepare('SELECT load_check_json FROM model_versions WHERE model = ? AND version = ?')
-        .get(move.model, target) as { load_check_json: string | null } | undefined;
+      const row = await q.get<{ load_check_json: string | null }>(
+        'SELECT load_check_json FROM model_versions WHERE model = ? AND version = ?',
+        [move.model, target],
+      );
       if (!row) throw new NotFoundError(`${move.model} v${target} is not registered`);
       const loadCheck = parse<LoadCheckRecord>(row.load_check_json);
       if (move.requireLoadCheck && !loadCheck?.passed) {
@@ -818,70 +840,73 @@ export class SqliteRegistry implements Registry {
         );
       }
       const at = now();
-      if (champion !== null) this.writeAlias(move, 'previous', this.currentAlias(move.model, 'previous'), champion, at);
-      this.writeAlias(move, 'champion', champion, target, at);
+      if (champion !== null)
+        await this.writeAlias(q, move, 'previous', await this.currentAlias(q, move.model, 'previous'), champion, at);
+      await this.writeAlias(q, move, 'champion', champion, target, at);
       return { changed: true, champion: target, previous: champion };
     });
-    return apply.immediate();
   }
 
   async setAlias(change: AliasChange): Promise<void> {
     const problem = aliasNameProblem(change.alias);
     if (problem) throw new ConflictError(problem);
-    this.db
-      .transaction(() => {
-        const done = this.db
-          .prepare('SELECT 1 FROM alias_events WHERE request_id = ? AND alias = ?')
-          .get(change.requestId, change.alias);
-        if (done) return;
-        if (
-          change.version !== null &&
-          !this.db
-            .prepare('SELECT 1 FROM model_versions WHERE model = ? AND version = ?')
-            .get(change.model, change.version)
-        ) {
-          throw new NotFoundError(`${change.model} v${change.version} is not registered`);
-        }
-        const from = this.currentAlias(change.model, change.alias);
-        if (from === change.version) return;
-        this.writeAlias(change, change.alias, from, change.version, now());
-      })
-      .immediate();
+    await this.sql.transaction(async (q): Promise<void> => {
+      const done = await q.get('SELECT 1 FROM alias_events WHERE request_id = ? AND alias = ?', [
+        change.requestId,
+        change.alias,
+      ]);
+      if (done) return;
+      if (
+        change.version !== null &&
+        !(await q.get('SELECT 1 FROM model_versions WHERE model = ? AND version = ?', [change.model, change.version]))
+      ) {
+        throw new NotFoundError(`${change.model} v${change.version} is not registered`);
+      }
+      const from = await this.currentAlias(q, change.model, change.alias);
+      if (from === change.version) return;
+      await this.writeAlias(q, change, change.alias, from, change.version, now());
+    });
   }
 
   async aliasAt(model: string, alias: string, at: string): Promise<number | null> {
-    const row = this.db
-      .prepare(
-        'SELECT to_version FROM alias_events WHERE model = ? AND alias = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1',
-      )
-      .get(model, alias, at) as { to_version: number | null } | undefined;
+    const q = this.sql;
+    const row = await q.get<{ to_version: number | null }>(
+      'SELECT to_version FROM alias_events WHERE model = ? AND alias = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1',
+      [model, alias, at],
+    );
     return row?.to_version ?? null;
   }
 
   async recordLoadCheck(model: string, version: number, result: LoadCheckRecord): Promise<void> {
-    const changed = this.db
-      .prepare('UPDATE model_versions SET load_check_json = ? WHERE model = ? AND version = ?')
-      .run(JSON.stringify(result), model, version).changes;
+    const q = this.sql;
+    const changed = (
+      await q.run('UPDATE model_versions SET load_check_json = ? WHERE model = ? AND version = ?', [
+        JSON.stringify(result),
+        model,
+        version,
+      ])
+    ).changes;
     if (changed === 0) throw new NotFoundError(`${model} v${version} is not registered`);
   }
 
   async requestApproval(
     request: Pick<ApprovalRecord, 'model' | 'version' | 'artifactSha256' | 'workflowId' | 'runId'>,
   ): Promise<ApprovalRecord> {
-    const insert = this.db.transaction((): ApprovalRow => {
-      const existing = this.db
-        .prepare('SELECT * FROM approvals WHERE model = ? AND version = ? AND workflow_id = ?')
-        .get(request.model, request.version, request.workflowId) as ApprovalRow | undefined;
-      if (existing) return existing;
-      const { lastInsertRowid } = this.db
-        .prepare(
+    return toApproval(
+      await this.sql.transaction(async (q): Promise<ApprovalRow> => {
+        const existing = await q.get<ApprovalRow>(
+          'SELECT * FROM approvals WHERE model = ? AND version = ? AND workflow_id = ?',
+          [request.model, request.version, request.workflowId],
+        );
+        if (existing) return existing;
+        const { id: lastInsertRowid } = (await q.get<{ id: number }>(
           `INSERT INTO approvals (model, version, artifact_sha256, workflow_id, run_id, status, requested_at)
-           VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
-        )
-        .run(request.model, request.version, request.artifactSha256, request.workflowId, request.runId, now());
-      return this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(lastInsertRowid) as ApprovalRow;
-    });
-    return toApproval(insert.immediate());
+           VALUES (?, ?, ?, ?, ?, 'pending', ?) RETURNING id`,
+          [request.model, request.version, request.artifactSha256, request.workflowId, request.runId, now()],
+        ))!;
+        return (await q.get<ApprovalRow>('SELECT * FROM approvals WHERE id = ?', [lastInsertRowid]))!;
+      }),
+    );
   }
 
   async decideApproval(
@@ -890,28 +915,33 @@ export class SqliteRegistry implements Registry {
     by: string,
     comment: string,
   ): Promise<ApprovalRecord> {
-    const decide = this.db.transaction((): ApprovalRow => {
-      const row = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow | undefined;
-      if (!row) throw new NotFoundError(`approval ${id} does not exist`);
-      if (row.status === status) return row;
-      if (row.status !== 'pending') {
-        throw new ConflictError(`approval ${id} of ${row.model} v${row.version} is already ${row.status}`);
-      }
-      this.db
-        .prepare('UPDATE approvals SET status = ?, decided_by = ?, comment = ?, decided_at = ? WHERE id = ?')
-        .run(status, by, comment, now(), id);
-      this.audit({
-        model: row.model,
-        action: `candidate-${status}`,
-        subject: { version: row.version, artifactSha256: row.artifact_sha256 },
-        identity: by,
-        outcome: 'applied',
-        detail: comment,
-        workflowId: row.workflow_id,
-      });
-      return this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow;
-    });
-    return toApproval(decide.immediate());
+    return toApproval(
+      await this.sql.transaction(async (q): Promise<ApprovalRow> => {
+        const row = await q.get<ApprovalRow>('SELECT * FROM approvals WHERE id = ?', [id]);
+        if (!row) throw new NotFoundError(`approval ${id} does not exist`);
+        if (row.status === status) return row;
+        if (row.status !== 'pending') {
+          throw new ConflictError(`approval ${id} of ${row.model} v${row.version} is already ${row.status}`);
+        }
+        await q.run('UPDATE approvals SET status = ?, decided_by = ?, comment = ?, decided_at = ? WHERE id = ?', [
+          status,
+          by,
+          comment,
+          now(),
+          id,
+        ]);
+        await this.audit(q, {
+          model: row.model,
+          action: `candidate-${status}`,
+          subject: { version: row.version, artifactSha256: row.artifact_sha256 },
+          identity: by,
+          outcome: 'applied',
+          detail: comment,
+          workflowId: row.workflow_id,
+        });
+        return (await q.get<ApprovalRow>('SELECT * FROM approvals WHERE id = ?', [id]))!;
+      }),
+    );
   }
 
   async listApprovals(filter: {
@@ -919,24 +949,25 @@ export class SqliteRegistry implements Registry {
     status?: ApprovalStatus;
     version?: number;
   }): Promise<ApprovalRecord[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM approvals WHERE (@model IS NULL OR model = @model) AND (@status IS NULL OR status = @status)
+    const q = this.sql;
+    const rows = await q.all<ApprovalRow>(
+      `SELECT * FROM approvals WHERE (@model IS NULL OR model = @model) AND (@status IS NULL OR status = @status)
            AND (@version IS NULL OR version = @version) ORDER BY id`,
-      )
-      .all({
+      {
         model: filter.model ?? null,
         status: filter.status ?? null,
         version: filter.version ?? null,
-      }) as ApprovalRow[];
+      },
+    );
     return rows.map(toApproval);
   }
 
   async aliasHistory(model: string): Promise<AliasEvent[]> {
-    const rows = this.db.prepare('SELECT * FROM alias_events WHERE model = ? ORDER BY id').all(model) as Record<
-      string,
-      string | number | null
-    >[];
+    const q = this.sql;
+    const rows = await q.all<Record<string, string | number | null>>(
+      'SELECT * FROM alias_events WHERE model = ? ORDER BY id',
+      [model],
+    );
     return rows.map((r) => ({
       id: Number(r.id),
       model: String(r.model),
@@ -953,8 +984,14 @@ export class SqliteRegistry implements Registry {
   }
 
   async servingPolicy(model: string): Promise<ServingPolicyRecord | null> {
-    const row = this.db.prepare('SELECT * FROM serving_policies WHERE model = ?').get(model) as
-      { model: string; policy_json: string; updated_by: string; reason: string; updated_at: string } | undefined;
+    const q = this.sql;
+    const row = await q.get<{
+      model: string;
+      policy_json: string;
+      updated_by: string;
+      reason: string;
+      updated_at: string;
+    }>('SELECT * FROM serving_policies WHERE model = ?', [model]);
     return row
       ? {
           model: row.model,
@@ -967,26 +1004,25 @@ export class SqliteRegistry implements Registry {
   }
 
   async setServingPolicy(model: string, policy: ServingPolicy, actor: string, reason: string): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO serving_policies (model, policy_json, updated_by, reason, updated_at) VALUES (?, ?, ?, ?, ?)
+    const q = this.sql;
+    await q.run(
+      `INSERT INTO serving_policies (model, policy_json, updated_by, reason, updated_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (model) DO UPDATE SET policy_json = excluded.policy_json, updated_by = excluded.updated_by,
            reason = excluded.reason, updated_at = excluded.updated_at`,
-      )
-      .run(model, JSON.stringify(policy), actor, reason, now());
+      [model, JSON.stringify(policy), actor, reason, now()],
+    );
   }
 
   /** One audit row, inside the caller's transaction when there is one. */
-  private audit(
+  private async audit(
+    q: Sql,
     e: Omit<NewAuditEvent, 'proof' | 'keyId'> & Partial<Pick<NewAuditEvent, 'proof' | 'keyId'>>,
-  ): AuditEvent {
+  ): Promise<AuditEvent> {
     const at = e.at ?? now();
-    const id = this.db
-      .prepare(
-        `INSERT INTO audit_events (at, model, action, subject_json, identity, proof, key_id, outcome, detail, workflow_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+    const { id } = (await q.get<{ id: number }>(
+      `INSERT INTO audit_events (at, model, action, subject_json, identity, proof, key_id, outcome, detail, workflow_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
         at,
         e.model,
         e.action,
@@ -997,24 +1033,23 @@ export class SqliteRegistry implements Registry {
         e.outcome,
         e.detail,
         e.workflowId,
-      ).lastInsertRowid;
+      ],
+    ))!;
     return { ...e, id: Number(id), at, proof: e.proof ?? 'system', keyId: e.keyId ?? null };
   }
 
   async recordAudit(event: NewAuditEvent): Promise<AuditEvent> {
-    return this.audit(event);
+    const q = this.sql;
+    return await this.audit(q, event);
   }
 
   async listAudit(filter: { model?: string; since?: string; limit?: number }): Promise<AuditEvent[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM (SELECT * FROM audit_events WHERE (? IS NULL OR model = ? OR model = '*') AND at >= ?
+    const q = this.sql;
+    const rows = await q.all<Record<string, string | number | null>>(
+      `SELECT * FROM (SELECT * FROM audit_events WHERE (? IS NULL OR model = ? OR model = '*') AND at >= ?
            ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id`,
-      )
-      .all(filter.model ?? null, filter.model ?? null, filter.since ?? '', filter.limit ?? 1000) as Record<
-      string,
-      string | number | null
-    >[];
+      [filter.model ?? null, filter.model ?? null, filter.since ?? '', filter.limit ?? 1000],
+    );
     return rows.map((r) => ({
       id: Number(r.id),
       at: String(r.at),
@@ -1031,74 +1066,70 @@ export class SqliteRegistry implements Registry {
   }
 
   async addKey(key: Pick<AccessKey, 'keyId' | 'person' | 'publicKeyPem' | 'addedBy'>): Promise<AccessKey> {
-    return this.db
-      .transaction((): AccessKey => {
-        const existing = this.keyRow(key.keyId);
-        if (existing) {
-          if (existing.person !== key.person) {
-            throw new ConflictError(`key ${key.keyId} is already registered to ${existing.person}`);
-          }
-          return existing;
+    return await this.sql.transaction(async (q): Promise<AccessKey> => {
+      const existing = await this.keyRow(q, key.keyId);
+      if (existing) {
+        if (existing.person !== key.person) {
+          throw new ConflictError(`key ${key.keyId} is already registered to ${existing.person}`);
         }
-        const at = now();
-        this.db
-          .prepare(
-            'INSERT INTO access_keys (key_id, person, public_key_pem, added_at, added_by) VALUES (?, ?, ?, ?, ?)',
-          )
-          .run(key.keyId, key.person, key.publicKeyPem, at, key.addedBy);
-        this.audit({
-          model: '*',
-          action: 'key-added',
-          subject: { keyId: key.keyId, person: key.person },
-          identity: key.addedBy,
-          outcome: 'applied',
-          detail: `key ${key.keyId} of ${key.person}`,
-          workflowId: null,
-        });
-        return this.keyRow(key.keyId)!;
-      })
-      .immediate();
+        return existing;
+      }
+      const at = now();
+      await q.run(
+        'INSERT INTO access_keys (key_id, person, public_key_pem, added_at, added_by) VALUES (?, ?, ?, ?, ?)',
+        [key.keyId, key.person, key.publicKeyPem, at, key.addedBy],
+      );
+      await this.audit(q, {
+        model: '*',
+        action: 'key-added',
+        subject: { keyId: key.keyId, person: key.person },
+        identity: key.addedBy,
+        outcome: 'applied',
+        detail: `key ${key.keyId} of ${key.person}`,
+        workflowId: null,
+      });
+      return (await this.keyRow(q, key.keyId))!;
+    });
   }
 
-  private keyRow(keyId: string): AccessKey | undefined {
-    const r = this.db.prepare('SELECT * FROM access_keys WHERE key_id = ?').get(keyId) as
-      Record<string, string | null> | undefined;
+  private async keyRow(q: Sql, keyId: string): Promise<AccessKey | undefined> {
+    const r = await q.get<Record<string, string | null>>('SELECT * FROM access_keys WHERE key_id = ?', [keyId]);
     return r && toKey(r);
   }
 
   async getKey(keyId: string): Promise<AccessKey | undefined> {
-    return this.keyRow(keyId);
+    const q = this.sql;
+    return await this.keyRow(q, keyId);
   }
 
   async listKeys(): Promise<AccessKey[]> {
-    const rows = this.db.prepare('SELECT * FROM access_keys ORDER BY person, added_at').all() as Record<
-      string,
-      string | null
-    >[];
+    const q = this.sql;
+    const rows = await q.all<Record<string, string | null>>('SELECT * FROM access_keys ORDER BY person, added_at', []);
     return rows.map(toKey);
   }
 
   async revokeKey(keyId: string, by: string, reason: string): Promise<AccessKey> {
-    return this.db
-      .transaction((): AccessKey => {
-        const key = this.keyRow(keyId);
-        if (!key) throw new NotFoundError(`no key ${keyId} is registered (see: lumen keys list)`);
-        if (key.revokedAt) return key;
-        this.db
-          .prepare('UPDATE access_keys SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE key_id = ?')
-          .run(now(), by, reason, keyId);
-        this.audit({
-          model: '*',
-          action: 'key-revoked',
-          subject: { keyId, person: key.person },
-          identity: by,
-          outcome: 'applied',
-          detail: reason,
-          workflowId: null,
-        });
-        return this.keyRow(keyId)!;
-      })
-      .immediate();
+    return await this.sql.transaction(async (q): Promise<AccessKey> => {
+      const key = await this.keyRow(q, keyId);
+      if (!key) throw new NotFoundError(`no key ${keyId} is registered (see: lumen keys list)`);
+      if (key.revokedAt) return key;
+      await q.run('UPDATE access_keys SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE key_id = ?', [
+        now(),
+        by,
+        reason,
+        keyId,
+      ]);
+      await this.audit(q, {
+        model: '*',
+        action: 'key-revoked',
+        subject: { keyId, person: key.person },
+        identity: by,
+        outcome: 'applied',
+        detail: reason,
+        workflowId: null,
+      });
+      return (await this.keyRow(q, keyId))!;
+    });
   }
 
   async useNonce(
@@ -1106,45 +1137,49 @@ export class SqliteRegistry implements Registry {
     keyId: string,
     context: string,
   ): Promise<{ fresh: boolean; context: string; at: string }> {
-    return this.db
-      .transaction(() => {
-        const seen = this.db.prepare('SELECT context, at FROM decision_nonces WHERE nonce = ?').get(nonce) as
-          { context: string; at: string } | undefined;
-        if (seen) return { fresh: seen.context === context, ...seen };
-        const at = now();
-        this.db
-          .prepare('INSERT INTO decision_nonces (nonce, key_id, context, at) VALUES (?, ?, ?, ?)')
-          .run(nonce, keyId, context, at);
-        return { fresh: true, context, at };
-      })
-      .immediate();
+    return await this.sql.transaction(async (q) => {
+      const seen = await q.get<{ context: string; at: string }>(
+        'SELECT context, at FROM decision_nonces WHERE nonce = ?',
+        [nonce],
+      );
+      if (seen) return { fresh: seen.context === context, ...seen };
+      const at = now();
+      await q.run('INSERT INTO decision_nonces (nonce, key_id, context, at) VALUES (?, ?, ?, ?)', [
+        nonce,
+        keyId,
+        context,
+        at,
+      ]);
+      return { fresh: true, context, at };
+    });
   }
 
   async announceServingInstance(instance: { id: string; url: string }): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO serving_instances (id, url, last_seen) VALUES (?, ?, ?)
+    const q = this.sql;
+    await q.run(
+      `INSERT INTO serving_instances (id, url, last_seen) VALUES (?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET url = excluded.url, last_seen = excluded.last_seen`,
-      )
-      .run(instance.id, instance.url, now());
+      [instance.id, instance.url, now()],
+    );
   }
 
   async servingInstances(seenSince: string): Promise<ServingInstance[]> {
+    const q = this.sql;
     return (
-      this.db
-        .prepare('SELECT id, url, last_seen FROM serving_instances WHERE last_seen >= ? ORDER BY id')
-        .all(seenSince) as { id: string; url: string; last_seen: string }[]
+      await q.all<{ id: string; url: string; last_seen: string }>(
+        'SELECT id, url, last_seen FROM serving_instances WHERE last_seen >= ? ORDER BY id',
+        [seenSince],
+      )
     ).map((r) => ({ id: r.id, url: r.url, lastSeen: r.last_seen }));
   }
 
   async recordMonitorReport(report: Omit<MonitorReportRecord, 'id'>): Promise<MonitorReportRecord> {
-    this.db
-      .prepare(
-        `INSERT INTO monitor_reports (model, champion, window_from, window_to, at, report_uri, report_sha256,
+    const q = this.sql;
+    await q.run(
+      `INSERT INTO monitor_reports (model, champion, window_from, window_to, at, report_uri, report_sha256,
                                       report_bytes, summary_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, window_from, window_to) DO NOTHING`,
-      )
-      .run(
+      [
         report.model,
         report.champion,
         report.from,
@@ -1154,10 +1189,12 @@ export class SqliteRegistry implements Registry {
         report.report.sha256,
         report.report.bytes,
         JSON.stringify(report.summary),
-      );
-    const row = this.db
-      .prepare('SELECT * FROM monitor_reports WHERE model = ? AND window_from = ? AND window_to = ?')
-      .get(report.model, report.from, report.to) as MonitorReportRow;
+      ],
+    );
+    const row = (await q.get<MonitorReportRow>(
+      'SELECT * FROM monitor_reports WHERE model = ? AND window_from = ? AND window_to = ?',
+      [report.model, report.from, report.to],
+    ))!;
     return toMonitorReport(row);
   }
 
@@ -1165,23 +1202,22 @@ export class SqliteRegistry implements Registry {
     model: string,
     filter: { since?: string; limit?: number } = {},
   ): Promise<MonitorReportRecord[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ? ORDER BY window_to DESC LIMIT ?)
+    const q = this.sql;
+    const rows = await q.all<MonitorReportRow>(
+      `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ? ORDER BY window_to DESC LIMIT ?)
           ORDER BY window_to`,
-      )
-      .all(model, filter.since ?? '', filter.limit ?? 1000) as MonitorReportRow[];
+      [model, filter.since ?? '', filter.limit ?? 1000],
+    );
     return rows.map(toMonitorReport);
   }
 
   async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
-    const inserted = this.db
-      .prepare(
-        `INSERT INTO monitor_actions (model, kind, trigger, by, reason, evidence_json, result_json, workflow_id,
+    const q = this.sql;
+    const inserted = await q.run(
+      `INSERT INTO monitor_actions (model, kind, trigger, by, reason, evidence_json, result_json, workflow_id,
                                       dedupe_key, at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
-      )
-      .run(
+      [
         action.model,
         action.kind,
         action.trigger,
@@ -1192,9 +1228,10 @@ export class SqliteRegistry implements Registry {
         action.workflowId,
         action.key,
         now(),
-      );
+      ],
+    );
     if (inserted.changes > 0) {
-      this.audit({
+      await this.audit(q, {
         model: action.model,
         action: `monitor-${action.kind}`,
         subject: action.evidence,
@@ -1205,54 +1242,56 @@ export class SqliteRegistry implements Registry {
       });
     }
     return toMonitorAction(
-      this.db.prepare('SELECT * FROM monitor_actions WHERE dedupe_key = ?').get(action.key) as MonitorActionRow,
+      (await q.get<MonitorActionRow>('SELECT * FROM monitor_actions WHERE dedupe_key = ?', [action.key]))!,
     );
   }
 
   async listMonitorActions(model: string, limit = 100): Promise<MonitorActionRecord[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM (SELECT * FROM monitor_actions WHERE model = ? ORDER BY id DESC LIMIT ?) ORDER BY id')
-      .all(model, limit) as MonitorActionRow[];
+    const q = this.sql;
+    const rows = await q.all<MonitorActionRow>(
+      'SELECT * FROM (SELECT * FROM monitor_actions WHERE model = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
+      [model, limit],
+    );
     return rows.map(toMonitorAction);
   }
 
   async recordScheduleRun(
     run: Omit<ScheduleRunRecord, 'id' | 'at'>,
   ): Promise<{ record: ScheduleRunRecord; failuresInRow: number }> {
-    return this.db
-      .transaction(() => {
-        this.db
-          .prepare(
-            `INSERT INTO schedule_runs (schedule_id, model, workflow_id, ok, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+    return await this.sql.transaction(async (q) => {
+      await q.run(
+        `INSERT INTO schedule_runs (schedule_id, model, workflow_id, ok, detail, at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (schedule_id, workflow_id) DO NOTHING`,
-          )
-          .run(run.scheduleId, run.model, run.workflowId, run.ok ? 1 : 0, run.detail, now());
-        const row = this.db
-          .prepare('SELECT * FROM schedule_runs WHERE schedule_id = ? AND workflow_id = ?')
-          .get(run.scheduleId, run.workflowId) as ScheduleRunRow;
-        const lastOk = this.db
-          .prepare('SELECT max(id) AS id FROM schedule_runs WHERE schedule_id = ? AND ok = 1 AND id <= ?')
-          .get(run.scheduleId, row.id) as { id: number | null };
-        const { n } = this.db
-          .prepare('SELECT count(*) AS n FROM schedule_runs WHERE schedule_id = ? AND ok = 0 AND id > ? AND id <= ?')
-          .get(run.scheduleId, lastOk.id ?? 0, row.id) as { n: number };
-        return { record: toScheduleRun(row), failuresInRow: n };
-      })
-      .immediate();
+        [run.scheduleId, run.model, run.workflowId, run.ok ? 1 : 0, run.detail, now()],
+      );
+      const row = (await q.get<ScheduleRunRow>(
+        'SELECT * FROM schedule_runs WHERE schedule_id = ? AND workflow_id = ?',
+        [run.scheduleId, run.workflowId],
+      ))!;
+      const lastOk = (await q.get<{ id: number | null }>(
+        'SELECT max(id) AS id FROM schedule_runs WHERE schedule_id = ? AND ok = 1 AND id <= ?',
+        [run.scheduleId, row.id],
+      ))!;
+      const { n } = (await q.get<{ n: number }>(
+        'SELECT count(*) AS n FROM schedule_runs WHERE schedule_id = ? AND ok = 0 AND id > ? AND id <= ?',
+        [run.scheduleId, lastOk.id ?? 0, row.id],
+      ))!;
+      return { record: toScheduleRun(row), failuresInRow: n };
+    });
   }
 
   async listScheduleRuns(scheduleId: string, limit = 20): Promise<ScheduleRunRecord[]> {
+    const q = this.sql;
     return (
-      this.db
-        .prepare(
-          'SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
-        )
-        .all(scheduleId, limit) as ScheduleRunRow[]
+      await q.all<ScheduleRunRow>(
+        'SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
+        [scheduleId, limit],
+      )
     ).map(toScheduleRun);
   }
 
   close(): void {
-    this.db.close();
+    this.sql.close();
   }
 }
 
