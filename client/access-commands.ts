@@ -4,7 +4,7 @@ import { loadAccessPolicy, roleOf } from '../lib/access/policy';
 import type { DecisionAction } from '../lib/access/statement';
 import { verifyDecision } from '../lib/access/verify';
 import { lumenPaths } from '../lib/config';
-import type { SqliteRegistry } from '../lib/registry/sqlite';
+import type { Registry } from '../lib/registry/types';
 import { CliError, EXIT, parseCount } from './errors';
 import { color, printJson, table } from './output';
 import { openRegistry } from './registry-commands';
@@ -25,7 +25,7 @@ export async function keysGenerateCommand(person: string, opts: { out?: string }
 
 /** A key change is itself a decision: signed by an admin, except the very first key of an admin (bootstrap). */
 async function verifyKeyChange(
-  registry: SqliteRegistry,
+  registry: Registry,
   action: Extract<DecisionAction, 'keys-add' | 'keys-revoke'>,
   subject: Record<string, string>,
   reason: string,
@@ -62,7 +62,7 @@ export async function keysAddCommand(person: string, publicKeyFile: string, opts
     throw new CliError(`cannot read ${publicKeyFile}: ${(err as Error).message}`);
   }
   const { pem, keyId } = parsePublicKey(text, publicKeyFile);
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     const existing = await registry.getKey(keyId);
     if (existing?.revokedAt) {
@@ -82,7 +82,7 @@ export async function keysAddCommand(person: string, publicKeyFile: string, opts
 
 export async function keysRevokeCommand(keyId: string, opts: { reason: string }): Promise<void> {
   if (!/^[0-9a-f]{32}$/.test(keyId)) throw new CliError(`"${keyId}" is not a key id (32 hex digits; lumen keys list)`);
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     const key = await registry.getKey(keyId);
     if (!key) throw new CliError(`no key ${keyId} is registered (lumen keys list)`);
@@ -96,7 +96,7 @@ export async function keysRevokeCommand(keyId: string, opts: { reason: string })
 }
 
 export async function keysListCommand(opts: { json?: boolean }): Promise<void> {
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     const keys = await registry.listKeys();
     const policy = loadAccessPolicy(lumenPaths().home);
@@ -138,7 +138,7 @@ export async function auditCommand(
 ): Promise<void> {
   const since = opts.since === undefined ? undefined : parseSince(opts.since);
   const limit = parseCount(opts.limit, '--limit');
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     const events = await registry.listAudit({ model, since, limit });
     if (events.length === 0 && !(await registry.listModels()).some((m) => m.model === model)) {

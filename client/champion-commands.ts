@@ -36,7 +36,7 @@ export async function decideCandidate(
 ): Promise<void> {
   const version = parseVersion(opts.version);
   const { by, sign } = signer(opts.actor ?? opts.by);
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     await withLazyClient(async (connect) => {
       const answer = await decideCandidateWith(connect, registry, {
@@ -124,7 +124,7 @@ export async function setAlias(
   const target = version === 'none' ? null : parseVersion(version, '<version>');
   const { by, sign } = signer(opts.actor ?? opts.by);
   const claim = { action: 'alias' as const, model, subject: { alias, version: target }, comment: opts.reason };
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     // what cannot be done is said before the decision is verified (and audited as accepted)
     const problem = aliasNameProblem(alias);

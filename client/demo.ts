@@ -61,7 +61,7 @@ async function runMonths(
     connection,
     namespace: config.namespace,
     roles: ['pipeline', 'training'],
-    deps: defaultDeps(),
+    deps: await defaultDeps(),
   });
   const running = workers.map((w) => w.run());
   const spec = loadModelSpec(path.join(projectRoot(), 'examples', 'models', 'flights-delay.json'));

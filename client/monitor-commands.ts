@@ -38,7 +38,7 @@ function monitorStart(model: string) {
 }
 
 async function knownModel(model: string): Promise<void> {
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     if ((await registry.alias(model, 'champion')) === null) {
       const versions = await registry.listVersions(model);
@@ -219,7 +219,7 @@ export async function monitorReportCommand(
   if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) {
     throw new CliError(`--since must be a date or time (ISO 8601), got "${opts.since}"`);
   }
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   let reports: MonitorReportRecord[];
   try {
     if ((await registry.listVersions(model)).length === 0) {

@@ -1,6 +1,6 @@
 import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
-import { SqliteRegistry } from '../lib/registry/sqlite';
+import { openRegistryAt } from '../lib/registry/open';
 import { scoreFile } from '../lib/serving/batch';
 import { CliError, parseVersion } from './errors';
 import { printJson } from './output';
@@ -16,7 +16,7 @@ export async function predictCommand(
   const at = ref.indexOf('@');
   const model = at < 0 ? ref : ref.slice(0, at);
   const paths = lumenPaths();
-  const registry = new SqliteRegistry(paths.registry);
+  const registry = await openRegistryAt(paths.registry);
   try {
     const version =
       at < 0 ? await registry.alias(model, 'champion') : parseVersion(ref.slice(at + 1), '<model>@<version>');

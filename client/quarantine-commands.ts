@@ -10,7 +10,7 @@ export async function decideQuarantine(
   opts: { reason: string; actor?: string; by?: string },
 ): Promise<void> {
   const { by, sign } = signer(opts.actor ?? opts.by);
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     await withLazyClient(async (connect) => {
       const answer = await decideQuarantineWith(connect, registry, { kind, target, by, reason: opts.reason, sign });

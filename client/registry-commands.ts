@@ -6,7 +6,8 @@ import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { describeSource, type SourceRef } from '../lib/data/source';
 import { datasetLineage, versionLineage, type VersionLineageView } from '../lib/lineage';
-import { SqliteRegistry } from '../lib/registry/sqlite';
+import { openRegistryAt } from '../lib/registry/open';
+import type { Registry } from '../lib/registry/types';
 import type { Task } from '../lib/spec';
 import { proposeSpec, inferContract } from '../lib/validation/infer';
 import { ValidationPolicy } from '../lib/validation/contract';
@@ -18,13 +19,13 @@ import { color, printJson, table } from './output';
 
 /** Commands that read the registry and artifact store directly (no Temporal server needed). */
 
-export function openRegistry(): { registry: SqliteRegistry; store: ArtifactStore } {
+export async function openRegistry(): Promise<{ registry: Registry; store: ArtifactStore }> {
   const paths = lumenPaths();
-  return { registry: new SqliteRegistry(paths.registry), store: new ArtifactStore(paths.artifacts) };
+  return { registry: await openRegistryAt(paths.registry), store: new ArtifactStore(paths.artifacts) };
 }
 
-async function withRegistry<T>(fn: (registry: SqliteRegistry, store: ArtifactStore) => Promise<T>): Promise<T> {
-  const { registry, store } = openRegistry();
+async function withRegistry<T>(fn: (registry: Registry, store: ArtifactStore) => Promise<T>): Promise<T> {
+  const { registry, store } = await openRegistry();
   try {
     return await fn(registry, store);
   } finally {

@@ -132,7 +132,7 @@ export async function scheduleShow(scheduleId: string, opts: { json?: boolean })
   const config = clientConfig();
   await withClient(async (client) => {
     const d = await described(client.schedule.getHandle(scheduleId));
-    const { registry } = openRegistry();
+    const { registry } = await openRegistry();
     let runs;
     try {
       runs = await registry.listScheduleRuns(scheduleId, 20);

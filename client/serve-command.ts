@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
-import { SqliteRegistry } from '../lib/registry/sqlite';
+import { openRegistryAt } from '../lib/registry/open';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 import { servingTokens } from '../lib/serving/tokens';
 import { startServer } from '../serve/server';
@@ -30,7 +30,7 @@ const nonNegative = (text: string, option: string): number => {
 /** `lumen serve`: the prediction API for every model with a champion, until Ctrl-C. */
 export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   const paths = lumenPaths();
-  const registry = new SqliteRegistry(paths.registry);
+  const registry = await openRegistryAt(paths.registry);
   const { tokens, generated } = servingTokens(paths.home);
   const rate = nonNegative(opts.rateLimit, '--rate-limit');
   const server = await startServer(

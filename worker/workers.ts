@@ -3,7 +3,7 @@ import { createPipelineActivities, createTrainingActivities, type ActivityDeps }
 import { loadAccessPolicy } from '../lib/access/policy';
 import { ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
-import { SqliteRegistry } from '../lib/registry/sqlite';
+import { openRegistryAt } from '../lib/registry/open';
 import { codeVersion } from '../lib/version';
 import { temporalOps } from './temporal-ops';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
@@ -23,11 +23,11 @@ export interface WorkerSetup {
 }
 
 /** Activity dependencies for this process, from LUMEN_HOME (artifact store + registry) and the code version. */
-export function defaultDeps(home?: string): ActivityDeps {
+export async function defaultDeps(home?: string): Promise<ActivityDeps> {
   const paths = lumenPaths(home);
   return {
     store: new ArtifactStore(paths.artifacts),
-    registry: new SqliteRegistry(paths.registry),
+    registry: await openRegistryAt(paths.registry),
     codeVersion: codeVersion(),
     access: () => loadAccessPolicy(paths.home),
   };

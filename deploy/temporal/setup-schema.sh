@@ -1,5 +1,6 @@
 #!/bin/sh
-# One-shot job: create Temporal's two PostgreSQL databases and bring their schemas up to date.
+# One-shot job: create Temporal's two PostgreSQL databases (and Lumen's registry's) and bring Temporal's schemas up
+# to date.
 # Idempotent: "create" tolerates an existing database and update-schema only applies missing versions.
 set -eu
 : "${POSTGRES_SEEDS:?}" "${POSTGRES_USER:?}" "${POSTGRES_PWD:?}"
@@ -12,7 +13,8 @@ tool() {
   temporal-sql-tool --plugin postgres12 --ep "$POSTGRES_SEEDS" -u "$POSTGRES_USER" -p "$DB_PORT" --pw "$POSTGRES_PWD" "$@"
 }
 
-for db in temporal temporal_visibility; do
+# lumen: Lumen's registry (LUMEN_REGISTRY_URL), migrated by the workers themselves when they start
+for db in temporal temporal_visibility lumen; do
   tool --db "$db" create || echo "database $db already exists"
 done
 tool --db temporal setup-schema -v 0.0

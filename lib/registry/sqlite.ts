@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SqliteDatabase, type Sql } from './sql';
+import { SqliteDatabase, type Sql, type SqlDatabase } from './sql';
+import { PostgresDatabase } from './postgres';
 import type { ServingInstance, ServingPolicy, ServingPolicyRecord } from '../serving/policy';
 import type { DatasetRef } from '../data/snapshot';
 import type { ArtifactRef } from '../artifacts';
@@ -30,7 +31,7 @@ import type {
   VersionLineage,
 } from './types';
 
-/** Schema migrations, applied in order; PRAGMA user_version records how many have run. */
+/** Schema migrations, applied in order (SQLite: PRAGMA user_version; PostgreSQL: lumen_migrations counts them). */
 const MIGRATIONS = [
   `CREATE TABLE datasets (
      sha256 TEXT PRIMARY KEY,
@@ -414,29 +415,12 @@ function toAlert(r: Record<string, string | number | null>): AlertRecord {
 const FINAL_AFTER_QUARANTINE: ValidationDecision[] = ['released', 'discarded', 'rejected'];
 
 /**
- * The embedded registry: one SQLite file in WAL mode, safe for several processes (worker, CLI) on one machine.
- * Every write that must be atomic (version numbering, alias moves with their history rows) runs in an
- * IMMEDIATE transaction, which takes the write lock up front.
+ * The registry's logic, once, over a SQL database: SQLite (embedded, one host) or PostgreSQL (several hosts). Every
+ * write that must be atomic (version numbering, alias moves with their history rows) is one transaction that
+ * holds the database's write lock from its start.
  */
-export class SqliteRegistry implements Registry {
-  private readonly sql: SqliteDatabase;
-
-  constructor(file: string) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.sql = new SqliteDatabase(file);
-    this.migrate();
-  }
-
-  private migrate(): void {
-    const db = this.sql.db;
-    const applied = db.pragma('user_version', { simple: true }) as number;
-    // synchronous, at start: only when there is something to apply (it takes the write lock)
-    if (applied >= MIGRATIONS.length) return;
-    db.transaction(() => {
-      for (let i = applied; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]);
-      db.pragma(`user_version = ${MIGRATIONS.length}`);
-    }).immediate();
-  }
+export class SqlRegistry implements Registry {
+  constructor(protected readonly sql: SqlDatabase) {}
 
   async recordDataset(dataset: DatasetRef, profile: ArtifactRef | null): Promise<void> {
     const q = this.sql;
@@ -447,7 +431,7 @@ export class SqliteRegistry implements Registry {
     await q.run(
       `INSERT INTO datasets (sha256, uri, rows, source_json, source_fingerprint, columns_json, profile_json, derived_from_json, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (sha256) DO UPDATE SET profile_json = COALESCE(excluded.profile_json, profile_json)`,
+         ON CONFLICT (sha256) DO UPDATE SET profile_json = COALESCE(excluded.profile_json, datasets.profile_json)`,
       [
         dataset.sha256,
         dataset.uri,
@@ -572,8 +556,8 @@ export class SqliteRegistry implements Registry {
     const q = this.sql;
     const rows = await q.all<ValidationRow>(
       `SELECT * FROM validations
-          WHERE (@model IS NULL OR model = @model) AND (@decision IS NULL OR decision = @decision)
-            AND (@dataset IS NULL OR dataset_sha256 = @dataset OR training_dataset_sha256 = @dataset)
+          WHERE (CAST(@model AS TEXT) IS NULL OR model = @model) AND (CAST(@decision AS TEXT) IS NULL OR decision = @decision)
+            AND (CAST(@dataset AS TEXT) IS NULL OR dataset_sha256 = @dataset OR training_dataset_sha256 = @dataset)
           ORDER BY id`,
       {
         model: filter.model ?? null,
@@ -629,7 +613,7 @@ export class SqliteRegistry implements Registry {
   async listAlerts(model?: string, limit = 100): Promise<AlertRecord[]> {
     const q = this.sql;
     const rows = await q.all<Record<string, string | number | null>>(
-      'SELECT * FROM alerts WHERE (@model IS NULL OR model = @model) ORDER BY id DESC LIMIT @limit',
+      'SELECT * FROM alerts WHERE (CAST(@model AS TEXT) IS NULL OR model = @model) ORDER BY id DESC LIMIT @limit',
       { model: model ?? null, limit },
     );
     return rows.map(toAlert);
@@ -951,8 +935,8 @@ export class SqliteRegistry implements Registry {
   }): Promise<ApprovalRecord[]> {
     const q = this.sql;
     const rows = await q.all<ApprovalRow>(
-      `SELECT * FROM approvals WHERE (@model IS NULL OR model = @model) AND (@status IS NULL OR status = @status)
-           AND (@version IS NULL OR version = @version) ORDER BY id`,
+      `SELECT * FROM approvals WHERE (CAST(@model AS TEXT) IS NULL OR model = @model) AND (CAST(@status AS TEXT) IS NULL OR status = @status)
+           AND (CAST(@version AS INTEGER) IS NULL OR version = @version) ORDER BY id`,
       {
         model: filter.model ?? null,
         status: filter.status ?? null,
@@ -1046,8 +1030,8 @@ export class SqliteRegistry implements Registry {
   async listAudit(filter: { model?: string; since?: string; limit?: number }): Promise<AuditEvent[]> {
     const q = this.sql;
     const rows = await q.all<Record<string, string | number | null>>(
-      `SELECT * FROM (SELECT * FROM audit_events WHERE (? IS NULL OR model = ? OR model = '*') AND at >= ?
-           ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id`,
+      `SELECT * FROM (SELECT * FROM audit_events WHERE (CAST(? AS TEXT) IS NULL OR model = ? OR model = '*') AND at >= ?
+           ORDER BY at DESC, id DESC LIMIT ?) AS recent ORDER BY at, id`,
       [filter.model ?? null, filter.model ?? null, filter.since ?? '', filter.limit ?? 1000],
     );
     return rows.map((r) => ({
@@ -1204,7 +1188,7 @@ export class SqliteRegistry implements Registry {
   ): Promise<MonitorReportRecord[]> {
     const q = this.sql;
     const rows = await q.all<MonitorReportRow>(
-      `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ? ORDER BY window_to DESC LIMIT ?)
+      `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ? ORDER BY window_to DESC LIMIT ?) AS recent
           ORDER BY window_to`,
       [model, filter.since ?? '', filter.limit ?? 1000],
     );
@@ -1249,7 +1233,7 @@ export class SqliteRegistry implements Registry {
   async listMonitorActions(model: string, limit = 100): Promise<MonitorActionRecord[]> {
     const q = this.sql;
     const rows = await q.all<MonitorActionRow>(
-      'SELECT * FROM (SELECT * FROM monitor_actions WHERE model = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
+      'SELECT * FROM (SELECT * FROM monitor_actions WHERE model = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id',
       [model, limit],
     );
     return rows.map(toMonitorAction);
@@ -1284,7 +1268,7 @@ export class SqliteRegistry implements Registry {
     const q = this.sql;
     return (
       await q.all<ScheduleRunRow>(
-        'SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
+        'SELECT * FROM (SELECT * FROM schedule_runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id',
         [scheduleId, limit],
       )
     ).map(toScheduleRun);
@@ -1371,4 +1355,59 @@ function toMonitorAction(r: MonitorActionRow): MonitorActionRecord {
     key: r.dedupe_key,
     at: r.at,
   };
+}
+
+/**
+ * The embedded registry: one SQLite file in WAL mode, safe for several processes (worker, CLI) on one machine.
+ * Every write that must be atomic (version numbering, alias moves with their history rows) runs in an IMMEDIATE
+ * transaction, which takes the write lock up front.
+ */
+export class SqliteRegistry extends SqlRegistry {
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const sql = new SqliteDatabase(file);
+    super(sql);
+    const db = sql.db;
+    const applied = db.pragma('user_version', { simple: true }) as number;
+    // synchronous, at start: only when there is something to apply (it takes the write lock)
+    if (applied >= MIGRATIONS.length) return;
+    db.transaction(() => {
+      for (let i = applied; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]);
+      db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+}
+
+/**
+ * The registry on PostgreSQL (LUMEN_REGISTRY_URL=postgres://…), for workers on several hosts: the same statements
+ * and transactions as SQLite's, with the migrations recorded in a table of their own and applied under the same
+ * lock as every registry write, so two processes starting at once migrate once.
+ */
+export class PostgresRegistry extends SqlRegistry {
+  static async open(url: string): Promise<PostgresRegistry> {
+    const sql = new PostgresDatabase(url);
+    try {
+      await sql.transaction(async (tx) => {
+        await tx.run(
+          'CREATE TABLE IF NOT EXISTS lumen_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)',
+        );
+        const row = await tx.get<{ applied: number | null }>('SELECT MAX(version) AS applied FROM lumen_migrations');
+        for (let i = row?.applied ?? 0; i < MIGRATIONS.length; i++) {
+          await tx.run(forPostgres(MIGRATIONS[i]));
+          await tx.run('INSERT INTO lumen_migrations (version, applied_at) VALUES (?, ?)', [i + 1, now()]);
+        }
+      });
+    } catch (err) {
+      sql.close();
+      throw err;
+    }
+    return new PostgresRegistry(sql);
+  }
+}
+
+/** A migration as PostgreSQL spells it: generated ids where SQLite has rowid aliases. */
+function forPostgres(migration: string): string {
+  return migration
+    .replace(/\bINTEGER PRIMARY KEY AUTOINCREMENT\b/g, 'INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY')
+    .replace(/\bid INTEGER PRIMARY KEY\b(?! GENERATED)/g, 'id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY');
 }

@@ -87,7 +87,14 @@ describe('docker-compose.yml', () => {
       assert.equal(s[worker].environment?.LUMEN_SOURCE_ROOTS, '/data/sources:/data/lumen');
       assert.ok(s[worker].volumes?.includes('./data:/data/sources:ro'), `${worker} mounts ./data read-only`);
       assert.ok(s[worker].volumes?.includes('lumen-data:/data/lumen'));
+      // the registry on the deployment's PostgreSQL, in the database the schema job creates
+      const url = new URL(String(s[worker].environment?.LUMEN_REGISTRY_URL));
+      assert.deepEqual([url.protocol, url.hostname, url.pathname], ['postgres:', 'postgresql', '/lumen']);
     }
+    assert.match(
+      fs.readFileSync(path.join(repoRoot, 'deploy', 'temporal', 'setup-schema.sh'), 'utf8'),
+      /for db in temporal temporal_visibility lumen; do/,
+    );
     // the image compiles worker/main.ts into dist/ (Dockerfile: set-up after the sources are copied)
     assert.ok(fs.existsSync(path.join(repoRoot, 'worker', 'main.ts')));
     const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
