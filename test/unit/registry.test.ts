@@ -369,22 +369,17 @@ for (const backend of [sqlite, postgres]) {
       ]);
       assert.deepEqual(await registry.aliases(spec.name), { champion: 1, previous: 3 });
 
-      await registry.setAlias({
-        model: spec.name,
-        alias: 'staging',
-        version: 2,
-        actor: 'ana',
-        reason: 'try',
-        requestId: 's1',
-      });
-      await registry.setAlias({
-        model: spec.name,
-        alias: 'staging',
-        version: 2,
-        actor: 'ana',
-        reason: 'try',
-        requestId: 's1',
-      });
+      // the same request twice
+      for (let i = 0; i < 2; i++) {
+        await registry.setAlias({
+          model: spec.name,
+          alias: 'staging',
+          version: 2,
+          actor: 'ana',
+          reason: 'try',
+          requestId: 's1',
+        });
+      }
       assert.equal(await registry.alias(spec.name, 'staging'), 2);
       assert.equal(
         (await registry.aliasHistory(spec.name)).filter((e) => e.alias === 'staging').length,
