@@ -1,5 +1,5 @@
 import { SpecError } from '../errors';
-import { PostgresRegistry, SqliteRegistry } from './sqlite';
+import { SqliteRegistry } from './sqlite';
 import type { Registry } from './types';
 
 /** A connection URL with its password hidden, for messages. */
@@ -18,6 +18,8 @@ export async function openRegistryAt(sqliteFile: string, env: NodeJS.ProcessEnv 
     throw new SpecError(`LUMEN_REGISTRY_URL must be a postgres:// URL; got "${redactUrl(url)}"`);
   }
   try {
+    // loaded only here: node-postgres is no part of a command that reads the SQLite file
+    const { PostgresRegistry } = await import('./postgres');
     return await PostgresRegistry.open(url);
   } catch (err) {
     throw new SpecError(`cannot open the registry at ${redactUrl(url)}: ${(err as Error).message}`);
