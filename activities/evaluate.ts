@@ -62,6 +62,7 @@ export function evaluateActivities(deps: ActivityDeps) {
           ? await deps.registry.getVersion(input.spec.name, usableChampion.version)
           : undefined;
         const { table, rows } = await loadHoldout(
+          deps.store,
           input.spec,
           input.dataset,
           championRecord ? [championRecord.spec] : [],

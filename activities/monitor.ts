@@ -8,7 +8,7 @@ import { asActivity, type ActivityDeps } from './context';
 
 /** Where a worker finds what the serving instances wrote: the prediction log and the feedback labels. */
 export function monitorPaths(deps: ActivityDeps): { home: string; predictions: string; feedback: string } {
-  const home = path.dirname(deps.store.root);
+  const home = deps.store.home;
   const predictions = path.join(home, 'predictions');
   return { home, predictions, feedback: path.join(predictions, 'feedback.sqlite') };
 }
@@ -80,7 +80,7 @@ export function monitorActivities(deps: ActivityDeps) {
 
     /** The training batch of a retrain (written once per content); the workflow starts the pipeline on it. */
     async prepareRetrain(input: { model: string }): Promise<RetrainBatch> {
-      return asActivity(() => buildRetrainBatch(deps.registry, monitorPaths(deps), input.model));
+      return asActivity(() => buildRetrainBatch(deps.store, deps.registry, monitorPaths(deps), input.model));
     },
 
     async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { log } from '@temporalio/activity';
 import type { ArtifactRef } from '../lib/artifacts';
 import { announceAliasMove } from '../lib/serving/notify';
@@ -146,7 +145,7 @@ export function registryActivities(deps: ActivityDeps) {
           requireLoadCheck: true,
         });
         if (moved.changed) {
-          const told = await announceAliasMove(deps.registry, findAdminToken(path.dirname(deps.store.root)));
+          const told = await announceAliasMove(deps.registry, findAdminToken(deps.store.home));
           for (const f of told.failed)
             log.warn('a serving instance was not told of the move', { url: f.url, reason: f.reason });
           // the model's monitor learns of it (and starts with the first promotion); a retry tells it again, and

@@ -35,7 +35,7 @@ export function scheduleActivities(deps: ActivityDeps) {
     async planScheduledTraining(input: { model: string; source?: SourceRef; spec?: ModelSpec }): Promise<TrainingPlan> {
       return asActivity(async () => {
         if (!input.source) {
-          const batch = await buildRetrainBatch(deps.registry, monitorPaths(deps), input.model);
+          const batch = await buildRetrainBatch(deps.store, deps.registry, monitorPaths(deps), input.model);
           return {
             spec: input.spec ?? batch.spec,
             source: batch.source,

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore } from '../lib/artifacts';
 import { snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
 import { loadTable, type Table } from '../lib/data/table';
@@ -22,12 +22,12 @@ export async function flightsMonth(
   spec: ModelSpec,
   month: string,
 ): Promise<{ table: Table; split: Split; pre: Preprocessor; data: TrainingData }> {
-  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-bench', 'artifacts'));
+  const store = new FileArtifactStore(path.join(os.tmpdir(), 'lumen-bench', 'artifacts'));
   const dataset = await snapshotSource(store, {
     uri: 'vega-datasets:flights-3m.parquet',
     window: monthWindow('date', month),
   });
-  const table = await loadTable(dataset, columnRequests(spec));
+  const table = await loadTable(store, dataset, columnRequests(spec));
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   const pre = fitPreprocessor(spec, table, split.train);
   const data = {

@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { startTrainingPipeline } from '../client/pipeline';
-import { ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
@@ -44,7 +44,7 @@ async function run(): Promise<void> {
 
   // Baseline: the same stages, called directly.
   const directHome = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-bench-direct-'));
-  const store = new ArtifactStore(lumenPaths(directHome).artifacts);
+  const store = new FileArtifactStore(lumenPaths(directHome).artifacts);
   const registry = new SqliteRegistry(lumenPaths(directHome).registry);
   const t0 = performance.now();
   const dataset = await snapshotSource(store, source);
@@ -54,7 +54,7 @@ async function run(): Promise<void> {
     checkpointKind: 'checkpoints/bench',
     onCheckpoint: () => Promise.resolve(),
   });
-  const { table, rows } = await loadHoldout(spec, dataset);
+  const { table, rows } = await loadHoldout(store, spec, dataset);
   const scored = await evaluateArtifact(store, trained.artifact, table, rows, evaluationOptions(spec));
   const metrics = scored.metrics;
   const verdict = decideGate(spec, scored, null);
@@ -114,7 +114,7 @@ async function run(): Promise<void> {
   });
   const paths = lumenPaths(home);
   const deps = {
-    store: new ArtifactStore(paths.artifacts),
+    store: new FileArtifactStore(paths.artifacts),
     registry: new SqliteRegistry(paths.registry),
     codeVersion: 'bench',
   };

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore, type ArtifactStore } from '../lib/artifacts';
 import { snapshotSource, type DatasetRef } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
 import { evaluateArtifact, evaluationOptions, loadHoldout } from '../lib/evaluation/evaluate';
@@ -41,7 +41,7 @@ async function lumen(store: ArtifactStore, spec: ModelSpec, dataset: DatasetRef,
     onCheckpoint: () => Promise.resolve(),
   });
   const seconds = (performance.now() - started) / 1000;
-  const { table, rows } = await loadHoldout(spec, dataset);
+  const { table, rows } = await loadHoldout(store, spec, dataset);
   const evaluation = await evaluateArtifact(store, out.artifact, table, rows, evaluationOptions(spec));
   const epochs = out.bestEpoch ? `${out.epochs} epochs, kept ${out.bestEpoch}` : `${out.epochs} epochs`;
   return { name: `Lumen ${spec.name} (${epochs})`, metric, value: evaluation.metrics[metric], seconds };
@@ -52,8 +52,8 @@ function write(dir: string, name: string, a: Float32Array): void {
 }
 
 /** Flights rows as the gradient-boosting baseline reads them: hour, weekday, ln(1+distance), origin, destination codes. */
-async function flightsColumns(spec: ModelSpec, dataset: DatasetRef, dir: string): Promise<void> {
-  const table = await loadTable(dataset, columnRequests(spec));
+async function flightsColumns(store: ArtifactStore, spec: ModelSpec, dataset: DatasetRef, dir: string): Promise<void> {
+  const table = await loadTable(store, dataset, columnRequests(spec));
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   const get = (key: string) => table.columns.get(key)!;
   const date = get('timestamp:date').values as Float64Array;
@@ -90,8 +90,8 @@ async function flightsColumns(spec: ModelSpec, dataset: DatasetRef, dir: string)
 }
 
 /** Movies as Ridge reads them: the inputs Lumen's preprocessor encodes (fitted on the same training rows). */
-async function moviesInputs(spec: ModelSpec, dataset: DatasetRef, dir: string): Promise<number> {
-  const table = await loadTable(dataset, columnRequests(spec));
+async function moviesInputs(store: ArtifactStore, spec: ModelSpec, dataset: DatasetRef, dir: string): Promise<number> {
+  const table = await loadTable(store, dataset, columnRequests(spec));
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   const pre = fitPreprocessor(spec, table, split.train);
   write(dir, 'movies-x.f32', encodeFeatures(pre, table, split.train));
@@ -102,7 +102,7 @@ async function moviesInputs(spec: ModelSpec, dataset: DatasetRef, dir: string): 
 }
 
 async function run(): Promise<void> {
-  const store = new ArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-')));
+  const store = new FileArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-')));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-arrays-'));
   console.log(`${os.cpus()[0].model.trim()}, ${os.availableParallelism()} cores\n`);
   const rows: Row[] = [];
@@ -117,12 +117,12 @@ async function run(): Promise<void> {
     rows.push(await lumen(store, crossed, january, 'auc'));
     // the same split: both flights specs share seed and holdout fraction
     if (plain.training.seed !== crossed.training.seed) throw new Error('the flights specs split differently');
-    await flightsColumns(crossed, january, dir);
+    await flightsColumns(store, crossed, january, dir);
 
     const moviesSpec = example('movies-imdb');
     const movies = await snapshotSource(store, { uri: 'vega-datasets:movies.json' });
     rows.push(await lumen(store, moviesSpec, movies, 'r2'));
-    const width = await moviesInputs(moviesSpec, movies, dir);
+    const width = await moviesInputs(store, moviesSpec, movies, dir);
 
     const python = kerasPython();
     if (python) {

@@ -9,7 +9,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore } from '../lib/artifacts';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { snapshotPath, snapshotSource } from '../lib/data/snapshot';
 import { monthWindow } from '../lib/data/source';
@@ -21,7 +21,7 @@ const root = path.resolve(__dirname, '..');
 
 async function run(): Promise<void> {
   const spec = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
-  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-bench-validate'));
+  const store = new FileArtifactStore(path.join(os.tmpdir(), 'lumen-bench-validate'));
   let t = performance.now();
   const full = await snapshotSource(store, { uri: 'vega-datasets:flights-3m.parquet' });
   const ingest = (performance.now() - t) / 1000;
@@ -29,7 +29,7 @@ async function run(): Promise<void> {
     uri: 'vega-datasets:flights-3m.parquet',
     window: monthWindow('date', '2001-01'),
   });
-  const reference = { dataset: jan, profile: await profileDataset(jan), kind: 'champion' as const };
+  const reference = { dataset: jan, profile: await profileDataset(store, jan), kind: 'champion' as const };
   console.log(
     `flights-3m: ${full.rows.toLocaleString('en-US')} rows; reference January (${jan.rows.toLocaleString('en-US')} rows); ${os.cpus()[0].model}, ${os.availableParallelism()} cores\n`,
   );
@@ -39,10 +39,10 @@ async function run(): Promise<void> {
   const result = await validateBatch(store, spec, full, reference);
   const validate = (performance.now() - t) / 1000;
   t = performance.now();
-  await profileDataset(full, reference.profile);
+  await profileDataset(store, full, reference.profile);
   const profileOnly = (performance.now() - t) / 1000;
 
-  const file = sqlString(snapshotPath(full));
+  const file = sqlString(await snapshotPath(store, full));
   t = performance.now();
   await withDuckDB((con) =>
     con.runAndReadAll(

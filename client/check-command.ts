@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore } from '../lib/artifacts';
 import { snapshotSource } from '../lib/data/snapshot';
 import { loadModelSpec } from '../lib/spec';
 import { profileDataset } from '../lib/validation/profile';
@@ -27,7 +27,7 @@ export async function checkCommand(
   const spec = loadModelSpec(specFile);
   const source = sourceFromOptions(spec, opts);
   // a scratch store: snapshots, profile and report of a check stay out of the registry
-  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-check'));
+  const store = new FileArtifactStore(path.join(os.tmpdir(), 'lumen-check'));
   const dataset = await snapshotSource(store, source);
   let reference: ReferenceData | null = null;
   if (opts.reference) {
@@ -37,7 +37,7 @@ export async function checkCommand(
     );
     reference = {
       dataset: refDataset,
-      profile: await profileDataset(refDataset, undefined, spec.source.columns),
+      profile: await profileDataset(store, refDataset, undefined, spec.source.columns),
       kind: 'given',
     };
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline/promises';
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { ArtifactStore, type ArtifactRef } from '../lib/artifacts';
+import { FileArtifactStore, type ArtifactRef, type ArtifactStore } from '../lib/artifacts';
 import { lumenPaths, projectRoot } from '../lib/config';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { monthWindow, type SourceRef } from '../lib/data/source';
@@ -205,7 +205,7 @@ class LoopDemo {
     fs.rmSync(this.home, { recursive: true, force: true });
     fs.mkdirSync(this.home, { recursive: true });
     const paths = lumenPaths(this.home);
-    this.store = new ArtifactStore(paths.artifacts);
+    this.store = new FileArtifactStore(paths.artifacts);
     this.registry = new SqliteRegistry(paths.registry);
     // workers tell the serving instance about promotions with this token (it also watches the registry)
     process.env.LUMEN_ADMIN_TOKEN = this.token;

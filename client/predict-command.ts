@@ -1,4 +1,4 @@
-import { ArtifactStore } from '../lib/artifacts';
+import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
 import { scoreFile } from '../lib/serving/batch';
@@ -29,7 +29,7 @@ export async function predictCommand(
       );
     }
     const source = { uri: opts.source, ...(opts.format ? { format: opts.format as 'parquet' | 'csv' | 'json' } : {}) };
-    const result = await scoreFile(new ArtifactStore(paths.artifacts), record, source, opts.out);
+    const result = await scoreFile(await openArtifactStore(paths), record, source, opts.out);
     if (opts.json) return printJson({ model, version, ...result });
     console.log(
       `${model} v${version}: ${result.predicted} rows predicted, ${result.refused} refused (their problems are in the "problems" column) → ${result.out}`,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore, openArtifactStore, type ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { describeSource, type SourceRef } from '../lib/data/source';
@@ -21,7 +21,7 @@ import { color, printJson, table } from './output';
 
 export async function openRegistry(): Promise<{ registry: Registry; store: ArtifactStore }> {
   const paths = lumenPaths();
-  return { registry: await openRegistryAt(paths.registry), store: new ArtifactStore(paths.artifacts) };
+  return { registry: await openRegistryAt(paths.registry), store: await openArtifactStore(paths) };
 }
 
 async function withRegistry<T>(fn: (registry: Registry, store: ArtifactStore) => Promise<T>): Promise<T> {
@@ -325,11 +325,11 @@ export async function inferCommand(
   source: SourceRef,
   opts: { label?: string; task?: Task; name?: string },
 ): Promise<void> {
-  const store = new ArtifactStore(path.join(os.tmpdir(), 'lumen-schema-infer'));
+  const store = new FileArtifactStore(path.join(os.tmpdir(), 'lumen-schema-infer'));
   const dataset = await snapshotSource(store, source);
   const sourceName = describeSource(source);
   if (!opts.label) {
-    const { columns, notes } = await inferContract(dataset);
+    const { columns, notes } = await inferContract(store, dataset);
     for (const note of notes) console.error(`note: ${note}`);
     console.error(
       `proposed contract from ${dataset.rows} rows of ${sourceName}; add --label <column> for a whole model spec`,
@@ -337,7 +337,7 @@ export async function inferCommand(
     console.log(JSON.stringify({ source: { columns }, validation: ValidationPolicy.parse({}) }, null, 2));
     return;
   }
-  const { spec, notes } = await proposeSpec(dataset, {
+  const { spec, notes } = await proposeSpec(store, dataset, {
     label: opts.label,
     task: opts.task,
     name: opts.name,

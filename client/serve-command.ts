@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ArtifactStore } from '../lib/artifacts';
+import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
@@ -34,7 +34,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   const { tokens, generated } = servingTokens(paths.home);
   const rate = nonNegative(opts.rateLimit, '--rate-limit');
   const server = await startServer(
-    { store: new ArtifactStore(paths.artifacts), registry },
+    { store: await openArtifactStore(paths), registry },
     {
       host: opts.host,
       port: nonNegative(opts.port, '--port'),

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ArtifactStore } from './artifacts';
-import { uriToPath } from './artifacts';
+import { uriToPath, type ArtifactRef } from './artifacts';
 import { openSource, sourceFingerprint, storeAccess, type SourceRef } from './data/source';
 import { SourceError } from './errors';
 import { sha256File } from './hash';
@@ -57,7 +57,7 @@ export async function scanInbox(
     const tmp = `${store.tempPath('inbox')}${ext}`;
     fs.copyFileSync(file, tmp);
     const ref = await store.putFile('inbox', tmp, ext);
-    const source: SourceRef = { uri: uriToPath(ref.uri) };
+    const source: SourceRef = { uri: await stagedCopy(store, ref, dir, ext) };
     found.push({
       name: entry.name,
       sha256: ref.sha256,
@@ -80,4 +80,21 @@ export async function clearInboxFile(dir: string, name: string, sha256: string):
   fs.mkdirSync(done, { recursive: true });
   fs.renameSync(file, path.join(done, `${sha256.slice(0, 12)}-${name}`));
   return true;
+}
+
+/**
+ * Where the pipeline reads a staged batch from. In a folder store, the artifact itself. An S3 store's copy is in
+ * this host's cache only, and the pipeline may run on another host; the inbox is on a volume every pipeline worker
+ * mounts (they all watch it), so the staged copy is kept beside it, in its hidden ".lumen-staged" folder.
+ */
+async function stagedCopy(store: ArtifactStore, ref: ArtifactRef, dir: string, ext: string): Promise<string> {
+  if (ref.uri.startsWith('file://')) return uriToPath(ref.uri);
+  const staged = path.join(dir, '.lumen-staged', `${ref.sha256}${ext}`);
+  if (!fs.existsSync(staged)) {
+    fs.mkdirSync(path.dirname(staged), { recursive: true });
+    const tmp = `${staged}.${process.pid}.tmp`;
+    fs.copyFileSync(await store.verify(ref), tmp);
+    fs.renameSync(tmp, staged);
+  }
+  return staged;
 }

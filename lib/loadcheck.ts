@@ -53,7 +53,7 @@ export function runLoadCheck(
         });
       }
     });
-    child.stdin.end(JSON.stringify({ storeRoot: store.root, artifact, canary, tolerance: options.tolerance ?? 1e-4 }));
+    child.stdin.end(JSON.stringify({ store: store.config, artifact, canary, tolerance: options.tolerance ?? 1e-4 }));
   });
 }
 

@@ -63,8 +63,11 @@ export interface TrainOutcome {
 const LATEST = 'latest';
 
 /** The newest checkpoint an earlier attempt of this training wrote down, if any. */
-export function latestCheckpoint(store: ArtifactStore, checkpointKind: string): CheckpointMark | undefined {
-  const note = store.readNote(checkpointKind, LATEST) as Partial<CheckpointMark> | undefined;
+export async function latestCheckpoint(
+  store: ArtifactStore,
+  checkpointKind: string,
+): Promise<CheckpointMark | undefined> {
+  const note = (await store.readNote(checkpointKind, LATEST)) as Partial<CheckpointMark> | undefined;
   const parsed = ArtifactRef.safeParse(note?.checkpoint);
   if (!parsed.success || typeof note?.epochsDone !== 'number') return undefined;
   return { checkpoint: parsed.data, epochsDone: note.epochsDone };
@@ -86,7 +89,7 @@ export async function trainOnDataset(
   const requests = columnRequests(spec);
   const what = `dataset ${dataset.sha256.slice(0, 12)}`;
   checkTableFits(what, dataset.rows, requests, budget);
-  const table = await loadTable(dataset, requests);
+  const table = await loadTable(store, dataset, requests);
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   if (split.train.length === 0) throw new Error(`dataset ${dataset.sha256} has no labelled training rows`);
   // early stopping: a validation share of the training rows, chosen by a seeded hash, never trained on
@@ -123,7 +126,7 @@ export async function trainOnDataset(
     let startBest: Tensor[] | undefined;
     let resumedFromEpoch: number | null = null;
     // the newest of what the server last heard (heartbeat) and what the last attempt wrote down (note)
-    const candidates = [latestCheckpoint(store, hooks.checkpointKind), hooks.resumeFrom]
+    const candidates = [await latestCheckpoint(store, hooks.checkpointKind), hooks.resumeFrom]
       .filter((c): c is CheckpointMark => c !== undefined)
       .sort((a, b) => b.epochsDone - a.epochsDone);
     for (const candidate of candidates) {
@@ -167,7 +170,7 @@ export async function trainOnDataset(
         : {}),
       onEpochEnd: async (p, best) => {
         const ref = await saveCheckpoint(store, tf, hooks.checkpointKind, model, { ...p, preprocessorHash }, best);
-        store.writeNote(hooks.checkpointKind, LATEST, { checkpoint: ref, epochsDone: p.epochsDone });
+        await store.writeNote(hooks.checkpointKind, LATEST, { checkpoint: ref, epochsDone: p.epochsDone });
         // Older checkpoints stay until the run ends: heartbeats are throttled, so the server may still hold
         // the reference of an earlier one when the worker dies.
         await hooks.onCheckpoint(ref, p);
@@ -193,7 +196,7 @@ export async function trainOnDataset(
       },
     });
     tf.dispose(startBest ?? []);
-    store.removeKind(hooks.checkpointKind);
+    await store.removeKind(hooks.checkpointKind);
     return {
       artifact,
       backend,

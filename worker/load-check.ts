@@ -4,7 +4,7 @@
  * at evaluation. Reads one JSON request on stdin, writes one JSON result on stdout, exits 0 either way.
  */
 import fs from 'node:fs';
-import { ArtifactRef, ArtifactStore } from '../lib/artifacts';
+import { storeFromConfig, type ArtifactRef, type StoreConfig } from '../lib/artifacts';
 import { canaryTable, type Canary } from '../lib/evaluation/evaluate';
 import { encodeFeatures } from '../lib/features';
 import { loadModelArtifact } from '../lib/model/artifact';
@@ -12,7 +12,7 @@ import { predictRows } from '../lib/model/predict';
 import { loadTf } from '../lib/model/tf';
 
 interface Request {
-  storeRoot: string;
+  store: StoreConfig;
   artifact: ArtifactRef;
   canary: ArtifactRef;
   tolerance: number;
@@ -20,7 +20,7 @@ interface Request {
 
 async function run(): Promise<{ passed: boolean; detail: string; maxAbsDiff?: number; backend?: string }> {
   const request = JSON.parse(fs.readFileSync(0, 'utf8')) as Request;
-  const store = new ArtifactStore(request.storeRoot);
+  const store = await storeFromConfig(request.store);
   const canary = JSON.parse(fs.readFileSync(await store.verify(request.canary), 'utf8')) as Canary;
   const { tf, backend } = await loadTf();
   const loaded = await loadModelArtifact(store, tf, request.artifact);

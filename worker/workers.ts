@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
 import { loadAccessPolicy } from '../lib/access/policy';
-import { ArtifactStore } from '../lib/artifacts';
+import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
 import { codeVersion } from '../lib/version';
@@ -26,7 +26,7 @@ export interface WorkerSetup {
 export async function defaultDeps(home?: string): Promise<ActivityDeps> {
   const paths = lumenPaths(home);
   return {
-    store: new ArtifactStore(paths.artifacts),
+    store: await openArtifactStore(paths),
     registry: await openRegistryAt(paths.registry),
     codeVersion: codeVersion(),
     access: () => loadAccessPolicy(paths.home),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { z } from 'zod';
-import { ArtifactRef, ArtifactStore, uriToPath } from '../artifacts';
+import { ArtifactRef, ArtifactStore } from '../artifacts';
 import { SourceError } from '../errors';
 import { sqlString, withSourceDuckDB } from './duckdb';
 import { timestampSql } from './timestamp';
@@ -114,9 +114,9 @@ async function emptyWindowMessage(opened: OpenedSource, sandbox: { read: string[
   return `no rows of ${opened.file} fall in ${declared}: ${found}`;
 }
 
-/** Path of a snapshot, for DuckDB's read_parquet. */
-export function snapshotPath(dataset: Pick<DatasetRef, 'uri'>): string {
-  return uriToPath(dataset.uri);
+/** A local path of a snapshot, for DuckDB's read_parquet (downloaded and verified first from a remote store). */
+export function snapshotPath(store: ArtifactStore, dataset: ArtifactRef): Promise<string> {
+  return store.localFile(dataset);
 }
 
 export function firstLine(err: unknown): string {

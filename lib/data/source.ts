@@ -71,7 +71,7 @@ export const OWN_FILES: SourceAccess = { roots: [path.parse(process.cwd()).root]
 
 /** The access rules of the Lumen home an artifact store belongs to (the store is its `artifacts` folder). */
 export function storeAccess(store: ArtifactStore): SourceAccess {
-  return sourceAccess(path.dirname(store.root));
+  return sourceAccess(store.home);
 }
 
 /** The folder of the bundled vega datasets (the package exports only its JS entry; data sits beside build/). */

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlIdent, sqlString, withDuckDB } from './duckdb';
+import type { ArtifactStore } from '../artifacts';
 import { DatasetRef, snapshotPath } from './snapshot';
 import { epochMsSql, timestampSql } from './timestamp';
 
@@ -63,7 +64,7 @@ function emptyColumns(requests: ColumnRequest[], rows: number): Map<string, Colu
  * Load selected columns of a snapshot into typed arrays, chunk by chunk (no per-row objects).
  * Columns absent from the snapshot come back as all-missing, so optional columns need no special casing.
  */
-export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]): Promise<Table> {
+export async function loadTable(store: ArtifactStore, dataset: DatasetRef, requests: ColumnRequest[]): Promise<Table> {
   const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
   const present = new Set(types.keys());
   const loaded = requests.filter((r) => present.has(r.name));
@@ -71,7 +72,7 @@ export async function loadTable(dataset: DatasetRef, requests: ColumnRequest[]):
   const columns = emptyColumns(requests, rows);
   if (loaded.length === 0 || rows === 0) return { rows, columns };
   await withDuckDB(async (con) => {
-    const sql = `SELECT ${loaded.map((r) => selectColumn(r, types.get(r.name))).join(', ')} FROM read_parquet(${sqlString(snapshotPath(dataset))})`;
+    const sql = `SELECT ${loaded.map((r) => selectColumn(r, types.get(r.name))).join(', ')} FROM read_parquet(${sqlString(await snapshotPath(store, dataset))})`;
     const result = await con.run(sql);
     let offset = 0;
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {

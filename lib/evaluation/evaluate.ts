@@ -123,6 +123,7 @@ function stringsOf(table: Table, column: string): (string | null)[] {
  * (e.g. the champion, declared by an older spec) need are loaded too, and the slice columns as text.
  */
 export async function loadHoldout(
+  store: ArtifactStore,
   spec: ModelSpec,
   dataset: DatasetRef,
   alsoFor: ModelSpec[] = [],
@@ -130,7 +131,7 @@ export async function loadHoldout(
   const requests = [spec, ...alsoFor].flatMap(columnRequests);
   for (const column of spec.gate.slices.columns) requests.push({ name: column, as: 'string' });
   const unique = new Map(requests.map((r) => [columnKey(r), r]));
-  const table = await loadTable(dataset, [...unique.values()]);
+  const table = await loadTable(store, dataset, [...unique.values()]);
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   return { table, rows: split.holdout };
 }

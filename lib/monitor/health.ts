@@ -313,7 +313,7 @@ async function measureInputDrift(
     referenceProfile = Profile.parse(JSON.parse(fs.readFileSync(await store.verify(trained.profile), 'utf8')));
   } else {
     // profiled the first time it is needed, and kept (as validation does for a reference)
-    referenceProfile = await profileDataset(trained, undefined, spec.source.columns);
+    referenceProfile = await profileDataset(store, trained, undefined, spec.source.columns);
     await registry.recordDataset(trained, await store.putJson('profiles', referenceProfile));
   }
   const reference = { dataset: trained as DatasetRef, profile: referenceProfile };
@@ -338,8 +338,8 @@ async function measureInputDrift(
     source: { uri: `prediction-log:${input.model}?from=${input.from}&to=${input.to}` },
     sourceFingerprint: ref.sha256,
   };
-  const profile = await profileDataset(current, reference.profile, columns);
-  const drift = await measureDrift(columns, spec.validation, { dataset: current, profile }, reference);
+  const profile = await profileDataset(store, current, reference.profile, columns);
+  const drift = await measureDrift(store, columns, spec.validation, { dataset: current, profile }, reference);
   // time moves on while a model serves: a later time range is expected; the weekday/hour mix is still judged
   const judged = drift.columns.filter((c) => c.kind !== 'timestamp');
   report.inputDrift = {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseMonitorPolicy } from './policy';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import type { ArtifactStore } from '../artifacts';
 import { snapshotPath } from '../data/snapshot';
 import type { SourceRef } from '../data/source';
 import { NotFoundError } from '../errors';
@@ -30,6 +31,7 @@ export interface RetrainBatch {
 const FEEDBACK_DAYS = 30;
 
 export async function buildRetrainBatch(
+  store: ArtifactStore,
   registry: Registry,
   paths: HealthCheckPaths & { home: string },
   model: string,
@@ -65,7 +67,7 @@ export async function buildRetrainBatch(
   const file = path.join(dir, `retrain-${fingerprint.slice(0, 16)}.parquet`);
   const counted = { accepted: Math.min(dataset.rows, acceptedRows ?? Infinity), feedback: 0 };
   await withDuckDB(async (con) => {
-    const acceptedScan = `read_parquet(${sqlString(snapshotPath(dataset))})`;
+    const acceptedScan = `read_parquet(${sqlString(await snapshotPath(store, dataset))})`;
     const types = new Map(
       (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${acceptedScan}`))
         .getRowObjectsJson()

@@ -19,7 +19,8 @@ export async function openRegistryAt(sqliteFile: string, env: NodeJS.ProcessEnv 
   }
   try {
     // loaded only here: node-postgres is no part of a command that reads the SQLite file
-    const { PostgresRegistry } = await import('./postgres');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PostgresRegistry } = require('./postgres') as typeof import('./postgres');
     return await PostgresRegistry.open(url);
   } catch (err) {
     throw new SpecError(`cannot open the registry at ${redactUrl(url)}: ${(err as Error).message}`);

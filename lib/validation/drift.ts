@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ArtifactStore } from '../artifacts';
 import type { DatasetRef } from '../data/snapshot';
 import { loadTable } from '../data/table';
 import { categoricalDrift, type NumericDrift } from '../stats/drift';
@@ -38,8 +39,8 @@ export type DriftReport = z.infer<typeof DriftReport>;
 const sortedCache = new Map<string, Float64Array>();
 const CACHE_LIMIT = 32;
 
-async function finiteColumn(dataset: DatasetRef, column: string): Promise<Float64Array> {
-  const table = await loadTable(dataset, [{ name: column, as: 'number' }]);
+async function finiteColumn(store: ArtifactStore, dataset: DatasetRef, column: string): Promise<Float64Array> {
+  const table = await loadTable(store, dataset, [{ name: column, as: 'number' }]);
   const data = table.columns.get(`number:${column}`);
   const values = data?.kind === 'number' ? data.values : new Float64Array();
   let count = 0;
@@ -49,7 +50,7 @@ async function finiteColumn(dataset: DatasetRef, column: string): Promise<Float6
   return out;
 }
 
-async function sortedColumn(dataset: DatasetRef, column: string): Promise<Float64Array> {
+async function sortedColumn(store: ArtifactStore, dataset: DatasetRef, column: string): Promise<Float64Array> {
   const key = `${dataset.sha256}:${column}`;
   const hit = sortedCache.get(key);
   if (hit) {
@@ -57,7 +58,7 @@ async function sortedColumn(dataset: DatasetRef, column: string): Promise<Float6
     sortedCache.set(key, hit);
     return hit;
   }
-  const sorted = toShared(sortFloat64(await finiteColumn(dataset, column)));
+  const sorted = toShared(sortFloat64(await finiteColumn(store, dataset, column)));
   sortedCache.set(key, sorted);
   if (sortedCache.size > CACHE_LIMIT) sortedCache.delete(sortedCache.keys().next().value as string);
   return sorted;
@@ -75,6 +76,7 @@ const level = (value: number, warn: number, fail: number): 'pass' | 'warn' | 'fa
   value >= fail ? 'fail' : value >= warn ? 'warn' : 'pass';
 
 export async function measureDrift(
+  store: ArtifactStore,
   columns: SourceColumn[],
   policy: ValidationPolicy,
   current: { dataset: DatasetRef; profile: Profile },
@@ -101,8 +103,8 @@ export async function measureDrift(
   const numericCols = planned.filter((p) => p.kind === 'numeric').map((p) => p.col);
   const jobs = await Promise.all(
     numericCols.map(async (col) => ({
-      reference: await sortedColumn(reference.dataset, col.name),
-      current: await finiteColumn(current.dataset, col.name),
+      reference: await sortedColumn(store, reference.dataset, col.name),
+      current: await finiteColumn(store, current.dataset, col.name),
     })),
   );
   const usable = jobs.map((j) => j.reference.length > 0 && j.current.length > 0);

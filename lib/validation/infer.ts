@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import type { ArtifactStore } from '../artifacts';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { SpecError } from '../errors';
 import { parseModelSpec, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
@@ -13,17 +14,18 @@ import { familyOf, profileDataset, type ColumnProfile, type Profile } from './pr
  * low-cardinality strings. A proposal for a person to review and commit.
  */
 export async function inferContract(
+  store: ArtifactStore,
   dataset: DatasetRef,
 ): Promise<{ columns: SourceColumn[]; notes: string[]; profile: Profile }> {
   const notes: string[] = [];
-  const formats = await textDateFormats(dataset);
+  const formats = await textDateFormats(store, dataset);
   const declared: SourceColumn[] = [...formats].map(([name, format]) => ({
     name,
     type: 'timestamp',
     required: true,
     ...(format ? { format } : {}),
   }));
-  const profile = await profileDataset(dataset, undefined, declared);
+  const profile = await profileDataset(store, dataset, undefined, declared);
   const columns = profile.columns.map((p: ColumnProfile): SourceColumn => {
     const missingShare = profile.rows ? p.missing / profile.rows : 0;
     const required = missingShare === 0;
@@ -71,12 +73,12 @@ const DATE_FORMATS = [
 ];
 
 /** Text columns whose values read as dates: with no format (ISO 8601) or the first format that reads ≥ 98%. */
-async function textDateFormats(dataset: DatasetRef): Promise<Map<string, string | undefined>> {
+async function textDateFormats(store: ArtifactStore, dataset: DatasetRef): Promise<Map<string, string | undefined>> {
   const found = new Map<string, string | undefined>();
   const text = dataset.columns.filter((c) => /^VARCHAR/i.test(c.type));
   if (text.length === 0 || dataset.rows === 0) return found;
   await withDuckDB(async (con) => {
-    const src = `(SELECT * FROM read_parquet(${sqlString(snapshotPath(dataset))}) LIMIT 10000)`;
+    const src = `(SELECT * FROM read_parquet(${sqlString(await snapshotPath(store, dataset))}) LIMIT 10000)`;
     for (const col of text) {
       const c = sqlIdent(col.name);
       const tries = [
@@ -112,10 +114,11 @@ export interface ProposeOptions {
  * The proposal parses as a spec as it is; a person reviews it before it trains anything.
  */
 export async function proposeSpec(
+  store: ArtifactStore,
   dataset: DatasetRef,
   options: ProposeOptions,
 ): Promise<{ spec: ModelSpec; notes: string[] }> {
-  const { columns, notes, profile } = await inferContract(dataset);
+  const { columns, notes, profile } = await inferContract(store, dataset);
   const labelColumn = columns.find((c) => c.name === options.label);
   if (!labelColumn) {
     throw new SpecError(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import type { ArtifactStore } from '../artifacts';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { timestampSql } from '../data/timestamp';
 import type { SourceColumn } from './contract';
@@ -91,11 +92,12 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * as text (with the contract's format).
  */
 export async function profileDataset(
+  store: ArtifactStore,
   dataset: DatasetRef,
   reference?: Profile,
   declared: SourceColumn[] = [],
 ): Promise<Profile> {
-  const src = `read_parquet(${sqlString(snapshotPath(dataset))})`;
+  const src = `read_parquet(${sqlString(await snapshotPath(store, dataset))})`;
   return withDuckDB(async (con) => {
     const one = async (sql: string): Promise<unknown[]> => (await con.runAndReadAll(sql)).getRowsJS()[0] ?? [];
     const all = async (sql: string): Promise<unknown[][]> => (await con.runAndReadAll(sql)).getRowsJS();

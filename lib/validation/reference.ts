@@ -31,7 +31,7 @@ export async function findReference(
       profile = Profile.parse(JSON.parse(fs.readFileSync(await store.verify(dataset.profile), 'utf8')));
     } else {
       // e.g. the good rows of a batch with quarantined rows: profiled the first time it serves as a reference
-      profile = await profileDataset(dataset, undefined, spec.source.columns);
+      profile = await profileDataset(store, dataset, undefined, spec.source.columns);
       await registry.recordDataset(dataset, await store.putJson('profiles', profile));
     }
     return { dataset, profile, kind };

@@ -70,7 +70,7 @@ export async function validateBatch(
 ): Promise<ValidationResult> {
   const contract = contractOf(spec);
   const validatedAt = now.toISOString();
-  const profile = await profileDataset(dataset, reference?.profile, contract.columns);
+  const profile = await profileDataset(store, dataset, reference?.profile, contract.columns);
   const split = await checkRows(
     store,
     dataset,
@@ -84,7 +84,7 @@ export async function validateBatch(
   const usableRows = dataset.rows - split.result.badRows;
   let drift: DriftReport | null = null;
   if (reference && !structural && dataset.rows > 0) {
-    drift = await measureDrift(contract.columns, spec.validation, { dataset, profile }, reference);
+    drift = await measureDrift(store, contract.columns, spec.validation, { dataset, profile }, reference);
     for (const d of drift.columns) {
       if (d.outcome === 'pass') continue;
       checks.push({

@@ -179,7 +179,7 @@ export async function checkRows(
     await con.run(
       `CREATE OR REPLACE TEMP TABLE checked AS
          SELECT file_row_number + 1 AS __row, ${problems} AS __problems, * EXCLUDE (file_row_number)
-           FROM read_parquet(${sqlString(snapshotPath(dataset))}, file_row_number = true)`,
+           FROM read_parquet(${sqlString(await snapshotPath(store, dataset))}, file_row_number = true)`,
     );
     try {
       const rows = async (sql: string): Promise<unknown[][]> => (await con.runAndReadAll(sql)).getRowsJS();

@@ -11,7 +11,7 @@ import {
 } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import { loadAccessPolicy } from '../../lib/access/policy';
-import { ArtifactStore } from '../../lib/artifacts';
+import { FileArtifactStore } from '../../lib/artifacts';
 import { lumenPaths } from '../../lib/config';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
 import { createWorkers, type QueueRole } from '../../worker/workers';
@@ -38,7 +38,7 @@ export function tempHome(prefix = 'lumen-test-'): TestHome {
   return {
     home,
     deps: {
-      store: new ArtifactStore(paths.artifacts),
+      store: new FileArtifactStore(paths.artifacts),
       registry,
       codeVersion: 'test-code-version',
       access: () => loadAccessPolicy(home, {}),

@@ -25,7 +25,7 @@ export async function trainAndRegister(
     checkpointKind: `checkpoints/test/${options.workflowId}`,
     onCheckpoint: () => Promise.resolve(),
   });
-  const { table, rows } = await loadHoldout(spec, dataset);
+  const { table, rows } = await loadHoldout(deps.store, spec, dataset);
   const scored = await evaluateArtifact(deps.store, trained.artifact, table, rows, evaluationOptions(spec));
   const canary = await deps.store.putJson(
     'canaries',

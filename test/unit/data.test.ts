@@ -46,7 +46,7 @@ describe('ingest (DuckDB, real files)', () => {
       window: monthWindow('date', '2001-01'),
     });
     assert.equal(jan.rows, 508_239);
-    const table = await loadTable(jan, [{ name: 'date', as: 'timestamp' }]);
+    const table = await loadTable(t.deps.store, jan, [{ name: 'date', as: 'timestamp' }]);
     const dates = (table.columns.get('timestamp:date') as { values: Float64Array }).values;
     let min = Infinity;
     let max = -Infinity;

@@ -26,7 +26,7 @@ describe('load check in a fresh process', () => {
         checkpointKind: `checkpoints/loadcheck-${seed}`,
         onCheckpoint: () => Promise.resolve(),
       });
-      const { table, rows } = await loadHoldout(spec, dataset);
+      const { table, rows } = await loadHoldout(t.deps.store, spec, dataset);
       const canary = await t.deps.store.putJson(
         'canaries',
         await makeCanary(t.deps.store, spec, out.artifact, table, rows),

@@ -55,7 +55,7 @@ describe('the retrain batch', () => {
         workflowId: name,
         runId: name,
       });
-      const batch = await buildRetrainBatch(t.deps.registry, paths, name);
+      const batch = await buildRetrainBatch(t.deps.store, t.deps.registry, paths, name);
       const rows = await count(batch.source.uri);
       if (acceptedRows === null) {
         assert.equal(batch.rows.accepted, 1461, 'every day of the four years');
@@ -63,7 +63,7 @@ describe('the retrain batch', () => {
       } else {
         assert.equal(batch.rows.accepted, acceptedRows);
         assert.equal(rows, acceptedRows);
-        const again = await buildRetrainBatch(t.deps.registry, paths, name);
+        const again = await buildRetrainBatch(t.deps.store, t.deps.registry, paths, name);
         assert.equal(again.fingerprint, batch.fingerprint, 'the same sample, the same content');
         // a sample across the batch, not its first rows
         const years = await withDuckDB(async (con) =>

@@ -164,7 +164,7 @@ describe('training with tfjs', () => {
       b.history.map((h) => h.loss),
     );
     assert.equal(a.artifact.sha256, b.artifact.sha256, 'a reproducible run yields the same artifact digest');
-    const { table, rows } = await loadHoldout(spec, weather);
+    const { table, rows } = await loadHoldout(t.deps.store, spec, weather);
     const { metrics: m } = await evaluateArtifact(t.deps.store, a.artifact, table, rows, evaluationOptions(spec));
     assert.equal(m.rows, rows.length);
     // five weather classes; "sun" and "rain" dominate — a trained model must beat always-"sun" (≈ 44 %)
@@ -204,7 +204,7 @@ describe('training with tfjs', () => {
       let maxDiff = 0;
       a.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - b[i][j])))));
       assert.ok(maxDiff < 1e-6, `kept weights differ from the best epoch's by ${maxDiff}`);
-      const { table, rows } = await loadHoldout(long, movies);
+      const { table, rows } = await loadHoldout(t.deps.store, long, movies);
       const kept = await evaluateArtifact(t.deps.store, stopped.artifact, table, rows, evaluationOptions(long));
       assert.ok(kept.metrics.r2 >= 0.19, `holdout R² ${kept.metrics.r2} (Ridge: 0.19)`);
     });

@@ -53,7 +53,7 @@ describe('data contract: a corpus of bad batches', () => {
       uri: 'vega-datasets:flights-3m.parquet',
       window: { column: 'date', start: '2001-01-01', end: '2001-01-08' },
     });
-    reference = { dataset: week1, profile: await profileDataset(week1), kind: 'champion' };
+    reference = { dataset: week1, profile: await profileDataset(t.deps.store, week1), kind: 'champion' };
   });
   after(() => t.cleanup());
 
@@ -224,7 +224,7 @@ describe('data contract: a corpus of bad batches', () => {
     );
     assert.equal(result.trainingDataset.rows, ds.rows - rows.badRows);
     assert.equal(result.trainingDataset.derivedFrom?.sha256, ds.sha256);
-    const clean = await loadTable(result.trainingDataset, [{ name: 'distance', as: 'number' }]);
+    const clean = await loadTable(t.deps.store, result.trainingDataset, [{ name: 'distance', as: 'number' }]);
     const distances = (clean.columns.get('number:distance') as { values: Float64Array }).values;
     assert.ok(
       distances.every((d) => d >= 1),
@@ -351,7 +351,7 @@ describe('schema inference', () => {
     const t = tempHome();
     try {
       const ds = await snapshotSource(t.deps.store, { uri: 'vega-datasets:seattle-weather.csv' });
-      const { columns } = await inferContract(ds);
+      const { columns } = await inferContract(t.deps.store, ds);
       const byName = new Map(columns.map((c) => [c.name, c]));
       assert.equal(byName.get('date')?.type, 'timestamp');
       assert.equal(byName.get('precipitation')?.type, 'float');
@@ -376,7 +376,7 @@ describe('schema inference', () => {
     const t = tempHome();
     try {
       const penguins = await snapshotSource(t.deps.store, { uri: 'vega-datasets:penguins.json' });
-      const p = await proposeSpec(penguins, { label: 'Species', sourceName: 'penguins.json' });
+      const p = await proposeSpec(t.deps.store, penguins, { label: 'Species', sourceName: 'penguins.json' });
       assert.equal(p.spec.name, 'penguins');
       assert.equal(p.spec.task, 'multiclass');
       assert.deepEqual(
@@ -392,7 +392,11 @@ describe('schema inference', () => {
       );
 
       const movies = await snapshotSource(t.deps.store, { uri: 'vega-datasets:movies.json' });
-      const m = await proposeSpec(movies, { label: 'IMDB Rating', name: 'Movies IMDB', sourceName: 'movies.json' });
+      const m = await proposeSpec(t.deps.store, movies, {
+        label: 'IMDB Rating',
+        name: 'Movies IMDB',
+        sourceName: 'movies.json',
+      });
       assert.equal(m.spec.name, 'movies-imdb');
       assert.equal(m.spec.task, 'regression');
       const release = m.spec.source.columns.find((c) => c.name === 'Release Date');
@@ -406,7 +410,7 @@ describe('schema inference', () => {
       // the proposal round-trips through JSON, as a person would save it
       parseModelSpec(JSON.parse(JSON.stringify(m.spec)));
       await assert.rejects(
-        proposeSpec(movies, { label: 'Rating', sourceName: 'movies.json' }),
+        proposeSpec(t.deps.store, movies, { label: 'Rating', sourceName: 'movies.json' }),
         /--label "Rating" is not a column of movies\.json \(columns: "Title", /,
       );
     } finally {

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { canonicalJson, sha256, sha256File } from '../hash';
+import {
+  inside,
+  manifestOf,
+  MANIFEST,
+  pathToUri,
+  uriToPath,
+  verifyLocal,
+  type ArtifactRef,
+  type ArtifactStore,
+  type StoreConfig,
+} from './store';
+
+/**
+ * A content-addressed store in a folder: on this machine, or on a volume every host mounts (NFS and the like, which
+ * must offer atomic rename within the folder). Artifacts are written to a temporary name inside the store, hashed,
+ * then renamed to their digest, so a reader never sees a half-written artifact and writing the same content twice
+ * yields the same reference.
+ */
+export class FileArtifactStore implements ArtifactStore {
+  readonly home: string;
+
+  /** `root` holds the artifacts; `home` is the Lumen home whose rules apply (by default the folder above). */
+  constructor(
+    readonly root: string,
+    home?: string,
+  ) {
+    this.home = home ?? path.dirname(path.resolve(root));
+  }
+
+  get location(): string {
+    return this.root;
+  }
+
+  get config(): StoreConfig {
+    return { kind: 'file', root: this.root, home: this.home };
+  }
+
+  tempPath(hint = 'tmp'): string {
+    const dir = path.join(this.root, '.tmp');
+    fs.mkdirSync(dir, { recursive: true });
+    return path.join(dir, `${hint}-${randomUUID()}`);
+  }
+
+  async putFile(kind: string, file: string, ext: string): Promise<ArtifactRef> {
+    const digest = await sha256File(file);
+    const bytes = fs.statSync(file).size;
+    const dest = inside(this.root, kind, `${digest}${ext}`);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    if (fs.existsSync(dest)) fs.rmSync(file);
+    else fs.renameSync(file, dest);
+    return { uri: pathToUri(dest), sha256: digest, bytes };
+  }
+
+  async putJson(kind: string, value: unknown): Promise<ArtifactRef> {
+    const tmp = this.tempPath('json');
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2));
+    return this.putFile(kind, tmp, '.json');
+  }
+
+  async putDirectory(kind: string, dir: string): Promise<ArtifactRef> {
+    const manifest = await manifestOf(dir);
+    const body = canonicalJson(manifest);
+    const digest = sha256(body);
+    fs.writeFileSync(path.join(dir, MANIFEST), body);
+    const dest = inside(this.root, kind, digest);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    if (fs.existsSync(dest)) fs.rmSync(dir, { recursive: true, force: true });
+    else fs.renameSync(dir, dest);
+    const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0);
+    return { uri: pathToUri(dest), sha256: digest, bytes };
+  }
+
+  async writeNote(kind: string, name: string, value: unknown): Promise<void> {
+    const file = inside(this.root, kind, `${name}.note.json`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = this.tempPath('note');
+    fs.writeFileSync(tmp, JSON.stringify(value));
+    fs.renameSync(tmp, file);
+  }
+
+  async readNote(kind: string, name: string): Promise<unknown> {
+    try {
+      return JSON.parse(fs.readFileSync(inside(this.root, kind, `${name}.note.json`), 'utf8')) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async removeKind(kind: string): Promise<void> {
+    fs.rmSync(inside(this.root, kind), { recursive: true, force: true });
+  }
+
+  async verify(ref: ArtifactRef): Promise<string> {
+    return verifyLocal(uriToPath(ref.uri), ref);
+  }
+
+  async localFile(ref: ArtifactRef): Promise<string> {
+    return uriToPath(ref.uri);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './store';
+export { FileArtifactStore } from './file';
+export { openArtifactStore, storeFromConfig } from './open';
