@@ -102,15 +102,19 @@ function createSchemas(sqlTool: string, module: string, pgPort: number): void {
  * A free port below 32768: the server records its membership port in a PostgreSQL smallint, so the ephemeral ports
  * the system hands out (32768 and up) make it stop at start-up.
  */
-async function freeLowPort(): Promise<number> {
+async function freeLowPort(taken: Set<number>): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue; // free now, but already promised to another of the server's services
     const free = await new Promise<boolean>((resolve) => {
       const probe = net.createServer();
       probe.once('error', () => resolve(false));
       probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
     });
-    if (free) return port;
+    if (free) {
+      taken.add(port);
+      return port;
+    }
   }
 }
 
@@ -119,7 +123,8 @@ async function writeConfig(module: string, dir: string, pgPort: number): Promise
   let yaml = fs.readFileSync(path.join(module, 'config', 'development-postgres12.yaml'), 'utf8');
   yaml = yaml.replaceAll('127.0.0.1:5432', `127.0.0.1:${pgPort}`);
   const ports = new Map<string, number>();
-  for (const old of new Set(yaml.match(/\b(?:6\d{3}|7\d{3}|8000)\b/g) ?? [])) ports.set(old, await freeLowPort());
+  const taken = new Set([pgPort]);
+  for (const old of new Set(yaml.match(/\b(?:6\d{3}|7\d{3}|8000)\b/g) ?? [])) ports.set(old, await freeLowPort(taken));
   yaml = yaml.replace(/\b(?:6\d{3}|7\d{3}|8000)\b/g, (p) => String(ports.get(p)));
   yaml = yaml.replace(/filepath: ".*"/, `filepath: ${JSON.stringify(path.join(dir, 'config', 'dynamic.yaml'))}`);
   fs.mkdirSync(path.join(dir, 'config'), { recursive: true });
@@ -163,7 +168,10 @@ async function startServer(server: string, dir: string, address: string): Promis
 }
 
 async function main(): Promise<number> {
-  const tests = process.argv.slice(2).length ? process.argv.slice(2) : ['test/workflow/**/*.test.ts'];
+  // every workflow test, then the proof with workers as on several hosts (not in `npm test`: it needs this server)
+  const tests = process.argv.slice(2).length
+    ? process.argv.slice(2)
+    : ['test/workflow/**/*.test.ts', 'test/cluster/hosts.proof.ts'];
   const { server, sqlTool, module } = temporalServer();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-cluster-'));
   // run as root, PostgreSQL runs as the postgres user, which must be able to reach its folder inside this one
@@ -176,6 +184,8 @@ async function main(): Promise<number> {
     createSchemas(sqlTool, module, pg.port);
     const address = await writeConfig(module, dir, pg.port);
     temporal = await startServer(server, dir, address);
+    // Lumen's own registry for the multi-host proof, in a database of its own on the same server
+    await pg.createDatabase('lumen_hosts');
     say(`running ${tests.join(' ')} against it`);
     // the project's .mocharc would add every test file to the ones named here
     const options = ['--no-config', '--require', 'tsx/cjs', '--require', 'test/support/global.ts'];
@@ -190,7 +200,7 @@ async function main(): Promise<number> {
       {
         cwd: root,
         stdio: 'inherit',
-        env: { ...process.env, LUMEN_TEST_TEMPORAL_ADDRESS: address },
+        env: { ...process.env, LUMEN_TEST_TEMPORAL_ADDRESS: address, LUMEN_TEST_REGISTRY_URL: pg.url('lumen_hosts') },
       },
     );
     // the proof that the runs went where production's go: Temporal's own tables in PostgreSQL

@@ -32,6 +32,8 @@ describe('docker-compose.yml', () => {
       'lumen-pipeline-worker',
       'lumen-serve',
       'lumen-training-worker',
+      'minio',
+      'minio-bucket',
       'postgresql',
       'temporal',
       'temporal-admin-tools',
@@ -46,7 +48,7 @@ describe('docker-compose.yml', () => {
     for (const [name, svc] of Object.entries(s)) {
       if (svc.build) continue;
       assert.ok(
-        svc.image && /:[0-9][\w.-]*$/.test(svc.image),
+        svc.image && /:(RELEASE\.)?[0-9][\w.-]*$/.test(svc.image),
         `${name} image "${svc.image}" is not pinned to a version`,
       );
     }
@@ -73,11 +75,12 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(s[worker].depends_on, {
         temporal: { condition: 'service_healthy' },
         'temporal-create-namespace': { condition: 'service_completed_successfully' },
+        'minio-bucket': { condition: 'service_completed_successfully' },
       });
     }
   });
 
-  it('runs one worker per task queue, sharing the artifact volume', () => {
+  it('runs one worker per task queue, sharing only PostgreSQL, Temporal and the S3 artifact store', () => {
     assert.deepEqual(s['lumen-pipeline-worker'].command, ['dist/worker/main.js', '--queues', 'pipeline']);
     assert.deepEqual(s['lumen-training-worker'].command, ['dist/worker/main.js', '--queues', 'training']);
     for (const worker of ['lumen-pipeline-worker', 'lumen-training-worker']) {
@@ -86,7 +89,12 @@ describe('docker-compose.yml', () => {
       // sources only from the read-only data folder and the home
       assert.equal(s[worker].environment?.LUMEN_SOURCE_ROOTS, '/data/sources:/data/lumen');
       assert.ok(s[worker].volumes?.includes('./data:/data/sources:ro'), `${worker} mounts ./data read-only`);
-      assert.ok(s[worker].volumes?.includes('lumen-data:/data/lumen'));
+      // artifacts in the bucket the minio-bucket job creates, on the minio service, with credentials for it
+      const artifacts = new URL(String(s[worker].environment?.LUMEN_ARTIFACTS_URL));
+      assert.deepEqual([artifacts.protocol, artifacts.hostname], ['s3:', 'lumen']);
+      assert.equal(artifacts.searchParams.get('endpoint'), 'http://minio:9000');
+      assert.equal(s[worker].environment?.AWS_ACCESS_KEY_ID, s.minio.environment?.MINIO_ROOT_USER);
+      assert.equal(s[worker].environment?.AWS_SECRET_ACCESS_KEY, s.minio.environment?.MINIO_ROOT_PASSWORD);
       // the registry on the deployment's PostgreSQL, in the database the schema job creates
       const url = new URL(String(s[worker].environment?.LUMEN_REGISTRY_URL));
       assert.deepEqual([url.protocol, url.hostname, url.pathname], ['postgres:', 'postgresql', '/lumen']);
@@ -99,7 +107,23 @@ describe('docker-compose.yml', () => {
     assert.ok(fs.existsSync(path.join(repoRoot, 'worker', 'main.ts')));
     const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
     assert.ok(dockerfile.indexOf('COPY . .') < dockerfile.lastIndexOf('RUN node tools/setup.mjs'), 'built after COPY');
-    assert.ok('lumen-data' in compose.volumes && 'postgresql-data' in compose.volumes);
+    assert.ok('minio-data' in compose.volumes && 'postgresql-data' in compose.volumes);
+    const bucketScript = fs.readFileSync(path.join(repoRoot, 'deploy', 'minio', 'create-bucket.sh'), 'utf8');
+    assert.match(bucketScript, /mc mb --ignore-existing lumen\/lumen\b/, 'the job creates the bucket the URL names');
+    assert.match(bucketScript, /mc alias set lumen http:\/\/minio:9000/);
+    // no state on a shared volume, except the prediction log the serving instances write and the monitors read
+    const mounts = new Map<string, string[]>();
+    for (const [name, svc] of Object.entries(s)) {
+      for (const v of svc.volumes ?? []) {
+        const source = v.split(':')[0];
+        if (!source.startsWith('./')) mounts.set(source, [...(mounts.get(source) ?? []), name]);
+      }
+    }
+    for (const [volume, users] of mounts) {
+      const allowed = volume === 'lumen-predictions' ? ['lumen-pipeline-worker', 'lumen-serve'] : [users[0]];
+      assert.deepEqual(users.sort(), allowed.sort(), `volume ${volume} is mounted by ${users.join(', ')}`);
+    }
+    assert.ok(!s['lumen-training-worker'].volumes?.some((v) => !v.startsWith('./')), 'training shares no volume');
   });
 
   it('mounts only files that exist in the repository', () => {
@@ -120,15 +144,17 @@ describe('docker-compose.yml', () => {
     assert.equal(declared.length, SEARCH_ATTRIBUTES.length);
   });
 
-  it('serves predictions from the same image and artifact volume, with a readiness health check', () => {
+  it('serves predictions from the same image and artifact store, with a readiness health check', () => {
     const serve = s['lumen-serve'];
     assert.equal(serve.image, s['lumen-pipeline-worker'].image, 'the image the workers build');
     assert.ok(serve.build);
     assert.deepEqual(serve.command?.slice(0, 2), ['bin/lumen.js', 'serve']);
     assert.ok(serve.command?.includes('0.0.0.0'), 'listens beyond the container');
     assert.ok(serve.ports?.includes('8080:8080'));
-    assert.ok(serve.volumes?.includes('lumen-data:/data/lumen'));
-    assert.equal(serve.environment?.LUMEN_HOME, '/data/lumen');
+    assert.ok(serve.volumes?.includes('lumen-predictions:/data/lumen/predictions'));
+    assert.ok(s['lumen-pipeline-worker'].volumes?.includes('lumen-predictions:/data/lumen/predictions'));
+    assert.equal(serve.environment?.LUMEN_ARTIFACTS_URL, s['lumen-pipeline-worker'].environment?.LUMEN_ARTIFACTS_URL);
+    assert.equal(serve.environment?.LUMEN_REGISTRY_URL, s['lumen-pipeline-worker'].environment?.LUMEN_REGISTRY_URL);
     assert.match(JSON.stringify(serve.healthcheck), /\/readyz/);
     assert.ok(fs.existsSync(path.join(repoRoot, 'bin', 'lumen.js')));
   });
