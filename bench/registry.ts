@@ -102,14 +102,16 @@ async function suite(registry: Registry, store: FileArtifactStore, ops: number):
     ),
   );
   rows.push(
-    await measure('lineage of a version', ops, (i) => versionLineage(registry, store, 'bench-a', 1 + (i % ops))),
+    await measure(`lineage of a version (${ops} promotions in its history)`, ops, (i) =>
+      versionLineage(registry, store, 'bench-a', 1 + (i % ops)),
+    ),
   );
   rows.push(
     await measure('register, 8 callers at once', ops, (i) => registry.registerVersion(versionInput('bench-b', i)), 8),
   );
   rows.push(
     await measure(
-      'lineage, 8 callers at once',
+      'lineage, 8 callers at once (no promotions)',
       ops,
       (i) => versionLineage(registry, store, 'bench-b', 1 + (i % ops)),
       8,

@@ -25,7 +25,7 @@ import { loadAccessPolicy } from '../lib/access/policy';
 import { verifyDecision } from '../lib/access/verify';
 import { printJson } from './output';
 import { openRegistry, parseModelRef } from './registry-commands';
-import { aliasNameProblem } from '../lib/registry/sqlite';
+import { aliasNameProblem } from '../lib/registry/sql-registry';
 
 /** approve / reject / rollback / promote / alias / verify: the decisions people make about versions. */
 

@@ -38,8 +38,14 @@ import { oneAtATime, SIGNED_DECISIONS, verified } from './access';
 import { approvalPayload, quarantinePayload } from './decision-payloads';
 import { trainWithSearch } from './search';
 
-/** a promotion that keeps losing the race to other pipelines gives up after this many evaluations */
+/**
+ * A promotion that keeps losing the race to other pipelines of its model (each loss is another run's promotion)
+ * judges again against each new champion, up to this many times. Runs started before PROMOTE_CONTENTION failed
+ * after 3; runs since then go on to 10 and then end registered, with a warning, instead of failing.
+ */
 const MAX_PROMOTE_ATTEMPTS = 3;
+const MAX_PROMOTE_ATTEMPTS_CONTENDED = 10;
+const PROMOTE_CONTENTION = 'lumen-promote-contention';
 
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
@@ -319,7 +325,19 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
           requestId: `${info.workflowId}:promote:v${registered.version}`,
         });
       } catch (err) {
-        if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_PROMOTE_ATTEMPTS) throw err;
+        if (failureType(err) !== 'ChampionChangedError') throw err;
+        if (attempt >= MAX_PROMOTE_ATTEMPTS && !patched(PROMOTE_CONTENTION)) throw err;
+        if (attempt >= MAX_PROMOTE_ATTEMPTS_CONTENDED) {
+          await alert(
+            'warning',
+            'promotion-contended',
+            `${spec.name} v${registered.version} passed its gate ${attempt} times, but each time another run of ` +
+              `${spec.name} had promoted first; it stays registered. Promote it by hand if it should serve: ` +
+              `lumen promote ${spec.name} --version ${registered.version} --reason <why>`,
+            { version: registered.version, attempts: attempt },
+          );
+          return null;
+        }
         // another pipeline promoted since this one evaluated: judge again against the new champion
         log.info('champion changed during evaluation; re-evaluating', { model: spec.name, attempt });
         champion = await bookkeeping.getChampion({ model: spec.name });

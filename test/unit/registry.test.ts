@@ -180,6 +180,17 @@ for (const backend of [sqlite, postgres]) {
       assert.deepEqual(p2, { changed: true, champion: 2, previous: 1 });
       const again = await registry.moveChampion({ ...base, to: 2, expectedChampion: 1, requestId: 'req-2' });
       assert.equal(again.changed, false);
+      // the same key for another move (another target, another model) is refused, never taken for the first one
+      await assert.rejects(
+        registry.moveChampion({ ...base, to: 1, expectedChampion: 'any', requestId: 'req-2' }),
+        (e: unknown) =>
+          e instanceof ConflictError && /"req-2" already moved the champion of reg-test to v2/.test(e.message),
+      );
+      await assert.rejects(
+        registry.moveChampion({ ...base, model: 'other-model', to: 2, expectedChampion: 'any', requestId: 'req-2' }),
+        (e: unknown) =>
+          e instanceof ConflictError && /a promote of other-model to v2 needs a request id of its own/.test(e.message),
+      );
       assert.equal(await registry.alias(spec.name, 'champion'), 2);
       assert.equal(await registry.alias(spec.name, 'previous'), 1);
       const history = await registry.aliasHistory(spec.name);
@@ -387,6 +398,18 @@ for (const backend of [sqlite, postgres]) {
         1,
         'idempotent',
       );
+      await assert.rejects(
+        registry.setAlias({
+          model: spec.name,
+          alias: 'staging',
+          version: 3,
+          actor: 'ana',
+          reason: 'r',
+          requestId: 's1',
+        }),
+        (e: unknown) => e instanceof ConflictError && /"s1" already set reg-test's "staging" to v2/.test(e.message),
+      );
+      assert.equal(await registry.alias(spec.name, 'staging'), 2);
       await assert.rejects(
         registry.setAlias({
           model: spec.name,

@@ -6,6 +6,7 @@ import { describeFailure } from '../../client/format';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
 import { uriToPath } from '../../lib/artifacts';
 import type { SourceRef } from '../../lib/data/source';
+import type { ChampionMove, Registry } from '../../lib/registry/types';
 import { parseModelSpec, type ModelSpec } from '../../lib/spec';
 import {
   approveCandidate,
@@ -233,6 +234,75 @@ describe('promotion: gate, approval, history and rollback', () => {
     const perRequest = new Map<string, number>();
     for (const e of history) perRequest.set(e.requestId, (perRequest.get(e.requestId) ?? 0) + 1);
     assert.ok([...perRequest.values()].every((n) => n === 1));
+  });
+
+  /**
+   * The registry as workers see it, with a rival: before each promotion of `model`, another run's promotion moves
+   * the champion (between v1 and v2) first, `times` times; the run's compare-and-set then finds it changed.
+   */
+  const withRival = (registry: Registry, model: string, times: number): Registry => {
+    let rivals = 0;
+    const moveChampion = async (move: ChampionMove) => {
+      if (move.model === model && move.kind === 'promote' && rivals < times) {
+        rivals++;
+        const current = await registry.alias(model, 'champion');
+        await registry.moveChampion({
+          model,
+          to: current === 1 ? 2 : 1,
+          expectedChampion: 'any',
+          kind: 'promote',
+          actor: 'rival',
+          reason: `rival promotion ${rivals}`,
+          requestId: `${model}-rival-${rivals}`,
+          requireLoadCheck: false,
+        });
+      }
+      return registry.moveChampion(move);
+    };
+    return new Proxy(registry, {
+      get: (target, prop) => {
+        if (prop === 'moveChampion') return moveChampion;
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  };
+
+  it('a promotion that loses the race judges again against each new champion; after 10 losses it stays registered', async () => {
+    const racing = async (name: string, losses: number) => {
+      const spec = model(name, { vsChampion: { minAbsoluteChange: -1 } });
+      await run(async () => {
+        for (const source of [year(2012), year(2013)]) {
+          assert.equal((await (await start(spec, source)).handle.result()).outcome, 'promoted');
+        }
+      });
+      const rivalled = { ...t.deps, registry: withRival(t.deps.registry, spec.name, losses) };
+      const { started, result } = await withWorkers(rivalled, queues, ['pipeline', 'training'], async () => {
+        const s = await start(spec, year(2014));
+        return { started: s, result: await s.handle.result() };
+      });
+      const evaluations = ((await started.handle.fetchHistory()).events ?? []).filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'evaluateCandidate',
+      ).length;
+      return { spec, result, evaluations };
+    };
+
+    // four losses: more than the 3 that used to fail the run
+    const won = await racing('weather-rival-4', 4);
+    assert.equal(won.result.outcome, 'promoted');
+    assert.equal(won.evaluations, 5, 'the first evaluation and one after each loss');
+    assert.equal(await t.deps.registry.alias(won.spec.name, 'champion'), 3);
+
+    const lost = await racing('weather-rival-all', 1_000);
+    assert.equal(lost.result.outcome, 'registered');
+    assert.equal(lost.result.version, 3);
+    assert.equal(lost.evaluations, 10);
+    assert.notEqual(await t.deps.registry.alias(lost.spec.name, 'champion'), 3);
+    const alerts = await t.deps.registry.listAlerts(lost.spec.name);
+    const contended = alerts.find((a) => a.kind === 'promotion-contended');
+    assert.ok(contended, `alerts: ${alerts.map((a) => a.kind).join(', ')}`);
+    assert.equal(contended.severity, 'warning');
+    assert.match(contended.message, /v3 passed its gate 10 times.*lumen promote weather-rival-all --version 3/);
   });
 
   it('rollback: durable, idempotent per request, and refused for a version whose artifact no longer loads', async () => {
