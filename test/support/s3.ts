@@ -27,7 +27,7 @@ export async function startLocalS3(directory: string, buckets: string[]): Promis
     directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
-  const address = (await server.run());
+  const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   return {
     endpoint,
