@@ -97,7 +97,10 @@ function ensureNodeModules() {
   const lock = path.join(root, 'package-lock.json');
   const stamp = path.join(root, 'node_modules', '.lumen-lock-sha256');
   const want = sha256File(lock);
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return 'up to date';
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) {
+    removeStaleOutputs(); // left by a build of other sources, with this one's stamp (a few milliseconds)
+    return 'up to date';
+  }
   say('installing npm dependencies (npm ci --ignore-scripts)');
   run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root });
   fs.writeFileSync(stamp, want);
@@ -370,8 +373,30 @@ function ensureBuild() {
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
     cwd: root,
   });
+  removeStaleOutputs();
   fs.writeFileSync(stamp, want);
   return 'compiled';
+}
+
+/**
+ * tsc never deletes what an earlier build wrote: a module since moved into a folder of the same name (lib/x.ts →
+ * lib/x/index.ts) would leave dist/lib/x.js behind, and Node resolves the file before the folder. So compiled files
+ * whose source is gone are removed.
+ */
+function removeStaleOutputs() {
+  const dist = path.join(root, 'dist');
+  const walk = (rel) => {
+    for (const entry of fs.readdirSync(path.join(dist, rel), { withFileTypes: true })) {
+      const child = path.join(rel, entry.name);
+      if (entry.isDirectory()) {
+        walk(child);
+        continue;
+      }
+      const source = /^(.*)\.js(\.map)?$/.exec(child)?.[1];
+      if (source && !fs.existsSync(path.join(root, `${source}.ts`))) fs.rmSync(path.join(dist, child));
+    }
+  };
+  if (fs.existsSync(dist)) walk('');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
