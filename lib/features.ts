@@ -392,72 +392,21 @@ function fitLabel(spec: ModelSpec, table: Table, trainRows: Uint32Array): Fitted
 }
 
 /**
- * Where an encoded row's inputs come from, as two kinds: dense inputs (numbers, sine/cosine, an embedded feature's
- * index) and one-hot groups, where a row sets at most one input of the group to 1. A row is kept in this compact
- * form first — a one-hot group is a single position — and spelled out to the full width only where a consumer needs
- * it; batch scoring feeds the compact form to the model's first layer directly.
+ * Encode rows into a row-major Float32Array of `rows.length × width` — into `into` when it is given and large
+ * enough (scoring a big file reuses one buffer instead of allocating tens of megabytes per chunk).
  */
-export interface CompactLayout {
-  width: number;
-  /** the position in a full row of each dense input */
-  dense: number[];
-  /** each one-hot group's first position in a full row and its size */
-  groups: { offset: number; size: number }[];
-  /** per feature: its first dense input, or its group */
-  slots: ({ dense: number } | { group: number })[];
-}
-
-/** Rows in compact form: `dense` is rows × layout.dense.length; `hot[g][r]` is the row's position in group g, or the
- * group's size when none of its inputs is set. */
-export interface CompactRows {
-  rows: number;
-  dense: Float32Array;
-  hot: Int32Array[];
-}
-
-const layouts = new WeakMap<Preprocessor, CompactLayout>();
-
-export function compactLayout(pre: Preprocessor): CompactLayout {
-  const known = layouts.get(pre);
-  if (known) return known;
-  const offsets = offsetsOf(pre.features);
-  const layout: CompactLayout = { width: pre.width, dense: [], groups: [], slots: [] };
-  pre.features.forEach((feature, f) => {
-    const offset = offsets[f];
-    const oneHot =
-      ((feature.kind === 'categorical' || feature.kind === 'cross') && !isEmbedded(feature)) ||
-      ((feature.kind === 'hourOfDay' || feature.kind === 'dayOfWeek' || feature.kind === 'month') && !feature.cyclical);
-    if (oneHot) {
-      layout.slots.push({ group: layout.groups.length });
-      layout.groups.push({ offset, size: widthOf(feature) });
-    } else {
-      layout.slots.push({ dense: layout.dense.length });
-      for (let i = 0; i < (isEmbedded(feature) ? 1 : widthOf(feature)); i++) layout.dense.push(offset + i);
-    }
-  });
-  layouts.set(pre, layout);
-  return layout;
-}
-
-/** Encode rows in compact form (into `into`'s arrays when they are large enough). */
-export function encodeCompact(
+export function encodeFeatures(
   pre: Preprocessor,
   table: Table,
   rows: ArrayLike<number>,
-  into?: CompactRows,
-): CompactRows {
+  into?: Float32Array,
+): Float32Array {
   const n = rows.length;
-  const layout = compactLayout(pre);
-  const d = layout.dense.length;
-  const dense = into && into.dense.length >= n * d ? into.dense.subarray(0, n * d).fill(0) : new Float32Array(n * d);
-  const hot = layout.groups.map((g, i) => {
-    const reuse = into?.hot[i];
-    return reuse && reuse.length >= n ? reuse.subarray(0, n).fill(g.size) : new Int32Array(n).fill(g.size);
-  });
+  const out =
+    into && into.length >= n * pre.width ? into.subarray(0, n * pre.width).fill(0) : new Float32Array(n * pre.width);
+  const offsets = offsetsOf(pre.features);
   pre.features.forEach((feature, f) => {
-    const slot = layout.slots[f];
-    const at = 'dense' in slot ? slot.dense : 0;
-    const group = 'group' in slot ? hot[slot.group] : undefined;
+    const offset = offsets[f];
     switch (feature.kind) {
       case 'numeric': {
         const values = numbers(table, { name: feature.column, as: 'number' });
@@ -465,18 +414,18 @@ export function encodeCompact(
           const x = values[rows[r]];
           const present = Number.isFinite(x);
           const v = present ? numericValue(x, feature.log) : feature.mean;
-          dense[r * d + at] = feature.standardize ? (v - feature.mean) / feature.std : v;
-          if (feature.missingIndicator) dense[r * d + at + 1] = present ? 0 : 1;
+          out[r * pre.width + offset] = feature.standardize ? (v - feature.mean) / feature.std : v;
+          if (feature.missingIndicator) out[r * pre.width + offset + 1] = present ? 0 : 1;
         }
         break;
       }
       case 'categorical':
       case 'cross': {
         const unknown = feature.vocabulary.length;
-        // one-hot: the category's position in its group; embedded: the category's index in the one dense input
-        const put = group
-          ? (r: number, k: number) => (group[r] = k)
-          : (r: number, k: number) => (dense[r * d + at] = k);
+        // one-hot: a 1 at the category's input; embedded: the category's index in the one slot
+        const put = isEmbedded(feature)
+          ? (r: number, k: number) => (out[r * pre.width + offset] = k)
+          : (r: number, k: number) => (out[r * pre.width + offset + k] = 1);
         if (feature.kind === 'cross') {
           const indexOf = crossIndexer(feature, table);
           for (let r = 0; r < n; r++) put(r, indexOf(rows[r]));
@@ -506,48 +455,18 @@ export function encodeCompact(
         for (let r = 0; r < n; r++) {
           const k = timePart(feature.kind, values[rows[r]]);
           if (k < 0) continue; // missing: all zeros (for cyclical, the clock's centre)
-          if (group) {
-            group[r] = k;
-          } else {
+          if (feature.cyclical) {
             const angle = (2 * Math.PI * k) / period;
-            dense[r * d + at] = Math.sin(angle);
-            dense[r * d + at + 1] = Math.cos(angle);
+            out[r * pre.width + offset] = Math.sin(angle);
+            out[r * pre.width + offset + 1] = Math.cos(angle);
+          } else {
+            out[r * pre.width + offset + k] = 1;
           }
         }
       }
     }
   });
-  return { rows: n, dense, hot };
-}
-
-/** Compact rows spelled out to the full width, row-major (into `into` when it is large enough). */
-export function expandCompact(layout: CompactLayout, c: CompactRows, into?: Float32Array): Float32Array {
-  const { width } = layout;
-  const n = c.rows;
-  const out = into && into.length >= n * width ? into.subarray(0, n * width).fill(0) : new Float32Array(n * width);
-  const d = layout.dense.length;
-  for (let r = 0; r < n; r++) {
-    const row = r * width;
-    for (let i = 0; i < d; i++) out[row + layout.dense[i]] = c.dense[r * d + i];
-  }
-  layout.groups.forEach((g, i) => {
-    const hot = c.hot[i];
-    for (let r = 0; r < n; r++) if (hot[r] < g.size) out[r * width + g.offset + hot[r]] = 1;
-  });
   return out;
-}
-
-/**
- * Encode rows into a row-major Float32Array of `rows.length × width` — into `into` when it is given and large
- * enough (scoring a big file reuses one buffer instead of allocating tens of megabytes per chunk).
- */
-export function encodeFeatures(
-  pre: Preprocessor,
-  table: Table,
-  rows: ArrayLike<number>,
-  into?: Float32Array,
-): Float32Array {
-  return expandCompact(compactLayout(pre), encodeCompact(pre, table, rows), into);
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { LayersModel, Rank, Tensor, Tensor2D } from '@tensorflow/tfjs';
-import type { CompactLayout, CompactRows } from '../features';
+import type { LayersModel, Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from './tf';
 
 /**
@@ -95,13 +94,8 @@ function joinEmbedded(tf: Tf, plan: Plan, x: Tensor2D): Tensor2D {
 function forward(tf: Tf, model: LayersModel, x: Tensor2D): Tensor {
   const plan = planOf(model);
   if (!plan) return model.predictOnBatch(modelInputs(tf, model, x)) as Tensor;
-  return denseStack(tf, plan.layers, plan.embeddings.length > 0 ? joinEmbedded(tf, plan, x) : x);
-}
-
-/** Dense layers, one fused kernel each (softmax and tanh applied after). */
-function denseStack(tf: Tf, layers: DenseLayer[], input: Tensor2D): Tensor2D {
-  let h = input;
-  for (const layer of layers) {
+  let h: Tensor2D = plan.embeddings.length > 0 ? joinEmbedded(tf, plan, x) : x;
+  for (const layer of plan.layers) {
     const fused = FUSED.has(layer.activation);
     h = tf.fused.matMul({
       a: h,
@@ -141,81 +135,6 @@ export function predictRows(
     out.set(values, from * outputs);
   }
   return out;
-}
-
-/**
- * Batch scoring from compact rows (`encodeCompact`): the first dense layer takes each one-hot group as a gather of
- * its kernel rows instead of a matmul over mostly zero inputs — for the flights model, 154 inputs of which 4 are
- * set. The same sums as the full matmul, in another order: the tests hold the two to 1e-6. Null when the model is
- * not a plain dense stack over the full row (a network with embeddings takes its inputs as they are).
- */
-export interface CompactForward {
-  (rows: CompactRows): Float32Array;
-  dispose(): void;
-}
-
-export function compactForward(
-  tf: Tf,
-  model: LayersModel,
-  layout: CompactLayout,
-  batch = 65_536,
-): CompactForward | null {
-  const plan = planOf(model);
-  if (!plan || plan.embeddings.length > 0 || plan.layers[0].kernel.shape[0] !== layout.width) return null;
-  const [first, ...rest] = plan.layers;
-  const units = first.kernel.shape[1];
-  const kernel = first.kernel;
-  const denseKernel =
-    layout.dense.length > 0 ? tf.tidy(() => tf.gather(kernel, tf.tensor1d(layout.dense, 'int32'))) : null;
-  // each group's kernel rows, and a row of zeros for "none set"
-  const groupKernels = layout.groups.map((g) =>
-    tf.tidy(() => tf.concat([tf.slice(kernel, [g.offset, 0], [g.size, units]), tf.zeros([1, units])], 0)),
-  );
-  const outputs = plan.layers[plan.layers.length - 1].kernel.shape[1];
-  const d = layout.dense.length;
-  const forward = (c: CompactRows): Float32Array => {
-    const out = new Float32Array(c.rows * outputs);
-    for (let from = 0; from < c.rows; from += batch) {
-      const m = Math.min(batch, c.rows - from);
-      const values = tf.tidy(() => {
-        let h: Tensor2D = denseKernel
-          ? tf.matMul(tf.tensor2d(c.dense.subarray(from * d, (from + m) * d), [m, d]), denseKernel)
-          : tf.zeros<Rank.R2>([m, units]);
-        groupKernels.forEach((table, g) => {
-          h = tf.add(h, tf.gather(table, tf.tensor1d(c.hot[g].subarray(from, from + m), 'int32')));
-        });
-        if (first.bias) h = tf.add(h, first.bias);
-        h = activate(tf, h, first.activation);
-        return denseStack(tf, rest, h).dataSync();
-      });
-      out.set(values, from * outputs);
-    }
-    return out;
-  };
-  return Object.assign(forward, {
-    dispose: () => tf.dispose([...(denseKernel ? [denseKernel] : []), ...groupKernels]),
-  });
-}
-
-function activate(tf: Tf, h: Tensor2D, activation: string): Tensor2D {
-  switch (activation) {
-    case 'linear':
-      return h;
-    case 'relu':
-      return tf.relu(h);
-    case 'elu':
-      return tf.elu(h);
-    case 'sigmoid':
-      return tf.sigmoid(h);
-    case 'relu6':
-      return tf.relu6(h);
-    case 'softmax':
-      return tf.softmax(h);
-    case 'tanh':
-      return tf.tanh(h);
-    default:
-      throw new Error(`activation "${activation}" has no forward pass here`);
-  }
 }
 
 /**

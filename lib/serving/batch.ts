@@ -6,16 +6,9 @@ import { sqlIdent, sqlString, withSourceDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
 import { openSource, readableDirectories, storeAccess, type SourceAccess, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
-import {
-  columnRequests,
-  compactLayout,
-  encodeCompact,
-  encodeFeatures,
-  featureColumns,
-  type CompactRows,
-} from '../features';
+import { columnRequests, encodeFeatures, featureColumns } from '../features';
 import { loadModelArtifact } from '../model/artifact';
-import { compactForward, predictRows } from '../model/predict';
+import { predictRows } from '../model/predict';
 import { loadTf } from '../model/tf';
 import type { ModelVersion } from '../registry/types';
 import { problemsSql } from '../validation/rows';
@@ -44,8 +37,7 @@ export async function scoreFile(
   record: ModelVersion,
   source: SourceRef,
   out: string,
-  /** fullWidth: spell every row out to the model's full input width (what the compact path is measured against) */
-  options: { chunkRows?: number; access?: SourceAccess; fullWidth?: boolean } = {},
+  options: { chunkRows?: number; access?: SourceAccess } = {},
 ): Promise<ScoreResult> {
   const t0 = performance.now();
   const access = options.access ?? storeAccess(store);
@@ -53,8 +45,6 @@ export async function scoreFile(
   const { tf } = await loadTf();
   const loaded = await loadModelArtifact(store, tf, record.artifact);
   const pre = loaded.preprocessor;
-  // a plain dense network takes its one-hot groups as kernel rows picked by position (compactForward)
-  const compact = options.fullWidth ? null : compactForward(tf, loaded.model, compactLayout(pre));
   const label = pre.label;
   const outputs =
     label.task === 'multiclass'
@@ -85,8 +75,7 @@ export async function scoreFile(
       let predictSeconds = 0;
       const chunkRows = Math.max(options.chunkRows ?? 65_536, 4096);
       const identity = Uint32Array.from({ length: chunkRows }, (_, i) => i);
-      const buffer = compact ? new Float32Array(0) : new Float32Array(chunkRows * pre.width);
-      let rowsBuffer: CompactRows | undefined;
+      const buffer = new Float32Array(chunkRows * pre.width);
       // categories come as their vocabulary positions, looked up by DuckDB, instead of one string per row
       const categorical = pre.features.flatMap((f) => (f.kind === 'categorical' ? [f] : []));
       const crossed = new Set(pre.features.flatMap((f) => (f.kind === 'cross' ? featureColumns(f) : [])));
@@ -103,14 +92,8 @@ export async function scoreFile(
       );
       const total = await readTableChunks(con, scan, types, requests, chunkRows, (table) => {
         const t = performance.now();
-        let p: Float32Array;
-        if (compact) {
-          rowsBuffer = encodeCompact(pre, table, identity.subarray(0, table.rows), rowsBuffer);
-          p = compact(rowsBuffer);
-        } else {
-          const x = encodeFeatures(pre, table, identity.subarray(0, table.rows), buffer);
-          p = predictRows(tf, loaded.model, x, table.rows, pre.width, 65_536);
-        }
+        const x = encodeFeatures(pre, table, identity.subarray(0, table.rows), buffer);
+        const p = predictRows(tf, loaded.model, x, table.rows, pre.width, 65_536);
         if (label.task === 'regression') for (let i = 0; i < table.rows; i++) p[i] = p[i] * label.std + label.mean;
         parts.push(p);
         predictSeconds += (performance.now() - t) / 1000;
@@ -174,7 +157,6 @@ export async function scoreFile(
     };
   } finally {
     fs.rmSync(temp, { force: true });
-    compact?.dispose();
     loaded.model.dispose();
   }
 }
