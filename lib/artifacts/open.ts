@@ -26,7 +26,11 @@ export async function openArtifactStore(
     }
     return new FileArtifactStore(path.resolve(root), paths.home);
   }
-  if (url.startsWith('s3://')) return openS3(url, paths.artifacts, paths.home, env);
+  if (url.startsWith('s3://')) {
+    const store = openS3(url, paths.artifacts, paths.home, env);
+    await store.check();
+    return store;
+  }
   throw new SpecError(`LUMEN_ARTIFACTS_URL must be a file:// or s3:// URL; got "${url}"`);
 }
 
@@ -36,7 +40,7 @@ export async function storeFromConfig(config: StoreConfig): Promise<ArtifactStor
   return openS3(config.url, config.root, config.home, process.env);
 }
 
-function openS3(url: string, root: string, home: string, env: NodeJS.ProcessEnv): ArtifactStore {
+function openS3(url: string, root: string, home: string, env: NodeJS.ProcessEnv): import('./s3').S3ArtifactStore {
   // loaded only here: the AWS SDK is no part of a command that reads a folder store (require, not import(): the
   // same lazy load compiled or run from source)
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,6 +1,7 @@
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -76,6 +77,16 @@ export function parseS3Url(url: string, env: NodeJS.ProcessEnv = process.env): S
     prefix,
     client: {
       region: parsed.searchParams.get('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      // keys in the environment this store was opened with; otherwise the SDK's chain (profile, role, …)
+      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? {
+            credentials: {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            },
+          }
+        : {}),
       ...(endpoint ? { endpoint } : {}),
       // a self-hosted server (MinIO, Ceph, s3rver) is usually addressed by path, not by a bucket subdomain
       forcePathStyle: pathStyle === null ? Boolean(endpoint) : pathStyle === 'true',
@@ -88,9 +99,18 @@ export function parseS3Url(url: string, env: NodeJS.ProcessEnv = process.env): S
   };
 }
 
+/** No such object (a missing bucket is not that: it is the store that is wrong, and is said so). */
 function isMissing(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+  const e = err as { name?: string };
+  return e.name === 'NoSuchKey' || e.name === 'NotFound';
+}
+
+/** What an S3 error says, in one line: its code, the server's message and the HTTP status. */
+export function describeS3Error(err: unknown): string {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const message = e.message && e.message !== e.name && e.message !== 'UnknownError' ? `: ${e.message}` : '';
+  return `${e.name ?? 'Error'}${message}${status ? ` (HTTP ${status})` : ''}`;
 }
 
 /**
@@ -113,6 +133,38 @@ export class S3ArtifactStore implements ArtifactStore {
 
   static open(url: string, root: string, home: string, env: NodeJS.ProcessEnv = process.env): S3ArtifactStore {
     return new S3ArtifactStore(url, parseS3Url(url, env), root, home);
+  }
+
+  /**
+   * Whether the bucket answers to these credentials: a wrong bucket, wrong credentials or no server fail here,
+   * when a process opens the store, not in the middle of a pipeline.
+   */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.where.bucket }));
+    } catch (err) {
+      // a HEAD answer has no body: what its status means
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const meaning =
+        status === 404
+          ? `bucket "${this.where.bucket}" does not exist`
+          : status === 403
+            ? 'access denied (the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role; or the bucket policy)'
+            : status === 301
+              ? 'the bucket is in another region (add ?region=… to the URL, or set AWS_REGION)'
+              : describeS3Error(err);
+      throw new SpecError(`cannot use the artifact store ${this.location} (LUMEN_ARTIFACTS_URL): ${meaning}`);
+    }
+  }
+
+  /** One request; a failure other than a missing object names the store, the operation and the key. */
+  private async send<T>(what: string, key: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      if (isMissing(err)) throw err;
+      throw new Error(`artifact store ${this.location}: ${what} ${key}: ${describeS3Error(err)}`, { cause: err });
+    }
   }
 
   get location(): string {
@@ -161,21 +213,25 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async writeNote(kind: string, name: string, value: unknown): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.where.bucket,
-        Key: this.key(kind, `${name}.note.json`),
-        Body: JSON.stringify(value),
-        ContentType: 'application/json',
-      }),
+    const key = this.key(kind, `${name}.note.json`);
+    await this.send('writing note', key, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.where.bucket,
+          Key: key,
+          Body: JSON.stringify(value),
+          ContentType: 'application/json',
+        }),
+      ),
     );
   }
 
   async readNote(kind: string, name: string): Promise<unknown> {
     let text: string;
+    const key = this.key(kind, `${name}.note.json`);
     try {
-      const got = await this.client.send(
-        new GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(kind, `${name}.note.json`) }),
+      const got = await this.send('reading note', key, () =>
+        this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: key })),
       );
       text = await got.Body!.transformToString();
     } catch (err) {
@@ -193,13 +249,17 @@ export class S3ArtifactStore implements ArtifactStore {
     const prefix = `${this.key(kind, '')}`;
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.where.bucket, Prefix: prefix, ContinuationToken: token }),
+      const page = await this.send('listing', prefix, () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.where.bucket, Prefix: prefix, ContinuationToken: token }),
+        ),
       );
       const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
       if (keys.length) {
-        const done = await this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.where.bucket, Delete: { Objects: keys, Quiet: true } }),
+        const done = await this.send('deleting under', prefix, () =>
+          this.client.send(
+            new DeleteObjectsCommand({ Bucket: this.where.bucket, Delete: { Objects: keys, Quiet: true } }),
+          ),
         );
         if (done.Errors?.length) {
           const first = done.Errors[0];
@@ -272,19 +332,23 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   private async download(key: string, file: string): Promise<void> {
-    const got = await this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: key }));
-    await pipeline(got.Body as Readable, fs.createWriteStream(file));
+    await this.send('downloading', key, async () => {
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: key }));
+      await pipeline(got.Body as Readable, fs.createWriteStream(file));
+    });
   }
 
   private async upload(key: string, file: string, bytes: number, digest: string): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.where.bucket,
-        Key: key,
-        Body: fs.createReadStream(file),
-        ContentLength: bytes,
-        Metadata: { sha256: digest },
-      }),
+    await this.send('uploading', key, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.where.bucket,
+          Key: key,
+          Body: fs.createReadStream(file),
+          ContentLength: bytes,
+          Metadata: { sha256: digest },
+        }),
+      ),
     );
   }
 

@@ -187,6 +187,26 @@ describe('artifact store on S3 (a local S3 server)', () => {
     await assert.rejects(folder.verify(await a.putJson('r', {})), /S3 store.*LUMEN_ARTIFACTS_URL/);
   });
 
+  it('refuses to open a store it cannot use: no such bucket, wrong credentials, no server', async () => {
+    const paths = { home: tmp, artifacts: path.join(tmp, 'artifacts') };
+    const cases: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
+      [s3.url('no-such-bucket', 'x'), {}, /bucket "no-such-bucket" does not exist/],
+      [url, { AWS_ACCESS_KEY_ID: 'SOMEONE', AWS_SECRET_ACCESS_KEY: 'ELSE' }, /access denied \(the credentials/],
+      ['s3://lumen-artifacts/x?endpoint=http://127.0.0.1:9&region=us-east-1', {}, /ECONNREFUSED/],
+    ];
+    for (const [value, env, reason] of cases) {
+      await assert.rejects(
+        openArtifactStore(paths, { ...process.env, ...env, LUMEN_ARTIFACTS_URL: value }),
+        (e: unknown) =>
+          e instanceof SpecError &&
+          e.message.startsWith('cannot use the artifact store s3://') &&
+          e.message.includes('(LUMEN_ARTIFACTS_URL)') &&
+          reason.test(e.message),
+        value,
+      );
+    }
+  });
+
   it('names what is wrong with an artifact URL', async () => {
     const paths = { home: tmp, artifacts: path.join(tmp, 'artifacts') };
     const bad: Array<[string, RegExp]> = [
