@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonicalJson, sha256, sha256File } from '../hash';
+import { sha256File } from '../hash';
 import {
   inside,
-  manifestOf,
-  MANIFEST,
+  LocalWorkingFolder,
   pathToUri,
+  sealDirectory,
   uriToPath,
   verifyLocal,
   type ArtifactRef,
@@ -20,7 +19,7 @@ import {
  * then renamed to their digest, so a reader never sees a half-written artifact and writing the same content twice
  * yields the same reference.
  */
-export class FileArtifactStore implements ArtifactStore {
+export class FileArtifactStore extends LocalWorkingFolder implements ArtifactStore {
   readonly home: string;
 
   /** `root` holds the artifacts; `home` is the Lumen home whose rules apply (by default the folder above). */
@@ -28,6 +27,7 @@ export class FileArtifactStore implements ArtifactStore {
     readonly root: string,
     home?: string,
   ) {
+    super();
     this.home = home ?? path.dirname(path.resolve(root));
   }
 
@@ -37,12 +37,6 @@ export class FileArtifactStore implements ArtifactStore {
 
   get config(): StoreConfig {
     return { kind: 'file', root: this.root, home: this.home };
-  }
-
-  tempPath(hint = 'tmp'): string {
-    const dir = path.join(this.root, '.tmp');
-    fs.mkdirSync(dir, { recursive: true });
-    return path.join(dir, `${hint}-${randomUUID()}`);
   }
 
   async putFile(kind: string, file: string, ext: string): Promise<ArtifactRef> {
@@ -55,22 +49,12 @@ export class FileArtifactStore implements ArtifactStore {
     return { uri: pathToUri(dest), sha256: digest, bytes };
   }
 
-  async putJson(kind: string, value: unknown): Promise<ArtifactRef> {
-    const tmp = this.tempPath('json');
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2));
-    return this.putFile(kind, tmp, '.json');
-  }
-
   async putDirectory(kind: string, dir: string): Promise<ArtifactRef> {
-    const manifest = await manifestOf(dir);
-    const body = canonicalJson(manifest);
-    const digest = sha256(body);
-    fs.writeFileSync(path.join(dir, MANIFEST), body);
+    const { digest, bytes } = await sealDirectory(dir);
     const dest = inside(this.root, kind, digest);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     if (fs.existsSync(dest)) fs.rmSync(dir, { recursive: true, force: true });
     else fs.renameSync(dir, dest);
-    const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0);
     return { uri: pathToUri(dest), sha256: digest, bytes };
   }
 

@@ -7,17 +7,17 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { ArtifactIntegrityError, SourceError, SpecError } from '../errors';
-import { canonicalJson, sha256, sha256File } from '../hash';
+import { sha256File } from '../hash';
 import {
   inside,
-  manifestOf,
+  LocalWorkingFolder,
   MANIFEST,
+  sealDirectory,
   uriToPath,
   verifyLocal,
   type ArtifactRef,
@@ -119,7 +119,7 @@ export function describeS3Error(err: unknown): string {
  * cache (under `root`) and hashes what arrived before anything uses it; a cached copy is re-hashed by `verify`, and
  * a cached copy that no longer matches is dropped and fetched again. Notes are small objects replaced whole.
  */
-export class S3ArtifactStore implements ArtifactStore {
+export class S3ArtifactStore extends LocalWorkingFolder implements ArtifactStore {
   private readonly client: S3Client;
 
   constructor(
@@ -128,6 +128,7 @@ export class S3ArtifactStore implements ArtifactStore {
     readonly root: string,
     readonly home: string,
   ) {
+    super();
     this.client = new S3Client(where.client);
   }
 
@@ -175,12 +176,6 @@ export class S3ArtifactStore implements ArtifactStore {
     return { kind: 's3', url: this.url, root: this.root, home: this.home };
   }
 
-  tempPath(hint = 'tmp'): string {
-    const dir = path.join(this.root, '.tmp');
-    fs.mkdirSync(dir, { recursive: true });
-    return path.join(dir, `${hint}-${randomUUID()}`);
-  }
-
   async putFile(kind: string, file: string, ext: string): Promise<ArtifactRef> {
     const digest = await sha256File(file);
     const bytes = fs.statSync(file).size;
@@ -190,25 +185,16 @@ export class S3ArtifactStore implements ArtifactStore {
     return { uri: this.uriOf(key), sha256: digest, bytes };
   }
 
-  async putJson(kind: string, value: unknown): Promise<ArtifactRef> {
-    const tmp = this.tempPath('json');
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2));
-    return this.putFile(kind, tmp, '.json');
-  }
-
   async putDirectory(kind: string, dir: string): Promise<ArtifactRef> {
-    const manifest = await manifestOf(dir);
-    const body = canonicalJson(manifest);
-    const digest = sha256(body);
-    fs.writeFileSync(path.join(dir, MANIFEST), body);
+    const { manifest, digest, bytes } = await sealDirectory(dir);
+    const body = fs.readFileSync(path.join(dir, MANIFEST));
     const key = this.key(kind, digest);
     // the manifest goes last: a directory whose manifest can be read is complete
     for (const [name, f] of Object.entries(manifest.files)) {
       await this.upload(`${key}/${name}`, path.join(dir, name), f.bytes, f.sha256);
     }
-    await this.upload(`${key}/${MANIFEST}`, path.join(dir, MANIFEST), Buffer.byteLength(body), digest);
+    await this.upload(`${key}/${MANIFEST}`, path.join(dir, MANIFEST), body.length, digest);
     this.keepInCache(key, dir);
-    const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0);
     return { uri: this.uriOf(key), sha256: digest, bytes };
   }
 

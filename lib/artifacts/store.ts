@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { ArtifactIntegrityError, SourceError } from '../errors';
-import { sha256, sha256File } from '../hash';
+import { canonicalJson, sha256, sha256File } from '../hash';
 
 /** A reference to an immutable artifact: where it is and what its bytes must hash to. Small enough for payloads. */
 export const ArtifactRef = z.object({
@@ -126,4 +127,33 @@ export function inside(root: string, ...parts: string[]): string {
   const file = path.resolve(root, ...parts);
   if (!file.startsWith(path.resolve(root) + path.sep)) throw new Error(`${file} is outside the store ${root}`);
   return file;
+}
+
+/** What both stores do the same way: temporary files in the working folder, JSON through putFile, manifests. */
+export abstract class LocalWorkingFolder {
+  abstract readonly root: string;
+  abstract putFile(kind: string, file: string, ext: string): Promise<ArtifactRef>;
+
+  tempPath(hint = 'tmp'): string {
+    const dir = path.join(this.root, '.tmp');
+    fs.mkdirSync(dir, { recursive: true });
+    return path.join(dir, `${hint}-${randomUUID()}`);
+  }
+
+  async putJson(kind: string, value: unknown): Promise<ArtifactRef> {
+    const tmp = this.tempPath('json');
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2));
+    return this.putFile(kind, tmp, '.json');
+  }
+}
+
+/** Write a finished directory's manifest into it; its digest (the manifest's) names the directory artifact. */
+export async function sealDirectory(
+  dir: string,
+): Promise<{ manifest: DirectoryManifest; digest: string; bytes: number }> {
+  const manifest = await manifestOf(dir);
+  const body = canonicalJson(manifest);
+  fs.writeFileSync(path.join(dir, MANIFEST), body);
+  const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0);
+  return { manifest, digest: sha256(body), bytes };
 }
