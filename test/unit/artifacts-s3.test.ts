@@ -15,6 +15,7 @@ import { parseS3Url, S3ArtifactStore } from '../../lib/artifacts/s3';
 import { snapshotSource } from '../../lib/data/snapshot';
 import { loadTable } from '../../lib/data/table';
 import { loadHoldout, makeCanary } from '../../lib/evaluation/evaluate';
+import { scanInbox } from '../../lib/inbox';
 import { ArtifactIntegrityError, SourceError, SpecError } from '../../lib/errors';
 import { runLoadCheck } from '../../lib/loadcheck';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
@@ -185,6 +186,27 @@ describe('artifact store on S3 (a local S3 server)', () => {
       (e: unknown) => e instanceof SourceError && /other-bucket/.test(e.message),
     );
     await assert.rejects(folder.verify(await a.putJson('r', {})), /S3 store.*LUMEN_ARTIFACTS_URL/);
+  });
+
+  it('stages an inbox batch in the bucket, and for the pipeline beside the inbox every pipeline worker mounts', async () => {
+    const a = await host('inbox-host');
+    const inbox = path.join(a.home, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    fs.writeFileSync(path.join(inbox, 'batch-1.csv'), 'x,y\n1,2\n3,4\n');
+    const { files, refused } = await scanInbox(a, inbox, Date.now() + 60_000);
+    assert.deepEqual(refused, []);
+    assert.equal(files.length, 1);
+    const staged = files[0].source.uri;
+    assert.equal(staged, path.join(inbox, '.lumen-staged', `${files[0].sha256}.csv`));
+    assert.equal(fs.readFileSync(staged, 'utf8'), 'x,y\n1,2\n3,4\n');
+    // and the batch itself is an artifact in the bucket, readable from another host
+    const other = await host('inbox-reader');
+    const ref = {
+      uri: `s3://lumen-artifacts/team-a/prod/inbox/${files[0].sha256}.csv`,
+      sha256: files[0].sha256,
+      bytes: files[0].bytes,
+    };
+    assert.equal(fs.readFileSync(await other.verify(ref), 'utf8'), 'x,y\n1,2\n3,4\n');
   });
 
   it('refuses to open a store it cannot use: no such bucket, wrong credentials, no server', async () => {
