@@ -130,8 +130,8 @@ export async function scoreFile(
       await con.run(
         `COPY (SELECT i.* EXCLUDE (__problems), ${predictedColumn}
                       ${outputs.map((o) => `CASE WHEN ${ok} THEN o.${sqlIdent(o.name)} END AS ${sqlIdent(o.name)}`).join(', ')},
-                      list_transform(i.__problems, p -> p.reason) AS problems
-                 FROM (SELECT *, ${problemsSql(rules, types)} AS __problems FROM ${scan}) i POSITIONAL JOIN __scored_out o)
+                      i.__problems AS problems
+                 FROM (SELECT *, ${problemsSql(rules, types, 'reasons')} AS __problems FROM ${scan}) i POSITIONAL JOIN __scored_out o)
            TO ${sqlString(temp)} (FORMAT parquet)`,
       );
       const refused = Number(

@@ -1,0 +1,74 @@
+/**
+ * `lumen predict` on all 3M flights, Parquet in → Parquet out, several rounds; prints each round's steps and the
+ * median. The model is the one `npm run bench:serve` serves (MLP 154→64→32→1, trained here on January 2001).
+ * Baseline, in the same rounds: DuckDB copying the same file to Parquet with a constant prediction column — the
+ * reading and writing any scorer of this file pays, with no checks, no encoding and no model.
+ *
+ *   npm run bench:predict        (= tsx bench/predict.ts --rounds 3)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { sqlString, withDuckDB } from '../lib/data/duckdb';
+import { scoreFile } from '../lib/serving/batch';
+import { loadModelSpec, parseModelSpec } from '../lib/spec';
+import { repoRoot, tempHome, vegaPath } from '../test/support/env';
+import { trainAndRegister } from '../test/support/serving';
+
+async function main(): Promise<void> {
+  const opts = new Command()
+    .option('--rounds <n>', 'how many times to score the file', '3')
+    .option('--chunk-rows <n>', 'rows encoded and predicted at a time', '65536')
+    .parse()
+    .opts<{ rounds: string; chunkRows: string }>();
+  const file = vegaPath('flights-3m.parquet');
+  const t = tempHome('lumen-bench-predict-');
+  const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
+  const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 100_000 } });
+  const source = {
+    uri: 'vega-datasets:flights-3m.parquet',
+    window: { column: 'date', start: '2001-01-01', end: '2001-02-01' },
+  };
+  const v = await trainAndRegister(t.deps, spec, source, { champion: true, workflowId: 'bench' });
+  const totals: number[] = [];
+  const copies: number[] = [];
+  for (let r = 0; r < Number(opts.rounds); r++) {
+    const copied = path.join(t.home, `copied-${r}.parquet`);
+    const c0 = performance.now();
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT *, 0.5::DOUBLE AS probability FROM read_parquet(${sqlString(file)})) TO ${sqlString(copied)} (FORMAT parquet)`,
+      ),
+    );
+    copies.push((performance.now() - c0) / 1000);
+    fs.rmSync(copied, { force: true });
+    const out = path.join(t.home, `scored-${r}.parquet`);
+    const s = await scoreFile(t.deps.store, v, { uri: 'vega-datasets:flights-3m.parquet' }, out, {
+      chunkRows: Number(opts.chunkRows),
+    });
+    const written = await withDuckDB(async (con) =>
+      Number(
+        (await con.runAndReadAll(`SELECT count(probability) FROM read_parquet(${sqlString(out)})`)).getRowsJS()[0][0],
+      ),
+    );
+    totals.push(s.seconds.total);
+    console.log(
+      `round ${r + 1}: ${s.rows} rows in ${s.seconds.total.toFixed(2)} s = ${(s.rows / s.seconds.total / 1e6).toFixed(2)}M rows/s ` +
+        `(read ${s.seconds.read.toFixed(2)} s, encode + predict ${s.seconds.predict.toFixed(2)} s, write ${s.seconds.write.toFixed(2)} s; ${written} predictions written); ` +
+        `baseline copy ${copies[r].toFixed(2)} s, lumen predict ${(s.seconds.total / copies[r]).toFixed(2)}× its time`,
+    );
+    fs.rmSync(out, { force: true });
+  }
+  const middle = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  const median = middle(totals);
+  console.log(
+    `median: lumen predict ${median.toFixed(2)} s = ${(3_000_000 / median / 1e6).toFixed(2)}M rows/s; ` +
+      `baseline copy ${middle(copies).toFixed(2)} s = ${(3_000_000 / middle(copies) / 1e6).toFixed(2)}M rows/s`,
+  );
+  fs.rmSync(t.home, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
