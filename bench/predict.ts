@@ -11,9 +11,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { scoreFile } from '../lib/serving/batch';
-import { loadModelSpec, parseModelSpec } from '../lib/spec';
-import { repoRoot, tempHome, vegaPath } from '../test/support/env';
-import { trainAndRegister } from '../test/support/serving';
+import { tempHome, vegaPath } from '../test/support/env';
+import { trainBenchFlightsModel } from '../test/support/serving';
 
 async function main(): Promise<void> {
   const opts = new Command()
@@ -23,13 +22,7 @@ async function main(): Promise<void> {
     .opts<{ rounds: string; chunkRows: string }>();
   const file = vegaPath('flights-3m.parquet');
   const t = tempHome('lumen-bench-predict-');
-  const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
-  const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 100_000 } });
-  const source = {
-    uri: 'vega-datasets:flights-3m.parquet',
-    window: { column: 'date', start: '2001-01-01', end: '2001-02-01' },
-  };
-  const v = await trainAndRegister(t.deps, spec, source, { champion: true, workflowId: 'bench' });
+  const { version: v } = await trainBenchFlightsModel(t.deps);
   const totals: number[] = [];
   const copies: number[] = [];
   for (let r = 0; r < Number(opts.rounds); r++) {

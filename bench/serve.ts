@@ -14,10 +14,9 @@ import { Command } from 'commander';
 import Fastify from 'fastify';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { scoreFile } from '../lib/serving/batch';
-import { loadModelSpec, parseModelSpec } from '../lib/spec';
 import { startServer, type ServeOptions } from '../serve/server';
 import { repoRoot, tempHome, vegaPath } from '../test/support/env';
-import { trainAndRegister } from '../test/support/serving';
+import { trainBenchFlightsModel } from '../test/support/serving';
 
 interface Load {
   rps: number;
@@ -81,13 +80,7 @@ async function run(): Promise<void> {
   const seconds = Number(opts.seconds);
   const connections = Number(opts.connections);
   const t = tempHome('lumen-bench-serve-');
-  const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
-  const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 100_000 } });
-  const source = {
-    uri: 'vega-datasets:flights-3m.parquet',
-    window: { column: 'date', start: '2001-01-01', end: '2001-02-01' },
-  };
-  const v = await trainAndRegister(t.deps, spec, source, { champion: true, workflowId: 'bench' });
+  const { spec, version: v } = await trainBenchFlightsModel(t.deps);
   const row = JSON.stringify({ date: '2001-02-14 08:30:00', distance: 722, origin: 'ATL', destination: 'ORD' });
   console.log(
     `${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, Node ${process.version}; ${seconds} s per run, ${connections} connections`,

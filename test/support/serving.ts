@@ -2,13 +2,27 @@ import path from 'node:path';
 import type { ActivityDeps } from '../../activities';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import type { ServeOptions } from '../../serve/server';
-import { vegaPath } from './env';
+import { repoRoot, vegaPath } from './env';
 import { snapshotSource } from '../../lib/data/snapshot';
 import type { SourceRef } from '../../lib/data/source';
 import { evaluationOptions, evaluateArtifact, loadHoldout, makeCanary } from '../../lib/evaluation/evaluate';
 import type { ModelVersion } from '../../lib/registry/types';
-import { specHash, type ModelSpec } from '../../lib/spec';
+import { loadModelSpec, parseModelSpec, specHash, type ModelSpec } from '../../lib/spec';
 import { trainOnDataset } from '../../lib/training';
+
+/**
+ * The flights model the serving benchmarks serve (MLP 154→64→32→1): the example spec, one epoch on at most 100k
+ * rows of January 2001, registered as champion.
+ */
+export async function trainBenchFlightsModel(deps: ActivityDeps): Promise<{ spec: ModelSpec; version: ModelVersion }> {
+  const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'flights-delay.json'));
+  const spec = parseModelSpec({ ...base, training: { ...base.training, epochs: 1, maxTrainingRows: 100_000 } });
+  const source = {
+    uri: 'vega-datasets:flights-3m.parquet',
+    window: { column: 'date', start: '2001-01-01', end: '2001-02-01' },
+  };
+  return { spec, version: await trainAndRegister(deps, spec, source, { champion: true, workflowId: 'bench' }) };
+}
 
 /**
  * Train and register a version directly through lib/ (no Temporal: these tests are about serving), with what a
