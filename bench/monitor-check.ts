@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
-import { checkHealth, logScan } from '../lib/monitor/health';
+import { checkHealth } from '../lib/monitor/health';
+import { snapshotLog } from '../lib/serving/log-segments';
 import { MonitorPolicy } from '../lib/monitor/policy';
 import { prng } from '../lib/rng';
 import { FeedbackStore } from '../lib/serving/feedback';
@@ -89,7 +90,8 @@ async function run(): Promise<void> {
     console.log(`${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, Node ${process.version}`);
     console.log(`log: ${ids.length} predictions of ${spec.name} v${v.version}; ${items.length} labels\n`);
 
-    const scan = logScan(predictions, spec.name)!;
+    const snapshot = snapshotLog(predictions, spec.name)!;
+    const scan = snapshot.scan;
     const baseline = async (): Promise<number> => {
       const t0 = performance.now();
       await withDuckDB((con) =>
@@ -123,6 +125,7 @@ async function run(): Promise<void> {
           `${report.findings.length} findings); baseline scan ${b.toFixed(2)} s; ratio ${(s / b).toFixed(1)}× the scan`,
       );
     }
+    snapshot.close();
   } finally {
     t.cleanup();
   }

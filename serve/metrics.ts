@@ -69,10 +69,12 @@ export class ServingMetrics {
       ['pending', 'Prediction log records waiting to be written'],
       ['dropped', 'Prediction log records dropped (the log was full, or a write failed) since start'],
       ['written', 'Prediction log records written since start'],
+      ['mergedSegments', 'Prediction log segments merged into hourly files since start'],
+      ['failedMerges', 'Prediction log merges that failed since start (the segments stay and are read as they are)'],
     ] as const;
     for (const [key, help] of gauges) {
       new Gauge({
-        name: `lumen_prediction_log_${key}`,
+        name: `lumen_prediction_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
         help,
         registers: [this.registry],
         collect() {

@@ -1,12 +1,12 @@
 import { inputColumns } from '../features';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { DatasetRef } from '../data/snapshot';
 import type { Registry, ModelVersion } from '../registry/types';
 import { FeedbackStore, type FeedbackRecord } from '../serving/feedback';
+import { snapshotLog } from '../serving/log-segments';
 import { ServedVersion } from '../serving/version';
 import type { SourceColumn, LabelRule } from '../spec';
 import { numericDrift } from '../stats/drift';
@@ -131,16 +131,6 @@ export function sampleOf(total: number, want: number): string {
 
 const ts = (iso: string): string => sqlString(iso.replace('T', ' ').replace('Z', ''));
 
-export function logScan(root: string, model: string): string | null {
-  const dir = path.join(root, model);
-  if (!fs.existsSync(dir)) return null;
-  const any = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .some((d) => d.isDirectory() && fs.readdirSync(path.join(dir, d.name)).some((f) => /^[^.].*\.parquet$/.test(f)));
-  if (!any) return null;
-  return `read_parquet(${sqlString(path.join(dir, '*', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
-}
-
 /** Labels as a temporary DuckDB table `fb (id, label)`, label as JSON text, to join to the log by prediction id. */
 export async function feedbackTable(con: DuckDBConnection, labels: FeedbackRecord[]): Promise<void> {
   await con.run('CREATE TEMP TABLE fb (id VARCHAR, label VARCHAR)');
@@ -230,63 +220,68 @@ export async function checkHealth(
     findings: [],
     seconds: 0,
   };
-  const scan = logScan(paths.predictions, model);
-  if (!scan || !record) {
+  const snapshot = record ? snapshotLog(paths.predictions, model) : null;
+  if (!snapshot || !record) {
     report.inputDrift.note = !record ? 'no champion' : 'nothing logged yet';
     report.predictionDrift.note = report.inputDrift.note;
     report.seconds = (performance.now() - started) / 1000;
     return report;
   }
   const spec = record.spec;
-  await withDuckDB(async (con) => {
-    const rows = async (sql: string): Promise<Record<string, unknown>[]> =>
-      (await con.runAndReadAll(sql)).getRowObjectsJS();
-    // the window, read from the log once: w_all holds every arm; w what was answered (champion and canary: a
-    // shadow's answers reached nobody, a refused row got none)
-    await con.run(
-      `CREATE TEMP TABLE w_all AS SELECT * FROM ${scan} WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)}`,
-    );
-    await con.run(`CREATE TEMP VIEW w AS SELECT * FROM w_all WHERE arm IN ('champion', 'canary')`);
-    for (const r of await rows(
-      `SELECT code, count(DISTINCT id) AS n FROM (
+  const scan = snapshot.scan;
+  try {
+    await withDuckDB(async (con) => {
+      const rows = async (sql: string): Promise<Record<string, unknown>[]> =>
+        (await con.runAndReadAll(sql)).getRowObjectsJS();
+      // the window, read from the log once: w_all holds every arm; w what was answered (champion and canary: a
+      // shadow's answers reached nobody, a refused row got none)
+      await con.run(
+        `CREATE TEMP TABLE w_all AS SELECT * FROM ${scan} WHERE "at" >= ${ts(input.from)} AND "at" < ${ts(input.to)}`,
+      );
+      await con.run(`CREATE TEMP VIEW w AS SELECT * FROM w_all WHERE arm IN ('champion', 'canary')`);
+      for (const r of await rows(
+        `SELECT code, count(DISTINCT id) AS n FROM (
          SELECT id, unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM w_all WHERE arm = 'refused')
         GROUP BY code ORDER BY n DESC, code LIMIT 20`,
-    ))
-      report.refused.byCode[String(r.code)] = Number(r.n);
-    report.refused.rows = Number((await rows(`SELECT count(*) AS n FROM w_all WHERE arm = 'refused'`))[0].n);
-    for (const r of await rows(`SELECT version, arm, count(*) AS n FROM w GROUP BY ALL`)) {
-      const n = Number(r.n);
-      report.predictions.total += n;
-      const v = String(r.version);
-      report.predictions.byVersion[v] = (report.predictions.byVersion[v] ?? 0) + n;
-      report.predictions.byArm[String(r.arm)] = (report.predictions.byArm[String(r.arm)] ?? 0) + n;
-    }
-    const total = report.predictions.total;
-    const sent = total + report.refused.rows;
-    report.refused.rate = sent > 0 ? report.refused.rows / sent : null;
-    if (total > 0) {
-      const [q] = await rows(
-        `SELECT quantile_cont(latency_ms, 0.5) AS p50, quantile_cont(latency_ms, 0.99) AS p99,
-                avg(CASE WHEN json_array_length(flags) > 0 THEN 1 ELSE 0 END) AS unusual FROM w`,
-      );
-      report.latency = { p50: Number(q.p50), p99: Number(q.p99) };
-      report.unusual.rate = Number(q.unusual);
-      for (const r of await rows(
-        `SELECT code, count(*) AS n FROM (SELECT unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM w)
-          GROUP BY code ORDER BY n DESC, code LIMIT 20`,
       ))
-        report.unusual.byCode[String(r.code)] = Number(r.n);
-    }
-    if (total >= policy.minPredictions) {
-      await measureInputDrift(con, registry, store, record, input, report);
-      await measurePredictionDrift(con, scan, record.version, input, report, rows);
-    } else {
-      const note = `${total} predictions in the window, fewer than the ${policy.minPredictions} the policy needs`;
-      report.inputDrift.note = note;
-      report.predictionDrift.note = note;
-    }
-    await measureFeedback(con, scan, registry, store, record, paths, input, report, rows);
-  });
+        report.refused.byCode[String(r.code)] = Number(r.n);
+      report.refused.rows = Number((await rows(`SELECT count(*) AS n FROM w_all WHERE arm = 'refused'`))[0].n);
+      for (const r of await rows(`SELECT version, arm, count(*) AS n FROM w GROUP BY ALL`)) {
+        const n = Number(r.n);
+        report.predictions.total += n;
+        const v = String(r.version);
+        report.predictions.byVersion[v] = (report.predictions.byVersion[v] ?? 0) + n;
+        report.predictions.byArm[String(r.arm)] = (report.predictions.byArm[String(r.arm)] ?? 0) + n;
+      }
+      const total = report.predictions.total;
+      const sent = total + report.refused.rows;
+      report.refused.rate = sent > 0 ? report.refused.rows / sent : null;
+      if (total > 0) {
+        const [q] = await rows(
+          `SELECT quantile_cont(latency_ms, 0.5) AS p50, quantile_cont(latency_ms, 0.99) AS p99,
+                avg(CASE WHEN json_array_length(flags) > 0 THEN 1 ELSE 0 END) AS unusual FROM w`,
+        );
+        report.latency = { p50: Number(q.p50), p99: Number(q.p99) };
+        report.unusual.rate = Number(q.unusual);
+        for (const r of await rows(
+          `SELECT code, count(*) AS n FROM (SELECT unnest(CAST(flags AS JSON[])) ->> 'code' AS code FROM w)
+          GROUP BY code ORDER BY n DESC, code LIMIT 20`,
+        ))
+          report.unusual.byCode[String(r.code)] = Number(r.n);
+      }
+      if (total >= policy.minPredictions) {
+        await measureInputDrift(con, registry, store, record, input, report);
+        await measurePredictionDrift(con, scan, record.version, input, report, rows);
+      } else {
+        const note = `${total} predictions in the window, fewer than the ${policy.minPredictions} the policy needs`;
+        report.inputDrift.note = note;
+        report.predictionDrift.note = note;
+      }
+      await measureFeedback(con, scan, registry, store, record, paths, input, report, rows);
+    });
+  } finally {
+    snapshot.close();
+  }
   report.findings = findingsOf(report, policy, input.previousUnusualRates, spec.task);
   report.seconds = (performance.now() - started) / 1000;
   return report;

@@ -10,7 +10,8 @@ import { hashJson } from '../hash';
 import type { Registry } from '../registry/types';
 import { FeedbackStore } from '../serving/feedback';
 import type { ModelSpec } from '../spec';
-import { feedbackTable, logScan, type HealthCheckPaths } from './health';
+import { snapshotLog } from '../serving/log-segments';
+import { feedbackTable, type HealthCheckPaths } from './health';
 
 /**
  * The batch a retrain trains on: the newest accepted data of the model (what training may use of it) plus every
@@ -56,7 +57,6 @@ export async function buildRetrainBatch(
         }
       })()
     : [];
-  const scan = logScan(paths.predictions, model);
   const fingerprint = hashJson({
     dataset: dataset.sha256,
     feedback: labels.map((l) => [l.predictionId, l.label]),
@@ -66,46 +66,52 @@ export async function buildRetrainBatch(
   const dir = path.join(paths.home, 'monitor', model);
   const file = path.join(dir, `retrain-${fingerprint.slice(0, 16)}.parquet`);
   const counted = { accepted: Math.min(dataset.rows, acceptedRows ?? Infinity), feedback: 0 };
-  await withDuckDB(async (con) => {
-    const acceptedScan = `read_parquet(${sqlString(await snapshotPath(store, dataset))})`;
-    const types = new Map(
-      (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${acceptedScan}`))
-        .getRowObjectsJson()
-        .map((r) => [r.column_name as string, r.column_type as string]),
-    );
-    const columns = spec.source.columns.filter((c) => types.has(c.name));
-    let feedbackSelect = '';
-    if (scan && labels.length) {
-      await feedbackTable(con, labels);
-      const field = (name: string): string =>
-        name === spec.label.column
-          ? `json_extract_string(fb.label, '$')`
-          : `json_extract_string(l.input, ${sqlString(`$."${name.replace(/["\\]/g, (x) => `\\${x}`)}"`)})`;
-      feedbackSelect = `SELECT ${columns
-        .map((c) => `TRY_CAST(${field(c.name)} AS ${types.get(c.name)}) AS ${sqlIdent(c.name)}`)
-        .join(', ')}, 1 AS __part, l.id AS __key
-        FROM ${scan} l JOIN fb ON fb.id = l.id WHERE l.arm IN ('champion', 'canary')`;
-      counted.feedback = Number(
-        (await con.runAndReadAll(`SELECT count(*) FROM (${feedbackSelect})`)).getRowsJS()[0][0],
+  // the labelled requests, from the log as it is now (a merge of its segments cannot disturb the read)
+  const snapshot = labels.length ? snapshotLog(paths.predictions, model) : null;
+  try {
+    await withDuckDB(async (con) => {
+      const acceptedScan = `read_parquet(${sqlString(await snapshotPath(store, dataset))})`;
+      const types = new Map(
+        (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${acceptedScan}`))
+          .getRowObjectsJson()
+          .map((r) => [r.column_name as string, r.column_type as string]),
       );
-    }
-    if (fs.existsSync(file)) return;
-    fs.mkdirSync(dir, { recursive: true });
-    const names = columns.map((c) => sqlIdent(c.name)).join(', ');
-    // a sample, when the policy caps the accepted rows: chosen by a hash of each row, so the same every time
-    const acceptedRowsOf =
-      acceptedRows !== null && acceptedRows < dataset.rows
-        ? `(SELECT * FROM ${acceptedScan} t ORDER BY hash(t) LIMIT ${acceptedRows})`
-        : acceptedScan;
-    const acceptedSelect = `SELECT ${names}, 0 AS __part, lpad(CAST(row_number() OVER () AS VARCHAR), 20, '0') AS __key FROM ${acceptedRowsOf}`;
-    const temp = `${file}.part-${process.pid}`;
-    await con.run(
-      `COPY (SELECT ${names} FROM (${acceptedSelect}${feedbackSelect ? ` UNION ALL ${feedbackSelect}` : ''})
+      const columns = spec.source.columns.filter((c) => types.has(c.name));
+      let feedbackSelect = '';
+      if (snapshot) {
+        await feedbackTable(con, labels);
+        const field = (name: string): string =>
+          name === spec.label.column
+            ? `json_extract_string(fb.label, '$')`
+            : `json_extract_string(l.input, ${sqlString(`$."${name.replace(/["\\]/g, (x) => `\\${x}`)}"`)})`;
+        feedbackSelect = `SELECT ${columns
+          .map((c) => `TRY_CAST(${field(c.name)} AS ${types.get(c.name)}) AS ${sqlIdent(c.name)}`)
+          .join(', ')}, 1 AS __part, l.id AS __key
+        FROM ${snapshot.scan} l JOIN fb ON fb.id = l.id WHERE l.arm IN ('champion', 'canary')`;
+        counted.feedback = Number(
+          (await con.runAndReadAll(`SELECT count(*) FROM (${feedbackSelect})`)).getRowsJS()[0][0],
+        );
+      }
+      if (fs.existsSync(file)) return;
+      fs.mkdirSync(dir, { recursive: true });
+      const names = columns.map((c) => sqlIdent(c.name)).join(', ');
+      // a sample, when the policy caps the accepted rows: chosen by a hash of each row, so the same every time
+      const acceptedRowsOf =
+        acceptedRows !== null && acceptedRows < dataset.rows
+          ? `(SELECT * FROM ${acceptedScan} t ORDER BY hash(t) LIMIT ${acceptedRows})`
+          : acceptedScan;
+      const acceptedSelect = `SELECT ${names}, 0 AS __part, lpad(CAST(row_number() OVER () AS VARCHAR), 20, '0') AS __key FROM ${acceptedRowsOf}`;
+      const temp = `${file}.part-${process.pid}`;
+      await con.run(
+        `COPY (SELECT ${names} FROM (${acceptedSelect}${feedbackSelect ? ` UNION ALL ${feedbackSelect}` : ''})
               ORDER BY __part, __key)
          TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    fs.renameSync(temp, file);
-  });
+      );
+      fs.renameSync(temp, file);
+    });
+  } finally {
+    snapshot?.close();
+  }
   return {
     spec,
     source: { uri: file, format: 'parquet' },

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sqlString, withDuckDB } from '../data/duckdb';
+import { logFiles, mergeClosedHours, newWriterToken, parquetScan, segmentName } from './log-segments';
 
 /**
  * Every prediction served, for the monitor: what came in, what went out, which version and arm answered, how
@@ -9,7 +10,9 @@ import { sqlString, withDuckDB } from '../data/duckdb';
  * second. Memory is bounded: when the writer falls behind by `maxPending` records, new ones are dropped and
  * counted, never queued without end.
  *
- * Layout: <root>/<model>/date=<YYYY-MM-DD>/<flush time>-<pid>-<n>.parquet
+ * Layout: <root>/<model>/date=<YYYY-MM-DD>/<flush time>-<writer>-<n>.parquet; every few minutes the segments of
+ * closed hours are merged, one file per writer and hour (lib/serving/log-segments.ts), so a month of traffic is
+ * hundreds of files, not millions.
  */
 export interface PredictionRecord {
   id: string;
@@ -48,7 +51,13 @@ export interface PredictionLogStats {
   written: number;
   segments: number;
   failedFlushes: number;
+  /** segments merged into hourly files since start */
+  mergedSegments: number;
+  failedMerges: number;
 }
+
+/** How often closed hours are looked for and merged. */
+const MERGE_EVERY_MS = 5 * 60_000;
 
 /** The columns of a segment, in order (and the types DuckDB reads them with). */
 const COLUMNS: Record<string, string> = {
@@ -99,7 +108,19 @@ class Lines {
 export class PredictionLog {
   private pending = new Map<string, Lines>();
   private pendingRecords = 0;
-  private readonly stats: PredictionLogStats = { pending: 0, dropped: 0, written: 0, segments: 0, failedFlushes: 0 };
+  private readonly stats: PredictionLogStats = {
+    pending: 0,
+    dropped: 0,
+    written: 0,
+    segments: 0,
+    failedFlushes: 0,
+    mergedSegments: 0,
+    failedMerges: 0,
+  };
+  /** this process's token in its segments' names */
+  readonly writer = newWriterToken();
+  private lastMerge = -Infinity;
+  private merging: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private sequence = 0;
@@ -109,6 +130,8 @@ export class PredictionLog {
   constructor(
     readonly root: string,
     private readonly options: PredictionLogOptions = DEFAULT_LOG_OPTIONS,
+    /** the time segments are named and merged by (tests move it) */
+    private readonly now: () => number = Date.now,
   ) {
     fs.mkdirSync(root, { recursive: true });
   }
@@ -150,11 +173,56 @@ export class PredictionLog {
     this.timer = null;
     await this.flush();
     if (this.pendingRecords) await this.flush();
+    await this.merging;
   }
 
-  /** Segments of a model (for the monitor and for tests), as a DuckDB table expression. */
+  /**
+   * A model's records as a DuckDB table expression over the files there now (for tests and benchmarks; the
+   * monitor reads through `snapshotLog`, which a merge cannot disturb).
+   */
   scanOf(model: string): string {
-    return `read_parquet(${sqlString(path.join(this.root, model, '*', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
+    const files = logFiles(this.root, model);
+    return parquetScan(files.length ? files : path.join(this.root, model, '*', '*.parquet'));
+  }
+
+  /**
+   * Merge the closed hours of every model's segments now, whenever the last merge was; after the one running, if
+   * one is (merges in one process run one at a time).
+   */
+  merge(): Promise<void> {
+    const next = (this.merging ?? Promise.resolve()).then(() => this.mergeOnce());
+    const tracked = next.finally(() => {
+      if (this.merging === tracked) this.merging = null;
+    });
+    this.merging = tracked;
+    return tracked;
+  }
+
+  /** Never throws: a failure is counted and said, and the segments stay to be read as they are. */
+  private async mergeOnce(): Promise<void> {
+    this.lastMerge = this.now();
+    let models: fs.Dirent[];
+    try {
+      models = fs.readdirSync(this.root, { withFileTypes: true });
+    } catch (err) {
+      this.stats.failedMerges++;
+      console.error(`[lumen] prediction log: could not list ${this.root} to merge: ${(err as Error).message}`);
+      return;
+    }
+    for (const model of models) {
+      if (!model.isDirectory() || model.name.startsWith('.')) continue;
+      try {
+        this.stats.mergedSegments += (
+          await mergeClosedHours(this.root, model.name, this.writer, this.lastMerge)
+        ).segments;
+      } catch (err) {
+        // the segments stay as they are and are read as they are; the next round tries again
+        this.stats.failedMerges++;
+        console.error(
+          `[lumen] prediction log: could not merge the closed hours of ${model.name}: ${(err as Error).message}`,
+        );
+      }
+    }
   }
 
   /** One record as one JSON text; input, output and flags stay JSON (not JSON in a string). */
@@ -183,12 +251,13 @@ export class PredictionLog {
     const byModel = this.pending;
     this.pending = new Map();
     this.pendingRecords = 0;
-    const day = new Date().toISOString().slice(0, 10);
+    const now = this.now();
+    const day = new Date(now).toISOString().slice(0, 10);
     for (const [model, lines] of byModel) {
       const dir = path.join(this.root, model, `date=${day}`);
-      const name = `${Date.now()}-${process.pid}-${this.sequence++}`;
+      const name = segmentName(now, this.writer, this.sequence++);
       const staged = path.join(dir, `.${name}.ndjson`);
-      const temp = path.join(dir, `.${name}.parquet`);
+      const temp = path.join(dir, `.${name}`);
       try {
         fs.mkdirSync(dir, { recursive: true });
         await fs.promises.writeFile(staged, lines.take());
@@ -202,7 +271,7 @@ export class PredictionLog {
                TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`,
           ),
         );
-        fs.renameSync(temp, path.join(dir, `${name}.parquet`));
+        fs.renameSync(temp, path.join(dir, name));
         this.stats.written += lines.records;
         this.stats.segments++;
       } catch (err) {
@@ -218,12 +287,14 @@ export class PredictionLog {
       }
     }
     this.expire();
+    // beside the flushes, not in their way: an hour of heavy traffic takes a while to merge
+    if (!this.merging && this.now() - this.lastMerge >= MERGE_EVERY_MS) void this.merge();
   }
 
   private expire(): void {
-    const cutoff = new Date(Date.now() - this.options.retentionDays * 86_400_000).toISOString().slice(0, 10);
+    const cutoff = new Date(this.now() - this.options.retentionDays * 86_400_000).toISOString().slice(0, 10);
     for (const model of fs.readdirSync(this.root, { withFileTypes: true })) {
-      if (!model.isDirectory()) continue;
+      if (!model.isDirectory() || model.name.startsWith('.')) continue;
       for (const day of fs.readdirSync(path.join(this.root, model.name))) {
         const date = /^date=(\d{4}-\d{2}-\d{2})$/.exec(day)?.[1];
         if (date && date < cutoff) fs.rmSync(path.join(this.root, model.name, day), { recursive: true, force: true });

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sqlString, withDuckDB } from '../data/duckdb';
+
+/**
+ * The prediction log's files, and how they are kept few. A server writes one segment per model per flush (every
+ * second under traffic): 86,400 files a day, which a monitor would have to open on every check. So each closed hour
+ * of a writer's segments is merged into one file, and readers take a consistent snapshot of what is there.
+ *
+ * Names, in <root>/<model>/date=<YYYY-MM-DD>/:
+ *   <flush ms>-<writer>-<n>.parquet   a segment, as a server writes it (writer: one token per process)
+ *   <hour ms>-<writer>-hour.parquet   every segment of that writer in that hour, merged
+ * A merged file covers the segments of its writer and hour: a reader that finds both (the merge is written before
+ * its segments are deleted) reads only the merged file, so a record is never counted twice.
+ */
+const SEGMENT = /^(\d+)-([0-9a-z]+)-(\d+)\.parquet$/;
+const MERGED = /^(\d+)-([0-9a-z]+)-hour\.parquet$/;
+const HOUR_MS = 3_600_000;
+
+/**
+ * A closed hour of another writer's segments is merged only this long after it ended: a live writer never names a
+ * segment in an hour that has ended by its own clock, and this leaves room for clocks that disagree.
+ */
+export const ORPHAN_GRACE_MS = 2 * HOUR_MS;
+
+/** A merge lock older than this was left by a process that died while merging; it is removed. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/** A token for one writing process: its segments' names carry it (pids repeat across containers). */
+export function newWriterToken(): string {
+  return `w${randomBytes(5).toString('hex')}`;
+}
+
+export function segmentName(flushMs: number, writer: string, n: number): string {
+  return `${flushMs}-${writer}-${n}.parquet`;
+}
+
+function hourOf(ms: number): number {
+  return Math.floor(ms / HOUR_MS) * HOUR_MS;
+}
+
+interface DayFiles {
+  dir: string;
+  /** writer|hour → the merged file's name */
+  merged: Map<string, string>;
+  /** writer|hour → segment names */
+  segments: Map<string, string[]>;
+  /** other visible Parquet files (written by hand, or by an older layout): read as they are */
+  other: string[];
+}
+
+function readDay(dir: string): DayFiles {
+  const day: DayFiles = { dir, merged: new Map(), segments: new Map(), other: [] };
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith('.') || !name.endsWith('.parquet')) continue;
+    const m = MERGED.exec(name);
+    if (m) {
+      day.merged.set(`${m[2]}|${Number(m[1])}`, name);
+      continue;
+    }
+    const s = SEGMENT.exec(name);
+    if (s) {
+      const key = `${s[2]}|${hourOf(Number(s[1]))}`;
+      day.segments.set(key, [...(day.segments.get(key) ?? []), name]);
+    } else day.other.push(name);
+  }
+  return day;
+}
+
+function daysOf(root: string, model: string): string[] {
+  const dir = path.join(root, model);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => path.join(dir, d.name));
+}
+
+/** The files a reader should read now: merged hours, the segments no merged file covers, and anything else. */
+export function logFiles(root: string, model: string): string[] {
+  const files: string[] = [];
+  for (const dir of daysOf(root, model)) {
+    const day = readDay(dir);
+    for (const name of day.merged.values()) files.push(path.join(dir, name));
+    for (const [key, names] of day.segments) {
+      if (!day.merged.has(key)) for (const name of names) files.push(path.join(dir, name));
+    }
+    for (const name of day.other) files.push(path.join(dir, name));
+  }
+  return files.sort();
+}
+
+export function parquetScan(files: string[] | string): string {
+  const list = typeof files === 'string' ? sqlString(files) : `[${files.map(sqlString).join(', ')}]`;
+  return `read_parquet(${list}, hive_partitioning = false, union_by_name = true)`;
+}
+
+/** What a reader reads for a whole check: a DuckDB table expression over files that stay put until it is closed. */
+export interface LogSnapshot {
+  scan: string;
+  files: number;
+  close(): void;
+}
+
+/**
+ * Hard links to the model's files at this moment, in a folder of the reader's own under <root>/.readers: a merge
+ * that deletes segments while a check runs cannot take them from under its queries, and the check's several queries
+ * all see the same records. Where the volume cannot link, the files are read where they are (a merge during the
+ * check then fails it loudly, and the activity retries). Null when nothing is logged.
+ */
+export function snapshotLog(root: string, model: string): LogSnapshot | null {
+  const readers = path.join(root, '.readers');
+  fs.mkdirSync(readers, { recursive: true });
+  removeStale(readers, HOUR_MS);
+  for (let attempt = 0; ; attempt++) {
+    const files = logFiles(root, model);
+    if (files.length === 0) return null;
+    const dir = fs.mkdtempSync(path.join(readers, `${model}-`));
+    const close = (): void => fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      files.forEach((file, i) => fs.linkSync(file, path.join(dir, `${String(i).padStart(7, '0')}.parquet`)));
+      return { scan: parquetScan(path.join(dir, '*.parquet')), files: files.length, close };
+    } catch (err) {
+      close();
+      const code = (err as NodeJS.ErrnoException).code;
+      // a merge finished between the listing and the links: list again
+      if (code === 'ENOENT' && attempt < 5) continue;
+      if (code === 'ENOENT') throw err;
+      return { scan: parquetScan(files), files: files.length, close: () => undefined };
+    }
+  }
+}
+
+function removeStale(dir: string, olderThanMs: number): void {
+  const cutoff = Date.now() - olderThanMs;
+  for (const name of fs.readdirSync(dir)) {
+    const at = path.join(dir, name);
+    try {
+      if (fs.statSync(at).mtimeMs < cutoff) fs.rmSync(at, { recursive: true, force: true });
+    } catch {
+      // removed by another reader meanwhile
+    }
+  }
+}
+
+export interface MergeResult {
+  /** merged files written */
+  merged: number;
+  /** segments merged (and deleted) */
+  segments: number;
+}
+
+/**
+ * Merge every closed hour of segments under <root>/<model>: this writer's once the hour has ended, another
+ * writer's (one that stopped, say) once it ended ORPHAN_GRACE_MS ago. An hour merged before and given more segments
+ * since is merged again with them. One process merges an hour at a time (an exclusive lock file beside it).
+ */
+export async function mergeClosedHours(root: string, model: string, writer: string, now: number): Promise<MergeResult> {
+  const result: MergeResult = { merged: 0, segments: 0 };
+  for (const dir of daysOf(root, model)) {
+    const day = readDay(dir);
+    for (const [key, names] of day.segments) {
+      const [owner, hourText] = key.split('|');
+      const hour = Number(hourText);
+      const closedAt = hour + HOUR_MS + (owner === writer ? 0 : ORPHAN_GRACE_MS);
+      const before = day.merged.get(key);
+      if (now < closedAt || (names.length < 2 && !before)) continue;
+      const lock = path.join(dir, `.merge-${owner}-${hour}.lock`);
+      if (!takeLock(lock)) continue;
+      const name = `${hour}-${owner}-hour.parquet`;
+      const temp = path.join(dir, `.${name}.${process.pid}.tmp`);
+      try {
+        // listed again under the lock: another process may have merged this hour since
+        const current = readDay(dir);
+        const sources = current.segments.get(key) ?? [];
+        const merged = current.merged.get(key);
+        if (sources.length === 0) continue;
+        const inputs = [...(merged ? [merged] : []), ...sources].map((n) => path.join(dir, n));
+        await withDuckDB((con) =>
+          con.run(
+            `COPY (SELECT * FROM ${parquetScan(inputs)}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`,
+          ),
+        );
+        fs.renameSync(temp, path.join(dir, name));
+        for (const source of sources) fs.rmSync(path.join(dir, source), { force: true });
+        result.merged++;
+        result.segments += sources.length;
+      } finally {
+        fs.rmSync(temp, { force: true });
+        fs.rmSync(lock, { force: true });
+      }
+    }
+  }
+  return result;
+}
+
+/** Create the lock file, or find it held: a stale one is removed (the next round takes it). */
+function takeLock(lock: string): boolean {
+  try {
+    fs.closeSync(fs.openSync(lock, 'wx'));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      if (Date.now() - fs.statSync(lock).mtimeMs > STALE_LOCK_MS) fs.rmSync(lock, { force: true });
+    } catch {
+      // released meanwhile
+    }
+    return false;
+  }
+}

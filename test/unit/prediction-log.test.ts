@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { withDuckDB } from '../../lib/data/duckdb';
+import { ORPHAN_GRACE_MS, logFiles, mergeClosedHours, snapshotLog } from '../../lib/serving/log-segments';
+import { PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
+
+const HOUR = 3_600_000;
+/** 10:00 UTC on a fixed day: segments are named by the log's clock, which the tests move */
+const T0 = Date.parse('2026-11-20T10:00:00Z');
+
+let sequence = 0;
+function record(at: number): PredictionRecord {
+  const n = sequence++;
+  return {
+    id: `01J${String(n).padStart(23, '0')}`,
+    model: 'm',
+    version: 1,
+    arm: 'champion',
+    at,
+    latencyMs: 1,
+    input: { n },
+    output: { probability: 0.5 },
+    score: 0.5,
+    predicted: null,
+    flags: [],
+  };
+}
+
+async function countOf(scan: string): Promise<{ rows: number; ids: number }> {
+  return withDuckDB(async (con) => {
+    const [rows, ids] = (await con.runAndReadAll(`SELECT count(*), count(DISTINCT id) FROM ${scan}`)).getRowsJS()[0];
+    return { rows: Number(rows), ids: Number(ids) };
+  });
+}
+
+function dayDir(root: string): string {
+  return path.join(root, 'm', 'date=2026-11-20');
+}
+
+function visible(root: string): string[] {
+  return fs.readdirSync(dayDir(root)).filter((n) => !n.startsWith('.'));
+}
+
+describe('prediction log: a closed hour of segments becomes one file', () => {
+  let root: string;
+  let clock: number;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-log-'));
+    clock = T0 + 10 * 60_000;
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  /** `n` flushes of 3 records, a second apart */
+  async function flushes(log: PredictionLog, n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      log.append([record(clock), record(clock), record(clock)]);
+      await log.flush();
+      clock += 1000;
+    }
+  }
+
+  it('merges a writer’s hour once it has ended, and every record is read once, before and after', async () => {
+    const log = new PredictionLog(root, undefined, () => clock);
+    await flushes(log, 6);
+    assert.equal(visible(root).length, 6, 'one segment per flush');
+    await log.merge();
+    assert.equal(visible(root).length, 6, 'the hour is still open: nothing merged');
+
+    clock = T0 + HOUR + 5_000;
+    await flushes(log, 1);
+    await log.merge();
+    const names = visible(root);
+    assert.equal(names.length, 2, `the hour merged, the new hour's segment apart: ${names.join(', ')}`);
+    assert.ok(names.some((n) => n === `${T0}-${log.writer}-hour.parquet`));
+    assert.deepEqual(await countOf(log.scanOf('m')), { rows: 21, ids: 21 });
+    assert.equal(log.current().mergedSegments, 6);
+    assert.equal(log.current().failedMerges, 0);
+
+    // more segments named in a merged hour (a clock set back) are merged in with what was merged before
+    const late = clock;
+    clock = T0 + 50 * 60_000;
+    await flushes(log, 2);
+    clock = late;
+    await log.merge();
+    assert.equal(visible(root).length, 2);
+    assert.deepEqual(await countOf(log.scanOf('m')), { rows: 27, ids: 27 });
+    await log.close();
+  });
+
+  it('a reader that finds a merged hour beside its segments reads the merged file only', async () => {
+    const log = new PredictionLog(root, undefined, () => clock);
+    await flushes(log, 4);
+    const segments = visible(root).map((n) => path.join(dayDir(root), n));
+    const copies = segments.map((file) => fs.readFileSync(file));
+    clock = T0 + HOUR + 1;
+    await log.merge();
+    // the moment between a merge's rename and its deletes: both are there
+    segments.forEach((file, i) => fs.writeFileSync(file, copies[i]));
+    assert.equal(visible(root).length, 5);
+    assert.deepEqual(
+      logFiles(root, 'm').map((f) => path.basename(f)),
+      [`${T0}-${log.writer}-hour.parquet`],
+    );
+    const snapshot = snapshotLog(root, 'm')!;
+    try {
+      assert.deepEqual(await countOf(snapshot.scan), { rows: 12, ids: 12 });
+    } finally {
+      snapshot.close();
+    }
+    await log.close();
+  });
+
+  it('a snapshot keeps reading what it saw while a merge deletes the segments under it', async () => {
+    const log = new PredictionLog(root, undefined, () => clock);
+    await flushes(log, 5);
+    const snapshot = snapshotLog(root, 'm')!;
+    try {
+      assert.equal(snapshot.files, 5);
+      clock = T0 + HOUR + 1;
+      await log.merge();
+      assert.equal(visible(root).length, 1, 'the segments are gone from the log');
+      assert.deepEqual(await countOf(snapshot.scan), { rows: 15, ids: 15 }, 'the snapshot still reads them once');
+    } finally {
+      snapshot.close();
+    }
+    assert.deepEqual(fs.readdirSync(path.join(root, '.readers')), [], 'closed: its links are gone');
+    assert.equal(snapshotLog(path.join(root, 'empty'), 'm'), null, 'nothing logged: no snapshot');
+    await log.close();
+  });
+
+  it('another writer’s segments wait out the grace; a held merge lock is respected, a stale one removed', async () => {
+    const other = new PredictionLog(root, undefined, () => clock);
+    await flushes(other, 3);
+    await other.close();
+    const log = new PredictionLog(root, undefined, () => clock);
+
+    clock = T0 + HOUR + 1;
+    await log.merge();
+    assert.equal(visible(root).length, 3, 'another writer, just ended hour: left to it');
+
+    clock = T0 + HOUR + ORPHAN_GRACE_MS + 1;
+    const lock = path.join(dayDir(root), `.merge-${other.writer}-${T0}.lock`);
+    fs.writeFileSync(lock, '');
+    await log.merge();
+    assert.equal(visible(root).length, 3, 'a merge in progress elsewhere: left alone');
+    const old = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(lock, old, old);
+    await log.merge();
+    assert.ok(!fs.existsSync(lock), 'the stale lock is removed');
+    await log.merge();
+    assert.deepEqual(visible(root), [`${T0}-${other.writer}-hour.parquet`], 'the orphaned hour is merged');
+    assert.deepEqual(await countOf(log.scanOf('m')), { rows: 9, ids: 9 });
+    await log.close();
+  });
+
+  it('a merge that cannot read a segment leaves every file as it was, and is counted', async () => {
+    const log = new PredictionLog(root, undefined, () => clock);
+    await flushes(log, 3);
+    const names = visible(root);
+    fs.writeFileSync(path.join(dayDir(root), names[1]), 'not parquet');
+    clock = T0 + HOUR + 1;
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (message: string) => errors.push(message);
+    try {
+      await log.merge();
+    } finally {
+      console.error = original;
+    }
+    assert.deepEqual(visible(root), names, 'nothing merged, nothing deleted');
+    assert.equal(log.current().failedMerges, 1);
+    assert.match(errors.join('\n'), /could not merge the closed hours of m/);
+    await assert.rejects(mergeClosedHours(root, 'm', log.writer, clock), /parquet|magic|file/i);
+    await log.close();
+  });
+});
