@@ -35,7 +35,10 @@ export async function predictCommand(
       `${model} v${version}: ${result.predicted} rows predicted, ${result.refused} refused (their problems are in the "problems" column) → ${result.out}`,
     );
     console.log(
-      `${(result.rows / result.seconds.total).toFixed(0)} rows/s (read ${result.seconds.read.toFixed(2)} s, encode and predict ${result.seconds.predict.toFixed(2)} s, write ${result.seconds.write.toFixed(2)} s)`,
+      `${(result.rows / result.seconds.total).toFixed(0)} rows/s (read ${result.seconds.read.toFixed(2)} s, encode and predict ${result.seconds.predict.toFixed(2)} s, write ${result.seconds.write.toFixed(2)} s); ` +
+        (result.computed < result.rows
+          ? `the model computed ${result.computed} distinct rows and answered the ${result.rows - result.computed} repeats from memory`
+          : 'the model computed every row'),
     );
   } finally {
     registry.close();

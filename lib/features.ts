@@ -401,43 +401,43 @@ export function encodeFeatures(
   rows: ArrayLike<number>,
   into?: Float32Array,
 ): Float32Array {
+  return encodeCodes(pre, featureCodes(pre, table, rows), rows.length, into);
+}
+
+/**
+ * What decides how each row is encoded: one number per feature — a categorical, cross or calendar feature's index
+ * (-1: no value; a category outside the vocabulary has the index after it), a numeric feature's value as read
+ * (NaN: missing or not finite; its log and scaling are applied in `encodeCodes`, to the rows encoded). Rows with the same numbers encode to the same inputs, which lets batch scoring predict each
+ * distinct row once. One Float64Array per feature, `rows.length` long.
+ */
+export function featureCodes(pre: Preprocessor, table: Table, rows: ArrayLike<number>): Float64Array[] {
   const n = rows.length;
-  const out =
-    into && into.length >= n * pre.width ? into.subarray(0, n * pre.width).fill(0) : new Float32Array(n * pre.width);
-  const offsets = offsetsOf(pre.features);
-  pre.features.forEach((feature, f) => {
-    const offset = offsets[f];
+  return pre.features.map((feature) => {
+    const codes = new Float64Array(n);
     switch (feature.kind) {
       case 'numeric': {
         const values = numbers(table, { name: feature.column, as: 'number' });
         for (let r = 0; r < n; r++) {
           const x = values[rows[r]];
-          const present = Number.isFinite(x);
-          const v = present ? numericValue(x, feature.log) : feature.mean;
-          out[r * pre.width + offset] = feature.standardize ? (v - feature.mean) / feature.std : v;
-          if (feature.missingIndicator) out[r * pre.width + offset + 1] = present ? 0 : 1;
+          codes[r] = Number.isFinite(x) ? x : NaN;
         }
         break;
       }
       case 'categorical':
       case 'cross': {
         const unknown = feature.vocabulary.length;
-        // one-hot: a 1 at the category's input; embedded: the category's index in the one slot
-        const put = isEmbedded(feature)
-          ? (r: number, k: number) => (out[r * pre.width + offset] = k)
-          : (r: number, k: number) => (out[r * pre.width + offset + k] = 1);
         if (feature.kind === 'cross') {
           const indexOf = crossIndexer(feature, table);
-          for (let r = 0; r < n; r++) put(r, indexOf(rows[r]));
+          for (let r = 0; r < n; r++) codes[r] = indexOf(rows[r]);
           break;
         }
-        const codes = table.columns.get(`code:${feature.column}`);
-        if (codes?.kind === 'number') {
+        const coded = table.columns.get(`code:${feature.column}`);
+        if (coded?.kind === 'number') {
           // positions looked up by DuckDB (batch scoring reads them so): 1-based, 0 = not in the vocabulary
-          const c = codes.values;
+          const c = coded.values;
           for (let r = 0; r < n; r++) {
             const code = c[rows[r]];
-            put(r, code > 0 ? code - 1 : unknown);
+            codes[r] = code > 0 ? code - 1 : unknown;
           }
           break;
         }
@@ -445,22 +445,63 @@ export function encodeFeatures(
         const index = new Map(feature.vocabulary.map((v, i) => [v, i]));
         for (let r = 0; r < n; r++) {
           const v = values[rows[r]];
-          put(r, v === null ? unknown : (index.get(v) ?? unknown));
+          codes[r] = v === null ? unknown : (index.get(v) ?? unknown);
         }
         break;
       }
       default: {
         const values = numbers(table, { name: feature.column, as: 'timestamp' });
+        for (let r = 0; r < n; r++) codes[r] = timePart(feature.kind, values[rows[r]]);
+      }
+    }
+    return codes;
+  });
+}
+
+/**
+ * Rows encoded from their feature codes (`featureCodes`): `n × width`, row-major, into `into` when it is large
+ * enough. Row r is the codes' row `pick[r]` (the codes' first n rows when `pick` is absent).
+ */
+export function encodeCodes(
+  pre: Preprocessor,
+  codes: Float64Array[],
+  n: number,
+  into?: Float32Array,
+  pick?: ArrayLike<number>,
+): Float32Array {
+  const width = pre.width;
+  const out = into && into.length >= n * width ? into.subarray(0, n * width).fill(0) : new Float32Array(n * width);
+  const offsets = offsetsOf(pre.features);
+  pre.features.forEach((feature, f) => {
+    const offset = offsets[f];
+    const c = codes[f];
+    switch (feature.kind) {
+      case 'numeric':
+        for (let r = 0; r < n; r++) {
+          const code = c[pick ? pick[r] : r];
+          const present = !Number.isNaN(code);
+          const v = present ? numericValue(code, feature.log) : feature.mean;
+          out[r * width + offset] = feature.standardize ? (v - feature.mean) / feature.std : v;
+          if (feature.missingIndicator) out[r * width + offset + 1] = present ? 0 : 1;
+        }
+        break;
+      case 'categorical':
+      case 'cross':
+        // one-hot: a 1 at the category's input; embedded: the category's index in the one slot
+        if (isEmbedded(feature)) for (let r = 0; r < n; r++) out[r * width + offset] = c[pick ? pick[r] : r];
+        else for (let r = 0; r < n; r++) out[r * width + offset + c[pick ? pick[r] : r]] = 1;
+        break;
+      default: {
         const period = PERIOD[feature.kind];
         for (let r = 0; r < n; r++) {
-          const k = timePart(feature.kind, values[rows[r]]);
+          const k = c[pick ? pick[r] : r];
           if (k < 0) continue; // missing: all zeros (for cyclical, the clock's centre)
           if (feature.cyclical) {
             const angle = (2 * Math.PI * k) / period;
-            out[r * pre.width + offset] = Math.sin(angle);
-            out[r * pre.width + offset + 1] = Math.cos(angle);
+            out[r * width + offset] = Math.sin(angle);
+            out[r * width + offset + 1] = Math.cos(angle);
           } else {
-            out[r * pre.width + offset + k] = 1;
+            out[r * width + offset + k] = 1;
           }
         }
       }

@@ -6,13 +6,14 @@ import { sqlIdent, sqlString, withSourceDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
 import { openSource, readableDirectories, storeAccess, type SourceAccess, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
-import { columnRequests, encodeFeatures, featureColumns } from '../features';
+import { columnRequests, encodeCodes, featureCodes, featureColumns } from '../features';
 import { loadModelArtifact } from '../model/artifact';
 import { predictRows } from '../model/predict';
 import { loadTf } from '../model/tf';
 import type { ModelVersion } from '../registry/types';
 import { problemsSql } from '../validation/rows';
 import { contractRowRules } from '../validation/row-rules';
+import { DistinctRows } from './memo';
 
 /**
  * `lumen predict`: score a whole file with one registered version, through the same row checks (the declared
@@ -24,12 +25,24 @@ import { contractRowRules } from '../validation/row-rules';
 /** rows in one DuckDB vector */
 const VECTOR_ROWS = 2048;
 
+/**
+ * Distinct rows are remembered while they are at most this share of the rows read: past it (a file whose rows are
+ * mostly distinct) hashing costs more than predicting the repeats saves, and the file is predicted row by row.
+ */
+const MAX_DISTINCT_SHARE = 0.6;
+/** rows read before that share is judged */
+const JUDGE_AFTER_ROWS = 200_000;
+
 export interface ScoreResult {
   rows: number;
   predicted: number;
   refused: number;
   out: string;
   seconds: { read: number; predict: number; write: number; total: number };
+  /** rows the model computed: each distinct row once while repeats are remembered (see DistinctRows) */
+  computed: number;
+  /** whether repeated rows were answered from memory to the end of the file */
+  remembered: boolean;
 }
 
 export async function scoreFile(
@@ -37,7 +50,8 @@ export async function scoreFile(
   record: ModelVersion,
   source: SourceRef,
   out: string,
-  options: { chunkRows?: number; access?: SourceAccess } = {},
+  /** remember: answer repeated rows from memory (default true; false predicts every row, as the benchmark's baseline) */
+  options: { chunkRows?: number; access?: SourceAccess; remember?: boolean } = {},
 ): Promise<ScoreResult> {
   const t0 = performance.now();
   const access = options.access ?? storeAccess(store);
@@ -90,11 +104,62 @@ export async function scoreFile(
           ? { name: r.name, as: 'code' as const, vocabulary: coded.get(r.name) }
           : r,
       );
+      const features = pre.features.length;
+      let memo = options.remember === false ? null : new DistinctRows(features);
+      let answers = new Float32Array(0); // the remembered rows' outputs, by entry
+      const entries = new Int32Array(chunkRows);
+      const fresh = new Uint32Array(chunkRows);
+      let computed = 0;
+      let seen = 0;
       const total = await readTableChunks(con, scan, types, requests, chunkRows, (table) => {
         const t = performance.now();
-        const x = encodeFeatures(pre, table, identity.subarray(0, table.rows), buffer);
-        const p = predictRows(tf, loaded.model, x, table.rows, pre.width, 65_536);
-        if (label.task === 'regression') for (let i = 0; i < table.rows; i++) p[i] = p[i] * label.std + label.mean;
+        const n = table.rows;
+        const codes = featureCodes(pre, table, identity.subarray(0, n));
+        let p: Float32Array;
+        if (!memo) {
+          p = predictRows(tf, loaded.model, encodeCodes(pre, codes, n, buffer), n, pre.width, 65_536);
+          computed += n;
+        } else {
+          // each row: a remembered entry (>= 0), or the position of its own prediction among the fresh ones (< 0)
+          let k = 0;
+          for (let r = 0; r < n; r++) {
+            const e = memo.entryOf(codes, r);
+            if (e >= 0) entries[r] = e;
+            else {
+              fresh[k] = r;
+              if (e === DistinctRows.FULL)
+                entries[r] = -(k + 1); // not remembered: answered by its own prediction
+              else {
+                entries[r] = -e - 1; // a new entry, answered once the fresh rows are predicted
+                if (answers.length < memo.size * width) {
+                  const grown = new Float32Array(Math.max(answers.length * 2, 65_536 * width));
+                  grown.set(answers);
+                  answers = grown;
+                }
+              }
+              k++;
+            }
+          }
+          const q = predictRows(tf, loaded.model, encodeCodes(pre, codes, k, buffer, fresh), k, pre.width, 65_536);
+          computed += k;
+          // fresh rows now remembered take their answers; the rest point at them
+          for (let j = 0; j < k; j++) {
+            const e = entries[fresh[j]];
+            if (e >= 0) for (let c = 0; c < width; c++) answers[e * width + c] = q[j * width + c];
+          }
+          p = new Float32Array(n * width);
+          for (let r = 0; r < n; r++) {
+            const e = entries[r];
+            if (e >= 0) for (let c = 0; c < width; c++) p[r * width + c] = answers[e * width + c];
+            else for (let c = 0; c < width; c++) p[r * width + c] = q[(-e - 1) * width + c];
+          }
+          seen += n;
+          if (seen >= JUDGE_AFTER_ROWS && memo.size > MAX_DISTINCT_SHARE * seen) {
+            memo = null;
+            answers = new Float32Array(0);
+          }
+        }
+        if (label.task === 'regression') for (let i = 0; i < n; i++) p[i] = p[i] * label.std + label.mean;
         parts.push(p);
         predictSeconds += (performance.now() - t) / 1000;
       });
@@ -140,7 +205,15 @@ export async function scoreFile(
         ).getRowsJS()[0][0],
       );
       await con.run('DROP TABLE __scored_out');
-      return { total, refused, readSeconds, predictSeconds, writeSeconds: (performance.now() - t2) / 1000 };
+      return {
+        total,
+        refused,
+        readSeconds,
+        predictSeconds,
+        writeSeconds: (performance.now() - t2) / 1000,
+        computed,
+        remembered: memo !== null,
+      };
     });
     fs.renameSync(temp, out);
     return {
@@ -148,6 +221,8 @@ export async function scoreFile(
       predicted: result.total - result.refused,
       refused: result.refused,
       out,
+      computed: result.computed,
+      remembered: result.remembered,
       seconds: {
         read: result.readSeconds,
         predict: result.predictSeconds,

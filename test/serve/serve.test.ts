@@ -155,6 +155,61 @@ describe('serving: the prediction API', () => {
     assert.deepEqual(refusedRow, [null, ['distance: -3 is below the minimum 1']]);
   });
 
+  it('lumen predict answers a repeated row from memory, as computing it does to 1e-6; a file of distinct rows is predicted row by row', async () => {
+    // a month of real flights repeats itself (the same route, hour and weekday)
+    const month = path.join(t.home, 'february.parquet');
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT * FROM read_parquet(${sqlString(vegaPath('flights-3m.parquet'))})
+                WHERE date >= '2001-02-01' AND date < '2001-03-01') TO ${sqlString(month)} (FORMAT parquet)`,
+      ),
+    );
+    const probabilities = async (file: string): Promise<Float64Array> =>
+      Float64Array.from(
+        await withDuckDB(async (con) =>
+          (await con.runAndReadAll(`SELECT probability FROM read_parquet(${sqlString(file)})`)).getRowsJS(),
+        ),
+        (r) => Number(r[0]),
+      );
+    const remembered = await scoreFile(t.deps.store, v1, { uri: month }, path.join(t.home, 'feb-remembered.parquet'));
+    const computed = await scoreFile(t.deps.store, v1, { uri: month }, path.join(t.home, 'feb-computed.parquet'), {
+      remember: false,
+    });
+    assert.ok(remembered.rows > 200_000, `${remembered.rows} rows`);
+    assert.equal(remembered.remembered, true);
+    assert.ok(remembered.computed < remembered.rows / 2, `${remembered.computed} of ${remembered.rows} computed`);
+    assert.deepEqual([computed.computed, computed.remembered], [computed.rows, false]);
+    const a = await probabilities(path.join(t.home, 'feb-remembered.parquet'));
+    const b = await probabilities(path.join(t.home, 'feb-computed.parquet'));
+    assert.equal(a.length, b.length);
+    // to float32 rounding: tfjs' matmul may round a row differently in another batch
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    assert.ok(worst <= 1e-6, `largest difference ${worst}`);
+
+    // 250,000 rows that are nearly all distinct to the model: remembering stops once that is clear
+    const distinct = path.join(t.home, 'distinct.parquet');
+    await withDuckDB((con) =>
+      con.run(
+        `COPY (SELECT TIMESTAMP '2001-02-01' + INTERVAL (i * 7) MINUTE AS date, 0 AS delay, 1 + i % 4999 AS distance,
+                      'ATL' AS origin, 'ORD' AS destination FROM range(250000) r(i)) TO ${sqlString(distinct)} (FORMAT parquet)`,
+      ),
+    );
+    const many = await scoreFile(t.deps.store, v1, { uri: distinct }, path.join(t.home, 'distinct-scored.parquet'));
+    assert.equal(many.remembered, false);
+    assert.ok(many.computed > 0.9 * many.rows, `${many.computed} of ${many.rows} computed`);
+    const direct = await scoreFile(t.deps.store, v1, { uri: distinct }, path.join(t.home, 'distinct-direct.parquet'), {
+      remember: false,
+    });
+    const c = await probabilities(path.join(t.home, 'distinct-scored.parquet'));
+    const d = await probabilities(path.join(t.home, 'distinct-direct.parquet'));
+    assert.ok(
+      c.every((x, i) => Math.abs(x - d[i]) <= 1e-6),
+      'the same answers',
+    );
+    assert.equal(direct.rows, 250_000);
+  });
+
   it('refuses what breaks the contract with every problem named (row, field, value, reason), and other bad requests by status', async () => {
     const bad = [
       { ...rows[0], distance: -3 },
