@@ -6,7 +6,7 @@ import { sqlIdent, sqlString, withSourceDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
 import { openSource, readableDirectories, storeAccess, type SourceAccess, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
-import { columnRequests, encodeCodes, featureCodes, featureColumns } from '../features';
+import { columnRequests, encodeCodes, featureCodes, featureColumns, type Preprocessor } from '../features';
 import { loadModelArtifact } from '../model/artifact';
 import { predictRows } from '../model/predict';
 import { loadTf } from '../model/tf';
@@ -26,12 +26,131 @@ import { DistinctRows } from './memo';
 const VECTOR_ROWS = 2048;
 
 /**
- * Distinct rows are remembered while they are at most this share of the rows read: past it (a file whose rows are
- * mostly distinct) hashing costs more than predicting the repeats saves, and the file is predicted row by row.
+ * Distinct rows are remembered while they are at most this share of the rows read. Looking a row up costs about a
+ * fifth of encoding and predicting it (measured on the flights model), so past this share, in a file whose rows are
+ * mostly distinct, remembering costs more than it saves and the rest of the file is predicted row by row.
  */
-const MAX_DISTINCT_SHARE = 0.6;
+const MAX_DISTINCT_SHARE = 0.8;
 /** rows read before that share is judged */
 const JUDGE_AFTER_ROWS = 200_000;
+
+/** rows predicted in one tfjs call */
+const PREDICT_ROWS = 65_536;
+
+/**
+ * A file's predictions, chunk by chunk, each distinct row computed once (see DistinctRows). The rows new in a chunk
+ * wait, encoded, until a full batch of them is predicted in one tfjs call: after the first chunks most chunks hold
+ * only a few thousand new rows, and tfjs' cost per call would dominate. So a chunk's answers are put together when
+ * the file has been read (`finish`).
+ */
+class FilePredictions {
+  private memo: DistinctRows | null;
+  /** the remembered rows' outputs, by entry */
+  private answers: Float32Array = new Float32Array(0);
+  /** outputs of rows predicted without being remembered (the memo was full), by their own index */
+  private direct: Float32Array = new Float32Array(0);
+  private directRows = 0;
+  private readonly waiting: Float32Array;
+  /** where each waiting row's output goes: an entry (>= 0), or a direct index d as -(d + 1) */
+  private readonly targets = new Int32Array(PREDICT_ROWS);
+  private waitingRows = 0;
+  /** per chunk: its outputs, or where to find them (an entry, or a direct index as above) */
+  private readonly chunks: (Float32Array | Int32Array)[] = [];
+  private seen = 0;
+  computed = 0;
+
+  constructor(
+    private readonly pre: Preprocessor,
+    private readonly width: number,
+    private readonly predict: (x: Float32Array, rows: number) => Float32Array,
+    remember: boolean,
+  ) {
+    this.memo = remember ? new DistinctRows(pre.features.length) : null;
+    this.waiting = new Float32Array(PREDICT_ROWS * pre.width);
+  }
+
+  get remembered(): boolean {
+    return this.memo !== null;
+  }
+
+  /** One chunk's rows, by their feature codes; `buffer` is scratch space for encoding the whole chunk. */
+  add(codes: Float64Array[], n: number, buffer: Float32Array): void {
+    if (!this.memo) {
+      this.chunks.push(this.predict(encodeCodes(this.pre, codes, n, buffer), n));
+      this.computed += n;
+      return;
+    }
+    const memo = this.memo;
+    const where = new Int32Array(n);
+    const fresh: number[] = [];
+    for (let r = 0; r < n; r++) {
+      const e = memo.entryOf(codes, r);
+      if (e >= 0) {
+        where[r] = e;
+        continue;
+      }
+      fresh.push(r);
+      if (e === DistinctRows.FULL) where[r] = -(this.directRows++ + 1);
+      else where[r] = -e - 1;
+    }
+    this.growOutputs(memo.size, this.directRows);
+    for (let from = 0; from < fresh.length;) {
+      if (this.waitingRows === PREDICT_ROWS) this.predictWaiting();
+      const m = Math.min(fresh.length - from, PREDICT_ROWS - this.waitingRows);
+      const pick = fresh.slice(from, from + m);
+      const at = this.waitingRows * this.pre.width;
+      encodeCodes(this.pre, codes, m, this.waiting.subarray(at, at + m * this.pre.width), pick);
+      for (let j = 0; j < m; j++) this.targets[this.waitingRows + j] = where[pick[j]];
+      this.waitingRows += m;
+      from += m;
+    }
+    this.chunks.push(where);
+    this.seen += n;
+    if (this.seen >= JUDGE_AFTER_ROWS && memo.size > MAX_DISTINCT_SHARE * this.seen) this.memo = null;
+  }
+
+  /** Every chunk's outputs, rows × width, in the order the chunks came. */
+  finish(): Float32Array[] {
+    this.predictWaiting();
+    const w = this.width;
+    return this.chunks.map((part) => {
+      if (part instanceof Float32Array) return part;
+      const out = new Float32Array(part.length * w);
+      for (let r = 0; r < part.length; r++) {
+        const e = part[r];
+        if (e >= 0) for (let c = 0; c < w; c++) out[r * w + c] = this.answers[e * w + c];
+        else for (let c = 0; c < w; c++) out[r * w + c] = this.direct[(-e - 1) * w + c];
+      }
+      return out;
+    });
+  }
+
+  private predictWaiting(): void {
+    const m = this.waitingRows;
+    if (m === 0) return;
+    const q = this.predict(this.waiting, m);
+    const w = this.width;
+    for (let j = 0; j < m; j++) {
+      const t = this.targets[j];
+      const into = t >= 0 ? this.answers : this.direct;
+      const at = (t >= 0 ? t : -t - 1) * w;
+      for (let c = 0; c < w; c++) into[at + c] = q[j * w + c];
+    }
+    this.computed += m;
+    this.waitingRows = 0;
+  }
+
+  private growOutputs(entries: number, direct: number): void {
+    const grown = (held: Float32Array, rows: number): Float32Array => {
+      if (held.length >= rows * this.width) return held;
+      const next = new Float32Array(Math.max(held.length * 2, rows * this.width, PREDICT_ROWS * this.width));
+      next.set(held);
+      return next;
+    };
+    this.answers = grown(this.answers, entries);
+    this.direct = grown(this.direct, direct);
+  }
+}
 
 export interface ScoreResult {
   rows: number;
@@ -85,7 +204,6 @@ export async function scoreFile(
       }
       const t1 = performance.now();
       const width = outputs.length;
-      const parts: Float32Array[] = [];
       let predictSeconds = 0;
       const chunkRows = Math.max(options.chunkRows ?? 65_536, 4096);
       const identity = Uint32Array.from({ length: chunkRows }, (_, i) => i);
@@ -104,65 +222,24 @@ export async function scoreFile(
           ? { name: r.name, as: 'code' as const, vocabulary: coded.get(r.name) }
           : r,
       );
-      const features = pre.features.length;
-      let memo = options.remember === false ? null : new DistinctRows(features);
-      let answers = new Float32Array(0); // the remembered rows' outputs, by entry
-      const entries = new Int32Array(chunkRows);
-      const fresh = new Uint32Array(chunkRows);
-      let computed = 0;
-      let seen = 0;
+      const predictions = new FilePredictions(
+        pre,
+        width,
+        (x, rows) => {
+          const p = predictRows(tf, loaded.model, x, rows, pre.width, PREDICT_ROWS);
+          if (label.task === 'regression') for (let i = 0; i < rows; i++) p[i] = p[i] * label.std + label.mean;
+          return p;
+        },
+        options.remember !== false,
+      );
       const total = await readTableChunks(con, scan, types, requests, chunkRows, (table) => {
         const t = performance.now();
-        const n = table.rows;
-        const codes = featureCodes(pre, table, identity.subarray(0, n));
-        let p: Float32Array;
-        if (!memo) {
-          p = predictRows(tf, loaded.model, encodeCodes(pre, codes, n, buffer), n, pre.width, 65_536);
-          computed += n;
-        } else {
-          // each row: a remembered entry (>= 0), or the position of its own prediction among the fresh ones (< 0)
-          let k = 0;
-          for (let r = 0; r < n; r++) {
-            const e = memo.entryOf(codes, r);
-            if (e >= 0) entries[r] = e;
-            else {
-              fresh[k] = r;
-              if (e === DistinctRows.FULL)
-                entries[r] = -(k + 1); // not remembered: answered by its own prediction
-              else {
-                entries[r] = -e - 1; // a new entry, answered once the fresh rows are predicted
-                if (answers.length < memo.size * width) {
-                  const grown = new Float32Array(Math.max(answers.length * 2, 65_536 * width));
-                  grown.set(answers);
-                  answers = grown;
-                }
-              }
-              k++;
-            }
-          }
-          const q = predictRows(tf, loaded.model, encodeCodes(pre, codes, k, buffer, fresh), k, pre.width, 65_536);
-          computed += k;
-          // fresh rows now remembered take their answers; the rest point at them
-          for (let j = 0; j < k; j++) {
-            const e = entries[fresh[j]];
-            if (e >= 0) for (let c = 0; c < width; c++) answers[e * width + c] = q[j * width + c];
-          }
-          p = new Float32Array(n * width);
-          for (let r = 0; r < n; r++) {
-            const e = entries[r];
-            if (e >= 0) for (let c = 0; c < width; c++) p[r * width + c] = answers[e * width + c];
-            else for (let c = 0; c < width; c++) p[r * width + c] = q[(-e - 1) * width + c];
-          }
-          seen += n;
-          if (seen >= JUDGE_AFTER_ROWS && memo.size > MAX_DISTINCT_SHARE * seen) {
-            memo = null;
-            answers = new Float32Array(0);
-          }
-        }
-        if (label.task === 'regression') for (let i = 0; i < n; i++) p[i] = p[i] * label.std + label.mean;
-        parts.push(p);
+        predictions.add(featureCodes(pre, table, identity.subarray(0, table.rows)), table.rows, buffer);
         predictSeconds += (performance.now() - t) / 1000;
       });
+      const t3 = performance.now();
+      const parts = predictions.finish();
+      predictSeconds += (performance.now() - t3) / 1000;
       const readSeconds = (performance.now() - t1) / 1000 - predictSeconds;
       const t2 = performance.now();
       // rows in order, no key: joined to the input by position
@@ -211,8 +288,8 @@ export async function scoreFile(
         readSeconds,
         predictSeconds,
         writeSeconds: (performance.now() - t2) / 1000,
-        computed,
-        remembered: memo !== null,
+        computed: predictions.computed,
+        remembered: predictions.remembered,
       };
     });
     fs.renameSync(temp, out);
