@@ -25,7 +25,7 @@ export class DistinctRows {
 
   constructor(
     private readonly features: number,
-    readonly maxEntries = 1 << 22,
+    readonly maxEntries = 1 << 21,
   ) {
     this.stride = features + 1;
     const slots = 1 << 17;

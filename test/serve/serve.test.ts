@@ -179,9 +179,22 @@ describe('serving: the prediction API', () => {
     assert.equal(remembered.remembered, true);
     assert.ok(remembered.computed < remembered.rows / 2, `${remembered.computed} of ${remembered.rows} computed`);
     assert.deepEqual([computed.computed, computed.remembered], [computed.rows, false]);
+    // memory bounded: past 1,000 distinct rows, a new row is predicted without being kept
+    const bounded = await scoreFile(t.deps.store, v1, { uri: month }, path.join(t.home, 'feb-bounded.parquet'), {
+      maxRemembered: 1000,
+    });
+    assert.ok(
+      bounded.computed > remembered.computed && bounded.computed < bounded.rows,
+      `${bounded.computed} computed`,
+    );
     const a = await probabilities(path.join(t.home, 'feb-remembered.parquet'));
     const b = await probabilities(path.join(t.home, 'feb-computed.parquet'));
+    const keptFew = await probabilities(path.join(t.home, 'feb-bounded.parquet'));
     assert.equal(a.length, b.length);
+    assert.ok(
+      keptFew.every((x, i) => Math.abs(x - b[i]) <= 1e-6),
+      'bounded: the same answers',
+    );
     // to float32 rounding: tfjs' matmul may round a row differently in another batch
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
