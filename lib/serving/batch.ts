@@ -44,7 +44,7 @@ const PREDICT_ROWS = 65_536;
  * only a few thousand new rows, and tfjs' cost per call would dominate. So a chunk's answers are put together when
  * the file has been read (`finish`).
  */
-class FilePredictions {
+export class FilePredictions {
   private memo: DistinctRows | null;
   /** the remembered rows' outputs, by entry */
   private answers: Float32Array = new Float32Array(0);

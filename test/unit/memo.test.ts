@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { Preprocessor } from '../../lib/features';
+import { FilePredictions } from '../../lib/serving/batch';
 import { DistinctRows } from '../../lib/serving/memo';
 
 describe('distinct rows (batch scoring predicts each once)', () => {
@@ -35,5 +37,81 @@ describe('distinct rows (batch scoring predicts each once)', () => {
       [-1, -2, -3, DistinctRows.FULL, 1],
     );
     assert.equal(memo.size, 3);
+  });
+});
+
+describe('a file’s predictions, each distinct row computed once', () => {
+  // two features: a category (3 known + unknown, one-hot) and a number; three outputs, as a multiclass model has
+  const pre: Preprocessor = {
+    version: 1,
+    features: [
+      { name: 'c', column: 'c', kind: 'categorical', vocabulary: ['x', 'y', 'z'] },
+      { name: 'n', column: 'n', kind: 'numeric', log: false, standardize: true, mean: 10, std: 4 },
+    ],
+    label: { task: 'multiclass', column: 'k', classes: ['a', 'b', 'c'] },
+    width: 5,
+    inputNames: ['c=x', 'c=y', 'c=z', 'c=<unknown>', 'n'],
+  };
+  /** a stand-in model: each output a different weighted sum of the encoded row (tfjs is not what is tested here) */
+  const model =
+    (calls: number[]) =>
+    (x: Float32Array, rows: number): Float32Array => {
+      calls.push(rows);
+      const out = new Float32Array(rows * 3);
+      for (let r = 0; r < rows; r++)
+        for (let k = 0; k < 3; k++) {
+          let sum = 0;
+          for (let j = 0; j < 5; j++) sum += x[r * 5 + j] * (j + 1) * (k + 2);
+          out[r * 3 + k] = sum;
+        }
+      return out;
+    };
+  const expected = (c: number, n: number, k: number): number => {
+    const z = Number.isNaN(n) ? 0 : Math.fround((n - 10) / 4);
+    return Math.fround((c + 1) * (k + 2) + z * 5 * (k + 2));
+  };
+  const chunk = (from: number, n: number, numberOf: (i: number) => number): Float64Array[] => [
+    Float64Array.from({ length: n }, (_, r) => (from + r) % 4),
+    Float64Array.from({ length: n }, (_, r) => numberOf(from + r)),
+  ];
+
+  function check(parts: Float32Array[], chunks: Float64Array[][]): void {
+    parts.forEach((part, p) => {
+      const [c, n] = chunks[p];
+      for (let r = 0; r < c.length; r++)
+        for (let k = 0; k < 3; k++) assert.equal(part[r * 3 + k], expected(c[r], n[r], k), `chunk ${p} row ${r}`);
+    });
+  }
+
+  it('answers every row of a repetitive file, in order, computing its 100 distinct rows in one call', () => {
+    const calls: number[] = [];
+    const predictions = new FilePredictions(pre, 3, model(calls), 1 << 21);
+    // row i: category i mod 4, number i mod 50 (one of them missing): 100 distinct rows (lcm 100) among 300,000
+    const numberOf = (i: number): number => (i % 50 === 7 ? NaN : i % 50);
+    const chunks = [0, 1, 2].map((k) => chunk(k * 100_000, 100_000, numberOf));
+    for (const c of chunks) predictions.add(c, 100_000, new Float32Array(100_000 * 5));
+    const parts = predictions.finish();
+    check(parts, chunks);
+    assert.deepEqual([predictions.computed, predictions.remembered, calls], [100, true, [100]]);
+  });
+
+  it('past its bound, a new row is computed on its own, with the same answer', () => {
+    const calls: number[] = [];
+    const predictions = new FilePredictions(pre, 3, model(calls), 10);
+    const chunks = [chunk(0, 5_000, (i) => i % 40)];
+    predictions.add(chunks[0], 5_000, new Float32Array(5_000 * 5));
+    check(predictions.finish(), chunks);
+    // 40 distinct rows (row i is i mod 40): the 10 kept are computed once; the other 3,750 rows each time
+    assert.equal(predictions.computed, 10 + 3_750);
+  });
+
+  it('a file whose rows keep being new stops remembering, and its later chunks are computed as they come', () => {
+    const calls: number[] = [];
+    const predictions = new FilePredictions(pre, 3, model(calls), 1 << 21);
+    const chunks = [0, 1, 2, 3, 4].map((k) => chunk(k * 65_536, 65_536, (i) => i));
+    for (const c of chunks) predictions.add(c, 65_536, new Float32Array(65_536 * 5));
+    assert.equal(predictions.remembered, false);
+    check(predictions.finish(), chunks);
+    assert.equal(predictions.computed, 5 * 65_536);
   });
 });
