@@ -68,6 +68,9 @@ async function autocannon(
   return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors, non2xx: j.non2xx };
 }
 
+/** Each server's own load before it is measured: JIT, caches and the log's buffers warm, as in service. */
+const WARM_UP_SECONDS = 3;
+
 async function run(): Promise<void> {
   const opts = new Command()
     .option('--seconds <n>', 'seconds per load run', '8')
@@ -97,7 +100,7 @@ async function run(): Promise<void> {
   };
 
   // the ceiling: fastify answering a constant, nothing else
-  const ceiling = async (): Promise<Load> => {
+  const startCeiling = async (): Promise<{ url: string; close: () => Promise<void> }> => {
     const bare = Fastify({ logger: false });
     bare.post('/constant', async () => ({
       model: 'x',
@@ -105,12 +108,10 @@ async function run(): Promise<void> {
       predictions: [{ id: '0', probability: 0.5, flags: [] }],
     }));
     await bare.listen({ host: '127.0.0.1', port: 0 });
-    const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/constant`;
-    try {
-      return await autocannon(bareUrl, row, seconds, connections);
-    } finally {
-      await bare.close();
-    }
+    return {
+      url: `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/constant`,
+      close: () => bare.close(),
+    };
   };
 
   const serveOptions = (overrides: Partial<ServeOptions>): ServeOptions => ({
@@ -131,54 +132,68 @@ async function run(): Promise<void> {
     corsOrigin: null,
     ...overrides,
   });
-  const load = async (overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
+  /** One run of the load generator against a running server, with this process's CPU time per request. */
+  const burst = async (url: string, rate?: number): Promise<Load> => {
+    const cpu = process.cpuUsage();
+    const result = await autocannon(url, row, seconds, connections, rate);
+    const used = process.cpuUsage(cpu);
+    result.cpuUs = (used.user + used.system) / (result.rps * seconds);
+    return result;
+  };
+  const predictUrl = (server: { url: string }): string => `${server.url}/v1/models/${spec.name}/predict`;
+  const measure = async (name: string, overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
     const server = await startServer(t.deps, serveOptions(overrides));
     try {
-      const cpu = process.cpuUsage();
-      const result = await autocannon(`${server.url}/v1/models/${spec.name}/predict`, row, seconds, connections, rate);
-      const used = process.cpuUsage(cpu);
-      result.cpuUs = (used.user + used.system) / (result.rps * seconds);
+      await autocannon(predictUrl(server), row, WARM_UP_SECONDS, connections);
+      const result = await burst(predictUrl(server), rate);
+      report(name, result);
       return result;
     } finally {
       await server.close();
     }
   };
-  const measure = async (name: string, overrides: Partial<ServeOptions>, rate?: number): Promise<Load> => {
-    const result = await load(overrides, rate);
-    report(name, result);
-    return result;
-  };
-  // The three runs the ratios are about, interleaved round by round so that a change in the machine's speed (it is
-  // shared) falls on all three; with several rounds each is reported as its median round.
+
+  // The three runs the ratios are about — the ceiling, Lumen with its log, Lumen without — against three servers
+  // started once in this process and warmed up by a load of their own, as a server in service is. Their runs are
+  // interleaved round by round, log on and log off taking turns going first, so that a change in the machine's
+  // speed (it is shared: the ceiling alone moves by a third between rounds) falls on all three alike.
+  const bare = await startCeiling();
+  const withLog = await startServer(t.deps, serveOptions({}));
+  const withoutLog = await startServer(t.deps, serveOptions({ log: null }));
+  const urls = { ceiling: bare.url, batched: predictUrl(withLog), logOff: predictUrl(withoutLog) };
+  for (const url of Object.values(urls)) await autocannon(url, row, WARM_UP_SECONDS, connections);
   const runs: Record<'ceiling' | 'batched' | 'logOff', Load[]> = { ceiling: [], batched: [], logOff: [] };
   for (let r = 0; r < rounds; r++) {
-    runs.ceiling.push(await ceiling());
-    // log on and log off take turns going first, so that what the process carries from one run to the next (JIT,
-    // heap, the machine's state) does not always favour the same one
+    runs.ceiling.push(await burst(urls.ceiling));
     if (r % 2 === 0) {
-      runs.batched.push(await load({}));
-      runs.logOff.push(await load({ log: null }));
+      runs.batched.push(await burst(urls.batched));
+      runs.logOff.push(await burst(urls.logOff));
     } else {
-      runs.logOff.push(await load({ log: null }));
-      runs.batched.push(await load({}));
+      runs.logOff.push(await burst(urls.logOff));
+      runs.batched.push(await burst(urls.batched));
     }
     if (rounds > 1) {
       const [c, b, o] = [runs.ceiling[r], runs.batched[r], runs.logOff[r]];
       console.log(
-        `round ${r + 1}: ceiling ${c.rps.toFixed(0)}, micro-batching ${b.rps.toFixed(0)} (${(b.rps / c.rps).toFixed(2)}×), log off ${o.rps.toFixed(0)} (log costs ${((1 - b.rps / o.rps) * 100).toFixed(0)}%)`,
+        `round ${r + 1}: ceiling ${c.rps.toFixed(0)}, micro-batching ${b.rps.toFixed(0)} (${(b.rps / c.rps).toFixed(2)}×, ${b.cpuUs?.toFixed(0)} µs CPU/request), log off ${o.rps.toFixed(0)} (${o.cpuUs?.toFixed(0)} µs CPU/request; log costs ${((1 - b.rps / o.rps) * 100).toFixed(0)}%)`,
       );
     }
   }
+  await Promise.all([bare.close(), withLog.close(), withoutLog.close()]);
   const median = (list: Load[]): Load => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)];
   report('ceiling: bare fastify route returning a constant', median(runs.ceiling));
   const batched = median(runs.batched);
   report(`lumen predict, 1 row, micro-batching (≤256 rows, ${process.env.BENCH_WAIT ?? 0} ms wait)`, batched);
   const logOff = median(runs.logOff);
   report('lumen predict, 1 row, micro-batching, prediction log off', logOff);
-  // each round's own ratio: the medians above may come from different rounds
+  // each round's own ratio: the medians above may come from different rounds; and over all rounds, requests
+  // served with the log against without it, in the same total time
   const costs = runs.batched.map((b, r) => (1 - b.rps / runs.logOff[r].rps) * 100);
+  const total = (list: Load[]): number => list.reduce((sum, l) => sum + l.rps, 0);
+  const cpu = (list: Load[]): number => list.reduce((sum, l) => sum + (l.cpuUs ?? 0) * l.rps, 0) / total(list);
   console.log(
-    `the prediction log costs ${((1 - batched.rps / logOff.rps) * 100).toFixed(0)}% of throughput between the medians; ` +
+    `the prediction log costs ${((1 - total(runs.batched) / total(runs.logOff)) * 100).toFixed(1)}% of throughput over all ` +
+      `rounds (${cpu(runs.batched).toFixed(1)} against ${cpu(runs.logOff).toFixed(1)} µs CPU/request); ` +
       `${[...costs].sort((a, b) => a - b)[Math.floor(costs.length / 2)].toFixed(0)}% in the median round (rounds: ${costs.map((c) => `${c.toFixed(0)}%`).join(', ')})`,
   );
   await measure('lumen predict, 1 row, no micro-batching (one model call per request)', {

@@ -17,6 +17,9 @@ import { ServedVersion, type Output } from './version';
 
 export type Arm = 'champion' | 'canary' | 'shadow';
 
+/** The log's flags of a row with none: most rows, so one list for all of them. */
+const NO_FLAGS: PredictionRecord['flags'] = [];
+
 interface ArmState {
   version: ServedVersion;
   batcher: MicroBatcher<Record<string, unknown>, { output: Output; flags: RowFlag[] }>;
@@ -217,7 +220,7 @@ export class ModelHost {
         output: o,
         score,
         predicted: 'class' in o ? o.class : null,
-        flags: p.flags.map((f) => ({ field: f.field, code: f.code })),
+        flags: p.flags.length ? p.flags.map((f) => ({ field: f.field, code: f.code })) : NO_FLAGS,
       };
     });
     this.options.log.append(records);

@@ -56,17 +56,23 @@ export interface PredictionLogStats {
   failedMerges: number;
 }
 
+const CHUNK_BYTES = 1 << 20;
+const MAX_SPARE_CHUNKS = 32;
+
 /** How often closed hours are looked for and merged. */
 const MERGE_EVERY_MS = 5 * 60_000;
 
-/** The columns of a segment, in order (and the types DuckDB reads them with). */
-const COLUMNS: Record<string, string> = {
+/**
+ * The keys of a staged line as DuckDB reads them: a record is staged as it is, and the segment's columns (in order,
+ * with their types) are made from it in SQL.
+ */
+const STAGED: Record<string, string> = {
   id: 'VARCHAR',
   model: 'VARCHAR',
   version: 'INTEGER',
   arm: 'VARCHAR',
-  at: 'TIMESTAMP',
-  latency_ms: 'DOUBLE',
+  at: 'DOUBLE',
+  latencyMs: 'DOUBLE',
   score: 'DOUBLE',
   predicted: 'VARCHAR',
   input: 'JSON',
@@ -74,24 +80,35 @@ const COLUMNS: Record<string, string> = {
   flags: 'JSON',
 };
 
+/** A segment's columns from the staged keys: `at` becomes a timestamp (to the microsecond), `latencyMs` latency_ms. */
+const SEGMENT_COLUMNS = `id, model, version, arm, make_timestamp(CAST(round("at" * 1000) AS BIGINT)) AS "at",
+  "latencyMs" AS latency_ms, score, predicted, input, output, flags`;
+
 /**
  * NDJSON lines of one model in off-heap buffers: a record becomes text as it is appended, so what waits for the
  * writer is bytes, not objects the garbage collector must trace, and the writer has no text to build. (Measured
  * against keeping the objects until the write: the log's cost per request did not change beyond the noise;
- * docs/benchmarks.md, runs 8 and 9.)
+ * docs/benchmarks.md, runs 8 and 9.) The buffers come from the log's spare chunks, given back once written: a
+ * fresh megabyte per chunk made V8 run a full collection about once a second under load (docs/benchmarks.md,
+ * run 12).
  */
 class Lines {
+  /** every chunk taken, whole (to give back once written) */
+  readonly whole: Buffer[] = [];
   private chunks: Buffer[] = [];
   private current: Buffer = Buffer.allocUnsafe(0);
   private used = 0;
   records = 0;
+
+  constructor(private readonly chunk: (room: number) => Buffer) {}
 
   push(line: string): void {
     // at most 3 bytes per UTF-16 unit, plus the newline
     const room = line.length * 3 + 1;
     if (this.current.length - this.used < room) {
       if (this.used > 0) this.chunks.push(this.current.subarray(0, this.used));
-      this.current = Buffer.allocUnsafe(Math.max(1 << 20, room));
+      this.current = this.chunk(room);
+      this.whole.push(this.current);
       this.used = 0;
     }
     this.used += this.current.write(line, this.used, 'utf8');
@@ -124,8 +141,10 @@ export class PredictionLog {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private sequence = 0;
-  private lastAt = NaN;
-  private lastAtText = '';
+  /** written chunks kept for reuse */
+  private spare: Buffer[] = [];
+  private readonly chunk = (room: number): Buffer =>
+    room <= CHUNK_BYTES && this.spare.length ? this.spare.pop()! : Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
 
   constructor(
     readonly root: string,
@@ -148,7 +167,7 @@ export class PredictionLog {
     for (let i = 0; i < records.length - dropped; i++) {
       const r = records[i];
       let lines = this.pending.get(r.model);
-      if (!lines) this.pending.set(r.model, (lines = new Lines()));
+      if (!lines) this.pending.set(r.model, (lines = new Lines(this.chunk)));
       lines.push(this.line(r));
     }
     this.pendingRecords += records.length - dropped;
@@ -225,25 +244,12 @@ export class PredictionLog {
     }
   }
 
-  /** One record as one JSON text; input, output and flags stay JSON (not JSON in a string). */
+  /**
+   * One record as one JSON text, stringified as it is: no second object is made on the request path, and a score
+   * that is not a number (a refused row's NaN) becomes null, as JSON.stringify does with it.
+   */
   private line(r: PredictionRecord): string {
-    if (r.at !== this.lastAt) {
-      this.lastAt = r.at;
-      this.lastAtText = new Date(r.at).toISOString().replace('T', ' ').replace('Z', '');
-    }
-    return JSON.stringify({
-      id: r.id,
-      model: r.model,
-      version: r.version,
-      arm: r.arm,
-      at: this.lastAtText,
-      latency_ms: r.latencyMs,
-      score: Number.isFinite(r.score) ? r.score : null,
-      predicted: r.predicted,
-      input: r.input,
-      output: r.output,
-      flags: r.flags,
-    });
+    return JSON.stringify(r);
   }
 
   private async write(): Promise<void> {
@@ -262,12 +268,12 @@ export class PredictionLog {
         fs.mkdirSync(dir, { recursive: true });
         await fs.promises.writeFile(staged, lines.take());
         // DuckDB turns the staged lines into Parquet on its own threads, off the event loop
-        const columns = `{${Object.entries(COLUMNS)
+        const columns = `{${Object.entries(STAGED)
           .map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`)
           .join(', ')}}`;
         await withDuckDB((con) =>
           con.run(
-            `COPY (SELECT * FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = ${columns}))
+            `COPY (SELECT ${SEGMENT_COLUMNS} FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = ${columns}))
                TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`,
           ),
         );
@@ -284,6 +290,8 @@ export class PredictionLog {
       } finally {
         fs.rmSync(staged, { force: true });
         fs.rmSync(temp, { force: true });
+        for (const b of lines.whole)
+          if (b.length === CHUNK_BYTES && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(b);
       }
     }
     this.expire();

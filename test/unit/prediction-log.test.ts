@@ -176,3 +176,61 @@ describe('prediction log: a closed hour of segments becomes one file', () => {
     await log.close();
   });
 });
+
+describe('prediction log: what a segment holds', () => {
+  let root: string;
+  beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-log-'))));
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('each flush holds its own records whole, in columns as recorded, though the buffers are reused', async () => {
+    const at = Date.parse('2026-11-20T10:15:30.123Z');
+    const log = new PredictionLog(root, { maxPending: 100_000, flushEveryMs: 60_000, retentionDays: 3650 }, () => at);
+    // several megabytes a flush, so that the second and third flushes write into the first one's buffers; the
+    // third is shorter, so stale bytes past its end would show as extra or broken lines
+    const sizes = [12_000, 12_000, 3_000];
+    const padding = 'é'.repeat(200); // more bytes than characters: the room a line needs is counted in bytes
+    let n = 0;
+    for (const size of sizes) {
+      log.append(
+        Array.from({ length: size }, () => {
+          const i = n++;
+          return {
+            ...record(at + i),
+            id: `01J${String(i).padStart(23, '0')}`,
+            version: 1 + (i % 3),
+            arm: i % 2 ? ('canary' as const) : ('champion' as const),
+            latencyMs: i / 8,
+            input: { i, text: `${i}:${padding}` },
+            output: { probability: (i % 100) / 100 },
+            score: i % 7 === 0 ? NaN : (i % 100) / 100,
+            flags: i % 5 === 0 ? [{ field: 'text', code: 'unknown-category' }] : [],
+          };
+        }),
+      );
+      await log.flush();
+    }
+    assert.equal(log.current().segments, 3);
+    assert.equal(log.current().written, n);
+    const rows = await withDuckDB(async (con) =>
+      (
+        await con.runAndReadAll(
+          `SELECT id, version, arm, epoch_ms("at") AS at_ms, latency_ms, score, input->>'text' AS text,
+             (input->>'i')::INTEGER AS i, json_array_length(flags) AS flags
+           FROM ${log.scanOf('m')} ORDER BY id`,
+        )
+      ).getRowObjectsJS(),
+    );
+    assert.equal(rows.length, n, 'every record once, none from stale bytes');
+    for (const [k, row] of rows.entries()) {
+      assert.equal(row.i, k, `row ${k}: its own input`);
+      assert.equal(row.text, `${k}:${padding}`, `row ${k}: the input's text, whole`);
+      assert.equal(row.version, 1 + (k % 3));
+      assert.equal(row.arm, k % 2 ? 'canary' : 'champion');
+      assert.equal(Number(row.at_ms), at + k, `row ${k}: its time, to the millisecond`);
+      assert.equal(row.latency_ms, k / 8);
+      assert.equal(row.score, k % 7 === 0 ? null : (k % 100) / 100, `row ${k}: a score that is not a number is null`);
+      assert.equal(Number(row.flags), k % 5 === 0 ? 1 : 0);
+    }
+    await log.close();
+  });
+});
