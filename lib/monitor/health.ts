@@ -220,7 +220,9 @@ export async function checkHealth(
     findings: [],
     seconds: 0,
   };
-  const snapshot = record ? snapshotLog(paths.predictions, model) : null;
+  // every read below is of records made at or after the week before the window (the references of prediction drift
+  // and of feedback), so older days of the log are not opened
+  const snapshot = record ? snapshotLog(paths.predictions, model, Date.parse(input.from) - LABEL_LOOKBACK_MS) : null;
   if (!snapshot || !record) {
     report.inputDrift.note = !record ? 'no champion' : 'nothing logged yet';
     report.predictionDrift.note = report.inputDrift.note;

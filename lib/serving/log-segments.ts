@@ -17,6 +17,7 @@ import { sqlString, withDuckDB } from '../data/duckdb';
 const SEGMENT = /^(\d+)-([0-9a-z]+)-(\d+)\.parquet$/;
 const MERGED = /^(\d+)-([0-9a-z]+)-hour\.parquet$/;
 const HOUR_MS = 3_600_000;
+const DAY_FOLDER = /^date=\d{4}-\d{2}-\d{2}$/;
 
 /**
  * A closed hour of another writer's segments is merged only this long after it ended: a live writer never names a
@@ -68,19 +69,29 @@ function readDay(dir: string): DayFiles {
   return day;
 }
 
-function daysOf(root: string, model: string): string[] {
+/**
+ * The model's day folders, without those that cannot hold a record made at or after `sinceMs`: a record is written
+ * after it is made, into the folder of the day it is written, so every earlier folder is older. An hour of slack
+ * covers a clock set back. Folders not named by a day are always read.
+ */
+function daysOf(root: string, model: string, sinceMs = -Infinity): string[] {
   const dir = path.join(root, model);
   if (!fs.existsSync(dir)) return [];
+  const first = Number.isFinite(sinceMs) ? `date=${new Date(sinceMs - HOUR_MS).toISOString().slice(0, 10)}` : '';
   return fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .filter((d) => !DAY_FOLDER.test(d.name) || d.name >= first)
     .map((d) => path.join(dir, d.name));
 }
 
-/** The files a reader should read now: merged hours, the segments no merged file covers, and anything else. */
-export function logFiles(root: string, model: string): string[] {
+/**
+ * The files a reader should read now: merged hours, the segments no merged file covers, and anything else; only
+ * the days that can hold records made at or after `sinceMs`, when it is given.
+ */
+export function logFiles(root: string, model: string, sinceMs?: number): string[] {
   const files: string[] = [];
-  for (const dir of daysOf(root, model)) {
+  for (const dir of daysOf(root, model, sinceMs)) {
     const day = readDay(dir);
     for (const name of day.merged.values()) files.push(path.join(dir, name));
     for (const [key, names] of day.segments) {
@@ -107,14 +118,15 @@ export interface LogSnapshot {
  * Hard links to the model's files at this moment, in a folder of the reader's own under <root>/.readers: a merge
  * that deletes segments while a check runs cannot take them from under its queries, and the check's several queries
  * all see the same records. Where the volume cannot link, the files are read where they are (a merge during the
- * check then fails it loudly, and the activity retries). Null when nothing is logged.
+ * check then fails it loudly, and the activity retries). With `sinceMs`, only the days that can hold records made
+ * then or later (a check over the last week need not open a month). Null when nothing is logged.
  */
-export function snapshotLog(root: string, model: string): LogSnapshot | null {
+export function snapshotLog(root: string, model: string, sinceMs?: number): LogSnapshot | null {
   const readers = path.join(root, '.readers');
   fs.mkdirSync(readers, { recursive: true });
   removeStale(readers, HOUR_MS);
   for (let attempt = 0; ; attempt++) {
-    const files = logFiles(root, model);
+    const files = logFiles(root, model, sinceMs);
     if (files.length === 0) return null;
     const dir = fs.mkdtempSync(path.join(readers, `${model}-`));
     const close = (): void => fs.rmSync(dir, { recursive: true, force: true });

@@ -182,6 +182,62 @@ describe('prediction log: what a segment holds', () => {
   beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-log-'))));
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
+  it('a reader since a time opens only the days that can hold records made since, and misses none of them', async () => {
+    const DAY = 86_400_000;
+    let clock = Date.parse('2026-11-01T12:00:00Z');
+    const log = new PredictionLog(root, { maxPending: 1000, flushEveryMs: 60_000, retentionDays: 3650 }, () => clock);
+    // ten days, two flushes of three records a day: at noon, and a second before midnight (written at once)
+    for (let d = 0; d < 10; d++) {
+      for (const at of [clock, clock + 12 * HOUR - 1000]) {
+        clock = at;
+        log.append([record(at), record(at), record(at)]);
+        await log.flush();
+      }
+      clock += 12 * HOUR + 1000;
+    }
+    const counted = async (sinceMs?: number): Promise<{ files: number; since: number }> => {
+      const snapshot = snapshotLog(root, 'm', sinceMs);
+      assert.ok(snapshot);
+      try {
+        const since = await withDuckDB(async (con) =>
+          Number(
+            (
+              await con.runAndReadAll(`SELECT count(*) FROM ${snapshot.scan} WHERE epoch_ms("at") >= ${sinceMs ?? 0}`)
+            ).getRowsJS()[0][0],
+          ),
+        );
+        return { files: snapshot.files, since };
+      } finally {
+        snapshot.close();
+      }
+    };
+    assert.deepEqual(await counted(), { files: 20, since: 60 });
+    // since noon of the eighth day: that day's noon and midnight records and the two days after
+    const since = Date.parse('2026-11-08T12:00:00Z');
+    const pruned = await counted(since);
+    assert.equal(pruned.files, 6, 'the eighth, ninth and tenth days only');
+    assert.equal(pruned.since, 18);
+    assert.equal(
+      await withDuckDB(async (con) => {
+        const s = snapshotLog(root, 'm')!;
+        try {
+          return Number(
+            (
+              await con.runAndReadAll(`SELECT count(*) FROM ${s.scan} WHERE epoch_ms("at") >= ${since}`)
+            ).getRowsJS()[0][0],
+          );
+        } finally {
+          s.close();
+        }
+      }),
+      pruned.since,
+      'the same records as reading every day',
+    );
+    // a time just after midnight: the hour of slack keeps the day before
+    assert.equal((await counted(Date.parse('2026-11-08T00:30:00Z'))).files, 8);
+    await log.close();
+  });
+
   it('each flush holds its own records whole, in columns as recorded, though the buffers are reused', async () => {
     const at = Date.parse('2026-11-20T10:15:30.123Z');
     const log = new PredictionLog(root, { maxPending: 100_000, flushEveryMs: 60_000, retentionDays: 3650 }, () => at);
