@@ -183,7 +183,6 @@ describe('prediction log: what a segment holds', () => {
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
   it('a reader since a time opens only the days that can hold records made since, and misses none of them', async () => {
-    const DAY = 86_400_000;
     let clock = Date.parse('2026-11-01T12:00:00Z');
     const log = new PredictionLog(root, { maxPending: 1000, flushEveryMs: 60_000, retentionDays: 3650 }, () => clock);
     // ten days, two flushes of three records a day: at noon, and a second before midnight (written at once)
