@@ -53,19 +53,12 @@ export class FeedbackStore {
     this.db
       .transaction(() => {
         items.forEach((item, index) => {
-          const i = item as Partial<FeedbackItem> | null;
-          if (
-            !i ||
-            typeof i !== 'object' ||
-            typeof i.predictionId !== 'string' ||
-            !PREDICTION_ID.test(i.predictionId)
-          ) {
-            outcome.invalid.push({
-              index,
-              reason: 'predictionId must be a 26-character prediction id from a response',
-            });
+          const wrong = itemProblem(item);
+          if (wrong) {
+            outcome.invalid.push({ index, reason: wrong });
             return;
           }
+          const i = item as Partial<FeedbackItem> & { predictionId: string };
           if (i.label === undefined || i.label === null) {
             outcome.invalid.push({ index, reason: `no label for ${i.predictionId}` });
             return;
@@ -104,4 +97,20 @@ export class FeedbackStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** Why an item of feedback is not {predictionId, label} with a prediction id, or null when it is. */
+function itemProblem(item: unknown): string | null {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    return `an item must be {"predictionId": …, "label": …}, not ${Array.isArray(item) ? 'an array' : JSON.stringify(item)}`;
+  }
+  const id = (item as { predictionId?: unknown }).predictionId;
+  if (id === undefined) {
+    const fields = Object.keys(item).slice(0, 5);
+    return `no "predictionId" (the item's fields: ${fields.length ? fields.join(', ') : 'none'})`;
+  }
+  if (typeof id !== 'string' || !PREDICTION_ID.test(id)) {
+    return `predictionId ${JSON.stringify(id).slice(0, 60)} is not a prediction id from a response (26 characters)`;
+  }
+  return null;
 }

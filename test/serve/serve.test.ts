@@ -311,9 +311,25 @@ describe('serving: the prediction API', () => {
     const conflict = await call(server, 'POST', '/v1/feedback', [{ predictionId: b, label: 40 }], auth);
     assert.equal(conflict.status, 409);
     assert.deepEqual(conflict.body.conflicts, [{ predictionId: b, recorded: 0, sent: 40 }]);
-    const invalid = await call(server, 'POST', '/v1/feedback', [{ predictionId: 'nope', label: 1 }], auth);
+    const invalid = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [{ predictionId: 'nope', label: 1 }, { id: a, label: 1 }, 7, { predictionId: c }, { predictionId: a, label: 25 }],
+      auth,
+    );
     assert.equal(invalid.status, 400);
-    assert.match(JSON.stringify(invalid.body.invalid), /26-character prediction id/);
+    assert.deepEqual(invalid.body.invalid, [
+      { index: 0, reason: 'predictionId "nope" is not a prediction id from a response (26 characters)' },
+      { index: 1, reason: `no "predictionId" (the item's fields: id, label)` },
+      { index: 2, reason: 'an item must be {"predictionId": …, "label": …}, not 7' },
+      { index: 3, reason: `no label for ${c}` },
+    ]);
+    assert.equal(invalid.body.duplicates, 1, 'the good item among the bad is still taken');
+    // the labels wrapped in an object: the one item has no prediction id, and says what it has instead
+    const wrapped = await call(server, 'POST', '/v1/feedback', { feedback: [{ predictionId: a, label: 25 }] }, auth);
+    assert.equal(wrapped.status, 400);
+    assert.deepEqual(wrapped.body.invalid, [{ index: 0, reason: `no "predictionId" (the item's fields: feedback)` }]);
   });
 
   it('logs every prediction in Parquet segments the monitor can read, with version, arm and flags', async () => {
