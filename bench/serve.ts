@@ -4,7 +4,7 @@
  * Then: single-row predict with and without micro-batching, latency at half the maximum load, the cost of the
  * prediction log, and `lumen predict` on all 3M flights.
  *
- *   npm run bench:serve          (= tsx bench/serve.ts --seconds 8 --connections 16)
+ *   npm run bench:serve          (= tsx bench/serve.ts --seconds 8 --connections 16 --rounds 5)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
