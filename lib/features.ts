@@ -408,12 +408,18 @@ export function encodeFeatures(
  * What decides how each row is encoded: one number per feature — a categorical, cross or calendar feature's index
  * (-1: no value; a category outside the vocabulary has the index after it), a numeric feature's value as read
  * (NaN: missing or not finite; its log and scaling are applied in `encodeCodes`, to the rows encoded). Rows with the same numbers encode to the same inputs, which lets batch scoring predict each
- * distinct row once. One Float64Array per feature, `rows.length` long.
+ * distinct row once. One Float64Array per feature, `rows.length` long — views of `into`'s arrays when they are
+ * given and long enough (a file scored chunk by chunk reuses them instead of allocating megabytes per chunk).
  */
-export function featureCodes(pre: Preprocessor, table: Table, rows: ArrayLike<number>): Float64Array[] {
+export function featureCodes(
+  pre: Preprocessor,
+  table: Table,
+  rows: ArrayLike<number>,
+  into?: Float64Array[],
+): Float64Array[] {
   const n = rows.length;
-  return pre.features.map((feature) => {
-    const codes = new Float64Array(n);
+  return pre.features.map((feature, f) => {
+    const codes = into && into[f].length >= n ? into[f].subarray(0, n) : new Float64Array(n);
     switch (feature.kind) {
       case 'numeric': {
         const values = numbers(table, { name: feature.column, as: 'number' });

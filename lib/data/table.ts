@@ -97,7 +97,8 @@ export async function loadTable(store: ArtifactStore, dataset: DatasetRef, reque
 
 /**
  * Read columns of any DuckDB table expression in pieces of about `rows` rows, as tables the preprocessor reads
- * (the same column reading as `loadTable`): for scoring files too large to hold encoded at once.
+ * (the same column reading as `loadTable`): for scoring files too large to hold encoded at once. A piece's number
+ * columns are views of arrays the next piece is read into: `onTable` must be done with them when it returns.
  */
 export async function readTableChunks(
   con: DuckDBConnection,
@@ -112,35 +113,33 @@ export async function readTableChunks(
   const result = await con.run(`SELECT ${select} FROM ${from}`);
   const size = Math.max(rows, 4096); // whole DuckDB chunks (2048 rows) always fit
   let offset = 0;
-  let pending: { columns: Map<string, ColumnData>; n: number } | null = null;
-  const fresh = (): { columns: Map<string, ColumnData>; n: number } => ({
-    columns: emptyColumns(requests, size),
-    n: 0,
-  });
+  // every row of a loaded column is written before it is read, and the others stay missing: the arrays are reused
+  const columns = emptyColumns(requests, size);
+  let filled = 0;
   const emit = async (): Promise<void> => {
-    if (!pending || pending.n === 0) return;
-    const { columns, n } = pending;
-    // trim to the rows filled
+    if (filled === 0) return;
+    const n = filled;
+    // trimmed to the rows filled
+    const piece = new Map<string, ColumnData>();
     for (const [key, data] of columns) {
-      columns.set(
+      piece.set(
         key,
         data.kind === 'number'
           ? { kind: 'number', values: data.values.subarray(0, n) }
           : { kind: 'string', values: data.values.slice(0, n) },
       );
     }
-    await onTable({ rows: n, columns }, offset);
+    await onTable({ rows: n, columns: piece }, offset);
     offset += n;
-    pending = null;
+    filled = 0;
   };
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     const n = chunk.rowCount;
-    if (pending && pending.n + n > size) await emit();
-    pending ??= fresh();
-    const at = pending.n;
+    if (filled + n > size) await emit();
+    const at = filled;
     loaded.forEach((req, i) => {
       const vector = chunk.getColumnVector(i);
-      const target = pending!.columns.get(columnKey(req))!;
+      const target = columns.get(columnKey(req))!;
       if (target.kind === 'number') {
         const out = target.values;
         for (let j = 0; j < n; j++) out[at + j] = (vector.getItem(j) as number | null) ?? NaN;
@@ -149,7 +148,7 @@ export async function readTableChunks(
         for (let j = 0; j < n; j++) out[at + j] = vector.getItem(j) as string | null;
       }
     });
-    pending.n += n;
+    filled += n;
   }
   await emit();
   return offset;

@@ -58,6 +58,8 @@ export class FilePredictions {
   /** per chunk: its outputs, or where to find them (an entry, or a direct index as above) */
   private readonly chunks: (Float32Array | Int32Array)[] = [];
   private seen = 0;
+  /** the rows of the chunk being added that are new (scratch, reused) */
+  private fresh = new Int32Array(0);
   computed = 0;
 
   constructor(
@@ -75,7 +77,10 @@ export class FilePredictions {
     return this.memo !== null;
   }
 
-  /** One chunk's rows, by their feature codes; `buffer` is scratch space for encoding the whole chunk. */
+  /**
+   * One chunk's rows, by their feature codes (read during the call only: the caller may reuse the arrays); `buffer`
+   * is scratch space for encoding the whole chunk.
+   */
   add(codes: Float64Array[], n: number, buffer: Float32Array): void {
     if (!this.memo) {
       this.chunks.push(this.predict(encodeCodes(this.pre, codes, n, buffer), n));
@@ -84,22 +89,24 @@ export class FilePredictions {
     }
     const memo = this.memo;
     const where = new Int32Array(n);
-    const fresh: number[] = [];
+    if (this.fresh.length < n) this.fresh = new Int32Array(n);
+    const fresh = this.fresh;
+    let freshRows = 0;
     for (let r = 0; r < n; r++) {
       const e = memo.entryOf(codes, r);
       if (e >= 0) {
         where[r] = e;
         continue;
       }
-      fresh.push(r);
+      fresh[freshRows++] = r;
       if (e === DistinctRows.FULL) where[r] = -(this.directRows++ + 1);
       else where[r] = -e - 1;
     }
     this.growOutputs(memo.size, this.directRows);
-    for (let from = 0; from < fresh.length;) {
+    for (let from = 0; from < freshRows;) {
       if (this.waitingRows === PREDICT_ROWS) this.predictWaiting();
-      const m = Math.min(fresh.length - from, PREDICT_ROWS - this.waitingRows);
-      const pick = fresh.slice(from, from + m);
+      const m = Math.min(freshRows - from, PREDICT_ROWS - this.waitingRows);
+      const pick = fresh.subarray(from, from + m);
       const at = this.waitingRows * this.pre.width;
       encodeCodes(this.pre, codes, m, this.waiting.subarray(at, at + m * this.pre.width), pick);
       for (let j = 0; j < m; j++) this.targets[this.waitingRows + j] = where[pick[j]];
@@ -108,7 +115,7 @@ export class FilePredictions {
     }
     this.chunks.push(where);
     this.seen += n;
-    if (this.seen >= JUDGE_AFTER_ROWS && fresh.length > MAX_NEW_SHARE * n) this.memo = null;
+    if (this.seen >= JUDGE_AFTER_ROWS && freshRows > MAX_NEW_SHARE * n) this.memo = null;
   }
 
   /** Every chunk's outputs, rows × width, in the order the chunks came. */
@@ -213,6 +220,8 @@ export async function scoreFile(
       const chunkRows = Math.max(options.chunkRows ?? 65_536, 4096);
       const identity = Uint32Array.from({ length: chunkRows }, (_, i) => i);
       const buffer = new Float32Array(chunkRows * pre.width);
+      // each chunk's feature codes, in the same arrays every time (they are not kept past the chunk)
+      const codes = pre.features.map(() => new Float64Array(chunkRows));
       // categories come as their vocabulary positions, looked up by DuckDB, instead of one string per row
       const categorical = pre.features.flatMap((f) => (f.kind === 'categorical' ? [f] : []));
       const crossed = new Set(pre.features.flatMap((f) => (f.kind === 'cross' ? featureColumns(f) : [])));
@@ -239,7 +248,7 @@ export async function scoreFile(
       );
       const total = await readTableChunks(con, scan, types, requests, chunkRows, (table) => {
         const t = performance.now();
-        predictions.add(featureCodes(pre, table, identity.subarray(0, table.rows)), table.rows, buffer);
+        predictions.add(featureCodes(pre, table, identity.subarray(0, table.rows), codes), table.rows, buffer);
         predictSeconds += (performance.now() - t) / 1000;
       });
       const t3 = performance.now();

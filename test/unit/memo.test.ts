@@ -75,6 +75,16 @@ describe('a file’s predictions, each distinct row computed once', () => {
     Float64Array.from({ length: n }, (_, r) => numberOf(from + r)),
   ];
 
+  /** each chunk handed over in the same arrays, as batch scoring does: what `add` kept of them would be overwritten */
+  function addReusing(predictions: FilePredictions, chunks: Float64Array[][], n: number): void {
+    const shared = [new Float64Array(n), new Float64Array(n)];
+    const buffer = new Float32Array(n * 5);
+    for (const c of chunks) {
+      shared.forEach((array, f) => array.set(c[f]));
+      predictions.add(shared, n, buffer);
+    }
+  }
+
   function check(parts: Float32Array[], chunks: Float64Array[][]): void {
     parts.forEach((part, p) => {
       const [c, n] = chunks[p];
@@ -89,7 +99,7 @@ describe('a file’s predictions, each distinct row computed once', () => {
     // row i: category i mod 4, number i mod 50 (one of them missing): 100 distinct rows (lcm 100) among 300,000
     const numberOf = (i: number): number => (i % 50 === 7 ? NaN : i % 50);
     const chunks = [0, 1, 2].map((k) => chunk(k * 100_000, 100_000, numberOf));
-    for (const c of chunks) predictions.add(c, 100_000, new Float32Array(100_000 * 5));
+    addReusing(predictions, chunks, 100_000);
     const parts = predictions.finish();
     check(parts, chunks);
     assert.deepEqual([predictions.computed, predictions.remembered, calls], [100, true, [100]]);
@@ -109,7 +119,7 @@ describe('a file’s predictions, each distinct row computed once', () => {
     const calls: number[] = [];
     const predictions = new FilePredictions(pre, 3, model(calls), 1 << 21);
     const chunks = [0, 1, 2, 3, 4].map((k) => chunk(k * 65_536, 65_536, (i) => i));
-    for (const c of chunks) predictions.add(c, 65_536, new Float32Array(65_536 * 5));
+    addReusing(predictions, chunks, 65_536);
     assert.equal(predictions.remembered, false);
     check(predictions.finish(), chunks);
     assert.equal(predictions.computed, 5 * 65_536);
