@@ -10,6 +10,12 @@ import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 
 export type QueueRole = 'pipeline' | 'training';
 
+/**
+ * Lumen's payload converter (workflows/payload-converter.ts): a payload a workflow cannot decode reaches its
+ * message's shape check instead of failing the workflow task. Bundles of the workflows must be made with it.
+ */
+export const PAYLOAD_CONVERTER_PATH = require.resolve('../workflows/payload-converter');
+
 export interface WorkerSetup {
   connection: NativeConnection;
   namespace?: string;
@@ -44,6 +50,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     namespace: setup.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
     ...(setup.identity ? { identity: setup.identity } : {}),
     shutdownGraceTime: '20 seconds' as const,
+    dataConverter: { payloadConverterPath: PAYLOAD_CONVERTER_PATH },
     // Heartbeats reach the server at least this often (the SDK's default is 80% of the heartbeat timeout), so
     // the progress a dead worker made — a checkpoint, say — is known to the server within seconds.
     maxHeartbeatThrottleInterval: '2 seconds' as const,

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ModelSpec } from '../lib/spec';
+import type { DroppedMessages } from './messages';
 
 export function inboxWorkflowId(model: string): string {
   return `inbox:${model}`;
@@ -20,6 +21,8 @@ export interface InboxState {
   /** the last scan's failure, if it failed */
   lastError: string | null;
   generation: number;
+  /** signals refused at the edge (absent in states carried from runs before they were counted) */
+  dropped?: DroppedMessages;
 }
 
 export interface InboxInput {
@@ -37,10 +40,12 @@ export interface InboxInput {
 }
 
 export interface InboxStatus extends InboxState {
+  dropped: DroppedMessages;
   model: string;
   dir: string;
   everySeconds: number;
 }
 
 export const inboxStatusQuery = defineQuery<InboxStatus>('status');
-export const scanNowSignal = defineSignal('scanNow');
+/** scan now: no argument, or `{by, reason}` */
+export const scanNowSignal = defineSignal<[{ by?: string; reason?: string }?]>('scanNow');

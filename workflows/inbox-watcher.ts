@@ -20,6 +20,8 @@ import {
   type InboxInput,
   type InboxState,
 } from './inbox-definitions';
+import { guardedSignal, noDroppedMessages } from './messages';
+import { scanRequestPayload } from './message-shapes';
 import { trainingPipeline } from './training-pipeline';
 
 const data = proxyActivities<PipelineActivities>(DATA_WORK);
@@ -39,10 +41,26 @@ export async function inboxWatcher(input: InboxInput): Promise<void> {
   const every = (input.everySeconds ?? 10) * 1000;
   const state: InboxState = input.state ?? { scans: 0, arrivals: [], lastError: null, generation: 0 };
   let scanRequested = false;
-  setHandler(scanNowSignal, () => {
-    scanRequested = true;
-  });
-  setHandler(inboxStatusQuery, () => ({ ...state, model: input.model, dir: input.dir, everySeconds: every / 1000 }));
+  state.dropped ??= noDroppedMessages();
+  setHandler(
+    scanNowSignal,
+    guardedSignal(
+      'scanNow',
+      state.dropped,
+      scanRequestPayload,
+      () => {
+        scanRequested = true;
+      },
+      { model: input.model },
+    ),
+  );
+  setHandler(inboxStatusQuery, () => ({
+    ...state,
+    dropped: state.dropped!,
+    model: input.model,
+    dir: input.dir,
+    everySeconds: every / 1000,
+  }));
   upsertSearchAttributes([
     { key: LumenModel, value: input.model },
     { key: LumenStage, value: 'watching' },

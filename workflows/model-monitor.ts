@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
   allHandlersFinished,
@@ -27,7 +28,8 @@ import type { ReportSummary } from '../lib/monitor/health';
 import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
 import { BOOKKEEPING, DATA_WORK } from './activity-options';
 import { SIGNED_DECISIONS, verified } from './access';
-import { personPayload, policyPayload } from './decision-payloads';
+import { guardedSignal, noDroppedMessages } from './messages';
+import { championMovedPayload, personPayload, policyPayload, single } from './message-shapes';
 import { championChange } from './champion-change';
 import { LumenModel, LumenStage, championChangeWorkflowId, trainingWorkflowId } from './definitions';
 import {
@@ -41,8 +43,6 @@ import {
   setPolicyUpdate,
   type MonitorInput,
   type MonitorStatus,
-  type PersonRequest,
-  type SetPolicyRequest,
 } from './monitor-definitions';
 import {
   KEEP_ACTIONS,
@@ -90,30 +90,24 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     { key: LumenStage, value: state.paused ? 'paused' : 'monitoring' },
   ]);
 
-  /** the payload checked, or a warning in the log and nothing done (a signal cannot be answered) */
-  const checked =
-    <T>(name: string, handle: (r: PersonRequest) => T) =>
-    (raw: PersonRequest): T | undefined => {
-      let r: PersonRequest;
-      try {
-        r = personPayload(raw);
-      } catch (err) {
-        log.warn(`${name} signal dropped: ${(err as Error).message}`, { model });
-        return undefined;
-      }
-      return handle(r);
-    };
-  const request = (kind: ManualRequest['kind']) =>
-    checked(kind, (r: PersonRequest): void => {
+  // every message is parsed by its declared shape (message-shapes.ts) where it enters: a malformed signal is dropped
+  // and counted in the status, an update refused with the reason; no handler throws on what a sender wrote
+  state.dropped ??= noDroppedMessages();
+  const dropped = state.dropped;
+  const person = (what: string) => (args: unknown[]) => personPayload(single(args, what));
+  const signal = <T>(name: string, shape: (args: unknown[]) => T, act: (value: T) => void) =>
+    guardedSignal(name, dropped, shape, act, { model });
+  const request = (name: string, kind: ManualRequest['kind']) =>
+    signal(name, person(`the ${name} signal`), (r) => {
       takeRequest(state, { ...r, kind });
     });
-  setHandler(rollbackSignal, request('rollback'));
-  setHandler(retrainSignal, request('retrain'));
-  setHandler(checkNowSignal, request('check'));
+  setHandler(rollbackSignal, request('rollback', 'rollback'));
+  setHandler(retrainSignal, request('retrain', 'retrain'));
+  setHandler(checkNowSignal, request('checkNow', 'check'));
   // pause and resume act at once in runs recorded before decisions were verified; since, they wait their turn
   // with the other requests, which are verified before they act
   const pauseOrResume = (kind: 'pause' | 'resume') =>
-    checked(kind, (r) => {
+    signal(kind, person(`the ${kind} signal`), (r) => {
       if (patched(SIGNED_DECISIONS)) {
         takeRequest(state, { ...r, kind });
         return;
@@ -138,12 +132,19 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       upsertSearchAttributes([{ key: LumenStage, value: 'monitoring' }]);
     }
   }
-  setHandler(championMovedSignal, (e) => {
-    if (state.seenMoves.includes(e.eventId)) return;
-    remember(state.seenMoves, e.eventId, KEEP_SEEN);
-    championMoved(state, e.version);
-    state.checkRequested = true;
-  });
+  setHandler(
+    championMovedSignal,
+    signal(
+      'championMoved',
+      (args) => championMovedPayload(single(args, 'the championMoved signal')),
+      (e) => {
+        if (state.seenMoves.includes(e.eventId)) return;
+        remember(state.seenMoves, e.eventId, KEEP_SEEN);
+        championMoved(state, e.version);
+        state.checkRequested = true;
+      },
+    ),
+  );
   setHandler(
     setPolicyUpdate,
     async (r) => {
@@ -159,7 +160,12 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
         });
         by = verdict.identity;
       }
-      const merged = mergePolicy(state.policy, r.policy);
+      // checked by the validator; another change may have landed while this one was verified
+      const parsed = parseMonitorPolicy(mergeRaw(state.policy, r.policy));
+      if ('problems' in parsed) {
+        throw ApplicationFailure.nonRetryable(`invalid monitor policy: ${parsed.problems.join('; ')}`, 'SpecError');
+      }
+      const merged = parsed.policy;
       state.policy = merged;
       state.policyFrom = 'update';
       // the next check keeps its time unless the new interval brings it closer
@@ -168,8 +174,8 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       return merged;
     },
     {
-      validator: (raw: SetPolicyRequest | undefined) => {
-        const r = policyPayload(raw);
+      validator: (...args: unknown[]) => {
+        const r = policyPayload(single(args, 'the setPolicy update'));
         if (!r.by.trim() || !r.reason.trim()) throw new Error('a policy change needs who asks for it and why');
         const parsed = parseMonitorPolicy(mergeRaw(state.policy, r.policy));
         if ('problems' in parsed) throw new Error(`invalid monitor policy: ${parsed.problems.join('; ')}`);
@@ -191,6 +197,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     pending: state.pending,
     historyLength: workflowInfo().historyLength,
     continuedAsNew: state.generation,
+    dropped,
   }));
 
   function note(action: Omit<ActionSummary, 'at'>): void {
@@ -368,7 +375,8 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     }
   }
 
-  async function check(): Promise<void> {
+  /** One health check; says what came of it (for a person's request): the report, or why there is none. */
+  async function check(): Promise<string> {
     const now = Date.now() - LOG_SETTLE_MS;
     const to = new Date(now).toISOString();
     const fromMs = Math.max(
@@ -394,16 +402,17 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
         `${info.workflowId}:check-failed:${to}`,
         {},
       );
-      return;
+      return `check failed: ${failureMessage(err)}`;
     }
     state.lastCheckTo = to;
     state.checks++;
     remember(state.reports, report, KEEP_REPORTS);
     if (report.champion !== state.champion) championMoved(state, report.champion);
-    if (state.paused) return;
+    if (state.paused) return `checked: report ${report.id}`;
     for (const planned of decide(state, report.findings, Date.now())) {
       await safely(`${planned.kind} (${planned.finding})`, () => act(planned, report));
     }
+    return `checked: report ${report.id}`;
   }
 
   async function handle(request: ManualRequest): Promise<void> {
@@ -428,14 +437,8 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
     if (r.kind === 'pause' || r.kind === 'resume') {
       setPaused(r.kind, r.by, r.reason);
     } else if (r.kind === 'check') {
-      await check();
-      note({
-        kind: 'check',
-        trigger: 'manual',
-        by: r.by,
-        reason: r.reason,
-        outcome: `checked: report ${state.reports.at(-1)?.id ?? 'none'}`,
-      });
+      const outcome = await check();
+      note({ kind: 'check', trigger: 'manual', by: r.by, reason: r.reason, outcome });
     } else if (r.kind === 'retrain') {
       await retrain('manual', r.by, r.reason, `request-${r.requestId}`, evidence);
     } else {
@@ -523,12 +526,6 @@ function mergeRaw(current: MonitorPolicy, patch: unknown): Plain {
   return out;
 }
 
-function mergePolicy(current: MonitorPolicy, patch: unknown): MonitorPolicy {
-  const parsed = parseMonitorPolicy(mergeRaw(current, patch));
-  if ('problems' in parsed) throw new Error(parsed.problems.join('; '));
-  return parsed.policy;
-}
-
 /** What the Web UI shows on the monitor's page. */
 function details(state: MonitorState): string {
   const last = state.reports.at(-1);
@@ -541,6 +538,11 @@ function details(state: MonitorState): string {
         (last.findings.length ? `; findings: ${last.findings.map((f) => f.kind).join(', ')}` : '; no findings')
       : 'no check yet',
     open.length ? `open incidents: ${open.map((i) => `${i.kind} since ${i.openedAt}`).join('; ')}` : 'no open incident',
+    ...(state.dropped?.last
+      ? [
+          `**${state.dropped.total} malformed signal(s) dropped**; the latest, ${state.dropped.last.name}: ${state.dropped.last.reason}`,
+        ]
+      : []),
     ...state.actions.slice(-5).map((a) => `- ${a.at} ${a.kind} (${a.trigger}, ${a.by}): ${a.outcome}`),
   ];
   return lines.join('\n\n');

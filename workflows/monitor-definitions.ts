@@ -5,6 +5,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DecisionProof } from '../lib/access/statement';
 import type { ReportSummary } from '../lib/monitor/health';
 import type { MonitorPolicy, MonitorPolicyInput } from '../lib/monitor/policy';
+import type { DroppedMessages } from './messages';
 import type { ActionSummary, Incident, ManualRequest, MonitorState } from './monitor-logic';
 
 export function monitorWorkflowId(model: string): string {
@@ -67,6 +68,8 @@ export interface MonitorStatus {
   /** this run's history length (continue-as-new keeps it bounded) */
   historyLength: number;
   continuedAsNew: number;
+  /** signals dropped because their payload was malformed: how many, per signal, and the latest reason */
+  dropped: DroppedMessages;
 }
 
 export const monitorStatusQuery = defineQuery<MonitorStatus>('status');

@@ -12,6 +12,7 @@
 import type { DecisionProof } from '../lib/access/statement';
 import type { Finding, FindingKind, ReportSummary } from '../lib/monitor/health';
 import type { MonitorPolicy } from '../lib/monitor/policy';
+import type { DroppedMessages } from './messages';
 
 export const FINDING_KINDS: FindingKind[] = [
   'input-drift',
@@ -96,6 +97,8 @@ export interface MonitorState {
   checkRequested: boolean;
   /** how many times this monitor continued as new */
   generation: number;
+  /** signals refused at the edge (absent in states carried from runs before they were counted) */
+  dropped?: DroppedMessages;
 }
 
 export const KEEP_REPORTS = 20;

@@ -35,7 +35,7 @@ import {
 import type { TrainOutcome } from '../lib/training';
 import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
 import { oneAtATime, SIGNED_DECISIONS, verified } from './access';
-import { approvalPayload, quarantinePayload } from './decision-payloads';
+import { approvalPayload, quarantinePayload, single } from './message-shapes';
 import { trainWithSearch } from './search';
 
 /**
@@ -389,8 +389,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       since: new Date(since).toISOString(),
       deadline: new Date(since + timeoutMs).toISOString(),
     };
-    const validate = (raw: ApprovalRequest): void => {
-      const r = approvalPayload(raw);
+    const validate = (...args: unknown[]): void => {
+      const r = approvalPayload(single(args, 'an approval or rejection'));
       if (status.stage !== 'awaiting_approval' || status.approval?.decision) {
         throw new Error(`no candidate is waiting for approval (stage: ${status.stage})`);
       }
@@ -520,8 +520,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       report: v.report,
       html: v.html,
     };
-    const validate = (raw: QuarantineRequest): void => {
-      const request = quarantinePayload(raw);
+    const validate = (...args: unknown[]): void => {
+      const request = quarantinePayload(single(args, 'a quarantine decision'));
       if (status.stage !== 'quarantined' || status.quarantine?.decision) {
         throw new Error(`no batch is waiting in quarantine (stage: ${status.stage})`);
       }

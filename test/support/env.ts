@@ -14,7 +14,7 @@ import { loadAccessPolicy } from '../../lib/access/policy';
 import { FileArtifactStore } from '../../lib/artifacts';
 import { lumenPaths } from '../../lib/config';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
-import { createWorkers, type QueueRole } from '../../worker/workers';
+import { createWorkers, PAYLOAD_CONVERTER_PATH, type QueueRole } from '../../worker/workers';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -56,6 +56,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;

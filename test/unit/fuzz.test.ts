@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SpecError } from '../../lib/errors';
 import { prng } from '../../lib/rng';
 import { parseModelSpec } from '../../lib/spec';
-import { approvalPayload, personPayload, policyPayload, quarantinePayload } from '../../workflows/decision-payloads';
+import { approvalPayload, personPayload, policyPayload, quarantinePayload } from '../../workflows/message-shapes';
 import { repoRoot } from '../support/env';
 
 /**

@@ -2,11 +2,15 @@
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { proofProblem, type DecisionProof } from '../lib/access/statement';
 import type { ApprovalRequest, QuarantineRequest } from './definitions';
+import type { ChampionMovedEvent } from './monitor-definitions';
+import { UndecodablePayload } from './payload-converter';
 
 /**
- * The shape of a person's decision, checked before anything else looks at it. An update's payload is whatever the
- * caller sent — a script, a hand-written gRPC call, a fuzzer — so a value of the wrong kind gets a refusal that
- * names the field and what it should be, never a TypeError from deep inside a validator.
+ * The shape of every message a workflow takes — a person's decision, a request to a monitor, an event another
+ * process sends — checked before anything else looks at it. A payload is whatever the sender sent: a script,
+ * `temporal workflow signal --input …`, a hand-written gRPC call, a fuzzer. So a value of the wrong kind gets a
+ * refusal that names the field and what it should be, never a TypeError from deep inside a handler. Pure and
+ * deterministic: the workflows run these in Temporal's sandbox, and the CLI runs the same ones before it sends.
  */
 
 /** the longest identity and comment a decision may carry (it is kept in the history and the registry) */
@@ -14,13 +18,21 @@ export const MAX_IDENTITY = 200;
 export const MAX_COMMENT = 10_000;
 
 function kind(value: unknown): string {
+  if (value instanceof UndecodablePayload) return `a payload that cannot be decoded (${value.reason})`;
+  if (value instanceof Uint8Array) return `binary data (${value.length} bytes)`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
 }
 
 function fields(value: unknown, what: string, allowed: string[]): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  const plain =
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    !(value instanceof UndecodablePayload) &&
+    !(value instanceof Uint8Array);
+  if (!plain) {
     throw new Error(`${what} must be an object with ${allowed.join(', ')}; got ${kind(value)}`);
   }
   const unknown = Object.keys(value).filter((k) => !allowed.includes(k));
@@ -34,6 +46,15 @@ function text(o: Record<string, unknown>, what: string, field: string, max: numb
   if (typeof v !== 'string') throw new Error(`${what}: "${field}" must be text; got ${kind(v)}`);
   if (v.length > max) throw new Error(`${what}: "${field}" is ${v.length} characters; at most ${max}`);
   return v;
+}
+
+/**
+ * The one argument a message carries: Temporal passes a handler every argument the sender put in, so two, or none,
+ * is as wrong as one of the wrong kind.
+ */
+export function single(args: unknown[], what: string): unknown {
+  if (args.length !== 1) throw new Error(`${what} takes one argument; got ${args.length}`);
+  return args[0];
 }
 
 /** The signature block, if one was sent: its shape here, its truth in the verifying activity. */
@@ -111,8 +132,59 @@ export function personPayload(value: unknown): {
   return {
     by: text(o, what, 'by', MAX_IDENTITY),
     reason: text(o, what, 'reason', MAX_COMMENT),
-    requestId: text(o, what, 'requestId', 200),
+    requestId: text(o, what, 'requestId', MAX_ID),
     ...(o.to !== undefined ? { to: o.to } : {}),
     ...proof(o, what),
+  };
+}
+
+/** The longest id of an event or a person's request (they are kept in the monitor's state). */
+const MAX_ID = 200;
+
+/**
+ * A champion move, as the activity that moved the alias tells the model's monitor. Every field is required: the
+ * monitor acts on the version (a check, incidents of the old version forgotten), so a partial event is refused,
+ * not guessed at.
+ */
+export function championMovedPayload(value: unknown): ChampionMovedEvent {
+  const what = 'a champion move';
+  const o = fields(value, what, ['eventId', 'version', 'previous', 'kind', 'by', 'at']);
+  const version = (field: 'version' | 'previous', nullable: boolean): number | null => {
+    const v = o[field];
+    if (nullable && v === null) return null;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+      throw new Error(
+        `${what}: "${field}" must be a version number (1, 2, …)${nullable ? ' or null' : ''}; got ${kind(v)}`,
+      );
+    }
+    return v;
+  };
+  if (o.kind !== 'promote' && o.kind !== 'rollback') {
+    throw new Error(`${what}: "kind" must be "promote" or "rollback"; got ${kind(o.kind)}`);
+  }
+  const at = text(o, what, 'at', 40);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(at) || Number.isNaN(Date.parse(at))) {
+    throw new Error(`${what}: "at" must be an ISO date and time; got ${kind(at)}`);
+  }
+  const eventId = text(o, what, 'eventId', MAX_ID);
+  if (!eventId.trim()) throw new Error(`${what}: "eventId" is empty`);
+  return {
+    eventId,
+    version: version('version', false)!,
+    previous: version('previous', true),
+    kind: o.kind,
+    by: text(o, what, 'by', MAX_IDENTITY),
+    at,
+  };
+}
+
+/** A request to scan an inbox now: no argument, or who asks and why. */
+export function scanRequestPayload(args: unknown[]): { by?: string; reason?: string } {
+  const what = 'a scan request';
+  if (args.length === 0 || (args.length === 1 && args[0] === undefined)) return {};
+  const o = fields(single(args, what), what, ['by', 'reason']);
+  return {
+    ...(o.by !== undefined ? { by: text(o, what, 'by', MAX_IDENTITY) } : {}),
+    ...(o.reason !== undefined ? { reason: text(o, what, 'reason', MAX_COMMENT) } : {}),
   };
 }
