@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ReportSummary } from '../lib/monitor/health';
 import type { MonitorPolicyInput } from '../lib/monitor/policy';
 import type { MonitorReportRecord } from '../lib/registry/types';
@@ -20,6 +20,7 @@ import { signer } from './signing';
 import { canonical } from '../lib/access/statement';
 import { color, printJson, table } from './output';
 import { openRegistry } from './registry-commands';
+import { queryOrExplain, WorkflowNotAnswering } from './workflow-health';
 
 /** lumen monitor start|status|check|pause|resume|rollback|retrain|policy|report <model> */
 
@@ -81,6 +82,7 @@ export async function monitorSignal(
       signal: kind,
       signalArgs: [request],
     });
+    await answering(client, handle, `the ${kind} request is recorded`);
     console.log(`${kind} sent to ${handle.workflowId} (request ${request.requestId}, by ${request.by})`);
     console.log(`follow: lumen monitor status ${model}    web ui  ${workflowUrl(config, handle.workflowId)}`);
   });
@@ -98,6 +100,7 @@ export async function monitorStartCommand(model: string): Promise<void> {
       signal: 'checkNow',
       signalArgs: [{ by, reason, requestId, ...(proof ? { proof } : {}) }],
     });
+    await answering(client, handle, 'it is started');
     console.log(`monitoring ${model}: ${handle.workflowId} (checks now, then on its interval)`);
   });
 }
@@ -105,11 +108,27 @@ export async function monitorStartCommand(model: string): Promise<void> {
 const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`;
 
+/**
+ * The monitor answers its query, or the command fails saying why not: a signal is accepted even by a workflow whose
+ * every task fails, so "sent" alone would hide a monitor that will never act.
+ */
+async function answering(client: Client, handle: WorkflowHandle, sent: string): Promise<MonitorStatus> {
+  try {
+    return await queryOrExplain(client, handle, () => handle.query(monitorStatusQuery));
+  } catch (err) {
+    if (err instanceof WorkflowNotAnswering) {
+      throw new CliError(`${sent}, but the monitor ${err.workflowId} does not answer: ${err.reason}`, EXIT.failed);
+    }
+    throw err;
+  }
+}
+
 export async function monitorStatusCommand(model: string, opts: { json?: boolean }): Promise<void> {
   await withClient(async (client) => {
     let status: MonitorStatus;
+    const handle = client.workflow.getHandle(monitorWorkflowId(model));
     try {
-      status = await client.workflow.getHandle(monitorWorkflowId(model)).query(monitorStatusQuery);
+      status = await queryOrExplain(client, handle, () => handle.query(monitorStatusQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         throw new CliError(
@@ -117,6 +136,7 @@ export async function monitorStatusCommand(model: string, opts: { json?: boolean
           EXIT.failed,
         );
       }
+      if (err instanceof WorkflowNotAnswering) throw new CliError(err.message, EXIT.failed);
       throw err;
     }
     if (opts.json) return printJson(status);
@@ -147,10 +167,20 @@ export async function monitorStatusCommand(model: string, opts: { json?: boolean
       );
     }
     if (status.pending.length) console.log(`\n${status.pending.length} request(s) waiting to be acted on`);
+    if (status.dropped.total) {
+      const last = status.dropped.last!;
+      console.log(
+        color.yellow(
+          `\n${status.dropped.total} malformed signal(s) dropped (${Object.entries(status.dropped.byName)
+            .map(([name, n]) => `${name} ${n}`)
+            .join(', ')}); the latest, ${last.name} at ${last.at}: ${last.reason}`,
+        ),
+      );
+    }
   });
 }
 
-function reportTable(reports: ReportSummary[]): string {
+export function reportTable(reports: ReportSummary[]): string {
   return table(
     [
       'report',
@@ -161,6 +191,7 @@ function reportTable(reports: ReportSummary[]): string {
       'error',
       'drifted',
       'unusual',
+      'refused',
       'p99 ms',
       'findings',
     ],

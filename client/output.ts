@@ -24,6 +24,13 @@ export type Cell = string | number | null | undefined;
 
 /** A table with a header row: boxed at a terminal, space-aligned plain text otherwise. */
 export function table(head: string[], rows: Cell[][]): string {
+  // a row with a cell more or less than the header shows every value under the wrong name: refuse it
+  const ragged = rows.findIndex((r) => r.length !== head.length);
+  if (ragged >= 0) {
+    throw new Error(
+      `table row ${ragged} has ${rows[ragged].length} cells for ${head.length} columns (${head.join(', ')})`,
+    );
+  }
   const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '–' : String(c))));
   if (interactive) {
     const t = new Table({ head: head.map((h) => color.bold(h)), style: { head: [], border: [] } });

@@ -12,7 +12,10 @@ import { temporalCliPath } from '../../tools/devserver';
 import { statusQuery } from '../../workflows/definitions';
 import { inboxStatusQuery, inboxWorkflowId } from '../../workflows/inbox-definitions';
 import { monitorStatusQuery, monitorWorkflowId } from '../../workflows/monitor-definitions';
+import { CliError, EXIT } from '../../client/errors';
+import { monitorSignal, monitorStatusCommand } from '../../client/monitor-commands';
 import {
+  cliEnvironment,
   eventually,
   temporalAddress,
   tempHome,
@@ -310,5 +313,37 @@ describe('messages: malformed signals and updates never wedge a workflow', () =>
       await inbox.terminate('test over');
       await monitor.terminate('test over');
     });
+  });
+
+  it('a monitor whose workflow task keeps failing: `lumen monitor status` and `monitor check` say so and why, with exit 2', async function () {
+    this.timeout(120_000);
+    const restore = cliEnvironment(t.home, queues);
+    try {
+      await withWorkers(t.deps, queues, ['pipeline'], async () => {
+        // a workflow type the workers do not know fails every task it is given: the shape of a wedged workflow
+        // (weather-messages has its champion from the test above; its monitor was terminated there)
+        const ghost = await client.workflow.start('modelMonitorFromTheFuture', {
+          taskQueue: queues.pipeline,
+          workflowId: monitorWorkflowId('weather-messages'),
+          args: [{ model: 'weather-messages' }],
+        });
+        await eventually('the task failed twice', async () =>
+          ((await ghost.describe()).raw.pendingWorkflowTask?.attempt ?? 0) > 1 ? true : undefined,
+        );
+        const stuck = (e: unknown) =>
+          e instanceof CliError &&
+          e.exitCode === EXIT.failed &&
+          /does not answer: its workflow task has failed \d+ time\(s\).*modelMonitorFromTheFuture/.test(e.message) &&
+          /temporal workflow reset --workflow-id monitor:weather-messages/.test(e.message);
+        await assert.rejects(monitorStatusCommand('weather-messages', {}), stuck);
+        await assert.rejects(
+          monitorSignal('checkNow', 'weather-messages', { reason: 'is it alive?', actor: 'ana' }),
+          (e: unknown) => stuck(e) && /^the checkNow request is recorded, but/.test((e as Error).message),
+        );
+        await ghost.terminate('test over');
+      });
+    } finally {
+      restore();
+    }
   });
 });
