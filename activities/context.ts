@@ -20,6 +20,8 @@ export interface ActivityDeps {
 export interface TemporalOps {
   /** tell the model's monitor that its champion moved, starting the monitor if it is not running */
   championMoved(model: string, event: ChampionMovedEvent): Promise<void>;
+  /** whether the model's monitor runs now (false: never started, or ended: terminated, failed, timed out) */
+  monitorRunning(model: string): Promise<boolean>;
   /** pause a schedule, with a note saying why */
   pauseSchedule(scheduleId: string, note: string): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { checkHealth, type ReportSummary } from '../lib/monitor/health';
 import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
 import { buildRetrainBatch, type RetrainBatch } from '../lib/monitor/retrain';
 import type { MonitorActionRecord } from '../lib/registry/types';
+import { raiseAlert } from '../lib/alerts';
 import { asActivity, type ActivityDeps } from './context';
 
 /** Where a worker finds what the serving instances wrote: the prediction log and the feedback labels. */
@@ -81,6 +82,49 @@ export function monitorActivities(deps: ActivityDeps) {
     /** The training batch of a retrain (written once per content); the workflow starts the pipeline on it. */
     async prepareRetrain(input: { model: string }): Promise<RetrainBatch> {
       return asActivity(() => buildRetrainBatch(deps.store, deps.registry, monitorPaths(deps), input.model));
+    },
+
+    /**
+     * Every model with a champion has a running monitor: one that is missing (never started because a promotion's
+     * telling was lost, terminated by hand, failed) is started again, and a critical alert says so and since when
+     * nothing watched the model. Idempotent: a monitor started meanwhile by anyone is left as it is.
+     */
+    async reconcileMonitors(): Promise<{ models: number; restarted: string[] }> {
+      return asActivity(async () => {
+        const temporal = deps.temporal;
+        if (!temporal) throw new Error('reconcileMonitors needs a connection to Temporal (a worker provides one)');
+        const restarted: string[] = [];
+        const models = (await deps.registry.listModels()).filter((m) => m.champion !== null);
+        for (const { model, champion } of models) {
+          if (await temporal.monitorRunning(model)) continue;
+          const at = new Date().toISOString();
+          await temporal.championMoved(model, {
+            eventId: `reconcile:${model}:${at}`,
+            version: champion!,
+            previous: null,
+            kind: 'promote',
+            by: 'lumen (monitor reconciliation)',
+            at,
+          });
+          restarted.push(model);
+          const lastReport = (await deps.registry.listMonitorReports(model, { limit: 1 }))[0];
+          await raiseAlert(deps.registry, {
+            model,
+            severity: 'critical',
+            kind: 'monitor-missing',
+            message:
+              `${model} has champion v${champion} but no monitor was running; one is started now. ` +
+              (lastReport
+                ? `Nothing checked its traffic since ${lastReport.at} (the last report).`
+                : 'No check of its traffic was ever recorded.'),
+            details: { champion },
+            workflowId: null,
+            runId: null,
+            key: `monitor-missing:${model}:${at}`,
+          });
+        }
+        return { models: models.length, restarted };
+      });
     },
 
     async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {

@@ -128,7 +128,10 @@ export function registryActivities(deps: ActivityDeps) {
 
     /**
      * Move the champion alias (compare-and-set, idempotent per request, only to load-checked versions), then tell
-     * the serving instances, which swap to the new version at once (they also find it within seconds on their own).
+     * the serving instances, which swap to the new version at once (they also find it within seconds on their own),
+     * and the model's monitor, which starts with the first promotion. Those two follow on every attempt that finds
+     * the champion where this request put it — not only on the attempt that moved it: a worker that died between
+     * the move and the telling leaves a retry that finds the move made, and it must still tell.
      */
     async moveChampion(input: MoveChampionInput): Promise<ChampionMoveResult> {
       return asActivity(async () => {
@@ -144,21 +147,26 @@ export function registryActivities(deps: ActivityDeps) {
           requestId: input.requestId,
           requireLoadCheck: true,
         });
-        if (moved.changed) {
-          const told = await announceAliasMove(deps.registry, findAdminToken(deps.store.home));
-          for (const f of told.failed)
-            log.warn('a serving instance was not told of the move', { url: f.url, reason: f.reason });
-          // the model's monitor learns of it (and starts with the first promotion); a retry tells it again, and
-          // the monitor takes the event once
-          await deps.temporal?.championMoved(input.model, {
-            eventId: input.requestId,
+        // a later move by someone else stands: telling of this one now would be telling something untrue
+        if ((await deps.registry.alias(input.model, 'champion')) !== moved.champion) return moved;
+        if (!moved.changed) {
+          log.info('the champion is already where this request puts it; telling serving and the monitor (again)', {
+            model: input.model,
             version: moved.champion,
-            previous: moved.previous,
-            kind: input.kind,
-            by: input.actor,
-            at: new Date().toISOString(),
           });
         }
+        const told = await announceAliasMove(deps.registry, findAdminToken(deps.store.home));
+        for (const f of told.failed)
+          log.warn('a serving instance was not told of the move', { url: f.url, reason: f.reason });
+        // the monitor takes the same event (by its id) once, however many attempts tell it
+        await deps.temporal?.championMoved(input.model, {
+          eventId: input.requestId,
+          version: moved.champion,
+          previous: moved.previous,
+          kind: input.kind,
+          by: input.actor,
+          at: new Date().toISOString(),
+        });
         return moved;
       });
     },

@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { describeAccess } from '../lib/access/policy';
 import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { clientConfig, taskQueues } from '../client/connection';
+import { ensureSupervisor } from './temporal-ops';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
 /**
@@ -44,6 +45,7 @@ async function run(): Promise<void> {
     identity: opts.identity,
     taskQueues: { pipeline: opts.pipelineQueue, training: opts.trainingQueue },
   });
+  if (roles.includes('pipeline')) await ensureSupervisor(connection, config.namespace, opts.pipelineQueue);
   console.log(
     `[worker] pid ${process.pid} polling ${roles.join(', ')} on ${address} (${config.security}), namespace ${config.namespace}`,
   );

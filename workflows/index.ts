@@ -4,3 +4,4 @@ export { verifyModel } from './verify-model';
 export { modelMonitor } from './model-monitor';
 export { scheduledTraining } from './scheduled-training';
 export { inboxWatcher } from './inbox-watcher';
+export { monitorSupervisor } from './monitor-supervisor';
