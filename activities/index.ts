@@ -7,7 +7,7 @@ import { ingestActivities } from './ingest';
 import { monitorActivities } from './monitor';
 import { scheduleActivities } from './schedule';
 import { registryActivities } from './registry';
-import { trainActivities } from './train';
+import { checkpointActivities, trainActivities } from './train';
 import { validateActivities } from './validate';
 
 export type { ActivityDeps } from './context';
@@ -23,6 +23,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...scheduleActivities(deps),
     ...inboxActivities(deps),
     ...accessActivities(deps),
+    ...checkpointActivities(deps),
   };
 }
 

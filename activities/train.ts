@@ -4,7 +4,7 @@ import type { DatasetRef } from '../lib/data/snapshot';
 import { sha256 } from '../lib/hash';
 import type { TrainingProgress } from '../lib/model/trainer';
 import { specHash, type ModelSpec } from '../lib/spec';
-import { trainOnDataset, type TrainOutcome } from '../lib/training';
+import { releaseCheckpoints, trainOnDataset, type TrainOutcome } from '../lib/training';
 import { asActivity, reportProgress, type ActivityDeps } from './context';
 
 export interface TrainInput {
@@ -12,6 +12,11 @@ export interface TrainInput {
   dataset: DatasetRef;
   /** a search's trial: the share of training rows held out to compare trials on */
   validationFraction?: number;
+  /**
+   * keep the checkpoints (and the finished result) until the workflow releases them, having recorded the result
+   * (runs since KEEP_CHECKPOINTS ask for it; older ones had them removed at once)
+   */
+  keepCheckpoints?: boolean;
 }
 
 /** Heartbeat details: enough for the next attempt to resume from the last completed epoch. */
@@ -59,8 +64,26 @@ export function trainActivities(deps: ActivityDeps) {
             log.info(message);
           },
           ...(input.validationFraction !== undefined ? { validationFraction: input.validationFraction } : {}),
+          ...(input.keepCheckpoints ? { keepCheckpoints: true } : {}),
         }),
       );
+    },
+  };
+}
+
+/** Where a training's checkpoints live: never anything else, whatever a caller passes. */
+const CHECKPOINT_KIND = /^checkpoints\/[^/]+\/[0-9a-f]{16}$/;
+
+/** On the pipeline queue: the workflow releases a training's checkpoints once it has recorded the result. */
+export function checkpointActivities(deps: ActivityDeps) {
+  return {
+    async releaseCheckpoints(input: { kinds: string[] }): Promise<void> {
+      return asActivity(async () => {
+        for (const kind of input.kinds) {
+          if (!CHECKPOINT_KIND.test(kind)) throw new Error(`"${kind}" does not name a training's checkpoints`);
+          await releaseCheckpoints(deps.store, kind);
+        }
+      });
     },
   };
 }

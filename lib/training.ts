@@ -32,6 +32,12 @@ export interface TrainHooks {
   onBatch?: (epoch: number, batch: number, batches: number) => Promise<void> | void;
   log?: (message: string) => void;
   /**
+   * leave the checkpoints, and a note of the finished result, for the caller to release once its result is on
+   * record (`releaseCheckpoints`): a retry after a result that never reached the server returns the same model
+   * instead of training again. Without it, they are removed as soon as the model is saved.
+   */
+  keepCheckpoints?: boolean;
+  /**
    * a search's trial: hold out this share of the training rows (when early stopping does not already) and report
    * the loss on them, so trials are compared on rows none of them trained on
    */
@@ -58,9 +64,34 @@ export interface TrainOutcome {
   resumedFromEpoch: number | null;
   preprocessorHash: string;
   seconds: number;
+  /** where this training's checkpoints are kept until released (with `keepCheckpoints`) */
+  checkpoints?: string;
 }
 
 const LATEST = 'latest';
+const FINISHED = 'finished';
+
+/**
+ * The result an earlier attempt of this training finished with, if its model's bytes are still what it recorded:
+ * the attempt's completion may have been lost on its way to the server (an outage), and the same work is not done
+ * twice.
+ */
+async function finishedEarlier(store: ArtifactStore, checkpointKind: string): Promise<TrainOutcome | undefined> {
+  const note = (await store.readNote(checkpointKind, FINISHED)) as { outcome?: TrainOutcome } | undefined;
+  const artifact = ArtifactRef.safeParse(note?.outcome?.artifact);
+  if (!note?.outcome || !artifact.success) return undefined;
+  try {
+    await store.verify(artifact.data);
+  } catch {
+    return undefined; // the model is gone or changed: train again
+  }
+  return note.outcome;
+}
+
+/** Remove a finished training's checkpoints and its note, once the result is on record. */
+export async function releaseCheckpoints(store: ArtifactStore, checkpointKind: string): Promise<void> {
+  await store.removeKind(checkpointKind);
+}
 
 /** The newest checkpoint an earlier attempt of this training wrote down, if any. */
 export async function latestCheckpoint(
@@ -84,6 +115,13 @@ export async function trainOnDataset(
   hooks: TrainHooks,
 ): Promise<TrainOutcome> {
   const started = performance.now();
+  const done = hooks.keepCheckpoints ? await finishedEarlier(store, hooks.checkpointKind) : undefined;
+  if (done) {
+    hooks.log?.(
+      `${spec.name}: an earlier attempt finished this training (${done.artifact.sha256.slice(0, 12)}); its model is the result`,
+    );
+    return { ...done, resumedFromEpoch: done.epochs };
+  }
   const { tf, backend } = await loadTf();
   const budget = trainingMemoryBudget();
   const requests = columnRequests(spec);
@@ -196,8 +234,7 @@ export async function trainOnDataset(
       },
     });
     tf.dispose(startBest ?? []);
-    await store.removeKind(hooks.checkpointKind);
-    return {
+    const outcome: TrainOutcome = {
       artifact,
       backend,
       inputWidth: preprocessor.width,
@@ -218,7 +255,11 @@ export async function trainOnDataset(
       resumedFromEpoch,
       preprocessorHash,
       seconds: (performance.now() - started) / 1000,
+      ...(hooks.keepCheckpoints ? { checkpoints: hooks.checkpointKind } : {}),
     };
+    if (hooks.keepCheckpoints) await store.writeNote(hooks.checkpointKind, FINISHED, { outcome });
+    else await store.removeKind(hooks.checkpointKind);
+    return outcome;
   } finally {
     model.dispose();
   }

@@ -26,6 +26,8 @@ export interface WorkerSetup {
   identity?: string;
   /** task queue names (defaults lumen-pipeline / lumen-training); tests use their own to stay isolated */
   taskQueues?: { pipeline?: string; training?: string };
+  /** activity interceptors (fault tests inject failures at the activity boundary with them) */
+  activityInterceptors?: NonNullable<WorkerOptions['interceptors']>['activity'];
 }
 
 /** Activity dependencies for this process, from LUMEN_HOME (artifact store + registry) and the code version. */
@@ -54,6 +56,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     // Heartbeats reach the server at least this often (the SDK's default is 80% of the heartbeat timeout), so
     // the progress a dead worker made — a checkpoint, say — is known to the server within seconds.
     maxHeartbeatThrottleInterval: '2 seconds' as const,
+    ...(setup.activityInterceptors ? { interceptors: { activity: setup.activityInterceptors } } : {}),
   };
   const queues = {
     pipeline: setup.taskQueues?.pipeline ?? PIPELINE_QUEUE,

@@ -26,6 +26,8 @@ export async function trainWithSearch(
   spec: ModelSpec,
   dataset: DatasetRef,
   status: PipelineStatus,
+  /** with it, each trial keeps its checkpoints until its result is recorded here, then they are released */
+  release?: (kinds: string[]) => Promise<void>,
 ): Promise<TrainOutcome & { search: SearchSummary }> {
   const search = spec.training.search;
   if (!search) throw new Error('the spec declares no search');
@@ -41,7 +43,13 @@ export async function trainWithSearch(
       status.search!.running.push(trial.index);
       let record: SearchTrialRecord;
       try {
-        const outcome = await heavy.trainModel({ spec: trialSpec(spec, trial), dataset, validationFraction });
+        const outcome = await heavy.trainModel({
+          spec: trialSpec(spec, trial),
+          dataset,
+          validationFraction,
+          ...(release ? { keepCheckpoints: true } : {}),
+        });
+        if (release && outcome.checkpoints) await release([outcome.checkpoints]);
         outcomes[trial.index] = outcome;
         record = {
           index: trial.index,

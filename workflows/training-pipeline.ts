@@ -47,6 +47,13 @@ const MAX_PROMOTE_ATTEMPTS = 3;
 const MAX_PROMOTE_ATTEMPTS_CONTENDED = 10;
 const PROMOTE_CONTENTION = 'lumen-promote-contention';
 
+/**
+ * Runs since this patch keep a training's checkpoints until the pipeline has recorded its result, then release
+ * them: a completion lost in an outage is followed by a retry that returns the same model instead of training again.
+ * Runs before it had them removed by the training itself.
+ */
+export const KEEP_CHECKPOINTS = 'lumen-checkpoints-until-recorded';
+
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
 /**
@@ -204,9 +211,13 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     });
   }
 
+  const keepCheckpoints = patched(KEEP_CHECKPOINTS);
   const trained: TrainOutcome & { search?: SearchSummary } = await step('train', () =>
-    spec.training.search ? trainWithSearch(heavy, spec, dataset, status) : heavy.trainModel({ spec, dataset }),
+    spec.training.search
+      ? trainWithSearch(heavy, spec, dataset, status, keepCheckpoints ? release : undefined)
+      : heavy.trainModel({ spec, dataset, ...(keepCheckpoints ? { keepCheckpoints } : {}) }),
   );
+  if (keepCheckpoints && trained.checkpoints) await release([trained.checkpoints]);
   let champion = await bookkeeping.getChampion({ model: spec.name });
   let evaluation = await step('evaluate', () =>
     heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion }),
@@ -350,6 +361,18 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   });
   if (!promoted) return end('registered');
   return end('promoted', { approval, champion: promoted.champion });
+
+  /**
+   * The result is on record (this workflow's history): its checkpoints may go. A failure to remove them costs disk
+   * space, not the run, and is said in the worker's log.
+   */
+  async function release(kinds: string[]): Promise<void> {
+    try {
+      await bookkeeping.releaseCheckpoints({ kinds });
+    } catch (err) {
+      log.warn('checkpoints not released', { kinds, error: messageOf(err) });
+    }
+  }
 
   /** A champion that cannot be trusted is never silent: it is named, with what to do about it. */
   async function alertUntrustedChampion(e: EvaluateOutput): Promise<void> {

@@ -14,7 +14,7 @@ import { loadAccessPolicy } from '../../lib/access/policy';
 import { FileArtifactStore } from '../../lib/artifacts';
 import { lumenPaths } from '../../lib/config';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
-import { createWorkers, PAYLOAD_CONVERTER_PATH, type QueueRole } from '../../worker/workers';
+import { createWorkers, PAYLOAD_CONVERTER_PATH, type QueueRole, type WorkerSetup } from '../../worker/workers';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -79,6 +79,7 @@ export async function withWorkers<T>(
   queues: { pipeline: string; training: string },
   roles: QueueRole[],
   fn: () => Promise<T>,
+  options: Pick<WorkerSetup, 'activityInterceptors'> = {},
 ): Promise<T> {
   const connection = await NativeConnection.connect({ address: temporalAddress() });
   try {
@@ -88,6 +89,7 @@ export async function withWorkers<T>(
       deps,
       workflowBundle: await workflowBundle(),
       taskQueues: queues,
+      ...options,
     });
     const running = workers.map((w) => w.run());
     try {

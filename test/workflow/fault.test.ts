@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
+import type { ActivityInterceptors } from '@temporalio/worker';
+import type { Context as ActivityContext } from '@temporalio/activity';
+import type { TrainOutcome } from '../../lib/training';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { startTrainingPipeline } from '../../client/pipeline';
@@ -158,5 +162,51 @@ describe('fault: workers killed mid-activity, under default settings', () => {
       const lost = outcome.completedAt - killedAt;
       assert.ok(lost < heartbeat + work, `${type} completed ${lost / 1000} s after its worker was killed`);
     }
+  });
+
+  it('a training whose completion never reached the server: the retry returns the same model, and the checkpoints go only once the result is recorded', async () => {
+    const spec = parseModelSpec({
+      ...loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json')),
+      name: 'weather-lost-completion',
+    });
+    const queues = uniqueQueues();
+    // the attempt finishes its work, then its report is lost on the way to the server (as in an outage)
+    const finished: { sha256: string; checkpoints: string | undefined }[] = [];
+    const loseFirstCompletion = (ctx: ActivityContext): ActivityInterceptors => ({
+      inbound: {
+        async execute(input, next) {
+          const result = await next(input);
+          if (ctx.info.activityType === 'trainModel' && ctx.info.attempt === 1) {
+            const outcome = result as TrainOutcome;
+            finished.push({ sha256: outcome.artifact.sha256, checkpoints: outcome.checkpoints });
+            throw new Error('Network error while completing activity (test)');
+          }
+          return result;
+        },
+      },
+    });
+    const result = await withWorkers(
+      t.deps,
+      queues,
+      ['pipeline', 'training'],
+      async () => {
+        const started = await startTrainingPipeline(
+          client,
+          spec,
+          { uri: 'vega-datasets:seattle-weather.csv' },
+          { trainingTaskQueue: queues.training },
+          queues.pipeline,
+        );
+        return started.handle.result();
+      },
+      { activityInterceptors: [loseFirstCompletion] },
+    );
+    assert.equal(finished.length, 1);
+    assert.equal(result.outcome, 'promoted');
+    assert.equal(result.artifact?.sha256, finished[0].sha256, 'the retry returned the model the first attempt made');
+    assert.equal(result.resumedFromEpoch, spec.training.epochs, 'no epoch was trained again');
+    const kept = finished[0].checkpoints;
+    assert.ok(kept, 'the checkpoints were kept past the end of the training');
+    assert.equal(fs.existsSync(path.join(t.home, 'artifacts', kept)), false, 'and released once the run recorded it');
   });
 });
