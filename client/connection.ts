@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
-import { CliError, EXIT } from './errors';
+import { CliError, EXIT, serverUnreachable } from './errors';
 
 export interface ClientConfig {
   address: string;
@@ -123,5 +123,39 @@ export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise
     return await fn(client);
   } finally {
     await client.connection.close();
+  }
+}
+
+/** How long a command keeps trying through an outage before it gives up (the run itself goes on regardless). */
+export const OUTAGE_PATIENCE_MS = 30 * 60_000;
+
+/**
+ * Call the server, through outages: while it is out of reach, say so (`waiting` gets the seconds since it went
+ * away) and try again with backoff (1 s, doubling to 10 s). Whatever else fails is thrown as it is. After
+ * OUTAGE_PATIENCE_MS without the server, a one-line CliError (exit 4) names the address and what to do.
+ */
+export async function throughOutages<T>(
+  address: string,
+  call: () => Promise<T>,
+  waiting: (seconds: number, reason: string) => void,
+  patienceMs = OUTAGE_PATIENCE_MS,
+): Promise<T> {
+  let since: number | null = null;
+  for (let pause = 1000; ; pause = Math.min(pause * 2, 10_000)) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!serverUnreachable(err)) throw err;
+      since ??= Date.now();
+      if (Date.now() - since > patienceMs) {
+        throw new CliError(
+          `lost the Temporal server at ${address} for ${Math.round((Date.now() - since) / 60_000)} min; ` +
+            'what was started goes on there when it is back (see: lumen status <workflow id>)',
+          EXIT.usage,
+        );
+      }
+      waiting(Math.round((Date.now() - since) / 1000), (err as Error).message.split('\n')[0]);
+      await new Promise((r) => setTimeout(r, pause));
+    }
   }
 }

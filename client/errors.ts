@@ -29,8 +29,17 @@ export class CliError extends Error {
 }
 
 /** What to tell a person about an error, and which exit code it means: the cause, in one line, no stack. */
-export function explain(err: unknown): { message: string; exitCode: ExitCode } {
+export function explain(err: unknown, address?: string): { message: string; exitCode: ExitCode } {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  if (serverUnreachable(err)) {
+    // one line naming the address, never gRPC's own text ("14 UNAVAILABLE: No connection established…")
+    return {
+      message:
+        `cannot reach the Temporal server at ${address ?? 'the configured address'} (TEMPORAL_ADDRESS). ` +
+        'Start one with `lumen server` (or `npm run demo -- --keep`), or point TEMPORAL_ADDRESS at yours.',
+      exitCode: EXIT.usage,
+    };
+  }
   if (err instanceof WorkflowUpdateFailedError) {
     // the update's validator (or handler) said why
     const why = innermost(err);
@@ -71,4 +80,15 @@ export function parseCount(text: string, option: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n < 1) throw new CliError(`${option} must be a whole number ≥ 1, got "${text}"`);
   return n;
+}
+
+/** gRPC status codes that mean "the server could not be reached" (not "the server said no"). */
+const UNREACHABLE = new Set([14 /* UNAVAILABLE */, 4 /* DEADLINE_EXCEEDED */]);
+
+/** Whether an error, or any error it wraps, is the server being out of reach. */
+export function serverUnreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (typeof e.code === 'number' && UNREACHABLE.has(e.code)) return true;
+  }
+  return false;
 }

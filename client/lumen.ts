@@ -521,6 +521,17 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** The Temporal address the commands use, for messages; undefined when the settings do not even load. */
+function configuredAddress(): string | undefined {
+  try {
+    // loaded here, on a failure only: the commands that never talk to Temporal start without it
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('./connection') as typeof import('./connection')).clientConfig().address;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function main(argv = process.argv): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
@@ -528,7 +539,7 @@ export async function main(argv = process.argv): Promise<number> {
   } catch (err) {
     // commander has already printed its own message (unknown option, missing argument, --help, --version)
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    const { message, exitCode } = explain(err);
+    const { message, exitCode } = explain(err, configuredAddress());
     console.error(`lumen: ${message}`);
     if (process.env.LUMEN_DEBUG) console.error(err);
     return exitCode;

@@ -13,7 +13,7 @@ import {
   type Stage,
 } from '../workflows/definitions';
 import type { trainingPipeline } from '../workflows';
-import { clientConfig, workflowUrl } from './connection';
+import { clientConfig, throughOutages, workflowUrl } from './connection';
 import { EXIT, type ExitCode } from './errors';
 import { describeFailure, formatResult } from './format';
 import { color, interactive, printJson } from './output';
@@ -61,8 +61,23 @@ export async function followRun(
     if (interactive && printed && !opts.json) process.stdout.write('\r\x1b[2K');
     printed = '';
   };
+  // an outage of the server is not the run's failure: the run goes on there, and this follows it when it is back
+  let outage = 0;
+  const patiently = <T>(call: () => Promise<T>): Promise<T> =>
+    throughOutages(config.address, call, (seconds, reason) => {
+      if (!outage && !interactive) clear();
+      outage = Math.max(outage, 1);
+      status(color.yellow(`server unreachable at ${config.address}, retrying (${seconds} s): ${reason}`));
+    }).then((value) => {
+      if (outage) {
+        clear();
+        if (!opts.json) console.log(color.dim(`server back at ${config.address}; following the run again`));
+        outage = 0;
+      }
+      return value;
+    });
   for (let tick = 0; ; tick++) {
-    const d = await handle.describe();
+    const d = await patiently(() => handle.describe());
     if (d.status.name !== 'RUNNING') break;
     const stage = (d.typedSearchAttributes.get(LumenStage) ?? 'queued') as Stage | 'queued';
     const pending = d.raw.pendingActivities ?? [];
@@ -90,7 +105,7 @@ export async function followRun(
       if (announcedWait !== stage) {
         clear();
         announcedWait = stage;
-        const s = await handle.query(statusQuery).catch(() => undefined);
+        const s = await patiently(() => handle.query(statusQuery)).catch(() => undefined);
         if (!opts.json) console.log(waitingFor(stage as Stage, s, handle.workflowId, d.runId, config));
         if (!opts.wait) {
           if (opts.json) printJson({ workflowId: handle.workflowId, stage, status: s ?? null });
@@ -107,7 +122,7 @@ export async function followRun(
   }
   clear();
   try {
-    const result: PipelineResult = await handle.result();
+    const result: PipelineResult = await patiently(() => handle.result());
     if (opts.json) printJson(result);
     else console.log(formatResult(result));
     return result.outcome === 'load-check-failed' ? EXIT.failed : EXIT.ok;
