@@ -473,7 +473,15 @@ export function buildProgram(): Command {
     )
     .option('--body-limit <bytes>', 'largest request body', String(1024 * 1024))
     .option('--max-rows <n>', 'most rows in one request', '10000')
-    .option('--rate-limit <n>', 'requests per second per client address (0: no limit)', '1000')
+    .option(
+      '--rate-limit <n>',
+      'requests per second per client (0: no limit); behind a proxy, set --trust-proxy too',
+      '0',
+    )
+    .option(
+      '--trust-proxy <addresses>',
+      'reverse proxies whose X-Forwarded-For names the client: IPs or CIDR ranges, comma-separated',
+    )
     .option('--watch-ms <ms>', 'how often the registry is read for alias moves', '2000')
     .option('--no-log', 'do not log predictions')
     .option('--log-retention-days <days>', 'days of prediction log kept', '30')

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
@@ -15,6 +16,7 @@ export interface ServeCommandOptions {
   bodyLimit: string;
   maxRows: string;
   rateLimit: string;
+  trustProxy?: string;
   watchMs: string;
   log: boolean;
   logRetentionDays: string;
@@ -26,6 +28,22 @@ const nonNegative = (text: string, option: string): number => {
   if (!/^\d+(\.\d+)?$/.test(text.trim()) || n < 0) throw new CliError(`${option} must be a number ≥ 0, got "${text}"`);
   return n;
 };
+
+/** --trust-proxy: addresses and CIDR ranges (IPv4 or IPv6), comma-separated; each checked here. */
+function trustedProxies(text: string | undefined): string[] {
+  if (!text?.trim()) return [];
+  return text.split(',').map((part) => {
+    const entry = part.trim();
+    const [address, bits, extra] = entry.split('/');
+    const version = net.isIP(address);
+    const width = version === 4 ? 32 : 128;
+    const prefixOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= width);
+    if (!version || !prefixOk || extra !== undefined) {
+      throw new CliError(`--trust-proxy: "${entry}" is not an IP address or a CIDR range (e.g. 10.0.0.0/8, ::1)`);
+    }
+    return entry;
+  });
+}
 
 /** `lumen serve`: the prediction API for every model with a champion, until Ctrl-C. */
 export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
@@ -45,6 +63,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       bodyLimit: parseCount(opts.bodyLimit, '--body-limit'),
       maxRows: parseCount(opts.maxRows, '--max-rows'),
       rateLimit: rate > 0 ? { perSecond: rate, burst: rate * 2 } : null,
+      trustProxy: trustedProxies(opts.trustProxy),
       tokens,
       watchMs: parseCount(opts.watchMs, '--watch-ms'),
       log: opts.log

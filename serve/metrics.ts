@@ -57,6 +57,13 @@ export class ServingMetrics {
     registers: [this.registry],
   });
 
+  readonly throttled = new Counter({
+    name: 'lumen_throttled_requests_total',
+    help: 'Requests refused with 429 before any work, by reason (client-rate-limit: one client over --rate-limit)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly served = new Gauge({
     name: 'lumen_served_version',
     help: 'The version each arm of each model serves',

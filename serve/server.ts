@@ -34,8 +34,14 @@ export interface ServeOptions {
   bodyLimit: number;
   /** most rows in one predict request */
   maxRows: number;
-  /** per client address; null: no limit */
+  /** per client address; null: no limit (the default: see README, "Rate limits behind a proxy") */
   rateLimit: { perSecond: number; burst: number } | null;
+  /**
+   * addresses or CIDR ranges of the reverse proxies, load balancers or ingresses in front of this server: a request
+   * from one of them is counted against the client named in its X-Forwarded-For, any other against its own address.
+   * Empty: X-Forwarded-For is never believed (anyone can write it).
+   */
+  trustProxy?: string[];
   tokens: ServingTokens;
   /** how often the registry is read for alias moves and policy changes (ms) */
   watchMs: number;
@@ -69,6 +75,9 @@ const PolicyRequest = z.strictObject({
   by: z.string().trim().min(1, 'who changes it ("by")'),
   reason: z.string().trim().min(1, 'why ("reason")'),
 });
+
+/** Routes a rate limit never applies to. */
+const UNLIMITED = new Set(['/metrics', '/healthz', '/readyz']);
 
 class HttpError extends Error {
   constructor(
@@ -112,7 +121,14 @@ export async function startServer(
   });
   const limiter = opts.rateLimit ? new RateLimiter(opts.rateLimit.perSecond, opts.rateLimit.burst) : null;
 
-  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: false, return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit,
+    logger: false,
+    return503OnClosing: true,
+    // req.ip: the client X-Forwarded-For names, but only past proxies that are trusted (fastify's proxy-addr)
+    trustProxy: opts.trustProxy?.length ? opts.trustProxy : false,
+  });
+  let warnedForwarded = false;
   // JSON only: fastify would read text/plain bodies as strings; refused instead, with 415
   app.removeContentTypeParser('text/plain');
 
@@ -121,7 +137,18 @@ export async function startServer(
       reply.header('access-control-allow-origin', opts.corsOrigin);
       reply.header('vary', 'origin');
     }
-    if (limiter && !limiter.take(req.ip)) {
+    // health checks and scrapes come from the infrastructure, not from clients: never throttled
+    if (!limiter || UNLIMITED.has(req.url)) return;
+    if (!warnedForwarded && req.headers['x-forwarded-for'] !== undefined && req.ip === req.socket.remoteAddress) {
+      // every client behind that proxy is counted as one: say so once, as the README's rate-limit section does
+      warnedForwarded = true;
+      console.warn(
+        `[lumen] serve: requests from ${req.socket.remoteAddress} carry X-Forwarded-For, but that address is not a ` +
+          'trusted proxy (--trust-proxy): every client behind it shares one rate limit',
+      );
+    }
+    if (!limiter.take(req.ip)) {
+      metrics.throttled.inc({ reason: 'client-rate-limit' });
       reply.header('retry-after', '1');
       throw new HttpError(429, `too many requests from ${req.ip}: at most ${opts.rateLimit!.perSecond} per second`);
     }

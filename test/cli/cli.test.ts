@@ -370,6 +370,22 @@ describe('the lumen command line', () => {
       assert.equal(body.version, 1);
       assert.ok(['drizzle', 'fog', 'rain', 'snow', 'sun'].includes(body.predictions[0].class));
       assert.ok(Math.abs(Object.values(body.predictions[0].probabilities).reduce((a, b) => a + b, 0) - 1) < 1e-5);
+      // the defaults cap nothing: 3,000 requests from one address (what every client behind a proxy looks like), 16
+      // at a time, are all answered (a default of 1,000 a second per address refused most of them)
+      const statuses = new Map<number, number>();
+      const send = async (): Promise<void> => {
+        for (let i = 0; i < 3000 / 16; i++) {
+          const r = await fetch(`http://127.0.0.1:${port}/v1/models/seattle-weather/predict`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ date: '2015-06-01', precipitation: 0, temp_max: 25, temp_min: 14, wind: 3 }),
+          });
+          await r.arrayBuffer();
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, send));
+      assert.deepEqual([...statuses], [[200, 16 * Math.floor(3000 / 16)]]);
     } finally {
       serve.child.kill('SIGINT');
       assert.equal(await exited(serve.child), 0, serve.output());

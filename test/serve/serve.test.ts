@@ -651,15 +651,41 @@ describe('serving: the prediction API', () => {
     }
   });
 
-  it('rate limit per client, CORS off unless asked', async () => {
+  it('rate limit per client, counted in /metrics; X-Forwarded-For only from a trusted proxy; CORS off unless asked', async () => {
+    const throttled = async (server: RunningServer): Promise<number> => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/lumen_throttled_requests_total\{reason="client-rate-limit"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const burst = async (server: RunningServer, n: number, forwardedFor?: string): Promise<number[]> => {
+      const statuses = [];
+      for (let i = 0; i < n; i++) {
+        const headers: Record<string, string> = forwardedFor ? { 'x-forwarded-for': forwardedFor } : {};
+        statuses.push((await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows[0], headers)).status);
+      }
+      return statuses;
+    };
     const limited = await startServer(t.deps, options(t, { rateLimit: { perSecond: 5, burst: 5 } }));
     try {
-      const statuses = [];
-      for (let i = 0; i < 7; i++)
-        statuses.push((await call(limited, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).status);
-      assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
+      assert.deepEqual(await burst(limited, 7), [200, 200, 200, 200, 200, 429, 429]);
+      // nobody's header is believed without --trust-proxy: a forged X-Forwarded-For is the same client
+      assert.deepEqual(await burst(limited, 2, '203.0.113.9'), [429, 429]);
+      assert.equal(await throttled(limited), 4);
     } finally {
       await limited.close();
+    }
+    // behind a trusted proxy (this test's own address), each client it names has its own limit
+    const proxied = await startServer(
+      t.deps,
+      options(t, { rateLimit: { perSecond: 5, burst: 5 }, trustProxy: ['127.0.0.1/32'] }),
+    );
+    try {
+      assert.deepEqual(await burst(proxied, 6, '198.51.100.1'), [200, 200, 200, 200, 200, 429]);
+      assert.deepEqual(await burst(proxied, 6, '198.51.100.2'), [200, 200, 200, 200, 200, 429]);
+      // the right-most address the trusted proxy did not add is the client: a prefix a client wrote changes nothing
+      assert.deepEqual(await burst(proxied, 1, '10.9.9.9, 198.51.100.1'), [429]);
+      assert.equal(await throttled(proxied), 3);
+    } finally {
+      await proxied.close();
     }
     const res = await fetch(`${server.url}/healthz`, { headers: { origin: 'https://elsewhere.example' } });
     assert.equal(res.headers.get('access-control-allow-origin'), null);
