@@ -104,18 +104,27 @@ export async function startServer(
       metrics.batchRows.observe({ model, version: String(version) }, stats.rows);
       for (const w of stats.waits) metrics.queueWait.observe({ model, version: String(version) }, w / 1000);
     },
-    onRefused: async (model, version, reason) => {
-      const message = `${model} v${version} is not served: ${reason}. The version before it keeps serving.`;
+    onRefused: async (model, r) => {
+      const where = `${os.hostname()}:${opts.port}`;
+      const instead =
+        r.arm === 'champion'
+          ? r.instead === null
+            ? `Nothing is served for ${model} on ${where}: no earlier champion could be loaded either (predict answers 503).`
+            : `${model} v${r.instead}, an earlier champion, serves in its place on ${where} until v${r.version} can be trusted (lumen verify ${model}@${r.version}).`
+          : r.arm === 'canary'
+            ? `Its canary share goes to the champion${r.instead === null ? '' : ` v${r.instead}`}.`
+            : 'Nothing shadows the champion.';
+      const message = `${model} v${r.version} (${r.arm}) is not served: ${r.reason}. ${instead}`;
       console.error(`[lumen] serve: ${message}`);
       await deps.registry.recordAlert({
         model,
         severity: 'critical',
         kind: 'serving-refused',
         message,
-        details: { version },
+        details: { version: r.version, arm: r.arm, servingInstead: r.instead },
         workflowId: null,
         runId: null,
-        key: `serving-refused:${model}:v${version}:${os.hostname()}:${opts.port}`,
+        key: `serving-refused:${model}:${r.arm}:v${r.version}:${r.instead ?? 'none'}:${where}`,
       });
     },
   });
@@ -189,9 +198,24 @@ export async function startServer(
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = await host.readiness();
+    const why = (d: { model: string; champion: number; serving: number | null; reason: string }) => ({
+      model: d.model,
+      champion: d.champion,
+      serving: d.serving,
+      reason: d.reason,
+    });
+    if (r.unavailable.length) {
+      return reply.status(503).send({
+        status: 'unavailable',
+        unavailable: r.unavailable.map(why),
+        degraded: r.degraded.map(why),
+        waiting: r.waiting,
+      });
+    }
+    if (!r.ready) return reply.status(503).send({ status: 'loading', waiting: r.waiting });
     return reply
-      .status(r.ready ? 200 : 503)
-      .send(r.ready ? { status: 'ready' } : { status: 'loading', waiting: r.waiting });
+      .status(200)
+      .send(r.degraded.length ? { status: 'degraded', degraded: r.degraded.map(why) } : { status: 'ready' });
   });
   app.get('/metrics', async (_req, reply) => {
     for (const [model, s] of Object.entries(host.state())) {
@@ -207,6 +231,11 @@ export async function startServer(
     const { model } = req.params as { model: string };
     const state = host.state()[model];
     const served = host.served(model);
+    if (state?.degraded && !served) {
+      throw new HttpError(503, `${model} v${state.degraded.champion} cannot be served here: ${state.degraded.reason}`, {
+        degraded: state.degraded,
+      });
+    }
     if (!state || !served) throw new HttpError(404, `no model "${model}" is served here`);
     const r = served.record;
     const policy = await deps.registry.servingPolicy(model);
@@ -217,6 +246,7 @@ export async function startServer(
       shadow: state.shadow === null ? null : { version: state.shadow },
       policy: policy ?? { source: 'spec', policy: ServingPolicy.parse(r.spec.serving ?? {}) },
       refused: state.refused,
+      degraded: state.degraded,
       metrics: r.metrics,
       lineage: {
         registeredAt: r.createdAt,
@@ -246,6 +276,7 @@ export async function startServer(
     const started = performance.now();
     const result = await host.predict(model, rows, typeof key === 'string' ? key : undefined);
     if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);
+    if (result.kind === 'unavailable') throw new HttpError(503, result.reason);
     if (result.kind === 'invalid') {
       for (const p of result.problems) metrics.refusedRows.inc({ model, code: p.code });
       throw new HttpError(400, `${result.problems.length} value(s) break the contract of ${model}`, {

@@ -11,8 +11,14 @@ import { ServedVersion, type Output } from './version';
  * What one serving process serves: for every model with a champion, the champion — and, when the serving policy
  * says so, a canary and a shadow — each a verified, warmed-up version with its own micro-batcher. `sync` reads the
  * registry and swaps in what changed: the new version is loaded, verified and warmed first, then takes new
- * requests at once; requests already in flight finish on the old one, which is freed when the last leaves. A
- * version that fails to load is never served: the one before keeps serving, and a critical alert is raised.
+ * requests at once; requests already in flight finish on the old one, which is freed when the last leaves.
+ *
+ * A champion that cannot be trusted (bytes changed, a failed load check, a warm-up that disagrees with its
+ * evaluation) is never served. The model then serves the newest earlier champion that can be — the one already
+ * serving, or on a fresh start the champion history walked back — and says so: `degraded` in the state and in
+ * /readyz, and a critical alert naming what is served instead (or that nothing is). When no earlier champion loads
+ * either, the model is unavailable: predict answers 503 with the reason. Once the champion loads (its load check
+ * changed, e.g. `lumen verify` cleared it), it serves and the refusal is forgotten.
  */
 
 export type Arm = 'champion' | 'canary' | 'shadow';
@@ -31,14 +37,34 @@ interface ModelState {
   shadow: ArmState | null;
   /** versions that failed to load: why, and the load check on record then (retried when that changes) */
   refused: Map<number, { reason: string; check: string }>;
+  /** the registry's champion cannot be served: which, why, and what serves instead (null: nothing) */
+  degraded: Degraded | null;
+  /** refusals already reported (arm, version, reason, what serves instead) */
+  told: Set<string>;
+}
+
+/** A version an arm cannot serve, and what serves in its place (the champion: an earlier champion or nothing). */
+export interface Refusal {
+  arm: Arm;
+  version: number;
+  reason: string;
+  /** champion: the earlier champion serving instead (null: nothing); canary: the champion; shadow: null */
+  instead: number | null;
+}
+
+export interface Degraded {
+  champion: number;
+  reason: string;
+  /** the earlier champion serving in its place, or null: the model is unavailable here */
+  serving: number | null;
 }
 
 export interface HostOptions {
   batch: BatcherOptions;
   log: PredictionLog | null;
   onBatch?: (model: string, version: number, stats: BatchStats) => void;
-  /** how a refused version is reported (an alert); called once per model and version */
-  onRefused?: (model: string, version: number, reason: string) => Promise<void>;
+  /** how a version that cannot be served is reported (an alert); once per arm, version, reason and fallback */
+  onRefused?: (model: string, refusal: Refusal) => Promise<void>;
 }
 
 export interface Prediction {
@@ -49,6 +75,7 @@ export interface Prediction {
 
 export type PredictResult =
   | { kind: 'unknown-model' }
+  | { kind: 'unavailable'; reason: string }
   | { kind: 'invalid'; problems: RowProblem[] }
   | {
       kind: 'ok';
@@ -89,13 +116,28 @@ export class ModelHost {
     return this.syncing;
   }
 
-  /** Ready when every model that has a champion is serving one. */
-  async readiness(): Promise<{ ready: boolean; waiting: string[] }> {
+  /**
+   * Ready when every model that has a champion serves a version; `degraded` lists those serving an earlier champion
+   * in place of one that cannot be trusted, `unavailable` those that serve nothing for that reason, `waiting` those
+   * not loaded yet.
+   */
+  async readiness(): Promise<{
+    ready: boolean;
+    waiting: string[];
+    degraded: (Degraded & { model: string })[];
+    unavailable: (Degraded & { model: string })[];
+  }> {
     const waiting: string[] = [];
+    const degraded: (Degraded & { model: string })[] = [];
+    const unavailable: (Degraded & { model: string })[] = [];
     for (const m of await this.registry.listModels()) {
-      if (m.champion !== null && !this.models.get(m.model)?.champion) waiting.push(m.model);
+      if (m.champion === null) continue;
+      const state = this.models.get(m.model);
+      const d = state?.degraded;
+      if (d && d.champion === m.champion) (d.serving === null ? unavailable : degraded).push({ model: m.model, ...d });
+      else if (!state?.champion) waiting.push(m.model);
     }
-    return { ready: waiting.length === 0, waiting };
+    return { ready: waiting.length === 0 && unavailable.length === 0, waiting, degraded, unavailable };
   }
 
   /** What each model serves now. */
@@ -106,6 +148,7 @@ export class ModelHost {
       canary: { version: number; share: number } | null;
       shadow: number | null;
       refused: Record<number, string>;
+      degraded: Degraded | null;
     }
   > {
     const out: ReturnType<ModelHost['state']> = {};
@@ -115,6 +158,7 @@ export class ModelHost {
         canary: s.canary ? { version: s.canary.version.version, share: s.canary.share } : null,
         shadow: s.shadow?.version.version ?? null,
         refused: Object.fromEntries([...s.refused].map(([v, r]) => [v, r.reason])),
+        degraded: s.degraded,
       };
     }
     return out;
@@ -135,7 +179,12 @@ export class ModelHost {
    */
   async predict(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
     const state = this.models.get(model);
-    if (!state?.champion) return { kind: 'unknown-model' };
+    if (!state?.champion) {
+      const d = state?.degraded;
+      return d
+        ? { kind: 'unavailable', reason: `${model} v${d.champion} cannot be served here: ${d.reason}` }
+        : { kind: 'unknown-model' };
+    }
     const ids = rows.map(() => newPredictionId());
     const key = routingKey ?? ids[0];
     const chosen: { arm: Arm; state: ArmState } =
@@ -268,15 +317,20 @@ export class ModelHost {
           canary: null,
           shadow: null,
           refused: new Map(),
+          degraded: null,
+          told: new Set(),
         } satisfies ModelState);
       this.models.set(model, state);
       const policy = await this.policyOf(model, champion);
-      const champ = await this.armFor(model, state, champion, state.champion);
+      const champ =
+        (await this.armFor(model, state, champion, state.champion)) ?? (await this.fallback(model, state, champion));
       if (champ) this.replace(state, 'champion', champ, model);
+      await this.sayDegraded(model, state, champion);
       const canaryVersion = policy.canary && policy.canary.version !== champion ? policy.canary.version : null;
       if (canaryVersion === null) this.replace(state, 'canary', null, model);
       else {
         const arm = await this.armFor(model, state, canaryVersion, state.canary);
+        if (!arm) await this.sayRefused(model, state, 'canary', canaryVersion, state.champion?.version.version ?? null);
         if (arm && arm !== state.canary) {
           const canary: ModelState['canary'] = Object.assign(arm, { share: policy.canary!.share });
           this.replace(state, 'canary', canary, model);
@@ -287,6 +341,7 @@ export class ModelHost {
       if (shadowVersion === null) this.replace(state, 'shadow', null, model);
       else {
         const arm = await this.armFor(model, state, shadowVersion, state.shadow);
+        if (!arm) await this.sayRefused(model, state, 'shadow', shadowVersion, null);
         if (arm) this.replace(state, 'shadow', arm, model);
         else if (state.shadow?.version.version !== shadowVersion) this.replace(state, 'shadow', null, model);
       }
@@ -296,6 +351,54 @@ export class ModelHost {
       for (const arm of ['champion', 'canary', 'shadow'] as const) this.replace(state, arm, null, model);
       this.models.delete(model);
     }
+  }
+
+  /**
+   * The champion cannot be served: keep what serves now if it is an earlier champion, else load the newest earlier
+   * champion that loads (a fresh start after the champion's bytes were tampered with). Null: none can be served.
+   */
+  private async fallback(model: string, state: ModelState, champion: number): Promise<ArmState | null> {
+    if (state.champion && state.champion.version.version !== champion) return state.champion;
+    const history = (await this.registry.aliasHistory(model)).filter((e) => e.alias === 'champion');
+    const earlier: number[] = [];
+    for (const e of history.reverse()) {
+      const v = e.toVersion;
+      if (v !== null && v !== champion && !earlier.includes(v)) earlier.push(v);
+    }
+    for (const version of earlier) {
+      const arm = await this.armFor(model, state, version, null);
+      if (arm) return arm;
+    }
+    return null;
+  }
+
+  /** What serves for a model whose champion cannot be, said once per champion and fallback (the alert). */
+  private async sayDegraded(model: string, state: ModelState, champion: number): Promise<void> {
+    const serving = state.champion?.version.version ?? null;
+    if (serving === champion) {
+      state.degraded = null;
+      return;
+    }
+    const reason = state.refused.get(champion)?.reason;
+    if (reason === undefined) return; // not tried yet
+    state.degraded = { champion, reason, serving };
+    await this.sayRefused(model, state, 'champion', champion, serving);
+  }
+
+  /** A version refused for an arm, reported once per arm, version, reason and what serves instead. */
+  private async sayRefused(
+    model: string,
+    state: ModelState,
+    arm: Arm,
+    version: number,
+    instead: number | null,
+  ): Promise<void> {
+    const reason = state.refused.get(version)?.reason;
+    if (reason === undefined) return;
+    const key = `${arm}|${version}|${instead}|${reason}`;
+    if (state.told.has(key)) return;
+    state.told.add(key);
+    await this.options.onRefused?.(model, { arm, version, reason, instead });
   }
 
   /** The registry's policy for a model, or its champion's spec's, or champion only. */
@@ -327,6 +430,9 @@ export class ModelHost {
         throw new Error(`its load check failed (${record.loadCheck.at}): ${record.loadCheck.detail}`);
       }
       const served = await ServedVersion.load(this.store, record);
+      // trusted again (its load check changed, e.g. `lumen verify` cleared it): its refusals are forgotten
+      state.refused.delete(version);
+      for (const key of state.told) if (key.split('|')[1] === String(version)) state.told.delete(key);
       return {
         version: served,
         batcher: new MicroBatcher(
@@ -342,9 +448,7 @@ export class ModelHost {
         ),
       };
     } catch (err) {
-      const reason = (err as Error).message;
-      state.refused.set(version, { reason, check });
-      await this.options.onRefused?.(model, version, reason);
+      state.refused.set(version, { reason: (err as Error).message, check });
       return null;
     }
   }

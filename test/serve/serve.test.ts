@@ -419,7 +419,10 @@ describe('serving: the prediction API', () => {
       const alerts = await t.deps.registry.listAlerts(spec.name);
       assert.ok(
         alerts.some(
-          (a) => a.kind === 'serving-refused' && a.severity === 'critical' && /v2 is not served/.test(a.message),
+          (a) =>
+            a.kind === 'serving-refused' &&
+            a.severity === 'critical' &&
+            /v2 \(champion\) is not served: .* v1, an earlier champion, serves in its place/.test(a.message),
         ),
       );
     } finally {
@@ -439,6 +442,98 @@ describe('serving: the prediction API', () => {
         detail: 'restored',
         at: new Date().toISOString(),
       });
+      await server.host.sync();
+    }
+  });
+
+  it('a restart with a tampered champion serves the earlier champion, says so truly, and serves the champion again once it is restored and verified', async () => {
+    const weightsOf = (v: ModelVersion) => path.join(uriToPath(v.artifact.uri), 'weights.bin');
+    const flip = (file: string): Buffer => {
+      const good = fs.readFileSync(file);
+      const bad = Buffer.from(good);
+      bad[64] ^= 0x10;
+      fs.writeFileSync(file, bad);
+      return good;
+    };
+    const move = (to: number, requestId: string) =>
+      t.deps.registry.moveChampion({
+        model: spec.name,
+        to,
+        expectedChampion: 'any',
+        kind: 'promote',
+        actor: 'test',
+        reason: 'restart test',
+        requestId,
+        requireLoadCheck: true,
+      });
+    await move(v2.version, 'restart-v2');
+    const goodV2 = flip(weightsOf(v2));
+    let restarted = await startServer(t.deps, options(t));
+    try {
+      // v2 is champion but cannot be trusted: v1, the champion before it, serves, and everything says so
+      const ready = await call(restarted, 'GET', '/readyz');
+      assert.equal(ready.status, 200, JSON.stringify(ready.body));
+      assert.equal(ready.body.status, 'degraded');
+      const degraded = (ready.body as unknown as { degraded: { champion: number; serving: number; reason: string }[] })
+        .degraded[0];
+      assert.deepEqual([degraded.champion, degraded.serving], [v2.version, v1.version]);
+      assert.match(degraded.reason, /weights\.bin has sha256/);
+      assert.equal(
+        (await call(restarted, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).body.version,
+        v1.version,
+      );
+      const alert = (await t.deps.registry.listAlerts(spec.name)).find(
+        (a) => a.kind === 'serving-refused' && a.details.servingInstead === v1.version,
+      );
+      assert.ok(alert, 'a critical alert');
+      assert.match(
+        alert.message,
+        new RegExp(`v1, an earlier champion, serves in its place .* until v2 can be trusted`),
+      );
+
+      // restored and verified (a new passing load check): v2 serves, and nothing says it is refused any more
+      fs.writeFileSync(weightsOf(v2), goodV2);
+      await t.deps.registry.recordLoadCheck(spec.name, v2.version, {
+        passed: true,
+        detail: 'verified after restore',
+        at: new Date().toISOString(),
+      });
+      await restarted.host.sync();
+      assert.equal(
+        (await call(restarted, 'POST', `/v1/models/${spec.name}/predict`, rows[0])).body.version,
+        v2.version,
+      );
+      assert.deepEqual(await call(restarted, 'GET', '/readyz'), { status: 200, body: { status: 'ready' } });
+      const listed = (await call(restarted, 'GET', '/v1/models')).body as unknown as {
+        models: Record<string, { refused: object; degraded: unknown }>;
+      };
+      assert.deepEqual([listed.models[spec.name].refused, listed.models[spec.name].degraded], [{}, null]);
+    } finally {
+      fs.writeFileSync(weightsOf(v2), goodV2);
+      await restarted.close();
+    }
+
+    // neither champion can be trusted: the model is unavailable, and says why (503), not "loading" for ever
+    const goodV1 = flip(weightsOf(v1));
+    flip(weightsOf(v2));
+    restarted = await startServer(t.deps, options(t));
+    try {
+      const ready = await call(restarted, 'GET', '/readyz');
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.status, 'unavailable');
+      const predicted = await call(restarted, 'POST', `/v1/models/${spec.name}/predict`, rows[0]);
+      assert.equal(predicted.status, 503);
+      assert.match(String(predicted.body.error), /v2 cannot be served here: .*weights\.bin has sha256/);
+      assert.ok(
+        (await t.deps.registry.listAlerts(spec.name)).some(
+          (a) => a.kind === 'serving-refused' && /Nothing is served for/.test(a.message),
+        ),
+      );
+    } finally {
+      fs.writeFileSync(weightsOf(v1), goodV1);
+      fs.writeFileSync(weightsOf(v2), goodV2);
+      await restarted.close();
+      await move(v1.version, 'restart-back');
       await server.host.sync();
     }
   });
