@@ -12,7 +12,7 @@ import { Command } from 'commander';
 import { withDuckDB } from '../lib/data/duckdb';
 import { newPredictionId } from '../lib/serving/ids';
 import { snapshotLog } from '../lib/serving/log-segments';
-import { PredictionLog } from '../lib/serving/prediction-log';
+import { DEFAULT_LOG_OPTIONS, PredictionLog } from '../lib/serving/prediction-log';
 
 const HOUR = 3_600_000;
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const hour = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
   let clock = hour;
   try {
-    const log = new PredictionLog(root, { maxPending: 1_000_000, flushEveryMs: HOUR, retentionDays: 30 }, () => clock);
+    const log = new PredictionLog(root, { ...DEFAULT_LOG_OPTIONS, flushEveryMs: HOUR, retentionDays: 30 }, () => clock);
     let t = performance.now();
     for (let s = 0; s < segments; s++) {
       clock = hour + Math.floor((s * HOUR) / segments);

@@ -15,7 +15,7 @@ import { MonitorPolicy } from '../lib/monitor/policy';
 import { prng } from '../lib/rng';
 import { FeedbackStore } from '../lib/serving/feedback';
 import { newPredictionId } from '../lib/serving/ids';
-import { PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
+import { DEFAULT_LOG_OPTIONS, PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
 import { loadModelSpec, parseModelSpec } from '../lib/spec';
 import { repoRoot, tempHome, vegaPath } from '../test/support/env';
 import { trainAndRegister } from '../test/support/serving';
@@ -51,7 +51,7 @@ async function run(): Promise<void> {
     const rand = prng(5);
     const start = Date.now() - 3_600_000;
     const predictions = path.join(t.home, 'predictions');
-    const log = new PredictionLog(predictions, { maxPending: n, flushEveryMs: 3_600_000, retentionDays: 30 });
+    const log = new PredictionLog(predictions, { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 3_600_000, retentionDays: 30 });
     const ids: string[] = [];
     const delays: number[] = [];
     for (let i = 0; i < inputs.length; i += 50_000) {

@@ -15,7 +15,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { newPredictionId } from '../lib/serving/ids';
-import { PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
+import { DEFAULT_LOG_OPTIONS, PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../lib/spec';
 import { prng } from '../lib/rng';
 import { startDevServer } from '../tools/devserver';
@@ -93,7 +93,7 @@ async function run(): Promise<void> {
         });
       }
       const log = new PredictionLog(path.join(t.home, 'predictions'), {
-        maxPending: 10_000_000,
+        ...DEFAULT_LOG_OPTIONS,
         flushEveryMs: 3_600_000,
         retentionDays: 30,
       });

@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { Command } from 'commander';
 import { withDuckDB } from '../lib/data/duckdb';
 import { newPredictionId } from '../lib/serving/ids';
-import { PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
+import { DEFAULT_LOG_OPTIONS, PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
 import { prng } from '../lib/rng';
 
 function records(n: number, start: number): PredictionRecord[] {
@@ -46,7 +46,7 @@ async function run(): Promise<void> {
   try {
     // Lumen's log: appended in request-sized pieces, written every "second" (here: every 20,000 records)
     const log = new PredictionLog(path.join(dir, 'parquet'), {
-      maxPending: 1_000_000,
+      ...DEFAULT_LOG_OPTIONS,
       flushEveryMs: 3_600_000,
       retentionDays: 30,
     });

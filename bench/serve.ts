@@ -17,6 +17,7 @@ import { scoreFile } from '../lib/serving/batch';
 import { startServer, type ServeOptions } from '../serve/server';
 import { repoRoot, tempHome, vegaPath } from '../test/support/env';
 import { trainBenchFlightsModel } from '../test/support/serving';
+import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 
 interface Load {
   rps: number;
@@ -126,7 +127,7 @@ async function run(): Promise<void> {
     watchMs: 60_000,
     log: {
       root: path.join(t.home, 'predictions'),
-      options: { maxPending: 200_000, flushEveryMs: 1000, retentionDays: 1 },
+      options: { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 1000, retentionDays: 1 },
     },
     feedbackFile: path.join(t.home, 'feedback.sqlite'),
     corsOrigin: null,

@@ -32,6 +32,7 @@ import { CliError } from './errors';
 import { actor } from './identity';
 import { color, interactive } from './output';
 import { startTrainingPipeline } from './pipeline';
+import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 
 /**
  * `lumen demo --loop`: the whole loop, live, on six months of real 2001 flights, in about ten minutes.
@@ -285,7 +286,7 @@ class LoopDemo {
         watchMs: 2000,
         log: {
           root: path.join(this.home, 'predictions'),
-          options: { maxPending: 200_000, flushEveryMs: 1000, retentionDays: 30 },
+          options: { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 1000, retentionDays: 30 },
         },
         feedbackFile: path.join(this.home, 'predictions', 'feedback.sqlite'),
         corsOrigin: null,

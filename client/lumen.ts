@@ -485,6 +485,15 @@ export function buildProgram(): Command {
     .option('--watch-ms <ms>', 'how often the registry is read for alias moves', '2000')
     .option('--no-log', 'do not log predictions')
     .option('--log-retention-days <days>', 'days of prediction log kept', '30')
+    .addOption(
+      new Option(
+        '--log-fsync <when>',
+        'when logged predictions reach the disk: always (before each answer), interval, never (the OS decides)',
+      )
+        .choices(['always', 'interval', 'never'])
+        .default('interval'),
+    )
+    .option('--log-fsync-every-ms <ms>', 'with --log-fsync interval: how often', '1000')
     .option('--cors-origin <origin>', 'allow browser requests from this origin (default: CORS off)')
     .action(async (opts: import('./serve-command').ServeCommandOptions) =>
       (await import('./serve-command')).serveCommand(opts),

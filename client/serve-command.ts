@@ -3,6 +3,7 @@ import path from 'node:path';
 import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
+import type { FsyncPolicy } from '../lib/serving/log-wal';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 import { servingTokens } from '../lib/serving/tokens';
 import { startServer } from '../serve/server';
@@ -20,6 +21,8 @@ export interface ServeCommandOptions {
   watchMs: string;
   log: boolean;
   logRetentionDays: string;
+  logFsync: FsyncPolicy;
+  logFsyncEveryMs: string;
   corsOrigin?: string;
 }
 
@@ -72,6 +75,8 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
             options: {
               ...DEFAULT_LOG_OPTIONS,
               retentionDays: parseCount(opts.logRetentionDays, '--log-retention-days'),
+              fsync: opts.logFsync,
+              fsyncEveryMs: parseCount(opts.logFsyncEveryMs, '--log-fsync-every-ms'),
             },
           }
         : null,
@@ -94,7 +99,11 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   }
   if (Object.keys(state).length === 0) console.log('  no model has a champion yet: it is served as soon as one does');
   if (generated) console.log(`admin and feedback token: in ${generated} (or set LUMEN_ADMIN_TOKEN)`);
-  console.log(`predictions logged to ${opts.log ? path.join(paths.home, 'predictions') : 'nowhere (--no-log)'}`);
+  console.log(
+    opts.log
+      ? `predictions logged to ${path.join(paths.home, 'predictions')} (written ahead of each answer; fsync ${opts.logFsync})`
+      : 'predictions logged nowhere (--no-log)',
+  );
   await stopped;
   console.log('stopping: finishing requests in flight, writing the prediction log');
   await server.close();

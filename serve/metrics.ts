@@ -73,9 +73,11 @@ export class ServingMetrics {
 
   constructor(log: PredictionLog | null) {
     const gauges = [
-      ['pending', 'Prediction log records waiting to be written'],
-      ['dropped', 'Prediction log records dropped (the log was full, or a write failed) since start'],
-      ['written', 'Prediction log records written since start'],
+      ['pending', 'Prediction log records written ahead, not yet in a segment'],
+      ['dropped', 'Prediction log records it could not write ahead since start (their requests were refused with 503)'],
+      ['written', 'Prediction log records written into segments since start'],
+      ['failedFlushes', 'Write-ahead files that could not become segments yet since start (kept and tried again)'],
+      ['recovered', 'Records written ahead by processes that died, turned into segments by this one since start'],
       ['mergedSegments', 'Prediction log segments merged into hourly files since start'],
       ['failedMerges', 'Prediction log merges that failed since start (the segments stay and are read as they are)'],
     ] as const;

@@ -7,7 +7,7 @@ import type { BatcherOptions } from '../lib/serving/batcher';
 import { FeedbackStore } from '../lib/serving/feedback';
 import { ModelHost } from '../lib/serving/host';
 import { ServingPolicy } from '../lib/serving/policy';
-import { PredictionLog, type PredictionLogOptions } from '../lib/serving/prediction-log';
+import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } from '../lib/serving/prediction-log';
 import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
 import { ServingMetrics } from './metrics';
 import { RateLimiter } from './rate-limit';
@@ -94,6 +94,8 @@ export async function startServer(
   opts: ServeOptions,
 ): Promise<RunningServer> {
   const log = opts.log ? new PredictionLog(opts.log.root, opts.log.options) : null;
+  // what a process that died here answered becomes segments before this one answers anything
+  await log?.recover();
   log?.start();
   const metrics = new ServingMetrics(log);
   const feedback = new FeedbackStore(opts.feedbackFile);
@@ -171,6 +173,10 @@ export async function startServer(
   // what a client is told: the status and why, never a stack or a path on this machine
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof HttpError) return reply.status(err.status).send({ error: err.message, ...err.extra });
+    if (err instanceof PredictionLogUnavailable) {
+      // not answered: an answer the log cannot keep would be lost to the monitor and to feedback
+      return reply.status(503).send({ error: `${err.message}; the prediction was not answered` });
+    }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.status(413).send({ error: `body too large: at most ${opts.bodyLimit} bytes` });
     }

@@ -194,7 +194,7 @@ export class ModelHost {
     const served = chosen.state.version;
     const problems = served.rows.check(rows);
     if (problems.length) {
-      this.recordRefused(model, served.version, rows, ids, problems);
+      await this.recordRefused(model, served.version, rows, ids, problems);
       return { kind: 'invalid', problems };
     }
     const checked = rows as Record<string, unknown>[];
@@ -212,8 +212,9 @@ export class ModelHost {
       output: r.output,
       flags: r.flags.map((f) => ({ field: f.field, code: f.code, detail: f.detail })),
     }));
-    this.record(model, served.version, chosen.arm, checked, predictions, latencyMs);
     if (state.shadow) this.mirror(model, state.shadow, checked, ids);
+    // written ahead before it is answered: an answer the process dies right after is still in the log
+    await this.record(model, served.version, chosen.arm, checked, predictions, latencyMs);
     return {
       kind: 'ok',
       model,
@@ -239,7 +240,8 @@ export class ModelHost {
           output: r.output,
           flags: r.flags.map((f) => ({ field: f.field, code: f.code, detail: f.detail })),
         }));
-        this.record(model, version.version, 'shadow', rows, predictions, performance.now() - started);
+        // nobody waits for the shadow's answers; a failure to log them is the log's to count
+        void this.record(model, version.version, 'shadow', rows, predictions, performance.now() - started);
       })
       .catch((err: unknown) => console.error(`[lumen] shadow ${model} v${version.version}: ${(err as Error).message}`))
       .finally(() => version.leave());
@@ -252,8 +254,8 @@ export class ModelHost {
     rows: Record<string, unknown>[],
     predictions: Prediction[],
     latencyMs: number,
-  ): void {
-    if (!this.options.log) return;
+  ): Promise<void> {
+    if (!this.options.log) return Promise.resolve();
     const at = Date.now();
     const records: PredictionRecord[] = predictions.map((p, i) => {
       const o = p.output;
@@ -272,16 +274,22 @@ export class ModelHost {
         flags: p.flags.length ? p.flags.map((f) => ({ field: f.field, code: f.code })) : NO_FLAGS,
       };
     });
-    this.options.log.append(records);
+    return this.options.log.append(records);
   }
 
   /** Rows refused for breaking the contract, logged too: the monitor's error rate and what broke, per field. */
-  private recordRefused(model: string, version: number, rows: unknown[], ids: string[], problems: RowProblem[]): void {
-    if (!this.options.log) return;
+  private recordRefused(
+    model: string,
+    version: number,
+    rows: unknown[],
+    ids: string[],
+    problems: RowProblem[],
+  ): Promise<void> {
+    if (!this.options.log) return Promise.resolve();
     const at = Date.now();
     const byRow = new Map<number, RowProblem[]>();
     for (const p of problems) byRow.set(p.row, [...(byRow.get(p.row) ?? []), p]);
-    this.options.log.append(
+    return this.options.log.append(
       [...byRow].map(([row, list]) => ({
         id: ids[row],
         model,

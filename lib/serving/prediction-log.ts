@@ -2,13 +2,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sqlString, withDuckDB } from '../data/duckdb';
 import { logFiles, mergeClosedHours, newWriterToken, parquetScan, segmentName } from './log-segments';
+import {
+  goneWriters,
+  registerWriter,
+  removeWriter,
+  touchWriter,
+  trimToWholeLines,
+  walFiles,
+  WriteAhead,
+  type FsyncPolicy,
+  type WalFile,
+} from './log-wal';
 
 /**
  * Every prediction served, for the monitor: what came in, what went out, which version and arm answered, how
- * long it took, what was unusual about it. Appending is O(1) on the request path; a timer writes the records in
- * columnar segments (Parquet, one per model per flush) that DuckDB aggregates over millions of rows in well under a
- * second. Memory is bounded: when the writer falls behind by `maxPending` records, new ones are dropped and
- * counted, never queued without end.
+ * long it took, what was unusual about it. A record is written ahead before its answer leaves (lib/serving/log-wal.ts:
+ * one write per turn of the event loop for every request answered in it), so a process that dies loses nothing it
+ * answered; a timer turns the write-ahead files into columnar segments (Parquet, one per model per flush) that
+ * DuckDB aggregates over millions of rows in well under a second. Memory holds only the records of the current
+ * turn; what waits to become a segment waits on the disk.
  *
  * Layout: <root>/<model>/date=<YYYY-MM-DD>/<flush time>-<writer>-<n>.parquet; every few minutes the segments of
  * closed hours are merged, one file per writer and hour (lib/serving/log-segments.ts), so a month of traffic is
@@ -35,22 +47,37 @@ export interface PredictionRecord {
 }
 
 export interface PredictionLogOptions {
-  /** records held in memory at most; beyond, new records are dropped and counted */
-  maxPending: number;
-  /** how often pending records are written (ms) */
+  /** how often the write-ahead files become segments (ms) */
   flushEveryMs: number;
   /** days of segments kept (older date folders are deleted) */
   retentionDays: number;
+  /** when write-ahead files reach the disk (log-wal.ts): what a machine crash can cost */
+  fsync: FsyncPolicy;
+  /** `interval`: how often (ms) */
+  fsyncEveryMs: number;
 }
 
-export const DEFAULT_LOG_OPTIONS: PredictionLogOptions = { maxPending: 200_000, flushEveryMs: 1000, retentionDays: 30 };
+export const DEFAULT_LOG_OPTIONS: PredictionLogOptions = {
+  flushEveryMs: 1000,
+  retentionDays: 30,
+  fsync: 'interval',
+  fsyncEveryMs: 1000,
+};
+
+/** The log could not write a record ahead: the prediction must not be answered (it would be lost). */
+export class PredictionLogUnavailable extends Error {}
 
 export interface PredictionLogStats {
+  /** records written ahead, not yet in a segment */
   pending: number;
+  /** records the log could not write ahead (their requests were refused, not answered) */
   dropped: number;
   written: number;
   segments: number;
+  /** write-ahead files that could not become segments yet (they stay, and are tried again) */
   failedFlushes: number;
+  /** records of processes that died, turned into segments by this one */
+  recovered: number;
   /** segments merged into hourly files since start */
   mergedSegments: number;
   failedMerges: number;
@@ -122,23 +149,38 @@ class Lines {
   }
 }
 
+/** A group of records written ahead together: their answers wait for it. */
+interface Group {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 export class PredictionLog {
-  private pending = new Map<string, Lines>();
-  private pendingRecords = 0;
+  /** this turn's records, per model, as NDJSON bytes */
+  private staged = new Map<string, Lines>();
+  private group: Group | null = null;
   private readonly stats: PredictionLogStats = {
     pending: 0,
     dropped: 0,
     written: 0,
     segments: 0,
     failedFlushes: 0,
+    recovered: 0,
     mergedSegments: 0,
     failedMerges: 0,
   };
-  /** this process's token in its segments' names */
+  /** this process's token in its files' names */
   readonly writer = newWriterToken();
+  private readonly ahead: WriteAhead;
+  /** closed write-ahead files that are not segments yet, with their record counts (-1: not known) */
+  private closed: { file: WalFile; records: number }[] = [];
+  /** records in each open file */
+  private openRecords = new Map<string, number>();
   private lastMerge = -Infinity;
   private merging: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private sequence = 0;
   /** written chunks kept for reuse */
@@ -153,33 +195,103 @@ export class PredictionLog {
     private readonly now: () => number = Date.now,
   ) {
     fs.mkdirSync(root, { recursive: true });
+    registerWriter(root, this.writer);
+    this.ahead = new WriteAhead(root, this.writer, () => this.sequence++);
   }
 
+  /**
+   * Write segments every `flushEveryMs` and, with fsync `interval`, sync every `fsyncEveryMs`. Call `recover()`
+   * first: what processes that died wrote ahead becomes segments.
+   */
   start(): void {
     this.timer ??= setInterval(() => void this.flush(), this.options.flushEveryMs);
     this.timer.unref();
+    if (this.options.fsync === 'interval') {
+      this.syncTimer ??= setInterval(() => {
+        this.ahead.sync().catch((err: unknown) => {
+          console.error(`[lumen] prediction log: could not sync to the disk: ${(err as Error).message}`);
+        });
+      }, this.options.fsyncEveryMs);
+      this.syncTimer.unref();
+    }
   }
 
-  /** Queue records for writing; returns how many were dropped because the log is full. */
-  append(records: PredictionRecord[]): number {
-    const room = Math.max(0, this.options.maxPending - this.pendingRecords);
-    const dropped = Math.max(0, records.length - room);
-    for (let i = 0; i < records.length - dropped; i++) {
-      const r = records[i];
-      let lines = this.pending.get(r.model);
-      if (!lines) this.pending.set(r.model, (lines = new Lines(this.chunk)));
+  /**
+   * Log records; the promise settles once they are written ahead (and, with fsync `always`, on the disk): an answer
+   * must wait for it. It rejects with PredictionLogUnavailable when they could not be written (a full or read-only
+   * disk): the records are not logged, and their predictions must not be answered.
+   */
+  append(records: PredictionRecord[]): Promise<void> {
+    for (const r of records) {
+      let lines = this.staged.get(r.model);
+      if (!lines) this.staged.set(r.model, (lines = new Lines(this.chunk)));
       lines.push(this.line(r));
     }
-    this.pendingRecords += records.length - dropped;
-    this.stats.dropped += dropped;
-    return dropped;
+    if (!this.group) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // the shadow's records are logged without anyone waiting for them
+      done.catch(() => undefined);
+      this.group = { done, resolve, reject };
+      // every request answered in this turn joins the group: one write for all of them
+      setImmediate(() => void this.commit());
+    }
+    return this.group.done;
   }
 
   current(): PredictionLogStats {
-    return { ...this.stats, pending: this.pendingRecords };
+    let staged = 0;
+    for (const lines of this.staged.values()) staged += lines.records;
+    let open = 0;
+    for (const n of this.openRecords.values()) open += n;
+    const closed = this.closed.reduce((n, c) => n + Math.max(0, c.records), 0);
+    return { ...this.stats, pending: staged + open + closed };
   }
 
-  /** Write what is pending now (one segment per model); concurrent calls share one write. */
+  /** Write this turn's records ahead (the group commit); their answers go once it is done. */
+  private async commit(): Promise<void> {
+    const group = this.group;
+    const staged = this.staged;
+    this.group = null;
+    this.staged = new Map();
+    if (!group) return;
+    try {
+      for (const [model, lines] of staged) {
+        try {
+          this.ahead.write(model, lines.take());
+          this.openRecords.set(model, (this.openRecords.get(model) ?? 0) + lines.records);
+        } catch (err) {
+          let records = 0;
+          for (const l of staged.values()) records += l.records;
+          this.stats.dropped += records;
+          const e = err as NodeJS.ErrnoException;
+          throw new PredictionLogUnavailable(
+            `the prediction log cannot write to ${this.root} (${e.code ?? 'error'}: ${e.message})`,
+          );
+        } finally {
+          this.recycle(lines);
+        }
+      }
+      if (this.options.fsync === 'always') await this.ahead.sync();
+      group.resolve();
+    } catch (err) {
+      console.error(`[lumen] prediction log: ${(err as Error).message}`);
+      group.reject(
+        err instanceof PredictionLogUnavailable ? err : new PredictionLogUnavailable((err as Error).message),
+      );
+    }
+  }
+
+  private recycle(lines: Lines): void {
+    for (const b of lines.whole)
+      if (b.length === CHUNK_BYTES && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(b);
+  }
+
+  /** Turn what is written ahead into segments now (one per model); concurrent calls share one write. */
   flush(): Promise<void> {
     this.flushing ??= this.write().finally(() => {
       this.flushing = null;
@@ -187,12 +299,39 @@ export class PredictionLog {
     return this.flushing;
   }
 
+  /**
+   * Turn the write-ahead files of processes that are gone into segments (each once, whatever happened to the
+   * process that died), and forget those processes. `start` does it at every merge round too.
+   */
+  async recover(): Promise<number> {
+    let records = 0;
+    for (const writer of goneWriters(this.root, this.writer)) {
+      for (const file of walFiles(this.root, writer)) {
+        try {
+          records += await this.convert(file, true);
+        } catch (err) {
+          this.stats.failedFlushes++;
+          console.error(`[lumen] prediction log: could not recover ${file.path}: ${(err as Error).message}`);
+        }
+      }
+      if (walFiles(this.root, writer).length === 0) removeWriter(this.root, writer);
+    }
+    this.stats.recovered += records;
+    if (records)
+      console.log(`[lumen] prediction log: recovered ${records} records written ahead by processes that stopped`);
+    return records;
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
     this.timer = null;
+    this.syncTimer = null;
     await this.flush();
-    if (this.pendingRecords) await this.flush();
+    if (this.current().pending) await this.flush();
     await this.merging;
+    // a clean stop leaves nothing to recover: the token goes (unless a file could not be turned into a segment)
+    if (walFiles(this.root, this.writer).length === 0) removeWriter(this.root, this.writer);
   }
 
   /**
@@ -253,50 +392,80 @@ export class PredictionLog {
   }
 
   private async write(): Promise<void> {
-    if (this.pendingRecords === 0) return;
-    const byModel = this.pending;
-    this.pending = new Map();
-    this.pendingRecords = 0;
-    const now = this.now();
-    const day = new Date(now).toISOString().slice(0, 10);
-    for (const [model, lines] of byModel) {
-      const dir = path.join(this.root, model, `date=${day}`);
-      const name = segmentName(now, this.writer, this.sequence++);
-      const staged = path.join(dir, `.${name}.ndjson`);
-      const temp = path.join(dir, `.${name}`);
+    if (this.group) await this.commit();
+    const sync = this.options.fsync !== 'never';
+    for (const file of await this.ahead.rotate(sync)) {
+      this.closed.push({ file, records: this.openRecords.get(file.model) ?? -1 });
+      this.openRecords.delete(file.model);
+    }
+    const waiting = this.closed;
+    this.closed = [];
+    for (const c of waiting) {
       try {
-        fs.mkdirSync(dir, { recursive: true });
-        await fs.promises.writeFile(staged, lines.take());
-        // DuckDB turns the staged lines into Parquet on its own threads, off the event loop
-        const columns = `{${Object.entries(STAGED)
-          .map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`)
-          .join(', ')}}`;
-        await withDuckDB((con) =>
-          con.run(
-            `COPY (SELECT ${SEGMENT_COLUMNS} FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = ${columns}))
-               TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`,
-          ),
-        );
-        fs.renameSync(temp, path.join(dir, name));
-        this.stats.written += lines.records;
+        const records = await this.convert(c.file, false);
+        this.stats.written += records;
         this.stats.segments++;
       } catch (err) {
-        // the records are lost to the log, and said so; serving goes on
+        // the file stays, and is tried again at the next flush: nothing written ahead is dropped
         this.stats.failedFlushes++;
-        this.stats.dropped += lines.records;
+        this.closed.push(c);
         console.error(
-          `[lumen] prediction log: could not write ${lines.records} records of ${model}: ${(err as Error).message}`,
+          `[lumen] prediction log: could not turn ${c.file.path} into a segment (kept, tried again): ${(err as Error).message}`,
         );
-      } finally {
-        fs.rmSync(staged, { force: true });
-        fs.rmSync(temp, { force: true });
-        for (const b of lines.whole)
-          if (b.length === CHUNK_BYTES && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(b);
       }
     }
+    touchWriter(this.root, this.writer);
     this.expire();
     // beside the flushes, not in their way: an hour of heavy traffic takes a while to merge
-    if (!this.merging && this.now() - this.lastMerge >= MERGE_EVERY_MS) void this.merge();
+    if (!this.merging && this.now() - this.lastMerge >= MERGE_EVERY_MS) {
+      void this.merge();
+      void this.recover().catch((err: unknown) => {
+        console.error(`[lumen] prediction log: recovery failed: ${(err as Error).message}`);
+      });
+    }
+  }
+
+  /**
+   * One write-ahead file into one segment of the same writer and number, named by the time now; the file goes once
+   * the segment is in place (on the disk first, unless fsync is `never`). A file whose segment already exists (the
+   * process died between the two) just goes. Returns the records in the segment.
+   */
+  private async convert(file: WalFile, recovering: boolean): Promise<number> {
+    const modelDir = path.join(this.root, file.model);
+    if (segmentExists(modelDir, file.writer, file.seq)) {
+      fs.rmSync(file.path, { force: true });
+      return 0;
+    }
+    if (recovering) trimToWholeLines(file.path);
+    if (fs.statSync(file.path).size === 0) {
+      fs.rmSync(file.path, { force: true });
+      return 0;
+    }
+    const now = this.now();
+    const dir = path.join(modelDir, `date=${new Date(now).toISOString().slice(0, 10)}`);
+    const name = segmentName(now, file.writer, file.seq);
+    const temp = path.join(dir, `.${name}`);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      // DuckDB turns the lines into Parquet on its own threads, off the event loop
+      const columns = `{${Object.entries(STAGED)
+        .map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`)
+        .join(', ')}}`;
+      const rows = await withDuckDB(async (con) => {
+        const result = await con.run(
+          `COPY (SELECT ${SEGMENT_COLUMNS} FROM read_json(${sqlString(file.path)}, format = 'newline_delimited', columns = ${columns}))
+             TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`,
+        );
+        return Number(result.rowsChanged);
+      });
+      if (this.options.fsync !== 'never') syncFile(temp);
+      fs.renameSync(temp, path.join(dir, name));
+      if (this.options.fsync !== 'never') syncFile(dir);
+      fs.rmSync(file.path, { force: true });
+      return rows;
+    } finally {
+      fs.rmSync(temp, { force: true });
+    }
   }
 
   private expire(): void {
@@ -308,5 +477,28 @@ export class PredictionLog {
         if (date && date < cutoff) fs.rmSync(path.join(this.root, model.name, day), { recursive: true, force: true });
       }
     }
+  }
+}
+
+/** Whether a segment of this writer and number is in any of the model's day folders. */
+function segmentExists(modelDir: string, writer: string, seq: number): boolean {
+  if (!fs.existsSync(modelDir)) return false;
+  const suffix = `-${writer}-${seq}.parquet`;
+  for (const day of fs.readdirSync(modelDir, { withFileTypes: true })) {
+    if (!day.isDirectory() || day.name.startsWith('.')) continue;
+    if (fs.readdirSync(path.join(modelDir, day.name)).some((n) => n.endsWith(suffix) && !n.startsWith('.'))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Flush a file's (or a folder's) contents to the disk. */
+function syncFile(at: string): void {
+  const fd = fs.openSync(at, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,46 +15,12 @@ import {
   eventually,
   type TestHome,
 } from '../support/env';
-import { lumen } from '../support/cli';
+import { exited, lumen, startUntil } from '../support/cli';
 
 /**
  * The `lumen` command as people run it: the compiled bin (what set-up builds), in its own process, with its exit
  * code, its output and its errors. Each case here is a defect found by using it.
  */
-
-/** Start a long-running command and resolve once its output says `ready`. */
-function startUntil(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-  timeoutMs: number,
-): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'lumen.js'), ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs / 1000} s:\n${output}`)), timeoutMs);
-    const look = (d: Buffer): void => {
-      output += d.toString();
-      if (ready.test(output)) {
-        clearTimeout(timer);
-        resolve({ child, output: () => output });
-      }
-    };
-    child.stdout?.on('data', look);
-    child.stderr?.on('data', look);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before it was ready:\n${output}`)));
-  });
-}
-
-/** The exit code, or the signal that ended the process (as "SIGINT", say). */
-function exited(child: ChildProcess): Promise<number | string | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-}
 
 describe('the lumen command line', () => {
   let t: TestHome;

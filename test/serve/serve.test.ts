@@ -10,7 +10,7 @@ import { PREDICTION_ID } from '../../lib/serving/ids';
 import { adminTokenFile } from '../../lib/serving/tokens';
 import { registryActivities, type MoveChampionInput } from '../../activities/registry';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
+import { DEFAULT_LOG_OPTIONS, PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startServer, type RunningServer, type ServeOptions } from '../../serve/server';
 import { repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
@@ -77,7 +77,7 @@ describe('serving: the prediction API', () => {
       maxRows: 500,
       log: {
         root: path.join(t.home, 'predictions'),
-        options: { maxPending: 100_000, flushEveryMs: 200, retentionDays: 30 },
+        options: { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 200, retentionDays: 30 },
       },
       ...overrides,
     });
@@ -368,9 +368,9 @@ describe('serving: the prediction API', () => {
     assert.equal(Number(logged[2]), 0, 'no score');
   });
 
-  it('the prediction log under overload stays bounded and counts what it drops', async () => {
+  it('the prediction log keeps only a turn of records in memory: the rest waits on the disk, written ahead', async () => {
     const dir = path.join(t.home, 'overload');
-    const log = new PredictionLog(dir, { maxPending: 1000, flushEveryMs: 60_000, retentionDays: 1 });
+    const log = new PredictionLog(dir, { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 60_000, retentionDays: 1 });
     const record = (i: number): PredictionRecord => ({
       id: `01J${String(i).padStart(23, '0')}`,
       model: 'm',
@@ -384,11 +384,19 @@ describe('serving: the prediction API', () => {
       predicted: null,
       flags: [],
     });
-    const dropped = log.append(Array.from({ length: 5000 }, (_, i) => record(i)));
-    assert.equal(dropped, 4000);
-    assert.deepEqual([log.current().pending, log.current().dropped], [1000, 4000]);
+    for (let turn = 0; turn < 5; turn++)
+      await log.append(Array.from({ length: 1000 }, (_, i) => record(turn * 1000 + i)));
+    assert.deepEqual([log.current().pending, log.current().dropped], [5000, 0]);
+    const ahead = fs.readdirSync(path.join(dir, 'm')).filter((n) => n.startsWith('.wal-'));
+    assert.equal(ahead.length, 1, 'one write-ahead file for the model until the flush');
+    assert.equal(fs.readFileSync(path.join(dir, 'm', ahead[0]), 'utf8').split('\n').length - 1, 5000);
     await log.close();
-    assert.deepEqual([log.current().pending, log.current().written], [0, 1000]);
+    assert.deepEqual([log.current().pending, log.current().written], [0, 5000]);
+    assert.deepEqual(
+      fs.readdirSync(path.join(dir, 'm')).filter((n) => n.startsWith('.wal-')),
+      [],
+      'turned into a segment, the file goes',
+    );
   });
 
   it('a tampered artifact is refused, the version before keeps serving, and a critical alert is raised', async () => {

@@ -9,6 +9,7 @@ import { evaluationOptions, evaluateArtifact, loadHoldout, makeCanary } from '..
 import type { ModelVersion } from '../../lib/registry/types';
 import { loadModelSpec, parseModelSpec, specHash, type ModelSpec } from '../../lib/spec';
 import { trainOnDataset } from '../../lib/training';
+import { DEFAULT_LOG_OPTIONS } from '../../lib/serving/prediction-log';
 
 /**
  * The flights model the serving benchmarks serve (MLP 154→64→32→1): the example spec, one epoch on at most 100k
@@ -141,7 +142,7 @@ export function testServeOptions(home: string, token: string, overrides: Partial
     watchMs: 500,
     log: {
       root: path.join(home, 'predictions'),
-      options: { maxPending: 100_000, flushEveryMs: 500, retentionDays: 30 },
+      options: { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 500, retentionDays: 30 },
     },
     feedbackFile: path.join(home, 'predictions', 'feedback.sqlite'),
     corsOrigin: null,

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { withDuckDB } from '../../lib/data/duckdb';
 import { ORPHAN_GRACE_MS, logFiles, mergeClosedHours, snapshotLog } from '../../lib/serving/log-segments';
-import { PredictionLog, type PredictionRecord } from '../../lib/serving/prediction-log';
+import {
+  DEFAULT_LOG_OPTIONS,
+  PredictionLog,
+  PredictionLogUnavailable,
+  type PredictionRecord,
+} from '../../lib/serving/prediction-log';
+import { repoRoot } from '../support/env';
 
 const HOUR = 3_600_000;
 /** 10:00 UTC on a fixed day: segments are named by the log's clock, which the tests move */
@@ -184,7 +191,11 @@ describe('prediction log: what a segment holds', () => {
 
   it('a reader since a time opens only the days that can hold records made since, and misses none of them', async () => {
     let clock = Date.parse('2026-11-01T12:00:00Z');
-    const log = new PredictionLog(root, { maxPending: 1000, flushEveryMs: 60_000, retentionDays: 3650 }, () => clock);
+    const log = new PredictionLog(
+      root,
+      { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 60_000, retentionDays: 3650 },
+      () => clock,
+    );
     // ten days, two flushes of three records a day: at noon, and a second before midnight (written at once)
     for (let d = 0; d < 10; d++) {
       for (const at of [clock, clock + 12 * HOUR - 1000]) {
@@ -239,7 +250,11 @@ describe('prediction log: what a segment holds', () => {
 
   it('each flush holds its own records whole, in columns as recorded, though the buffers are reused', async () => {
     const at = Date.parse('2026-11-20T10:15:30.123Z');
-    const log = new PredictionLog(root, { maxPending: 100_000, flushEveryMs: 60_000, retentionDays: 3650 }, () => at);
+    const log = new PredictionLog(
+      root,
+      { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 60_000, retentionDays: 3650 },
+      () => at,
+    );
     // several megabytes a flush, so that the second and third flushes write into the first one's buffers; the
     // third is shorter, so stale bytes past its end would show as extra or broken lines
     const sizes = [12_000, 12_000, 3_000];
@@ -287,5 +302,117 @@ describe('prediction log: what a segment holds', () => {
       assert.equal(Number(row.flags), k % 5 === 0 ? 1 : 0);
     }
     await log.close();
+  });
+});
+
+describe('prediction log: what was answered survives the process that answered it', () => {
+  let root: string;
+  beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-log-'))));
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  async function ids(scan: string): Promise<string[]> {
+    return withDuckDB(async (con) =>
+      (await con.runAndReadAll(`SELECT id FROM ${scan}`)).getRowsJS().map((r) => String(r[0])),
+    );
+  }
+
+  for (const fsync of ['interval', 'always'] as const) {
+    it(`SIGKILL mid-traffic (fsync ${fsync}): every record acknowledged is in the log exactly once after recovery`, async function () {
+      this.timeout(120_000);
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/log-writer.ts', root, fsync], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const deadline = Date.now() + 60_000;
+      // long enough for segments to be written while it runs, and files written ahead to wait at the kill
+      while (out.split('\n').length < 20_000 || !fs.readdirSync(root).includes('m')) {
+        assert.ok(Date.now() < deadline, `the writer did not get going: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const acknowledged = out.split('\n').filter((line) => /^\d+-\d+-\d$/.test(line));
+      assert.ok(
+        fs.readdirSync(path.join(root, 'm')).some((n) => n.startsWith('.wal-')),
+        'records written ahead were waiting for a segment when it died',
+      );
+
+      const log = new PredictionLog(root);
+      const recovered = await log.recover();
+      assert.ok(recovered > 0);
+      const logged = await ids(log.scanOf('m'));
+      const counts = new Map<string, number>();
+      for (const id of logged) counts.set(id, (counts.get(id) ?? 0) + 1);
+      const missing = acknowledged.filter((id) => !counts.has(id));
+      assert.deepEqual(
+        missing.slice(0, 5),
+        [],
+        `${missing.length} of ${acknowledged.length} acknowledged records lost`,
+      );
+      assert.deepEqual([...counts].filter(([, n]) => n > 1).slice(0, 5), [], 'none twice');
+      assert.deepEqual(
+        fs.readdirSync(path.join(root, 'm')).filter((n) => n.startsWith('.wal-')),
+        [],
+        'no write-ahead file left',
+      );
+      assert.deepEqual(
+        fs.readdirSync(path.join(root, '.writers')),
+        [`${log.writer}.json`],
+        'the dead writer is forgotten',
+      );
+      // a second look finds nothing more to do
+      assert.equal(await log.recover(), 0);
+      await log.close();
+    });
+  }
+
+  it('a file written ahead whose segment is already there (died between the two) is not turned twice; a torn last line is cut', async () => {
+    const dead = new PredictionLog(root);
+    await dead.append([record(T0), record(T0)]);
+    await dead.flush();
+    const [segment] = logFiles(root, 'm');
+    const seq = Number(/-(\d+)\.parquet$/.exec(segment)![1]);
+    // as if it died after the segment's rename and before the file's removal; and a second, torn file
+    fs.writeFileSync(path.join(root, 'm', `.wal-${dead.writer}-${seq}.ndjson`), 'whatever was there\n');
+    const torn = `${JSON.stringify(record(T0))}\n${JSON.stringify(record(T0)).slice(0, 40)}`;
+    fs.writeFileSync(path.join(root, 'm', `.wal-${dead.writer}-${seq + 1}.ndjson`), torn);
+    const stale = new Date(Date.now() - 11 * 60_000);
+    fs.utimesSync(path.join(root, '.writers', `${dead.writer}.json`), stale, stale);
+
+    const log = new PredictionLog(root);
+    assert.equal(await log.recover(), 1, 'the torn file: its whole line');
+    assert.equal((await ids(log.scanOf('m'))).length, 3, 'two from the first segment, one whole line recovered');
+    assert.deepEqual(
+      fs.readdirSync(path.join(root, 'm')).filter((n) => n.startsWith('.wal-')),
+      [],
+    );
+    await log.close();
+  });
+
+  it('a disk that refuses the write: the records are refused (not answered), counted, and nothing half-written stays', async () => {
+    const log = new PredictionLog(root);
+    // the next file written ahead is the full device: the kernel answers ENOSPC
+    fs.mkdirSync(path.join(root, 'm'), { recursive: true });
+    fs.symlinkSync('/dev/full', path.join(root, 'm', `.wal-${log.writer}-0.ndjson`));
+    const original = console.error;
+    console.error = () => undefined;
+    try {
+      await assert.rejects(
+        log.append([record(T0), record(T0)]),
+        (e: unknown) => e instanceof PredictionLogUnavailable && /cannot write to .*ENOSPC/.test((e as Error).message),
+      );
+    } finally {
+      console.error = original;
+    }
+    assert.equal(log.current().dropped, 2);
+    fs.rmSync(path.join(root, 'm', `.wal-${log.writer}-0.ndjson`));
+    // space again: the next records go to a new file
+    await log.append([record(T0)]);
+    await log.close();
+    assert.equal(log.current().written, 1);
   });
 });
