@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     let t = performance.now();
     for (let s = 0; s < segments; s++) {
       clock = hour + Math.floor((s * HOUR) / segments);
-      log.append(
+      await log.append(
         Array.from({ length: per }, (_, i) => ({
           id: newPredictionId(clock),
           model: 'm',

@@ -75,7 +75,7 @@ async function run(): Promise<void> {
           flags: [],
         };
       });
-      log.append(part);
+      await log.append(part);
       await log.flush();
     }
     const feedback = new FeedbackStore(path.join(predictions, 'feedback.sqlite'));

@@ -130,7 +130,7 @@ async function run(): Promise<void> {
               flags: [],
             };
           });
-          log.append(records);
+          await log.append(records);
           if (i % 50 === 49 || i === n - 1) await log.flush();
         }
       }

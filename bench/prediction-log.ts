@@ -52,7 +52,7 @@ async function run(): Promise<void> {
     });
     let t = performance.now();
     for (let i = 0; i < n; i += 20_000) {
-      log.append(all.slice(i, i + 20_000));
+      await log.append(all.slice(i, i + 20_000));
       await log.flush();
     }
     const parquetWrite = (performance.now() - t) / 1000;

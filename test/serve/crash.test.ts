@@ -68,7 +68,7 @@ describe('serving crash: nothing answered is lost', () => {
           )
         )
           .getRowsJS()
-          .map((r) => [String(r[0]), Number(r[1])] as const),
+          .map((r) => [r[0] as string, Number(r[1])] as const),
       );
       const counts = new Map(logged);
       const lost = answered.filter((id) => !counts.has(id));

@@ -62,7 +62,7 @@ describe('prediction log: a closed hour of segments becomes one file', () => {
   /** `n` flushes of 3 records, a second apart */
   async function flushes(log: PredictionLog, n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
-      log.append([record(clock), record(clock), record(clock)]);
+      await log.append([record(clock), record(clock), record(clock)]);
       await log.flush();
       clock += 1000;
     }
@@ -200,7 +200,7 @@ describe('prediction log: what a segment holds', () => {
     for (let d = 0; d < 10; d++) {
       for (const at of [clock, clock + 12 * HOUR - 1000]) {
         clock = at;
-        log.append([record(at), record(at), record(at)]);
+        await log.append([record(at), record(at), record(at)]);
         await log.flush();
       }
       clock += 12 * HOUR + 1000;
@@ -261,7 +261,7 @@ describe('prediction log: what a segment holds', () => {
     const padding = 'é'.repeat(200); // more bytes than characters: the room a line needs is counted in bytes
     let n = 0;
     for (const size of sizes) {
-      log.append(
+      await log.append(
         Array.from({ length: size }, () => {
           const i = n++;
           return {
@@ -312,7 +312,7 @@ describe('prediction log: what was answered survives the process that answered i
 
   async function ids(scan: string): Promise<string[]> {
     return withDuckDB(async (con) =>
-      (await con.runAndReadAll(`SELECT id FROM ${scan}`)).getRowsJS().map((r) => String(r[0])),
+      (await con.runAndReadAll(`SELECT id FROM ${scan}`)).getRowsJS().map((r) => r[0] as string),
     );
   }
 
@@ -403,7 +403,7 @@ describe('prediction log: what was answered survives the process that answered i
     try {
       await assert.rejects(
         log.append([record(T0), record(T0)]),
-        (e: unknown) => e instanceof PredictionLogUnavailable && /cannot write to .*ENOSPC/.test((e as Error).message),
+        (e: unknown) => e instanceof PredictionLogUnavailable && /cannot write to .*ENOSPC/.test(e.message),
       );
     } finally {
       console.error = original;
