@@ -17,6 +17,7 @@ import { scoreFile } from '../lib/serving/batch';
 import { startServer, type ServeOptions } from '../serve/server';
 import { repoRoot, tempHome, vegaPath } from '../test/support/env';
 import { trainBenchFlightsModel } from '../test/support/serving';
+import type { FsyncPolicy } from '../lib/serving/log-wal';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 
 interface Load {
@@ -78,8 +79,10 @@ async function run(): Promise<void> {
     .option('--connections <n>', 'concurrent connections', '16')
     .option('--rounds <n>', 'measure the ceiling, micro-batching and the log off this many times, interleaved', '1')
     .option('--no-batch-scoring', 'skip lumen predict on 3M rows')
+    .option('--log-fsync <when>', "the prediction log's fsync policy: always, interval (the default), never", 'interval')
     .parse()
-    .opts<{ seconds: string; connections: string; rounds: string; batchScoring: boolean }>();
+    .opts<{ seconds: string; connections: string; rounds: string; batchScoring: boolean; logFsync: FsyncPolicy }>();
+  if (!['always', 'interval', 'never'].includes(opts.logFsync)) throw new Error(`--log-fsync: "${opts.logFsync}"?`);
   const rounds = Math.max(1, Number(opts.rounds));
   const seconds = Number(opts.seconds);
   const connections = Number(opts.connections);
@@ -127,7 +130,7 @@ async function run(): Promise<void> {
     watchMs: 60_000,
     log: {
       root: path.join(t.home, 'predictions'),
-      options: { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 1000, retentionDays: 1 },
+      options: { ...DEFAULT_LOG_OPTIONS, flushEveryMs: 1000, retentionDays: 1, fsync: opts.logFsync },
     },
     feedbackFile: path.join(t.home, 'feedback.sqlite'),
     corsOrigin: null,

@@ -128,14 +128,17 @@ export class WriteAhead {
   /** Close every open file, synced to the disk: they are ready to become segments. */
   async rotate(sync: boolean): Promise<WalFile[]> {
     while (this.syncing.size) await Promise.allSettled([...this.syncing]);
+    // taken out first: what is written from now on goes to new files
+    const files = [...this.files.values()];
+    this.files.clear();
     const closed: WalFile[] = this.retired;
     this.retired = [];
-    for (const f of this.files.values()) {
-      if (sync && f.dirty) fs.fdatasyncSync(f.fd);
+    for (const f of files) {
+      // in the thread pool: the event loop answers requests meanwhile
+      if (sync && f.dirty) await new Promise<void>((res, rej) => fs.fdatasync(f.fd, (e) => (e ? rej(e) : res())));
       fs.closeSync(f.fd);
       closed.push({ model: f.model, writer: f.writer, seq: f.seq, path: f.path });
     }
-    this.files.clear();
     return closed;
   }
 }
