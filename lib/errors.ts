@@ -68,3 +68,12 @@ export class ResourceLimitError extends LumenError {
 export class AccessDenied extends LumenError {
   readonly retryable = false;
 }
+
+/**
+ * Lumen could not write where it keeps its files: the disk is full, the volume read-only, a quota reached, the
+ * permission refused. Retryable — an operator can free space or remount, and the next attempt goes on — and said at
+ * the first occurrence (a critical alert: activities/store-failures.ts).
+ */
+export class StoreWriteError extends LumenError {
+  readonly retryable = true;
+}

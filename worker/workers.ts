@@ -1,5 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
+import { storeFailures } from '../activities/store-failures';
+import { removeOrphanedTemporaries } from '../lib/artifacts/temporary';
 import { loadAccessPolicy } from '../lib/access/policy';
 import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
@@ -56,7 +58,6 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     // Heartbeats reach the server at least this often (the SDK's default is 80% of the heartbeat timeout), so
     // the progress a dead worker made — a checkpoint, say — is known to the server within seconds.
     maxHeartbeatThrottleInterval: '2 seconds' as const,
-    ...(setup.activityInterceptors ? { interceptors: { activity: setup.activityInterceptors } } : {}),
   };
   const queues = {
     pipeline: setup.taskQueues?.pipeline ?? PIPELINE_QUEUE,
@@ -66,6 +67,10 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     ...setup.deps,
     temporal: setup.deps.temporal ?? temporalOps(setup.connection, common.namespace, queues),
   };
+  // what processes that died on this host left in the working folder
+  const orphans = removeOrphanedTemporaries(deps.store.root);
+  if (orphans) console.log(`[worker] removed ${orphans} temporary file(s) left by processes that stopped`);
+  const interceptors = { activity: [storeFailures(deps), ...(setup.activityInterceptors ?? [])] };
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {
     workers.push(
@@ -76,6 +81,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           ? { workflowBundle: setup.workflowBundle }
           : { workflowsPath: require.resolve('../workflows') }),
         activities: createPipelineActivities(deps),
+        interceptors,
         // every model's monitor sleeps here between checks: kept in the cache, a wake-up is one activation, not a
         // replay of its history (npm run bench:monitors: 1,000 monitors on one worker)
         maxCachedWorkflows: 2000,
@@ -88,6 +94,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...common,
         taskQueue: queues.training,
         activities: createTrainingActivities(deps),
+        interceptors,
         maxConcurrentActivityTaskExecutions: 1,
       }),
     );

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sha256File } from '../hash';
+import { makeFolder } from './write-failure';
 import {
   inside,
   LocalWorkingFolder,
@@ -43,7 +44,7 @@ export class FileArtifactStore extends LocalWorkingFolder implements ArtifactSto
     const digest = await sha256File(file);
     const bytes = fs.statSync(file).size;
     const dest = inside(this.root, kind, `${digest}${ext}`);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    makeFolder(path.dirname(dest));
     if (fs.existsSync(dest)) fs.rmSync(file);
     else fs.renameSync(file, dest);
     return { uri: pathToUri(dest), sha256: digest, bytes };
@@ -52,7 +53,7 @@ export class FileArtifactStore extends LocalWorkingFolder implements ArtifactSto
   async putDirectory(kind: string, dir: string): Promise<ArtifactRef> {
     const { digest, bytes } = await sealDirectory(dir);
     const dest = inside(this.root, kind, digest);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    makeFolder(path.dirname(dest));
     if (fs.existsSync(dest)) fs.rmSync(dir, { recursive: true, force: true });
     else fs.renameSync(dir, dest);
     return { uri: pathToUri(dest), sha256: digest, bytes };
@@ -60,7 +61,7 @@ export class FileArtifactStore extends LocalWorkingFolder implements ArtifactSto
 
   async writeNote(kind: string, name: string, value: unknown): Promise<void> {
     const file = inside(this.root, kind, `${name}.note.json`);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makeFolder(path.dirname(file));
     const tmp = this.tempPath('note');
     fs.writeFileSync(tmp, JSON.stringify(value));
     fs.renameSync(tmp, file);

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { ArtifactIntegrityError, SourceError } from '../errors';
 import { canonicalJson, sha256, sha256File } from '../hash';
+import { temporaryPath } from './temporary';
 
 /** A reference to an immutable artifact: where it is and what its bytes must hash to. Small enough for payloads. */
 export const ArtifactRef = z.object({
@@ -135,9 +135,7 @@ export abstract class LocalWorkingFolder {
   abstract putFile(kind: string, file: string, ext: string): Promise<ArtifactRef>;
 
   tempPath(hint = 'tmp'): string {
-    const dir = path.join(this.root, '.tmp');
-    fs.mkdirSync(dir, { recursive: true });
-    return path.join(dir, `${hint}-${randomUUID()}`);
+    return temporaryPath(this.root, hint);
   }
 
   async putJson(kind: string, value: unknown): Promise<ArtifactRef> {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { storeWriteError } from '../artifacts/write-failure';
 import { z } from 'zod';
 import { ArtifactRef, ArtifactStore } from '../artifacts';
 import { SourceError } from '../errors';
@@ -80,6 +81,9 @@ export async function snapshotSource(
     }));
   } catch (err) {
     fs.rmSync(tmp, { force: true });
+    // the store could not take the snapshot: a full or read-only disk, not a source that cannot be read
+    const write = storeWriteError(`the artifact store ${store.location}`, store.root, err, tmp);
+    if (write) throw write;
     throw new SourceError(`cannot read ${opened.format} source ${describeSource(source)}: ${firstLine(err)}`, {
       uri: source.uri,
       file,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { processRunning, processStart } from '../processes';
 
 /**
  * The prediction log's write-ahead files: what a serving process answered is appended here before the answer leaves
@@ -202,17 +203,6 @@ function writersDir(root: string): string {
   return path.join(root, '.writers');
 }
 
-/** When a process started, as the kernel counts it (Linux); null elsewhere. */
-function processStart(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command may hold spaces and parentheses: fields are counted after the last ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
 export function registerWriter(root: string, writer: string): void {
   fs.mkdirSync(writersDir(root), { recursive: true });
   const record: WriterRecord = { host: os.hostname(), pid: process.pid, started: processStart(process.pid) };
@@ -259,7 +249,7 @@ export function goneWriters(root: string, self: string, now = Date.now()): strin
         // half-written by a process that died creating it
       }
       if (!record || now - mtime > WRITER_STALE_MS) gone.add(writer);
-      else if (record.host === os.hostname() && !running(record)) gone.add(writer);
+      else if (record.host === os.hostname() && !processRunning(record.pid, record.started)) gone.add(writer);
     }
   }
   for (const f of walFiles(root)) {
@@ -271,14 +261,4 @@ export function goneWriters(root: string, self: string, now = Date.now()): strin
     }
   }
   return [...gone];
-}
-
-function running(record: WriterRecord): boolean {
-  try {
-    process.kill(record.pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by another user
-  }
-  const started = processStart(record.pid);
-  return record.started === null || started === null || started === record.started;
 }

@@ -17,10 +17,14 @@ export function spawnWorker(
   address = temporalAddress(),
   /** more environment, e.g. Temporal's TLS settings */
   extra: NodeJS.ProcessEnv = {},
+  /** a command the worker runs under, e.g. one that gives it a mount namespace (test/support/small-volume.ts) */
+  prefix: string[] = [],
 ): WorkerProcess {
+  const [command, ...prefixArgs] = prefix.length ? prefix : [process.execPath];
   const child = spawn(
-    process.execPath,
+    command,
     [
+      ...(prefix.length ? [...prefixArgs, process.execPath] : []),
       '--import',
       'tsx',
       'worker/main.ts',
