@@ -57,10 +57,14 @@ describe('store failures: a full or read-only artifact store is said at once, an
       { trainingTaskQueue: queues.training },
       queues.pipeline,
     );
-    const [alert] = await eventually('a critical alert', async () => {
-      const found = await alerts('store-read-only');
-      return found.length ? found : undefined;
-    }, 60_000);
+    const [alert] = await eventually(
+      'a critical alert',
+      async () => {
+        const found = await alerts('store-read-only');
+        return found.length ? found : undefined;
+      },
+      60_000,
+    );
     assert.equal(alert.severity, 'critical');
     assert.match(
       alert.message,
