@@ -94,7 +94,6 @@ const postgres: Backend = {
   open: async () => {
     if (!server) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-pg-'));
-      fs.chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user
       server = { pg: await startPostgres(path.join(dir, 'data')), dir };
     }
     const name = `registry_${++databases}`;
@@ -125,11 +124,13 @@ for (const backend of [sqlite, postgres]) {
   describe(`${backend.name} registry`, () => {
     let registry: Registry;
     let second: () => Promise<Registry>;
-    let cleanup: () => Promise<void>;
+    let cleanup: (() => Promise<void>) | undefined;
     beforeEach(async () => {
+      cleanup = undefined;
       ({ registry, second, cleanup } = await backend.open());
     });
-    afterEach(() => cleanup());
+    // when opening failed, its error is the one to see, not one of this hook's
+    afterEach(() => cleanup?.());
 
     it('numbers versions per model and keeps full lineage', async () => {
       const v1 = await registry.registerVersion(input('wf-1', 'a'));
