@@ -22,10 +22,15 @@ const NAME = /-h([0-9a-f]{8})p(\d+)s(\d+)-[0-9a-f-]{36}/;
 /** The temporary paths handed out within one piece of work. */
 const scope = new AsyncLocalStorage<Set<string>>();
 
+/** A name for something temporary this process makes, that says whose it is (`removeOrphansIn` reads it). */
+export function ownedName(hint: string): string {
+  return `${hint}-${OWNER}-${randomUUID()}`;
+}
+
 export function temporaryPath(root: string, hint: string): string {
   const dir = path.join(root, '.tmp');
   makeFolder(dir);
-  const at = path.join(dir, `${hint}-${OWNER}-${randomUUID()}`);
+  const at = path.join(dir, ownedName(hint));
   scope.getStore()?.add(at);
   return at;
 }
@@ -68,7 +73,11 @@ const FOREIGN_AFTER_MS = 24 * 3_600_000;
  * process), another host's once a day old. Returns how many were removed.
  */
 export function removeOrphanedTemporaries(root: string, now = Date.now()): number {
-  const dir = path.join(root, '.tmp');
+  return removeOrphansIn(path.join(root, '.tmp'), now);
+}
+
+/** Remove what processes that are gone left in a folder of owned names (`ownedName`); see above. */
+export function removeOrphansIn(dir: string, now = Date.now()): number {
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ownedName, removeOrphansIn } from '../artifacts/temporary';
 import { sqlString, withDuckDB } from '../data/duckdb';
 
 /**
@@ -124,11 +125,14 @@ export interface LogSnapshot {
 export function snapshotLog(root: string, model: string, sinceMs?: number): LogSnapshot | null {
   const readers = path.join(root, '.readers');
   fs.mkdirSync(readers, { recursive: true });
+  // a reader that died mid-check (its process gone) leaves its links: they go now, the others within the hour
+  removeOrphansIn(readers);
   removeStale(readers, HOUR_MS);
   for (let attempt = 0; ; attempt++) {
     const files = logFiles(root, model, sinceMs);
     if (files.length === 0) return null;
-    const dir = fs.mkdtempSync(path.join(readers, `${model}-`));
+    const dir = path.join(readers, ownedName(model));
+    fs.mkdirSync(dir);
     const close = (): void => fs.rmSync(dir, { recursive: true, force: true });
     try {
       files.forEach((file, i) => fs.linkSync(file, path.join(dir, `${String(i).padStart(7, '0')}.parquet`)));
