@@ -79,7 +79,11 @@ async function run(): Promise<void> {
     .option('--connections <n>', 'concurrent connections', '16')
     .option('--rounds <n>', 'measure the ceiling, micro-batching and the log off this many times, interleaved', '1')
     .option('--no-batch-scoring', 'skip lumen predict on 3M rows')
-    .option('--log-fsync <when>', "the prediction log's fsync policy: always, interval (the default), never", 'interval')
+    .option(
+      '--log-fsync <when>',
+      "the prediction log's fsync policy: always, interval (the default), never",
+      'interval',
+    )
     .parse()
     .opts<{ seconds: string; connections: string; rounds: string; batchScoring: boolean; logFsync: FsyncPolicy }>();
   if (!['always', 'interval', 'never'].includes(opts.logFsync)) throw new Error(`--log-fsync: "${opts.logFsync}"?`);
