@@ -167,7 +167,7 @@ export async function monitorStatusCommand(model: string, opts: { json?: boolean
       );
     }
     if (status.pending.length) console.log(`\n${status.pending.length} request(s) waiting to be acted on`);
-    if (status.dropped.total) {
+    if (status.dropped?.total) {
       const last = status.dropped.last!;
       console.log(
         color.yellow(

@@ -201,6 +201,8 @@ async function run(): Promise<void> {
     await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
       const monitor = client.workflow.getHandle<typeof modelMonitor>(monitorWorkflowId(spec.name));
       const by = { by: 'recorder', reason: 'recorded for the replay test' };
+      // a malformed move, dropped and counted at the edge (its handler must replay the same way)
+      await monitor.signal('championMoved', null);
       await monitor.signal(pauseSignal, { ...by, requestId: 'rec-pause' });
       await monitor.signal(checkNowSignal, { ...by, requestId: 'rec-check' });
       await monitor.executeUpdate(setPolicyUpdate, { args: [{ policy: { cooldownMinutes: 30 }, ...by }] });
@@ -218,8 +220,30 @@ async function run(): Promise<void> {
       index.push({
         file: named('monitor'),
         workflowId: monitorWorkflowId(spec.name),
-        scenario: 'monitor: started by a promotion, told of moves, paused, checked, policy changed, resumed, retrain and rollback asked',
+        scenario:
+          'monitor: started by a promotion, told of moves, a malformed signal dropped, paused, checked, policy changed, resumed, retrain and rollback asked',
       });
+      await monitor.terminate('recorded');
+
+      // the supervisor finds the model's monitor gone and starts it again
+      const supervisor = await client.workflow.start('monitorSupervisor', {
+        taskQueue: queues.pipeline,
+        workflowId: 'supervisor:recorded',
+        args: [{ everyMinutes: 0.02 }],
+      });
+      const restartedBy = Date.now() + 60_000;
+      while ((await monitor.describe()).status.name !== 'RUNNING') {
+        if (Date.now() > restartedBy) throw new Error('supervisor: the monitor was not started again within a minute');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await new Promise((r) => setTimeout(r, 3000)); // a round that finds it running
+      fs.writeFileSync(path.join(__dirname, named('supervisor')), `${historyToJSON(await supervisor.fetchHistory())}\n`);
+      index.push({
+        file: named('supervisor'),
+        workflowId: 'supervisor:recorded',
+        scenario: 'supervisor: a terminated monitor started again, then found running',
+      });
+      await supervisor.terminate('recorded');
       await monitor.terminate('recorded');
 
       // a scheduled run (content trained on already: skipped) and an inbox arrival
@@ -251,7 +275,7 @@ async function run(): Promise<void> {
       fs.writeFileSync(path.join(__dirname, named('inbox')), `${historyToJSON(await inbox.fetchHistory())}\n`);
       index.push({ file: named('inbox'), workflowId: inboxWorkflowId(spec.name), scenario: 'inbox: a file arrives, its pipeline starts, the file is cleared' });
       await inbox.terminate('recorded');
-      console.log(`recorded ${named('monitor')}, ${named('scheduled')}, ${named('inbox')}`);
+      console.log(`recorded ${named('monitor')}, ${named('supervisor')}, ${named('scheduled')}, ${named('inbox')}`);
     });
     const earlier = JSON.parse(fs.readFileSync(path.join(__dirname, 'index.json'), 'utf8')) as RecordedHistory[];
     const kept = earlier.filter((e) => !index.some((i) => i.file === e.file));

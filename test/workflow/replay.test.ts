@@ -8,7 +8,7 @@ import { workflowBundle } from '../support/env';
 
 const dir = path.join(__dirname, '..', 'histories');
 /** the tag of the histories recorded by the current workflow code (npm run record-histories -- <tag>) */
-const CURRENT = 'v4';
+const CURRENT = 'v5';
 const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as RecordedHistory[];
 
 describe('replay of saved workflow histories (determinism)', () => {
@@ -28,7 +28,16 @@ describe('replay of saved workflow histories (determinism)', () => {
     ]);
     assert.deepEqual(
       scenarios(current),
-      [...scenarios(first), 'untrusted-champion', 'verify', 'verify-cleared', 'monitor', 'scheduled', 'inbox'].sort(),
+      [
+        ...scenarios(first),
+        'untrusted-champion',
+        'verify',
+        'verify-cleared',
+        'monitor',
+        'supervisor',
+        'scheduled',
+        'inbox',
+      ].sort(),
     );
     for (const r of recorded) assert.ok(fs.existsSync(path.join(dir, r.file)), `${r.file} exists`);
     // the current code marks its pipelines with the search-attribute patch; the first recordings predate it
