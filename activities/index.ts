@@ -2,6 +2,7 @@ import { accessActivities } from './access';
 import { alertActivities } from './alert';
 import type { ActivityDeps } from './context';
 import { evaluateActivities } from './evaluate';
+import { governanceActivities } from './governance';
 import { inboxActivities } from './inbox';
 import { ingestActivities } from './ingest';
 import { monitorActivities } from './monitor';
@@ -23,6 +24,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...scheduleActivities(deps),
     ...inboxActivities(deps),
     ...accessActivities(deps),
+    ...governanceActivities(deps),
     ...checkpointActivities(deps),
   };
 }

@@ -34,7 +34,9 @@ export function monitorActivities(deps: ActivityDeps) {
     async monitorContext(input: { model: string }): Promise<MonitorContext> {
       const champion = await deps.registry.alias(input.model, 'champion');
       const record = champion === null ? undefined : await deps.registry.getVersion(input.model, champion);
-      const parsed = parseMonitorPolicy(record?.spec.monitor ?? {});
+      // the registered policy governs; a model from before registered policies has its champion's spec
+      const registered = await deps.registry.modelPolicy(input.model);
+      const parsed = parseMonitorPolicy(registered ? (registered.policy.monitor ?? {}) : (record?.spec.monitor ?? {}));
       if ('problems' in parsed) {
         // a spec is validated when it is loaded; a stored one that no longer parses is reported, not guessed at
         log.warn('the champion spec monitor section does not parse; defaults apply', { problems: parsed.problems });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { generateSigningKey, parsePublicKey, signingKeyFile } from '../lib/access/keys';
+import { escapeUnprintable, identityProblem } from '../lib/access/identity';
 import { loadAccessPolicy, roleOf } from '../lib/access/policy';
 import type { DecisionAction } from '../lib/access/statement';
 import { verifyDecision } from '../lib/access/verify';
@@ -61,6 +62,8 @@ export async function keysAddCommand(person: string, publicKeyFile: string, opts
   } catch (err) {
     throw new CliError(`cannot read ${publicKeyFile}: ${(err as Error).message}`);
   }
+  const badName = identityProblem(person);
+  if (badName) throw new CliError(`${escapeUnprintable(JSON.stringify(person))} is not a name: ${badName}`);
   const { pem, keyId } = parsePublicKey(text, publicKeyFile);
   const { registry } = await openRegistry();
   try {
@@ -153,11 +156,14 @@ export async function auditCommand(
         events.map((e) => [
           e.at.slice(0, 19).replace('T', ' '),
           e.action,
-          describeSubject(e.subject),
-          e.identity,
+          escapeUnprintable(describeSubject(e.subject)),
+          // a name nobody proved is shown as a claim, escaped so it cannot pose as another row
+          e.proof === 'signed' || e.proof === 'system'
+            ? escapeUnprintable(e.identity)
+            : `"${escapeUnprintable(e.identity)}" (claimed)`,
           e.proof === 'signed' ? `signed ${e.keyId?.slice(0, 8)}` : e.proof,
           paint[e.outcome](e.outcome),
-          e.detail.length > 100 ? `${e.detail.slice(0, 99)}…` : e.detail,
+          escapeUnprintable(e.detail.length > 100 ? `${e.detail.slice(0, 99)}…` : e.detail),
         ]),
       ),
     );

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { escapeUnprintable, identityProblem } from '../lib/access/identity';
 import { CliError } from './errors';
 
 /**
@@ -6,7 +7,11 @@ import { CliError } from './errors';
  * operating-system account running the command, else $USER. Never "unknown": a record without a name is refused.
  */
 export function actor(explicit?: string): string {
-  if (explicit?.trim()) return explicit.trim();
+  if (explicit !== undefined && explicit.trim()) {
+    const problem = identityProblem(explicit.trim());
+    if (problem) throw new CliError(`--actor ${escapeUnprintable(JSON.stringify(explicit))}: ${problem}`);
+    return explicit.trim();
+  }
   try {
     const name = os.userInfo().username;
     if (name) return name;

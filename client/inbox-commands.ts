@@ -9,9 +9,11 @@ import { LumenModel, LumenStage } from '../workflows/definitions';
 import { inboxStatusQuery, inboxWorkflowId, type InboxInput } from '../workflows/inbox-definitions';
 import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
-import { actor } from './identity';
 import { triggerSpec } from './sources';
 import { printJson, table } from './output';
+import { openRegistry } from './registry-commands';
+import { decideHere } from './signing';
+import { hashJson } from '../lib/hash';
 
 /** lumen inbox watch|status|stop: a folder whose arriving files train the model, each content once. */
 
@@ -30,8 +32,10 @@ export async function inboxWatch(
     trainingTaskQueue: taskQueues().training,
   };
   const config = clientConfig();
+  const workflowId = inboxWorkflowId(model);
+  // starting a watch is a decision: verified and audited here; the watcher checks it before its first scan
+  const by = await decideStanding(model, workflowId, 'watch', inboxContent(input), `watch ${dir}`, opts.actor);
   await withClient(async (client) => {
-    const workflowId = inboxWorkflowId(model);
     try {
       await client.workflow.start('inboxWatcher', {
         taskQueue: taskQueues().pipeline,
@@ -43,7 +47,7 @@ export async function inboxWatch(
           { key: LumenStage, value: 'watching' },
         ],
         staticSummary: `inbox of ${model}: ${dir}`.slice(0, 200),
-        staticDetails: `started by ${actor(opts.actor)}; every file that settles in ${dir} trains ${model} once per content`,
+        staticDetails: `started by ${by}; every file that settles in ${dir} trains ${model} once per content`,
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -85,14 +89,52 @@ export async function inboxStatus(model: string, opts: { json?: boolean }): Prom
 
 export async function inboxStop(model: string, opts: { reason?: string; actor?: string }): Promise<void> {
   await withClient(async (client) => {
+    const handle = client.workflow.getHandle(inboxWorkflowId(model));
     try {
-      await client.workflow
-        .getHandle(inboxWorkflowId(model))
-        .terminate(`stopped by ${actor(opts.actor)}${opts.reason ? `: ${opts.reason}` : ''}`);
+      await handle.describe();
+      const by = await decideStanding(model, handle.workflowId, 'stop', null, opts.reason ?? '', opts.actor);
+      await handle.terminate(`stopped by ${by}${opts.reason ? `: ${opts.reason}` : ''}`);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new CliError(`${model} has no inbox watcher`, EXIT.failed);
       throw err;
     }
     console.log(`${model}: inbox watcher stopped; files already there stay`);
   });
+}
+
+/** What a watch's verified start is bound to (the watcher checks the same, whatever else its input carries). */
+export function inboxContent(input: Pick<InboxInput, 'model' | 'dir' | 'spec'>): string {
+  return hashJson({ model: input.model, dir: input.dir, spec: input.spec });
+}
+
+/** Verify and audit a watch's start or stop; a start is recorded as standing, a stop revokes it. */
+async function decideStanding(
+  model: string,
+  workflowId: string,
+  change: 'watch' | 'stop',
+  content: string | null,
+  comment: string,
+  explicitActor: string | undefined,
+): Promise<string> {
+  const { registry } = await openRegistry();
+  try {
+    const verdict = await decideHere(
+      registry,
+      { action: 'inbox', model, subject: { workflowId, change, ...(content ? { content } : {}) }, comment },
+      { actor: explicitActor, usedAt: `cli inbox ${change} ${workflowId}` },
+    );
+    if (content) {
+      await registry.grant({
+        kind: 'inbox',
+        id: workflowId,
+        model,
+        contentSha256: content,
+        grantedBy: verdict.identity,
+        proof: verdict.proof,
+      });
+    } else await registry.revokeGrant('inbox', workflowId, verdict.identity);
+    return verdict.identity;
+  } finally {
+    registry.close();
+  }
 }

@@ -229,6 +229,29 @@ export function buildProgram(): Command {
     .action(async (model: string, opts: Parameters<typeof import('./access-commands').auditCommand>[1]) =>
       (await import('./access-commands')).auditCommand(model, opts),
     );
+  const policy = program
+    .command('policy')
+    .description(
+      'a model\'s registered policy: its gate, approvals and monitor, binding every run (README "Security")',
+    );
+  policy
+    .command('show')
+    .argument('<model>')
+    .option('--history', 'every version, who set it and why')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: Parameters<typeof import('./policy-commands').policyShow>[1]) =>
+      (await import('./policy-commands')).policyShow(model, opts),
+    );
+  policy
+    .command('set')
+    .description('register the next version of the policy (an admin, signed)')
+    .argument('<model>')
+    .requiredOption('--from <file>', 'JSON with "gate" and optionally "monitor", or a model spec (its sections)')
+    .requiredOption('--reason <text>', 'why (kept in the audit trail)')
+    .addOption(actorOption())
+    .action(async (model: string, opts: Parameters<typeof import('./policy-commands').policySet>[1]) =>
+      (await import('./policy-commands')).policySet(model, opts),
+    );
   program
     .command('alerts')
     .description('recent alerts')
@@ -455,6 +478,10 @@ export function buildProgram(): Command {
     .option('--shadow <version>', 'a version that sees every request, its answers only logged')
     .option('--no-shadow', 'stop the shadow')
     .requiredOption('--reason <text>', 'why (recorded)')
+    .option(
+      '--override <why>',
+      'let a version that failed its gate, was rejected or failed its load check take a canary share (audited)',
+    )
     .addOption(actorOption())
     .action(async (model: string, opts: Parameters<typeof import('./serving-commands').servingSet>[1]) =>
       (await import('./serving-commands')).servingSet(model, opts),

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { escapeUnprintable } from '../lib/access/identity';
 
 /**
  * How the CLI prints: tables and colour for a person at a terminal, plain aligned text when the output goes to a
@@ -31,7 +32,7 @@ export function table(head: string[], rows: Cell[][]): string {
       `table row ${ragged} has ${rows[ragged].length} cells for ${head.length} columns (${head.join(', ')})`,
     );
   }
-  const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '–' : String(c))));
+  const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '–' : printable(String(c)))));
   if (interactive) {
     const t = new Table({ head: head.map((h) => color.bold(h)), style: { head: [], border: [] } });
     t.push(...text);
@@ -44,6 +45,25 @@ export function table(head: string[], rows: Cell[][]): string {
       .join('  ')
       .trimEnd();
   return [line(head), ...text.map(line)].join('\n');
+}
+
+/** SGR colour sequences, as `color` writes them: kept; every other unprintable character is escaped. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const COLOUR = /\u001b\[[0-9;]*m/gu;
+
+/**
+ * A cell's text made safe for a terminal: a value from outside (a name, a comment, a reason) cannot move the
+ * cursor, start a new row or reorder text, because each control or bidirectional character is shown as its \u
+ * escape. The colours this program adds are kept.
+ */
+export function printable(text: string): string {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(COLOUR)) {
+    out += escapeUnprintable(text.slice(last, m.index)) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + escapeUnprintable(text.slice(last));
 }
 
 export function printJson(value: unknown): void {

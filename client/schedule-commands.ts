@@ -5,10 +5,12 @@ import { LumenModel, LumenStage } from '../workflows/definitions';
 import { scheduledRunWorkflowId, type ScheduledTrainingInput } from '../workflows/schedule-definitions';
 import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
-import { actor } from './identity';
 import { openRegistry } from './registry-commands';
 import { triggerSpec } from './sources';
 import { printJson, table } from './output';
+import { decideHere } from './signing';
+import { policyOfSpec, weakenings } from '../lib/access/model-policy';
+import { hashJson } from '../lib/hash';
 
 /**
  * lumen schedule create|list|show|pause|resume|trigger|delete: periodic training as Temporal Schedules. A run
@@ -54,7 +56,36 @@ export async function scheduleCreate(
     trainingTaskQueue: taskQueues().training,
     maxFailures: opts.maxFailures ? parseVersion(opts.maxFailures, '--max-failures') : 3,
   };
-  const by = actor(opts.actor);
+  // the creation is a decision: verified and audited here, and each run is checked against it (same content)
+  const { registry } = await openRegistry();
+  let by: string;
+  try {
+    const registered = spec ? await registry.modelPolicy(model) : null;
+    const loosened = registered ? weakenings(registered.policy, policyOfSpec(spec!)) : [];
+    if (loosened.length) {
+      throw new CliError(
+        `${opts.spec}: its runs would be refused: the spec would loosen the registered policy of ${model} ` +
+          `(v${registered!.version}): ${loosened.join('; ')}`,
+      );
+    }
+    const content = hashJson(input);
+    const verdict = await decideHere(
+      registry,
+      { action: 'schedule', model, subject: { scheduleId, change: 'create', content }, comment: opts.note ?? '' },
+      { actor: opts.actor, usedAt: `cli schedule create ${scheduleId}` },
+    );
+    by = verdict.identity;
+    await registry.grant({
+      kind: 'schedule',
+      id: scheduleId,
+      model,
+      contentSha256: content,
+      grantedBy: by,
+      proof: verdict.proof,
+    });
+  } finally {
+    registry.close();
+  }
   await withClient(async (client) => {
     try {
       await client.schedule.create({
@@ -174,8 +205,23 @@ export async function scheduleChange(
 ): Promise<void> {
   await withClient(async (client) => {
     const handle = client.schedule.getHandle(scheduleId);
-    await described(handle);
-    const note = `${kind} by ${actor(opts.actor)}${opts.reason ? `: ${opts.reason}` : ''}`;
+    const d = await described(handle);
+    const model = (d.action as { args?: ScheduledTrainingInput[] }).args?.[0]?.model ?? '*';
+    // a change of a schedule is a decision too: verified and audited; deleting one revokes what it was granted
+    const { registry } = await openRegistry();
+    let by: string;
+    try {
+      const verdict = await decideHere(
+        registry,
+        { action: 'schedule', model, subject: { scheduleId, change: kind }, comment: opts.reason ?? '' },
+        { actor: opts.actor, usedAt: `cli schedule ${kind} ${scheduleId}` },
+      );
+      by = verdict.identity;
+      if (kind === 'delete') await registry.revokeGrant('schedule', scheduleId, by);
+    } finally {
+      registry.close();
+    }
+    const note = `${kind} by ${by}${opts.reason ? `: ${opts.reason}` : ''}`;
     if (kind === 'pause') await handle.pause(note);
     else if (kind === 'resume') await handle.unpause(note);
     else if (kind === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);

@@ -1,10 +1,14 @@
+import crypto from 'node:crypto';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
 import { announceAliasMove } from '../lib/serving/notify';
 import { ServingPolicy } from '../lib/serving/policy';
 import { findAdminToken } from '../lib/serving/tokens';
-import { CliError, parseVersion } from './errors';
-import { actor } from './identity';
+import { CliError, EXIT, parseVersion } from './errors';
+import { signer } from './signing';
+import { changeServingPolicy } from '../lib/serving/change';
+import { loadAccessPolicy } from '../lib/access/policy';
+import { LumenError } from '../lib/errors';
 import { printJson } from './output';
 
 /** `lumen serving show|set`: how a model's traffic is split between champion, canary and shadow. */
@@ -40,6 +44,8 @@ export async function servingSet(
     share?: string;
     shadow?: string | false;
     reason: string;
+    /** why a version unfit for live traffic (failed gate, rejected, failed load check) may take a canary share */
+    override?: string;
     actor?: string;
   },
 ): Promise<void> {
@@ -62,13 +68,33 @@ export async function servingSet(
     let shadow = current.shadow;
     if (opts.shadow === false) shadow = null;
     else if (opts.shadow !== undefined) shadow = { version: parseVersion(opts.shadow, '--shadow') };
-    for (const arm of [canary, shadow]) {
-      if (arm && !(await registry.getVersion(model, arm.version))) {
-        throw new CliError(`${model} v${arm.version} is not registered (see: lumen models ${model})`);
-      }
-    }
     const policy = ServingPolicy.parse({ canary, shadow });
-    await registry.setServingPolicy(model, policy, actor(opts.actor), opts.reason);
+    // a decision like a promotion: signed with your key when you have one, verified, audited
+    const { by, sign } = signer(opts.actor);
+    const override = opts.override?.trim() || null;
+    const subject = {
+      canary: policy.canary ? `v${policy.canary.version} at ${policy.canary.share}` : null,
+      shadow: policy.shadow ? `v${policy.shadow.version}` : null,
+      override,
+    };
+    try {
+      await changeServingPolicy(
+        registry,
+        loadAccessPolicy(paths.home),
+        {
+          model,
+          policy,
+          by,
+          reason: opts.reason,
+          ...(override ? { override } : {}),
+          proof: sign({ action: 'serving', model, subject, comment: opts.reason }),
+        },
+        `cli serving set ${model} (${crypto.randomUUID()})`,
+      );
+    } catch (err) {
+      if (err instanceof LumenError) throw new CliError(err.message, EXIT.failed);
+      throw err;
+    }
     const told = await announceAliasMove(registry, findAdminToken(paths.home));
     console.log(
       `${model}: canary ${policy.canary ? `v${policy.canary.version} at ${(100 * policy.canary.share).toFixed(1)}%` : 'none'}, shadow ${policy.shadow ? `v${policy.shadow.version}` : 'none'}` +

@@ -1,7 +1,12 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { loadSigningKey, signClaim, signingKeyFile, type SigningKey } from '../lib/access/keys';
 import type { DecisionClaim, DecisionProof } from '../lib/access/statement';
-import { CliError } from './errors';
+import { loadAccessPolicy } from '../lib/access/policy';
+import { verifyDecision, type AccessVerdict } from '../lib/access/verify';
+import { lumenPaths } from '../lib/config';
+import type { Registry } from '../lib/registry/types';
+import { CliError, EXIT } from './errors';
 import { actor } from './identity';
 
 /**
@@ -31,4 +36,29 @@ export function signer(explicit?: string, env: NodeJS.ProcessEnv = process.env):
     );
   }
   return { by: key.person, key, sign: (claim) => signClaim(key, { ...claim, by: key.person }) };
+}
+
+/**
+ * A decision checked where the CLI runs, against the registry and access.json it shares with the workers (as key
+ * changes are): signed with the caller's key if they have one, verified (signature, key, role, freshness, replay),
+ * and put in the audit trail, accepted or refused. A refusal is a CliError with the reason; nothing is changed.
+ */
+export async function decideHere(
+  registry: Registry,
+  claim: Omit<DecisionClaim, 'proof' | 'by'>,
+  opts: { actor?: string; usedAt: string },
+): Promise<AccessVerdict> {
+  const { by, sign } = signer(opts.actor);
+  const verdict = await verifyDecision(
+    { ...claim, by, proof: sign(claim) },
+    {
+      registry,
+      policy: loadAccessPolicy(lumenPaths().home),
+      // one command is one use: the same statement again, from any command, is a replay
+      usedAt: `${opts.usedAt} (${crypto.randomUUID()})`,
+      workflowId: null,
+    },
+  );
+  if (!verdict.accepted) throw new CliError(`${claim.action} refused: ${verdict.reason}`, EXIT.failed);
+  return verdict;
 }

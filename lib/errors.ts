@@ -70,6 +70,14 @@ export class AccessDenied extends LumenError {
 }
 
 /**
+ * A run's spec would loosen the model's registered policy (its gate, approvals or monitor), or a run was started by a
+ * schedule or inbox watch no verified decision created: refused before any data is read.
+ */
+export class PolicyViolation extends LumenError {
+  readonly retryable = false;
+}
+
+/**
  * Lumen could not write where it keeps its files: the disk is full, the volume read-only, a quota reached, the
  * permission refused. Retryable — an operator can free space or remount, and the next attempt goes on — and said at
  * the first occurrence (a critical alert: activities/store-failures.ts).

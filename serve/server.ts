@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ArtifactStore } from '../lib/artifacts';
+import { identityProblem } from '../lib/access/identity';
+import { loadAccessPolicy } from '../lib/access/policy';
+import { proofProblem, type DecisionProof } from '../lib/access/statement';
+import { lumenPaths } from '../lib/config';
+import { AccessDenied, ConflictError, NotFoundError } from '../lib/errors';
+import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
 import { FeedbackStore } from '../lib/serving/feedback';
@@ -50,6 +57,8 @@ export interface ServeOptions {
   feedbackFile: string;
   /** allowed browser origin for CORS (default: none, CORS off) */
   corsOrigin: string | null;
+  /** where access.json is looked for (default: LUMEN_HOME) */
+  home?: string;
   /** the Temporal server the console's decisions go to, and its Web UI for links (default: the environment's) */
   temporal?: ClientConfig;
 }
@@ -72,8 +81,15 @@ const PolicyRequest = z.strictObject({
     .strictObject({ version: z.number().int().min(1) })
     .nullable()
     .optional(),
-  by: z.string().trim().min(1, 'who changes it ("by")'),
-  reason: z.string().trim().min(1, 'why ("reason")'),
+  by: z.string().superRefine((v, ctx) => {
+    const problem = identityProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `who changes it ("by"): ${problem}` });
+  }),
+  reason: z.string().trim().min(1, 'why ("reason")').max(10_000),
+  /** why a version unfit for live traffic may take a canary share */
+  override: z.string().trim().min(1).max(10_000).optional(),
+  /** the caller's signature of the decision (lumen's signing keys); required while access control is on */
+  proof: z.unknown().optional(),
 });
 
 /** Routes a rate limit never applies to. */
@@ -325,13 +341,30 @@ export async function startServer(
         parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
       );
     }
-    const { by, reason, ...policy } = parsed.data;
-    for (const arm of [policy.canary, policy.shadow]) {
-      if (arm && !(await deps.registry.getVersion(model, arm.version))) {
-        throw new HttpError(404, `${model} v${arm.version} is not registered`);
-      }
+    const { by, reason, override, proof, ...policy } = parsed.data;
+    const proofShape = proof === undefined ? null : proofProblem(proof);
+    if (proofShape) throw new HttpError(400, `proof: ${proofShape}`);
+    // the admin token lets a caller ask; the decision is still a person's, verified and audited under the name proven
+    try {
+      await changeServingPolicy(
+        deps.registry,
+        loadAccessPolicy(opts.home ?? lumenPaths().home),
+        {
+          model,
+          policy: ServingPolicy.parse(policy),
+          by,
+          reason,
+          ...(override ? { override } : {}),
+          ...(proof ? { proof: proof as DecisionProof } : {}),
+        },
+        `http serving ${model} (${randomUUID()})`,
+      );
+    } catch (err) {
+      if (err instanceof AccessDenied) throw new HttpError(403, err.message);
+      if (err instanceof NotFoundError) throw new HttpError(404, err.message);
+      if (err instanceof ConflictError) throw new HttpError(409, err.message);
+      throw err;
     }
-    await deps.registry.setServingPolicy(model, ServingPolicy.parse(policy), by, reason);
     await host.sync();
     return { model, state: host.state()[model] ?? null };
   });

@@ -182,6 +182,8 @@ export interface PipelineStatus {
   metrics?: Metrics;
   verdict?: GateVerdict;
   approval?: ApprovalStatus;
+  /** the registered model policy this run is held to */
+  policy?: { version: number; sha256: string };
   error?: string;
   steps: StepRecord[];
   /** a hyperparameter search under way: trials finished (or failed) of all */

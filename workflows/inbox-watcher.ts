@@ -2,6 +2,7 @@ import {
   ParentClosePolicy,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -22,6 +23,7 @@ import {
 } from './inbox-definitions';
 import { guardedSignal, noDroppedMessages } from './messages';
 import { scanRequestPayload } from './message-shapes';
+import { STANDING_GRANTS } from './scheduled-training';
 import { trainingPipeline } from './training-pipeline';
 
 const data = proxyActivities<PipelineActivities>(DATA_WORK);
@@ -66,6 +68,17 @@ export async function inboxWatcher(input: InboxInput): Promise<void> {
     { key: LumenStage, value: 'watching' },
   ]);
   const limit = input.historyLimit ?? 2000;
+  // its runs carry no signature of their own: they act for whoever's verified decision started this watch
+  let actsFor: string | null = null;
+  if (patched(STANDING_GRANTS)) {
+    const grant = await bookkeeping.checkGrant({
+      kind: 'inbox',
+      id: info.workflowId,
+      model: input.model,
+      content: { model: input.model, dir: input.dir, spec: input.spec },
+    });
+    actsFor = grant.actsFor;
+  }
   for (;;) {
     try {
       const scan = await data.scanInbox({ model: input.model, dir: input.dir, spec: input.spec });
@@ -82,7 +95,11 @@ export async function inboxWatcher(input: InboxInput): Promise<void> {
               {
                 spec: scan.spec!,
                 source: file.source,
-                options: { actor: `inbox ${input.dir}`, trainingTaskQueue: input.trainingTaskQueue },
+                options: {
+                  actor: `inbox ${input.dir}`,
+                  trainingTaskQueue: input.trainingTaskQueue,
+                  ...(actsFor ? { requestedBy: actsFor } : {}),
+                },
               },
             ],
             parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -1,6 +1,9 @@
 // lib/access/statement is pure (no I/O, no imports): a validator checks the signature block's shape with it
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { proofProblem, type DecisionProof } from '../lib/access/statement';
+// lib/access/identity is pure (no I/O, no imports): names are checked where they arrive
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
+import { identityProblem } from '../lib/access/identity';
 import type { ApprovalRequest, QuarantineRequest } from './definitions';
 import type { ChampionMovedEvent } from './monitor-definitions';
 import { UndecodablePayload } from './payload-converter';
@@ -48,6 +51,14 @@ function text(o: Record<string, unknown>, what: string, field: string, max: numb
   return v;
 }
 
+/** A person's (or a part of Lumen's) name: printable, bounded, no surrounding spaces (lib/access/identity). */
+function identity(o: Record<string, unknown>, what: string): string {
+  const v = text(o, what, 'by', MAX_IDENTITY);
+  const problem = identityProblem(v);
+  if (problem) throw new Error(`${what}: "by" is not a name: ${problem}`);
+  return v;
+}
+
 /**
  * The one argument a message carries: Temporal passes a handler every argument the sender put in, so two, or none,
  * is as wrong as one of the wrong kind.
@@ -74,7 +85,7 @@ export function approvalPayload(value: unknown): ApprovalRequest {
   return {
     version: o.version,
     artifactSha256: text(o, what, 'artifactSha256', 64),
-    by: text(o, what, 'by', MAX_IDENTITY),
+    by: identity(o, what),
     comment: text(o, what, 'comment', MAX_COMMENT),
     ...proof(o, what),
   };
@@ -85,7 +96,7 @@ export function quarantinePayload(value: unknown): QuarantineRequest {
   const o = fields(value, what, ['dataset', 'by', 'reason', 'proof']);
   return {
     dataset: text(o, what, 'dataset', 64),
-    by: text(o, what, 'by', MAX_IDENTITY),
+    by: identity(o, what),
     reason: text(o, what, 'reason', MAX_COMMENT),
     ...proof(o, what),
   };
@@ -106,7 +117,7 @@ export function policyPayload(value: unknown): {
   }
   return {
     policy: policy as Record<string, unknown>,
-    by: text(o, what, 'by', MAX_IDENTITY),
+    by: identity(o, what),
     reason: text(o, what, 'reason', MAX_COMMENT),
     ...proof(o, what),
   };
@@ -130,7 +141,7 @@ export function personPayload(value: unknown): {
     throw new Error(`${what}: "to" must be a version number (1, 2, …); got ${kind(o.to)}`);
   }
   return {
-    by: text(o, what, 'by', MAX_IDENTITY),
+    by: identity(o, what),
     reason: text(o, what, 'reason', MAX_COMMENT),
     requestId: text(o, what, 'requestId', MAX_ID),
     ...(o.to !== undefined ? { to: o.to } : {}),
@@ -173,7 +184,7 @@ export function championMovedPayload(value: unknown): ChampionMovedEvent {
     version: version('version', false)!,
     previous: version('previous', true),
     kind: o.kind,
-    by: text(o, what, 'by', MAX_IDENTITY),
+    by: identity(o, what),
     at,
   };
 }
@@ -184,7 +195,7 @@ export function scanRequestPayload(args: unknown[]): { by?: string; reason?: str
   if (args.length === 0 || (args.length === 1 && args[0] === undefined)) return {};
   const o = fields(single(args, what), what, ['by', 'reason']);
   return {
-    ...(o.by !== undefined ? { by: text(o, what, 'by', MAX_IDENTITY) } : {}),
+    ...(o.by !== undefined ? { by: identity(o, what) } : {}),
     ...(o.reason !== undefined ? { reason: text(o, what, 'reason', MAX_COMMENT) } : {}),
   };
 }

@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   ParentClosePolicy,
   executeChild,
+  patched,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -14,6 +15,12 @@ import type { ScheduledTrainingInput, ScheduledTrainingResult } from './schedule
 import { trainingPipeline } from './training-pipeline';
 
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
+
+/**
+ * Runs since this patch check that a verified decision created their schedule with this content (and acts for
+ * that person); runs before it replay without the check.
+ */
+export const STANDING_GRANTS = 'lumen-standing-grants';
 const data = proxyActivities<PipelineActivities>(DATA_WORK);
 
 /**
@@ -32,6 +39,17 @@ export async function scheduledTraining(input: ScheduledTrainingInput): Promise<
   const maxFailures = input.maxFailures ?? 3;
   let result: ScheduledTrainingResult;
   try {
+    // runs carry no signature of their own: they act for whoever's verified decision created the schedule as it is
+    let actsFor: string | null = null;
+    if (patched(STANDING_GRANTS)) {
+      const grant = await bookkeeping.checkGrant({
+        kind: 'schedule',
+        id: input.scheduleId,
+        model: input.model,
+        content: input,
+      });
+      actsFor = grant.actsFor;
+    }
     const plan = await data.planScheduledTraining({ model: input.model, source: input.source, spec: input.spec });
     const child = trainingWorkflowId(input.model, plan.fingerprint);
     try {
@@ -42,7 +60,11 @@ export async function scheduledTraining(input: ScheduledTrainingInput): Promise<
           {
             spec: plan.spec,
             source: plan.source,
-            options: { actor: `schedule ${input.scheduleId}`, trainingTaskQueue: input.trainingTaskQueue },
+            options: {
+              actor: `schedule ${input.scheduleId}`,
+              trainingTaskQueue: input.trainingTaskQueue,
+              ...(actsFor ? { requestedBy: actsFor } : {}),
+            },
           },
         ],
         parentClosePolicy: ParentClosePolicy.ABANDON,

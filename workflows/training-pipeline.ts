@@ -57,6 +57,12 @@ export const KEEP_CHECKPOINTS = 'lumen-checkpoints-until-recorded';
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
 /**
+ * Runs since this patch are held to the model's registered policy before they read any data (and record its version
+ * in lineage); runs before it replay without the check.
+ */
+export const REGISTERED_POLICY = 'lumen-registered-policy';
+
+/**
  * Runs started before the version, outcome and dataset search attributes existed replay without setting them;
  * every new run sets them (Temporal's patching: the marker is in the new histories only).
  */
@@ -133,6 +139,28 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       status.error = `start: ${messageOf(err)}`;
       setStage('failed');
       throw err;
+    }
+  }
+
+  // the model's registered policy binds every run, whatever started it: a spec may tighten it, never loosen it
+  let policy: { version: number; sha256: string } | undefined;
+  if (patched(REGISTERED_POLICY)) {
+    try {
+      const bound = await bookkeeping.bindModelPolicy({ spec, starter });
+      policy = { version: bound.version, sha256: bound.sha256 };
+      status.policy = policy;
+      if (bound.registeredNow)
+        log.info('registered the model policy', { model: spec.name, reason: bound.registeredNow });
+    } catch (err) {
+      status.error = `policy: ${messageOf(err)}`;
+      setStage('failed');
+      await alert('warning', 'policy-refused', `${spec.name}: run ${info.workflowId} refused: ${messageOf(err)}`);
+      throw ApplicationFailure.create({
+        message: status.error,
+        type: failureType(err),
+        nonRetryable: true,
+        cause: err as Error,
+      });
     }
   }
 
@@ -233,6 +261,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       lineage: {
         sourceDataset: ingested.sha256,
         contractHash: validation.contractHash,
+        ...(policy ? { policy } : {}),
         validation: {
           id: validation.validationId,
           outcome: validation.outcome,

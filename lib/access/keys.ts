@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AccessDenied } from '../errors';
+import { identityProblem } from './identity';
 import { statementText, type DecisionClaim, type DecisionProof } from './statement';
 
 /**
@@ -51,7 +52,8 @@ export function signingKeyFile(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Make a key pair for a person and write the signing key (mode 0600); refuses to overwrite one. */
 export function generateSigningKey(person: string, file: string): SigningKey {
-  if (!person.trim() || person.length > 200) throw new AccessDenied('a key needs the name of the person it is for');
+  const problem = identityProblem(person.trim());
+  if (problem) throw new AccessDenied(`a key needs the name of the person it is for: ${problem}`);
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
   const key: SigningKey = {
     person: person.trim(),
@@ -95,7 +97,7 @@ export function loadSigningKey(file: string): SigningKey {
   } catch (err) {
     throw new AccessDenied(`${file} is not a Lumen signing key (JSON): ${(err as Error).message}`);
   }
-  if (typeof parsed.person !== 'string' || typeof parsed.privateKey !== 'string') {
+  if (typeof parsed.person !== 'string' || typeof parsed.privateKey !== 'string' || identityProblem(parsed.person)) {
     throw new AccessDenied(`${file} is not a Lumen signing key: it needs "person" and "privateKey"`);
   }
   let privateKey: crypto.KeyObject;

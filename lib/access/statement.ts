@@ -18,7 +18,15 @@ export const ACTIONS = {
   reject: 'approver',
   promote: 'approver',
   alias: 'approver',
+  /** a model's traffic split (canary, shadow) */
+  serving: 'approver',
+  /** creating, changing or deleting a training schedule; starting or stopping an inbox watch */
+  schedule: 'operator',
+  inbox: 'operator',
+  /** a monitor's live policy */
   policy: 'admin',
+  /** a model's registered governing policy (gate, approvals, monitor) */
+  'model-policy': 'admin',
   'keys-add': 'admin',
   'keys-revoke': 'admin',
 } as const satisfies Record<string, Role>;

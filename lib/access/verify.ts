@@ -1,4 +1,5 @@
 import type { Registry } from '../registry/types';
+import { escapeUnprintable, identityProblem } from './identity';
 import { signatureHolds } from './keys';
 import { roleOf, type AccessPolicy } from './policy';
 import { ACTIONS, proofProblem, roleAllows, type DecisionClaim, type Role } from './statement';
@@ -61,6 +62,14 @@ async function judge(claim: DecisionClaim, ctx: VerifyContext): Promise<AccessVe
     reason,
   });
   if (!needed) return refuse(`"${String(claim.action)}" is not a decision Lumen knows`);
+  const badName = identityProblem(claim.by);
+  if (badName) {
+    // recorded as what it is: an unverified claim, escaped, never the text as sent
+    return {
+      ...refuse(`the name given is not one: ${badName}`),
+      identity: `(not a name: ${escapeUnprintable(String(claim.by)).slice(0, 120)})`,
+    };
+  }
   if (!claim.proof) {
     if (policy.enforce) {
       return refuse(

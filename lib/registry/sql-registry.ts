@@ -1,4 +1,5 @@
 import type { Sql, SqlDatabase } from './sql';
+import { policySha256, type ModelPolicy, type RegisteredModelPolicy } from '../access/model-policy';
 import type { ServingInstance, ServingPolicy, ServingPolicyRecord } from '../serving/policy';
 import type { DatasetRef } from '../data/snapshot';
 import type { ArtifactRef } from '../artifacts';
@@ -7,6 +8,8 @@ import type {
   AccessKey,
   AuditEvent,
   NewAuditEvent,
+  NewModelPolicy,
+  StandingGrant,
   MonitorActionRecord,
   ScheduleRunRecord,
   MonitorReportRecord,
@@ -224,6 +227,29 @@ export const MIGRATIONS = [
      workflow_id TEXT
    );
    CREATE INDEX audit_events_by_model ON audit_events (model, at);`,
+  `CREATE TABLE model_policies (
+     model TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     policy_json TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     set_by TEXT NOT NULL,
+     proof TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     at TEXT NOT NULL,
+     PRIMARY KEY (model, version)
+   );
+   CREATE TABLE standing_grants (
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     model TEXT NOT NULL,
+     content_sha256 TEXT NOT NULL,
+     granted_by TEXT NOT NULL,
+     proof TEXT NOT NULL,
+     at TEXT NOT NULL,
+     revoked_at TEXT,
+     revoked_by TEXT,
+     PRIMARY KEY (kind, id)
+   );`,
 ];
 
 interface VersionRow {
@@ -277,6 +303,30 @@ function toApproval(r: ApprovalRow): ApprovalRecord {
     decidedBy: r.decided_by,
     comment: r.comment,
     decidedAt: r.decided_at,
+  };
+}
+
+interface PolicyRow {
+  model: string;
+  version: number;
+  policy_json: string;
+  sha256: string;
+  set_by: string;
+  proof: RegisteredModelPolicy['proof'];
+  reason: string;
+  at: string;
+}
+
+function toPolicy(r: PolicyRow): RegisteredModelPolicy {
+  return {
+    model: r.model,
+    version: Number(r.version),
+    policy: JSON.parse(r.policy_json) as ModelPolicy,
+    sha256: r.sha256,
+    setBy: r.set_by,
+    proof: r.proof,
+    reason: r.reason,
+    at: r.at,
   };
 }
 
@@ -1128,6 +1178,106 @@ export class SqlRegistry implements Registry {
       });
       return (await this.keyRow(q, keyId))!;
     });
+  }
+
+  async modelPolicy(model: string): Promise<RegisteredModelPolicy | null> {
+    const row = await this.sql.get<PolicyRow>(
+      'SELECT * FROM model_policies WHERE model = ? ORDER BY version DESC LIMIT 1',
+      [model],
+    );
+    return row ? toPolicy(row) : null;
+  }
+
+  async modelPolicyHistory(model: string): Promise<RegisteredModelPolicy[]> {
+    const rows = await this.sql.all<PolicyRow>('SELECT * FROM model_policies WHERE model = ? ORDER BY version', [
+      model,
+    ]);
+    return rows.map(toPolicy);
+  }
+
+  async registerModelPolicy(entry: NewModelPolicy): Promise<RegisteredModelPolicy> {
+    return await this.sql.transaction(async (q): Promise<RegisteredModelPolicy> => {
+      const latest = await q.get<PolicyRow>(
+        'SELECT * FROM model_policies WHERE model = ? ORDER BY version DESC LIMIT 1',
+        [entry.model],
+      );
+      const current = latest ? toPolicy(latest) : null;
+      if ((current?.version ?? 0) !== entry.expectedVersion) {
+        throw new ConflictError(
+          current
+            ? `the policy of ${entry.model} is at v${current.version} (set by ${current.setBy} at ${current.at}), not v${entry.expectedVersion}: read it again (lumen policy show ${entry.model})`
+            : `${entry.model} has no registered policy yet, not v${entry.expectedVersion}`,
+        );
+      }
+      const sha256 = policySha256(entry.policy);
+      if (current && current.sha256 === sha256) return current;
+      const version = (current?.version ?? 0) + 1;
+      const at = now();
+      await q.run(
+        `INSERT INTO model_policies (model, version, policy_json, sha256, set_by, proof, reason, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [entry.model, version, JSON.stringify(entry.policy), sha256, entry.setBy, entry.proof, entry.reason, at],
+      );
+      await this.audit(q, {
+        model: entry.model,
+        action: 'policy-registered',
+        subject: { version, sha256 },
+        identity: entry.setBy,
+        proof: entry.proof,
+        outcome: 'applied',
+        detail: entry.reason,
+        workflowId: entry.workflowId,
+      });
+      return toPolicy(
+        (await q.get<PolicyRow>('SELECT * FROM model_policies WHERE model = ? AND version = ?', [
+          entry.model,
+          version,
+        ]))!,
+      );
+    });
+  }
+
+  async grant(entry: Omit<StandingGrant, 'at' | 'revokedAt' | 'revokedBy'>): Promise<StandingGrant> {
+    return await this.sql.transaction(async (q): Promise<StandingGrant> => {
+      await q.run(
+        `INSERT INTO standing_grants (kind, id, model, content_sha256, granted_by, proof, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (kind, id) DO UPDATE SET model = excluded.model, content_sha256 = excluded.content_sha256,
+             granted_by = excluded.granted_by, proof = excluded.proof, at = excluded.at, revoked_at = NULL,
+             revoked_by = NULL`,
+        [entry.kind, entry.id, entry.model, entry.contentSha256, entry.grantedBy, entry.proof, now()],
+      );
+      return (await this.grantRow(q, entry.kind, entry.id))!;
+    });
+  }
+
+  async standingGrant(kind: StandingGrant['kind'], id: string): Promise<StandingGrant | null> {
+    return await this.grantRow(this.sql, kind, id);
+  }
+
+  async revokeGrant(kind: StandingGrant['kind'], id: string, by: string): Promise<void> {
+    await this.sql.run(
+      'UPDATE standing_grants SET revoked_at = ?, revoked_by = ? WHERE kind = ? AND id = ? AND revoked_at IS NULL',
+      [now(), by, kind, id],
+    );
+  }
+
+  private async grantRow(q: Sql, kind: string, id: string): Promise<StandingGrant | null> {
+    const r = await q.get<Record<string, string | null>>('SELECT * FROM standing_grants WHERE kind = ? AND id = ?', [
+      kind,
+      id,
+    ]);
+    if (!r) return null;
+    return {
+      kind: r.kind as StandingGrant['kind'],
+      id: String(r.id),
+      model: String(r.model),
+      contentSha256: String(r.content_sha256),
+      grantedBy: String(r.granted_by),
+      proof: r.proof as StandingGrant['proof'],
+      at: String(r.at),
+      revokedAt: r.revoked_at,
+      revokedBy: r.revoked_by,
+    };
   }
 
   async useNonce(

@@ -1,3 +1,4 @@
+import type { ModelPolicy, RegisteredModelPolicy } from '../access/model-policy';
 import type { ArtifactRef } from '../artifacts';
 import type { ServingInstance, ServingPolicy, ServingPolicyRecord } from '../serving/policy';
 import type { DatasetRef } from '../data/snapshot';
@@ -9,6 +10,8 @@ export interface VersionLineage {
   /** the batch as ingested (the training data may be its good rows only) */
   sourceDataset: string;
   contractHash: string;
+  /** the registered model policy the run was held to (runs before registered policies: absent) */
+  policy?: { version: number; sha256: string };
   validation: {
     id: number;
     outcome: 'pass' | 'warn' | 'fail';
@@ -248,6 +251,33 @@ export interface AuditEvent {
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'> & { at?: string };
 
 /** The model registry and lineage store. SQLite is the embedded default; the interface is async for PostgreSQL. */
+export interface NewModelPolicy {
+  model: string;
+  policy: ModelPolicy;
+  expectedVersion: number;
+  setBy: string;
+  proof: RegisteredModelPolicy['proof'];
+  reason: string;
+  workflowId: string | null;
+}
+
+/**
+ * A schedule's or an inbox watch's creation, verified and audited once: each run it starts later is checked
+ * against it (same content, not revoked), since those runs carry no person's signature of their own.
+ */
+export interface StandingGrant {
+  kind: 'schedule' | 'inbox';
+  id: string;
+  model: string;
+  /** sha-256 of what was granted (the schedule's or watch's input, canonical JSON) */
+  contentSha256: string;
+  grantedBy: string;
+  proof: 'signed' | 'claimed';
+  at: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
 export interface Registry {
   recordDataset(dataset: DatasetRef, profile: ArtifactRef | null): Promise<void>;
   getDataset(sha256: string): Promise<DatasetRecord | undefined>;
@@ -325,6 +355,18 @@ export interface Registry {
    * a use from any other context is a replay, answered with where it was first used.
    */
   useNonce(nonce: string, keyId: string, context: string): Promise<{ fresh: boolean; context: string; at: string }>;
+  /** The model's governing policy in force (its latest version), or null before one is registered. */
+  modelPolicy(model: string): Promise<RegisteredModelPolicy | null>;
+  modelPolicyHistory(model: string): Promise<RegisteredModelPolicy[]>;
+  /**
+   * The next version of a model's policy, when the caller read `expectedVersion` (0: none yet); another version
+   * since is a ConflictError. The same policy again returns the current version unchanged. Audited.
+   */
+  registerModelPolicy(entry: NewModelPolicy): Promise<RegisteredModelPolicy>;
+  /** A verified decision that stands until revoked: a schedule or an inbox watch, bound to its content. */
+  grant(entry: Omit<StandingGrant, 'at' | 'revokedAt' | 'revokedBy'>): Promise<StandingGrant>;
+  standingGrant(kind: StandingGrant['kind'], id: string): Promise<StandingGrant | null>;
+  revokeGrant(kind: StandingGrant['kind'], id: string, by: string): Promise<void>;
   recordAudit(event: NewAuditEvent): Promise<AuditEvent>;
   listAudit(filter: { model?: string; since?: string; limit?: number }): Promise<AuditEvent[]>;
   announceServingInstance(instance: { id: string; url: string }): Promise<void>;

@@ -1,0 +1,32 @@
+/**
+ * Names of people as they enter Lumen (--actor, "by" in a signal, update or HTTP body, a key's owner): printable,
+ * at most 200 characters, no surrounding spaces. Terminal escapes, newlines and bidirectional overrides would let a
+ * name rewrite the line it is printed on (a forged audit row), so they are refused where a name enters and escaped
+ * wherever text from outside is printed.
+ */
+export const MAX_IDENTITY_LENGTH = 200;
+
+/** Control characters (C0, DEL, C1), line and paragraph separators, and bidirectional embeddings and overrides. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const UNPRINTABLE_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/** Why a name cannot be taken as someone's identity, or null when it can. */
+export function identityProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return 'a name must be text';
+  if (!name.trim()) return 'a name must not be empty';
+  if (name !== name.trim()) return 'a name must not start or end with spaces';
+  if (name.length > MAX_IDENTITY_LENGTH)
+    return `a name is at most ${MAX_IDENTITY_LENGTH} characters (${name.length} given)`;
+  const bad = UNPRINTABLE.exec(name);
+  if (bad) {
+    return `a name must be printable: character ${escapeUnprintable(bad[0])} at position ${bad.index + 1} is not`;
+  }
+  return null;
+}
+
+/** Text from outside made safe for a terminal line: each unprintable character shown as its \u escape. */
+export function escapeUnprintable(text: string): string {
+  return text.replace(UNPRINTABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,0 +1,90 @@
+import { escapeUnprintable, identityProblem } from '../access/identity';
+import type { AccessPolicy } from '../access/policy';
+import type { DecisionProof } from '../access/statement';
+import { verifyDecision, type AccessVerdict } from '../access/verify';
+import { AccessDenied, ConflictError, NotFoundError } from '../errors';
+import type { Registry } from '../registry/types';
+import { ServingPolicy } from './policy';
+
+export interface ServingChange {
+  model: string;
+  policy: ServingPolicy;
+  by: string;
+  reason: string;
+  /**
+   * Why a version that failed its gate, was rejected by a person or failed its load check may take live traffic
+   * anyway (a canary). Absent: such a version is refused. Shadow traffic is never answered, so needs none.
+   */
+  override?: string;
+  proof?: DecisionProof;
+}
+
+/**
+ * Change how a model's traffic is split — from the CLI or over HTTP, the same way: a person's decision (approver),
+ * signed when access control is on, verified and audited; a canary must be a version fit for live traffic unless the
+ * decision says why not (an override, audited with it); then the registry's serving policy is set under the proven
+ * name. Refusals are AccessDenied (who), NotFoundError (which version) or ConflictError (not fit), and change nothing.
+ */
+export async function changeServingPolicy(
+  registry: Registry,
+  access: AccessPolicy,
+  change: ServingChange,
+  usedAt: string,
+): Promise<AccessVerdict> {
+  const { model, policy } = change;
+  for (const arm of [policy.canary, policy.shadow]) {
+    if (arm && !(await registry.getVersion(model, arm.version))) {
+      throw new NotFoundError(`${model} v${arm.version} is not registered (see: lumen models ${model})`);
+    }
+  }
+  const unfit = policy.canary ? await unfitForTraffic(registry, model, policy.canary.version) : null;
+  const override = change.override?.trim() || null;
+  const subject = {
+    canary: policy.canary ? `v${policy.canary.version} at ${policy.canary.share}` : null,
+    shadow: policy.shadow ? `v${policy.shadow.version}` : null,
+    override,
+  };
+  if (unfit && !override) {
+    const refusal =
+      `${model} v${policy.canary!.version} may not take live traffic: ${unfit}. A canary of it needs an explicit ` +
+      `override saying why (--override "<why>", or "override" in the request), signed and audited with the change`;
+    await registry.recordAudit({
+      model,
+      action: 'serving',
+      subject,
+      identity: identityProblem(change.by)
+        ? `(not a name: ${escapeUnprintable(String(change.by)).slice(0, 120)})`
+        : change.by,
+      proof: change.proof ? 'signed' : 'claimed',
+      keyId: change.proof?.keyId ?? null,
+      outcome: 'refused',
+      detail: refusal,
+      workflowId: null,
+    });
+    throw new ConflictError(refusal);
+  }
+  const verdict = await verifyDecision(
+    { action: 'serving', model, subject, by: change.by, comment: change.reason, proof: change.proof },
+    { registry, policy: access, usedAt, workflowId: null },
+  );
+  if (!verdict.accepted) throw new AccessDenied(`serving refused: ${verdict.reason}`);
+  await registry.setServingPolicy(
+    model,
+    ServingPolicy.parse(policy),
+    verdict.identity,
+    override ? `${change.reason} (override: ${override})` : change.reason,
+  );
+  return verdict;
+}
+
+/** Why a version is not fit for live traffic, or null when it is: its gate, a person's rejection, its load check. */
+export async function unfitForTraffic(registry: Registry, model: string, version: number): Promise<string | null> {
+  const v = await registry.getVersion(model, version);
+  if (!v) return `v${version} is not registered`;
+  const verdict = (v.evaluation as { verdict?: { passed?: boolean; reason?: string } }).verdict;
+  if (verdict && verdict.passed !== true) return `it failed its gate (${verdict.reason ?? 'no reason recorded'})`;
+  const rejected = (await registry.listApprovals({ model, version })).find((a) => a.status === 'rejected');
+  if (rejected) return `it was rejected by ${rejected.decidedBy} at ${rejected.decidedAt}: ${rejected.comment}`;
+  if (v.loadCheck && !v.loadCheck.passed) return `it failed its load check (${v.loadCheck.detail})`;
+  return null;
+}
