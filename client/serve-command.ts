@@ -82,6 +82,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
         : null,
       feedbackFile: path.join(paths.home, 'predictions', 'feedback.sqlite'),
       corsOrigin: opts.corsOrigin ?? null,
+      home: paths.home,
     },
   );
   // listen before saying it is up: a Ctrl-C right after the message must stop it cleanly

@@ -55,7 +55,7 @@ function text(o: Record<string, unknown>, what: string, field: string, max: numb
 function identity(o: Record<string, unknown>, what: string): string {
   const v = text(o, what, 'by', MAX_IDENTITY);
   const problem = identityProblem(v);
-  if (problem) throw new Error(`${what}: "by" is not a name: ${problem}`);
+  if (problem) throw new Error(`${what}: "by" must be the identity of who asks: ${problem}`);
   return v;
 }
 

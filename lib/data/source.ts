@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { uriToPath, type ArtifactStore } from '../artifacts';
@@ -38,6 +39,27 @@ export interface SourceAccess {
   /** real paths of the directories sources may come from */
   roots: string[];
   schemes: string[];
+  /**
+   * real paths (files or folders) never read as a source, whatever the roots: the serving tokens, access.json, the
+   * signing key and the registry. A batch's content ends up in messages, reports and the console, so a secret read
+   * as one would be shown to whoever reads those.
+   */
+  secrets?: string[];
+}
+
+/** Lumen's own secrets for a home: see SourceAccess.secrets (paths as given; those that exist are resolved). */
+export function lumenSecrets(home: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const config = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  const candidates = [
+    path.join(home, 'serve'),
+    path.join(home, 'access.json'),
+    path.join(home, 'keys'),
+    path.join(config, 'lumen'),
+    ...(env.LUMEN_ACCESS ? [env.LUMEN_ACCESS] : []),
+    ...(env.LUMEN_KEY_FILE ? [env.LUMEN_KEY_FILE] : []),
+    ...[env.LUMEN_REGISTRY ?? path.join(home, 'registry.sqlite')].flatMap((db) => [db, `${db}-wal`, `${db}-shm`]),
+  ].map((p) => path.resolve(p));
+  return [...new Set(candidates.flatMap((p) => (fs.existsSync(p) ? [p, fs.realpathSync(p)] : [p])))];
 }
 
 /** the schemes Lumen can read at all */
@@ -60,7 +82,7 @@ export function sourceAccess(home = lumenPaths().home, env: NodeJS.ProcessEnv = 
         .map((s) => s.trim())
         .filter(Boolean)
     : READABLE_SCHEMES;
-  return { roots: [...new Set(roots)], schemes };
+  return { roots: [...new Set(roots)], schemes, secrets: lumenSecrets(home, env) };
 }
 
 /**
@@ -133,6 +155,12 @@ export function openSource(source: SourceRef, access: SourceAccess): OpenedSourc
         real !== resolved && inside(resolved)
           ? `it is a symbolic link to ${real}, outside the allowed source roots (${access.roots.join(', ')}; LUMEN_SOURCE_ROOTS)`
           : `${real} is outside the allowed source roots (${access.roots.join(', ')}; LUMEN_SOURCE_ROOTS)`,
+      );
+    }
+    const secret = (access.secrets ?? []).find((p) => real === p || real.startsWith(p + path.sep));
+    if (secret) {
+      refuse(
+        `${secret} holds Lumen's secrets (serving tokens, access.json, signing keys or the registry), never read as a source`,
       );
     }
     file = real;

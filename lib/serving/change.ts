@@ -1,4 +1,3 @@
-import { escapeUnprintable, identityProblem } from '../access/identity';
 import type { AccessPolicy } from '../access/policy';
 import type { DecisionProof } from '../access/statement';
 import { verifyDecision, type AccessVerdict } from '../access/verify';
@@ -44,29 +43,18 @@ export async function changeServingPolicy(
     shadow: policy.shadow ? `v${policy.shadow.version}` : null,
     override,
   };
-  if (unfit && !override) {
-    const refusal =
-      `${model} v${policy.canary!.version} may not take live traffic: ${unfit}. A canary of it needs an explicit ` +
-      `override saying why (--override "<why>", or "override" in the request), signed and audited with the change`;
-    await registry.recordAudit({
-      model,
-      action: 'serving',
-      subject,
-      identity: identityProblem(change.by)
-        ? `(not a name: ${escapeUnprintable(String(change.by)).slice(0, 120)})`
-        : change.by,
-      proof: change.proof ? 'signed' : 'claimed',
-      keyId: change.proof?.keyId ?? null,
-      outcome: 'refused',
-      detail: refusal,
-      workflowId: null,
-    });
-    throw new ConflictError(refusal);
-  }
+  // who decides is checked first (signature, key, role, freshness); then whether the canary is fit for traffic: a
+  // refusal for either is one audited verdict under the name as proven
+  const refusal =
+    unfit && !override
+      ? `${model} v${policy.canary!.version} may not take live traffic: ${unfit}. A canary of it needs an explicit ` +
+        `override saying why (--override "<why>", or "override" in the request), signed and audited with the change`
+      : null;
   const verdict = await verifyDecision(
     { action: 'serving', model, subject, by: change.by, comment: change.reason, proof: change.proof },
-    { registry, policy: access, usedAt, workflowId: null },
+    { registry, policy: access, usedAt, workflowId: null, ...(refusal ? { excluded: { [change.by]: refusal } } : {}) },
   );
+  if (!verdict.accepted && verdict.reason === refusal) throw new ConflictError(refusal);
   if (!verdict.accepted) throw new AccessDenied(`serving refused: ${verdict.reason}`);
   await registry.setServingPolicy(
     model,

@@ -146,6 +146,7 @@ export function testServeOptions(home: string, token: string, overrides: Partial
     },
     feedbackFile: path.join(home, 'predictions', 'feedback.sqlite'),
     corsOrigin: null,
+    home,
     ...overrides,
   };
 }

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
+import { describeFailure } from '../../client/format';
+import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
+import { policySet } from '../../client/policy-commands';
+import { generateSigningKey, signClaim, type SigningKey } from '../../lib/access/keys';
+import { policyOfSpec } from '../../lib/access/model-policy';
+import type { SourceRef } from '../../lib/data/source';
+import { hashJson } from '../../lib/hash';
+import { versionLineage } from '../../lib/lineage';
+import { startServer, type RunningServer } from '../../serve/server';
+import { parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { rejectCandidate, statusQuery, type PipelineStatus } from '../../workflows/definitions';
+import { scheduledRunWorkflowId, type ScheduledTrainingInput } from '../../workflows/schedule-definitions';
+import { tempHome, testClient, uniqueQueues, withWorkers, workflowBundle, type TestHome } from '../support/env';
+import { testServeOptions } from '../support/serving';
+import { weather, weatherYear, waitForStage } from '../support/weather';
+
+/**
+ * The holes an attacker found, each reproduced on a real server with access control on: a run's spec loosening the
+ * model's approval policy, a schedule nobody verified, traffic routed to a rejected version by an unproven name,
+ * a forged name in the audit trail. Each test failed before the fix it names.
+ */
+describe('governance: the registered policy binds every run and every route to traffic', () => {
+  let t: TestHome;
+  let client: Client;
+  const queues = uniqueQueues();
+  const keys: Record<string, SigningKey> = {};
+  const run = <T>(fn: () => Promise<T>): Promise<T> => withWorkers(t.deps, queues, ['pipeline', 'training'], fn);
+  const MODEL = 'weather-governed';
+  /** what the model's owners require: two approvers, neither the starter, better than the baseline */
+  const strict = parseModelSpec({
+    ...weather,
+    name: MODEL,
+    training: { ...weather.training, epochs: 4 },
+    gate: { approval: { required: 'always', timeout: '1h', approvers: 2, distinctFromStarter: true } },
+  });
+  /** the operator's copy: no approval, no baseline check, any change accepted */
+  const loose = parseModelSpec({
+    ...weather,
+    name: MODEL,
+    training: { ...weather.training, epochs: 4 },
+    gate: { beatBaseline: false, vsChampion: { minAbsoluteChange: -1 }, approval: { required: 'never' } },
+  });
+
+  before(async () => {
+    t = tempHome();
+    client = await testClient();
+    await workflowBundle();
+    fs.writeFileSync(
+      path.join(t.home, 'access.json'),
+      JSON.stringify({
+        roles: { ana: { '*': 'admin' }, bo: { '*': 'approver' }, eli: { '*': 'operator' }, dee: { '*': 'viewer' } },
+      }),
+    );
+    for (const person of ['ana', 'bo', 'eli', 'dee']) {
+      const key = generateSigningKey(person, path.join(t.home, 'keys', `${person}.json`));
+      keys[person] = key;
+      await t.deps.registry.addKey({ keyId: key.keyId, person, publicKeyPem: key.publicKeyPem, addedBy: 'ana' });
+    }
+  });
+  after(async () => {
+    await client.connection.close();
+    t.cleanup();
+  });
+
+  const start = (spec: ModelSpec, source: SourceRef, key: SigningKey): Promise<StartedPipeline> =>
+    startTrainingPipeline(
+      client,
+      spec,
+      source,
+      { trainingTaskQueue: queues.training },
+      queues.pipeline,
+      (workflowId) => ({
+        actor: key.person,
+        proof: signClaim(key, {
+          action: 'start',
+          model: spec.name,
+          subject: { workflowId },
+          by: key.person,
+          comment: '',
+        }),
+      }),
+    );
+  const failure = async (started: StartedPipeline): Promise<string> => {
+    const e = await started.handle.result().catch((err: unknown) => err);
+    assert.ok(e instanceof WorkflowFailedError, `the run failed (it ended ${JSON.stringify(e)?.slice(0, 200)})`);
+    return describeFailure(e);
+  };
+
+  it("a run's spec may not loosen the registered policy, whoever starts it: the CLI, a schedule (verified or not)", async () => {
+    await run(async () => {
+      // the owners' first run registers the policy (v1) and waits for two approvers
+      const first = await start(strict, weatherYear(2012), keys.ana);
+      const waiting: PipelineStatus = await waitForStage(first, 'awaiting_approval', 120_000);
+      assert.deepEqual(waiting.policy?.version, 1);
+      const registered = await t.deps.registry.modelPolicy(MODEL);
+      assert.equal(registered?.policy.gate.approval.approvers, 2);
+      assert.deepEqual(registered?.policy, JSON.parse(JSON.stringify(policyOfSpec(strict))));
+
+      // an operator, properly signed in, with the loosened copy: refused before any data is read, every field named
+      const attempt = await start(loose, weatherYear(2013), keys.eli);
+      const why = await failure(attempt);
+      for (const field of [
+        /gate\.beatBaseline: false where the registered policy has true/,
+        /gate\.vsChampion\.minAbsoluteChange: -1 where the registered policy has 0/,
+        /gate\.approval\.required: never where the registered policy has always/,
+        /gate\.approval\.approvers: 1 where the registered policy has 2/,
+        /gate\.approval\.distinctFromStarter: false where the registered policy has true/,
+      ]) {
+        assert.match(why, field);
+      }
+      assert.equal((await attempt.handle.query(statusQuery)).dataset, undefined, 'no data was read');
+
+      // a schedule made straight on the Temporal server (no verified decision): its runs are refused
+      const schedule = async (scheduleId: string, spec: ModelSpec, source: SourceRef) => {
+        const input: ScheduledTrainingInput = {
+          scheduleId,
+          model: MODEL,
+          source,
+          spec,
+          trainingTaskQueue: queues.training,
+          maxFailures: 3,
+        };
+        const handle = await client.schedule.create({
+          scheduleId,
+          spec: { intervals: [{ every: '1 day' }] },
+          action: {
+            type: 'startWorkflow',
+            workflowType: 'scheduledTraining',
+            args: [input],
+            taskQueue: queues.pipeline,
+            workflowId: scheduledRunWorkflowId(scheduleId),
+          },
+          policies: { overlap: ScheduleOverlapPolicy.SKIP },
+          state: { paused: true },
+        });
+        return { handle, input };
+      };
+      const ranOnce = async (scheduleId: string) => {
+        const by = Date.now() + 120_000;
+        for (;;) {
+          const [r] = await t.deps.registry.listScheduleRuns(scheduleId, 1);
+          if (r) return r;
+          if (Date.now() > by) throw new Error(`${scheduleId}: no run recorded within 2 minutes`);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+      };
+      const rogue = await schedule(`governed-rogue-${queues.pipeline}`, loose, weatherYear(2014));
+      await rogue.handle.trigger();
+      const refused = await ranOnce(rogue.handle.scheduleId);
+      assert.equal(refused.ok, false);
+      assert.match(refused.detail, /no verified decision created schedule .*access control on/);
+
+      // verified and audited as created by eli (an operator may create one), but its spec is the loosened copy
+      const granted = await schedule(`governed-granted-${queues.pipeline}`, loose, weatherYear(2015));
+      await t.deps.registry.grant({
+        kind: 'schedule',
+        id: granted.handle.scheduleId,
+        model: MODEL,
+        contentSha256: hashJson(granted.input),
+        grantedBy: 'eli',
+        proof: 'signed',
+      });
+      await granted.handle.trigger();
+      const loosened = await ranOnce(granted.handle.scheduleId);
+      assert.equal(loosened.ok, false);
+      assert.match(loosened.detail, /would loosen the registered policy of weather-governed/);
+      await rogue.handle.delete();
+      await granted.handle.delete();
+
+      // the owners' run still needs its two approvers; nothing else was trained or promoted
+      assert.equal((await first.handle.query(statusQuery)).stage, 'awaiting_approval');
+      assert.deepEqual(
+        (await t.deps.registry.listVersions(MODEL)).map((v) => v.workflowId),
+        [first.workflowId],
+      );
+      assert.equal(await t.deps.registry.alias(MODEL, 'champion'), null);
+      const alerts = await t.deps.registry.listAlerts(MODEL, 50);
+      assert.ok(alerts.some((a) => a.kind === 'policy-refused' && /would loosen/.test(a.message)));
+
+      // a person rejects the candidate (it is used below as a version that must not take live traffic)
+      const { version, artifactSha256 } = waiting.approval!;
+      const comment = 'not on my watch';
+      await first.handle.executeUpdate(rejectCandidate, {
+        args: [
+          {
+            version,
+            artifactSha256,
+            by: 'bo',
+            comment,
+            proof: signClaim(keys.bo, {
+              action: 'reject',
+              model: MODEL,
+              subject: { version, artifactSha256 },
+              by: 'bo',
+              comment,
+            }),
+          },
+        ],
+      });
+      assert.equal((await first.handle.result()).outcome, 'not-approved');
+    });
+    const lineage = await versionLineage(t.deps.registry, t.deps.store, MODEL, 1);
+    assert.equal(lineage.version.lineage.policy?.version, 1, 'the policy the version was held to is in its lineage');
+  });
+
+  it('only an admin changes the registered policy, signed; the change is versioned and audited', async () => {
+    const file = path.join(t.home, 'policy.json');
+    fs.writeFileSync(file, JSON.stringify({ gate: { approval: { required: 'never' } } }));
+    const env = { LUMEN_HOME: process.env.LUMEN_HOME, LUMEN_KEY_FILE: process.env.LUMEN_KEY_FILE };
+    process.env.LUMEN_HOME = t.home;
+    try {
+      process.env.LUMEN_KEY_FILE = path.join(t.home, 'keys', 'eli.json');
+      await assert.rejects(policySet(MODEL, { from: file, reason: 'faster' }), /model-policy refused: eli is operator/);
+      delete process.env.LUMEN_KEY_FILE;
+      await assert.rejects(
+        policySet(MODEL, { from: file, reason: 'faster', actor: 'ana' }),
+        /model-policy refused: access control is on .*needs a signed decision/,
+      );
+      process.env.LUMEN_KEY_FILE = path.join(t.home, 'keys', 'ana.json');
+      await policySet(MODEL, { from: file, reason: 'the team agreed: no approvals for this one' });
+    } finally {
+      for (const [k, v] of Object.entries(env)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    const history = await t.deps.registry.modelPolicyHistory(MODEL);
+    assert.deepEqual(
+      history.map((p) => [p.version, p.setBy, p.proof, p.policy.gate.approval.required]),
+      [
+        [1, 'ana', 'system', 'always'],
+        [2, 'ana', 'signed', 'never'],
+      ],
+    );
+    const trail = await t.deps.registry.listAudit({ model: MODEL });
+    const changes = trail.filter((e) => e.action === 'model-policy');
+    assert.deepEqual(
+      changes.map((e) => [e.identity, e.outcome]),
+      [
+        ['eli', 'refused'],
+        ['ana', 'refused'],
+        ['ana', 'accepted'],
+      ],
+    );
+  });
+
+  it('traffic: a serving change is a signed approver decision over HTTP too; a rejected version needs an override', async () => {
+    const TOKEN = 'governance-admin-token-0123456789';
+    const server: RunningServer = await startServer(t.deps, testServeOptions(t.home, TOKEN, { home: t.home }));
+    try {
+      const put = (body: Record<string, unknown>) =>
+        fetch(`${server.url}/v1/models/${MODEL}/serving`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: string } }));
+      const signed = (key: SigningKey, canary: number, reason: string, override?: string) => {
+        const subject = { canary: `v${canary} at 1`, shadow: null, override: override ?? null };
+        return {
+          canary: { version: canary, share: 1 },
+          by: key.person,
+          reason,
+          ...(override ? { override } : {}),
+          proof: signClaim(key, { action: 'serving', model: MODEL, subject, by: key.person, comment: reason }),
+        };
+      };
+      // the admin token alone, and a name claimed in the body: refused, and the refusal audited
+      const claimed = await put({ canary: { version: 1, share: 1 }, by: 'ana', reason: 'try it' });
+      assert.equal(claimed.status, 403, JSON.stringify(claimed.body));
+      assert.match(claimed.body.error!, /needs a signed decision/);
+      // an operator may not route traffic
+      const operatorOnly = await put(signed(keys.eli, 1, 'try it'));
+      assert.equal(operatorOnly.status, 403);
+      assert.match(operatorOnly.body.error!, /eli is operator of weather-governed; serving needs approver/);
+      // an approver, signed: refused for a rejected version without an override
+      const rejected = await put(signed(keys.bo, 1, 'try it'));
+      assert.equal(rejected.status, 409);
+      assert.match(rejected.body.error!, /v1 may not take live traffic: it was rejected by bo .*override/);
+      // a name that would forge a row in the audit trail is not a name
+      const forged = await put({ ...signed(keys.bo, 1, 'x'), by: 'bo\n2026-12-06 accepted ana\u001b[32m' });
+      assert.equal(forged.status, 400);
+      assert.match(forged.body.error!, /by.*printable/);
+      // an operator with an override: not their decision to make
+      const operator = await put(signed(keys.eli, 1, 'canary it', 'measured offline'));
+      assert.equal(operator.status, 403);
+      assert.match(operator.body.error!, /eli is operator of weather-governed; serving needs approver/);
+      const overridden = await put(signed(keys.bo, 1, 'canary it', 'the rejection was about a report, not the model'));
+      assert.equal(overridden.status, 200, JSON.stringify(overridden.body));
+    } finally {
+      await server.close();
+    }
+    const stored = await t.deps.registry.servingPolicy(MODEL);
+    assert.equal(stored?.updatedBy, 'bo');
+    assert.match(String(stored?.reason), /override: the rejection was about a report/);
+    const trail = (await t.deps.registry.listAudit({ model: MODEL })).filter((e) => e.action === 'serving');
+    assert.deepEqual(
+      trail.map((e) => [e.identity, e.outcome]),
+      [
+        ['ana', 'refused'],
+        ['eli', 'refused'],
+        ['bo', 'refused'],
+        ['eli', 'refused'],
+        ['bo', 'accepted'],
+      ],
+    );
+    assert.ok(trail.every((e) => !e.identity.includes('\n') && !e.identity.includes('\u001b')));
+  });
+});
