@@ -8,7 +8,7 @@ import { CliError, EXIT, parseVersion } from './errors';
 import { signer } from './signing';
 import { changeServingPolicy } from '../lib/serving/change';
 import { loadAccessPolicy } from '../lib/access/policy';
-import { LumenError } from '../lib/errors';
+import { LumenError, NotFoundError } from '../lib/errors';
 import { printJson } from './output';
 
 /** `lumen serving show|set`: how a model's traffic is split between champion, canary and shadow. */
@@ -92,6 +92,8 @@ export async function servingSet(
         `cli serving set ${model} (${crypto.randomUUID()})`,
       );
     } catch (err) {
+      // a version that does not exist is a wrong argument; a refusal is a decision not taken
+      if (err instanceof NotFoundError) throw new CliError(err.message);
       if (err instanceof LumenError) throw new CliError(err.message, EXIT.failed);
       throw err;
     }
