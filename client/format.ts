@@ -4,9 +4,15 @@ import { describeTrial } from '../lib/model/search';
 import type { PipelineResult, SearchSummary } from '../workflows/definitions';
 
 export function formatMetrics(metrics: Metrics): string {
-  return Object.entries(metrics)
-    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`)
-    .join('  ');
+  return (
+    Object.entries(metrics)
+      // a metric the holdout could not measure (AUC of one class) arrives as null
+      .map(
+        ([k, v]) =>
+          `${k}=${typeof v !== 'number' || !Number.isFinite(v) ? 'not measured' : Number.isInteger(v) ? v : v.toFixed(4)}`,
+      )
+      .join('  ')
+  );
 }
 
 export function formatResult(result: PipelineResult): string {

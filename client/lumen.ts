@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Task } from '../lib/spec';
 import { EXIT, explain } from './errors';
+import { keepFilesPrivate } from '../lib/config';
 
 /**
  * The `lumen` command line. Each command loads only what it needs, so a command that reads the registry answers
@@ -522,6 +523,15 @@ export function buildProgram(): Command {
     )
     .option('--log-fsync-every-ms <ms>', 'with --log-fsync interval: how often', '1000')
     .option('--cors-origin <origin>', 'allow browser requests from this origin (default: CORS off)')
+    .addOption(
+      new Option(
+        '--console <mode>',
+        'the web console at /ui: on, off, or behind-proxy (an authenticating proxy is in front: needed on a ' +
+          'non-loopback address while access control is on)',
+      )
+        .choices(['on', 'off', 'behind-proxy'])
+        .default('on'),
+    )
     .action(async (opts: import('./serve-command').ServeCommandOptions) =>
       (await import('./serve-command')).serveCommand(opts),
     );
@@ -577,6 +587,7 @@ function configuredAddress(): string | undefined {
 }
 
 export async function main(argv = process.argv): Promise<number> {
+  keepFilesPrivate();
   try {
     await buildProgram().parseAsync(argv);
     return Number(process.exitCode ?? EXIT.ok);

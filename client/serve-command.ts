@@ -10,6 +10,7 @@ import { startServer } from '../serve/server';
 import { CliError, parseCount } from './errors';
 
 export interface ServeCommandOptions {
+  console: 'on' | 'off' | 'behind-proxy';
   host: string;
   port: string;
   maxBatch: string;
@@ -83,6 +84,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       feedbackFile: path.join(paths.home, 'predictions', 'feedback.sqlite'),
       corsOrigin: opts.corsOrigin ?? null,
       home: paths.home,
+      console: opts.console,
     },
   );
   // listen before saying it is up: a Ctrl-C right after the message must stop it cleanly

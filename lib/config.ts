@@ -31,3 +31,12 @@ export function projectRoot(): string {
     if (path.dirname(dir) === dir) throw new Error(`cannot find Lumen's project folder above ${__dirname}`);
   }
 }
+
+/**
+ * Files Lumen writes are its owner's alone: artifacts, reports, the registry, logs and tokens may hold data and
+ * secrets, so a process that writes them (the CLI, a worker, a server) starts with umask 077. Set it on a running
+ * process once, at its entry point.
+ */
+export function keepFilesPrivate(): void {
+  process.umask(0o077);
+}

@@ -65,7 +65,11 @@ function check(
     threshold,
     comparison,
     outcome: ok ? 'pass' : 'fail',
-    detail: `${detail}: ${fmt(value)} ${comparison} ${fmt(threshold)}`,
+    detail:
+      typeof value === 'number' && !Number.isNaN(value)
+        ? `${detail}: ${fmt(value)} ${comparison} ${fmt(threshold)}`
+        : // AUC of a holdout with one class, a metric of no rows: not measured is not passed
+          `${detail}: ${metric} could not be measured on this holdout (one class only, or no rows), so it cannot pass`,
   };
 }
 

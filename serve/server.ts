@@ -7,7 +7,7 @@ import { identityProblem } from '../lib/access/identity';
 import { loadAccessPolicy } from '../lib/access/policy';
 import { proofProblem, type DecisionProof } from '../lib/access/statement';
 import { lumenPaths } from '../lib/config';
-import { AccessDenied, ConflictError, NotFoundError } from '../lib/errors';
+import { AccessDenied, ConflictError, NotFoundError, SpecError } from '../lib/errors';
 import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
@@ -59,6 +59,11 @@ export interface ServeOptions {
   corsOrigin: string | null;
   /** where access.json is looked for (default: LUMEN_HOME) */
   home?: string;
+  /**
+   * the web console at /ui: on (default), off, or behind-proxy (the operator vouches for an authenticating proxy in
+   * front; needed to serve it on a non-loopback address while access control is on)
+   */
+  console?: 'on' | 'off' | 'behind-proxy';
   /** the Temporal server the console's decisions go to, and its Web UI for links (default: the environment's) */
   temporal?: ClientConfig;
 }
@@ -95,6 +100,48 @@ const PolicyRequest = z.strictObject({
 /** Routes a rate limit never applies to. */
 const UNLIMITED = new Set(['/metrics', '/healthz', '/readyz']);
 
+/**
+ * The console's pages (models, versions, alerts, validation reports) need no login to read. With access control on,
+ * that is allowed only where nobody else can reach them: on a loopback address, or behind an authenticating proxy
+ * the operator vouches for (--console behind-proxy). Otherwise the server does not start, and says why.
+ */
+export function consoleExposure(opts: Pick<ServeOptions, 'host' | 'console' | 'home'>): string | null {
+  if ((opts.console ?? 'on') !== 'on') return null;
+  if (!loadAccessPolicy(opts.home ?? lumenPaths().home).enforce) return null;
+  const host = opts.host.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (loopback) return null;
+  return (
+    `access control is on, and the console's read pages (models, alerts, reports) need no login: it is not served ` +
+    `on ${opts.host}. Listen on 127.0.0.1, put it behind a proxy that authenticates people (--console behind-proxy), ` +
+    `or serve the API alone (--console off)`
+  );
+}
+
+/** the deepest nesting of arrays and objects a request body may have (a predict body needs 3) */
+export const MAX_JSON_DEPTH = 64;
+
+/** How deep a JSON text nests its arrays and objects, counted up to `stopAbove` + 1 (strings skipped). */
+export function nestingDepth(text: string, stopAbove: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > stopAbove) return deepest;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -109,6 +156,8 @@ export async function startServer(
   deps: { store: ArtifactStore; registry: Registry },
   opts: ServeOptions,
 ): Promise<RunningServer> {
+  const consoleProblem = consoleExposure(opts);
+  if (consoleProblem) throw new SpecError(consoleProblem);
   const log = opts.log ? new PredictionLog(opts.log.root, opts.log.options) : null;
   // what a process that died here answered becomes segments before this one answers anything
   await log?.recover();
@@ -158,8 +207,23 @@ export async function startServer(
   let warnedForwarded = false;
   // JSON only: fastify would read text/plain bodies as strings; refused instead, with 415
   app.removeContentTypeParser('text/plain');
+  // a body nested thousands of levels deep would overflow the parser's stack (a 500): refused first, with 400
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const depth = nestingDepth(body as string, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) {
+      done(
+        new HttpError(400, `the body nests more than ${MAX_JSON_DEPTH} levels deep; no request needs that`),
+        undefined,
+      );
+      return;
+    }
+    parseJson(req, body as string, done);
+  });
 
   app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
     if (opts.corsOrigin) {
       reply.header('access-control-allow-origin', opts.corsOrigin);
       reply.header('vary', 'origin');
@@ -385,15 +449,17 @@ export async function startServer(
     });
     return client;
   };
-  registerConsole(
-    app,
-    { store: deps.store, registry: deps.registry, host },
-    {
-      adminToken: opts.tokens.admin,
-      temporalUi: temporal,
-      connect,
-    },
-  );
+  if ((opts.console ?? 'on') !== 'off') {
+    registerConsole(
+      app,
+      { store: deps.store, registry: deps.registry, host },
+      {
+        adminToken: opts.tokens.admin,
+        temporalUi: temporal,
+        connect,
+      },
+    );
+  }
 
   await host.sync();
   const watch = setInterval(() => void host.sync(), opts.watchMs);

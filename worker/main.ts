@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { describeAccess } from '../lib/access/policy';
+import { keepFilesPrivate } from '../lib/config';
 import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { clientConfig, taskQueues } from '../client/connection';
 import { ensureSupervisor } from './temporal-ops';
@@ -13,6 +14,7 @@ import { createWorkers, defaultDeps, type QueueRole } from './workers';
  * TEMPORAL_API_KEY, profile files: client/connection.ts); default the local dev server. State under LUMEN_HOME.
  */
 async function run(): Promise<void> {
+  keepFilesPrivate();
   const program = new Command()
     .option('--queues <roles>', 'comma-separated task queue roles: pipeline, training', 'pipeline,training')
     .option('--identity <name>', 'worker identity shown in the Web UI')

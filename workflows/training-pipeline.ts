@@ -710,7 +710,11 @@ function details(status: PipelineStatus, result?: PipelineResult): string {
   if (status.metrics) {
     lines.push(
       Object.entries(status.metrics)
-        .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`)
+        // a metric the holdout could not measure (AUC of one class) arrives as null
+        .map(
+          ([k, v]) =>
+            `${k}=${typeof v !== 'number' || !Number.isFinite(v) ? 'not measured' : Number.isInteger(v) ? v : v.toFixed(4)}`,
+        )
         .join(', '),
     );
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -83,11 +84,63 @@ interface Flash {
   text: string;
 }
 
+/**
+ * What a decision's redirect shows on the next page. The text stays here and the link carries only its random id:
+ * a banner showing whatever a link says would let anyone craft a page of Lumen's that tells a person what to do.
+ * Kept for ten minutes, at most FLASHES_KEPT at a time.
+ */
+const FLASHES_KEPT = 1000;
+const FLASH_TTL_MS = 10 * 60_000;
+const flashes = new Map<string, Flash & { at: number }>();
+
+function keepFlash(flash: Flash): string {
+  const id = randomUUID();
+  flashes.set(id, { ...flash, at: Date.now() });
+  for (const [key, f] of flashes) {
+    if (flashes.size <= FLASHES_KEPT && Date.now() - f.at < FLASH_TTL_MS) break;
+    flashes.delete(key);
+  }
+  return id;
+}
+
 function flashOf(query: unknown): Flash | undefined {
-  const q = query as { done?: string; error?: string };
-  if (q.error) return { kind: 'error', text: q.error };
-  if (q.done) return { kind: 'done', text: q.done };
-  return undefined;
+  const id = (query as { flash?: unknown } | undefined)?.flash;
+  const f = typeof id === 'string' ? flashes.get(id) : undefined;
+  return f && Date.now() - f.at < FLASH_TTL_MS ? { kind: f.kind, text: f.text } : undefined;
+}
+
+/**
+ * Headers for every console page: no script may run and nothing may be loaded (the pages need inline styles and a
+ * data: icon only), no other site may frame them (clickjacking a decision form), forms post only here, and types are
+ * not sniffed.
+ */
+export const CONSOLE_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * Why a form post comes from another site, or null when it comes from the console itself: browsers send Origin (and
+ * Sec-Fetch-Site) with every form post, so a page elsewhere that posts here with a stolen or remembered token is
+ * told apart. A client that sends neither (curl, a script) is not a browser and is judged by its token alone.
+ */
+export function crossSite(headers: Record<string, string | string[] | undefined>): string | null {
+  const site = headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
+    return `the form was posted from another site (Sec-Fetch-Site: ${site})`;
+  }
+  const origin = headers.origin;
+  if (typeof origin !== 'string') return null;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return `the form was posted from an origin that is not one ("${origin.slice(0, 80)}")`;
+  }
+  return host === headers.host ? null : `the form was posted from ${origin.slice(0, 80)}, not from this console`;
 }
 
 const verdictOf = (v: ModelVersion): GateVerdict | undefined =>
@@ -121,6 +174,18 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
   app.get('/favicon.ico', async (_req, reply) => reply.status(204).send());
   app.register(
     async (scope) => {
+      scope.addHook('onSend', async (_req, reply, payload) => {
+        for (const [name, value] of Object.entries(CONSOLE_HEADERS)) reply.header(name, value);
+        return payload;
+      });
+      scope.addHook('preHandler', async (req, reply) => {
+        if (req.method !== 'POST') return;
+        const why = crossSite(req.headers);
+        if (why) {
+          const from = req.url.startsWith('/ui/quarantine') ? 'quarantine' : 'approvals';
+          return refused(reply, from, `${why}: nothing was decided`, 403);
+        }
+      });
       // forms post url-encoded fields; only here — the API keeps taking JSON alone
       scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
         done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -251,7 +316,7 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
 
   /** A decision made: on to the page that shows its effect (303, so a reload does not send it again). */
   function done(reply: FastifyReply, to: string, what: string): FastifyReply {
-    return reply.redirect(`${to}?done=${encodeURIComponent(what)}`, 303);
+    return reply.redirect(`${to}?flash=${keepFlash({ kind: 'done', text: what })}`, 303);
   }
 
   /** A decision refused: the page it came from again, with why, under the refusal's status. */

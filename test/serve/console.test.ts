@@ -152,7 +152,7 @@ describe('the web console in a real browser (headless Chromium)', () => {
       await again.locator('input[name=by]').fill('ana');
       await again.locator('textarea[name=comment]').fill('holdout metrics look right');
       await Promise.all([page.waitForNavigation(), again.locator('button[value=approve]').click()]);
-      assert.match(page.url(), /\/ui\/models\/weather-console\?done=/);
+      assert.match(page.url(), /\/ui\/models\/weather-console\?flash=[0-9a-f-]{36}$/);
       assert.match(await page.locator('.flash.done').innerText(), /approved weather-console v1 by ana/);
       const result = await first.handle.result();
       assert.equal(result.outcome, 'promoted');
