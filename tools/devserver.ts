@@ -70,6 +70,12 @@ export function portInUse(port: number): Promise<boolean> {
   });
 }
 
+/** Whether this `temporal` CLI's `server start-dev` takes an option (older builds lack some). */
+function cliOffers(cli: string, option: string): boolean {
+  const help = spawnSync(cli, ['server', 'start-dev', '--help'], { encoding: 'utf8', timeout: 10_000 });
+  return `${help.stdout}`.includes(option);
+}
+
 /** True when a Temporal frontend at `address` answers SERVING. */
 export function isHealthy(address: string): boolean {
   const res = spawnSync(temporalCliPath(), ['operator', 'cluster', 'health', '--address', address], {
@@ -89,6 +95,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const address = `127.0.0.1:${port}`;
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
   args.push(...(options.uiPort !== undefined ? ['--ui-port', String(options.uiPort)] : ['--headless']));
+  // the Web UI would fetch a news feed from temporal.io on every page: nothing leaves this machine unasked
+  if (options.uiPort !== undefined && cliOffers(cli, '--ui-disable-news-fetch')) args.push('--ui-disable-news-fetch');
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push(

@@ -9,6 +9,7 @@ import { generateSigningKey, signClaim, type SigningKey } from '../../lib/access
 import { policyOfSpec } from '../../lib/access/model-policy';
 import type { SourceRef } from '../../lib/data/source';
 import { hashJson } from '../../lib/hash';
+import { deriveSeed, unitHash } from '../../lib/rng';
 import { versionLineage } from '../../lib/lineage';
 import { startServer, type RunningServer } from '../../serve/server';
 import { parseModelSpec, type ModelSpec } from '../../lib/spec';
@@ -207,6 +208,46 @@ describe('governance: the registered policy binds every run and every route to t
     assert.equal(lineage.version.lineage.policy?.version, 1, 'the policy the version was held to is in its lineage');
   });
 
+  it('a batch whose holdout has one class ends its run with the reason (it used to fail its workflow task forever)', async () => {
+    // rows the split holds out are all negative; the positives are all in training
+    const seed = 42;
+    const held = (i: number) => unitHash(deriveSeed(seed, 'holdout'), i) < 0.2;
+    const lines = ['x,z,y'];
+    for (let i = 0; i < 400; i++) {
+      const positive = !held(i) && i % 3 === 0;
+      lines.push(`${(positive ? 50 : 0) + i / 10},${(i * 37) % 11},${positive ? 1 : 0}`);
+    }
+    const file = path.join(t.home, 'one-class.csv');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const spec = parseModelSpec({
+      name: 'one-class-holdout',
+      task: 'binary',
+      source: {
+        columns: [
+          { name: 'x', type: 'float' },
+          { name: 'z', type: 'float' },
+          { name: 'y', type: 'integer' },
+        ],
+      },
+      label: { kind: 'threshold', column: 'y', op: '>=', value: 1 },
+      features: [
+        { name: 'x', column: 'x', transform: { kind: 'numeric' } },
+        { name: 'z', column: 'z', transform: { kind: 'numeric' } },
+      ],
+      training: { epochs: 3, seed },
+    });
+    await run(async () => {
+      const started = await start(spec, { uri: file }, keys.ana);
+      const result = await started.handle.result();
+      assert.equal(result.outcome, 'registered', 'judged, not promoted');
+      assert.equal(result.metrics?.auc, null);
+      assert.match(
+        result.verdict!.checks.map((c) => c.detail).join('\n'),
+        /auc could not be measured on this holdout \(one class only, or no rows\), so it cannot pass/,
+      );
+    });
+  });
+
   it('only an admin changes the registered policy, signed; the change is versioned and audited', async () => {
     const file = path.join(t.home, 'policy.json');
     fs.writeFileSync(file, JSON.stringify({ gate: { approval: { required: 'never' } } }));
@@ -290,6 +331,37 @@ describe('governance: the registered policy binds every run and every route to t
       assert.match(operator.body.error!, /eli is operator of weather-governed; serving needs approver/);
       const overridden = await put(signed(keys.bo, 1, 'canary it', 'the rejection was about a report, not the model'));
       assert.equal(overridden.status, 200, JSON.stringify(overridden.body));
+
+      // a 1 MB body nested 1,000,000 levels deep: a 400 that says so (it was a 500, the parser's stack overflowed)
+      const bomb = await fetch(`${server.url}/v1/models/${MODEL}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '['.repeat(1_000_000),
+      });
+      assert.equal(bomb.status, 400);
+      assert.match(((await bomb.json()) as { error: string }).error, /nests more than 64 levels/);
+
+      // console pages: no script, no framing, no sniffing; a link's text is never shown as Lumen's
+      const ui = await fetch(
+        `${server.url}/ui?error=${encodeURIComponent('Session expired: sign in at evil.example')}`,
+      );
+      assert.equal(ui.status, 200);
+      assert.match(String(ui.headers.get('content-security-policy')), /default-src 'none'.*frame-ancestors 'none'/);
+      assert.equal(ui.headers.get('x-frame-options'), 'DENY');
+      assert.equal(ui.headers.get('x-content-type-options'), 'nosniff');
+      assert.ok(!(await ui.text()).includes('evil.example'));
+      // a decision form posted from another site, with the right token: refused, nothing decided
+      const csrf = await fetch(`${server.url}/ui/approvals/${MODEL}/1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+        body: new URLSearchParams({ token: TOKEN, decision: 'approve', by: 'bo', comment: 'ok' }).toString(),
+        redirect: 'manual',
+      });
+      assert.equal(csrf.status, 403);
+      assert.match(
+        await csrf.text(),
+        /posted from https:\/\/evil\.example, not from this console: nothing was decided/,
+      );
     } finally {
       await server.close();
     }
