@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
+import { SqliteRegistry } from '../../lib/registry/sqlite';
 import { freePort } from '../../tools/devserver';
 import {
   repoRoot,
@@ -272,6 +273,98 @@ describe('the lumen command line', () => {
     } finally {
       home.cleanup();
       fs.rmSync(keysDir, { recursive: true, force: true });
+    }
+  });
+
+  it('an attacker at the CLI: unsigned schedule, watch and policy changes refused and audited; secrets are not sources; forged names', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-cli-attacker-'));
+    try {
+      fs.writeFileSync(path.join(home, 'access.json'), JSON.stringify({ roles: { ana: { '*': 'admin' } } }));
+      fs.mkdirSync(path.join(home, 'serve'));
+      const token = 'c2VjcmV0LWFkbWluLXRva2VuLWZvci10aGUtdGVzdA';
+      fs.writeFileSync(path.join(home, 'serve', 'admin.token'), `${token}\n`, { mode: 0o600 });
+      fs.mkdirSync(path.join(home, 'inbox'));
+      const base = { ...env, LUMEN_HOME: home, XDG_CONFIG_HOME: path.join(home, 'no-keys') };
+      const nobody = ['--actor', 'nobody'];
+      const schedule = await lumen(
+        [
+          'schedule',
+          'create',
+          'seattle-weather',
+          '--every',
+          '1 day',
+          '--spec',
+          weather,
+          '--source',
+          'vega-datasets:seattle-weather.csv',
+          '--paused',
+          ...nobody,
+        ],
+        base,
+      );
+      assert.equal(schedule.code, 2, schedule.stdout + schedule.stderr);
+      assert.match(schedule.stderr, /^lumen: schedule refused: access control is on .* needs a signed decision/m);
+      const watch = await lumen(
+        ['inbox', 'watch', 'seattle-weather', '--dir', path.join(home, 'inbox'), '--spec', weather, ...nobody],
+        base,
+      );
+      assert.equal(watch.code, 2, watch.stdout + watch.stderr);
+      assert.match(watch.stderr, /inbox refused: access control is on/);
+      const policy = await lumen(
+        ['policy', 'set', 'seattle-weather', '--from', weather, '--reason', 'mine', ...nobody],
+        base,
+      );
+      assert.equal(policy.code, 2, policy.stdout + policy.stderr);
+      assert.match(policy.stderr, /model-policy refused: access control is on/);
+
+      // the admin token read as a batch: refused before a byte is read, and never quoted
+      const leak = await lumen(
+        ['start', weather, '--source', path.join(home, 'serve', 'admin.token'), '--format', 'csv'],
+        base,
+      );
+      assert.equal(leak.code, 4, leak.stdout + leak.stderr);
+      assert.match(leak.stderr, /holds Lumen's secrets .* never read as a source/);
+      assert.ok(!(leak.stdout + leak.stderr).includes(token));
+
+      // a name that would forge a row: refused where it enters; one already on record is printed escaped, as a claim
+      const forgedName = 'nobody\n2026-12-06 10:00:00  approve  version 1  ana  signed  accepted';
+      const forged = await lumen(
+        ['policy', 'set', 'seattle-weather', '--from', weather, '--reason', 'x', '--actor', forgedName],
+        base,
+      );
+      assert.equal(forged.code, 4);
+      assert.match(
+        forged.stderr,
+        /--actor "nobody\\n2026.*": a name must be printable: character \\u000a at position 7/,
+      );
+      const registry = new SqliteRegistry(path.join(home, 'registry.sqlite'));
+      await registry.recordAudit({
+        model: 'seattle-weather',
+        action: 'start',
+        subject: { workflowId: 'train:seattle-weather:x' },
+        identity: forgedName,
+        proof: 'claimed',
+        keyId: null,
+        outcome: 'refused',
+        detail: 'recorded by an older Lumen',
+        workflowId: null,
+      });
+      registry.close();
+      const audit = await lumen(['audit', 'seattle-weather'], base);
+      assert.equal(audit.code, 0, audit.stderr);
+      const lines = audit.stdout.trim().split('\n');
+      assert.equal(lines.filter((l) => /\baccepted\b/.test(l) && !/\\u000a/.test(l)).length, 0, audit.stdout);
+      assert.match(
+        audit.stdout,
+        /"nobody\\u000a2026-12-06 10:00:00 {2}approve {2}version 1 {2}ana {2}signed {2}accepted" \(claimed\)/,
+      );
+      for (const refused of ['schedule', 'inbox', 'model-policy']) {
+        assert.match(audit.stdout, new RegExp(`${refused} .*"nobody" \\(claimed\\) +claimed +refused`), refused);
+      }
+      // what the CLI wrote is its owner's alone (umask 077)
+      assert.equal(fs.statSync(path.join(home, 'registry.sqlite')).mode & 0o077, 0);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
     }
   });
 
