@@ -7,6 +7,7 @@
  * Histories recorded by earlier code stay in the index: they stand for runs that were in flight when the code
  * changed, and must still replay (a change that breaks them needs `patched()`).
  */
+import { policyOfSpec, weakenings } from '../../lib/access/model-policy';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -127,6 +128,19 @@ async function run(): Promise<void> {
           specFor = parseModelSpec({
             ...specFor,
             validation: { ...specFor.validation, drift: { ...specFor.validation.drift, numeric: { fail: 100 }, categorical: { fail: 100 } } },
+          });
+        }
+        // a scenario that loosens the gate is an admin's policy change first (runs are held to the registered one)
+        const registered = await t.deps.registry.modelPolicy(spec.name);
+        if (registered && weakenings(registered.policy, policyOfSpec(specFor)).length) {
+          await t.deps.registry.registerModelPolicy({
+            model: spec.name,
+            policy: policyOfSpec(specFor),
+            expectedVersion: registered.version,
+            setBy: 'recorder',
+            proof: 'claimed',
+            reason: `the policy of the scenario ${s.file}`,
+            workflowId: null,
           });
         }
         const broken = s.breakChampion ? await breakChampion() : undefined;

@@ -8,7 +8,7 @@ import { workflowBundle } from '../support/env';
 
 const dir = path.join(__dirname, '..', 'histories');
 /** the tag of the histories recorded by the current workflow code (npm run record-histories -- <tag>) */
-const CURRENT = 'v5';
+const CURRENT = 'v6';
 const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as RecordedHistory[];
 
 describe('replay of saved workflow histories (determinism)', () => {
