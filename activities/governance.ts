@@ -1,15 +1,10 @@
 import { Context } from '@temporalio/activity';
-import {
-  parseModelPolicy,
-  policyOfSpec,
-  weakenings,
-  type ModelPolicy,
-  type RegisteredModelPolicy,
-} from '../lib/access/model-policy';
-import { PolicyViolation, SpecError } from '../lib/errors';
+import { parseModelPolicy, policyOfSpec, weakenings, type ModelPolicy } from '../lib/access/model-policy';
+import { roleOf } from '../lib/access/policy';
+import { PolicyViolation } from '../lib/errors';
 import { hashJson } from '../lib/hash';
 import type { StandingGrant } from '../lib/registry/types';
-import type { ModelSpec } from '../lib/spec';
+import { primaryMetric, type ModelSpec } from '../lib/spec';
 import { asActivity, type ActivityDeps } from './context';
 
 /** What a run is held to: the registered policy's version and digest, recorded in the version's lineage. */
@@ -54,7 +49,7 @@ export function governanceActivities(deps: ActivityDeps) {
             if (!registered) throw err;
           }
         }
-        const problems = weakenings(registered.policy, policyOfSpec(input.spec));
+        const problems = weakenings(registered.policy, policyOfSpec(input.spec), primaryMetric(input.spec.task).name);
         if (problems.length) {
           throw new PolicyViolation(
             `the spec would loosen the registered policy of ${model} (v${registered.version}, set by ${registered.setBy} at ${registered.at}): ` +
@@ -65,41 +60,6 @@ export function governanceActivities(deps: ActivityDeps) {
         }
         return { version: registered.version, sha256: registered.sha256, registeredNow };
       });
-    },
-
-    /** Register the next version of a model's policy, after the workflow verified the admin's signed decision. */
-    async setModelPolicy(input: {
-      model: string;
-      policy: unknown;
-      expectedVersion: number;
-      by: string;
-      proof: 'signed' | 'claimed';
-      reason: string;
-    }): Promise<RegisteredModelPolicy> {
-      return asActivity(async () => {
-        const parsed = parseModelPolicy(input.policy);
-        if ('problems' in parsed) {
-          throw new SpecError(`the policy for ${input.model} is invalid: ${parsed.problems.join('; ')}`);
-        }
-        return await deps.registry.registerModelPolicy({
-          model: input.model,
-          policy: parsed.policy,
-          expectedVersion: input.expectedVersion,
-          setBy: input.by,
-          proof: input.proof,
-          reason: input.reason,
-          workflowId: Context.current().info.workflowExecution?.workflowId ?? null,
-        });
-      });
-    },
-
-    /** Record a schedule's or inbox watch's verified creation, bound to its content. */
-    async recordGrant(input: Omit<StandingGrant, 'at' | 'revokedAt' | 'revokedBy'>): Promise<StandingGrant> {
-      return asActivity(() => deps.registry.grant(input));
-    },
-
-    async revokeGrant(input: { kind: StandingGrant['kind']; id: string; by: string }): Promise<void> {
-      return asActivity(() => deps.registry.revokeGrant(input.kind, input.id, input.by));
     },
 
     /**
@@ -135,20 +95,43 @@ export function governanceActivities(deps: ActivityDeps) {
     },
   };
 
-  /** The first policy of a model: its champion's, when it has one from before policies were registered. */
+  /**
+   * The first policy of a model. A model from before registered policies takes the gate and monitor its champion (or,
+   * with none, its newest version) was trained with, parsed again so defaults added since are filled in. A new model
+   * takes its first run's; with access control on, only from a run an admin of the model started.
+   */
   async function firstPolicy(
     model: string,
     spec: ModelSpec,
     starter: string,
   ): Promise<{ policy: ModelPolicy; setBy: string; reason: string }> {
     const champion = await deps.registry.alias(model, 'champion');
-    const record = champion === null ? undefined : await deps.registry.getVersion(model, champion);
+    const record =
+      champion === null
+        ? (await deps.registry.listVersions(model)).at(-1)
+        : await deps.registry.getVersion(model, champion);
     if (record) {
+      const stored = record.spec as unknown as Record<string, unknown>;
+      const parsed = parseModelPolicy({ gate: stored.gate ?? {}, monitor: stored.monitor ?? null });
+      if ('problems' in parsed) {
+        throw new PolicyViolation(
+          `${model} has no registered policy, and the spec of v${record.version} no longer parses as one ` +
+            `(${parsed.problems.join('; ')}): an admin registers one (lumen policy set ${model} --from <file>)`,
+        );
+      }
       return {
-        policy: policyOfSpec(record.spec),
+        policy: parsed.policy,
         setBy: 'lumen',
-        reason: `the first registered policy of ${model}: the gate and monitor of the spec champion v${record.version} was trained with`,
+        reason: `the first registered policy of ${model}: the gate and monitor of the spec ${champion === null ? 'its newest version' : 'its champion'} v${record.version} was trained with`,
       };
+    }
+    const access = deps.access?.();
+    if (access?.enforce && roleOf(access, starter, model) !== 'admin') {
+      throw new PolicyViolation(
+        `${model} has no registered policy yet, and with access control on only an admin's run registers the first ` +
+          `one (${starter} is ${roleOf(access, starter, model) ?? 'not given a role'} of ${model}): an admin starts ` +
+          `its first run, or registers its policy (lumen policy set ${model} --from <spec or policy file>)`,
+      );
     }
     return {
       policy: policyOfSpec(spec),

@@ -1,3 +1,4 @@
+import { withRegisteredPolicy } from '../lib/access/model-policy';
 import { clearInboxFile, scanInbox, type InboxFile } from '../lib/inbox';
 import { NotFoundError } from '../lib/errors';
 import type { ModelSpec } from '../lib/spec';
@@ -18,7 +19,7 @@ export function inboxActivities(deps: ActivityDeps) {
         const champion = await deps.registry.alias(input.model, 'champion');
         const record = champion === null ? undefined : await deps.registry.getVersion(input.model, champion);
         if (!record) throw new NotFoundError(`${input.model} has no champion to take the spec from; watch with a spec`);
-        return { files, spec: record.spec, refused };
+        return { files, spec: await withRegisteredPolicy(deps.registry, record.spec), refused };
       });
     },
 

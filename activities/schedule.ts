@@ -1,3 +1,4 @@
+import { withRegisteredPolicy } from '../lib/access/model-policy';
 import { raiseAlert } from '../lib/alerts';
 import { sourceFingerprint, storeAccess, type SourceRef } from '../lib/data/source';
 import { NotFoundError } from '../lib/errors';
@@ -37,7 +38,7 @@ export function scheduleActivities(deps: ActivityDeps) {
         if (!input.source) {
           const batch = await buildRetrainBatch(deps.store, deps.registry, monitorPaths(deps), input.model);
           return {
-            spec: input.spec ?? batch.spec,
+            spec: input.spec ?? (await withRegisteredPolicy(deps.registry, batch.spec)),
             source: batch.source,
             fingerprint: batch.fingerprint,
             description: `the newest accepted data (${batch.rows.accepted} rows) and ${batch.rows.feedback} labelled predictions`,
@@ -48,7 +49,7 @@ export function scheduleActivities(deps: ActivityDeps) {
           const champion = await deps.registry.alias(input.model, 'champion');
           const record = champion === null ? undefined : await deps.registry.getVersion(input.model, champion);
           if (!record) throw new NotFoundError(`${input.model} has no champion; give the schedule a spec`);
-          spec = record.spec;
+          spec = await withRegisteredPolicy(deps.registry, record.spec);
         }
         return {
           spec,

@@ -6,7 +6,7 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { LumenModel, LumenStage } from '../workflows/definitions';
-import { inboxStatusQuery, inboxWorkflowId, type InboxInput } from '../workflows/inbox-definitions';
+import { inboxStatusQuery, inboxWorkflowId, watchContent, type InboxInput } from '../workflows/inbox-definitions';
 import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
 import { CliError, EXIT, parseVersion } from './errors';
 import { triggerSpec } from './sources';
@@ -33,9 +33,26 @@ export async function inboxWatch(
   };
   const config = clientConfig();
   const workflowId = inboxWorkflowId(model);
-  // starting a watch is a decision: verified and audited here; the watcher checks it before its first scan
-  const by = await decideStanding(model, workflowId, 'watch', inboxContent(input), `watch ${dir}`, opts.actor);
   await withClient(async (client) => {
+    // a watch that runs is not granted anew (its grant would be overwritten before the start failed)
+    const running = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then(
+        (d) => d.status.name === 'RUNNING',
+        (err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return false;
+          throw err;
+        },
+      );
+    if (running) {
+      throw new CliError(
+        `${model} has an inbox watcher already (lumen inbox status ${model}; stop it first)`,
+        EXIT.failed,
+      );
+    }
+    // starting a watch is a decision: verified and audited here; the watcher checks it before its first scan
+    const by = await decideStanding(model, workflowId, 'watch', inboxContent(input), `watch ${dir}`, opts.actor);
     try {
       await client.workflow.start('inboxWatcher', {
         taskQueue: taskQueues().pipeline,
@@ -102,9 +119,9 @@ export async function inboxStop(model: string, opts: { reason?: string; actor?: 
   });
 }
 
-/** What a watch's verified start is bound to (the watcher checks the same, whatever else its input carries). */
-export function inboxContent(input: Pick<InboxInput, 'model' | 'dir' | 'spec'>): string {
-  return hashJson({ model: input.model, dir: input.dir, spec: input.spec });
+/** What a watch's verified start is bound to: its whole input but the state it carries across continue-as-new. */
+export function inboxContent(input: InboxInput): string {
+  return hashJson(watchContent(input));
 }
 
 /** Verify and audit a watch's start or stop; a start is recorded as standing, a stop revokes it. */

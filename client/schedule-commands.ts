@@ -11,6 +11,7 @@ import { printJson, table } from './output';
 import { decideHere } from './signing';
 import { policyOfSpec, weakenings } from '../lib/access/model-policy';
 import { hashJson } from '../lib/hash';
+import { primaryMetric } from '../lib/spec';
 
 /**
  * lumen schedule create|list|show|pause|resume|trigger|delete: periodic training as Temporal Schedules. A run
@@ -57,36 +58,59 @@ export async function scheduleCreate(
     maxFailures: opts.maxFailures ? parseVersion(opts.maxFailures, '--max-failures') : 3,
   };
   // the creation is a decision: verified and audited here, and each run is checked against it (same content)
-  const { registry } = await openRegistry();
-  let by: string;
-  try {
-    const registered = spec ? await registry.modelPolicy(model) : null;
-    const loosened = registered ? weakenings(registered.policy, policyOfSpec(spec!)) : [];
-    if (loosened.length) {
-      throw new CliError(
-        `${opts.spec}: its runs would be refused: the spec would loosen the registered policy of ${model} ` +
-          `(v${registered!.version}): ${loosened.join('; ')}`,
+  async function decideCreation(): Promise<string> {
+    const { registry } = await openRegistry();
+    try {
+      const earlier = await registry.standingGrant('schedule', scheduleId);
+      if (earlier && earlier.model !== model) {
+        throw new CliError(
+          `schedule id ${scheduleId} was granted for ${earlier.model} (by ${earlier.grantedBy}); choose another --id`,
+        );
+      }
+      const registered = spec ? await registry.modelPolicy(model) : null;
+      const loosened = registered
+        ? weakenings(registered.policy, policyOfSpec(spec!), primaryMetric(spec!.task).name)
+        : [];
+      if (loosened.length) {
+        throw new CliError(
+          `${opts.spec}: its runs would be refused: the spec would loosen the registered policy of ${model} ` +
+            `(v${registered!.version}): ${loosened.join('; ')}`,
+        );
+      }
+      const content = hashJson(input);
+      const verdict = await decideHere(
+        registry,
+        { action: 'schedule', model, subject: { scheduleId, change: 'create', content }, comment: opts.note ?? '' },
+        { actor: opts.actor, usedAt: `cli schedule create ${scheduleId}` },
       );
+      await registry.grant({
+        kind: 'schedule',
+        id: scheduleId,
+        model,
+        contentSha256: content,
+        grantedBy: verdict.identity,
+        proof: verdict.proof,
+      });
+      return verdict.identity;
+    } finally {
+      registry.close();
     }
-    const content = hashJson(input);
-    const verdict = await decideHere(
-      registry,
-      { action: 'schedule', model, subject: { scheduleId, change: 'create', content }, comment: opts.note ?? '' },
-      { actor: opts.actor, usedAt: `cli schedule create ${scheduleId}` },
-    );
-    by = verdict.identity;
-    await registry.grant({
-      kind: 'schedule',
-      id: scheduleId,
-      model,
-      contentSha256: content,
-      grantedBy: by,
-      proof: verdict.proof,
-    });
-  } finally {
-    registry.close();
   }
   await withClient(async (client) => {
+    // a schedule that exists is not granted anew (its grant would be overwritten before the create failed)
+    const exists = await client.schedule
+      .getHandle(scheduleId)
+      .describe()
+      .then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof ScheduleNotFoundError) return false;
+          throw err;
+        },
+      );
+    if (exists)
+      throw new CliError(`schedule ${scheduleId} exists already (lumen schedule show ${scheduleId}, or delete it)`);
+    const by = await decideCreation();
     try {
       await client.schedule.create({
         scheduleId,

@@ -20,7 +20,7 @@ import { ServingMetrics } from './metrics';
 import { RateLimiter } from './rate-limit';
 import type { Client } from '@temporalio/client';
 import { clientConfig, connectClient, type ClientConfig } from '../client/connection';
-import { registerConsole } from './console';
+import { loopbackAddress, registerConsole } from './console';
 
 /**
  * The prediction API (README, "Serving"): one process serves every model that has a champion.
@@ -108,9 +108,7 @@ const UNLIMITED = new Set(['/metrics', '/healthz', '/readyz']);
 export function consoleExposure(opts: Pick<ServeOptions, 'host' | 'console' | 'home'>): string | null {
   if ((opts.console ?? 'on') !== 'on') return null;
   if (!loadAccessPolicy(opts.home ?? lumenPaths().home).enforce) return null;
-  const host = opts.host.replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-  if (loopback) return null;
+  if (loopbackAddress(opts.host)) return null;
   return (
     `access control is on, and the console's read pages (models, alerts, reports) need no login: it is not served ` +
     `on ${opts.host}. Listen on 127.0.0.1, put it behind a proxy that authenticates people (--console behind-proxy), ` +
@@ -219,7 +217,7 @@ export async function startServer(
       );
       return;
     }
-    parseJson(req, body as string, done);
+    void parseJson(req, body as string, done);
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -457,6 +455,7 @@ export async function startServer(
         adminToken: opts.tokens.admin,
         temporalUi: temporal,
         connect,
+        loopbackOnly: loopbackAddress(opts.host),
       },
     );
   }

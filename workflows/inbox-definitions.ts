@@ -49,3 +49,9 @@ export interface InboxStatus extends InboxState {
 export const inboxStatusQuery = defineQuery<InboxStatus>('status');
 /** scan now: no argument, or `{by, reason}` */
 export const scanNowSignal = defineSignal<[{ by?: string; reason?: string }?]>('scanNow');
+
+/** What a watch was started to do: its input without the state and limits it carries across continue-as-new. */
+export function watchContent(input: InboxInput): Omit<InboxInput, 'state' | 'historyLimit'> {
+  const { state: _state, historyLimit: _limit, ...content } = input;
+  return content;
+}

@@ -17,6 +17,7 @@ import { LumenModel, LumenStage, trainingWorkflowId } from './definitions';
 import {
   inboxStatusQuery,
   scanNowSignal,
+  watchContent,
   type InboxArrival,
   type InboxInput,
   type InboxState,
@@ -75,7 +76,7 @@ export async function inboxWatcher(input: InboxInput): Promise<void> {
       kind: 'inbox',
       id: info.workflowId,
       model: input.model,
-      content: { model: input.model, dir: input.dir, spec: input.spec },
+      content: watchContent(input),
     });
     actsFor = grant.actsFor;
   }

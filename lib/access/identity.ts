@@ -6,11 +6,16 @@
  */
 export const MAX_IDENTITY_LENGTH = 200;
 
-/** Control characters (C0, DEL, C1), line and paragraph separators, and bidirectional embeddings and overrides. */
-// eslint-disable-next-line no-control-regex -- control characters are what it finds
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-// eslint-disable-next-line no-control-regex -- control characters are what it finds
-const UNPRINTABLE_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators, bidirectional marks, embeddings and overrides, and
+ * invisible characters that make two names look the same (zero-width spaces and joiners, soft hyphen, BOM).
+ */
+const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex -- control characters are what it finds
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/u;
+const UNPRINTABLE_ALL =
+  // eslint-disable-next-line no-control-regex -- control characters are what it finds
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/gu;
 
 /** Why a name cannot be taken as someone's identity, or null when it can. */
 export function identityProblem(name: unknown): string | null {

@@ -1,6 +1,7 @@
 import { GatePolicy } from '../gate-policy';
 import { DEFAULT_MONITOR_POLICY, MonitorPolicy, parseMonitorPolicy } from '../monitor/policy';
 import { hashJson } from '../hash';
+import type { Registry } from '../registry/types';
 import type { ModelSpec } from '../spec';
 import { canonical } from './statement';
 
@@ -33,6 +34,25 @@ export interface RegisteredModelPolicy {
 
 export function policyOfSpec(spec: Pick<ModelSpec, 'gate' | 'monitor'>): ModelPolicy {
   return { gate: spec.gate, monitor: spec.monitor ?? null };
+}
+
+/**
+ * A spec taken from a version on record (the champion's, for a schedule, an inbox or a retrain that names none) with
+ * the model's registered gate and monitor put in: the policy may have been tightened since that version was
+ * trained, and such a run must be held to it, not refused for repeating the old one.
+ */
+export async function withRegisteredPolicy(
+  registry: Pick<Registry, 'modelPolicy'>,
+  spec: ModelSpec,
+): Promise<ModelSpec> {
+  const registered = await registry.modelPolicy(spec.name);
+  if (!registered) return spec;
+  const { monitor: _old, ...rest } = spec;
+  return {
+    ...rest,
+    gate: registered.policy.gate,
+    ...(registered.policy.monitor ? { monitor: registered.policy.monitor } : {}),
+  };
 }
 
 export function policySha256(policy: ModelPolicy): string {
@@ -86,7 +106,12 @@ function durationMs(text: string): number {
  *  - vsChampion.metric and the monitor section have no order: they must be the same (when the spec gives a monitor).
  * Bootstrap settings shape the reported intervals, not the verdict, and are not compared.
  */
-export function weakenings(registered: ModelPolicy, proposed: ModelPolicy): string[] {
+export function weakenings(
+  registered: ModelPolicy,
+  proposed: ModelPolicy,
+  /** the task's primary metric: what an unset vsChampion.metric means (the same metric named is no change) */
+  primary?: string,
+): string[] {
   const out: string[] = [];
   const r = registered.gate;
   const p = proposed.gate;
@@ -105,9 +130,10 @@ export function weakenings(registered: ModelPolicy, proposed: ModelPolicy): stri
   }
   const rv = r.vsChampion;
   const pv = p.vsChampion;
-  if ((rv.metric ?? null) !== (pv.metric ?? null)) {
+  const metric = (m: string | undefined): string => m ?? primary ?? '(the primary metric)';
+  if (metric(rv.metric) !== metric(pv.metric)) {
     out.push(
-      `gate.vsChampion.metric: ${show(pv.metric ?? '(the primary metric)')} where the registered policy has ${show(rv.metric ?? '(the primary metric)')} (a different metric is a change of policy)`,
+      `gate.vsChampion.metric: ${metric(pv.metric)} where the registered policy has ${metric(rv.metric)} (a different metric is a change of policy)`,
     );
   }
   if (pv.minAbsoluteChange < rv.minAbsoluteChange) {

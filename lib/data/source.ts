@@ -50,14 +50,21 @@ export interface SourceAccess {
 /** Lumen's own secrets for a home: see SourceAccess.secrets (paths as given; those that exist are resolved). */
 export function lumenSecrets(home: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const config = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  const named = (...vars: string[]): string[] => vars.flatMap((v) => (env[v] ? [env[v]] : []));
   const candidates = [
     path.join(home, 'serve'),
     path.join(home, 'access.json'),
     path.join(home, 'keys'),
     path.join(config, 'lumen'),
-    ...(env.LUMEN_ACCESS ? [env.LUMEN_ACCESS] : []),
-    ...(env.LUMEN_KEY_FILE ? [env.LUMEN_KEY_FILE] : []),
-    ...[env.LUMEN_REGISTRY ?? path.join(home, 'registry.sqlite')].flatMap((db) => [db, `${db}-wal`, `${db}-shm`]),
+    // the Temporal connection's credentials (TLS key, API key in its config file)
+    path.join(config, 'temporalio'),
+    ...named('LUMEN_ACCESS', 'LUMEN_KEY_FILE', 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_CONFIG_FILE'),
+    ...named('LUMEN_ADMIN_TOKEN_FILE', 'LUMEN_FEEDBACK_TOKEN_FILE', 'LUMEN_PREDICT_TOKEN_FILE'),
+    ...[env.LUMEN_REGISTRY ?? path.join(home, 'registry.sqlite')].flatMap((db) =>
+      ['', '-wal', '-shm', '-journal'].map((suffix) => `${db}${suffix}`),
+    ),
+    // a process's environment holds its tokens and the registry's password
+    '/proc',
   ].map((p) => path.resolve(p));
   return [...new Set(candidates.flatMap((p) => (fs.existsSync(p) ? [p, fs.realpathSync(p)] : [p])))];
 }
@@ -157,7 +164,9 @@ export function openSource(source: SourceRef, access: SourceAccess): OpenedSourc
           : `${real} is outside the allowed source roots (${access.roots.join(', ')}; LUMEN_SOURCE_ROOTS)`,
       );
     }
-    const secret = (access.secrets ?? []).find((p) => real === p || real.startsWith(p + path.sep));
+    const secret =
+      (access.secrets ?? []).find((p) => real === p || real.startsWith(p + path.sep)) ??
+      sameFileAs(real, access.secrets ?? []);
     if (secret) {
       refuse(
         `${secret} holds Lumen's secrets (serving tokens, access.json, signing keys or the registry), never read as a source`,
@@ -167,6 +176,35 @@ export function openSource(source: SourceRef, access: SourceAccess): OpenedSourc
   }
   readable(file, uri);
   return { source, file, format: formatOf(source, file) };
+}
+
+/** The secret file that `file` is another name of (a hard link), if any. */
+function sameFileAs(file: string, secrets: string[]): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+  if (st.nlink < 2) return undefined;
+  const same = (p: string): boolean => {
+    try {
+      const other = fs.statSync(p);
+      return other.isFile() && other.ino === st.ino && other.dev === st.dev;
+    } catch {
+      return false;
+    }
+  };
+  // the secrets, and the files directly inside the secret folders (tokens, keys)
+  return secrets.find((p) => {
+    if (p === '/proc') return false;
+    if (same(p)) return true;
+    try {
+      return fs.readdirSync(p).some((name) => same(path.join(p, name)));
+    } catch {
+      return false;
+    }
+  });
 }
 
 function formatOf(source: SourceRef, file: string): SourceFormat {

@@ -1,3 +1,4 @@
+import { withRegisteredPolicy } from '../access/model-policy';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseMonitorPolicy } from './policy';
@@ -44,7 +45,8 @@ export async function buildRetrainBatch(
   if (!accepted) throw new NotFoundError(`${model} has no accepted batch to retrain from`);
   const dataset = await registry.getDataset(accepted.trainingDatasetSha256);
   if (!dataset) throw new NotFoundError(`dataset ${accepted.trainingDatasetSha256.slice(0, 12)} is not registered`);
-  const spec = record.spec;
+  // held to the model's policy as registered now, which may be stricter than when the champion was trained
+  const spec = await withRegisteredPolicy(registry, record.spec);
   const parsed = parseMonitorPolicy(spec.monitor ?? {});
   const acceptedRows = 'policy' in parsed ? parsed.policy.retrain.acceptedRows : null;
   const labels = fs.existsSync(paths.feedback)

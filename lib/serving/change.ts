@@ -36,7 +36,10 @@ export async function changeServingPolicy(
       throw new NotFoundError(`${model} v${arm.version} is not registered (see: lumen models ${model})`);
     }
   }
-  const unfit = policy.canary ? await unfitForTraffic(registry, model, policy.canary.version) : null;
+  // a canary kept as it was (e.g. only the shadow changes) was judged, or overridden, when it was set
+  const current = (await registry.servingPolicy(model))?.policy.canary ?? null;
+  const newCanary = policy.canary && policy.canary.version !== current?.version ? policy.canary : null;
+  const unfit = newCanary ? await unfitForTraffic(registry, model, newCanary.version) : null;
   const override = change.override?.trim() || null;
   const subject = {
     canary: policy.canary ? `v${policy.canary.version} at ${policy.canary.share}` : null,
@@ -70,9 +73,18 @@ export async function unfitForTraffic(registry: Registry, model: string, version
   const v = await registry.getVersion(model, version);
   if (!v) return `v${version} is not registered`;
   const verdict = (v.evaluation as { verdict?: { passed?: boolean; reason?: string } }).verdict;
-  if (verdict && verdict.passed !== true) return `it failed its gate (${verdict.reason ?? 'no reason recorded'})`;
-  const rejected = (await registry.listApprovals({ model, version })).find((a) => a.status === 'rejected');
+  if (!verdict) return 'it has no gate verdict on record';
+  if (verdict.passed !== true) return `it failed its gate (${verdict.reason ?? 'no reason recorded'})`;
+  const approvals = await registry.listApprovals({ model, version });
+  const rejected = approvals.find((a) => a.status === 'rejected');
   if (rejected) return `it was rejected by ${rejected.decidedBy} at ${rejected.decidedAt}: ${rejected.comment}`;
+  // a candidate its policy sends to people is fit only once they approved it (all of them, four eyes)
+  const unapproved = approvals.find((a) => a.status === 'pending' || a.status === 'expired');
+  if (unapproved && !approvals.some((a) => a.status === 'approved')) {
+    return unapproved.status === 'pending'
+      ? `it still awaits approval (requested ${unapproved.requestedAt})`
+      : `nobody approved it in time (requested ${unapproved.requestedAt})`;
+  }
   if (v.loadCheck && !v.loadCheck.passed) return `it failed its load check (${v.loadCheck.detail})`;
   return null;
 }

@@ -32,6 +32,23 @@ export interface ConsoleOptions {
   temporalUi: { uiUrl: string; namespace: string };
   /** a Temporal client, connected when a decision is first sent */
   connect: () => Promise<Client>;
+  /**
+   * the server listens on a loopback address: a request naming any other host is a page elsewhere that pointed its
+   * own name at 127.0.0.1 (DNS rebinding) to read these pages, and is refused
+   */
+  loopbackOnly?: boolean;
+}
+
+/** Whether an address (as --host takes it: 127.0.0.1, ::1, [::1], localhost) is this machine's loopback. */
+export function loopbackAddress(address: string): boolean {
+  const a = address.replace(/^\[|\]$/g, '');
+  return a === 'localhost' || a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a);
+}
+
+/** Whether a Host header (a name or address, then an optional port) names this machine's loopback interface. */
+export function loopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  return loopbackAddress(host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, ''));
 }
 
 interface Deps {
@@ -177,6 +194,14 @@ export function registerConsole(app: FastifyInstance, deps: Deps, opts: ConsoleO
       scope.addHook('onSend', async (_req, reply, payload) => {
         for (const [name, value] of Object.entries(CONSOLE_HEADERS)) reply.header(name, value);
         return payload;
+      });
+      scope.addHook('onRequest', async (req, reply) => {
+        if (opts.loopbackOnly && !loopbackHost(req.headers.host)) {
+          return reply
+            .status(421)
+            .type('text/plain; charset=utf-8')
+            .send('this console answers only to a loopback host name (127.0.0.1, localhost, [::1])');
+        }
       });
       scope.addHook('preHandler', async (req, reply) => {
         if (req.method !== 'POST') return;

@@ -44,6 +44,9 @@ describe('governance: the pure rules', () => {
       },
     });
     assert.deepEqual(weakenings(strict, tighter), [], 'a spec without a monitor section takes the registered one');
+    const named = policy({ gate: { ...strict.gate, vsChampion: { ...strict.gate.vsChampion, metric: 'auc' } } });
+    assert.deepEqual(weakenings(strict, named, 'auc'), [], 'the primary metric named is the same metric');
+    assert.equal(weakenings(strict, named).length, 1, 'without knowing the task, a named metric is a change');
     const loose = policy({
       gate: {
         beatBaseline: false,
@@ -100,6 +103,7 @@ describe('governance: the pure rules', () => {
       ['bo\n2026-12-06 approve accepted', /\\u000a at position 3/],
       ['eve\u001b[32m', /\\u001b/],
       ['eve\u202eana', /\\u202e/],
+      ['ana\u200b', /\\u200b/],
       [42, /text/],
     ] as const) {
       assert.match(String(identityProblem(name)), why, JSON.stringify(name));
@@ -145,10 +149,12 @@ describe('governance: secrets, the console and request bodies', () => {
     const access = sourceAccess(t.home, {});
     assert.equal(openSource({ uri: path.join(t.home, 'batch.csv') }, access).format, 'csv');
     fs.symlinkSync(path.join(t.home, 'serve', 'admin.token'), path.join(t.home, 'innocent.csv'));
+    fs.linkSync(path.join(t.home, 'serve', 'admin.token'), path.join(t.home, 'hard-link.csv'));
     for (const uri of [
       path.join(t.home, 'serve', 'admin.token'),
       `file://${path.join(t.home, 'serve', 'admin.token')}`,
       path.join(t.home, 'innocent.csv'),
+      path.join(t.home, 'hard-link.csv'),
       path.join(t.home, 'access.json'),
       path.join(t.home, 'registry.sqlite'),
     ]) {
@@ -161,6 +167,14 @@ describe('governance: secrets, the console and request bodies', () => {
         uri,
       );
     }
+  });
+
+  it("a process's environment is never a source, even with the whole disk as a root", () => {
+    const everything = sourceAccess(t.home, { LUMEN_SOURCE_ROOTS: '/' });
+    assert.throws(
+      () => openSource({ uri: '/proc/self/environ', format: 'csv' }, everything),
+      /\/proc holds Lumen's secrets/,
+    );
   });
 
   it('the console is not served on a non-loopback address with access control on, unless vouched for or off', () => {

@@ -115,6 +115,17 @@ describe('governance: the registered policy binds every run and every route to t
       }
       assert.equal((await attempt.handle.query(statusQuery)).dataset, undefined, 'no data was read');
 
+      // nor may an operator make a new model's first policy whatever suits them
+      const fresh = await start(
+        parseModelSpec({ ...loose, name: 'weather-operator-first' }),
+        weatherYear(2013),
+        keys.eli,
+      );
+      assert.match(
+        await failure(fresh),
+        /weather-operator-first has no registered policy yet, and with access control on only an admin's run registers the first one \(eli is operator/,
+      );
+
       // a schedule made straight on the Temporal server (no verified decision): its runs are refused
       const schedule = async (scheduleId: string, spec: ModelSpec, source: SourceRef) => {
         const input: ScheduledTrainingInput = {
@@ -331,6 +342,22 @@ describe('governance: the registered policy binds every run and every route to t
       assert.match(operator.body.error!, /eli is operator of weather-governed; serving needs approver/);
       const overridden = await put(signed(keys.bo, 1, 'canary it', 'the rejection was about a report, not the model'));
       assert.equal(overridden.status, 200, JSON.stringify(overridden.body));
+      // the canary kept as it is while the shadow changes: judged when it was set, no second override needed
+      const shadowReason = 'mirror too';
+      const shadowOnly = await put({
+        canary: { version: 1, share: 1 },
+        shadow: { version: 1 },
+        by: 'bo',
+        reason: shadowReason,
+        proof: signClaim(keys.bo, {
+          action: 'serving',
+          model: MODEL,
+          subject: { canary: 'v1 at 1', shadow: 'v1', override: null },
+          by: 'bo',
+          comment: shadowReason,
+        }),
+      });
+      assert.equal(shadowOnly.status, 200, JSON.stringify(shadowOnly.body));
 
       // a 1 MB body nested 1,000,000 levels deep: a 400 that says so (it was a 500, the parser's stack overflowed)
       const bomb = await fetch(`${server.url}/v1/models/${MODEL}/predict`, {
@@ -367,7 +394,11 @@ describe('governance: the registered policy binds every run and every route to t
     }
     const stored = await t.deps.registry.servingPolicy(MODEL);
     assert.equal(stored?.updatedBy, 'bo');
-    assert.match(String(stored?.reason), /override: the rejection was about a report/);
+    assert.equal(stored?.reason, 'mirror too');
+    const overrideRow = (await t.deps.registry.listAudit({ model: MODEL })).find(
+      (e) => e.action === 'serving' && e.outcome === 'accepted',
+    );
+    assert.equal(overrideRow?.subject.override, 'the rejection was about a report, not the model');
     const trail = (await t.deps.registry.listAudit({ model: MODEL })).filter((e) => e.action === 'serving');
     assert.deepEqual(
       trail.map((e) => [e.identity, e.outcome]),
@@ -376,6 +407,7 @@ describe('governance: the registered policy binds every run and every route to t
         ['eli', 'refused'],
         ['bo', 'refused'],
         ['eli', 'refused'],
+        ['bo', 'accepted'],
         ['bo', 'accepted'],
       ],
     );
