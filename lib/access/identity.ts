@@ -35,3 +35,19 @@ export function identityProblem(name: unknown): string | null {
 export function escapeUnprintable(text: string): string {
   return text.replace(UNPRINTABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * A short, safe excerpt of text that came from a file (a column name, a cell): unprintable characters escaped and
+ * the rest cut at `max` characters. Messages, reports and the console quote data only this way, so a file read by
+ * mistake shows a fragment of itself at most.
+ */
+export function excerpt(text: string, max = 24): string {
+  const safe = escapeUnprintable(text);
+  return safe.length <= max ? safe : `${safe.slice(0, max)}… (${text.length} characters)`;
+}
+
+/** Names from a file, quoted as excerpts: at most `most` of them, then how many more. */
+export function quotedList(names: string[], most = 10): string {
+  const shown = names.slice(0, most).map((n) => `"${excerpt(n)}"`);
+  return names.length > most ? `${shown.join(', ')} and ${names.length - most} more` : shown.join(', ');
+}

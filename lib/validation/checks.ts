@@ -1,3 +1,4 @@
+import { quotedList } from '../access/identity';
 import { z } from 'zod';
 import type { DatasetRef } from '../data/snapshot';
 import { allowedMissing, type Contract, type SourceColumn } from './contract';
@@ -84,7 +85,7 @@ export function batchChecks(
     checks.push({
       name: 'extra-columns',
       outcome: 'warn',
-      detail: `columns not in the contract (ignored): ${extra.map((e) => `"${e}"`).join(', ')}`,
+      detail: `columns not in the contract (ignored): ${quotedList(extra)}`,
     });
   }
 
@@ -92,9 +93,7 @@ export function batchChecks(
     const p = col(profile, c.name);
     const actual = dataset.columns.find((d) => d.name === c.name)?.type;
     if (actual === undefined || !p) {
-      const renamed = extra.length
-        ? ` (the batch has unexpected columns ${extra.map((e) => `"${e}"`).join(', ')} — renamed?)`
-        : '';
+      const renamed = extra.length ? ` (the batch has unexpected columns ${quotedList(extra)} — renamed?)` : '';
       checks.push({
         name: 'column',
         column: c.name,

@@ -136,7 +136,8 @@ export const CONSOLE_HEADERS: Record<string, string> = {
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // not no-referrer: with it, browsers send "Origin: null" on the console's own form posts
+  'referrer-policy': 'same-origin',
 };
 
 /**
@@ -145,9 +146,12 @@ export const CONSOLE_HEADERS: Record<string, string> = {
  * told apart. A client that sends neither (curl, a script) is not a browser and is judged by its token alone.
  */
 export function crossSite(headers: Record<string, string | string[] | undefined>): string | null {
+  // the browser's own word, where it gives it (every current one does); it cannot be set by a page
   const site = headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
-    return `the form was posted from another site (Sec-Fetch-Site: ${site})`;
+  if (typeof site === 'string') {
+    return site === 'same-origin' || site === 'none'
+      ? null
+      : `the form was posted from another site (Sec-Fetch-Site: ${site})`;
   }
   const origin = headers.origin;
   if (typeof origin !== 'string') return null;

@@ -76,7 +76,19 @@ export async function trainAndRegister(
     runId: options.workflowId,
     metrics: scored.metrics,
     training: { ...trained, artifact: undefined },
-    evaluation: { canary, holdoutRows: rows.length },
+    // as the pipeline records it for a candidate that passed its gate
+    evaluation: {
+      canary,
+      holdoutRows: rows.length,
+      verdict: {
+        passed: true,
+        firstRun: false,
+        approvalRequired: false,
+        championVersion: null,
+        checks: [],
+        reason: 'registered by a test',
+      },
+    },
   });
   await deps.registry.recordLoadCheck(spec.name, v.version, {
     passed: true,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { printable } from '../../client/output';
-import { escapeUnprintable, identityProblem } from '../../lib/access/identity';
+import { escapeUnprintable, excerpt, identityProblem, quotedList } from '../../lib/access/identity';
 import { parseModelPolicy, policyOfSpec, weakenings, type ModelPolicy } from '../../lib/access/model-policy';
 import { openSource, sourceAccess } from '../../lib/data/source';
 import { SourceError } from '../../lib/errors';
@@ -109,6 +109,10 @@ describe('governance: the pure rules', () => {
       assert.match(String(identityProblem(name)), why, JSON.stringify(name));
     }
     assert.equal(escapeUnprintable('a\nb\u001b[2Kc'), 'a\\u000ab\\u001b[2Kc');
+    // a file's content is quoted as a short excerpt: a 43-character token shows 24 of them at most
+    const token = 'Zm9vYmFyLXNlY3JldC10b2tlbi0xMjM0NTY3ODkwMTI';
+    assert.equal(excerpt(token), `${token.slice(0, 24)}… (${token.length} characters)`);
+    assert.equal(quotedList(['a', 'b\n'], 1), '"a" and 1 more');
     // a table cell keeps the colours the CLI adds and loses everything else a value could carry
     assert.equal(printable('\u001b[32maccepted\u001b[39m'), '\u001b[32maccepted\u001b[39m');
     assert.equal(printable('bo\n\u001b[1Aaccepted\r'), 'bo\\u000a\\u001b[1Aaccepted\\u000d');
