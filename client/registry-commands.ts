@@ -93,6 +93,11 @@ export function formatLineage(view: VersionLineageView): string {
     `               sha256 ${v.artifact.sha256}`,
     `  spec         ${v.specHash}`,
     `  contract     ${v.lineage.contractHash}`,
+    ...(v.lineage.policy
+      ? [
+          `  policy       v${v.lineage.policy.version} (sha256 ${v.lineage.policy.sha256.slice(0, 12)}…; lumen policy show ${v.model} --history)`,
+        ]
+      : []),
     `  code         ${v.codeVersion}   backend ${v.backend}   seed ${v.seed}`,
     `  training run ${v.workflowId}  run ${v.runId}`,
     `               ${workflowUrl(config, v.workflowId, v.runId)}`,

@@ -267,6 +267,7 @@ describe('the lumen command line', () => {
       assert.match(audit.stdout, /key-revoked .* cy .* left/);
       const lineage = await lumen(['lineage', 'weather-signed@1'], base);
       assert.match(lineage.stdout, /decision .* approve by bo \(signed, key \w{8}…\): accepted — ok/);
+      assert.match(lineage.stdout, /policy +v1 \(sha256 [0-9a-f]{12}…; lumen policy show weather-signed --history\)/);
       const wrongSince = await lumen(['audit', 'weather-signed', '--since', 'yesterday'], base);
       assert.equal(wrongSince.code, 4);
       assert.match(wrongSince.stderr, /--since must be a time \(ISO 8601\) or a span like 24h or 7d; got "yesterday"/);
