@@ -1,3 +1,4 @@
+import { unfitForTraffic } from '../lib/serving/change';
 import { Context } from '@temporalio/activity';
 import { parseModelPolicy, policyOfSpec, weakenings, type ModelPolicy } from '../lib/access/model-policy';
 import { roleOf } from '../lib/access/policy';
@@ -60,6 +61,11 @@ export function governanceActivities(deps: ActivityDeps) {
         }
         return { version: registered.version, sha256: registered.sha256, registeredNow };
       });
+    },
+
+    /** Why a version may not take live traffic (its gate, a pending or refused approval, its load check), or null. */
+    async trafficFitness(input: { model: string; version: number }): Promise<string | null> {
+      return asActivity(() => unfitForTraffic(deps.registry, input.model, input.version));
     },
 
     /**

@@ -61,13 +61,23 @@ export async function decideCandidate(
 export async function changeChampion(
   kind: 'promote' | 'rollback',
   model: string,
-  opts: { to?: string; version?: string; reason: string; actor?: string; by?: string; requestId?: string },
+  opts: {
+    to?: string;
+    version?: string;
+    reason: string;
+    actor?: string;
+    by?: string;
+    requestId?: string;
+    override?: string;
+  },
 ): Promise<void> {
   const to = opts.version ?? opts.to;
   const target = to !== undefined ? parseVersion(to, opts.version !== undefined ? '--version' : '--to') : undefined;
   const { by, sign } = signer(opts.actor ?? opts.by);
   const requestId = opts.requestId ?? randomUUID();
-  const proof = sign({ action: kind, model, subject: { to: target ?? 'previous', requestId }, comment: opts.reason });
+  const override = opts.override?.trim() || undefined;
+  const subject = { to: target ?? 'previous', requestId, ...(override ? { override } : {}) };
+  const proof = sign({ action: kind, model, subject, comment: opts.reason });
   const input: ChampionChangeInput = {
     model,
     kind,
@@ -77,6 +87,7 @@ export async function changeChampion(
     ...(proof ? { proof } : {}),
     requestId,
     trainingTaskQueue: taskQueues().training,
+    ...(override ? { override } : {}),
   };
   const config = clientConfig();
   await withClient(async (client) => {

@@ -154,6 +154,10 @@ export function buildProgram(): Command {
     .argument('<model>')
     .requiredOption('--version <n>', 'the version to promote')
     .requiredOption('--reason <text>', 'why (recorded in the history)')
+    .option(
+      '--override <why>',
+      'promote a version that failed its gate, awaits approval, was rejected or failed its load check (audited)',
+    )
     .addOption(actorOption())
     .addOption(byOption())
     .option('--request-id <id>', 'idempotency key')

@@ -22,6 +22,12 @@ import { BOOKKEEPING, heavyWork } from './activity-options';
 
 const registry = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
+/**
+ * Promotions since this patch check that the version is fit for traffic (or carry an override); those before it
+ * replay without the check.
+ */
+const PROMOTE_FITNESS = 'lumen-promote-fitness';
+
 /** how often a rollback to "previous" is retried when another change moved the champion in between */
 const MAX_ATTEMPTS = 20;
 
@@ -54,12 +60,27 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
     const verdict = await verified({
       action: input.kind,
       model: input.model,
-      subject: { to: input.to ?? 'previous', requestId: input.requestId },
+      subject: {
+        to: input.to ?? 'previous',
+        requestId: input.requestId,
+        ...(input.override ? { override: input.override } : {}),
+      },
       by: input.by,
       comment: input.reason,
       proof: input.proof,
     });
     by = verdict.identity;
+  }
+  // a promotion by hand is a route to all the traffic: a version unfit for it needs an override that says why
+  if (input.kind === 'promote' && input.to !== undefined && patched(PROMOTE_FITNESS)) {
+    const unfit = await registry.trafficFitness({ model: input.model, version: input.to });
+    if (unfit && !input.override?.trim()) {
+      throw ApplicationFailure.nonRetryable(
+        `${input.model} v${input.to} may not take traffic: ${unfit}. Promote it anyway with --override "<why>" ` +
+          `(signed and audited with the promotion)`,
+        'ConflictError',
+      );
+    }
   }
   for (let attempt = 1; ; attempt++) {
     // the target's bytes are re-verified every time; a fresh-process load check runs when none has passed yet

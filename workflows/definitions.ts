@@ -243,6 +243,11 @@ export interface ChampionChangeInput {
   requestId: string;
   /** task queue of the training workers, which run the load check (default lumen-training) */
   trainingTaskQueue?: string;
+  /**
+   * why a version unfit for traffic (failed its gate, awaits approval, rejected, failed its load check) is promoted
+   * anyway; signed with the decision and audited
+   */
+  override?: string;
 }
 
 export interface ChampionChangeResult {

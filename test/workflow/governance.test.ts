@@ -13,7 +13,13 @@ import { deriveSeed, unitHash } from '../../lib/rng';
 import { versionLineage } from '../../lib/lineage';
 import { startServer, type RunningServer } from '../../serve/server';
 import { parseModelSpec, type ModelSpec } from '../../lib/spec';
-import { rejectCandidate, statusQuery, type PipelineStatus } from '../../workflows/definitions';
+import {
+  championChangeWorkflowId,
+  rejectCandidate,
+  statusQuery,
+  type PipelineStatus,
+} from '../../workflows/definitions';
+import type { championChange } from '../../workflows';
 import { scheduledRunWorkflowId, type ScheduledTrainingInput } from '../../workflows/schedule-definitions';
 import { tempHome, testClient, uniqueQueues, withWorkers, workflowBundle, type TestHome } from '../support/env';
 import { testServeOptions } from '../support/serving';
@@ -85,6 +91,28 @@ describe('governance: the registered policy binds every run and every route to t
         }),
       }),
     );
+  /** `lumen promote` as the CLI sends it: signed over the version, the request and the override, if any */
+  const promoteByHand = (key: SigningKey, to: number, reason: string, override?: string, model = MODEL) => {
+    const requestId = `hand-${model}-${to}-${override ? 'override' : 'plain'}`;
+    const subject = { to, requestId, ...(override ? { override } : {}) };
+    return client.workflow.execute<typeof championChange>('championChange', {
+      taskQueue: queues.pipeline,
+      workflowId: championChangeWorkflowId(model, requestId),
+      args: [
+        {
+          model,
+          kind: 'promote',
+          to,
+          reason,
+          by: key.person,
+          requestId,
+          trainingTaskQueue: queues.training,
+          ...(override ? { override } : {}),
+          proof: signClaim(key, { action: 'promote', model, subject, by: key.person, comment: reason }),
+        },
+      ],
+    });
+  };
   const failure = async (started: StartedPipeline): Promise<string> => {
     const e = await started.handle.result().catch((err: unknown) => err);
     assert.ok(e instanceof WorkflowFailedError, `the run failed (it ended ${JSON.stringify(e)?.slice(0, 200)})`);
@@ -214,6 +242,12 @@ describe('governance: the registered policy binds every run and every route to t
         ],
       });
       assert.equal((await first.handle.result()).outcome, 'not-approved');
+
+      // promoting it by hand, properly signed by an admin, is still a route to traffic: refused without an override
+      await assert.rejects(promoteByHand(keys.ana, 1, 'ship it'), (e: unknown) =>
+        /v1 may not take traffic: it was rejected by bo .*--override/.test(describeFailure(e)),
+      );
+      assert.equal(await t.deps.registry.alias(MODEL, 'champion'), null);
     });
     const lineage = await versionLineage(t.deps.registry, t.deps.store, MODEL, 1);
     assert.equal(lineage.version.lineage.policy?.version, 1, 'the policy the version was held to is in its lineage');
@@ -412,5 +446,25 @@ describe('governance: the registered policy binds every run and every route to t
       ],
     );
     assert.ok(trail.every((e) => !e.identity.includes('\n') && !e.identity.includes('\u001b')));
+
+    await run(async () => {
+      // an override says why a version unfit for traffic goes live; it is no way around four eyes
+      await assert.rejects(
+        promoteByHand(keys.ana, 1, 'ship it', 'the rejection was about a report, not the model'),
+        (e: unknown) => /needs 2 different approvers before it is promoted/.test(describeFailure(e)),
+      );
+      // a version that failed its gate (the one-class holdout's): refused plainly, promoted with an override
+      const oneClass = 'one-class-holdout';
+      await assert.rejects(promoteByHand(keys.ana, 1, 'ship it', undefined, oneClass), (e: unknown) =>
+        /one-class-holdout v1 may not take traffic: it failed its gate/.test(describeFailure(e)),
+      );
+      const override = 'a holdout of one class says nothing against it; checked by hand';
+      const moved = await promoteByHand(keys.ana, 1, 'ship it', override, oneClass);
+      assert.equal(moved.champion, 1);
+      const promoted = (await t.deps.registry.listAudit({ model: oneClass })).filter(
+        (e) => e.action === 'promote' && e.outcome === 'accepted',
+      );
+      assert.equal(promoted.at(-1)?.subject.override, override);
+    });
   });
 });
