@@ -45,7 +45,7 @@ import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
  *   1. January trains the first model; the auto-approver (or you, with --approve ask) approves it.
  *   2. February traffic: the monitor finds nothing.
  *   3. A feed bug shifts every delay by 30 minutes: the batch is quarantined for drift. An operator releases it by
- *      mistake; its candidate is not approved; the operator promotes it by hand anyway. Served, it does measurably
+ *      mistake; its candidate is not approved; the operator promotes it by hand anyway (with an override). Served, it does measurably
  *      worse than the version before on the labels that come back, and the monitor rolls it back by itself.
  *   4. March arrives as a clean batch: validated, accepted, trained, gated, approved, promoted under traffic.
  *   5. From May the traffic is evening flights only (real ones, resampled): served inputs drift from the training
@@ -407,6 +407,8 @@ class LoopDemo {
       reason: 'demo: promoted by hand, skipping the review',
       by: 'operator',
       requestId,
+      // the rejected candidate takes traffic only with an override saying why; the operator gives one, wrongly
+      override: 'demo: "the rejection was only about the released batch" (it was not)',
     };
     const workflowId = championChangeWorkflowId(this.spec.name, requestId);
     await this.client!.workflow.execute<typeof championChange>('championChange', {
@@ -418,7 +420,10 @@ class LoopDemo {
     await this.until(`v${bad} served`, async () =>
       this.server!.host.served(this.spec.name)?.version === bad ? true : undefined,
     );
-    this.event(`injected: an operator promotes v${bad} by hand; it is served (hot swap)`, this.link(workflowId));
+    this.event(
+      `injected: an operator promotes the rejected v${bad} by hand with an override; it is served (hot swap)`,
+      this.link(workflowId),
+    );
     this.setStep(`waiting for the monitor to notice v${bad}`);
     const rollback = await this.until('the automatic rollback', async () =>
       (await this.registry.listMonitorActions(this.spec.name)).find(

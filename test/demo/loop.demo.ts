@@ -29,7 +29,7 @@ describe('lumen demo --loop', () => {
       assert.equal(code, 0, `the demo failed:\n${out.slice(-6000)}`);
       const timeline = out.slice(out.indexOf('\nTimeline'));
       assert.match(timeline, /quarantined by its contract: .*column "delay" drifted/);
-      assert.match(timeline, /an operator promotes v2 by hand/);
+      assert.match(timeline, /an operator promotes the rejected v2 by hand with an override/);
       assert.match(timeline, /monitor rolled back automatically to v1: v2, .* does measurably worse than v1/);
       assert.match(timeline, /March: accepted, v3 promoted/);
       assert.match(timeline, /monitor retrains: served inputs drifted from the champion's training data/);
