@@ -12,8 +12,8 @@ import { asActivity, type ActivityDeps } from './context';
 export interface PolicyBinding {
   version: number;
   sha256: string;
-  /** set when this run registered the model's first policy (from its spec, or from the champion's) */
-  registeredNow: string | null;
+  /** the reason, when this run registered the model's first policy (from its spec, or from a version's on record) */
+  firstPolicyReason: string | null;
 }
 
 export function governanceActivities(deps: ActivityDeps) {
@@ -30,7 +30,7 @@ export function governanceActivities(deps: ActivityDeps) {
         const model = input.spec.name;
         const workflowId = Context.current().info.workflowExecution?.workflowId ?? null;
         let registered = await deps.registry.modelPolicy(model);
-        let registeredNow: string | null = null;
+        let firstPolicyReason: string | null = null;
         if (!registered) {
           const first = await firstPolicy(model, input.spec, input.starter ?? `workflow:${workflowId}`);
           try {
@@ -43,7 +43,7 @@ export function governanceActivities(deps: ActivityDeps) {
               reason: first.reason,
               workflowId,
             });
-            registeredNow = first.reason;
+            firstPolicyReason = first.reason;
           } catch (err) {
             // another run registered the first one meanwhile: that one binds this run too
             registered = await deps.registry.modelPolicy(model);
@@ -56,10 +56,10 @@ export function governanceActivities(deps: ActivityDeps) {
             `the spec would loosen the registered policy of ${model} (v${registered.version}, set by ${registered.setBy} at ${registered.at}): ` +
               `${problems.join('; ')}. A run's spec may repeat or tighten the registered policy, never loosen it: ` +
               `put the registered policy in the spec (lumen policy show ${model} --json), or an admin changes it ` +
-              `(lumen policy set ${model} --policy <file> --reason …)`,
+              `(lumen policy set ${model} --from <file> --reason "<why>")`,
           );
         }
-        return { version: registered.version, sha256: registered.sha256, registeredNow };
+        return { version: registered.version, sha256: registered.sha256, firstPolicyReason };
       });
     },
 
@@ -122,7 +122,7 @@ export function governanceActivities(deps: ActivityDeps) {
       if ('problems' in parsed) {
         throw new PolicyViolation(
           `${model} has no registered policy, and the spec of v${record.version} no longer parses as one ` +
-            `(${parsed.problems.join('; ')}): an admin registers one (lumen policy set ${model} --from <file>)`,
+            `(${parsed.problems.join('; ')}): an admin registers one (lumen policy set ${model} --from <file> --reason "<why>")`,
         );
       }
       return {
@@ -136,7 +136,7 @@ export function governanceActivities(deps: ActivityDeps) {
       throw new PolicyViolation(
         `${model} has no registered policy yet, and with access control on only an admin's run registers the first ` +
           `one (${starter} is ${roleOf(access, starter, model) ?? 'not given a role'} of ${model}): an admin starts ` +
-          `its first run, or registers its policy (lumen policy set ${model} --from <spec or policy file>)`,
+          `its first run, or registers its policy (lumen policy set ${model} --from <spec or policy file> --reason "<why>")`,
       );
     }
     return {

@@ -52,6 +52,7 @@ export function readPolicyFile(file: string): ReturnType<typeof parseModelPolicy
   } catch (err) {
     throw new CliError(`cannot read the policy ${file}: ${(err as Error).message}`);
   }
+  // a whole model spec (it has features; a policy file never does): its gate and monitor sections are the policy
   if (json && typeof json === 'object' && !Array.isArray(json) && 'features' in json) {
     const spec = json as Record<string, unknown>;
     json = { gate: spec.gate, ...(spec.monitor !== undefined ? { monitor: spec.monitor } : {}) };

@@ -149,8 +149,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       const bound = await bookkeeping.bindModelPolicy({ spec, starter });
       policy = { version: bound.version, sha256: bound.sha256 };
       status.policy = policy;
-      if (bound.registeredNow)
-        log.info('registered the model policy', { model: spec.name, reason: bound.registeredNow });
+      if (bound.firstPolicyReason)
+        log.info('registered the model policy', { model: spec.name, reason: bound.firstPolicyReason });
     } catch (err) {
       status.error = `policy: ${messageOf(err)}`;
       setStage('failed');

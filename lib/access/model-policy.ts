@@ -8,7 +8,8 @@ import { canonical } from './statement';
 /**
  * A model's governing policy: the gate a candidate must pass (absolute and relative checks, slices, when a person
  * must approve and how many, four eyes) and what its monitor watches and does. It is registered with the model,
- * versioned, changed only by a signed admin decision (`lumen policy set`), and binds every run whatever started it:
+ * versioned, changed by an admin's decision (`lumen policy set`, signed when access control is on), and binds every
+ * run whatever started it:
  * a run's spec may repeat it or tighten it, never loosen it. How traffic is split is registered apart (the serving
  * policy, `lumen serving set`), also as a signed decision.
  */
@@ -71,7 +72,9 @@ export function parseModelPolicy(value: unknown): { policy: ModelPolicy } | { pr
   const extra = Object.keys(v).filter((k) => k !== 'gate' && k !== 'monitor');
   if (extra.length)
     return { problems: [`(top): unknown field(s) ${extra.join(', ')} (a policy has gate and monitor)`] };
-  const gate = GatePolicy.safeParse(v.gate ?? {});
+  // stated in full: a missing gate would quietly be the loosest one (promote on the first run, no approval)
+  if (v.gate === undefined || v.gate === null) return { problems: ['gate: missing (a policy states its gate)'] };
+  const gate = GatePolicy.safeParse(v.gate);
   const problems = gate.success ? [] : gate.error.issues.map((i) => `gate.${i.path.join('.')}: ${i.message}`);
   let monitor: MonitorPolicy | null = null;
   if (v.monitor !== undefined && v.monitor !== null) {

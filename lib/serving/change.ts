@@ -11,7 +11,8 @@ export interface ServingChange {
   by: string;
   reason: string;
   /**
-   * Why a version that failed its gate, was rejected by a person or failed its load check may take live traffic
+   * Why a version that failed its gate, awaits approval (or nobody approved it in time), was rejected by a person or
+   * failed its load check may take live traffic
    * anyway (a canary). Absent: such a version is refused. Shadow traffic is never answered, so needs none.
    */
   override?: string;
@@ -36,9 +37,13 @@ export async function changeServingPolicy(
       throw new NotFoundError(`${model} v${arm.version} is not registered (see: lumen models ${model})`);
     }
   }
-  // a canary kept as it was (e.g. only the shadow changes) was judged, or overridden, when it was set
+  // a canary kept as it was, or given less traffic, was judged (or overridden) when it was set; a new version, or more
+  // traffic for the same one, is judged now
   const current = (await registry.servingPolicy(model))?.policy.canary ?? null;
-  const newCanary = policy.canary && policy.canary.version !== current?.version ? policy.canary : null;
+  const newCanary =
+    policy.canary && (policy.canary.version !== current?.version || policy.canary.share > current.share)
+      ? policy.canary
+      : null;
   const unfit = newCanary ? await unfitForTraffic(registry, model, newCanary.version) : null;
   const override = change.override?.trim() || null;
   const subject = {
