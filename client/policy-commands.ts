@@ -55,7 +55,8 @@ export function readPolicyFile(file: string): ReturnType<typeof parseModelPolicy
   // a whole model spec (it has features; a policy file never does): its gate and monitor sections are the policy
   if (json && typeof json === 'object' && !Array.isArray(json) && 'features' in json) {
     const spec = json as Record<string, unknown>;
-    json = { gate: spec.gate, ...(spec.monitor !== undefined ? { monitor: spec.monitor } : {}) };
+    // a spec without a gate section runs under the default gate, so that is its policy
+    json = { gate: spec.gate ?? {}, ...(spec.monitor !== undefined ? { monitor: spec.monitor } : {}) };
   }
   return parseModelPolicy(json);
 }
