@@ -6,9 +6,16 @@ import { ColumnName } from './validation/contract';
  * validation thresholds), the fairness limits across slices, and when a person must approve.
  */
 
-const duration = z
-  .string()
-  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/, 'a duration like "72h"');
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/;
+const duration = z.string().regex(DURATION, 'a duration like "72h"');
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds of a duration the gate accepts ("72h", "90 minutes"); NaN for anything else. */
+export function durationMs(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) return Number.NaN;
+  return Number(m[1]) * UNIT_MS[m[2] === 'ms' ? 'ms' : m[2][0]];
+}
 
 export const Bounds = z
   .strictObject({ min: z.number().optional(), max: z.number().optional() })

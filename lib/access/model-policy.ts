@@ -1,4 +1,4 @@
-import { GatePolicy } from '../gate-policy';
+import { durationMs, GatePolicy } from '../gate-policy';
 import { DEFAULT_MONITOR_POLICY, MonitorPolicy, parseMonitorPolicy } from '../monitor/policy';
 import { hashJson } from '../hash';
 import type { Registry } from '../registry/types';
@@ -88,14 +88,6 @@ export function parseModelPolicy(value: unknown): { policy: ModelPolicy } | { pr
 
 const FIRST_RUN = ['promote', 'requireApproval', 'reject'] as const;
 const APPROVAL = ['never', 'firstRun', 'always'] as const;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/.exec(text.trim());
-  if (!m) return Number.NaN;
-  return Number(m[1]) * UNIT_MS[m[2] === 'ms' ? 'ms' : m[2][0]];
-}
-
 /**
  * Where `proposed` is weaker than `registered`, one line each, naming the field and both values; empty when the
  * proposal repeats or tightens every part. The order of strictness per field:
