@@ -7,7 +7,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { describeSource, OWN_FILES, sourceFingerprint, type SourceRef } from '../lib/data/source';
-import type { ModelSpec } from '../lib/spec';
+import { specHash, type ModelSpec } from '../lib/spec';
 import {
   LumenBatch,
   LumenModel,
@@ -28,11 +28,15 @@ export interface StartedPipeline {
   state: 'started' | 'running' | 'finished';
   /** true unless this call started the run */
   deduplicated: boolean;
+  /** the content hash of the fully defaulted spec: with the data's fingerprint, what makes the run one run */
+  specHash: string;
+  dataFingerprint: string;
 }
 
 /**
- * Start the training pipeline for one batch. The id is derived from the batch's content, and a completed run
- * with that id cannot be started again (a failed one can): the same data never trains twice. The server says
+ * Start the training pipeline for one batch. The id is derived from the batch's content and the spec's, and a
+ * completed run with that id cannot be started again (a failed one can): the same spec never trains twice on
+ * the same data, and an edited spec is a new run. The server says
  * whether this call started the run, so two people starting the same batch learn that one of them joined.
  */
 export async function startTrainingPipeline(
@@ -45,7 +49,9 @@ export async function startTrainingPipeline(
   starter?: (workflowId: string) => Pick<PipelineOptions, 'actor' | 'proof'>,
 ): Promise<StartedPipeline> {
   // the id only: the worker that ingests the batch checks it against its own source rules
-  const workflowId = trainingWorkflowId(spec.name, await sourceFingerprint(source, OWN_FILES));
+  const dataFingerprint = await sourceFingerprint(source, OWN_FILES);
+  const spec_ = specHash(spec);
+  const workflowId = trainingWorkflowId(spec.name, dataFingerprint, spec_);
   if (starter) options = { ...options, ...starter(workflowId) };
   try {
     const handle = await client.workflow.start<typeof trainingPipeline>('trainingPipeline', {
@@ -62,12 +68,13 @@ export async function startTrainingPipeline(
       staticSummary: `train ${spec.name} on ${batchName(source)}`.slice(0, 200),
       staticDetails: `Model **${spec.name}** (${spec.task}).\n\nSource: \`${describeSource(source)}\``,
     });
-    return { workflowId, handle, state: 'started', deduplicated: false };
+    return { workflowId, handle, state: 'started', deduplicated: false, specHash: spec_, dataFingerprint };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
     const running = (await handle.describe()).status.name === 'RUNNING';
-    return { workflowId, handle, state: running ? 'running' : 'finished', deduplicated: true };
+    const state = running ? 'running' : 'finished';
+    return { workflowId, handle, state, deduplicated: true, specHash: spec_, dataFingerprint };
   }
 }
 

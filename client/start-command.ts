@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { openSource, sourceAccess } from '../lib/data/source';
+import { describeSource, openSource, sourceAccess } from '../lib/data/source';
 import { loadModelSpec } from '../lib/spec';
 import { statusQuery, type PipelineResult } from '../workflows/definitions';
 import type { trainingPipeline } from '../workflows';
@@ -56,9 +56,11 @@ export async function startCommand(
       const said = {
         started: 'started',
         running: 'already running (joined, not started twice):',
-        finished: 'already trained (the same data never trains twice); its run:',
+        finished: 'already trained (this spec never trains twice on the same data); its run:',
       }[started.state];
       console.log(`${said} ${started.workflowId}`);
+      console.log(`spec       ${specFile} (${started.specHash.slice(0, 12)})`);
+      console.log(`data       ${describeSource(source)} (${started.dataFingerprint.slice(0, 16)})`);
       console.log(`web ui     ${link}`);
     }
     if (opts.detach) {

@@ -287,7 +287,12 @@ export function championChangeWorkflowId(model: string, requestId: string): stri
   return `champion:${model}:${requestId}`;
 }
 
-/** The workflow id that makes "same data, same model" one execution. */
-export function trainingWorkflowId(model: string, sourceFingerprint: string): string {
-  return `train:${model}:${sourceFingerprint.slice(0, 16)}`;
+/**
+ * The workflow id that makes "same data, same model" one execution. A run started by hand also names its spec's
+ * content hash, so an edited spec on the same data is a new run; the schedule, inbox and monitor runs train a
+ * registered spec that does not change under them, and keep the two-part id.
+ */
+export function trainingWorkflowId(model: string, sourceFingerprint: string, specHash?: string): string {
+  const id = `train:${model}:${sourceFingerprint.slice(0, 16)}`;
+  return specHash ? `${id}:${specHash.slice(0, 12)}` : id;
 }

@@ -71,8 +71,9 @@ const dataWork = proxyActivities<PipelineActivities>(DATA_WORK);
 
 /**
  * Ingest → validate → (quarantine) → train → evaluate → register → promote, for one arriving batch of one model.
- * The workflow id is `train:<model>:<source fingerprint>`, so the same batch never trains twice; a batch whose
- * content matches an already-trained snapshot is recognised after ingest and not trained again either.
+ * The workflow id is `train:<model>:<source fingerprint>[:<spec hash>]`, so the same spec never trains twice on
+ * the same batch; a batch whose content matches a snapshot already trained with this spec is recognised after
+ * ingest and not trained again either.
  * A batch that breaks its contract waits, durably, for a person to release or discard it.
  */
 export async function trainingPipeline(input: PipelineInput): Promise<PipelineResult> {

@@ -100,7 +100,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     assert.equal(v.backend, 'tensorflow');
     assert.equal(v.seed, spec.training.seed);
     assert.equal(v.codeVersion, 'test-code-version');
-    assert.match(v.workflowId, /^train:flights-delay:[0-9a-f]{16}$/);
+    assert.match(v.workflowId, /^train:flights-delay:[0-9a-f]{16}:[0-9a-f]{12}$/);
     assert.ok(v.runId.length > 0);
     assert.equal(v.artifact.sha256, result.artifact!.sha256);
     await t.deps.store.verify(v.artifact);
@@ -125,6 +125,25 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       assert.equal(runs.length, 1, 'one execution for this batch');
     });
     assert.equal((await t.deps.registry.listVersions(spec.name)).length, 1);
+  });
+
+  it('an edited spec on the same batch is a new run that trains; the unedited spec still joins the first', async () => {
+    // a model of its own, so the versions of the tests below stay as they are
+    const spec = parseModelSpec({ ...flights(), name: 'flights-edited' });
+    const edited = parseModelSpec({ ...spec, training: { ...spec.training, epochs: 3 } });
+    await run(async () => {
+      assert.equal((await (await start(spec, flightDays('2001-01-01', '2001-01-03'))).handle.result()).version, 1);
+      const first = await start(spec, flightDays('2001-01-01', '2001-01-03'));
+      const second = await start(edited, flightDays('2001-01-01', '2001-01-03'));
+      assert.equal(first.state, 'finished');
+      assert.equal(second.state, 'started', 'an edited spec is not the old run');
+      assert.equal(first.dataFingerprint, second.dataFingerprint);
+      assert.notEqual(first.specHash, second.specHash);
+      assert.notEqual(second.workflowId, first.workflowId);
+      const r = await second.handle.result();
+      assert.equal(r.version, 2, 'the edited spec trained a new version');
+      assert.equal((await t.deps.registry.getVersion(spec.name, 2))?.specHash, second.specHash);
+    });
   });
 
   it('the same content in a differently encoded file is recognised after ingest and not retrained', async () => {
