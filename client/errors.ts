@@ -14,8 +14,10 @@ import { describeFailure } from './format';
  *   2  failed or refused: a run failed, a check failed, a verification or a change was refused
  *   3  `start` only: the run waits for a person (quarantine or approval); what to type is printed
  *   4  the command could not run: bad arguments, an invalid spec, a missing file, an unreachable server
+ *   5  `start` only: the run ended without a new champion (the gate failed, approval was refused, the batch was
+ *      discarded, or the policy registers without promoting)
  */
-export const EXIT = { ok: 0, warn: 1, failed: 2, waiting: 3, usage: 4 } as const;
+export const EXIT = { ok: 0, warn: 1, failed: 2, waiting: 3, usage: 4, notPromoted: 5 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A failure the CLI explains in one line, with the exit code it means. */

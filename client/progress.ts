@@ -32,6 +32,15 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 const WAITING: Stage[] = ['quarantined', 'awaiting_approval'];
 
 /**
+ * How a finished run ends the command: a promotion (or a batch trained before, whose result stands) is 0, a run
+ * that left no new champion is 5, so a CI job can tell the two apart, and a failed load check is a failure.
+ */
+export function exitFor(outcome: PipelineResult['outcome']): ExitCode {
+  if (outcome === 'load-check-failed') return EXIT.failed;
+  return outcome === 'promoted' || outcome === 'duplicate' ? EXIT.ok : EXIT.notPromoted;
+}
+
+/**
  * Follow a pipeline run as it goes: a live status line at a terminal (stage; epoch, batch and loss while it
  * trains; retries as they happen), one line per change otherwise. When the run waits for a person, say so and what
  * to type, and return EXIT.waiting — unless `wait`, then keep following. At the end, print the result.
@@ -125,7 +134,7 @@ export async function followRun(
     const result: PipelineResult = await patiently(() => handle.result());
     if (opts.json) printJson(result);
     else console.log(formatResult(result));
-    return result.outcome === 'load-check-failed' ? EXIT.failed : EXIT.ok;
+    return exitFor(result.outcome);
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     if (opts.json) printJson({ workflowId: handle.workflowId, failed: describeFailure(err) });

@@ -40,6 +40,8 @@ export interface GateVerdict {
 
 type Comparison = '>=' | '<=' | '>' | '<';
 
+const SAID: Record<Comparison, string> = { '>': 'above', '>=': 'at least', '<': 'below', '<=': 'at most' };
+
 const compare: Record<Comparison, (a: number, b: number) => boolean> = {
   '>=': (a, b) => a >= b,
   '<=': (a, b) => a <= b,
@@ -67,7 +69,8 @@ function check(
     outcome: ok ? 'pass' : 'fail',
     detail:
       typeof value === 'number' && !Number.isNaN(value)
-        ? `${detail}: ${fmt(value)} ${comparison} ${fmt(threshold)}`
+        ? // a failed comparison is written as what it is, never as a statement that reads true
+          `${detail}: ${ok ? `${fmt(value)} ${comparison} ${fmt(threshold)}` : `${fmt(value)} is not ${SAID[comparison]} ${fmt(threshold)}`}`
         : // AUC of a holdout with one class, a metric of no rows: not measured is not passed
           `${detail}: ${metric} could not be measured on this holdout (one class only, or no rows), so it cannot pass`,
   };
@@ -89,9 +92,8 @@ export function decideGate(
   const checks: GateCheck[] = policy.beatBaseline ? baselineChecks(spec, candidate) : [];
   for (const [metric, bounds] of Object.entries(policy.thresholds)) {
     const value = candidate.metrics[metric] ?? NaN;
-    if (bounds.min !== undefined)
-      checks.push(check('threshold', metric, value, '>=', bounds.min, `${metric} at least`));
-    if (bounds.max !== undefined) checks.push(check('threshold', metric, value, '<=', bounds.max, `${metric} at most`));
+    if (bounds.min !== undefined) checks.push(check('threshold', metric, value, '>=', bounds.min, `${metric} minimum`));
+    if (bounds.max !== undefined) checks.push(check('threshold', metric, value, '<=', bounds.max, `${metric} maximum`));
   }
   for (const gaps of candidate.gaps) {
     for (const [kind, max] of Object.entries(policy.slices.maxGap)) {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { reportTable } from '../../client/monitor-commands';
 import { table } from '../../client/output';
+import { EXIT } from '../../client/errors';
+import { exitFor } from '../../client/progress';
 
 /** What the CLI prints is read by people: every value sits under its own column's name. */
 describe('CLI tables', () => {
@@ -36,5 +38,16 @@ describe('CLI tables', () => {
     assert.equal(cell('p99 ms'), '3.3');
     assert.equal(cell('unusual'), '1.0%');
     assert.equal(cell('findings'), 'none');
+  });
+});
+
+describe('start exit codes', () => {
+  it('a run that left no new champion has an exit code of its own, apart from a promotion', () => {
+    assert.equal(exitFor('promoted'), EXIT.ok);
+    assert.equal(exitFor('duplicate'), EXIT.ok);
+    for (const outcome of ['registered', 'rejected', 'not-approved', 'discarded'] as const) {
+      assert.equal(exitFor(outcome), 5, outcome);
+    }
+    assert.equal(exitFor('load-check-failed'), EXIT.failed);
   });
 });

@@ -32,11 +32,13 @@ describe('gate', () => {
     const binary = parseModelSpec(base);
     const chance = decideGate(binary, score({ auc: 0.5 }), null);
     assert.equal(chance.passed, false);
-    assert.match(chance.reason, /auc better than chance: 0\.5000 > 0\.5000/);
+    assert.match(chance.reason, /auc better than chance: 0\.5000 is not above 0\.5000/);
     const poorlyCalibrated = decideGate(binary, score({ auc: 0.7, logLoss: 0.7 }), null);
     assert.equal(poorlyCalibrated.passed, false);
-    assert.match(poorlyCalibrated.reason, /logLoss below always predicting the positive rate: 0\.7000 < 0\.6900/);
+    assert.match(poorlyCalibrated.reason, /logLoss below always predicting the positive rate: 0\.7000 is not below 0\.6900/);
     assert.equal(decideGate(binary, score({ auc: 0.7 }), null).passed, true);
+    // a passed check reads as the comparison it is
+    assert.match(decideGate(binary, score({ auc: 0.7 }), null).checks[0].detail, /0\.7000 > 0\.5000$/);
 
     const multiclass = parseModelSpec({
       ...base,
@@ -62,7 +64,7 @@ describe('gate', () => {
     });
     const worseThanMean = decideGate(regression, { metrics: { rmse: 1, r2: -0.06 }, intervals: null, gaps: [] }, null);
     assert.equal(worseThanMean.passed, false);
-    assert.match(worseThanMean.reason, /r2 above always predicting the mean: -0\.0600 > 0\.0000/);
+    assert.match(worseThanMean.reason, /r2 above always predicting the mean: -0\.0600 is not above 0\.0000/);
 
     const optedOut = parseModelSpec({ ...base, gate: { beatBaseline: false } });
     assert.equal(decideGate(optedOut, score({ auc: 0.5 }), null).passed, true);
@@ -76,7 +78,7 @@ describe('gate', () => {
     assert.equal(ok.checks.find((c) => c.name === 'vs-champion')?.outcome, 'skipped');
     const low = decideGate(spec, score({ auc: 0.55 }), null);
     assert.equal(low.passed, false);
-    assert.match(low.reason, /auc at least: 0\.5500 >= 0\.6000/);
+    assert.match(low.reason, /auc minimum: 0\.5500 is not at least 0\.6000/);
   });
 
   it('first run can be refused, or sent to a person', () => {
@@ -139,7 +141,7 @@ describe('gate', () => {
     ];
     const v = decideGate(spec, score({ auc: 0.8 }, gaps), null);
     assert.equal(v.passed, false);
-    assert.match(v.reason, /truePositiveRate gap across 3 "city" slices: 0\.3500 <= 0\.2000/);
+    assert.match(v.reason, /truePositiveRate gap across 3 "city" slices: 0\.3500 is not at most 0\.2000/);
   });
 
   it('slice fairness checks are refused for non-binary tasks at spec time', () => {
