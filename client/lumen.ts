@@ -317,11 +317,20 @@ export function buildProgram(): Command {
 
   program
     .command('predict')
-    .description('score a file with a registered version (default: the champion), as the HTTP API would: Parquet out')
+    .description('score a file with a registered version (default: the champion), as the HTTP API would')
     .argument('<model>', '<model> (its champion) or <model>@<version>')
     .requiredOption('--source <uri>', 'rows to score: path, file:// URI or vega-datasets:<file>')
-    .requiredOption('--out <file.parquet>', 'where to write the rows with their predictions')
-    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json']))
+    .requiredOption('--out <file>', 'where to write the rows with their predictions: .parquet, .csv or .jsonl')
+    .addOption(
+      new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']),
+    )
+    .addOption(
+      new Option('--out-format <format>', 'output format (default: from the --out extension)').choices([
+        'parquet',
+        'csv',
+        'jsonl',
+      ]),
+    )
     .addOption(jsonOption())
     .action(async (ref: string, opts: Parameters<typeof import('./predict-command').predictCommand>[1]) =>
       (await import('./predict-command')).predictCommand(ref, opts),

@@ -1,18 +1,19 @@
 import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
-import { scoreFile } from '../lib/serving/batch';
+import { outputFormat, scoreFile } from '../lib/serving/batch';
 import { CliError, parseVersion } from './errors';
 import { printJson } from './output';
 
 /**
- * `lumen predict <model>[@version] --source <file> --out <file.parquet>`: score a file with a registered version
+ * `lumen predict <model>[@version] --source <file> --out <file.parquet|.csv|.jsonl>`: score a file with a registered version
  * (default: the champion) through the same row checks, preprocessor and model as the HTTP API.
  */
 export async function predictCommand(
   ref: string,
-  opts: { source: string; out: string; format?: string; json?: boolean },
+  opts: { source: string; out: string; format?: string; outFormat?: string; json?: boolean },
 ): Promise<void> {
+  const format = outputFormat(opts.out, opts.outFormat); // a wrong output name is said before any work
   const at = ref.indexOf('@');
   const model = at < 0 ? ref : ref.slice(0, at);
   const paths = lumenPaths();
@@ -29,7 +30,7 @@ export async function predictCommand(
       );
     }
     const source = { uri: opts.source, ...(opts.format ? { format: opts.format as 'parquet' | 'csv' | 'json' } : {}) };
-    const result = await scoreFile(await openArtifactStore(paths), record, source, opts.out);
+    const result = await scoreFile(await openArtifactStore(paths), record, source, opts.out, { format });
     if (opts.json) return printJson({ model, version, ...result });
     console.log(
       `${model} v${version}: ${result.predicted} rows predicted, ${result.refused} refused (their problems are in the "problems" column) → ${result.out}`,

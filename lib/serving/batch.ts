@@ -6,6 +6,7 @@ import { sqlIdent, sqlString, withSourceDuckDB } from '../data/duckdb';
 import { sourceScan } from '../data/snapshot';
 import { openSource, readableDirectories, storeAccess, type SourceAccess, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
+import { SourceError } from '../errors';
 import { columnRequests, encodeCodes, featureCodes, featureColumns, type Preprocessor } from '../features';
 import { loadModelArtifact } from '../model/artifact';
 import { predictRows } from '../model/predict';
@@ -173,6 +174,42 @@ export interface ScoreResult {
   remembered: boolean;
 }
 
+/** The formats `lumen predict` writes: Parquet, CSV (with a header) and JSON lines. */
+export type OutputFormat = 'parquet' | 'csv' | 'jsonl';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['parquet', 'csv', 'jsonl'];
+const OUTPUT_EXTENSIONS: Record<string, OutputFormat> = {
+  '.parquet': 'parquet',
+  '.csv': 'csv',
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.json': 'jsonl',
+};
+
+/**
+ * The format an output file is written in: the one asked for, else its extension's. A name whose extension says
+ * another format than the one asked for, or says none, is refused before any work starts: a `.csv` file holds CSV.
+ */
+export function outputFormat(out: string, asked?: string): OutputFormat {
+  const ext = path.extname(out).toLowerCase();
+  const implied = OUTPUT_EXTENSIONS[ext];
+  if (asked !== undefined) {
+    if (!OUTPUT_FORMATS.includes(asked as OutputFormat)) {
+      throw new SourceError(`output format "${asked}" is not one Lumen writes: ${OUTPUT_FORMATS.join(', ')}`);
+    }
+    if (implied && implied !== asked) {
+      throw new SourceError(`--out ${out} names a ${implied} file but ${asked} was asked for: make them agree`);
+    }
+    return asked as OutputFormat;
+  }
+  if (!implied) {
+    throw new SourceError(
+      `cannot tell the output format of ${out} from ${ext ? `its extension ${ext}` : 'a name without an extension'}: ` +
+        `name it .parquet, .csv or .jsonl (JSON lines), or give --out-format ${OUTPUT_FORMATS.join('|')}`,
+    );
+  }
+  return implied;
+}
+
 export async function scoreFile(
   store: ArtifactStore,
   record: ModelVersion,
@@ -182,9 +219,17 @@ export async function scoreFile(
    * remember: answer repeated rows from memory (default true; false predicts every row, as the benchmark's
    * baseline); maxRemembered: distinct rows kept at most (default 2M: a table of ~200 MB for a five-feature model)
    */
-  options: { chunkRows?: number; access?: SourceAccess; remember?: boolean; maxRemembered?: number } = {},
+  options: {
+    chunkRows?: number;
+    access?: SourceAccess;
+    remember?: boolean;
+    maxRemembered?: number;
+    /** default: from the extension of `out` */
+    format?: OutputFormat;
+  } = {},
 ): Promise<ScoreResult> {
   const t0 = performance.now();
+  const format = outputFormat(out, options.format);
   const access = options.access ?? storeAccess(store);
   const opened = openSource(source, access);
   const { tf } = await loadTf();
@@ -296,6 +341,16 @@ export async function scoreFile(
         ).getRowsJS()[0][0],
       );
       await con.run('DROP TABLE __scored_out');
+      if (format !== 'parquet') {
+        // written as Parquet first (the count above reads it), then in the format the file's name says
+        const rows =
+          format === 'csv'
+            ? `SELECT * REPLACE (array_to_string(problems, '; ') AS problems) FROM read_parquet(${sqlString(temp)})`
+            : `SELECT * FROM read_parquet(${sqlString(temp)})`;
+        const options_ = format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT json';
+        await con.run(`COPY (${rows}) TO ${sqlString(`${temp}.${format}`)} (${options_})`);
+        fs.renameSync(`${temp}.${format}`, temp);
+      }
       return {
         total,
         refused,
@@ -323,6 +378,7 @@ export async function scoreFile(
     };
   } finally {
     fs.rmSync(temp, { force: true });
+    fs.rmSync(`${temp}.${format}`, { force: true });
     loaded.model.dispose();
   }
 }

@@ -155,6 +155,39 @@ describe('serving: the prediction API', () => {
     assert.deepEqual(refusedRow, [null, ['distance: -3 is below the minimum 1']]);
   });
 
+  it('lumen predict writes the format its output name says (CSV, JSON lines), and refuses a name that says none before any work', async () => {
+    const bad = path.join(t.home, 'with-bad-row.csv'); // written by the test above: one row breaks the contract
+    const csv = path.join(t.home, 'scored.csv');
+    const jsonl = path.join(t.home, 'scored.jsonl');
+    const fromCsv = await scoreFile(t.deps.store, v1, { uri: bad }, csv);
+    const fromJsonl = await scoreFile(t.deps.store, v1, { uri: bad }, jsonl);
+    assert.equal(fromCsv.refused, fromJsonl.refused);
+    assert.ok(fromCsv.refused >= 1);
+    // real CSV with a header, not Parquet bytes; the problems of a refused row joined in one cell
+    const text = fs.readFileSync(csv, 'utf8');
+    assert.notEqual(text.slice(0, 4), 'PAR1');
+    assert.match(text.split('\n')[0], /,probability,problems$/);
+    assert.match(text, /distance: -3 is below the minimum 1/);
+    const lines = fs.readFileSync(jsonl, 'utf8').trim().split('\n');
+    assert.equal(lines.length, fromJsonl.rows);
+    const refused = lines.map((l) => JSON.parse(l) as { probability: number | null; problems: string[] });
+    assert.deepEqual(
+      refused.filter((r) => r.problems.length).map((r) => [r.probability, r.problems]),
+      [[null, ['distance: -3 is below the minimum 1']]],
+    );
+    // an unknown extension, or a format that contradicts the name, is refused and nothing is written
+    const before = fs.readdirSync(t.home).length;
+    await assert.rejects(
+      scoreFile(t.deps.store, v1, { uri: bad }, path.join(t.home, 'scored.txt')),
+      /cannot tell the output format of .*scored\.txt from its extension \.txt: name it \.parquet, \.csv or \.jsonl/,
+    );
+    await assert.rejects(
+      scoreFile(t.deps.store, v1, { uri: bad }, path.join(t.home, 'x.csv'), { format: 'parquet' }),
+      /names a csv file but parquet was asked for/,
+    );
+    assert.equal(fs.readdirSync(t.home).length, before);
+  });
+
   it('lumen predict answers a repeated row from memory, as computing it does to 1e-6; a file of distinct rows is predicted row by row', async () => {
     // a month of real flights repeats itself (the same route, hour and weekday)
     const month = path.join(t.home, 'february.parquet');
