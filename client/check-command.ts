@@ -1,11 +1,9 @@
-import os from 'node:os';
-import path from 'node:path';
-import { FileArtifactStore } from '../lib/artifacts';
 import { snapshotSource } from '../lib/data/snapshot';
 import { loadModelSpec } from '../lib/spec';
 import { profileDataset } from '../lib/validation/profile';
 import { validateBatch, type ReferenceData } from '../lib/validation/report';
 import { EXIT } from './errors';
+import { scratchStore } from './registry-commands';
 import { color, printJson, table } from './output';
 import { sourceFromOptions } from './sources';
 
@@ -27,7 +25,7 @@ export async function checkCommand(
   const spec = loadModelSpec(specFile);
   const source = sourceFromOptions(spec, opts);
   // a scratch store: snapshots, profile and report of a check stay out of the registry
-  const store = new FileArtifactStore(path.join(os.tmpdir(), 'lumen-check'));
+  const store = scratchStore('lumen-check');
   const dataset = await snapshotSource(store, source);
   let reference: ReferenceData | null = null;
   if (opts.reference) {

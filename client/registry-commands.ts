@@ -325,12 +325,21 @@ export async function quarantineListCommand(model: string | undefined, opts: { j
   });
 }
 
+/**
+ * A scratch store for a command that reads a source with no server (`check`, `schema infer`): its snapshots stay out
+ * of the registry, but the source rules are those of the Lumen home, the same as `start` and `predict` apply — so a
+ * file one command accepts is never refused by the next.
+ */
+export function scratchStore(name: string): FileArtifactStore {
+  return new FileArtifactStore(path.join(os.tmpdir(), name), lumenPaths().home);
+}
+
 /** `lumen schema infer`: snapshot a source into a scratch store, profile it, print a proposed spec or contract. */
 export async function inferCommand(
   source: SourceRef,
   opts: { label?: string; task?: Task; name?: string },
 ): Promise<void> {
-  const store = new FileArtifactStore(path.join(os.tmpdir(), 'lumen-schema-infer'));
+  const store = scratchStore('lumen-schema-infer');
   const dataset = await snapshotSource(store, source);
   const sourceName = describeSource(source);
   if (!opts.label) {

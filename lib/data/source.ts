@@ -89,6 +89,13 @@ export function sourceAccess(home = lumenPaths().home, env: NodeJS.ProcessEnv = 
         .map((s) => s.trim())
         .filter(Boolean)
     : READABLE_SCHEMES;
+  const unreadable = schemes.filter((s) => !READABLE_SCHEMES.includes(s));
+  if (unreadable.length) {
+    throw new SourceError(
+      `LUMEN_SOURCE_SCHEMES names ${unreadable.map((s) => `"${s}"`).join(', ')}, which Lumen cannot read: ` +
+        `it can allow ${READABLE_SCHEMES.join(' and ')} only`,
+    );
+  }
   return { roots: [...new Set(roots)], schemes, secrets: lumenSecrets(home, env) };
 }
 
@@ -133,10 +140,16 @@ export function openSource(source: SourceRef, access: SourceAccess): OpenedSourc
   };
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
   const named = scheme && scheme.length > 1 ? scheme : 'file'; // "C:" is a drive, not a scheme
-  if (!access.schemes.includes(named)) {
-    refuse(`the scheme "${named}" is not allowed (allowed: ${access.schemes.join(', ')}; LUMEN_SOURCE_SCHEMES)`);
+  // what cannot work is said first: no setting makes Lumen read a URL, so none is suggested
+  if (!READABLE_SCHEMES.includes(named)) {
+    refuse(
+      `Lumen cannot read "${named}" sources: it reads files (a path or file://…) and vega-datasets:<file>; ` +
+        'copy the data to a file first and give its path',
+    );
   }
-  if (!READABLE_SCHEMES.includes(named)) refuse(`Lumen cannot read "${named}" sources (it reads files)`);
+  if (!access.schemes.includes(named)) {
+    refuse(`the scheme "${named}" is not allowed here (allowed: ${access.schemes.join(', ')}; LUMEN_SOURCE_SCHEMES)`);
+  }
   let file: string;
   if (named === 'vega-datasets') {
     const name = uri.slice('vega-datasets:'.length);

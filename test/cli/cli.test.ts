@@ -135,6 +135,30 @@ describe('the lumen command line', () => {
       fail.stdout,
       /FAIL .*column "date": the batch's median time lies 10\d\d\d days outside the reference's time range/,
     );
+
+    // one source policy for every command: a file outside the allowed roots is refused by check and schema infer
+    // as start and predict refuse it (check once read anything under the temporary folder it worked in)
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-outside-'));
+    try {
+      const elsewhere = path.join(outside, 'weather.csv');
+      fs.copyFileSync(vegaPath('seattle-weather.csv'), elsewhere);
+      for (const args of [
+        ['check', weather, '--source', elsewhere],
+        ['check', weather, '--source', 'vega-datasets:seattle-weather.csv', '--reference', elsewhere],
+        ['schema', 'infer', elsewhere],
+        ['start', weather, '--source', elsewhere],
+      ]) {
+        const refused = await lumen(args, env);
+        assert.equal(refused.code, 4, `${args.join(' ')}: ${refused.stdout}${refused.stderr}`);
+        assert.match(refused.stderr, /is outside the allowed source roots .*LUMEN_SOURCE_ROOTS/, args.join(' '));
+      }
+      const https = await lumen(['check', weather, '--source', 'https://example.com/weather.csv'], env);
+      assert.equal(https.code, 4);
+      assert.match(https.stderr, /Lumen cannot read "https" sources: it reads files/);
+      assert.doesNotMatch(https.stderr, /LUMEN_SOURCE_SCHEMES/, 'no setting can make it work, so none is suggested');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('start follows the run, says when it waits for a person and what to type, and exits 3; decisions go through', async () => {

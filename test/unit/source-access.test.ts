@@ -77,15 +77,28 @@ describe('source access: roots, schemes, links and DuckDB’s own sandbox', () =
   });
 
   it('refuses URLs and schemes not allowed, and a bundled dataset named with a path', () => {
-    refused('https://example.com/flights.csv', /the scheme "https" is not allowed \(allowed: file, vega-datasets/);
-    refused('s3://bucket/flights.parquet', /the scheme "s3" is not allowed/);
-    const withS3 = { ...access, schemes: ['file', 's3'] };
-    refused('s3://bucket/flights.parquet', /Lumen cannot read "s3" sources/, withS3);
+    // only what can work is suggested: no setting makes Lumen read a URL, so LUMEN_SOURCE_SCHEMES is not named
+    for (const uri of ['https://example.com/flights.csv', 's3://bucket/flights.parquet']) {
+      assert.throws(
+        () => openSource({ uri }, access),
+        (err: Error) =>
+          /Lumen cannot read "(https|s3)" sources: it reads files/.test(err.message) &&
+          !/LUMEN_SOURCE_SCHEMES/.test(err.message),
+      );
+    }
+    assert.throws(
+      () => sourceAccess(t.home, { LUMEN_SOURCE_SCHEMES: 'file,https' }),
+      /LUMEN_SOURCE_SCHEMES names "https", which Lumen cannot read: it can allow file and vega-datasets only/,
+    );
     refused('vega-datasets:../../package.json', /named by its file name alone/);
-    refused('vega-datasets:flights-3m.parquet', /the scheme "vega-datasets" is not allowed/, {
-      ...access,
-      schemes: ['file'],
-    });
+    refused(
+      'vega-datasets:flights-3m.parquet',
+      /the scheme "vega-datasets" is not allowed here \(allowed: file; LUMEN_SOURCE_SCHEMES\)/,
+      {
+        ...access,
+        schemes: ['file'],
+      },
+    );
     assert.equal(
       openSource({ uri: 'vega-datasets:cars.json' }, access).file,
       path.join(bundledDataFolder(), 'cars.json'),
