@@ -44,13 +44,14 @@ function asTimestamp(value: unknown, format?: string): number | null {
 const asText = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
 
 /** Whether one value breaks one rule (the JavaScript twin of the rule's SQL in lib/validation/rows.ts). */
-function breaks(rule: RowRule, value: unknown): boolean {
+export function breaks(rule: RowRule, value: unknown): boolean {
   const absent = value === null || value === undefined;
   switch (rule.code) {
     case 'missing':
       return absent;
     case 'type':
       if (absent) return false;
+      if (rule.expect === 'text') return typeof value !== 'string' && typeof value !== 'number';
       return rule.expect === 'number' ? asNumber(value) === null : asTimestamp(value, rule.format) === null;
     case 'nan':
       return !absent && Number.isNaN(asNumber(value));

@@ -76,9 +76,12 @@ export type Family = 'numeric' | 'categorical' | 'timestamp';
 
 export function familyOf(duckdbType: string): Family {
   const t = duckdbType.toUpperCase();
-  if (/^(TIMESTAMP|DATE)/.test(t)) return 'timestamp';
+  // a list of numbers (BIGINT[]) is not a number: the pattern holds the whole type name
+  if (/^(TIMESTAMP|DATE)[^[]*$/.test(t)) return 'timestamp';
   if (
-    /^(DOUBLE|FLOAT|REAL|DECIMAL|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)/.test(t)
+    /^(DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/.test(
+      t,
+    )
   ) {
     return 'numeric';
   }

@@ -9,8 +9,12 @@ import { allowedMissing, refusesFuture, type SourceColumn } from './contract';
 export type RowRule =
   /** a required column without a value */
   | { column: string; code: 'missing' }
-  /** a value that does not read as the declared type (text that is not a number, or not a timestamp) */
-  | { column: string; code: 'type'; expect: 'number' | 'timestamp'; declared: string; format?: string }
+  /**
+   * a value that does not read as the declared type: text that is not a number, or not a timestamp; or, in a text
+   * column, a boolean, an object or a list. A number in a text column is read as its decimal text (3 is "3", as a
+   * CSV reader gives it) — the one rule for text, the same in both evaluators.
+   */
+  | { column: string; code: 'type'; expect: 'number' | 'timestamp' | 'text'; declared: string; format?: string }
   | { column: string; code: 'nan' }
   | { column: string; code: 'infinite' }
   /** numeric bounds (inclusive) */
@@ -50,8 +54,9 @@ export function contractRowRules(columns: SourceColumn[], label: LabelRule, opti
         rules.push({ column, code: 'min', bound: col.earliest, on: 'timestamp', ...format });
       if (col.latest !== undefined) rules.push({ column, code: 'max', bound: col.latest, on: 'timestamp', ...format });
       if (refusesFuture(col) && !options.serving) rules.push({ column, code: 'future', now: options.now, ...format });
-    } else if (col.type === 'string' && Array.isArray(col.domain)) {
-      rules.push({ column, code: 'domain', values: col.domain });
+    } else if (col.type === 'string') {
+      rules.push({ column, code: 'type', expect: 'text', declared: col.type });
+      if (Array.isArray(col.domain)) rules.push({ column, code: 'domain', values: col.domain });
     }
   }
   if (!options.serving && label.kind === 'classes' && label.classes) {
@@ -66,6 +71,9 @@ export function ruleReason(rule: RowRule, value: string): string {
     case 'missing':
       return 'missing (column is required)';
     case 'type':
+      if (rule.expect === 'text') {
+        return `${value} is not text (declared ${rule.declared}: a string, or a number read as its digits)`;
+      }
       return rule.expect === 'number'
         ? `"${value}" is not a number (declared ${rule.declared})`
         : `"${value}" is not a timestamp${rule.format ? ` in the format ${rule.format}` : ''}`;

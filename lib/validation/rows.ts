@@ -51,7 +51,16 @@ const show = (expr: string): string => `coalesce(CAST(${expr} AS VARCHAR), 'NULL
 function sqlRule(rule: RowRule, actual: string): Rule | null {
   const c = sqlIdent(rule.column);
   const numeric = familyOf(actual) === 'numeric';
-  const x = numeric ? `CAST(${c} AS DOUBLE)` : `TRY_CAST(${c} AS DOUBLE)`;
+  const kind = actual.toUpperCase();
+  // the value as a number, as the JavaScript evaluator reads it: a number, or text that spells one; a boolean, a
+  // struct or a list is none (NULL here, a type error below)
+  const x = numeric
+    ? `CAST(${c} AS DOUBLE)`
+    : kind === 'VARCHAR'
+      ? `TRY_CAST(${c} AS DOUBLE)`
+      : kind === 'JSON'
+        ? `TRY_CAST(json_extract_string(${c}, '$') AS DOUBLE)`
+        : 'CAST(NULL AS DOUBLE)';
   const text = `CAST(${c} AS VARCHAR)`;
   // the reason, with the offending value spliced in where ruleReason puts it
   const message = (value: string): string => {
@@ -63,6 +72,16 @@ function sqlRule(rule: RowRule, actual: string): Rule | null {
     case 'missing':
       return { column: rule.column, code: rule.code, when: `${c} IS NULL`, message: lit(ruleReason(rule, '')) };
     case 'type':
+      if (rule.expect === 'text') {
+        // text and numbers read as text; what a file reader typed as a boolean, a struct, a list or a map does not
+        const when =
+          kind === 'JSON'
+            ? `json_type(${c}) IN ('OBJECT', 'ARRAY', 'BOOLEAN')`
+            : /^BOOLEAN$|^STRUCT|^MAP|\[\]$|^UNION/.test(kind)
+              ? `${c} IS NOT NULL`
+              : null;
+        return when ? { column: rule.column, code: rule.code, when, message: message(text) } : null;
+      }
       if (rule.expect === 'number') {
         if (numeric) return null; // stored as numbers: nothing to read
         return {

@@ -261,10 +261,13 @@ describe('serving: the prediction API', () => {
       { ...rows[0], distance: -3 },
       { ...rows[1], date: 'yesterday', origin: null },
       { ...rows[2], distance: 'far' },
+      // a text column takes text: a boolean, an object or a list is refused, as a batch refuses it
+      { ...rows[3], origin: true, destination: { a: 1 } },
+      { ...rows[4], origin: ['ATL'] },
     ];
     const refused = await call(server, 'POST', `/v1/models/${spec.name}/predict`, bad);
     assert.equal(refused.status, 400);
-    assert.equal(refused.body.error, `4 value(s) break the contract of ${spec.name}`);
+    assert.equal(refused.body.error, `7 value(s) break the contract of ${spec.name}`);
     assert.deepEqual(
       refused.body.problems!.map((p) => [p.row, p.field, p.value, p.code, p.reason]),
       [
@@ -272,8 +275,27 @@ describe('serving: the prediction API', () => {
         [1, 'date', 'yesterday', 'type', '"yesterday" is not a timestamp'],
         [1, 'origin', null, 'missing', 'missing (column is required)'],
         [2, 'distance', 'far', 'type', '"far" is not a number (declared integer)'],
+        [3, 'origin', true, 'type', 'true is not text (declared string: a string, or a number read as its digits)'],
+        [
+          3,
+          'destination',
+          { a: 1 },
+          'type',
+          '{"a":1} is not text (declared string: a string, or a number read as its digits)',
+        ],
+        [
+          4,
+          'origin',
+          ['ATL'],
+          'type',
+          '["ATL"] is not text (declared string: a string, or a number read as its digits)',
+        ],
       ],
     );
+    // a number in a text column is read as its digits: predicted, with the category flagged as unseen
+    const number = await call(server, 'POST', `/v1/models/${spec.name}/predict`, { ...rows[0], origin: 3 });
+    assert.equal(number.status, 200, JSON.stringify(number.body));
+    assert.match(JSON.stringify(number.body), /"3\\" was not seen in training/);
     const unknown = await call(server, 'POST', '/v1/models/no-such-model/predict', rows[0]);
     assert.deepEqual([unknown.status, unknown.body.error], [404, 'no model "no-such-model" is served here']);
     const big = await call(
