@@ -13,6 +13,7 @@ import { checkHealth } from '../lib/monitor/health';
 import { snapshotLog } from '../lib/serving/log-segments';
 import { MonitorPolicy } from '../lib/monitor/policy';
 import { prng } from '../lib/rng';
+import { labelContract, labelProblem } from '../lib/labels';
 import { FeedbackStore } from '../lib/serving/feedback';
 import { newPredictionId } from '../lib/serving/ids';
 import { DEFAULT_LOG_OPTIONS, PredictionLog, type PredictionRecord } from '../lib/serving/prediction-log';
@@ -83,7 +84,13 @@ async function run(): Promise<void> {
     const items = [];
     for (let i = 0; i < ids.length && items.length < labelled; i += step)
       items.push({ predictionId: ids[i], label: delays[i] });
-    feedback.record(items);
+    // every id was just logged by this script, and every label is a delay: each is the flights model's to judge
+    const contract = labelContract(spec, null);
+    feedback.record(items, () => ({
+      model: spec.name,
+      version: v.version,
+      labelProblem: (l) => labelProblem(contract, l),
+    }));
     feedback.close();
     const from = new Date(start - 1000).toISOString();
     const to = new Date(Date.now()).toISOString();

@@ -11,7 +11,7 @@ import { AccessDenied, ConflictError, NotFoundError, SpecError } from '../lib/er
 import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
-import { FeedbackStore } from '../lib/serving/feedback';
+import { answeredPredictions, FeedbackStore, LabelContracts } from '../lib/serving/feedback';
 import { ModelHost } from '../lib/serving/host';
 import { ServingPolicy } from '../lib/serving/policy';
 import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } from '../lib/serving/prediction-log';
@@ -162,6 +162,7 @@ export async function startServer(
   log?.start();
   const metrics = new ServingMetrics(log);
   const feedback = new FeedbackStore(opts.feedbackFile);
+  const labelContracts = new LabelContracts(deps.registry, deps.store);
   const host = new ModelHost(deps.store, deps.registry, {
     batch: opts.batch,
     log,
@@ -381,15 +382,36 @@ export async function startServer(
   });
 
   app.post('/v1/feedback', async (req, reply) => {
-    requireToken(req, opts.tokens.feedback, 'feedback');
+    const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
+    if (!admin) requireToken(req, opts.tokens.feedback, 'feedback');
     const body = req.body;
     const items = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
     if (!items || items.length === 0) {
       throw new HttpError(400, 'send {"predictionId": …, "label": …} or an array of them');
     }
-    const outcome = feedback.record(items);
+    if (!log) {
+      throw new HttpError(503, 'this server keeps no prediction log, so a label cannot be joined to its prediction');
+    }
+    // this process's answers reach the log first, so a label sent right after its prediction finds it
+    await log.flush();
+    const answered = await answeredPredictions(log.root, items, labelContracts);
+    const outcome = feedback.record(items, answered, admin ? 'serve:admin-token' : null);
+    for (const c of outcome.corrected) {
+      await deps.registry.recordAudit({
+        model: c.model,
+        action: 'feedback-correct',
+        subject: { predictionId: c.predictionId, from: c.from, to: c.to },
+        identity: 'serve:admin-token',
+        proof: 'claimed',
+        keyId: null,
+        outcome: 'applied',
+        detail: c.reason,
+        workflowId: null,
+      });
+    }
     // what was accepted stays accepted; what was not is listed
-    const status = outcome.invalid.length ? 400 : outcome.conflicts.length ? 409 : 200;
+    const refused = outcome.invalid.length + outcome.unknown.length;
+    const status = refused ? 400 : outcome.conflicts.length ? 409 : 200;
     return reply.status(status).send(outcome);
   });
 

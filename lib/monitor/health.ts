@@ -5,10 +5,11 @@ import type { ArtifactRef, ArtifactStore } from '../artifacts';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { DatasetRef } from '../data/snapshot';
 import type { Registry, ModelVersion } from '../registry/types';
+import { labelTarget } from '../labels';
 import { FeedbackStore, type FeedbackRecord } from '../serving/feedback';
 import { snapshotLog } from '../serving/log-segments';
 import { ServedVersion } from '../serving/version';
-import type { SourceColumn, LabelRule } from '../spec';
+import type { SourceColumn } from '../spec';
 import { numericDrift } from '../stats/drift';
 import { measureDrift, type ColumnDrift } from '../validation/drift';
 import { Profile, profileDataset } from '../validation/profile';
@@ -157,32 +158,6 @@ export function inputFieldSql(column: SourceColumn, json = 'input'): string {
     default:
       return text;
   }
-}
-
-/** A label as sent in feedback → 0/1 (binary), the class (multiclass) or the value (regression); null: unusable. */
-export function labelTarget(rule: LabelRule, label: unknown): number | string | null {
-  switch (rule.kind) {
-    case 'threshold': {
-      const v = typeof label === 'number' ? label : typeof label === 'string' ? Number(label) : NaN;
-      if (!Number.isFinite(v)) return null;
-      const t = rule.value;
-      const positive = rule.op === '>' ? v > t : rule.op === '>=' ? v >= t : rule.op === '<' ? v < t : v <= t;
-      return positive ? 1 : 0;
-    }
-    case 'oneOf':
-      if (label === null || label === undefined) return null;
-      return rule.positive.some((p) => String(p) === text(label)) ? 1 : 0;
-    case 'classes':
-      return label === null || label === undefined ? null : text(label);
-    case 'value': {
-      const v = typeof label === 'number' ? label : typeof label === 'string' ? Number(label) : NaN;
-      return Number.isFinite(v) ? v : null;
-    }
-  }
-}
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 export interface HealthCheckInput {

@@ -226,3 +226,46 @@ function takeLock(lock: string): boolean {
     return false;
   }
 }
+
+/** Where a logged prediction came from: which model and version answered it, on which arm. */
+export interface LoggedPrediction {
+  model: string;
+  version: number;
+  arm: string;
+}
+
+/**
+ * The logged predictions among `ids`, looked up in every model's files from the day the earliest of them was made
+ * (a record lies in the folder of the day it was written, never earlier). An id that is not found was never
+ * answered here — or was answered by another host so recently that its write-ahead has not become a segment yet.
+ */
+export async function findLogged(
+  root: string,
+  ids: string[],
+  madeAt: (id: string) => number,
+): Promise<Map<string, LoggedPrediction>> {
+  const found = new Map<string, LoggedPrediction>();
+  if (ids.length === 0 || !fs.existsSync(root)) return found;
+  const since = Math.min(...ids.map(madeAt));
+  const models = fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => d.name);
+  const files = models.flatMap((model) => logFiles(root, model, since));
+  if (files.length === 0) return found;
+  await withDuckDB(async (con) => {
+    const wanted = ids.map(sqlString).join(', ');
+    const rows = (
+      await con.runAndReadAll(
+        `SELECT DISTINCT id, model, version, arm FROM ${parquetScan(files)} WHERE id IN (${wanted})`,
+      )
+    ).getRowsJS();
+    for (const row of rows) {
+      const [id, model, arm] = [row[0], row[1], row[3]] as string[];
+      // a shadow's prediction is logged under the id of the answer it shadows: the answer is what a label judges
+      if (arm === 'shadow' && found.has(id)) continue;
+      found.set(id, { model, version: Number(row[2]), arm });
+    }
+  });
+  return found;
+}

@@ -6,6 +6,7 @@ import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { loadTf } from '../../lib/model/tf';
 import type { ModelVersion } from '../../lib/registry/types';
 import { scoreFile } from '../../lib/serving/batch';
+import { FeedbackStore } from '../../lib/serving/feedback';
 import { PREDICTION_ID } from '../../lib/serving/ids';
 import { adminTokenFile } from '../../lib/serving/tokens';
 import { registryActivities, type MoveChampionInput } from '../../activities/registry';
@@ -23,6 +24,8 @@ const week = (from: string, to: string) => ({
   window: { column: 'date', start: from, end: to },
 });
 const TOKEN = 'test-admin-token';
+/** the feedback token of the server under test: it may send labels, not correct them */
+const FEEDBACK_ONLY = 'test-feedback-token';
 
 interface Answer {
   status: number;
@@ -32,6 +35,7 @@ interface Answer {
     predictions?: { id: string; probability: number; flags: { field: string; code: string }[] }[];
     error?: string;
     problems?: { row: number; field: string; value: unknown; code: string; reason: string }[];
+    unknown?: { index: number; predictionId: string; reason: string }[];
   };
 }
 
@@ -73,6 +77,7 @@ describe('serving: the prediction API', () => {
   let rows: Record<string, unknown>[];
   const options = (t: TestHome, overrides: Partial<ServeOptions> = {}): ServeOptions =>
     testServeOptions(t.home, TOKEN, {
+      tokens: { admin: TOKEN, feedback: FEEDBACK_ONLY, predict: null },
       bodyLimit: 64 * 1024,
       maxRows: 500,
       log: {
@@ -385,6 +390,88 @@ describe('serving: the prediction API', () => {
     const wrapped = await call(server, 'POST', '/v1/feedback', { feedback: [{ predictionId: a, label: 25 }] }, auth);
     assert.equal(wrapped.status, 400);
     assert.deepEqual(wrapped.body.invalid, [{ index: 0, reason: `no "predictionId" (the item's fields: feedback)` }]);
+
+    // a label the model's rule cannot read, and an id this service never issued, are refused with their reasons;
+    // the good item among them is still kept
+    const [d, e] = (
+      await call(server, 'POST', `/v1/models/${spec.name}/predict`, rows.slice(3, 5))
+    ).body.predictions!.map((p) => p.id);
+    const never = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+    const judged = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [
+        { predictionId: d, label: 'late' },
+        { predictionId: never, label: 3 },
+        { predictionId: e, label: { minutes: 3 } },
+        { predictionId: e, label: '12' },
+      ],
+      auth,
+    );
+    assert.equal(judged.status, 400);
+    assert.equal(judged.body.accepted, 1, 'a number as text is a number');
+    assert.deepEqual(judged.body.invalid, [
+      {
+        index: 0,
+        reason: `label for ${d} (${spec.name} v1): "late" is not a number ("delay" is a number; positive when > 15)`,
+      },
+      {
+        index: 2,
+        reason: `label for ${e} (${spec.name} v1): {"minutes":3} is not a label: a label is one value ("delay" is a number; positive when > 15)`,
+      },
+    ]);
+    assert.deepEqual(
+      judged.body.unknown!.map((u) => [u.index, u.predictionId, /is not in the prediction log/.test(u.reason)]),
+      [[1, never, true]],
+    );
+
+    // a correction: explicit, with a reason, by the admin; the old label is kept and the audit says who and why
+    const unauthorised = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [{ predictionId: b, label: 40, correct: true, reason: 'typo' }],
+      { authorization: `Bearer ${FEEDBACK_ONLY}` },
+    );
+    assert.deepEqual(unauthorised.body.invalid, [{ index: 0, reason: `a correction (of ${b}) needs the admin token` }]);
+    const unexplained = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [{ predictionId: b, label: 40, correct: true }],
+      auth,
+    );
+    assert.deepEqual(unexplained.body.invalid, [
+      { index: 0, reason: `a correction (of ${b}) needs a "reason": it is audited` },
+    ]);
+    const corrected = await call(
+      server,
+      'POST',
+      '/v1/feedback',
+      [{ predictionId: b, label: 40, correct: true, reason: 'typed 0 for 40' }],
+      auth,
+    );
+    assert.equal(corrected.status, 200, JSON.stringify(corrected.body));
+    assert.deepEqual(corrected.body.corrected, [
+      { predictionId: b, model: spec.name, from: 0, to: 40, reason: 'typed 0 for 40' },
+    ]);
+    const store = new FeedbackStore(path.join(t.home, 'predictions', 'feedback.sqlite'));
+    try {
+      assert.deepEqual(
+        store.history(b).map((h) => [h.label, h.by, h.reason]),
+        [[0, 'serve:admin-token', 'typed 0 for 40']],
+      );
+      const latest = store.between('2000-01-01', '2100-01-01').find((r) => r.predictionId === b);
+      assert.equal(latest?.label, 40, 'the monitor and retrains read the corrected label');
+    } finally {
+      store.close();
+    }
+    const [audit] = await t.deps.registry.listAudit({ model: spec.name, limit: 1 });
+    assert.deepEqual(
+      [audit.action, audit.detail, audit.subject],
+      ['feedback-correct', 'typed 0 for 40', { predictionId: b, from: 0, to: 40 }],
+    );
   });
 
   it('logs every prediction in Parquet segments the monitor can read, with version, arm and flags', async () => {
