@@ -8,6 +8,7 @@ import {
   type ModelEvaluation,
 } from '../lib/evaluation/evaluate';
 import { decideGate, type GateVerdict } from '../lib/gate';
+import { specColumnPowers } from '../lib/validation/leakage';
 import { registeredVersionProblem, runLoadCheck, type LoadCheckResult } from '../lib/loadcheck';
 import type { Metrics } from '../lib/metrics';
 import type { ModelSpec } from '../lib/spec';
@@ -68,7 +69,13 @@ export function evaluateActivities(deps: ActivityDeps) {
           championRecord ? [championRecord.spec] : [],
         );
         const options = evaluationOptions(input.spec);
-        const candidate = await evaluateArtifact(deps.store, input.candidate, table, rows, options);
+        const candidate = {
+          ...(await evaluateArtifact(deps.store, input.candidate, table, rows, options)),
+          // a property of the data and the spec's columns, measured on the batch judged: a likely leak is said
+          ...(input.spec.gate.leakage?.action === 'off'
+            ? {}
+            : { columnPowers: await specColumnPowers(deps.store, input.spec, input.dataset) }),
+        };
         let champion: (ModelEvaluation & { version: number }) | null = null;
         if (usableChampion) {
           champion = {

@@ -81,7 +81,7 @@ export function describeFailure(err: unknown): string {
 
 /** The gate's verdict, one line per check: what was measured, against what, and the outcome. */
 export function formatVerdict(verdict: GateVerdict): string[] {
-  const mark = { pass: 'pass', fail: 'FAIL', skipped: 'skip' } as const;
+  const mark = { pass: 'pass', fail: 'FAIL', skipped: 'skip', warn: 'WARN' } as const;
   return [
     `gate       ${verdict.passed ? 'passed' : 'FAILED'}: ${verdict.reason}`,
     ...verdict.checks.map((c) => `           [${mark[c.outcome]}] ${c.detail}`),

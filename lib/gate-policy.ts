@@ -61,6 +61,21 @@ export const GatePolicy = z.strictObject({
       level: z.number().gt(0).lt(1).default(0.95),
     })
     .prefault({}),
+  /**
+   * leakage: a feature column whose single-column power on the label is near-perfect, or far above every other
+   * column's (lib/validation/leakage.ts), is a warning in the verdict ("warn"), fails the gate ("fail"), or is not
+   * measured ("off")
+   */
+  leakage: z
+    .strictObject({
+      action: z.enum(['warn', 'fail', 'off']).default('warn'),
+      /** near-perfect from this power */
+      power: z.number().gt(0).max(1).default(0.95),
+      /** far above: at least `floor`, above a gap of `ratio` in the columns' sorted powers */
+      ratio: z.number().min(1).default(3),
+      floor: z.number().gt(0).max(1).default(0.6),
+    })
+    .prefault({}),
   /** with no champion yet: promote when the absolute thresholds pass, ask a person, or never promote automatically */
   firstRun: z.enum(['promote', 'requireApproval', 'reject']).default('promote'),
   approval: z

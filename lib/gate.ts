@@ -1,8 +1,9 @@
 import type { Interval } from './evaluation/calibration';
 import type { FairnessGaps } from './evaluation/slices';
-import { higherIsBetter } from './gate-policy';
+import { GatePolicy, higherIsBetter } from './gate-policy';
 import type { Metrics } from './metrics';
 import { primaryMetric, type ModelSpec } from './spec';
+import { likelyLeaks, type ColumnPower } from './validation/leakage';
 
 /** What the gate looks at for one model on the holdout. */
 export interface ModelScore {
@@ -15,6 +16,8 @@ export interface ModelScore {
   baseline?: Metrics;
   intervals: Record<string, Interval> | null;
   gaps: FairnessGaps[];
+  /** the single-column power on the label of each column the features read (measured on the evaluated batch) */
+  columnPowers?: ColumnPower[];
 }
 
 export interface GateCheck {
@@ -23,7 +26,8 @@ export interface GateCheck {
   value: number;
   threshold: number;
   comparison: Comparison;
-  outcome: 'pass' | 'fail' | 'skipped';
+  /** warn: said in the verdict, does not fail it (a likely leak under the default policy) */
+  outcome: 'pass' | 'fail' | 'skipped' | 'warn';
   detail: string;
 }
 
@@ -104,6 +108,21 @@ export function decideGate(
       );
     }
   }
+  // a spec written before the leakage policy existed (a run in flight since) has none: the defaults apply
+  const leakage = (policy.leakage as GatePolicy['leakage'] | undefined) ?? GatePolicy.parse({}).leakage;
+  if (leakage.action !== 'off' && candidate.columnPowers) {
+    for (const leak of likelyLeaks(candidate.columnPowers, leakage)) {
+      checks.push({
+        name: 'leakage',
+        metric: `power:${leak.column}`,
+        value: leak.power,
+        threshold: leakage.power,
+        comparison: '<',
+        outcome: leakage.action === 'fail' ? 'fail' : 'warn',
+        detail: `column "${leak.column}" likely leaks the label: ${leak.why}; a model that reads it scores well only while it is there`,
+      });
+    }
+  }
   const metric = policy.vsChampion.metric ?? primaryMetric(spec.task).name;
   const up = higherIsBetter(metric);
   if (champion) {
@@ -178,6 +197,9 @@ export function decideGate(
   return { passed, firstRun, approvalRequired, championVersion: champion?.version ?? null, checks, reason };
 }
 
+/** a multiclass holdout whose commonest class is at least this share is imbalanced */
+const IMBALANCED = 0.5;
+
 /**
  * A model that does no better than ignoring its inputs is never promoted, whatever else the policy says: binary
  * models must rank better than chance and predict better than the base rate, multiclass ones beat the commonest
@@ -200,8 +222,8 @@ function baselineChecks(spec: ModelSpec, candidate: ModelScore): GateCheck[] {
           'logLoss below always predicting the positive rate',
         ),
       ];
-    case 'multiclass':
-      return [
+    case 'multiclass': {
+      const checks = [
         check(
           'baseline',
           'accuracy',
@@ -211,6 +233,22 @@ function baselineChecks(spec: ModelSpec, candidate: ModelScore): GateCheck[] {
           'accuracy above always predicting the commonest class',
         ),
       ];
+      // imbalanced classes: always predicting the commonest class scores a high accuracy and learns nothing of the
+      // others, so the model must also beat that baseline's macro-F1
+      if (b.commonestShare !== undefined && b.commonestShare >= IMBALANCED && b.macroF1 !== undefined) {
+        checks.push(
+          check(
+            'baseline',
+            'macroF1',
+            nan(m.macroF1),
+            '>',
+            b.macroF1,
+            `macroF1 above always predicting the commonest class (${(100 * b.commonestShare).toFixed(0)}% of the holdout)`,
+          ),
+        );
+      }
+      return checks;
+    }
     case 'regression':
       return [check('baseline', 'r2', nan(m.r2), '>', 0, 'r2 above always predicting the mean')];
   }

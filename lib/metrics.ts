@@ -129,5 +129,9 @@ export function binaryBaseline(labels: ArrayLike<number>): Metrics {
 export function majorityBaseline(labels: ArrayLike<number>, k: number): Metrics {
   const counts = new Float64Array(k);
   for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
-  return { accuracy: Math.max(...counts) / labels.length };
+  const share = Math.max(...counts) / labels.length;
+  // its macro-F1 over the classes present (as multiclassMetrics counts them): the commonest class's F1, 2p/(1+p),
+  // and 0 for each of the others
+  const present = counts.filter((c) => c > 0).length;
+  return { accuracy: share, commonestShare: share, macroF1: present ? (2 * share) / (1 + share) / present : 0 };
 }

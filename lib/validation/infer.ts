@@ -3,8 +3,9 @@ import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { ArtifactStore } from '../artifacts';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { SpecError } from '../errors';
-import { parseModelSpec, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
+import { parseModelSpec, type LabelRule, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
 import type { SourceColumn } from './contract';
+import { columnPowers, likelyLeaks, type LikelyLeak } from './leakage';
 import { familyOf, profileDataset, type ColumnProfile, type Profile } from './profile';
 
 /**
@@ -166,6 +167,20 @@ export async function proposeSpec(
       features.push({ name: featureName(c.name), column: c.name, transform: { kind: 'categorical' } });
     }
   }
+  // a column that gives the answer away (recorded after the outcome) is left out, with its number and how to undo
+  const leaks = await leakingColumns(store, dataset, label, columns, features);
+  for (const leak of leaks) {
+    notes.push(
+      `column "${leak.column}" left out: ${leak.why} — likely recorded after the outcome (leakage). ` +
+        `Add it back by hand only if it is known when a prediction is made.`,
+    );
+  }
+  const kept = features.filter((f) => !leaks.some((l) => l.column === f.column));
+  if (kept.length === 0) {
+    throw new SpecError(
+      `every candidate feature of ${options.sourceName} looks like a leak of "${options.label}": ${leaks.map((l) => `"${l.column}"`).join(', ')}; check the label, or write the spec by hand`,
+    );
+  }
   const name = (options.name ?? path.basename(options.sourceName).replace(/\.[^.]*$/, ''))
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
@@ -178,7 +193,7 @@ export async function proposeSpec(
     task,
     source: { columns, ...(timeColumn ? { timeColumn } : {}) },
     label,
-    features,
+    features: kept,
   };
   return { spec: parseModelSpec(proposal, 'the proposed spec'), notes };
 }
@@ -215,4 +230,29 @@ function labelRule(task: Task, column: SourceColumn, profile: ColumnProfile): Mo
       throw new SpecError(`cannot make a binary label from "${column.name}"; choose another --task`);
     }
   }
+}
+
+/** The proposed features' columns that likely leak the label (lib/validation/leakage.ts). */
+async function leakingColumns(
+  store: ArtifactStore,
+  dataset: DatasetRef,
+  label: LabelRule,
+  columns: SourceColumn[],
+  features: ModelSpecInput['features'],
+): Promise<LikelyLeak[]> {
+  const used = new Set(features.flatMap((f) => ('column' in f && f.column ? [f.column] : [])));
+  const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
+  const measured = columns
+    .filter((c) => used.has(c.name) && types.has(c.name))
+    .map((c) => ({
+      name: c.name,
+      type: types.get(c.name)!,
+      timestamp: c.type === 'timestamp',
+      ...(c.format ? { timestampFormat: c.format } : {}),
+    }));
+  const file = await snapshotPath(store, dataset);
+  const powers = await withDuckDB((con) =>
+    columnPowers(con, `read_parquet(${sqlString(file)})`, { rule: label, type: types.get(label.column)! }, measured),
+  );
+  return likelyLeaks(powers);
 }

@@ -9,6 +9,7 @@ import { Check, batchChecks } from './checks';
 import { contractHash } from './contract';
 import { DriftReport, measureDrift } from './drift';
 import { renderReportHtml } from './html';
+import { likelyLeaks, specColumnPowers } from './leakage';
 import { Profile, profileDataset } from './profile';
 import { RowCheckResult, checkRows } from './rows';
 
@@ -106,6 +107,20 @@ export async function validateBatch(
         detail: `${(100 * drift.driftedShare).toFixed(0)}% of checked columns drifted`,
         value: drift.driftedShare,
         threshold: spec.validation.drift.datasetShare.fail,
+      });
+    }
+  }
+  const leakage = spec.gate.leakage as ModelSpec['gate']['leakage'] | undefined;
+  if (!structural && dataset.rows > 0 && leakage && leakage.action !== 'off') {
+    // a warning here, whatever the gate makes of it: the data is sound, a feature reading this column is not
+    for (const leak of likelyLeaks(await specColumnPowers(store, spec, dataset), leakage)) {
+      checks.push({
+        name: 'leakage',
+        column: leak.column,
+        outcome: 'warn',
+        detail: `column "${leak.column}" likely leaks the label: ${leak.why}`,
+        value: leak.power,
+        threshold: leakage.power,
       });
     }
   }
