@@ -35,3 +35,20 @@ export function kerasPython(): string | null {
   fs.writeFileSync(path.join(venv, '.ready'), '');
   return python;
 }
+
+/** A Python with scikit-learn alone (for the baselines that need no TensorFlow): .tools/sklearn-venv, made on first use. */
+export function sklearnPython(): string | null {
+  const venv = path.join(root, '.tools', 'sklearn-venv');
+  const python = path.join(venv, 'bin', 'python');
+  if (fs.existsSync(path.join(venv, '.ready'))) return python;
+  console.log('[bench] creating .tools/sklearn-venv with scikit-learn from PyPI (first run only)');
+  if (spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' }).status !== 0) return null;
+  const pip = spawnSync(
+    path.join(venv, 'bin', 'pip'),
+    ['install', '--disable-pip-version-check', '-q', 'scikit-learn'],
+    { stdio: 'inherit' },
+  );
+  if (pip.status !== 0) return null;
+  fs.writeFileSync(path.join(venv, '.ready'), '');
+  return python;
+}

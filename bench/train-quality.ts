@@ -6,8 +6,9 @@
  * - movies (IMDB rating, regression): the example spec under its declared settings, against Ridge on the same
  *   encoded inputs.
  * Holdout AUC / R² and training seconds for each, and Lumen's ratio to the baseline.
+ * First, the example datasets with only `schema infer` + `start` against HistGradientBoosting (inferred-quality.ts).
  *
- *   npm run bench:quality
+ *   npm run bench:quality                      (both; --inferred-only for the first table alone)
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,7 +23,8 @@ import { loadTable } from '../lib/data/table';
 import { labelPresent, splitRows } from '../lib/features';
 import { trainOnDataset } from '../lib/training';
 import { loadModelSpec, type ModelSpec } from '../lib/spec';
-import { kerasPython } from './python-venv';
+import { baselineOnInferred, lumenOnInferred, printInferred, type InferredCase } from './inferred-quality';
+import { kerasPython, sklearnPython } from './python-venv';
 
 const root = path.resolve(__dirname, '..');
 const example = (name: string): ModelSpec => loadModelSpec(path.join(root, 'examples', 'models', `${name}.json`));
@@ -101,10 +103,39 @@ async function moviesInputs(store: ArtifactStore, spec: ModelSpec, dataset: Data
   return pre.width;
 }
 
+/** The example datasets, each with only `schema infer` and `start` (flights: one month, as `--month` cuts it). */
+const INFERRED: InferredCase[] = [
+  { name: 'cars', source: { uri: 'vega-datasets:cars.json' }, label: 'Miles_per_Gallon' },
+  { name: 'penguins', source: { uri: 'vega-datasets:penguins.json' }, label: 'Species' },
+  { name: 'movies', source: { uri: 'vega-datasets:movies.json' }, label: 'IMDB Rating' },
+  { name: 'seattle-weather', source: { uri: 'vega-datasets:seattle-weather.csv' }, label: 'weather' },
+  {
+    name: 'flights',
+    source: { uri: 'vega-datasets:flights-3m.parquet', window: monthWindow('date', '2001-01') },
+    label: 'delay',
+  },
+];
+
 async function run(): Promise<void> {
   const store = new FileArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-')));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-arrays-'));
   console.log(`${os.cpus()[0].model.trim()}, ${os.availableParallelism()} cores\n`);
+  const only = process.argv.includes('--inferred-only');
+  try {
+    const inferred = await lumenOnInferred(store, INFERRED, dir);
+    baselineOnInferred(sklearnPython(), inferred, dir);
+    console.log('With only `lumen schema infer` + `lumen start`, against HistGradientBoosting on the same split:\n');
+    printInferred(inferred);
+    for (const r of inferred)
+      for (const n of r.notes) if (/left out|rare|settings/.test(n)) console.log(`  ${r.dataset}: ${n}`);
+    console.log('');
+  } finally {
+    if (only) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(store.root, { recursive: true, force: true });
+    }
+  }
+  if (only) return;
   const rows: Row[] = [];
   try {
     const plain = example('flights-delay');

@@ -35,6 +35,9 @@ export function formatResult(result: PipelineResult): string {
     const t = result.training;
     const dropped = [
       t.unlabelledRows ? `${t.unlabelledRows} rows without a label dropped` : '',
+      t.rareClasses?.length
+        ? `classes too rare to learn left out: ${t.rareClasses.map((c) => `"${c.class}" (${c.rows} rows)`).join(', ')}`
+        : '',
       t.sampledOutRows ? `${t.sampledOutRows} rows left out by maxTrainingRows` : '',
     ].filter(Boolean);
     const early =

@@ -621,11 +621,31 @@ export function splitRows(
   return { train: trainRows, holdout: Uint32Array.from(holdout), unlabelled, sampledOut };
 }
 
-/** Which rows carry a usable label — used before fitting, when classes may still be unknown. */
+/**
+ * Which rows carry a usable label — used before fitting, when classes may still be unknown. A learned class with
+ * fewer rows than the rule's minClassRows is too rare to learn: its rows are not usable (rareClasses names them).
+ */
 export function labelPresent(spec: ModelSpec, table: Table): (i: number) => boolean {
   const req = labelRequest(spec);
   const data = column(table, req);
   const declared = spec.label.kind === 'classes' && spec.label.classes ? new Set(spec.label.classes) : undefined;
   if (data.kind === 'number') return (i) => Number.isFinite(data.values[i]);
-  return (i) => data.values[i] !== null && (!declared || declared.has(data.values[i]));
+  const rare = new Set(rareClasses(spec, table).map((c) => c.class));
+  return (i) => data.values[i] !== null && (!declared || declared.has(data.values[i])) && !rare.has(data.values[i]);
+}
+
+/** The learned classes too rare to learn (fewer labelled rows than minClassRows), with their counts, rarest first. */
+export function rareClasses(spec: ModelSpec, table: Table): { class: string; rows: number }[] {
+  const rule = spec.label;
+  if (rule.kind !== 'classes' || rule.classes) return [];
+  const data = column(table, labelRequest(spec));
+  if (data.kind !== 'string') return [];
+  const counts = new Map<string, number>();
+  for (const v of data.values) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+  // a rule from a spec written before minClassRows existed has none: the default applies
+  const least = rule.minClassRows ?? 10;
+  return [...counts]
+    .filter(([, n]) => n < least)
+    .map(([c, n]) => ({ class: c, rows: n }))
+    .sort((a, b) => a.rows - b.rows || a.class.localeCompare(b.class));
 }

@@ -46,6 +46,11 @@ export const LabelRule = z.discriminatedUnion('kind', [
     kind: z.literal('classes'),
     column: ColumnName,
     classes: z.array(z.string()).min(2).optional(),
+    /**
+     * learned classes with fewer labelled rows than this are too rare to learn (or to measure on a holdout): their
+     * rows are left out of training and evaluation, and the run names them with their counts
+     */
+    minClassRows: z.number().int().min(1).default(10),
   }),
   /** regression: the column's value */
   z.strictObject({ kind: z.literal('value'), column: ColumnName }),
@@ -217,6 +222,12 @@ export const TrainingSettings = z.strictObject({
     })
     .optional(),
   search: SearchSettings.optional(),
+  /**
+   * balanced (binary and multi-class): every class is drawn equally often into the training batches (rows of rare
+   * classes are drawn again, with a seeded choice), as weighting each class by the inverse of its share would — so
+   * a model cannot score well by predicting the commonest class for every row; none: rows as they come
+   */
+  classWeight: z.enum(['balanced']).optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
@@ -251,6 +262,13 @@ export const ModelSpec = ModelSpecObject.superRefine((spec, ctx) => {
       code: 'custom',
       path: ['label', 'kind'],
       message: `task "${spec.task}" needs a label rule of kind ${expectedLabel.join(' or ')}, got "${spec.label.kind}"`,
+    });
+  }
+  if (spec.training.classWeight && spec.task === 'regression') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['training', 'classWeight'],
+      message: 'classWeight balances classes: a regression has none',
     });
   }
   const labelColumn = columns.get(spec.label.column);

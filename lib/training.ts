@@ -1,7 +1,15 @@
 import { ArtifactRef, ArtifactStore } from './artifacts';
 import { loadTable } from './data/table';
 import type { DatasetRef } from './data/snapshot';
-import { columnRequests, encodeFeatures, encodeLabels, fitPreprocessor, labelPresent, splitRows } from './features';
+import {
+  columnRequests,
+  encodeFeatures,
+  encodeLabels,
+  fitPreprocessor,
+  labelPresent,
+  rareClasses,
+  splitRows,
+} from './features';
 import type { Tensor } from '@tensorflow/tfjs';
 import { hashJson } from './hash';
 import { meanLoss } from './model/dense-trainer';
@@ -60,6 +68,8 @@ export interface TrainOutcome {
   validationRows?: number;
   /** the loss on the validation rows of the weights kept (early stopping or a search's trial) */
   validationLoss?: number;
+  /** learned classes too rare to learn, whose rows were left out of training and evaluation (none: absent) */
+  rareClasses?: { class: string; rows: number }[];
   /** epochs restored from a checkpoint instead of trained in this attempt (null: started from scratch) */
   resumedFromEpoch: number | null;
   preprocessorHash: string;
@@ -130,6 +140,13 @@ export async function trainOnDataset(
   const table = await loadTable(store, dataset, requests);
   const split = splitRows(table.rows, labelPresent(spec, table), spec.training);
   if (split.train.length === 0) throw new Error(`dataset ${dataset.sha256} has no labelled training rows`);
+  // classes too rare to learn are left out (labelPresent) and named in the outcome
+  const rare = rareClasses(spec, table);
+  if (rare.length) {
+    hooks.log?.(
+      `${spec.name}: classes too rare to learn (fewer than ${spec.label.kind === 'classes' ? spec.label.minClassRows : 0} rows), left out: ${rare.map((c) => `"${c.class}" (${c.rows})`).join(', ')}`,
+    );
+  }
   // early stopping: a validation share of the training rows, chosen by a seeded hash, never trained on
   const early = spec.training.earlyStopping;
   const validationSeed = deriveSeed(spec.training.seed, 'validation');
@@ -193,6 +210,7 @@ export async function trainOnDataset(
       epochs: spec.training.epochs,
       batchSize: spec.training.batchSize,
       seed: spec.training.seed,
+      balanced: spec.training.classWeight === 'balanced',
       start,
       onBatch: hooks.onBatch,
       learningRate: scheduledRate(spec.training.learningRate, spec.training.epochs, spec.training.schedule),
@@ -240,7 +258,8 @@ export async function trainOnDataset(
       inputWidth: preprocessor.width,
       trainingRows: data.rows,
       holdoutRows: split.holdout.length,
-      unlabelledRows: split.unlabelled,
+      unlabelledRows: split.unlabelled - rare.reduce((n, c) => n + c.rows, 0),
+      ...(rare.length ? { rareClasses: rare } : {}),
       sampledOutRows: split.sampledOut,
       epochs: progress.epochsDone,
       history: progress.history,

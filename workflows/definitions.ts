@@ -119,6 +119,8 @@ export interface TrainingSummary {
   holdoutRows: number;
   /** rows dropped because their label was missing (or not a declared class) */
   unlabelledRows: number;
+  /** learned classes too rare to learn: their rows were left out of training and evaluation */
+  rareClasses?: { class: string; rows: number }[];
   /** rows left out by the spec's maxTrainingRows */
   sampledOutRows: number;
   epochs: number;

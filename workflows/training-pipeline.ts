@@ -303,6 +303,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       rows: trained.trainingRows,
       holdoutRows: trained.holdoutRows,
       unlabelledRows: trained.unlabelledRows,
+      ...(trained.rareClasses ? { rareClasses: trained.rareClasses } : {}),
       sampledOutRows: trained.sampledOutRows,
       epochs: trained.epochs,
       ...(trained.bestEpoch !== undefined

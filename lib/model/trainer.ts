@@ -1,7 +1,7 @@
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import type { NamedTensor } from '@tensorflow/tfjs-core/dist/tensor_types';
 import { TrainingDiverged } from '../errors';
-import { deriveSeed, permutation } from '../rng';
+import { deriveSeed, permutation, prng } from '../rng';
 import { DenseTrainer } from './dense-trainer';
 import { modelInputs } from './predict';
 import type { Tf } from './tf';
@@ -65,6 +65,29 @@ export interface TrainLoopOptions {
    * builds; layers: tfjs-layers' trainOnBatch (the reference the tests hold the dense step to). Default: dense.
    */
   engine?: 'dense' | 'layers';
+  /**
+   * draw every class (the distinct values of y) equally often into each epoch's batches: an epoch is `rows` draws,
+   * each a seeded choice of a class, then of a row of it (classWeight "balanced")
+   */
+  balanced?: boolean;
+}
+
+/** An epoch's rows under balanced classes: `rows` seeded draws, a class uniformly, then a row of it uniformly. */
+export function balancedOrder(y: Float32Array, rows: number, seed: number): Uint32Array {
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < rows; i++) {
+    const list = byClass.get(y[i]);
+    if (list) list.push(i);
+    else byClass.set(y[i], [i]);
+  }
+  const classes = [...byClass.keys()].sort((a, b) => a - b).map((c) => byClass.get(c)!);
+  const rand = prng(seed);
+  const order = new Uint32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const members = classes[Math.floor(rand() * classes.length)];
+    order[i] = members[Math.floor(rand() * members.length)];
+  }
+  return order;
 }
 
 /**
@@ -101,7 +124,9 @@ export async function trainLoop(
       const started = performance.now();
       if (opts.learningRate)
         (model.optimizer as unknown as { learningRate: number }).learningRate = opts.learningRate(epoch);
-      const order = permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
+      const order = opts.balanced
+        ? balancedOrder(y, rows, deriveSeed(opts.seed, `balanced:${epoch}`))
+        : permutation(rows, deriveSeed(opts.seed, `shuffle:${epoch}`));
       let lossSum = 0;
       for (let b = 0; b < batches; b++) {
         const from = b * batchSize;

@@ -3,7 +3,7 @@ import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { ArtifactStore } from '../artifacts';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { SpecError } from '../errors';
-import { parseModelSpec, type LabelRule, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
+import { LabelRule, parseModelSpec, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
 import type { SourceColumn } from './contract';
 import { columnPowers, likelyLeaks, type LikelyLeak } from './leakage';
 import { familyOf, profileDataset, type ColumnProfile, type Profile } from './profile';
@@ -168,7 +168,7 @@ export async function proposeSpec(
     }
   }
   // a column that gives the answer away (recorded after the outcome) is left out, with its number and how to undo
-  const leaks = await leakingColumns(store, dataset, label, columns, features);
+  const leaks = await leakingColumns(store, dataset, LabelRule.parse(label), columns, features);
   for (const leak of leaks) {
     notes.push(
       `column "${leak.column}" left out: ${leak.why} — likely recorded after the outcome (leakage). ` +
@@ -187,6 +187,13 @@ export async function proposeSpec(
     .replace(/^[^a-z]+|-+$/g, '')
     .slice(0, 63);
   const timeColumn = columns.find((c) => c.type === 'timestamp')?.name;
+  const labelled = labelProfile.count;
+  const training = trainingSettings(labelled, task, labelProfile);
+  notes.push(
+    `training settings for ${labelled} labelled rows: ${training.epochs} epochs at most, batch ${training.batchSize}, learning rate ${training.learningRate}, ` +
+      `early stopping on ${100 * training.earlyStopping.validationFraction}% of the training rows (patience ${training.earlyStopping.patience})` +
+      (training.classWeight ? `, classWeight ${training.classWeight} (${training.why})` : ''),
+  );
   const proposal: ModelSpecInput = {
     name: name || 'model',
     description: `Proposed by lumen schema infer from ${options.sourceName}: ${task}, predicting "${options.label}".`,
@@ -194,6 +201,13 @@ export async function proposeSpec(
     source: { columns, ...(timeColumn ? { timeColumn } : {}) },
     label,
     features: kept,
+    training: {
+      epochs: training.epochs,
+      batchSize: training.batchSize,
+      learningRate: training.learningRate,
+      earlyStopping: training.earlyStopping,
+      ...(training.classWeight ? { classWeight: training.classWeight } : {}),
+    },
   };
   return { spec: parseModelSpec(proposal, 'the proposed spec'), notes };
 }
@@ -255,4 +269,50 @@ async function leakingColumns(
     columnPowers(con, `read_parquet(${sqlString(file)})`, { rule: label, type: types.get(label.column)! }, measured),
   );
   return likelyLeaks(powers);
+}
+
+/**
+ * Training settings by the data's size, so a small dataset is not trained for a handful of steps and a large one not
+ * for hours: batches of 32 rows for a few thousand rows up to 512 for hundreds of thousands; epochs enough for about
+ * 3,000 steps (at least 10, at most 200), with early stopping keeping the best epoch on a validation share of the
+ * training rows; and, for classes as uneven as one under a third of an even share, every class drawn equally often.
+ */
+function trainingSettings(
+  labelled: number,
+  task: Task,
+  label: ColumnProfile,
+): {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  earlyStopping: { validationFraction: number; patience: number };
+  classWeight?: 'balanced';
+  why?: string;
+} {
+  const trainRows = Math.max(1, Math.round(labelled * 0.8));
+  const batchSize = trainRows < 2_000 ? 32 : trainRows < 20_000 ? 128 : trainRows < 200_000 ? 256 : 512;
+  const validationFraction = trainRows < 2_000 ? 0.2 : 0.1;
+  const steps = Math.max(1, Math.ceil((trainRows * (1 - validationFraction)) / batchSize));
+  const epochs = Math.min(200, Math.max(10, Math.ceil(3_000 / steps)));
+  const earlyStopping = { validationFraction, patience: epochs >= 50 ? 20 : 3 };
+  // a few hundred rows give a few steps an epoch: a larger step, or the best epoch comes before anything is learned
+  const learningRate = trainRows < 2_000 ? 0.005 : 0.001;
+  if (task !== 'regression' && label.kind === 'categorical') {
+    const counts = Object.values(label.values);
+    const k = counts.length;
+    const total = counts.reduce((a, b) => a + b, 0);
+    const rarest = Math.min(...counts) / Math.max(total, 1);
+    if (k >= 2 && rarest < 1 / (3 * k)) {
+      const share = `${(100 * rarest).toFixed(1)}%`;
+      return {
+        epochs,
+        batchSize,
+        learningRate,
+        earlyStopping,
+        classWeight: 'balanced',
+        why: `the rarest class is ${share} of the rows`,
+      };
+    }
+  }
+  return { epochs, batchSize, learningRate, earlyStopping };
 }
