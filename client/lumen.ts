@@ -31,7 +31,12 @@ export function buildProgram(): Command {
     .requiredOption('--source <uri>', 'data file: path, file:// URI or vega-datasets:<file>')
     .option('--month <YYYY-MM>', "only this month of the spec's time column")
     .addOption(
-      new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']),
+      new Option('--format <format>', 'source format (default: from extension)').choices([
+        'parquet',
+        'csv',
+        'json',
+        'arrow',
+      ]),
     )
     .option('--wait', 'keep following while the run waits for a person (quarantine, approval)')
     .option('--detach', 'return as soon as the run is started')
@@ -274,7 +279,7 @@ export function buildProgram(): Command {
     .argument('<spec>', 'model spec JSON file')
     .requiredOption('--source <uri>', 'the batch: path, file:// URI or vega-datasets:<file>')
     .option('--month <YYYY-MM>', "only this month of the spec's time column")
-    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json']))
+    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json', 'arrow']))
     .option('--reference <uri>', 'data to measure drift against (e.g. what the current model was trained on)')
     .option('--reference-month <YYYY-MM>', 'only this month of the reference')
     .addOption(jsonOption())
@@ -293,7 +298,7 @@ export function buildProgram(): Command {
       new Option('--task <task>', 'default: from the label column').choices(['binary', 'multiclass', 'regression']),
     )
     .option('--name <name>', 'model name (default: from the file name)')
-    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json']))
+    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json', 'arrow']))
     .option('--window <column:start:end>', 'only rows with start <= column < end')
     .action(
       async (uri: string, opts: { label?: string; task?: Task; name?: string; format?: string; window?: string }) => {
@@ -322,7 +327,12 @@ export function buildProgram(): Command {
     .requiredOption('--source <uri>', 'rows to score: path, file:// URI or vega-datasets:<file>')
     .requiredOption('--out <file>', 'where to write the rows with their predictions: .parquet, .csv or .jsonl')
     .addOption(
-      new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']),
+      new Option('--format <format>', 'source format (default: from extension)').choices([
+        'parquet',
+        'csv',
+        'json',
+        'arrow',
+      ]),
     )
     .addOption(
       new Option('--out-format <format>', 'output format (default: from the --out extension)').choices([
@@ -404,7 +414,12 @@ export function buildProgram(): Command {
     .option('--cron <expression>', 'e.g. "0 2 * * *" (02:00 every day, UTC)')
     .option('--source <uri>', 'train on this file as it is at each run (default: accepted data plus feedback)')
     .addOption(
-      new Option('--format <format>', 'source format (default: from extension)').choices(['parquet', 'csv', 'json']),
+      new Option('--format <format>', 'source format (default: from extension)').choices([
+        'parquet',
+        'csv',
+        'json',
+        'arrow',
+      ]),
     )
     .option('--spec <file>', "the spec to train with (default: the champion's)")
     .option('--id <id>', 'schedule id (default train:<model>)')

@@ -23,7 +23,7 @@ export interface InboxFile {
   fingerprint: string;
 }
 
-const FORMATS = new Set(['.parquet', '.csv', '.json']);
+const FORMATS = new Set(['.parquet', '.csv', '.json', '.arrow', '.feather']);
 /** a file changed this recently may still be being written */
 export const SETTLE_MS = 2000;
 

@@ -3,6 +3,8 @@ import { storeWriteError } from '../artifacts/write-failure';
 import { z } from 'zod';
 import { ArtifactRef, ArtifactStore } from '../artifacts';
 import { SourceError } from '../errors';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { loadArrowFile } from './arrow';
 import { sqlString, withSourceDuckDB } from './duckdb';
 import { timestampSql } from './timestamp';
 import {
@@ -40,7 +42,19 @@ export function sourceScan(opened: OpenedSource): string {
       return `read_csv(${file}, header = true, auto_detect = true)`;
     case 'json':
       return `read_json_auto(${file})`;
+    case 'arrow':
+      throw new Error(`an Arrow source is read into the connection first (sourceTable), not scanned: ${opened.file}`);
   }
+}
+
+/**
+ * The source as a table expression of this connection: a DuckDB reader over the file, or, for Arrow IPC, a
+ * temporary table the file was loaded into (lib/data/arrow.ts).
+ */
+export async function sourceTable(con: DuckDBConnection, opened: OpenedSource): Promise<string> {
+  if (opened.format !== 'arrow') return sourceScan(opened);
+  await loadArrowFile(con, opened.file, '__arrow_source');
+  return '__arrow_source';
 }
 
 function windowClause(source: SourceRef): string {
@@ -63,12 +77,12 @@ export async function snapshotSource(
   const file = opened.file;
   const fingerprint = await sourceFingerprint(opened);
   const tmp = `${store.tempPath('snapshot')}.parquet`;
-  const query = `SELECT * FROM ${sourceScan(opened)}${windowClause(source)}`;
   const sandbox = { read: readableDirectories(access), write: store.root };
   let rows: number;
   let columns: ColumnSchema[];
   try {
     ({ rows, columns } = await withSourceDuckDB(sandbox, async (con) => {
+      const query = `SELECT * FROM ${await sourceTable(con, opened)}${windowClause(source)}`;
       const described = await con.runAndReadAll(`DESCRIBE ${query}`);
       const cols = described
         .getRowObjectsJson()
@@ -103,7 +117,7 @@ async function emptyWindowMessage(opened: OpenedSource, sandbox: { read: string[
   const t = timestampSql(w.column, w.format);
   const [total, parsed, min, max] = await withSourceDuckDB(sandbox, async (con) => {
     const r = await con.runAndReadAll(
-      `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${sourceScan(opened)}`,
+      `SELECT count(*), count(${t}), CAST(min(${t}) AS VARCHAR), CAST(max(${t}) AS VARCHAR) FROM ${await sourceTable(con, opened)}`,
     );
     const [n, p, lo, hi] = r.getRowsJS()[0];
     return [Number(n), Number(p), lo as string | null, hi as string | null];

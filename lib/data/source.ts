@@ -14,7 +14,7 @@ import { sha256File, hashJson } from '../hash';
 export const SourceRef = z.strictObject({
   /** a path, a file:// URI, or vega-datasets:<file> for the bundled real datasets */
   uri: z.string().min(1),
-  format: z.enum(['parquet', 'csv', 'json']).optional(),
+  format: z.enum(['parquet', 'csv', 'json', 'arrow']).optional(),
   window: z
     .strictObject({
       column: z.string().min(1),
@@ -220,15 +220,77 @@ function sameFileAs(file: string, secrets: string[]): string | undefined {
   });
 }
 
+/** What a file's first bytes say it holds (null: text, or nothing Lumen knows). */
+function contentFormat(file: string): { format: SourceFormat; said: string } | null {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(8, size));
+    fs.readSync(fd, head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(4, size));
+    if (size >= 4) fs.readSync(fd, tail, 0, 4, size - 4);
+    if (head.subarray(0, 4).toString('latin1') === 'PAR1' && tail.toString('latin1') === 'PAR1') {
+      return { format: 'parquet', said: 'a Parquet file' };
+    }
+    if (head.subarray(0, 6).toString('latin1') === 'ARROW1') return { format: 'arrow', said: 'an Arrow IPC file' };
+    // an Arrow IPC stream starts with a continuation marker and the schema message's length
+    if (head.length >= 4 && head.readUInt32LE(0) === 0xffffffff)
+      return { format: 'arrow', said: 'an Arrow IPC stream' };
+    if (head.subarray(0, 4).toString('latin1') === 'FEA1') {
+      return { format: 'arrow', said: 'a Feather v1 file (Lumen reads Feather v2, which is Arrow IPC)' };
+    }
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const FORMAT_NAMES = 'parquet, csv, json or arrow';
+
+/**
+ * The source's format: the one asked for, else its extension's — checked against what the file's first bytes
+ * say, so a wrong format is said here, before a workflow starts, not as a reader's error in the middle of a run.
+ */
 function formatOf(source: SourceRef, file: string): SourceFormat {
-  if (source.format) return source.format;
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.parquet') return 'parquet';
-  if (ext === '.csv' || ext === '.tsv') return 'csv';
-  if (ext === '.json' || ext === '.jsonl' || ext === '.ndjson') return 'json';
-  throw new SourceError(`${source.uri}: cannot tell the format from extension "${ext}"; set format`, {
-    uri: source.uri,
-  });
+  const byName: SourceFormat | undefined =
+    ext === '.parquet'
+      ? 'parquet'
+      : ext === '.csv' || ext === '.tsv'
+        ? 'csv'
+        : ext === '.json' || ext === '.jsonl' || ext === '.ndjson'
+          ? 'json'
+          : ext === '.arrow' || ext === '.feather' || ext === '.ipc' || ext === '.arrows'
+            ? 'arrow'
+            : undefined;
+  const content = contentFormat(file);
+  const format = source.format ?? byName ?? content?.format;
+  if (!format) {
+    throw new SourceError(
+      `${source.uri}: cannot tell the format from ${ext ? `the extension "${ext}"` : 'a name without an extension'} or from its content; give --format ${FORMAT_NAMES.replace(/, | or /g, '|')}`,
+      { uri: source.uri },
+    );
+  }
+  if (content && content.format !== format) {
+    throw new SourceError(
+      `${source.uri} is ${content.said}, not ${format}${source.format ? ` (--format ${source.format})` : ` (as its extension ${ext} says)`}: ` +
+        `give --format ${content.format}${source.format ? ', or leave --format out' : ''}`,
+      { uri: source.uri },
+    );
+  }
+  if (!content && (format === 'parquet' || format === 'arrow')) {
+    throw new SourceError(
+      `${source.uri} is not ${format === 'parquet' ? 'a Parquet file' : 'an Arrow IPC file'}: its first bytes are not that format's; ` +
+        `is it text (--format csv or json)?`,
+      { uri: source.uri },
+    );
+  }
+  if (content?.said.startsWith('a Feather v1')) {
+    throw new SourceError(`${source.uri} is ${content.said}: save it again as Arrow IPC (pyarrow.feather, version 2)`, {
+      uri: source.uri,
+    });
+  }
+  return format;
 }
 
 /** A window covering one calendar month, e.g. "2001-01" → [2001-01-01, 2001-02-01). */
@@ -251,7 +313,7 @@ function readable(file: string, uri: string): void {
     throw new SourceError(`source file not found: ${file}`, { uri });
   }
   if (stat.isDirectory()) {
-    throw new SourceError(`source ${file} is a directory; give one file (Parquet, CSV or JSON)`, { uri });
+    throw new SourceError(`source ${file} is a directory; give one file (Parquet, CSV, JSON or Arrow)`, { uri });
   }
   try {
     fs.accessSync(file, fs.constants.R_OK);

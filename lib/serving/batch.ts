@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { DOUBLE, DuckDBDataChunk, type DuckDBDoubleVector } from '@duckdb/node-api';
 import { sqlIdent, sqlString, withSourceDuckDB } from '../data/duckdb';
-import { sourceScan } from '../data/snapshot';
+import { sourceTable } from '../data/snapshot';
 import { openSource, readableDirectories, storeAccess, type SourceAccess, type SourceRef } from '../data/source';
 import { readTableChunks } from '../data/table';
 import { SourceError } from '../errors';
@@ -247,7 +247,7 @@ export async function scoreFile(
     const result = await withSourceDuckDB(sandbox, async (con) => {
       // The file is scanned twice — for the model's columns, then to write everything out — and the two scans are
       // joined by position (DuckDB keeps a file's row order), so nothing is materialised in between.
-      const scan = sourceScan(opened);
+      const scan = await sourceTable(con, opened);
       const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJson();
       const types = new Map(described.map((r) => [r.column_name as string, r.column_type as string]));
       const used = new Set(pre.features.flatMap(featureColumns));

@@ -156,6 +156,14 @@ describe('the lumen command line', () => {
       assert.equal(https.code, 4);
       assert.match(https.stderr, /Lumen cannot read "https" sources: it reads files/);
       assert.doesNotMatch(https.stderr, /LUMEN_SOURCE_SCHEMES/, 'no setting can make it work, so none is suggested');
+      // a wrong format is said before a run starts (it once failed in the middle of one, with DuckDB's own words)
+      const forced = await lumen(
+        ['start', weather, '--source', 'vega-datasets:flights-200k.arrow', '--format', 'parquet'],
+        env,
+      );
+      assert.equal(forced.code, 4, forced.stdout + forced.stderr);
+      assert.match(forced.stderr, /is an Arrow IPC file, not parquet \(--format parquet\): give --format arrow/);
+      assert.doesNotMatch(forced.stdout, /started/);
     } finally {
       fs.rmSync(outside, { recursive: true, force: true });
     }

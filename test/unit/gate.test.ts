@@ -35,7 +35,10 @@ describe('gate', () => {
     assert.match(chance.reason, /auc better than chance: 0\.5000 is not above 0\.5000/);
     const poorlyCalibrated = decideGate(binary, score({ auc: 0.7, logLoss: 0.7 }), null);
     assert.equal(poorlyCalibrated.passed, false);
-    assert.match(poorlyCalibrated.reason, /logLoss below always predicting the positive rate: 0\.7000 is not below 0\.6900/);
+    assert.match(
+      poorlyCalibrated.reason,
+      /logLoss below always predicting the positive rate: 0\.7000 is not below 0\.6900/,
+    );
     assert.equal(decideGate(binary, score({ auc: 0.7 }), null).passed, true);
     // a passed check reads as the comparison it is
     assert.match(decideGate(binary, score({ auc: 0.7 }), null).checks[0].detail, /0\.7000 > 0\.5000$/);
