@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { lumenPaths } from '../lib/config';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 import { CliError, EXIT, serverUnreachable } from './errors';
 
@@ -48,10 +51,34 @@ export function clientConfig(): ClientConfig {
   return {
     address,
     namespace: loaded.namespace ?? 'default',
-    uiUrl: process.env.LUMEN_UI_URL ?? 'http://localhost:8233',
+    uiUrl: process.env.LUMEN_UI_URL ?? runningServerUi(address) ?? 'http://localhost:8233',
     connection: { ...options, address },
     security: security || 'plain',
   };
+}
+
+/** Where `lumen server` records the server it runs, so links follow its Web UI's real address. */
+export function serverRecordFile(home = lumenPaths().home): string {
+  return path.join(home, 'temporal', 'server.json');
+}
+
+/**
+ * The Web UI of the dev server `lumen server` runs at this address, if one runs (its record names a live process):
+ * a UI on another port than 8233 is where the links must point.
+ */
+function runningServerUi(address: string): string | undefined {
+  try {
+    const record = JSON.parse(fs.readFileSync(serverRecordFile(), 'utf8')) as {
+      address: string;
+      uiUrl?: string;
+      pid: number;
+    };
+    if (record.address !== address || !record.uiUrl) return undefined;
+    process.kill(record.pid, 0); // throws when the process is gone
+    return record.uiUrl;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A plain connection to a local dev server (a demo's own, a test's). */

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { workerLogFunction } from '../worker/log';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { FileArtifactStore, type ArtifactRef, type ArtifactStore } from '../lib/artifacts';
 import { lumenPaths, projectRoot } from '../lib/config';
@@ -141,7 +142,7 @@ export async function runLoopDemo(opts: LoopOptions): Promise<void> {
   if (opts.approve === 'ask' && !process.stdin.isTTY) {
     throw new CliError('--approve ask needs a terminal to ask at; use --approve auto');
   }
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  Runtime.install({ logger: new DefaultLogger('WARN', workerLogFunction(false)), shutdownSignals: [] });
   const loop = new LoopDemo(seed, opts.approve, opts.keep ?? false);
   try {
     await loop.run();

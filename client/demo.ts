@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
+import { workerLogFunction } from '../worker/log';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { lumenPaths, projectRoot } from '../lib/config';
 import { monthWindow } from '../lib/data/source';
@@ -18,7 +19,7 @@ import { startTrainingPipeline } from './pipeline';
  */
 export async function runDemo(opts: { months: string; keep?: boolean }): Promise<void> {
   // the demo handles Ctrl-C itself: it stops its workers, then its server, in that order
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  Runtime.install({ logger: new DefaultLogger('WARN', workerLogFunction(false)), shutdownSignals: [] });
   const paths = lumenPaths();
   const config = clientConfig();
   let server: DevServer | undefined;

@@ -614,10 +614,33 @@ function configuredAddress(): string | undefined {
   }
 }
 
+/**
+ * A command named with --help that does not exist: commander would print the general help and exit 0, as if the
+ * command were fine. The unknown name is an error, the same as without --help.
+ */
+function unknownCommandAsked(program: Command, args: string[]): string | null {
+  if (!args.includes('--help') && !args.includes('-h')) return null;
+  let at: Command = program;
+  for (const word of args) {
+    if (word.startsWith('-')) continue;
+    if (at.commands.length === 0) return null; // an argument of a leaf command
+    const next = at.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) return word === 'help' ? null : `${at === program ? '' : `${at.name()} `}${word}`;
+    at = next;
+  }
+  return null;
+}
+
 export async function main(argv = process.argv): Promise<number> {
   keepFilesPrivate();
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    const unknown = unknownCommandAsked(program, argv.slice(2));
+    if (unknown) {
+      console.error(`lumen: unknown command '${unknown}' (lumen --help lists the commands)`);
+      return EXIT.usage;
+    }
+    await program.parseAsync(argv);
     return Number(process.exitCode ?? EXIT.ok);
   } catch (err) {
     // commander has already printed its own message (unknown option, missing argument, --help, --version)

@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { lumenPaths } from '../lib/config';
 import { startDevServer } from '../tools/devserver';
 import { searchAttributeTypes } from '../workflows/definitions';
-import { clientConfig } from './connection';
+import { clientConfig, serverRecordFile } from './connection';
 import { CliError, parseCount } from './errors';
 
 /**
@@ -28,10 +29,20 @@ export async function serverCommand(opts: { port?: string; uiPort: string; headl
     process.on('SIGTERM', () => resolve('stopped'));
     server.process.once('exit', (code) => resolve(`the server exited (${code}); see ${server.logFile}`));
   });
+  // the CLI's links follow this UI while the server runs (client/connection.ts)
+  const record = serverRecordFile();
+  fs.writeFileSync(
+    record,
+    JSON.stringify({ address: server.address, uiUrl: server.uiUrl ?? null, pid: process.pid }, null, 2),
+  );
   console.log(`Temporal dev server at ${server.address}${server.uiUrl ? `, Web UI ${server.uiUrl}` : ''}`);
   console.log(`state in ${path.join(paths.home, 'temporal')}, log ${server.logFile}`);
-  console.log('start workers with `npm run worker`; Ctrl-C stops the server (its state stays)');
+  // the worker must be pointed at this server when it is not where TEMPORAL_ADDRESS (or the default) says
+  const worker =
+    clientConfig().address === server.address ? 'npm run worker' : `TEMPORAL_ADDRESS=${server.address} npm run worker`;
+  console.log(`start workers with \`${worker}\`; Ctrl-C stops the server (its state stays)`);
   const why = await ended;
+  fs.rmSync(record, { force: true });
   await server.stop();
   console.log(why);
 }

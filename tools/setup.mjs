@@ -368,12 +368,16 @@ function ensureBuild() {
   if (!fs.existsSync(path.join(root, 'tsconfig.build.json'))) return 'skipped (no sources yet)';
   const stamp = path.join(root, 'dist', '.lumen-build-sha256');
   const want = sourceDigest();
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return 'up to date';
+  const bundle = path.join(root, 'dist', 'workflow-bundle.js');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want && fs.existsSync(bundle)) return 'up to date';
   say('compiling TypeScript into dist/ (tsc -p tsconfig.build.json)');
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
     cwd: root,
   });
   removeStaleOutputs();
+  // the workflows bundled once, here: workers load it instead of running webpack at every start
+  say('bundling the workflow code (dist/workflow-bundle.js)');
+  run(process.execPath, [path.join(root, 'dist', 'tools', 'bundle-workflows.js')], { cwd: root });
   fs.writeFileSync(stamp, want);
   return 'compiled';
 }

@@ -5,6 +5,8 @@ import { keepFilesPrivate } from '../lib/config';
 import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { clientConfig, taskQueues } from '../client/connection';
 import { ensureSupervisor } from './temporal-ops';
+import { LumenError } from '../lib/errors';
+import { workerLogFunction } from './log';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
 /**
@@ -20,12 +22,25 @@ async function run(): Promise<void> {
     .option('--identity <name>', 'worker identity shown in the Web UI')
     .option('--pipeline-queue <name>', 'pipeline task queue (LUMEN_PIPELINE_QUEUE)', taskQueues().pipeline)
     .option('--training-queue <name>', 'training task queue (LUMEN_TRAINING_QUEUE)', taskQueues().training)
+    .option('--verbose', 'log every field of every event (LUMEN_LOG_VERBOSE=1); default: one short line per event')
     .parse();
-  const opts = program.opts<{ queues: string; identity?: string; pipelineQueue: string; trainingQueue: string }>();
+  const opts = program.opts<{
+    queues: string;
+    identity?: string;
+    pipelineQueue: string;
+    trainingQueue: string;
+    verbose?: boolean;
+  }>();
   const roles = opts.queues.split(',').map((r) => r.trim());
   const unknown = roles.filter((r) => r !== 'pipeline' && r !== 'training');
   if (unknown.length) throw new Error(`unknown queue role(s) ${unknown.join(', ')} (expected pipeline, training)`);
-  Runtime.install({ logger: new DefaultLogger((process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO') });
+  const verbose = opts.verbose === true || process.env.LUMEN_LOG_VERBOSE === '1';
+  Runtime.install({
+    logger: new DefaultLogger(
+      (process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
+      workerLogFunction(verbose),
+    ),
+  });
   if (roles.includes('training')) {
     preferSingleThreadedOps();
     const { backend } = await loadTf();
@@ -38,7 +53,13 @@ async function run(): Promise<void> {
   console.log(`[worker] ${describeAccess(deps.access!())}`);
   const config = clientConfig();
   const address = config.address;
-  const connection = await NativeConnection.connect(config.connection);
+  const connection = await NativeConnection.connect(config.connection).catch((err: unknown) => {
+    // one line naming the address, never the transport's own stack
+    throw new WorkerStartError(
+      `cannot reach the Temporal server at ${address} (TEMPORAL_ADDRESS): ${firstLine(err)}. ` +
+        'Start one with `npx lumen server`, or point TEMPORAL_ADDRESS at yours.',
+    );
+  });
   const workers = await createWorkers({
     connection,
     namespace: config.namespace,
@@ -58,7 +79,25 @@ async function run(): Promise<void> {
   }
 }
 
-run().catch((err) => {
+/** A start-up failure a person can act on: said in one line, exit code 4 (as the CLI's "could not run"). */
+class WorkerStartError extends Error {}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // the transport's own words, without the Rust type names around them
+  const inner =
+    /message: "([^"]+)"/.exec(message)?.[1] ??
+    /error trying to connect: ([^)"]+)/.exec(message)?.[1] ??
+    /ConnectError\("([^"]+)"/.exec(message)?.[1] ??
+    message.split('\n')[0];
+  return inner.trim();
+}
+
+run().catch((err: unknown) => {
+  if (err instanceof WorkerStartError || err instanceof LumenError) {
+    console.error(`lumen worker: ${err.message}`);
+    process.exit(4);
+  }
   console.error(err);
   process.exit(1);
 });

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
 import { storeFailures } from '../activities/store-failures';
@@ -17,6 +19,12 @@ export type QueueRole = 'pipeline' | 'training';
  * message's shape check instead of failing the workflow task. Bundles of the workflows must be made with it.
  */
 export const PAYLOAD_CONVERTER_PATH = require.resolve('../workflows/payload-converter');
+
+/**
+ * The workflow bundle set-up builds beside the compiled workers (dist/workflow-bundle.js, tools/bundle-workflows.ts):
+ * loaded as it is, so a worker's start runs no webpack. Absent when running from the TypeScript sources.
+ */
+export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -79,7 +87,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         taskQueue: queues.pipeline,
         ...(setup.workflowBundle
           ? { workflowBundle: setup.workflowBundle }
-          : { workflowsPath: require.resolve('../workflows') }),
+          : fs.existsSync(PREBUILT_BUNDLE)
+            ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
+            : { workflowsPath: require.resolve('../workflows') }),
         activities: createPipelineActivities(deps),
         interceptors,
         // every model's monitor sleeps here between checks: kept in the cache, a wake-up is one activation, not a

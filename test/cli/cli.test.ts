@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,7 +62,10 @@ describe('the lumen command line', () => {
     const folder = fs.realpathSync(t.home);
     const dir = await lumen(['start', weather, '--source', folder], env);
     assert.equal(dir.code, 4);
-    assert.equal(dir.stderr.trim(), `lumen: source ${folder} is a directory; give one file (Parquet, CSV or JSON)`);
+    assert.equal(
+      dir.stderr.trim(),
+      `lumen: source ${folder} is a directory; give one file (Parquet, CSV, JSON or Arrow)`,
+    );
 
     // a file outside the allowed roots (the working folder and LUMEN_HOME by default) is refused before it is read
     const outside = await lumen(['start', weather, '--source', '/etc/hostname', '--format', 'csv'], env);
@@ -72,10 +76,7 @@ describe('the lumen command line', () => {
     );
     const url = await lumen(['start', weather, '--source', 'https://example.com/weather.csv'], env);
     assert.equal(url.code, 4);
-    assert.match(
-      url.stderr,
-      /the scheme "https" is not allowed \(allowed: file, vega-datasets; LUMEN_SOURCE_SCHEMES\)/,
-    );
+    assert.match(url.stderr, /Lumen cannot read "https" sources: it reads files/);
 
     // used not to name the address it tried
     const unreachable = await lumen(['status', 'train:x:y'], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
@@ -88,6 +89,60 @@ describe('the lumen command line', () => {
 
     const unknown = await lumen(['bogus'], env);
     assert.equal(unknown.code, 4);
+    // with --help, an unknown command once printed the general help and exited 0, as if it were fine
+    for (const args of [
+      ['bogus', '--help'],
+      ['monitor', 'bogus', '--help'],
+    ]) {
+      const helped = await lumen(args, env);
+      assert.equal(helped.code, 4, args.join(' '));
+      assert.match(helped.stderr, /^lumen: unknown command '(monitor )?bogus' \(lumen --help lists the commands\)/);
+    }
+    const known = await lumen(['monitor', 'status', '--help'], env);
+    assert.equal(known.code, 0);
+  });
+
+  it('a worker: one line for an unreachable server; the prebuilt workflow bundle and one line per event otherwise', async () => {
+    const worker = (address: string) =>
+      spawn(process.execPath, [path.join(repoRoot, 'dist', 'worker', 'main.js')], {
+        cwd: repoRoot,
+        env: { ...env, TEMPORAL_ADDRESS: address },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const unreachable = worker('127.0.0.1:1');
+    let said = '';
+    unreachable.stdout.on('data', (d: Buffer) => (said += d.toString()));
+    unreachable.stderr.on('data', (d: Buffer) => (said += d.toString()));
+    const code = await new Promise<number | null>((resolve) => unreachable.once('exit', resolve));
+    assert.equal(code, 4, said);
+    assert.match(
+      said,
+      /lumen worker: cannot reach the Temporal server at 127\.0\.0\.1:1 \(TEMPORAL_ADDRESS\): Connection refused\./,
+    );
+    assert.doesNotMatch(said, /tonic::|TransportError|\n\s+at /, 'no transport internals, no stack');
+
+    assert.ok(fs.existsSync(path.join(repoRoot, 'dist', 'workflow-bundle.js')), 'set-up bundles the workflows once');
+    const running = worker(temporalAddress());
+    let output = '';
+    running.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    running.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      await eventually(
+        'the worker to poll',
+        async () => (/polling pipeline, training/.test(output) && /state=RUNNING/.test(output) ? true : undefined),
+        60_000,
+      );
+      // webpack's listing and the SDK's notices about what this worker does not run are not a person's concern
+      assert.doesNotMatch(
+        output,
+        /modules by path|asset workflow-bundle|webpack|No workflows registered|No Nexus/,
+        output,
+      );
+      for (const line of output.trim().split('\n')) assert.ok(line.length < 200, `one short line per event: ${line}`);
+    } finally {
+      running.kill('SIGINT');
+      await new Promise((resolve) => running.once('exit', resolve));
+    }
   });
 
   it("check: the pipeline's validation with no server, exit 0 pass, 1 warn, 2 fail", async () => {
