@@ -4,6 +4,9 @@ export { timePart } from './calendar';
 export { CROSS_SEPARATOR } from './feature-cross';
 import { deriveSeed, permutation, unitHash } from './rng';
 import { PERIOD, timePart, WEEKDAYS } from './calendar';
+
+/** milliseconds in a day: a time value is days since 1970 */
+const DAY_MS = 86_400_000;
 import { columnKey, type ColumnData, type ColumnRequest, type Table } from './data/table';
 import { CROSS_SEPARATOR, crossIndexer, crossKeys } from './feature-cross';
 import type { LabelRule, ModelSpec } from './spec';
@@ -34,6 +37,15 @@ export type FittedFeature =
       format?: string;
       /** two inputs, sine and cosine of the part's angle; absent: one-hot (and in older artifacts) */
       cyclical?: boolean;
+    }
+  | {
+      name: string;
+      column: string;
+      kind: 'timeValue';
+      format?: string;
+      /** days since 1970 in the training rows: their mean and standard deviation */
+      mean: number;
+      std: number;
     }
   | {
       name: string;
@@ -205,6 +217,8 @@ function widthOf(feature: FittedFeature): number {
   switch (feature.kind) {
     case 'numeric':
       return feature.missingIndicator ? 2 : 1;
+    case 'timeValue':
+      return 1;
     case 'hourOfDay':
     case 'dayOfWeek':
     case 'month':
@@ -219,6 +233,8 @@ function inputNamesOf(feature: FittedFeature): string[] {
   switch (feature.kind) {
     case 'numeric':
       return feature.missingIndicator ? [feature.name, `${feature.name}=<missing>`] : [feature.name];
+    case 'timeValue':
+      return [feature.name];
     case 'hourOfDay':
       if (feature.cyclical) return [`${feature.name}.sin`, `${feature.name}.cos`];
       return Array.from({ length: 24 }, (_, h) => `${feature.name}=${h}`);
@@ -299,6 +315,11 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
       return { ...base, kind: 'categorical', vocabulary, ...embedding(t, vocabulary) };
     }
     const format = spec.source.columns.find((c) => c.name === base.column)?.format;
+    if (t.kind === 'timeValue') {
+      const ms = numbers(table, featureRequest(spec, feature));
+      const { mean, std } = meanStd(ms, trainRows, (x) => x / DAY_MS);
+      return { ...base, kind: 'timeValue', ...(format ? { format } : {}), mean, std };
+    }
     return {
       ...base,
       kind: t.kind,
@@ -325,7 +346,7 @@ function fitCross(
   const parts = crossedFeatures(spec, feature).map((p): CrossPart => {
     const req = featureRequest(spec, p);
     if (p.transform.kind === 'categorical') return { column: req.name, kind: 'categorical' };
-    if (p.transform.kind === 'numeric' || p.transform.kind === 'cross') {
+    if (p.transform.kind === 'numeric' || p.transform.kind === 'cross' || p.transform.kind === 'timeValue') {
       throw new Error(`cross "${feature.name}": "${p.name}" is a ${p.transform.kind} feature`);
     }
     return {
@@ -455,6 +476,14 @@ export function featureCodes(
         }
         break;
       }
+      case 'timeValue': {
+        const values = numbers(table, { name: feature.column, as: 'timestamp' });
+        for (let r = 0; r < n; r++) {
+          const ms = values[rows[r]];
+          codes[r] = Number.isFinite(ms) ? ms / DAY_MS : NaN;
+        }
+        break;
+      }
       default: {
         const values = numbers(table, { name: feature.column, as: 'timestamp' });
         for (let r = 0; r < n; r++) codes[r] = timePart(feature.kind, values[rows[r]]);
@@ -489,6 +518,13 @@ export function encodeCodes(
           const v = present ? numericValue(code, feature.log) : feature.mean;
           out[r * width + offset] = feature.standardize ? (v - feature.mean) / feature.std : v;
           if (feature.missingIndicator) out[r * width + offset + 1] = present ? 0 : 1;
+        }
+        break;
+      case 'timeValue':
+        for (let r = 0; r < n; r++) {
+          const days = c[pick ? pick[r] : r];
+          // missing: the training mean, which standardises to 0
+          out[r * width + offset] = Number.isNaN(days) ? 0 : (days - feature.mean) / feature.std;
         }
         break;
       case 'categorical':

@@ -85,6 +85,11 @@ export const Transform = z.discriminatedUnion('kind', [
   /** month 1–12: one-hot or cyclical */
   z.strictObject({ kind: z.literal('month'), encoding: z.enum(['oneHot', 'cyclical']).default('oneHot') }),
   /**
+   * the time itself as a number — days since 1970, standardised with the training mean/std; missing → the mean —
+   * so a model sees the year of a car, the day of a storm, the drift of a season (what the calendar parts cannot)
+   */
+  z.strictObject({ kind: z.literal('timeValue') }),
+  /**
    * the vocabulary learned from training data, plus one bucket for unknown/rare/missing; as a one-hot input per
    * category, or as an embedding — a learned vector of `embeddingDim` numbers per category (default: derived from
    * the vocabulary's size), which costs one lookup a row however large the vocabulary
@@ -404,7 +409,7 @@ function checkCross(spec: z.infer<typeof ModelSpecObject>, i: number, ctx: z.Ref
     const part = spec.features.find((f) => f.name === name);
     const problem = !part
       ? `"${name}" is not a feature of this spec`
-      : part.transform.kind === 'numeric' || part.transform.kind === 'cross'
+      : part.transform.kind === 'numeric' || part.transform.kind === 'cross' || part.transform.kind === 'timeValue'
         ? `"${name}" is a ${part.transform.kind} feature; a cross takes categorical and calendar features`
         : null;
     if (problem) ctx.addIssue({ code: 'custom', path: ['features', i, 'transform', 'of', j], message: problem });

@@ -91,6 +91,46 @@ describe('features', () => {
     assert.deepEqual(Array.from(encodeLabels(pre, t, [0, 1, 2, 3, 4])), [1, 0, 1, 0, NaN]);
   });
 
+  it('a time as a number: days since 1970, standardised on the training rows; missing is the mean (0)', () => {
+    const timed = parseModelSpec({
+      ...spec,
+      features: [{ name: 'when', column: 'date', transform: { kind: 'timeValue' } }],
+    });
+    const t = table();
+    t.columns.set('timestamp:date', {
+      kind: 'number',
+      values: Float64Array.from([
+        ...['2001-01-01T00:00', '2001-01-03T00:00', '2001-01-05T00:00', '2001-01-09T00:00'].map(ms),
+        NaN,
+      ]),
+    });
+    const pre = fitPreprocessor(timed, t, Uint32Array.from([0, 1, 2]));
+    const [when] = pre.features;
+    assert.equal(when.kind, 'timeValue');
+    assert.equal(pre.width, 1);
+    const days = Date.UTC(2001, 0, 3) / 86_400_000;
+    assert.ok(when.kind === 'timeValue' && Math.abs(when.mean - days) < 1e-9 && Math.abs(when.std - 2) < 1e-9);
+    const x = encodeFeatures(pre, t, [0, 1, 2, 3, 4]);
+    assert.deepEqual([...x], [-1, 0, 1, 3, 0], 'two days a standard deviation; a later day past the training range');
+    assert.throws(
+      () =>
+        parseModelSpec({
+          ...spec,
+          features: [
+            { name: 'when', column: 'date', transform: { kind: 'timeValue' } },
+            { name: 'o', column: 'origin', transform: { kind: 'categorical' } },
+            { name: 'x', transform: { kind: 'cross', of: ['when', 'o'] } },
+          ],
+        }),
+      /"when" is a timeValue feature; a cross takes categorical and calendar features/,
+    );
+    assert.throws(
+      () =>
+        parseModelSpec({ ...spec, features: [{ name: 'd', column: 'distance', transform: { kind: 'timeValue' } }] }),
+      /transform "timeValue" cannot apply to column "distance" of type integer/,
+    );
+  });
+
   it('calendar parts encoded as cyclical: sine and cosine of the angle, 23:00 next to 00:00, missing at the centre', () => {
     const cyclical = parseModelSpec({
       ...spec,
