@@ -309,7 +309,7 @@ function trainingSettings(
     const total = counts.reduce((a, b) => a + b, 0);
     const rarest = Math.min(...counts) / Math.max(total, 1);
     if (k >= 2 && rarest < 1 / (3 * k)) {
-      const share = `${(100 * rarest).toFixed(1)}%`;
+      const share = `${rarest >= 0.01 ? (100 * rarest).toFixed(1) : (100 * rarest).toPrecision(1)}%`;
       // no early stopping: the validation loss, on rows as uneven as the data, is lowest in the early epochs that
       // still favour the commonest class, so it would keep those (seattle-weather: macro-F1 0.55 kept at epoch 8,
       // 0.63 after 40 epochs; docs/benchmarks.md); the epochs for about 3,000 steps, at most 100

@@ -236,13 +236,13 @@ describe('the lumen command line', () => {
     await withWorkers(t.deps, queues, ['pipeline', 'training'], async () => {
       const started = await lumen(['start', weather, '--source', bad], env);
       assert.equal(started.code, 3, started.stdout + started.stderr);
-      const id = /^started (train:seattle-weather:\w+)$/m.exec(started.stdout)?.[1];
+      const id = /^started (train:seattle-weather:[0-9a-f]{16}:[0-9a-f]{12})$/m.exec(started.stdout)?.[1];
       assert.ok(id, started.stdout);
       assert.match(started.stdout, /⏸ the batch is in quarantine until .*: a person decides/);
       assert.ok(started.stdout.includes(`lumen quarantine release ${id} --reason "…"`), started.stdout);
       assert.match(
         started.stdout,
-        /web ui +http:\/\/localhost:8233\/namespaces\/default\/workflows\/train%3Aseattle-weather%3A\w+\/[\w-]+\/user-metadata/,
+        /web ui +http:\/\/localhost:8233\/namespaces\/default\/workflows\/train%3Aseattle-weather%3A[0-9a-f]{16}%3A[0-9a-f]{12}\/[\w-]+\/user-metadata/,
       );
 
       // a second start of the same batch joins the run and says so
@@ -348,7 +348,10 @@ describe('the lumen command line', () => {
       });
       const audit = await lumen(['audit', 'weather-signed', '--since', '1h'], base);
       assert.equal(audit.code, 0, audit.stderr);
-      assert.match(audit.stdout, /start +workflowId train:weather-signed:\w+ +ana +signed \w{8} +accepted/);
+      assert.match(
+        audit.stdout,
+        /start +workflowId train:weather-signed:[0-9a-f]{16}:[0-9a-f]{12} +ana +signed \w{8} +accepted/,
+      );
       assert.match(audit.stdout, /approve +version 1, .* +cy +signed \w{8} +refused +key \w+ of cy was revoked/);
       assert.match(audit.stdout, /approve +version 1, .* +bo +signed \w{8} +accepted +ok/);
       assert.match(audit.stdout, /key-revoked .* cy .* left/);
