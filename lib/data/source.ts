@@ -245,6 +245,16 @@ function contentFormat(file: string): { format: SourceFormat; said: string } | n
   }
 }
 
+function startsAsParquet(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    return fs.readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'PAR1';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 const FORMAT_NAMES = 'parquet, csv, json or arrow';
 
 /**
@@ -275,6 +285,13 @@ function formatOf(source: SourceRef, file: string): SourceFormat {
     throw new SourceError(
       `${source.uri} is ${content.said}, not ${format}${source.format ? ` (--format ${source.format})` : ` (as its extension ${ext} says)`}: ` +
         `give --format ${content.format}${source.format ? ', or leave --format out' : ''}`,
+      { uri: source.uri },
+    );
+  }
+  if (!content && format === 'parquet' && startsAsParquet(file)) {
+    throw new SourceError(
+      `${source.uri} is a Parquet file cut short: it starts as one, but its last bytes are not Parquet's footer ` +
+        '(was it copied before it was complete?)',
       { uri: source.uri },
     );
   }

@@ -350,7 +350,7 @@ describe('the lumen command line', () => {
       assert.equal(audit.code, 0, audit.stderr);
       assert.match(
         audit.stdout,
-        /start +workflowId train:weather-signed:[0-9a-f]{16}:[0-9a-f]{12} +ana +signed \w{8} +accepted/,
+        /start +workflowId train:weather-signed:[0-9a-f]{16}:\S* +ana +signed \w{8} +accepted/,
       );
       assert.match(audit.stdout, /approve +version 1, .* +cy +signed \w{8} +refused +key \w+ of cy was revoked/);
       assert.match(audit.stdout, /approve +version 1, .* +bo +signed \w{8} +accepted +ok/);

@@ -95,7 +95,9 @@ describe('fault: workers killed mid-activity, under default settings', () => {
       );
       // the moment the worker itself says epoch 2 is done — not when the server has heard of it
       const epoch = await until(`epoch 2 logged by the training worker`, 180_000, () => {
-        const done = [...first.output().matchAll(/epoch complete \{[^}]*?epoch: (\d+)/g)].map((m) => Number(m[1]));
+        const done = [...first.output().matchAll(/epoch complete \[[^\]]*\] .*?\bepoch=(\d+)/g)].map((m) =>
+          Number(m[1]),
+        );
         const last = Math.max(0, ...done);
         return Promise.resolve(last >= 2 ? last : undefined);
       });

@@ -53,8 +53,14 @@ async function post(server: RunningServer, url: string, body: unknown): Promise<
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
     body: JSON.stringify(body),
   });
-  const answer = (await res.json()) as Record<string, unknown>;
-  assert.ok(res.ok, `${url}: ${res.status} ${JSON.stringify(answer)}`);
+  const answer = (await res.json()) as Record<string, unknown> & { invalid?: { reason: string }[] };
+  // a label of a class the served version never learned (a fog day, in a year with too few of them) is refused and
+  // listed, the others kept: the only refusal these tests expect
+  const unlearned = (answer.invalid ?? []).every((i) => /is not one of the classes/.test(i.reason));
+  assert.ok(
+    res.ok || (url === '/v1/feedback' && res.status === 400 && unlearned),
+    `${url}: ${res.status} ${JSON.stringify(answer)}`,
+  );
   return answer;
 }
 

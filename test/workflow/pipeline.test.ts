@@ -261,8 +261,14 @@ describe('trainingPipeline on a real Temporal dev server', () => {
 
   it('a corrupt source fails at once with a clear non-retryable error and registers nothing', async () => {
     const spec = example('seattle-weather');
+    // cut short, it is refused before a run starts, naming the file and what is wrong with it
+    const truncated = path.join(t.home, 'truncated.parquet');
+    const bytes = fs.readFileSync(vegaPath('flights-3m.parquet')).subarray(0, 100_000);
+    fs.writeFileSync(truncated, bytes);
+    await assert.rejects(start(spec, { uri: truncated }), /truncated\.parquet is a Parquet file cut short/);
+    // Parquet's magic at both ends, nothing readable between: only reading finds out, in the run
     const corrupt = path.join(t.home, 'corrupt.parquet');
-    fs.writeFileSync(corrupt, fs.readFileSync(vegaPath('flights-3m.parquet')).subarray(0, 100_000));
+    fs.writeFileSync(corrupt, Buffer.concat([bytes, Buffer.from('PAR1')]));
     const before = (await t.deps.registry.listVersions(spec.name)).length;
     const err = await run(async () => {
       const started = await start(spec, { uri: corrupt });

@@ -72,7 +72,11 @@ describe('promotion: gate, approval, history and rollback', () => {
   });
 
   it('approval: the validator refuses the wrong version or digest; approve promotes, reject does not', async () => {
-    const spec = model('weather-approval', { approval: { required: 'always', timeout: '10m' } });
+    // about approval, not quality: the 2013 candidate goes to a person whatever it scores against 2012's
+    const spec = model('weather-approval', {
+      approval: { required: 'always', timeout: '10m' },
+      vsChampion: { minAbsoluteChange: -1 },
+    });
     await run(async () => {
       const first = await start(spec, year(2012));
       const waiting = await waitFor(first, 'awaiting_approval');

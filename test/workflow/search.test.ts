@@ -72,7 +72,7 @@ describe('hyperparameter search in the pipeline, on a real Temporal dev server',
       );
       // the moment the first worker says a trial's epoch 1 is done, it dies
       await until('epoch 1 of a trial on the first worker', 180_000, () =>
-        Promise.resolve(/epoch complete \{[^}]*?epoch: [1-3]\b/.test(first.output()) ? true : undefined),
+        Promise.resolve(/epoch complete \[[^\]]*\] .*?\bepoch=[1-3]\b/.test(first.output()) ? true : undefined),
       );
       await kill(first);
       spawn();
