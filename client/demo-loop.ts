@@ -77,7 +77,7 @@ function epochLogged(file: string, from: number): number | undefined {
     const size = fs.fstatSync(fd).size;
     const buffer = Buffer.alloc(Math.max(0, size - from));
     fs.readSync(fd, buffer, 0, buffer.length, from);
-    const m = /epoch complete \{[^}]*?epoch: (\d+)/.exec(buffer.toString('utf8'));
+    const m = /epoch complete \[[^\]]*\] .*?\bepoch=(\d+)/.exec(buffer.toString('utf8'));
     return m ? Number(m[1]) : undefined;
   } finally {
     fs.closeSync(fd);
