@@ -296,7 +296,15 @@ async function run(): Promise<void> {
         body: JSON.stringify(due.map(([id, a]) => ({ predictionId: id, label: a.label }))),
         signal: AbortSignal.timeout(10_000),
       });
-      if (res.status === 200) for (const [id] of due) labelled.add(id);
+      // 400 lists what was not kept: an id the log does not hold yet is sent again; a label of a class the served
+      // version never learned (a rare one) would be refused again, and is done with
+      if (res.status === 200 || res.status === 400) {
+        const body = (await res.json()) as { unknown?: { index: number }[] };
+        const later = new Set((body.unknown ?? []).map((u) => u.index));
+        due.forEach(([id], k) => {
+          if (!later.has(k)) labelled.add(id);
+        });
+      }
     } catch {
       // the next round sends them again (feedback is idempotent per prediction)
     }
