@@ -262,6 +262,8 @@ async function run(): Promise<void> {
   // traffic: 20 requests a second; labels for half of the answers, 3 s later
   const answered = new Map<string, { version: number; at: number; label: string }>();
   const labelled = new Set<string>();
+  /** labels the service refused for good (a class the answering version never learned): not sent again */
+  const refusedLabels = new Set<string>();
   let refusedRequests = 0;
   const traffic = (async () => {
     let i = 0;
@@ -287,7 +289,9 @@ async function run(): Promise<void> {
     }
   })();
   async function sendLabels(): Promise<void> {
-    const due = [...answered].filter(([id, a], k) => k % 2 === 0 && !labelled.has(id) && Date.now() - a.at > 3000);
+    const due = [...answered].filter(
+      ([id, a], k) => k % 2 === 0 && !labelled.has(id) && !refusedLabels.has(id) && Date.now() - a.at > 3000,
+    );
     if (!due.length) return;
     try {
       const res = await fetch(`http://127.0.0.1:${servePort}/v1/feedback`, {
@@ -299,10 +303,12 @@ async function run(): Promise<void> {
       // 400 lists what was not kept: an id the log does not hold yet is sent again; a label of a class the served
       // version never learned (a rare one) would be refused again, and is done with
       if (res.status === 200 || res.status === 400) {
-        const body = (await res.json()) as { unknown?: { index: number }[] };
+        const body = (await res.json()) as { unknown?: { index: number }[]; invalid?: { index: number }[] };
         const later = new Set((body.unknown ?? []).map((u) => u.index));
+        const refused = new Set((body.invalid ?? []).map((u) => u.index));
         due.forEach(([id], k) => {
-          if (!later.has(k)) labelled.add(id);
+          if (refused.has(k)) refusedLabels.add(id);
+          else if (!later.has(k)) labelled.add(id);
         });
       }
     } catch {
@@ -367,7 +373,7 @@ async function run(): Promise<void> {
       faults.map((f) => `${(f.at / 1000).toFixed(0)} s ${f.kind} ${f.target}`).join(', '),
   );
   console.log(
-    `${answered.size} predictions answered, ${refusedRequests} requests not answered, ${labelled.size} labelled\n`,
+    `${answered.size} predictions answered, ${refusedRequests} requests not answered, ${labelled.size} labelled, ${refusedLabels.size} labels refused (classes the version never learned)\n`,
   );
   const width = Math.max(...table.map(([name]) => name.length));
   for (const [name, held, evidence] of table) {
