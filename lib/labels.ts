@@ -15,9 +15,16 @@ export interface LabelContract {
   domain: string[] | null;
 }
 
-export function labelContract(spec: ModelSpec, trainedClasses: string[] | null): LabelContract {
+export function labelContract(
+  spec: ModelSpec,
+  trainedClasses: string[] | null,
+  /** the label column's values in the version's training batch, when they are all known (a learned domain) */
+  seenValues: string[] | null = null,
+): LabelContract {
   const column = spec.source.columns.find((c) => c.name === spec.label.column);
-  const domain = column && 'domain' in column && Array.isArray(column.domain) ? column.domain.map(String) : null;
+  const declared = column && 'domain' in column && Array.isArray(column.domain) ? column.domain.map(String) : null;
+  // a learned domain is the values training saw: "daed" for "dead" is refused, not read as the other class
+  const domain = declared ?? seenValues;
   const classes = spec.label.kind === 'classes' ? (spec.label.classes ?? trainedClasses) : null;
   return { rule: spec.label, classes, domain };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ArtifactStore } from '../artifacts';
 import { labelContract, labelProblem, type LabelContract } from '../labels';
+import { Profile } from '../validation/profile';
 import type { Registry } from '../registry/types';
 import { PREDICTION_ID, predictionTime } from './ids';
 import { findLogged } from './log-segments';
@@ -280,7 +281,18 @@ export class LabelContracts {
       };
       classes = pre.label.classes ?? null;
     }
-    return labelContract(record.spec, classes);
+    let seen: string[] | null = null;
+    if (record.spec.label.kind === 'oneOf') {
+      // the values of the label column in the training batch's profile, when it lists them all
+      const profile = Profile.parse(
+        JSON.parse(fs.readFileSync(await this.store.verify(record.lineage.validation.profile), 'utf8')),
+      );
+      const column = profile.columns.find((c) => c.name === record.spec.label.column);
+      if (column?.kind === 'categorical' && Object.keys(column.values).length === column.distinct) {
+        seen = Object.keys(column.values);
+      }
+    }
+    return labelContract(record.spec, classes, seen);
   }
 }
 

@@ -156,6 +156,11 @@ export async function proposeSpec(
       if (hours > 1) {
         features.push({ name: featureName(c.name, ' hour'), column: c.name, transform: { kind: 'hourOfDay' } });
       }
+    } else if (c.type === 'integer' && p.kind === 'numeric' && looksLikeRowNumber(p)) {
+      // consecutive whole numbers, one per row: a row number, not a measurement
+      notes.push(
+        `column "${c.name}" looks like a row number (whole numbers from ${p.min} to ${p.max}, one per row, spread evenly): not a feature`,
+      );
     } else if (c.type === 'float' || c.type === 'integer' || c.type === 'boolean') {
       const skewed =
         p.kind === 'numeric' &&
@@ -280,7 +285,8 @@ async function leakingColumns(
  * Training settings by the data's size, so a small dataset is not trained for a handful of steps and a large one not
  * for hours: batches of 32 rows for a few thousand rows up to 512 for hundreds of thousands; epochs enough for about
  * 3,000 steps (at least 10, at most 200), with early stopping keeping the best epoch on a validation share of the
- * training rows; and, for classes as uneven as one under a third of an even share, every class drawn equally often.
+ * training rows; and, for multi-class labels as uneven as one class under a third of an even share, every class drawn
+ * equally often.
  */
 function trainingSettings(
   labelled: number,
@@ -303,7 +309,9 @@ function trainingSettings(
   const earlyStopping = { validationFraction, patience: epochs >= 50 ? 20 : 3 };
   // a few hundred rows give a few steps an epoch: a larger step, or the best epoch comes before anything is learned
   const learningRate = trainRows < 2_000 ? 0.005 : 0.001;
-  if (task !== 'regression' && label.kind === 'categorical') {
+  // multi-class only: its primary metric, macro-F1, weighs every class; a binary model is judged on AUC (a ranking,
+  // indifferent to balance) and on log loss against the base rate, which balanced draws would miscalibrate
+  if (task === 'multiclass' && label.kind === 'categorical') {
     const counts = Object.values(label.values);
     const k = counts.length;
     const total = counts.reduce((a, b) => a + b, 0);
@@ -323,4 +331,23 @@ function trainingSettings(
     }
   }
   return { epochs, batchSize, learningRate, earlyStopping };
+}
+
+/**
+ * Whole numbers that run through a range about as long as the rows, spread evenly: a row number or a sequential id.
+ * (The profile's distinct count is an estimate, off by up to ~15% here, so the spread decides: a consecutive run has
+ * its mean at the middle and the standard deviation of a uniform range.)
+ */
+function looksLikeRowNumber(p: ColumnProfile): boolean {
+  if (p.kind !== 'numeric' || p.count <= 100 || p.min === null || p.max === null || p.mean === null || p.std === null) {
+    return false;
+  }
+  const range = p.max - p.min + 1;
+  const uniformStd = range / Math.sqrt(12);
+  return (
+    p.distinct >= 0.8 * p.count &&
+    range <= 1.1 * p.count &&
+    Math.abs(p.mean - (p.min + p.max) / 2) <= 0.02 * range &&
+    Math.abs(p.std - uniformStd) <= 0.05 * uniformStd
+  );
 }

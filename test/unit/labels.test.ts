@@ -56,5 +56,21 @@ describe('labels sent as feedback, judged by the rule the version was trained wi
     assert.equal(labelProblem(contract, 'q'), '"q" is not one of the values of "kind" (its values: "a", "b", "c")');
     assert.equal(labelTarget(spec.label, 'a'), 1);
     assert.equal(labelTarget(spec.label, 'b'), 0);
+    // a learned domain: the values the version's training batch held; a typo is refused, not read as negative
+    const learned = parseModelSpec({
+      ...base,
+      task: 'binary',
+      source: {
+        columns: [
+          { name: 'x', type: 'float' },
+          { name: 'dead', type: 'string', domain: 'learned' },
+        ],
+      },
+      label: { kind: 'oneOf', column: 'dead', positive: ['dead'] },
+    });
+    assert.equal(labelProblem(labelContract(learned, null), 'daed'), null, 'without the values seen: unknown');
+    const seen = labelContract(learned, null, ['alive', 'dead']);
+    assert.equal(labelProblem(seen, 'alive'), null);
+    assert.equal(labelProblem(seen, 'daed'), '"daed" is not one of the values of "dead" (its values: "alive", "dead")');
   });
 });
