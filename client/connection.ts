@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { lumenPaths } from '../lib/config';
@@ -98,13 +98,23 @@ export function taskQueues(): { pipeline: string; training: string } {
 }
 
 /** A client for the configured server, or a refusal that names the address and how to change it. */
-export async function connectClient(config = clientConfig()): Promise<Client> {
+export async function connectClient(
+  config = clientConfig(),
+  /**
+   * a command that follows a run through outages (`start`) says "server unreachable, retrying" itself: the SDK's
+   * own retries (10 attempts, about 20 s in all) would keep it silent for that long, so they stop after 4 (under 1 s)
+   */
+  options: { followsOutages?: boolean } = {},
+): Promise<Client> {
   let connection: Connection;
   try {
     const { tls, apiKey, metadata } = config.connection;
     connection = await Connection.connect({
       address: config.address,
       connectTimeout: '5 seconds',
+      ...(options.followsOutages
+        ? { interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))] }
+        : {}),
       ...(tls !== undefined ? { tls } : {}),
       ...(apiKey !== undefined ? { apiKey: apiKey } : {}),
       ...(metadata ? { metadata } : {}),

@@ -35,7 +35,7 @@ export async function startCommand(
   openSource(source, sourceAccess()); // a wrong or refused path is said before anything else is tried
   const { by, sign } = signer(opts.actor);
   const config = clientConfig();
-  const client = await connectClient(config);
+  const client = await connectClient(config, { followsOutages: true });
   try {
     const queues = taskQueues();
     const started = await startTrainingPipeline(
