@@ -33,7 +33,8 @@ export function labelContract(
 function labelNumber(label: unknown): number | null {
   if (typeof label === 'number') return Number.isFinite(label) ? label : null;
   if (typeof label !== 'string' || !/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(label)) return null;
-  return Number(label);
+  const n = Number(label);
+  return Number.isFinite(n) ? n : null; // "1e999" spells a number too large to be one
 }
 
 function text(value: unknown): string {

@@ -24,8 +24,12 @@ function loaderFor(name: string, type: DataType, file: string): ColumnLoader {
       // every width as BIGINT (64-bit values come as bigint, narrower ones as numbers)
       return { sql: 'BIGINT', append: (a, v) => a.appendBigInt(BigInt(v as bigint | number)) };
     case Type.Float:
-    case Type.Decimal:
       return { sql: 'DOUBLE', append: number };
+    case Type.Decimal: {
+      // a decimal's value is its unscaled integer: 12.34 at scale 2 is 1234 until scaled
+      const scale = (type as unknown as { scale: number }).scale;
+      return { sql: 'DOUBLE', append: (a, v) => a.appendDouble(Number(v) / 10 ** scale) };
+    }
     case Type.Bool:
       return { sql: 'BOOLEAN', append: (a, v) => a.appendBoolean(Boolean(v)) };
     case Type.Utf8:
@@ -52,10 +56,9 @@ function loaderFor(name: string, type: DataType, file: string): ColumnLoader {
 
 /** Load an Arrow IPC file into a temporary table `table` of this connection; returns its row count. */
 export async function loadArrowFile(con: DuckDBConnection, file: string, table: string): Promise<number> {
-  const bytes = fs.readFileSync(file);
   let arrow;
   try {
-    arrow = tableFromIPC(bytes);
+    arrow = tableFromIPC(fs.readFileSync(file));
   } catch (err) {
     throw new SourceError(`${file} is not a readable Arrow IPC file: ${(err as Error).message}`);
   }
@@ -67,17 +70,19 @@ export async function loadArrowFile(con: DuckDBConnection, file: string, table: 
   );
   const vectors = fields.map((_, i) => arrow.getChildAt(i) as Vector);
   const appender = await con.createAppender(table);
-  try {
-    for (let r = 0; r < arrow.numRows; r++) {
-      for (let c = 0; c < vectors.length; c++) {
-        const v: unknown = vectors[c].get(r);
+  for (let r = 0; r < arrow.numRows; r++) {
+    for (let c = 0; c < vectors.length; c++) {
+      const v: unknown = vectors[c].get(r);
+      try {
         if (v === null || v === undefined) appender.appendNull();
         else loaders[c].append(appender, v);
+      } catch (err) {
+        // said with its place; the appender, holding half a row, is dropped with the connection's temporary table
+        throw new SourceError(`${file}: row ${r + 1}, column "${fields[c].name}": ${(err as Error).message}`);
       }
-      appender.endRow();
     }
-  } finally {
-    appender.closeSync();
+    appender.endRow();
   }
+  appender.closeSync();
   return arrow.numRows;
 }

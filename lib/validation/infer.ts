@@ -276,7 +276,7 @@ async function leakingColumns(
     }));
   const file = await snapshotPath(store, dataset);
   const powers = await withDuckDB((con) =>
-    columnPowers(con, `read_parquet(${sqlString(file)})`, { rule: label, type: types.get(label.column)! }, measured),
+    columnPowers(con, file, { rule: label, type: types.get(label.column)! }, measured),
   );
   return likelyLeaks(powers);
 }

@@ -87,11 +87,13 @@ export interface MeasuredColumn {
 
 /**
  * The single-column power of each column on the label, over a table expression (a snapshot's read_parquet). Rows
- * without a label are left out; the halves are fixed by each row's position, so the measure is deterministic.
+ * without a label are left out; the halves (and the sample of a large file) are fixed by a hash of each row's number
+ * in the file, so the measure is deterministic.
  */
 export async function columnPowers(
   con: DuckDBConnection,
-  scan: string,
+  /** a Parquet file (a snapshot): its row numbers fix the halves and the sample, whatever DuckDB's threads do */
+  file: string,
   label: { rule: LabelRule; type: string },
   columns: MeasuredColumn[],
   seed = 1,
@@ -110,11 +112,19 @@ export async function columnPowers(
           : `CAST(${col} AS VARCHAR)`;
     return { ...c, alias: `v${i}`, numeric: familyOf(c.type) === 'numeric' || time, value };
   });
+  const scan = `read_parquet(${sqlString(file)}, file_row_number = true)`;
+  const rows = Number(
+    (await con.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(file)})`)).getRowsJS()[0][0],
+  );
+  // at most SAMPLE_ROWS, chosen by a hash of each row's number (a reservoir sample repeats only on one thread)
+  const sampled =
+    rows > SAMPLE_ROWS
+      ? ` AND hash(file_row_number, ${seed + 7919}) % 1000003 < ${Math.ceil((1000003 * SAMPLE_ROWS) / rows)}`
+      : '';
   await con.run(
     `CREATE OR REPLACE TEMP TABLE __power AS
-       SELECT ${y.sql} AS y, hash(__row, ${seed}) % 2 = 0 AS fit, ${values.map((v) => `${v.value} AS ${v.alias}`).join(', ')}
-         FROM (SELECT *, row_number() OVER () AS __row FROM ${scan}) WHERE ${y.sql} IS NOT NULL
-         USING SAMPLE reservoir(${SAMPLE_ROWS} ROWS) REPEATABLE (${seed})`,
+       SELECT ${y.sql} AS y, hash(file_row_number, ${seed}) % 2 = 0 AS fit, ${values.map((v) => `${v.value} AS ${v.alias}`).join(', ')}
+         FROM ${scan} WHERE ${y.sql} IS NOT NULL${sampled}`,
   );
   try {
     const powers: ColumnPower[] = [];
@@ -221,12 +231,6 @@ export async function specColumnPowers(
     }));
   const file = await snapshotPath(store, dataset);
   return withDuckDB((con) =>
-    columnPowers(
-      con,
-      `read_parquet(${sqlString(file)})`,
-      { rule: spec.label, type: labelType },
-      measured,
-      spec.training.seed,
-    ),
+    columnPowers(con, file, { rule: spec.label, type: labelType }, measured, spec.training.seed),
   );
 }

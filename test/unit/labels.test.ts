@@ -47,6 +47,11 @@ describe('labels sent as feedback, judged by the rule the version was trained wi
     );
     assert.equal(labelProblem(regression, 3.5), null);
     assert.equal(labelProblem(regression, 'NaN'), '"NaN" is not a number ("delay" is a number)');
+    assert.equal(
+      labelProblem(regression, '1e999'),
+      '"1e999" is not a number ("delay" is a number)',
+      'too large to be one',
+    );
   });
 
   it('oneOf: a value of the label column (its domain, when declared)', () => {
