@@ -6,7 +6,7 @@ import type { LogEntry } from '@temporalio/worker';
  * LUMEN_LOG_VERBOSE=1) prints every field as JSON on the same line.
  */
 
-/** Context fields the SDK adds to every line, shown only in verbose mode (the ids stay: they say what it is about). */
+/** Context fields the SDK adds to every line, shown only in verbose mode (the workflow id and activity type stay). */
 const CONTEXT = new Set([
   'sdkComponent',
   'namespace',
@@ -42,14 +42,15 @@ export function formatLogLine(entry: LogEntry, verbose: boolean): string | null 
       ? ` ${JSON.stringify(meta, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`
       : '';
   } else {
-    const about = meta.workflowId ?? meta.activityType;
+    // what it is about: the workflow, and the activity when it is one of its activities
+    const about = [meta.workflowId, meta.activityType].filter((x) => typeof x === 'string').join(' ');
     const fields = Object.entries(meta)
       .filter(([k]) => !CONTEXT.has(k) && k !== 'workflowId' && k !== 'activityType')
       .flatMap(([k, v]) => {
         const s = shown(v);
         return s === null ? [] : [`${k}=${s}`];
       });
-    tail = `${typeof about === 'string' ? ` [${about}]` : ''}${fields.length ? ` ${fields.join(' ')}` : ''}`;
+    tail = `${about ? ` [${about}]` : ''}${fields.length ? ` ${fields.join(' ')}` : ''}`;
   }
   return `${at} ${entry.level.padEnd(5)} ${entry.message}${tail}`;
 }

@@ -30,7 +30,7 @@ describe('what workers and the CLI say', () => {
   it('a worker logs one line per event: what it is about and its numbers; --verbose adds every field', () => {
     assert.equal(
       formatLogLine(entry, false),
-      '14:25:58.392 INFO  epoch complete [train:seattle-weather:54f0b59c5174ccd5] model=seattle-weather epoch=21 loss=0.4095',
+      '14:25:58.392 INFO  epoch complete [train:seattle-weather:54f0b59c5174ccd5 trainModel] model=seattle-weather epoch=21 loss=0.4095',
     );
     const verbose = formatLogLine(entry, true)!;
     assert.equal(verbose.split('\n').length, 1);
