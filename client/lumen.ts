@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Task } from '../lib/spec';
 import { EXIT, explain } from './errors';
 import { keepFilesPrivate } from '../lib/config';
+import { SOURCE_FORMATS } from '../lib/data/formats';
 
 /**
  * The `lumen` command line. Each command loads only what it needs, so a command that reads the registry answers
@@ -14,6 +15,11 @@ const actorOption = (): Option =>
 /** the earlier spelling of --actor */
 const byOption = (): Option => new Option('--by <name>').hideHelp();
 const jsonOption = (): Option => new Option('--json', 'machine-readable output');
+
+/** `--format`: how to read a source whose extension does not say (every command that reads one). */
+function sourceFormatOption(): Option {
+  return new Option('--format <format>', 'source format (default: from extension)').choices(SOURCE_FORMATS);
+}
 
 export function buildProgram(): Command {
   const program = new Command('lumen')
@@ -30,14 +36,7 @@ export function buildProgram(): Command {
     .argument('<spec>', 'model spec JSON file')
     .requiredOption('--source <uri>', 'data file: path, file:// URI or vega-datasets:<file>')
     .option('--month <YYYY-MM>', "only this month of the spec's time column")
-    .addOption(
-      new Option('--format <format>', 'source format (default: from extension)').choices([
-        'parquet',
-        'csv',
-        'json',
-        'arrow',
-      ]),
-    )
+    .addOption(sourceFormatOption())
     .option('--wait', 'keep following while the run waits for a person (quarantine, approval)')
     .option('--detach', 'return as soon as the run is started')
     .addHelpText(
@@ -279,7 +278,7 @@ export function buildProgram(): Command {
     .argument('<spec>', 'model spec JSON file')
     .requiredOption('--source <uri>', 'the batch: path, file:// URI or vega-datasets:<file>')
     .option('--month <YYYY-MM>', "only this month of the spec's time column")
-    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json', 'arrow']))
+    .addOption(sourceFormatOption())
     .option('--reference <uri>', 'data to measure drift against (e.g. what the current model was trained on)')
     .option('--reference-month <YYYY-MM>', 'only this month of the reference')
     .addOption(jsonOption())
@@ -298,7 +297,7 @@ export function buildProgram(): Command {
       new Option('--task <task>', 'default: from the label column').choices(['binary', 'multiclass', 'regression']),
     )
     .option('--name <name>', 'model name (default: from the file name)')
-    .addOption(new Option('--format <format>').choices(['parquet', 'csv', 'json', 'arrow']))
+    .addOption(sourceFormatOption())
     .option('--window <column:start:end>', 'only rows with start <= column < end')
     .action(
       async (uri: string, opts: { label?: string; task?: Task; name?: string; format?: string; window?: string }) => {
@@ -326,14 +325,7 @@ export function buildProgram(): Command {
     .argument('<model>', '<model> (its champion) or <model>@<version>')
     .requiredOption('--source <uri>', 'rows to score: path, file:// URI or vega-datasets:<file>')
     .requiredOption('--out <file>', 'where to write the rows with their predictions: .parquet, .csv or .jsonl')
-    .addOption(
-      new Option('--format <format>', 'source format (default: from extension)').choices([
-        'parquet',
-        'csv',
-        'json',
-        'arrow',
-      ]),
-    )
+    .addOption(sourceFormatOption())
     .addOption(
       new Option('--out-format <format>', 'output format (default: from the --out extension)').choices([
         'parquet',
@@ -413,14 +405,7 @@ export function buildProgram(): Command {
     .option('--every <duration>', 'e.g. "6 hours", "1d", "30m"')
     .option('--cron <expression>', 'e.g. "0 2 * * *" (02:00 every day, UTC)')
     .option('--source <uri>', 'train on this file as it is at each run (default: accepted data plus feedback)')
-    .addOption(
-      new Option('--format <format>', 'source format (default: from extension)').choices([
-        'parquet',
-        'csv',
-        'json',
-        'arrow',
-      ]),
-    )
+    .addOption(sourceFormatOption())
     .option('--spec <file>', "the spec to train with (default: the champion's)")
     .option('--id <id>', 'schedule id (default train:<model>)')
     .option('--max-failures <n>', 'pause after this many failed runs in a row', '3')

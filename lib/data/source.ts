@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { SOURCE_FORMATS } from './formats';
 import { uriToPath, type ArtifactStore } from '../artifacts';
 import { lumenPaths } from '../config';
 import { SourceError } from '../errors';
@@ -14,7 +15,7 @@ import { sha256File, hashJson } from '../hash';
 export const SourceRef = z.strictObject({
   /** a path, a file:// URI, or vega-datasets:<file> for the bundled real datasets */
   uri: z.string().min(1),
-  format: z.enum(['parquet', 'csv', 'json', 'arrow']).optional(),
+  format: z.enum(SOURCE_FORMATS).optional(),
   window: z
     .strictObject({
       column: z.string().min(1),

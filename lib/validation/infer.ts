@@ -5,7 +5,7 @@ import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { SpecError } from '../errors';
 import { LabelRule, parseModelSpec, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
 import type { SourceColumn } from './contract';
-import { columnPowers, likelyLeaks, type LikelyLeak } from './leakage';
+import { likelyLeaks, snapshotColumnPowers, type LikelyLeak } from './leakage';
 import { familyOf, profileDataset, type ColumnProfile, type Profile } from './profile';
 
 /**
@@ -265,20 +265,8 @@ async function leakingColumns(
   features: ModelSpecInput['features'],
 ): Promise<LikelyLeak[]> {
   const used = new Set(features.flatMap((f) => ('column' in f && f.column ? [f.column] : [])));
-  const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
-  const measured = columns
-    .filter((c) => used.has(c.name) && types.has(c.name))
-    .map((c) => ({
-      name: c.name,
-      type: types.get(c.name)!,
-      timestamp: c.type === 'timestamp',
-      ...(c.format ? { timestampFormat: c.format } : {}),
-    }));
-  const file = await snapshotPath(store, dataset);
-  const powers = await withDuckDB((con) =>
-    columnPowers(con, file, { rule: label, type: types.get(label.column)! }, measured),
-  );
-  return likelyLeaks(powers);
+  const measured = columns.filter((c) => used.has(c.name));
+  return likelyLeaks(await snapshotColumnPowers(store, dataset, label, measured));
 }
 
 /**

@@ -5,6 +5,7 @@ import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { columnRequests } from '../features';
 import { epochMsSql, timestampSql } from '../data/timestamp';
 import type { LabelRule, ModelSpec } from '../spec';
+import type { SourceColumn } from './contract';
 import { familyOf } from './profile';
 
 /**
@@ -212,17 +213,25 @@ export function likelyLeaks(powers: ColumnPower[], policy: LeakagePolicy = DEFAU
 }
 
 /** The power of every column a spec's features read (crossed ones included), over a snapshot. */
-export async function specColumnPowers(
+export function specColumnPowers(store: ArtifactStore, spec: ModelSpec, dataset: DatasetRef): Promise<ColumnPower[]> {
+  const read = new Set(columnRequests(spec).map((r) => r.name));
+  const columns = spec.source.columns.filter((c) => read.has(c.name));
+  return snapshotColumnPowers(store, dataset, spec.label, columns, spec.training.seed);
+}
+
+/** The power of each of these contract columns found in a snapshot (the label's own left out); none without a label. */
+export async function snapshotColumnPowers(
   store: ArtifactStore,
-  spec: ModelSpec,
   dataset: DatasetRef,
+  label: LabelRule,
+  columns: SourceColumn[],
+  seed?: number,
 ): Promise<ColumnPower[]> {
   const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
-  const labelType = types.get(spec.label.column);
+  const labelType = types.get(label.column);
   if (labelType === undefined) return [];
-  const read = new Set(columnRequests(spec).map((r) => r.name));
-  const measured = spec.source.columns
-    .filter((c) => read.has(c.name) && c.name !== spec.label.column && types.has(c.name))
+  const measured = columns
+    .filter((c) => c.name !== label.column && types.has(c.name))
     .map((c) => ({
       name: c.name,
       type: types.get(c.name)!,
@@ -230,7 +239,5 @@ export async function specColumnPowers(
       ...(c.format ? { timestampFormat: c.format } : {}),
     }));
   const file = await snapshotPath(store, dataset);
-  return withDuckDB((con) =>
-    columnPowers(con, file, { rule: spec.label, type: labelType }, measured, spec.training.seed),
-  );
+  return withDuckDB((con) => columnPowers(con, file, { rule: label, type: labelType }, measured, seed));
 }

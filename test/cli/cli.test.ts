@@ -17,7 +17,7 @@ import {
   eventually,
   type TestHome,
 } from '../support/env';
-import { exited, lumen, startUntil } from '../support/cli';
+import { cliEnv, exited, lumen, startUntil } from '../support/cli';
 
 /**
  * The `lumen` command as people run it: the compiled bin (what set-up builds), in its own process, with its exit
@@ -32,16 +32,7 @@ describe('the lumen command line', () => {
 
   before(() => {
     t = tempHome('lumen-cli-');
-    // Output goes to a pipe here, as in CI (where a `CI` variable is set): it must be plain text, no colour codes.
-    const { FORCE_COLOR: _force, NO_COLOR: _no, ...inherited } = process.env;
-    env = {
-      ...inherited,
-      CI: 'true',
-      LUMEN_HOME: t.home,
-      TEMPORAL_ADDRESS: temporalAddress(),
-      LUMEN_PIPELINE_QUEUE: queues.pipeline,
-      LUMEN_TRAINING_QUEUE: queues.training,
-    };
+    env = cliEnv(t.home, queues);
   });
   after(() => t.cleanup());
 

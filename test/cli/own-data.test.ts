@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { freePort } from '../../tools/devserver';
-import { exited, lumen, startUntil } from '../support/cli';
-import { tempHome, temporalAddress, uniqueQueues, withWorkers, type TestHome } from '../support/env';
+import { cliEnv, exited, lumen, startUntil } from '../support/cli';
+import { tempHome, uniqueQueues, withWorkers, type TestHome } from '../support/env';
 
 /**
  * A dataset that is not in the repository, through `schema infer` → `start` → `serve` → `predict` with no hand edits,
@@ -20,15 +20,7 @@ describe('your own data, judged honestly: a new dataset from schema infer to pre
 
   before(async () => {
     t = tempHome('lumen-own-data-');
-    const { FORCE_COLOR: _force, NO_COLOR: _no, ...inherited } = process.env;
-    env = {
-      ...inherited,
-      CI: 'true',
-      LUMEN_HOME: t.home,
-      TEMPORAL_ADDRESS: temporalAddress(),
-      LUMEN_PIPELINE_QUEUE: queues.pipeline,
-      LUMEN_TRAINING_QUEUE: queues.training,
-    };
+    env = cliEnv(t.home, queues);
     storms = path.join(t.home, 'storms.csv');
     // seeded by the row number: the same file every run
     await withDuckDB((con) =>

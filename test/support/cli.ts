@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from './env';
+import { repoRoot, temporalAddress } from './env';
 
 /** The `lumen` command as people run it: the compiled bin, in its own process, with its exit code and output. */
 export interface Ran {
@@ -63,4 +63,20 @@ export function startUntil(
 export function exited(child: ChildProcess): Promise<number | string | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+}
+
+/**
+ * The environment a person's shell gives `lumen` in these tests: their Lumen home, the test server and queues, and
+ * output to a pipe, as in CI (a `CI` variable set, no colour asked for): plain text, no colour codes.
+ */
+export function cliEnv(home: string, queues: { pipeline: string; training: string }): NodeJS.ProcessEnv {
+  const { FORCE_COLOR: _force, NO_COLOR: _no, ...inherited } = process.env;
+  return {
+    ...inherited,
+    CI: 'true',
+    LUMEN_HOME: home,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    LUMEN_PIPELINE_QUEUE: queues.pipeline,
+    LUMEN_TRAINING_QUEUE: queues.training,
+  };
 }
