@@ -28,6 +28,8 @@ export interface InferredCase {
 
 export interface InferredRow {
   dataset: string;
+  /** the spec's seed for this run: it draws the holdout, so Lumen and the baseline share each seed's split */
+  seed: number;
   task: Task;
   rows: number;
   metric: string;
@@ -105,63 +107,96 @@ async function baselineArrays(store: ArtifactStore, spec: ModelSpec, dataset: Da
   );
 }
 
-/** Propose, train and score each case; write the baseline's arrays into `dir`. */
+/** The name a case's arrays are written under, one set per seed. */
+function arrays(r: Pick<InferredRow, 'dataset' | 'seed'>): string {
+  return `${r.dataset}-s${r.seed}`;
+}
+
+/**
+ * Propose, train and score each case; write the baseline's arrays into `dir`. With `seeds`, each case is run once
+ * per seed in place of the proposed one — a different holdout each time, the same one for both sides.
+ */
 export async function lumenOnInferred(
   store: ArtifactStore,
   cases: InferredCase[],
   dir: string,
+  seeds?: number[],
 ): Promise<InferredRow[]> {
   const out: InferredRow[] = [];
   for (const c of cases) {
     const dataset = await snapshotSource(store, c.source);
-    const { spec, notes } = await proposeSpec(store, dataset, { label: c.label, name: c.name, sourceName: c.name });
-    const started = performance.now();
-    const trained = await trainOnDataset(store, spec, dataset, {
-      checkpointKind: `checkpoints/bench-inferred/${spec.name}`,
-      onCheckpoint: () => Promise.resolve(),
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const { table, rows } = await loadHoldout(store, spec, dataset);
-    const evaluation = await evaluateArtifact(store, trained.artifact, table, rows, evaluationOptions(spec));
-    const metric = compared(spec.task);
-    await baselineArrays(store, spec, dataset, dir, spec.name);
-    const t = spec.training;
-    out.push({
-      dataset: spec.name,
-      task: spec.task,
-      rows: dataset.rows,
-      metric,
-      lumen: evaluation.metrics[metric],
-      baseline: null,
-      settings:
-        `${trained.epochs} of ${t.epochs} epochs${trained.bestEpoch ? ` (kept ${trained.bestEpoch})` : ''}, batch ${t.batchSize}` +
-        (t.classWeight ? `, classWeight ${t.classWeight}` : ''),
-      seconds,
-      notes,
-    });
+    const proposed = await proposeSpec(store, dataset, { label: c.label, name: c.name, sourceName: c.name });
+    for (const seed of seeds ?? [proposed.spec.training.seed]) {
+      out.push(
+        await lumenOnce(
+          store,
+          dataset,
+          { ...proposed.spec, training: { ...proposed.spec.training, seed } },
+          proposed.notes,
+          dir,
+        ),
+      );
+    }
   }
   return out;
+}
+
+async function lumenOnce(
+  store: ArtifactStore,
+  dataset: DatasetRef,
+  spec: ModelSpec,
+  notes: string[],
+  dir: string,
+): Promise<InferredRow> {
+  const t = spec.training;
+  const started = performance.now();
+  const trained = await trainOnDataset(store, spec, dataset, {
+    checkpointKind: `checkpoints/bench-inferred/${spec.name}-s${t.seed}`,
+    onCheckpoint: () => Promise.resolve(),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const { table, rows } = await loadHoldout(store, spec, dataset);
+  const evaluation = await evaluateArtifact(store, trained.artifact, table, rows, evaluationOptions(spec));
+  const metric = compared(spec.task);
+  await baselineArrays(store, spec, dataset, dir, arrays({ dataset: spec.name, seed: t.seed }));
+  return {
+    dataset: spec.name,
+    seed: t.seed,
+    task: spec.task,
+    rows: dataset.rows,
+    metric,
+    lumen: evaluation.metrics[metric],
+    baseline: null,
+    settings:
+      `${trained.epochs} of ${t.epochs} epochs${trained.bestEpoch ? ` (kept ${trained.bestEpoch})` : ''}, batch ${t.batchSize}` +
+      (t.classWeight ? `, classWeight ${t.classWeight}` : ''),
+    seconds,
+    notes,
+  };
 }
 
 /** Fit the baseline on every case's arrays (Python with scikit-learn); null values where it cannot run. */
 export function baselineOnInferred(python: string | null, rows: InferredRow[], dir: string): void {
   if (!python) return;
-  const run = spawnSync(python, [path.join(__dirname, 'hgb_baseline.py'), dir, ...rows.map((r) => r.dataset)], {
+  const run = spawnSync(python, [path.join(__dirname, 'hgb_baseline.py'), dir, ...rows.map(arrays)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
   });
   if (run.status !== 0) throw new Error(`the HistGradientBoosting baseline failed: ${run.stderr.slice(-2000)}`);
   const scores = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number>;
-  for (const r of rows) r.baseline = scores[r.dataset] ?? null;
+  for (const r of rows) r.baseline = scores[arrays(r)] ?? null;
 }
 
 export function printInferred(rows: InferredRow[]): void {
-  console.log('dataset           task        rows  metric   Lumen  HGB     Lumen−HGB  within 0.02  train s  settings');
+  console.log(
+    'dataset           seed  task        rows  metric   Lumen  HGB     Lumen−HGB  within 0.02  train s  settings',
+  );
   for (const r of rows) {
     const diff = r.baseline === null ? null : r.lumen - r.baseline;
     console.log(
       [
         r.dataset.padEnd(16),
+        String(r.seed).padStart(4),
         r.task.padEnd(10),
         String(r.rows).padStart(7),
         r.metric.padEnd(7),
@@ -171,6 +206,36 @@ export function printInferred(rows: InferredRow[]): void {
         (diff === null ? '—' : diff >= -0.02 ? 'yes' : 'NO').padStart(11),
         r.seconds.toFixed(1).padStart(8),
         r.settings,
+      ].join('  '),
+    );
+  }
+}
+
+/**
+ * Over several seeds, each dataset's mean of both sides and of their difference, with the difference's standard
+ * deviation: one holdout of a few hundred rows moves R² or macro-F1 by a few hundredths, so one split alone
+ * cannot tell a gap of 0.02 from the draw.
+ */
+export function printInferredMeans(rows: InferredRow[]): void {
+  const datasets = [...new Set(rows.map((r) => r.dataset))];
+  console.log('dataset           seeds  metric   Lumen   HGB     mean Lumen−HGB  sd     within 0.02');
+  for (const name of datasets) {
+    const runs = rows.filter((r) => r.dataset === name && r.baseline !== null);
+    if (runs.length === 0) continue;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const diffs = runs.map((r) => r.lumen - r.baseline!);
+    const d = mean(diffs);
+    const sd = diffs.length > 1 ? Math.sqrt(diffs.reduce((a, x) => a + (x - d) ** 2, 0) / (diffs.length - 1)) : NaN;
+    console.log(
+      [
+        name.padEnd(16),
+        String(runs.length).padStart(5),
+        runs[0].metric.padEnd(7),
+        mean(runs.map((r) => r.lumen)).toFixed(4),
+        mean(runs.map((r) => r.baseline!)).toFixed(4),
+        `${d >= 0 ? '+' : ''}${d.toFixed(4)}`.padStart(14),
+        Number.isNaN(sd) ? '  —   ' : sd.toFixed(4),
+        (d >= -0.02 ? 'yes' : 'NO').padStart(11),
       ].join('  '),
     );
   }

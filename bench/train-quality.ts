@@ -9,6 +9,8 @@
  * First, the example datasets with only `schema infer` + `start` against HistGradientBoosting (inferred-quality.ts).
  *
  *   npm run bench:quality                      (both; --inferred-only for the first table alone)
+ *   npm run bench:quality -- --inferred-only --seeds 42,1,2,3,4 [--datasets movies,cars]
+ *                                              (each inferred case on five splits, with the mean gap and its spread)
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,7 +25,13 @@ import { loadTable } from '../lib/data/table';
 import { labelPresent, splitRows } from '../lib/features';
 import { trainOnDataset } from '../lib/training';
 import { loadModelSpec, type ModelSpec } from '../lib/spec';
-import { baselineOnInferred, lumenOnInferred, printInferred, type InferredCase } from './inferred-quality';
+import {
+  baselineOnInferred,
+  lumenOnInferred,
+  printInferred,
+  printInferredMeans,
+  type InferredCase,
+} from './inferred-quality';
 import { kerasPython, sklearnPython } from './python-venv';
 
 const root = path.resolve(__dirname, '..');
@@ -116,17 +124,50 @@ const INFERRED: InferredCase[] = [
   },
 ];
 
+/** `--seeds 42,1,2`: run each inferred case once per seed (each a different split) in place of the proposed one. */
+function seedsOption(): number[] | undefined {
+  const i = process.argv.indexOf('--seeds');
+  if (i < 0) return undefined;
+  const seeds = (process.argv[i + 1] ?? '').split(',').map(Number);
+  if (seeds.length === 0 || !seeds.every((n) => Number.isInteger(n) && n >= 0)) {
+    throw new Error(
+      `--seeds takes whole numbers separated by commas, e.g. --seeds 42,1,2 (got "${process.argv[i + 1] ?? ''}")`,
+    );
+  }
+  return seeds;
+}
+
+/** `--datasets movies,cars`: only these inferred cases. */
+function datasetsOption(): InferredCase[] {
+  const i = process.argv.indexOf('--datasets');
+  if (i < 0) return INFERRED;
+  const names = (process.argv[i + 1] ?? '').split(',');
+  const unknown = names.filter((n) => !INFERRED.some((c) => c.name === n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--datasets: no case named ${unknown.join(', ')} (the cases: ${INFERRED.map((c) => c.name).join(', ')})`,
+    );
+  }
+  return INFERRED.filter((c) => names.includes(c.name));
+}
+
 async function run(): Promise<void> {
   const store = new FileArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-')));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-quality-arrays-'));
   console.log(`${os.cpus()[0].model.trim()}, ${os.availableParallelism()} cores\n`);
   const only = process.argv.includes('--inferred-only');
   try {
-    const inferred = await lumenOnInferred(store, INFERRED, dir);
+    const seeds = seedsOption();
+    const cases = datasetsOption();
+    const inferred = await lumenOnInferred(store, cases, dir, seeds);
     baselineOnInferred(sklearnPython(), inferred, dir);
     console.log('With only `lumen schema infer` + `lumen start`, against HistGradientBoosting on the same split:\n');
     printInferred(inferred);
-    for (const r of inferred)
+    if (seeds && seeds.length > 1) {
+      console.log('\nOver the seeds (each one a different holdout, shared by both sides):\n');
+      printInferredMeans(inferred);
+    }
+    for (const r of inferred.filter((r, i) => inferred.findIndex((o) => o.dataset === r.dataset) === i))
       for (const n of r.notes) if (/left out|rare|settings/.test(n)) console.log(`  ${r.dataset}: ${n}`);
     console.log('');
   } finally {

@@ -29,6 +29,11 @@ export type FittedFeature =
       missingIndicator?: boolean;
       /** the smallest and largest raw value in the training rows: serving flags inputs outside (newer artifacts) */
       range?: [number, number];
+      /**
+       * piecewise-linear encoding: the pieces' edges (ascending, after the log), one input per piece after the
+       * value's own; absent: the value alone
+       */
+      edges?: number[];
     }
   | {
       name: string;
@@ -216,7 +221,7 @@ function strings(table: Table, req: ColumnRequest): (string | null)[] {
 function widthOf(feature: FittedFeature): number {
   switch (feature.kind) {
     case 'numeric':
-      return feature.missingIndicator ? 2 : 1;
+      return 1 + piecesOf(feature) + (feature.missingIndicator ? 1 : 0);
     case 'timeValue':
       return 1;
     case 'hourOfDay':
@@ -231,8 +236,11 @@ function widthOf(feature: FittedFeature): number {
 
 function inputNamesOf(feature: FittedFeature): string[] {
   switch (feature.kind) {
-    case 'numeric':
-      return feature.missingIndicator ? [feature.name, `${feature.name}=<missing>`] : [feature.name];
+    case 'numeric': {
+      const edges = feature.edges ?? [];
+      const pieces = edges.slice(1).map((to, k) => `${feature.name}∈[${edges[k]}, ${to}]`);
+      return [feature.name, ...pieces, ...(feature.missingIndicator ? [`${feature.name}=<missing>`] : [])];
+    }
     case 'timeValue':
       return [feature.name];
     case 'hourOfDay':
@@ -255,6 +263,32 @@ function inputNamesOf(feature: FittedFeature): string[] {
 
 function numericValue(x: number, log: boolean): number {
   return log ? Math.log1p(Math.max(x, 0)) : x;
+}
+
+function piecesOf(feature: Extract<FittedFeature, { kind: 'numeric' }>): number {
+  return feature.edges ? feature.edges.length - 1 : 0;
+}
+
+/**
+ * The edges of at most `pieces` pieces between quantiles of the finite values on the given rows (after `map`),
+ * equal edges merged; none when the values take fewer than two distinct values.
+ */
+function quantileEdges(
+  values: Float64Array,
+  rows: Uint32Array,
+  map: (x: number) => number,
+  pieces: number,
+): number[] | undefined {
+  const finite: number[] = [];
+  for (const i of rows) if (Number.isFinite(values[i])) finite.push(map(values[i]));
+  if (finite.length === 0) return undefined;
+  const sorted = Float64Array.from(finite).sort();
+  const edges: number[] = [];
+  for (let k = 0; k <= pieces; k++) {
+    const edge = sorted[Math.round((k / pieces) * (sorted.length - 1))];
+    if (edges.length === 0 || edge > edges[edges.length - 1]) edges.push(edge);
+  }
+  return edges.length >= 2 ? edges : undefined;
 }
 
 /**
@@ -298,6 +332,7 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
       const { mean, std, missing, min, max } = meanStd(values, trainRows, (x) => numericValue(x, t.log));
       const missingIndicator = t.missingIndicator === 'always' || (t.missingIndicator === 'auto' && missing > 0);
       const range: [number, number] | undefined = min <= max ? [min, max] : undefined;
+      const edges = t.pieces ? quantileEdges(values, trainRows, (x) => numericValue(x, t.log), t.pieces) : undefined;
       return {
         ...base,
         kind: 'numeric',
@@ -307,6 +342,7 @@ export function fitPreprocessor(spec: ModelSpec, table: Table, trainRows: Uint32
         std,
         missingIndicator,
         ...(range ? { range } : {}),
+        ...(edges ? { edges } : {}),
       };
     }
     if (t.kind === 'categorical') {
@@ -511,15 +547,25 @@ export function encodeCodes(
     const offset = offsets[f];
     const c = codes[f];
     switch (feature.kind) {
-      case 'numeric':
+      case 'numeric': {
+        const edges = feature.edges;
+        const pieces = piecesOf(feature);
         for (let r = 0; r < n; r++) {
           const code = c[pick ? pick[r] : r];
           const present = !Number.isNaN(code);
           const v = present ? numericValue(code, feature.log) : feature.mean;
-          out[r * width + offset] = feature.standardize ? (v - feature.mean) / feature.std : v;
-          if (feature.missingIndicator) out[r * width + offset + 1] = present ? 0 : 1;
+          const at = r * width + offset;
+          out[at] = feature.standardize ? (v - feature.mean) / feature.std : v;
+          // each piece: 0 below it, 1 above it, linear across it (a missing value is encoded as the mean it takes)
+          for (let k = 0; k < pieces; k++) {
+            const from = edges![k];
+            const to = edges![k + 1];
+            out[at + 1 + k] = v <= from ? 0 : v >= to ? 1 : (v - from) / (to - from);
+          }
+          if (feature.missingIndicator) out[at + 1 + pieces] = present ? 0 : 1;
         }
         break;
+      }
       case 'timeValue':
         for (let r = 0; r < n; r++) {
           const days = c[pick ? pick[r] : r];

@@ -74,6 +74,12 @@ export const Transform = z.discriminatedUnion('kind', [
     log: z.boolean().default(false),
     standardize: z.boolean().default(true),
     missingIndicator: z.enum(['auto', 'always', 'never']).default('auto'),
+    /**
+     * also encode the value in this many pieces between quantiles of the training rows (after the log): each piece
+     * an input that is 0 below it, 1 above it and rises linearly across it — so a network can bend its response to
+     * the number where the data bends, as a tree's splits do (piecewise-linear encoding); absent: the value alone
+     */
+    pieces: z.number().int().min(2).max(64).optional(),
   }),
   /**
    * hour 0–23 of a timestamp (wall-clock, as stored): one-hot, or cyclical — two inputs, the sine and cosine of
@@ -226,6 +232,12 @@ export const TrainingSettings = z.strictObject({
       minDelta: z.number().min(0).default(0),
     })
     .optional(),
+  /**
+   * the penalty l2 · Σw² on every hidden layer's weights (not the biases, the output layer or embeddings), added
+   * to the training loss, as Keras' kernel_regularizer l2 — it keeps weights small, so a network fitted to a few
+   * thousand rows learns their pattern rather than the rows; absent or 0: none
+   */
+  l2: z.number().min(0).max(1).optional(),
   search: SearchSettings.optional(),
   /**
    * balanced (binary and multi-class): every class is drawn equally often into the training batches (rows of rare

@@ -22,6 +22,8 @@ interface Layer {
   activation: string;
   inputs: number;
   units: number;
+  /** the layer's kernel penalty l2 · Σw² (tfjs' L1L2 regularizer with no l1 part); 0: none */
+  l2: number;
 }
 
 /** An embedding table: rows × dim, looked up by the index at slot `denseWidth + j` of an encoded row. */
@@ -77,8 +79,17 @@ export class DenseTrainer {
         tables[Number(j[1])] = { table, rows: table.shape[0], dim: table.shape[1]! };
         continue;
       }
-      const config = layer.getConfig() as { activation?: string; useBias?: boolean };
+      const config = layer.getConfig() as {
+        activation?: string;
+        useBias?: boolean;
+        kernelRegularizer?: { className: string; config: { l1?: number; l2?: number } } | null;
+        biasRegularizer?: unknown;
+        activityRegularizer?: unknown;
+      };
       if (kind !== 'Dense' || weights.length !== 2 || config.useBias === false) return null;
+      if (config.biasRegularizer || config.activityRegularizer) return null;
+      const regularizer = config.kernelRegularizer;
+      if (regularizer && (regularizer.className !== 'L1L2' || (regularizer.config.l1 ?? 0) !== 0)) return null;
       const kernel = weights[0].read() as Variable;
       if (kernel.rank !== 2) return null;
       layers.push({
@@ -87,6 +98,7 @@ export class DenseTrainer {
         activation: config.activation ?? 'linear',
         inputs: kernel.shape[0],
         units: kernel.shape[1]!,
+        l2: regularizer?.config.l2 ?? 0,
       });
     }
     if (layers.length === 0 || tables.includes(undefined as never)) return null;
@@ -200,6 +212,12 @@ export class DenseTrainer {
       const out = p.dataSync() as Float32Array;
       const classes = this.layers[this.layers.length - 1].units;
       lossSum = lossOf(this.head, out, y, rows, classes);
+      // the kernels' penalty, as tfjs adds it to the batch's mean loss (so, per row, once per row of the sum)
+      const penalised = this.layers.filter((l) => l.l2 > 0);
+      if (penalised.length > 0) {
+        const penalty = tf.addN(penalised.map((l) => tf.mul(tf.sum(tf.square(l.kernel)), l.l2)));
+        lossSum += rows * penalty.dataSync()[0];
+      }
       // d loss / d (last pre-activation), averaged over the batch
       let dz: Tensor2D =
         this.head === 'softmax'
@@ -208,7 +226,10 @@ export class DenseTrainer {
       const grads = new Map<Variable, Tensor>();
       for (let i = this.layers.length - 1; i >= 0; i--) {
         const l = this.layers[i];
-        grads.set(l.kernel, tf.reshape(tf.matMul(inputs[i], dz, true, false), [-1]));
+        const dKernel = tf.matMul(inputs[i], dz, true, false);
+        // d(l2 · Σw²)/dw = 2 · l2 · w
+        const withPenalty = l.l2 > 0 ? tf.add(dKernel, tf.mul(l.kernel, 2 * l.l2)) : dKernel;
+        grads.set(l.kernel, tf.reshape(withPenalty, [-1]));
         grads.set(l.bias, tf.sum(dz, 0));
         if (i > 0)
           dz = tf.mul(tf.matMul(dz, l.kernel, false, true), derivative(tf, inputs[i], this.layers[i - 1].activation));

@@ -20,6 +20,12 @@ export function headFor(pre: Preprocessor): {
   }
 }
 
+/** The hidden layers' kernel penalty the spec asks for (`training.l2`); undefined: none. */
+function penalty(tf: Tf, spec: ModelSpec): ReturnType<Tf['regularizers']['l2']> | undefined {
+  const l2 = spec.training.l2;
+  return l2 ? tf.regularizers.l2({ l2 }) : undefined;
+}
+
 /**
  * A multilayer perceptron whose every initialiser is seeded from the spec's seed. With embedded features it takes
  * the encoded row in parts — `dense` (every other input), then `index_<j>` per embedded feature, each looked up in
@@ -39,6 +45,7 @@ export function buildNetwork(tf: Tf, spec: ModelSpec, pre: Preprocessor): Layers
         inputShape: i === 0 ? [pre.width] : undefined,
         kernelInitializer: tf.initializers.glorotUniform({ seed: deriveSeed(seed, `init:${i}`) }),
         biasInitializer: 'zeros',
+        kernelRegularizer: penalty(tf, spec),
         name: `hidden_${i}`,
       }),
     );
@@ -93,6 +100,7 @@ function buildEmbeddedNetwork(tf: Tf, spec: ModelSpec, pre: Preprocessor, embedd
         activation,
         kernelInitializer: tf.initializers.glorotUniform({ seed: deriveSeed(seed, `init:${i}`) }),
         biasInitializer: 'zeros',
+        kernelRegularizer: penalty(tf, spec),
         name: `hidden_${i}`,
       })
       .apply(h) as SymbolicTensor;

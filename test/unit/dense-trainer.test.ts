@@ -13,7 +13,14 @@ describe('the dense training step', () => {
   const width = 12;
   const rows = 3000;
 
-  function build(tf: Tf, hidden: 'relu' | 'tanh' | 'elu', head: 'sigmoid' | 'softmax' | 'linear', units: number) {
+  function build(
+    tf: Tf,
+    hidden: 'relu' | 'tanh' | 'elu',
+    head: 'sigmoid' | 'softmax' | 'linear',
+    units: number,
+    l2 = 0,
+  ) {
+    const kernelRegularizer = l2 > 0 ? tf.regularizers.l2({ l2 }) : undefined;
     const model = tf.sequential();
     model.add(
       tf.layers.dense({
@@ -21,10 +28,16 @@ describe('the dense training step', () => {
         units: 16,
         activation: hidden,
         kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
+        kernelRegularizer,
       }),
     );
     model.add(
-      tf.layers.dense({ units: 8, activation: hidden, kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) }),
+      tf.layers.dense({
+        units: 8,
+        activation: hidden,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
+        kernelRegularizer,
+      }),
     );
     model.add(
       tf.layers.dense({ units, activation: head, kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }) }),
@@ -60,16 +73,19 @@ describe('the dense training step', () => {
 
   const weights = (m: LayersModel): Float32Array[] => m.getWeights().map((w) => w.dataSync() as Float32Array);
 
-  for (const [hidden, head, units] of [
-    ['relu', 'sigmoid', 1],
-    ['tanh', 'softmax', 4],
-    ['elu', 'linear', 1],
+  for (const [hidden, head, units, l2] of [
+    ['relu', 'sigmoid', 1, 0],
+    ['tanh', 'softmax', 4, 0],
+    ['elu', 'linear', 1, 0],
+    ['relu', 'linear', 1, 0.01],
+    ['tanh', 'softmax', 4, 0.003],
   ] as const) {
-    it(`${hidden} hidden layers, ${head} head: equal to trainOnBatch to the documented tolerance`, async () => {
+    const penalty = l2 > 0 ? `, an l2 penalty of ${l2} on the hidden kernels` : '';
+    it(`${hidden} hidden layers, ${head} head${penalty}: equal to trainOnBatch to the documented tolerance`, async () => {
       const { tf } = await loadTf();
       const d = data(head, units);
-      const reference = build(tf, hidden, head, units);
-      const fast = build(tf, hidden, head, units);
+      const reference = build(tf, hidden, head, units, l2);
+      const fast = build(tf, hidden, head, units, l2);
       assert.ok(DenseTrainer.for(tf, fast), 'the dense step takes this model');
       const opts = { epochs: 2, batchSize: 64, seed: 3 };
       const before = tf.memory().numTensors;
@@ -99,12 +115,37 @@ describe('the dense training step', () => {
     });
   }
 
-  it('is not used for what it cannot train exactly (another optimizer)', async () => {
+  it('is not used for what it cannot train exactly (another optimizer, an l1 penalty)', async () => {
     const { tf } = await loadTf();
     const model = build(tf, 'relu', 'sigmoid', 1);
     model.compile({ optimizer: tf.train.sgd(0.1), loss: 'binaryCrossentropy' });
     assert.equal(DenseTrainer.for(tf, model), null);
     model.dispose();
+    const l1 = tf.sequential();
+    l1.add(
+      tf.layers.dense({ inputShape: [width], units: 4, activation: 'relu', kernelRegularizer: tf.regularizers.l1() }),
+    );
+    l1.add(tf.layers.dense({ units: 1, activation: 'sigmoid' }));
+    l1.compile({ optimizer: tf.train.adam(0.01), loss: 'binaryCrossentropy' });
+    assert.equal(DenseTrainer.for(tf, l1), null);
+    l1.dispose();
+  });
+
+  it('an l2 penalty keeps the weights smaller than the same training without it', async () => {
+    const { tf } = await loadTf();
+    const d = data('linear', 1);
+    const plain = build(tf, 'relu', 'linear', 1);
+    const penalised = build(tf, 'relu', 'linear', 1, 0.05);
+    const opts = { epochs: 3, batchSize: 64, seed: 3 };
+    await trainLoop(tf, plain, d, opts);
+    await trainLoop(tf, penalised, d, opts);
+    const norm = (m: LayersModel): number =>
+      m.layers
+        .slice(0, 2)
+        .reduce((sum, l) => sum + (l.getWeights()[0].dataSync() as Float32Array).reduce((a, w) => a + w * w, 0), 0);
+    assert.ok(norm(penalised) < 0.8 * norm(plain), `Σw² ${norm(penalised)} with the penalty, ${norm(plain)} without`);
+    plain.dispose();
+    penalised.dispose();
   });
 
   it('a learning-rate schedule sets the rate of each epoch, as a pure function of the epoch', async () => {

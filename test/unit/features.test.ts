@@ -91,6 +91,39 @@ describe('features', () => {
     assert.deepEqual(Array.from(encodeLabels(pre, t, [0, 1, 2, 3, 4])), [1, 0, 1, 0, NaN]);
   });
 
+  it('a number in pieces: edges at the training quantiles, each piece 0 below, 1 above and linear across', () => {
+    const pieced = parseModelSpec({
+      ...spec,
+      features: [{ name: 'd', column: 'distance', transform: { kind: 'numeric', standardize: false, pieces: 4 } }],
+    });
+    const t = table();
+    t.columns.set('number:distance', { kind: 'number', values: Float64Array.from([0, 10, 20, 30, 40, 25, NaN, 55]) });
+    t.columns.set('number:delay', { kind: 'number', values: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) });
+    const trainRows = Uint32Array.from([0, 1, 2, 3, 4, 6]);
+    const pre = fitPreprocessor(pieced, { ...t, rows: 8 }, trainRows);
+    const [d] = pre.features;
+    assert.ok(d.kind === 'numeric');
+    assert.deepEqual(d.edges, [0, 10, 20, 30, 40], 'five quantiles of 0…40 (the missing row not counted)');
+    assert.deepEqual(pre.inputNames, ['d', 'd∈[0, 10]', 'd∈[10, 20]', 'd∈[20, 30]', 'd∈[30, 40]', 'd=<missing>']);
+    const x = encodeFeatures(pre, { ...t, rows: 8 }, [5, 7, 0, 6]);
+    const row = (r: number): number[] => Array.from(x.subarray(r * pre.width, (r + 1) * pre.width));
+    assert.deepEqual(row(0), [25, 1, 1, 0.5, 0, 0], '25: two pieces full, the third half');
+    assert.deepEqual(row(1), [55, 1, 1, 1, 1, 0], 'past the last edge: every piece full');
+    assert.deepEqual(row(2), [0, 0, 0, 0, 0, 0], 'at the first edge: none');
+    assert.deepEqual(row(3), [20, 1, 1, 0, 0, 1], 'missing: the pieces of the mean it takes, and the indicator');
+
+    // values with fewer distinct values than pieces: equal edges merge
+    t.columns.set('number:distance', { kind: 'number', values: Float64Array.from([1, 1, 1, 1, 2, 2, 2, 2]) });
+    const merged = fitPreprocessor(pieced, { ...t, rows: 8 }, Uint32Array.from([0, 1, 2, 3, 4, 5, 6, 7]));
+    assert.deepEqual(merged.features[0].kind === 'numeric' && merged.features[0].edges, [1, 2]);
+    assert.equal(merged.width, 2);
+    // one value only: no pieces at all
+    t.columns.set('number:distance', { kind: 'number', values: new Float64Array(8).fill(3) });
+    const single = fitPreprocessor(pieced, { ...t, rows: 8 }, trainRows);
+    assert.equal(single.features[0].kind === 'numeric' && single.features[0].edges, undefined);
+    assert.equal(single.width, 1);
+  });
+
   it('a time as a number: days since 1970, standardised on the training rows; missing is the mean (0)', () => {
     const timed = parseModelSpec({
       ...spec,
