@@ -9,6 +9,7 @@ import { PERIOD, timePart, WEEKDAYS } from './calendar';
 const DAY_MS = 86_400_000;
 import { columnKey, type ColumnData, type ColumnRequest, type Table } from './data/table';
 import { CROSS_SEPARATOR, crossIndexer, crossKeys } from './feature-cross';
+import { labelReading, positiveTest } from './labels';
 import type { LabelRule, ModelSpec } from './spec';
 
 /**
@@ -174,11 +175,8 @@ function crossedFeatures(spec: ModelSpec, feature: SpecFeature): SpecFeature[] {
 }
 
 function labelRequest(spec: ModelSpec): ColumnRequest {
-  const rule = spec.label;
-  if (rule.kind === 'threshold' || rule.kind === 'value') return { name: rule.column, as: 'number' };
-  if (rule.kind === 'classes') return { name: rule.column, as: 'string' };
-  const type = spec.source.columns.find((c) => c.name === rule.column)?.type;
-  return { name: rule.column, as: type === 'string' ? 'string' : 'number' };
+  const { rule, as } = labelReading(spec);
+  return { name: rule.column, as };
 }
 
 /** The source columns a spec's features read (crosses read their features' columns). */
@@ -610,14 +608,14 @@ export function encodeLabels(pre: Preprocessor, table: Table, rows: ArrayLike<nu
     const rule = label.rule;
     if (label.as === 'string') {
       const values = strings(table, { name: rule.column, as: 'string' });
-      const positive = new Set(rule.kind === 'oneOf' ? rule.positive.map(String) : []);
+      const test = positiveTest(rule, 'string');
       for (let r = 0; r < n; r++) {
         const v = values[rows[r]];
-        out[r] = v === null ? NaN : positive.has(v) ? 1 : 0;
+        out[r] = v === null ? NaN : test(v) ? 1 : 0;
       }
     } else {
       const values = numbers(table, { name: rule.column, as: 'number' });
-      const test = binaryTest(rule);
+      const test = positiveTest(rule, 'number');
       for (let r = 0; r < n; r++) {
         const v = values[rows[r]];
         out[r] = Number.isFinite(v) ? (test(v) ? 1 : 0) : NaN;
@@ -638,24 +636,6 @@ export function encodeLabels(pre: Preprocessor, table: Table, rows: ArrayLike<nu
     }
   }
   return out;
-}
-
-function binaryTest(rule: Extract<LabelRule, { kind: 'threshold' | 'oneOf' }>): (v: number) => boolean {
-  if (rule.kind === 'oneOf') {
-    const positive = new Set(rule.positive.map(Number));
-    return (v) => positive.has(v);
-  }
-  const t = rule.value;
-  switch (rule.op) {
-    case '>':
-      return (v) => v > t;
-    case '>=':
-      return (v) => v >= t;
-    case '<':
-      return (v) => v < t;
-    case '<=':
-      return (v) => v <= t;
-  }
 }
 
 /** Undo the regression label scaling. */

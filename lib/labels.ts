@@ -1,14 +1,95 @@
+import { sqlString } from './data/sql';
 import type { LabelRule, ModelSpec } from './spec';
 
 /**
- * A true label as it arrives after the fact (feedback), judged by the rule the model was trained with: what it
- * means (the target the monitor scores against) and whether it can mean anything at all (a label that is not one of
- * the classes, or not a number where the rule compares numbers, is refused with the reason, never stored).
+ * The label rule, in one place: how a value of the label column becomes what a model learns (0/1, a class, a number)
+ * — in training (`encodeLabels` reads a table with `positiveTest`), in feedback that arrives after the fact
+ * (`labelTarget`, `labelProblem`) and in SQL (`labelSql`, the leakage measure). test/unit/labels.test.ts holds the
+ * three to the same verdicts on the same values.
  */
 
-/** What a label may be checked against: the trained version's rule, classes and source column. */
-export interface LabelContract {
+/** A label rule with how its column is read: as text (a string column, or classes) or as a number. */
+export interface LabelReading {
   rule: LabelRule;
+  as: 'number' | 'string';
+}
+
+/** How a spec's label column is read: numbers for a threshold or a value; text for classes; oneOf by its column. */
+export function labelReading(spec: Pick<ModelSpec, 'label' | 'source'>): LabelReading {
+  const rule = spec.label;
+  if (rule.kind === 'threshold' || rule.kind === 'value') return { rule, as: 'number' };
+  if (rule.kind === 'classes') return { rule, as: 'string' };
+  const type = spec.source.columns.find((c) => c.name === rule.column)?.type;
+  return { rule, as: type === 'string' ? 'string' : 'number' };
+}
+
+type BinaryRule = Extract<LabelRule, { kind: 'threshold' | 'oneOf' }>;
+
+/**
+ * A binary rule's test of one value as its column is read: for a number column, a number (oneOf compares numbers:
+ * 1.0 is positive when "1" is, a positive that is not a number matches nothing); for a text column, the text.
+ */
+export function positiveTest(rule: BinaryRule, as: 'number'): (v: number) => boolean;
+export function positiveTest(rule: BinaryRule, as: 'string'): (v: string) => boolean;
+export function positiveTest(rule: BinaryRule, as: 'number' | 'string'): (v: never) => boolean {
+  if (rule.kind === 'oneOf') {
+    if (as === 'string') {
+      const positive = new Set(rule.positive.map(String));
+      return (v: string) => positive.has(v);
+    }
+    const positive = new Set(rule.positive.map((p) => labelNumber(p)).filter((n) => n !== null));
+    return (v: number) => positive.has(v);
+  }
+  const t = rule.value;
+  switch (rule.op) {
+    case '>':
+      return (v: number) => v > t;
+    case '>=':
+      return (v: number) => v >= t;
+    case '<':
+      return (v: number) => v < t;
+    case '<=':
+      return (v: number) => v <= t;
+  }
+}
+
+/**
+ * The rule in SQL over a column of any type: '1'/'0' (binary) or the class as text, or the value (regression);
+ * NULL where training finds no label (a missing or non-finite number, a missing text).
+ */
+export function labelSql(
+  reading: LabelReading,
+  column: string,
+  /** the column as a number (a cast of it, when it is text) */
+  asNumber: string,
+): { sql: string; kind: 'class' | 'number' } {
+  const { rule, as } = reading;
+  const x = asNumber;
+  const binary = (test: string, value: string): { sql: string; kind: 'class' } => ({
+    sql: `CASE WHEN ${value} IS NULL THEN NULL WHEN ${test} THEN '1' ELSE '0' END`,
+    kind: 'class',
+  });
+  const finite = `(CASE WHEN isfinite(${x}) THEN ${x} END)`;
+  switch (rule.kind) {
+    case 'threshold':
+      return binary(`${finite} ${rule.op} ${rule.value}`, finite);
+    case 'oneOf': {
+      if (as === 'string') {
+        const values = rule.positive.map((v) => sqlString(String(v))).join(', ');
+        return binary(`CAST(${column} AS VARCHAR) IN (${values})`, column);
+      }
+      const numbers = rule.positive.map((p) => labelNumber(p)).filter((n) => n !== null);
+      return binary(numbers.length > 0 ? `${finite} IN (${numbers.join(', ')})` : 'FALSE', finite);
+    }
+    case 'classes':
+      return { sql: `CAST(${column} AS VARCHAR)`, kind: 'class' };
+    case 'value':
+      return { sql: finite, kind: 'number' };
+  }
+}
+
+/** What a label may be checked against: the trained version's rule, classes and source column. */
+export interface LabelContract extends LabelReading {
   /** multiclass: the classes the version was trained on (declared, or learned from the data) */
   classes: string[] | null;
   /** the label column's declared values (its domain), when the contract declares them */
@@ -26,7 +107,7 @@ export function labelContract(
   // a learned domain is the values training saw: "daed" for "dead" is refused, not read as the other class
   const domain = declared ?? seenValues;
   const classes = spec.label.kind === 'classes' ? (spec.label.classes ?? trainedClasses) : null;
-  return { rule: spec.label, classes, domain };
+  return { ...labelReading(spec), classes, domain };
 }
 
 /** A number as a label may carry it: a finite number, or text that spells one ("25", "-3.5"); else null. */
@@ -42,18 +123,16 @@ function text(value: unknown): string {
 }
 
 /** A label as sent in feedback → 0/1 (binary), the class (multiclass) or the value (regression); null: unusable. */
-export function labelTarget(rule: LabelRule, label: unknown): number | string | null {
+export function labelTarget(reading: LabelReading, label: unknown): number | string | null {
+  const { rule, as } = reading;
   switch (rule.kind) {
-    case 'threshold': {
+    case 'threshold':
+    case 'oneOf': {
+      if (label === null || label === undefined || typeof label === 'object') return null;
+      if (as === 'string') return positiveTest(rule, 'string')(text(label)) ? 1 : 0;
       const v = labelNumber(label);
-      if (v === null) return null;
-      const t = rule.value;
-      const positive = rule.op === '>' ? v > t : rule.op === '>=' ? v >= t : rule.op === '<' ? v < t : v <= t;
-      return positive ? 1 : 0;
+      return v === null ? null : positiveTest(rule, 'number')(v) ? 1 : 0;
     }
-    case 'oneOf':
-      if (label === null || label === undefined) return null;
-      return rule.positive.some((p) => String(p) === text(label)) ? 1 : 0;
     case 'classes':
       return label === null || label === undefined ? null : text(label);
     case 'value':
@@ -78,11 +157,21 @@ export function labelProblem(contract: LabelContract, label: unknown): string | 
         return `${shown} is not one of the classes (${expected(contract)})`;
       }
       return null;
-    case 'oneOf':
+    case 'oneOf': {
+      if (contract.as === 'number') {
+        const v = labelNumber(label);
+        if (v === null) return `${shown} is not a number ("${rule.column}" is a number column)`;
+        // the values seen, compared as numbers: 1 and 1.0 are the same label
+        if (contract.domain && !contract.domain.some((d) => labelNumber(d) === v)) {
+          return `${shown} is not one of the values of "${rule.column}" (${expected(contract)})`;
+        }
+        return null;
+      }
       if (contract.domain && !contract.domain.includes(text(label))) {
         return `${shown} is not one of the values of "${rule.column}" (${expected(contract)})`;
       }
       return null;
+    }
   }
 }
 

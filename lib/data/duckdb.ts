@@ -1,6 +1,7 @@
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import os from 'node:os';
 import path from 'node:path';
+import { sqlString } from './sql';
 
 /** One in-memory DuckDB per process; DuckDB runs its own threads, so one instance is enough. */
 let instance: Promise<DuckDBInstance> | undefined;
@@ -71,12 +72,4 @@ async function sandbox(dirs: string[], spill: string): Promise<DuckDBInstance> {
   return instance;
 }
 
-/** Quote a string as a SQL literal. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-/** Quote an identifier. */
-export function sqlIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
+export { sqlIdent, sqlString } from './sql';

@@ -5,7 +5,7 @@ import type { ArtifactRef, ArtifactStore } from '../artifacts';
 import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { DatasetRef } from '../data/snapshot';
 import type { Registry, ModelVersion } from '../registry/types';
-import { labelTarget } from '../labels';
+import { labelReading, labelTarget } from '../labels';
 import { FeedbackStore, type FeedbackRecord } from '../serving/feedback';
 import { snapshotLog } from '../serving/log-segments';
 import { ServedVersion } from '../serving/version';
@@ -393,7 +393,7 @@ async function measureFeedback(
   const errors = new Map<number, number[]>();
   const sliceErrors = sliceColumns.map(() => new Map<string, number[]>());
   for (const r of joined) {
-    const target = labelTarget(spec.label, JSON.parse(String(r.label)));
+    const target = labelTarget(labelReading(spec), JSON.parse(String(r.label)));
     if (target === null || r.score === null) continue;
     let e: number;
     if (spec.task === 'binary') e = (Number(r.score) >= 0.5 ? 1 : 0) === target ? 0 : 1;
@@ -496,7 +496,7 @@ async function pairedComparison(
       input: String(r.input),
       score: r.score === null ? null : Number(r.score),
       predicted: typeof r.predicted === 'string' ? r.predicted : null,
-      target: labelTarget(spec.label, JSON.parse(String(r.label))),
+      target: labelTarget(labelReading(spec), JSON.parse(String(r.label))),
     }))
     .filter((r) => r.target !== null && r.score !== null);
   if (usable.length === 0) return null;

@@ -5,6 +5,7 @@ import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { SpecError } from '../errors';
 import { LabelRule, parseModelSpec, type ModelSpec, type ModelSpecInput, type Task } from '../spec';
 import type { SourceColumn } from './contract';
+import { labelReading } from '../labels';
 import { likelyLeaks, snapshotColumnPowers, type LikelyLeak } from './leakage';
 import { familyOf, profileDataset, type ColumnProfile, type Profile } from './profile';
 
@@ -279,7 +280,8 @@ async function leakingColumns(
 ): Promise<LikelyLeak[]> {
   const used = new Set(features.flatMap((f) => ('column' in f && f.column ? [f.column] : [])));
   const measured = columns.filter((c) => used.has(c.name));
-  return likelyLeaks(await snapshotColumnPowers(store, dataset, label, measured));
+  const reading = labelReading({ label, source: { columns } });
+  return likelyLeaks(await snapshotColumnPowers(store, dataset, reading, measured));
 }
 
 /**

@@ -4,7 +4,8 @@ import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import { snapshotPath, type DatasetRef } from '../data/snapshot';
 import { columnRequests } from '../features';
 import { epochMsSql, timestampSql } from '../data/timestamp';
-import type { LabelRule, ModelSpec } from '../spec';
+import { labelReading, labelSql, type LabelReading } from '../labels';
+import type { ModelSpec } from '../spec';
 import type { SourceColumn } from './contract';
 import { familyOf } from './profile';
 
@@ -52,28 +53,17 @@ const NUMERIC_BINS = 20;
 /** pseudo-rows of the overall distribution mixed into each bin's, so a bin of one row says little */
 const SMOOTHING = 2;
 
-/** The label as the measure reads it: a class (text) or a number. */
-function labelSql(rule: LabelRule, actualType: string): { sql: string; kind: 'class' | 'number' } {
-  const c = sqlIdent(rule.column);
-  const x = familyOf(actualType) === 'numeric' ? `CAST(${c} AS DOUBLE)` : `TRY_CAST(${c} AS DOUBLE)`;
-  switch (rule.kind) {
-    case 'threshold':
-      return {
-        sql: `CASE WHEN ${x} IS NULL THEN NULL WHEN ${x} ${rule.op} ${rule.value} THEN '1' ELSE '0' END`,
-        kind: 'class',
-      };
-    case 'oneOf': {
-      const values = rule.positive.map((v) => sqlString(String(v))).join(', ');
-      return {
-        sql: `CASE WHEN ${c} IS NULL THEN NULL WHEN CAST(${c} AS VARCHAR) IN (${values}) THEN '1' ELSE '0' END`,
-        kind: 'class',
-      };
-    }
-    case 'classes':
-      return { sql: `CAST(${c} AS VARCHAR)`, kind: 'class' };
-    case 'value':
-      return { sql: `CASE WHEN isfinite(${x}) THEN ${x} END`, kind: 'number' };
-  }
+/** The label column in SQL, read by the rule as training reads it (lib/labels.ts). */
+function labelExpression(label: MeasuredLabel): { sql: string; kind: 'class' | 'number' } {
+  const c = sqlIdent(label.reading.rule.column);
+  const x = familyOf(label.type) === 'numeric' ? `CAST(${c} AS DOUBLE)` : `TRY_CAST(${c} AS DOUBLE)`;
+  return labelSql(label.reading, c, x);
+}
+
+/** The label: its rule and reading (lib/labels.ts), and the DuckDB type found. */
+export interface MeasuredLabel {
+  reading: LabelReading;
+  type: string;
 }
 
 export interface MeasuredColumn {
@@ -95,12 +85,12 @@ export async function columnPowers(
   con: DuckDBConnection,
   /** a Parquet file (a snapshot): its row numbers fix the halves and the sample, whatever DuckDB's threads do */
   file: string,
-  label: { rule: LabelRule; type: string },
+  label: MeasuredLabel,
   columns: MeasuredColumn[],
   seed = 1,
 ): Promise<ColumnPower[]> {
-  const y = labelSql(label.rule, label.type);
-  const measured = columns.filter((c) => c.name !== label.rule.column);
+  const y = labelExpression(label);
+  const measured = columns.filter((c) => c.name !== label.reading.rule.column);
   if (measured.length === 0) return [];
   const values = measured.map((c, i) => {
     const col = sqlIdent(c.name);
@@ -216,22 +206,22 @@ export function likelyLeaks(powers: ColumnPower[], policy: LeakagePolicy = DEFAU
 export function specColumnPowers(store: ArtifactStore, spec: ModelSpec, dataset: DatasetRef): Promise<ColumnPower[]> {
   const read = new Set(columnRequests(spec).map((r) => r.name));
   const columns = spec.source.columns.filter((c) => read.has(c.name));
-  return snapshotColumnPowers(store, dataset, spec.label, columns, spec.training.seed);
+  return snapshotColumnPowers(store, dataset, labelReading(spec), columns, spec.training.seed);
 }
 
 /** The power of each of these contract columns found in a snapshot (the label's own left out); none without a label. */
 export async function snapshotColumnPowers(
   store: ArtifactStore,
   dataset: DatasetRef,
-  label: LabelRule,
+  reading: LabelReading,
   columns: SourceColumn[],
   seed?: number,
 ): Promise<ColumnPower[]> {
   const types = new Map(dataset.columns.map((c) => [c.name, c.type]));
-  const labelType = types.get(label.column);
+  const labelType = types.get(reading.rule.column);
   if (labelType === undefined) return [];
   const measured = columns
-    .filter((c) => c.name !== label.column && types.has(c.name))
+    .filter((c) => c.name !== reading.rule.column && types.has(c.name))
     .map((c) => ({
       name: c.name,
       type: types.get(c.name)!,
@@ -239,5 +229,5 @@ export async function snapshotColumnPowers(
       ...(c.format ? { timestampFormat: c.format } : {}),
     }));
   const file = await snapshotPath(store, dataset);
-  return withDuckDB((con) => columnPowers(con, file, { rule: label, type: labelType }, measured, seed));
+  return withDuckDB((con) => columnPowers(con, file, { reading, type: labelType }, measured, seed));
 }

@@ -1,0 +1,11 @@
+/** SQL quoting, free of any database client (so rule modules can write SQL without loading DuckDB). */
+
+/** Quote a string as a SQL literal. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Quote an identifier. */
+export function sqlIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
