@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { storeFromConfig, type ArtifactRef, type StoreConfig } from '../lib/artifacts';
-import { canaryTable, type Canary } from '../lib/evaluation/evaluate';
+import { canaryTable, compareCanary, type Canary } from '../lib/evaluation/evaluate';
 import { encodeFeatures } from '../lib/features';
 import { loadModelArtifact } from '../lib/model/artifact';
 import { predictRows } from '../lib/model/predict';
@@ -27,32 +27,8 @@ async function run(): Promise<{ passed: boolean; detail: string; maxAbsDiff?: nu
   const { table, rows } = canaryTable(canary);
   const x = encodeFeatures(loaded.preprocessor, table, rows);
   const p = predictRows(tf, loaded.model, x, rows.length, loaded.preprocessor.width);
-  if (p.length !== canary.predictions.length) {
-    return {
-      passed: false,
-      detail: `model returned ${p.length} outputs for the canary, expected ${canary.predictions.length}`,
-      backend,
-    };
-  }
-  let maxAbsDiff = 0;
-  for (let i = 0; i < p.length; i++) {
-    if (!Number.isFinite(p[i])) return { passed: false, detail: `prediction ${i} is ${p[i]}`, backend };
-    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(p[i] - canary.predictions[i]));
-  }
-  if (maxAbsDiff > request.tolerance) {
-    return {
-      passed: false,
-      detail: `canary predictions differ from evaluation by up to ${maxAbsDiff.toExponential(2)} (tolerance ${request.tolerance})`,
-      maxAbsDiff,
-      backend,
-    };
-  }
-  return {
-    passed: true,
-    detail: `digest verified; ${rows.length} canary rows predicted within ${maxAbsDiff.toExponential(2)}`,
-    maxAbsDiff,
-    backend,
-  };
+  const check = compareCanary(p, canary, request.tolerance);
+  return { ...check, detail: check.passed ? `digest verified; ${check.detail}` : check.detail, backend };
 }
 
 run()

@@ -188,3 +188,34 @@ export function canaryTable(canary: Canary): { table: Table; rows: Uint32Array }
   }
   return { table: { rows: n, columns }, rows: Uint32Array.from({ length: n }, (_, i) => i) };
 }
+
+/**
+ * Predictions on the canary rows against those made at evaluation: every one finite, as many, and none further off
+ * than the tolerance. Both the load check (a fresh process) and serving's warm-up hold a version to this.
+ */
+export function compareCanary(
+  predictions: Float32Array,
+  canary: Canary,
+  tolerance: number,
+): { passed: boolean; detail: string; maxAbsDiff?: number } {
+  if (predictions.length !== canary.predictions.length) {
+    return {
+      passed: false,
+      detail: `the model returned ${predictions.length} outputs for the canary, expected ${canary.predictions.length}`,
+    };
+  }
+  let maxAbsDiff = 0;
+  for (let i = 0; i < predictions.length; i++) {
+    if (!Number.isFinite(predictions[i])) return { passed: false, detail: `canary output ${i} is ${predictions[i]}` };
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(predictions[i] - canary.predictions[i]));
+  }
+  const rows = canary.predictions.length / Math.max(1, canary.outputs);
+  if (maxAbsDiff > tolerance) {
+    return {
+      passed: false,
+      detail: `canary predictions differ from evaluation by up to ${maxAbsDiff.toExponential(2)} (tolerance ${tolerance})`,
+      maxAbsDiff,
+    };
+  }
+  return { passed: true, detail: `${rows} canary rows predicted within ${maxAbsDiff.toExponential(2)}`, maxAbsDiff };
+}

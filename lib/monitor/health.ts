@@ -8,11 +8,12 @@ import type { Registry, ModelVersion } from '../registry/types';
 import { labelReading, labelTarget } from '../labels';
 import { FeedbackStore, type FeedbackRecord } from '../serving/feedback';
 import { snapshotLog } from '../serving/log-segments';
-import { ServedVersion } from '../serving/version';
-import type { SourceColumn } from '../spec';
+import { scoreOf, ServedVersion } from '../serving/version';
+import type { SourceColumn, Task } from '../spec';
 import { numericDrift } from '../stats/drift';
 import { measureDrift, type ColumnDrift } from '../validation/drift';
-import { Profile, profileDataset } from '../validation/profile';
+import { referenceProfile } from '../validation/reference';
+import { profileDataset } from '../validation/profile';
 import type { MonitorPolicy } from './policy';
 import { meanInterval, median, wilson, type ErrorEstimate } from './stats';
 
@@ -280,15 +281,10 @@ async function measureInputDrift(
     report.inputDrift.note = `the champion's training data ${record.datasetSha256.slice(0, 12)} is not registered`;
     return;
   }
-  let referenceProfile: Profile;
-  if (trained.profile) {
-    referenceProfile = Profile.parse(JSON.parse(fs.readFileSync(await store.verify(trained.profile), 'utf8')));
-  } else {
-    // profiled the first time it is needed, and kept (as validation does for a reference)
-    referenceProfile = await profileDataset(store, trained, undefined, spec.source.columns);
-    await registry.recordDataset(trained, await store.putJson('profiles', referenceProfile));
-  }
-  const reference = { dataset: trained as DatasetRef, profile: referenceProfile };
+  const reference = {
+    dataset: trained as DatasetRef,
+    profile: await referenceProfile(registry, store, trained, spec.source.columns),
+  };
   // the served rows, typed as the contract declares, into a content-addressed snapshot like any batch
   const tmp = `${store.tempPath('served')}.parquet`;
   const select = columns.map((c) => `${inputFieldSql(c)} AS ${sqlIdent(c.name)}`).join(', ');
@@ -392,13 +388,11 @@ async function measureFeedback(
   // per version: wrong or not (classification), absolute error (regression)
   const errors = new Map<number, number[]>();
   const sliceErrors = sliceColumns.map(() => new Map<string, number[]>());
+  const reading = labelReading(spec);
   for (const r of joined) {
-    const target = labelTarget(labelReading(spec), JSON.parse(String(r.label)));
+    const target = labelTarget(reading, JSON.parse(String(r.label)));
     if (target === null || r.score === null) continue;
-    let e: number;
-    if (spec.task === 'binary') e = (Number(r.score) >= 0.5 ? 1 : 0) === target ? 0 : 1;
-    else if (spec.task === 'multiclass') e = String(r.predicted) === target ? 0 : 1;
-    else e = Math.abs(Number(r.score) - Number(target));
+    const e = predictionError(spec.task, target, Number(r.score), typeof r.predicted === 'string' ? r.predicted : null);
     const v = Number(r.version);
     const list = errors.get(v) ?? [];
     list.push(e);
@@ -491,12 +485,13 @@ async function pairedComparison(
       ORDER BY hash(l.id) LIMIT ${PAIRED_ROWS}`,
   );
   const spec = champion.spec;
+  const reading = labelReading(spec);
   const usable = labelled
     .map((r) => ({
       input: String(r.input),
       score: r.score === null ? null : Number(r.score),
       predicted: typeof r.predicted === 'string' ? r.predicted : null,
-      target: labelTarget(labelReading(spec), JSON.parse(String(r.label))),
+      target: labelTarget(reading, JSON.parse(String(r.label))),
     }))
     .filter((r) => r.target !== null && r.score !== null);
   if (usable.length === 0) return null;
@@ -507,26 +502,15 @@ async function pairedComparison(
     const inputs = usable.map((r) => JSON.parse(r.input) as Record<string, unknown>);
     const refused = new Set(served.rows.check(inputs).map((p) => p.row));
     const keep = usable.map((_, i) => i).filter((i) => !refused.has(i));
-    const wrong = (target: number | string, score: number, predicted: string | null): number =>
-      spec.task === 'binary'
-        ? (score >= 0.5 ? 1 : 0) === target
-          ? 0
-          : 1
-        : spec.task === 'multiclass'
-          ? predicted === target
-            ? 0
-            : 1
-          : Math.abs(score - Number(target));
     for (let from = 0; from < keep.length; from += 4096) {
       const chunk = keep.slice(from, from + 4096);
       const { table } = served.rows.layout(chunk.map((i) => inputs[i]));
       const outputs = served.predict(table);
       chunk.forEach((i, k) => {
         const r = usable[i];
-        const o = outputs[k];
-        const score = 'probability' in o ? o.probability : 'value' in o ? o.value : o.probabilities[o.class];
-        previousErrors.push(wrong(r.target!, score, 'class' in o ? o.class : null));
-        championErrors.push(wrong(r.target!, r.score!, r.predicted));
+        const { score, predicted } = scoreOf(outputs[k]);
+        previousErrors.push(predictionError(spec.task, r.target!, score, predicted));
+        championErrors.push(predictionError(spec.task, r.target!, r.score!, r.predicted));
       });
     }
   } finally {
@@ -542,6 +526,16 @@ async function pairedComparison(
     previousError: mean(previousErrors),
     difference: meanInterval(championErrors.map((e, i) => e - previousErrors[i])),
   };
+}
+
+/**
+ * A logged prediction's error against its true target (lib/labels.ts labelTarget): for classification 1 when the
+ * class is wrong (binary: the score read at 0.5), else 0; for regression the absolute error.
+ */
+export function predictionError(task: Task, target: number | string, score: number, predicted: string | null): number {
+  if (task === 'binary') return (score >= 0.5 ? 1 : 0) === target ? 0 : 1;
+  if (task === 'multiclass') return predicted === target ? 0 : 1;
+  return Math.abs(score - Number(target));
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;

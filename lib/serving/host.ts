@@ -5,7 +5,7 @@ import { newPredictionId } from './ids';
 import { ServingPolicy, routeShare, type ServingPolicyRecord } from './policy';
 import type { PredictionLog, PredictionRecord } from './prediction-log';
 import type { RowFlag, RowProblem } from './rows';
-import { ServedVersion, type Output } from './version';
+import { scoreOf, ServedVersion, type Output } from './version';
 
 /**
  * What one serving process serves: for every model with a champion, the champion — and, when the serving policy
@@ -259,7 +259,7 @@ export class ModelHost {
     const at = Date.now();
     const records: PredictionRecord[] = predictions.map((p, i) => {
       const o = p.output;
-      const score = 'probability' in o ? o.probability : 'value' in o ? o.value : o.probabilities[o.class];
+      const { score, predicted } = scoreOf(o);
       return {
         id: p.id,
         model,
@@ -270,7 +270,7 @@ export class ModelHost {
         input: rows[i],
         output: o,
         score,
-        predicted: 'class' in o ? o.class : null,
+        predicted,
         flags: p.flags.length ? p.flags.map((f) => ({ field: f.field, code: f.code })) : NO_FLAGS,
       };
     });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
-import { canaryTable, type Canary } from '../evaluation/evaluate';
+import { canaryTable, compareCanary, type Canary } from '../evaluation/evaluate';
 import { decodeRegression, encodeFeatures, type Preprocessor } from '../features';
 import { loadModelArtifact, type LoadedModel } from '../model/artifact';
 import { servingForward, type ServingForward } from '../model/predict';
@@ -12,6 +12,16 @@ import { ServedRows } from './rows';
 /** One prediction, in the shape of the model's task. */
 export type Output =
   { probability: number } | { class: string; probabilities: Record<string, number> } | { value: number };
+
+/**
+ * What the prediction log keeps of an output, and the monitor scores: the positive class's probability, the chosen
+ * class's, or the value; and the chosen class (multi-class only).
+ */
+export function scoreOf(o: Output): { score: number; predicted: string | null } {
+  if ('probability' in o) return { score: o.probability, predicted: null };
+  if ('value' in o) return { score: o.value, predicted: null };
+  return { score: o.probabilities[o.class], predicted: o.class };
+}
 
 /**
  * A model version ready to answer: its bytes verified against the registered digest, loaded, and warmed up by
@@ -54,14 +64,8 @@ export class ServedVersion {
       if (!canaryRef) throw new Error(`${record.model} v${record.version} has no canary to warm up with`);
       const canary = JSON.parse(fs.readFileSync(await store.verify(canaryRef), 'utf8')) as Canary;
       const { table, rows } = canaryTable(canary);
-      const p = served.raw(table, rows.length);
-      let worst = 0;
-      for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i] - canary.predictions[i]));
-      if (p.length !== canary.predictions.length || !(worst <= tolerance)) {
-        throw new Error(
-          `warm-up predictions differ from those made at evaluation (by up to ${worst.toExponential(2)})`,
-        );
-      }
+      const check = compareCanary(served.raw(table, rows.length), canary, tolerance);
+      if (!check.passed) throw new Error(`the warm-up failed: ${check.detail}`);
     } catch (err) {
       served.dispose();
       throw err;

@@ -1,9 +1,25 @@
 import fs from 'node:fs';
 import type { ArtifactStore } from '../artifacts';
-import type { Registry } from '../registry/types';
-import type { ModelSpec } from '../spec';
+import type { DatasetRecord, Registry } from '../registry/types';
+import type { ModelSpec, SourceColumn } from '../spec';
 import { Profile, profileDataset } from './profile';
 import type { ReferenceData } from './report';
+
+/**
+ * A registered dataset's profile, the reference drift is measured against: the one recorded with it, or — for data
+ * registered without one (the good rows of a batch with quarantined rows) — profiled now and recorded, once.
+ */
+export async function referenceProfile(
+  registry: Registry,
+  store: ArtifactStore,
+  dataset: DatasetRecord,
+  columns: SourceColumn[],
+): Promise<Profile> {
+  if (dataset.profile) return Profile.parse(JSON.parse(fs.readFileSync(await store.verify(dataset.profile), 'utf8')));
+  const profile = await profileDataset(store, dataset, undefined, columns);
+  await registry.recordDataset(dataset, await store.putJson('profiles', profile));
+  return profile;
+}
 
 /**
  * The data a new batch is compared with: the champion's training data, or the newest accepted batch of the model
@@ -26,15 +42,7 @@ export async function findReference(
   const load = async (sha256: string, kind: ReferenceData['kind']): Promise<ReferenceData | null> => {
     const dataset = await registry.getDataset(sha256);
     if (!dataset) return null;
-    let profile: Profile;
-    if (dataset.profile) {
-      profile = Profile.parse(JSON.parse(fs.readFileSync(await store.verify(dataset.profile), 'utf8')));
-    } else {
-      // e.g. the good rows of a batch with quarantined rows: profiled the first time it serves as a reference
-      profile = await profileDataset(store, dataset, undefined, spec.source.columns);
-      await registry.recordDataset(dataset, await store.putJson('profiles', profile));
-    }
-    return { dataset, profile, kind };
+    return { dataset, profile: await referenceProfile(registry, store, dataset, spec.source.columns), kind };
   };
   return spec.validation.drift.reference === 'champion'
     ? ((await champion()) ?? (await lastAccepted()))
