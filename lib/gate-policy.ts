@@ -1,21 +1,10 @@
 import { z } from 'zod';
-import { ColumnName } from './validation/contract';
+import { ColumnName, Duration } from './validation/contract';
 
 /**
  * When a candidate may replace the champion (TFX Evaluator's value and change thresholds, MLflow's
  * validation thresholds), the fairness limits across slices, and when a person must approve.
  */
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/;
-const duration = z.string().regex(DURATION, 'a duration like "72h"');
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Milliseconds of a duration the gate accepts ("72h", "90 minutes"); NaN for anything else. */
-export function durationMs(text: string): number {
-  const m = DURATION.exec(text.trim());
-  if (!m) return Number.NaN;
-  return Number(m[1]) * UNIT_MS[m[2] === 'ms' ? 'ms' : m[2][0]];
-}
 
 export const Bounds = z
   .strictObject({ min: z.number().optional(), max: z.number().optional() })
@@ -81,7 +70,7 @@ export const GatePolicy = z.strictObject({
   approval: z
     .strictObject({
       required: z.enum(['never', 'always', 'firstRun']).default('never'),
-      timeout: duration.default('72h'),
+      timeout: Duration.default('72h'),
       /** four eyes: how many different people must approve (default 1); one rejection is enough to reject */
       approvers: z.number().int().min(1).max(9).optional(),
       /** four eyes: the person who started the run may not approve its candidate (default false) */

@@ -19,6 +19,7 @@ import {
 } from './definitions';
 import { SIGNED_DECISIONS, verified } from './access';
 import { BOOKKEEPING, heavyWork } from './activity-options';
+import { failureType } from './failures';
 
 const registry = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
@@ -127,8 +128,7 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
       }
       return { model: input.model, kind: input.kind, ...moved, loadCheck: checked };
     } catch (err) {
-      const type = (err as { cause?: { type?: string } }).cause?.type;
-      if (type !== 'ChampionChangedError' || attempt >= MAX_ATTEMPTS) throw err;
+      if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_ATTEMPTS) throw err;
       log.info('champion moved meanwhile; resolving the target again', { model: input.model, attempt });
       await sleep(50 + Math.floor(Math.random() * 200 * Math.min(attempt, 5)));
     }

@@ -1,7 +1,5 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
-  ChildWorkflowFailure,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
@@ -59,6 +57,7 @@ import {
   type PlannedAction,
 } from './monitor-logic';
 import { trainingPipeline } from './training-pipeline';
+import { failureMessage } from './failures';
 
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
 const checks = proxyActivities<PipelineActivities>(DATA_WORK);
@@ -500,15 +499,6 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       }
     }
   }
-}
-
-/** The message that says what went wrong: the innermost cause (a child's activity's own error). */
-function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && (e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) {
-    e = e.cause;
-  }
-  return e?.message ?? String(err);
 }
 
 type Plain = Record<string, unknown>;

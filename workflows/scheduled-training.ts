@@ -13,6 +13,7 @@ import { BOOKKEEPING, DATA_WORK } from './activity-options';
 import { LumenModel, LumenOutcome, LumenStage, trainingWorkflowId, type PipelineResult } from './definitions';
 import type { ScheduledTrainingInput, ScheduledTrainingResult } from './schedule-definitions';
 import { trainingPipeline } from './training-pipeline';
+import { failureMessage } from './failures';
 
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
@@ -82,7 +83,7 @@ export async function scheduledTraining(input: ScheduledTrainingInput): Promise<
       result = { outcome: 'skipped', pipeline: child, detail: `${child} already ran on this content`, version: null };
     }
   } catch (err) {
-    const detail = innermost(err);
+    const detail = failureMessage(err);
     const recorded = await bookkeeping.recordScheduleRun({
       scheduleId: input.scheduleId,
       model: input.model,
@@ -109,10 +110,4 @@ export async function scheduledTraining(input: ScheduledTrainingInput): Promise<
   });
   upsertSearchAttributes([{ key: LumenOutcome, value: result.outcome }]);
   return result;
-}
-
-function innermost(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause;
-  return e?.message ?? String(err);
 }

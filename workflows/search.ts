@@ -14,6 +14,7 @@ import {
 import type { ModelSpec } from '../lib/spec';
 import type { TrainOutcome } from '../lib/training';
 import type { PipelineStatus, SearchSummary, SearchTrialRecord } from './definitions';
+import { failureMessage } from './failures';
 
 /**
  * A hyperparameter search inside the pipeline's train step: every trial trains as its own activity on the training
@@ -63,8 +64,7 @@ export async function trainWithSearch(
         };
         log.info('search trial done', { trial: trial.index, validationLoss: outcome.validationLoss });
       } catch (err) {
-        const failure = err as Error & { cause?: Error };
-        const message = failure.cause?.message ?? failure.message;
+        const message = failureMessage(err);
         record = {
           index: trial.index,
           options: trial.options,

@@ -37,6 +37,10 @@ import { BOOKKEEPING, DATA_WORK, heavyWork } from './activity-options';
 import { oneAtATime, SIGNED_DECISIONS, verified } from './access';
 import { approvalPayload, quarantinePayload, single } from './message-shapes';
 import { trainWithSearch } from './search';
+import { failureMessage, failureType } from './failures';
+// lib/duration is pure (no I/O, no imports): the timeouts are read by the grammar the spec was checked with
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
+import { durationMs } from '../lib/duration';
 
 /**
  * A promotion that keeps losing the race to other pipelines of its model (each loss is another run's promotion)
@@ -98,11 +102,11 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     try {
       return await run();
     } catch (err) {
-      status.error = `${stage}: ${messageOf(err)}`;
+      status.error = `${stage}: ${failureMessage(err)}`;
       setStage('failed');
       throw ApplicationFailure.create({
         message: status.error,
-        type: failureType(err),
+        type: failureType(err) ?? 'PipelineFailed',
         nonRetryable: true,
         cause: err as Error,
       });
@@ -137,7 +141,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       });
       starter = verdict.identity;
     } catch (err) {
-      status.error = `start: ${messageOf(err)}`;
+      status.error = `start: ${failureMessage(err)}`;
       setStage('failed');
       throw err;
     }
@@ -153,12 +157,12 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       if (bound.firstPolicyReason)
         log.info('registered the model policy', { model: spec.name, reason: bound.firstPolicyReason });
     } catch (err) {
-      status.error = `policy: ${messageOf(err)}`;
+      status.error = `policy: ${failureMessage(err)}`;
       setStage('failed');
-      await alert('warning', 'policy-refused', `${spec.name}: run ${info.workflowId} refused: ${messageOf(err)}`);
+      await alert('warning', 'policy-refused', `${spec.name}: run ${info.workflowId} refused: ${failureMessage(err)}`);
       throw ApplicationFailure.create({
         message: status.error,
-        type: failureType(err),
+        type: failureType(err) ?? 'PipelineFailed',
         nonRetryable: true,
         cause: err as Error,
       });
@@ -176,7 +180,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       dataWork.validateDataset({ dataset: ingested, spec, workflowId: info.workflowId, runId: info.runId }),
     );
   } catch (err) {
-    await alert('critical', 'validation-failed', status.error ?? messageOf(err));
+    await alert('critical', 'validation-failed', status.error ?? failureMessage(err));
     throw err;
   }
   const validationSummary = (decision: string): PipelineResult['validation'] => ({
@@ -401,7 +405,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     try {
       await bookkeeping.releaseCheckpoints({ kinds });
     } catch (err) {
-      log.warn('checkpoints not released', { kinds, error: messageOf(err) });
+      log.warn('checkpoints not released', { kinds, error: failureMessage(err) });
     }
   }
 
@@ -429,7 +433,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   ): Promise<NonNullable<PipelineResult['approval']>> {
     const since = Date.now();
     const timeout = spec.gate.approval.timeout;
-    const timeoutMs = durationMs(timeout);
+    const ms = timeoutMs(timeout);
     const request = await bookkeeping.requestApproval({
       model: spec.name,
       version,
@@ -441,7 +445,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       version,
       artifactSha256,
       since: new Date(since).toISOString(),
-      deadline: new Date(since + timeoutMs).toISOString(),
+      deadline: new Date(since + ms).toISOString(),
     };
     const validate = (...args: unknown[]): void => {
       const r = approvalPayload(single(args, 'an approval or rejection'));
@@ -525,7 +529,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       'approval-requested',
       `${spec.name} v${version} awaits approval until ${status.approval.deadline}: ${evaluation.verdict.reason}`,
     );
-    const decided = await condition(() => status.approval?.decision !== undefined, timeoutMs);
+    const decided = await condition(() => status.approval?.decision !== undefined, ms);
     const outcome = decided
       ? {
           status: status.approval.decision!.kind,
@@ -564,12 +568,12 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   ): Promise<{ decision: 'released' | 'discarded' | 'rejected'; by: string; reason: string }> {
     const since = Date.now();
     const timeout = spec.validation.quarantine.timeout;
-    const timeoutMs = durationMs(timeout);
+    const ms = timeoutMs(timeout);
     status.quarantine = {
       validationId: v.validationId,
       dataset: ingested.sha256,
       since: new Date(since).toISOString(),
-      deadline: new Date(since + timeoutMs).toISOString(),
+      deadline: new Date(since + ms).toISOString(),
       summary: v.summary,
       report: v.report,
       html: v.html,
@@ -623,7 +627,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
       html: v.html.uri,
       deadline: status.quarantine.deadline,
     });
-    const decided = await condition(() => status.quarantine?.decision !== undefined, timeoutMs);
+    const decided = await condition(() => status.quarantine?.decision !== undefined, ms);
     const ended = decided
       ? {
           decision: status.quarantine.decision!.kind,
@@ -654,14 +658,11 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   }
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Milliseconds of a duration like "72h", "90 minutes", "500ms" (the forms the spec accepts). */
-export function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/.exec(text.trim());
-  if (!m) throw ApplicationFailure.nonRetryable(`not a duration: "${text}"`, 'SpecError');
-  const unit = m[2] === 'ms' ? 'ms' : m[2][0];
-  return Number(m[1]) * UNITS[unit];
+/** Milliseconds of a spec's duration (lib/duration.ts); a spec that slipped past its schema fails for good. */
+function timeoutMs(text: string): number {
+  const ms = durationMs(text);
+  if (Number.isNaN(ms)) throw ApplicationFailure.nonRetryable(`not a duration: "${text}"`, 'SpecError');
+  return ms;
 }
 
 function finish(status: PipelineStatus, result: PipelineResult): PipelineResult {
@@ -680,22 +681,6 @@ function finish(status: PipelineStatus, result: PipelineResult): PipelineResult 
   }
   setCurrentDetails(details(status, result));
   return result;
-}
-
-function messageOf(err: unknown): string {
-  // ActivityFailure wraps the activity's ApplicationFailure; the cause carries the human message.
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause && typeof e.cause === 'object') e = e.cause;
-  return e?.message ?? String(err);
-}
-
-function failureType(err: unknown): string {
-  let e = err as { type?: string; cause?: unknown } | undefined;
-  while (e) {
-    if (typeof e.type === 'string' && e.type) return e.type;
-    e = e.cause as typeof e;
-  }
-  return 'PipelineFailed';
 }
 
 /** Markdown shown in the Web UI's "current details" panel. */

@@ -1,4 +1,5 @@
-import { durationMs, GatePolicy } from '../gate-policy';
+import { durationMs } from '../duration';
+import { GatePolicy } from '../gate-policy';
 import { DEFAULT_MONITOR_POLICY, MonitorPolicy, parseMonitorPolicy } from '../monitor/policy';
 import { hashJson } from '../hash';
 import type { Registry } from '../registry/types';

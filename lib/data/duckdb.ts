@@ -72,4 +72,4 @@ async function sandbox(dirs: string[], spill: string): Promise<DuckDBInstance> {
   return instance;
 }
 
-export { sqlIdent, sqlString } from './sql';
+export { jsonFieldPath, sqlIdent, sqlString } from './sql';

@@ -9,3 +9,8 @@ export function sqlString(value: string): string {
 export function sqlIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/** A JSON path to one field of an object (`$."field"`, quotes and backslashes escaped), as a SQL literal. */
+export function jsonFieldPath(field: string): string {
+  return sqlString(`$."${field.replace(/["\\]/g, (c) => `\\${c}`)}"`);
+}

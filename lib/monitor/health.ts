@@ -2,7 +2,7 @@ import { inputColumns } from '../features';
 import fs from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
-import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import { jsonFieldPath, sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { DatasetRef } from '../data/snapshot';
 import type { Registry, ModelVersion } from '../registry/types';
 import { labelReading, labelTarget } from '../labels';
@@ -147,8 +147,7 @@ export async function feedbackTable(con: DuckDBConnection, labels: FeedbackRecor
 
 /** A served input field as a typed SQL value (the log keeps rows as JSON, as received). */
 export function inputFieldSql(column: SourceColumn, json = 'input'): string {
-  const p = sqlString(`$."${column.name.replace(/["\\]/g, (c) => `\\${c}`)}"`);
-  const text = `json_extract_string(${json}, ${p})`;
+  const text = `json_extract_string(${json}, ${jsonFieldPath(column.name)})`;
   switch (column.type) {
     case 'float':
       return `TRY_CAST(${text} AS DOUBLE)`;
@@ -376,7 +375,7 @@ async function measureFeedback(
   const spec = record.spec;
   const sliceColumns = spec.task === 'binary' ? spec.gate.slices.columns : [];
   const sliceSelect = sliceColumns
-    .map((c, i) => `json_extract_string(l.input, ${sqlString(`$."${c.replace(/["\\]/g, (x) => `\\${x}`)}"`)}) AS s${i}`)
+    .map((c, i) => `json_extract_string(l.input, ${jsonFieldPath(c)}) AS s${i}`)
     .join(', ');
   const joined = await rows(
     `SELECT l.version, l.score, l.predicted, fb.label${sliceSelect ? `, ${sliceSelect}` : ''}

@@ -2,7 +2,7 @@ import { withRegisteredPolicy } from '../access/model-policy';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseMonitorPolicy } from './policy';
-import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import { jsonFieldPath, sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
 import type { ArtifactStore } from '../artifacts';
 import { snapshotPath } from '../data/snapshot';
 import type { SourceRef } from '../data/source';
@@ -85,7 +85,7 @@ export async function buildRetrainBatch(
         const field = (name: string): string =>
           name === spec.label.column
             ? `json_extract_string(fb.label, '$')`
-            : `json_extract_string(l.input, ${sqlString(`$."${name.replace(/["\\]/g, (x) => `\\${x}`)}"`)})`;
+            : `json_extract_string(l.input, ${jsonFieldPath(name)})`;
         feedbackSelect = `SELECT ${columns
           .map((c) => `TRY_CAST(${field(c.name)} AS ${types.get(c.name)}) AS ${sqlIdent(c.name)}`)
           .join(', ')}, 1 AS __part, l.id AS __key

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION } from '../duration';
 import { hashJson } from '../hash';
 
 /**
@@ -21,6 +22,9 @@ export const ColumnName = z
   .max(255)
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f]*$/, 'a column name cannot contain control characters');
+
+/** a duration like "72h" (lib/duration.ts) */
+export const Duration = z.string().regex(DURATION, 'a duration like "72h"');
 
 const IsoTime = z.iso
   .date()
@@ -160,10 +164,7 @@ export const ValidationPolicy = z.strictObject({
   quarantine: z
     .strictObject({
       /** how long a failed batch waits for a person to release or discard it */
-      timeout: z
-        .string()
-        .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/)
-        .default('72h'),
+      timeout: Duration.default('72h'),
     })
     .prefault({}),
 });
