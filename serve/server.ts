@@ -351,7 +351,7 @@ export async function startServer(
     requireToken(req, opts.tokens.predict, 'predict');
     const { model } = req.params as { model: string };
     const body = req.body;
-    const rows = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
+    const rows = oneOrMany(body);
     if (!rows) throw new HttpError(400, 'send one row (a JSON object of column values) or an array of rows');
     if (rows.length === 0) throw new HttpError(400, 'no rows to predict');
     if (rows.length > opts.maxRows) {
@@ -385,7 +385,7 @@ export async function startServer(
     const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
     if (!admin) requireToken(req, opts.tokens.feedback, 'feedback');
     const body = req.body;
-    const items = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
+    const items = oneOrMany(body);
     if (!items || items.length === 0) {
       throw new HttpError(400, 'send {"predictionId": …, "label": …} or an array of them');
     }
@@ -515,4 +515,10 @@ export async function startServer(
       if (client) await (await client.catch(() => undefined))?.connection.close();
     },
   };
+}
+
+/** A body of one JSON object or an array of them, as a list; null for anything else. */
+function oneOrMany(body: unknown): unknown[] | null {
+  if (Array.isArray(body)) return body as unknown[];
+  return body !== null && typeof body === 'object' ? [body] : null;
 }

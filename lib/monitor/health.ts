@@ -499,11 +499,12 @@ async function pairedComparison(
   const previousErrors: number[] = [];
   try {
     const inputs = usable.map((r) => JSON.parse(r.input) as Record<string, unknown>);
-    const refused = new Set(served.rows.check(inputs).map((p) => p.row));
+    const { problems, rows: read } = served.rows.read(inputs);
+    const refused = new Set(problems.map((p) => p.row));
     const keep = usable.map((_, i) => i).filter((i) => !refused.has(i));
     for (let from = 0; from < keep.length; from += 4096) {
       const chunk = keep.slice(from, from + 4096);
-      const { table } = served.rows.layout(chunk.map((i) => inputs[i]));
+      const { table } = served.rows.layout(chunk.map((i) => read[i]));
       const outputs = served.predict(table);
       chunk.forEach((i, k) => {
         const r = usable[i];

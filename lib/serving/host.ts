@@ -4,7 +4,7 @@ import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher';
 import { newPredictionId } from './ids';
 import { ServingPolicy, routeShare, type ServingPolicyRecord } from './policy';
 import type { PredictionLog, PredictionRecord } from './prediction-log';
-import type { RowFlag, RowProblem } from './rows';
+import type { ReadRow, RowFlag, RowProblem } from './rows';
 import { scoreOf, ServedVersion, type Output } from './version';
 
 /**
@@ -28,7 +28,7 @@ const NO_FLAGS: PredictionRecord['flags'] = [];
 
 interface ArmState {
   version: ServedVersion;
-  batcher: MicroBatcher<Record<string, unknown>, { output: Output; flags: RowFlag[] }>;
+  batcher: MicroBatcher<ReadRow, { output: Output; flags: RowFlag[] }>;
 }
 
 interface ModelState {
@@ -70,7 +70,7 @@ export interface HostOptions {
 export interface Prediction {
   id: string;
   output: Output;
-  flags: { field: string; code: string; detail: string }[];
+  flags: RowFlag[];
 }
 
 export type PredictResult =
@@ -192,7 +192,7 @@ export class ModelHost {
         ? { arm: 'canary', state: state.canary }
         : { arm: 'champion', state: state.champion };
     const served = chosen.state.version;
-    const problems = served.rows.check(rows);
+    const { problems, rows: read } = served.rows.read(rows);
     if (problems.length) {
       await this.recordRefused(model, served.version, rows, ids, problems);
       return { kind: 'invalid', problems };
@@ -202,16 +202,12 @@ export class ModelHost {
     served.enter();
     let results: { output: Output; flags: RowFlag[] }[];
     try {
-      results = await chosen.state.batcher.submit(checked);
+      results = await chosen.state.batcher.submit(read);
     } finally {
       served.leave();
     }
     const latencyMs = performance.now() - started;
-    const predictions = results.map((r, i) => ({
-      id: ids[i],
-      output: r.output,
-      flags: r.flags.map((f) => ({ field: f.field, code: f.code, detail: f.detail })),
-    }));
+    const predictions = results.map((r, i) => ({ id: ids[i], output: r.output, flags: r.flags }));
     if (state.shadow) this.mirror(model, state.shadow, checked, ids);
     // written ahead before it is answered: an answer the process dies right after is still in the log
     await this.record(model, served.version, chosen.arm, checked, predictions, latencyMs);
@@ -229,17 +225,15 @@ export class ModelHost {
   private mirror(model: string, shadow: ArmState, rows: Record<string, unknown>[], ids: string[]): void {
     const version = shadow.version;
     if (version.isDisposed) return;
-    if (version.rows.check(rows).length) return; // a row the shadow's contract refuses is not mirrored
+    // the shadow reads the rows by its own contract; a row it refuses is not mirrored
+    const { problems, rows: read } = version.rows.read(rows);
+    if (problems.length) return;
     const started = performance.now();
     version.enter();
     shadow.batcher
-      .submit(rows)
+      .submit(read)
       .then((results) => {
-        const predictions = results.map((r, i) => ({
-          id: ids[i],
-          output: r.output,
-          flags: r.flags.map((f) => ({ field: f.field, code: f.code, detail: f.detail })),
-        }));
+        const predictions = results.map((r, i) => ({ id: ids[i], output: r.output, flags: r.flags }));
         // nobody waits for the shadow's answers; a failure to log them is the log's to count
         void this.record(model, version.version, 'shadow', rows, predictions, performance.now() - started);
       })
@@ -444,12 +438,9 @@ export class ModelHost {
       return {
         version: served,
         batcher: new MicroBatcher(
-          (rows: Record<string, unknown>[]) => {
+          (rows: ReadRow[]) => {
             const { table, flags } = served.rows.layout(rows);
-            const outputs = served.predict(table);
-            const byRow = new Map<number, RowFlag[]>();
-            for (const f of flags) byRow.set(f.row, [...(byRow.get(f.row) ?? []), f]);
-            return outputs.map((output, i) => ({ output, flags: byRow.get(i) ?? [] }));
+            return served.predict(table).map((output, i) => ({ output, flags: flags[i] }));
           },
           this.options.batch,
           (stats) => this.options.onBatch?.(model, version, stats),

@@ -21,11 +21,13 @@ export interface RowProblem {
 
 /** Valid, but unlike what the model was trained on: predicted, and flagged in the response and the log. */
 export interface RowFlag {
-  row: number;
   field: string;
   code: 'unknown-category' | 'out-of-range' | 'missing';
   detail: string;
 }
+
+/** A row with nothing unusual: most rows, so one list for all of them. */
+const NO_FLAGS: RowFlag[] = [];
 
 function asNumber(value: unknown): number | null {
   if (typeof value === 'number') return value;
@@ -43,66 +45,125 @@ function asTimestamp(value: unknown, format?: string): number | null {
 
 const asText = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
 
+/** How a column's values are read: as its declared type says. */
+type Reading = { as: 'number' } | { as: 'timestamp'; format?: string } | { as: 'text' };
+
+/**
+ * One value of a request, read once: the value as sent, and — for a number or time column — the number it reads as
+ * (ms for a time; null: it does not read as one).
+ */
+interface ReadValue {
+  raw: unknown;
+  x: number | null;
+}
+
+function readValue(reading: Reading, raw: unknown): ReadValue {
+  if (raw === null || raw === undefined) return { raw: null, x: null };
+  switch (reading.as) {
+    case 'number':
+      return { raw, x: asNumber(raw) };
+    case 'timestamp':
+      return { raw, x: asTimestamp(raw, reading.format) };
+    case 'text':
+      return { raw, x: null };
+  }
+}
+
+/** How a rule reads its column's values: numbers, times (in the rule's format) or text. */
+function ruleReading(rule: RowRule): Reading {
+  switch (rule.code) {
+    case 'type':
+      return rule.expect === 'timestamp' ? { as: 'timestamp', format: rule.format } : { as: rule.expect };
+    case 'nan':
+    case 'infinite':
+      return { as: 'number' };
+    case 'min':
+    case 'max':
+      return rule.on === 'number' ? { as: 'number' } : { as: 'timestamp', format: rule.format };
+    case 'future':
+      return { as: 'timestamp', format: rule.format };
+    default:
+      return { as: 'text' };
+  }
+}
+
 /** Whether one value breaks one rule (the JavaScript twin of the rule's SQL in lib/validation/rows.ts). */
 export function breaks(rule: RowRule, value: unknown): boolean {
-  const absent = value === null || value === undefined;
+  return breaksRead(rule, readValue(ruleReading(rule), value));
+}
+
+/** `breaks`, on a value already read as the rule reads it. */
+function breaksRead(rule: RowRule, v: ReadValue): boolean {
+  const absent = v.raw === null;
   switch (rule.code) {
     case 'missing':
       return absent;
     case 'type':
       if (absent) return false;
-      if (rule.expect === 'text') return typeof value !== 'string' && typeof value !== 'number';
-      return rule.expect === 'number' ? asNumber(value) === null : asTimestamp(value, rule.format) === null;
+      if (rule.expect === 'text') return typeof v.raw !== 'string' && typeof v.raw !== 'number';
+      return v.x === null;
     case 'nan':
-      return !absent && Number.isNaN(asNumber(value));
-    case 'infinite': {
-      const x = absent ? null : asNumber(value);
-      return x === Infinity || x === -Infinity;
-    }
+      return v.x !== null && Number.isNaN(v.x);
+    case 'infinite':
+      return v.x === Infinity || v.x === -Infinity;
     case 'min':
     case 'max': {
-      if (absent) return false;
-      const x = rule.on === 'number' ? asNumber(value) : asTimestamp(value, rule.format);
       const bound = rule.on === 'number' ? rule.bound : parseTimestamp(rule.bound);
-      if (x === null || bound === null || Number.isNaN(x)) return false;
-      return rule.code === 'min' ? x < bound : x > bound;
+      if (v.x === null || bound === null || Number.isNaN(v.x)) return false;
+      return rule.code === 'min' ? v.x < bound : v.x > bound;
     }
     case 'future': {
-      const x = absent ? null : asTimestamp(value, rule.format);
       const now = parseTimestamp(rule.now);
-      return x !== null && now !== null && x > now;
+      return v.x !== null && now !== null && v.x > now;
     }
     case 'domain':
     case 'class':
-      return !absent && !rule.values.includes(asText(value));
+      return !absent && !rule.values.includes(asText(v.raw));
   }
 }
 
+/** A checked row: the value of each column the model reads, read once, in the order of `ServedRows.columns`. */
+export interface ReadRow {
+  values: ReadValue[];
+}
+
 export class ServedRows {
-  private readonly rules: RowRule[];
-  private readonly known: Set<string>;
+  /** the columns the model reads, each with how its values are read and the rules that judge them */
+  private readonly read_: { column: string; reading: Reading; rules: RowRule[] }[];
+  private readonly position: Map<string, number>;
 
   constructor(
     spec: ModelSpec,
     private readonly pre: Preprocessor,
   ) {
     // only the columns the model reads: a predict request need not carry the label or unused columns
-    const used = new Set(pre.features.flatMap(featureColumns));
-    this.rules = contractRowRules(spec.source.columns, spec.label, {
-      now: new Date().toISOString(),
-      serving: true,
-    }).filter((r) => used.has(r.column));
-    this.known = used;
+    const used = [...new Set(pre.features.flatMap(featureColumns))];
+    const rules = contractRowRules(spec.source.columns, spec.label, { now: new Date().toISOString(), serving: true });
+    this.read_ = used.map((column) => {
+      const declared = spec.source.columns.find((c) => c.name === column);
+      const reading: Reading =
+        declared?.type === 'float' || declared?.type === 'integer'
+          ? { as: 'number' }
+          : declared?.type === 'timestamp'
+            ? { as: 'timestamp', ...(declared.format ? { format: declared.format } : {}) }
+            : { as: 'text' };
+      return { column, reading, rules: rules.filter((r) => r.column === column) };
+    });
+    this.position = new Map(used.map((c, i) => [c, i]));
   }
 
   /** The columns a request row should carry. */
   get columns(): string[] {
-    return [...this.known];
+    return this.read_.map((c) => c.column);
   }
 
-  /** Every value that breaks the contract, in every row (empty: the rows can be predicted). */
-  check(rows: unknown[]): RowProblem[] {
+  /**
+   * Each row's values read once, as the contract declares their columns, and judged by its row rules: every value
+   * that breaks one is a problem (none: the rows can be predicted, from `rows`).
+   */
+  read(rows: unknown[]): { problems: RowProblem[]; rows: ReadRow[] } {
     const problems: RowProblem[] = [];
+    const read: ReadRow[] = new Array<ReadRow>(rows.length);
     rows.forEach((row, i) => {
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
         problems.push({
@@ -114,30 +175,43 @@ export class ServedRows {
         });
         return;
       }
-      const values = row as Record<string, unknown>;
-      for (const rule of this.rules) {
-        const value = values[rule.column];
-        if (breaks(rule, value)) {
-          problems.push({
-            row: i,
-            field: rule.column,
-            value: value ?? null,
-            code: rule.code,
-            reason: ruleReason(rule, value === undefined || value === null ? 'NULL' : asText(value)),
-          });
+      const fields = row as Record<string, unknown>;
+      const values = this.read_.map(({ column, reading, rules }) => {
+        const v = readValue(reading, fields[column]);
+        for (const rule of rules) {
+          if (breaksRead(rule, v)) {
+            problems.push({
+              row: i,
+              field: column,
+              value: v.raw,
+              code: rule.code,
+              reason: ruleReason(rule, v.raw === null ? 'NULL' : asText(v.raw)),
+            });
+          }
         }
-      }
+        return v;
+      });
+      read[i] = { values };
     });
-    return problems;
+    return { problems, rows: read };
+  }
+
+  /** Every value that breaks the contract, in every row (empty: the rows can be predicted). */
+  check(rows: unknown[]): RowProblem[] {
+    return this.read(rows).problems;
   }
 
   /**
-   * Checked rows as the preprocessor reads a batch: numbers (NaN missing), text (null missing), timestamps in ms,
-   * with what is unusual about them (flags carry the row's index in `rows`).
+   * Read rows as the preprocessor reads a batch — numbers (NaN missing), text (null missing), timestamps in ms —
+   * with what is unusual about each row.
    */
-  layout(rows: Record<string, unknown>[]): { table: Table; flags: RowFlag[] } {
-    const flags: RowFlag[] = [];
+  layout(rows: ReadRow[]): { table: Table; flags: RowFlag[][] } {
     const n = rows.length;
+    const flags: RowFlag[][] = new Array<RowFlag[]>(n).fill(NO_FLAGS);
+    const flag = (r: number, f: RowFlag): void => {
+      if (flags[r] === NO_FLAGS) flags[r] = [];
+      flags[r].push(f);
+    };
     const columns = new Map<string, ColumnData>();
     // a cross's columns, where no feature of their own reads them, are laid out with only their missing values
     // flagged: a combination never seen in training is ordinary, not unusual
@@ -151,18 +225,20 @@ export class ServedRows {
     const own = this.pre.features.filter((f) => f.kind !== 'cross');
     for (const f of [...own, ...crossed]) {
       const fromCross = !own.includes(f);
-      const get = (r: number): unknown => rows[r][f.column];
+      const at = this.position.get(f.column)!;
+      const reading = this.read_[at].reading;
+      const get = (r: number): ReadValue => rows[r].values[at];
       if (f.kind === 'numeric') {
         const values = new Float64Array(n);
         for (let r = 0; r < n; r++) {
           const v = get(r);
-          const x = v === null || v === undefined ? NaN : (asNumber(v) ?? NaN);
+          // read once as a number (a numeric column); otherwise, as a number now
+          const x = v.raw === null ? NaN : ((reading.as === 'number' ? v.x : asNumber(v.raw)) ?? NaN);
           values[r] = x;
           if (Number.isNaN(x)) {
-            flags.push({ row: r, field: f.column, code: 'missing', detail: `no value: the training mean is used` });
+            flag(r, { field: f.column, code: 'missing', detail: `no value: the training mean is used` });
           } else if (f.range && (x < f.range[0] || x > f.range[1])) {
-            flags.push({
-              row: r,
+            flag(r, {
               field: f.column,
               code: 'out-of-range',
               detail: `${x} is outside the training range [${f.range[0]}, ${f.range[1]}]`,
@@ -176,12 +252,11 @@ export class ServedRows {
         const vocabulary = new Set(f.vocabulary);
         for (let r = 0; r < n; r++) {
           const v = get(r);
-          values[r] = v === null || v === undefined ? null : asText(v);
+          values[r] = v.raw === null ? null : asText(v.raw);
           if (values[r] === null) {
-            flags.push({ row: r, field: f.column, code: 'missing', detail: 'no value: the unknown bucket is used' });
+            flag(r, { field: f.column, code: 'missing', detail: 'no value: the unknown bucket is used' });
           } else if (!fromCross && !vocabulary.has(values[r]!)) {
-            flags.push({
-              row: r,
+            flag(r, {
               field: f.column,
               code: 'unknown-category',
               detail: `"${values[r]}" was not seen in training: the unknown bucket is used`,
@@ -191,16 +266,13 @@ export class ServedRows {
         columns.set(`string:${f.column}`, { kind: 'string', values });
       } else if (!columns.has(`timestamp:${f.column}`)) {
         const values = new Float64Array(n);
+        // read once as a time in the column's format; a feature with a format of its own reads it now
+        const reuse = reading.as === 'timestamp' && reading.format === f.format;
         for (let r = 0; r < n; r++) {
           const v = get(r);
-          values[r] = v === null || v === undefined ? NaN : (asTimestamp(v, f.format) ?? NaN);
+          values[r] = v.raw === null ? NaN : ((reuse ? v.x : asTimestamp(v.raw, f.format)) ?? NaN);
           if (Number.isNaN(values[r])) {
-            flags.push({
-              row: r,
-              field: f.column,
-              code: 'missing',
-              detail: 'no value: its calendar inputs are all zero',
-            });
+            flag(r, { field: f.column, code: 'missing', detail: 'no value: its calendar inputs are all zero' });
           }
         }
         columns.set(`timestamp:${f.column}`, { kind: 'number', values });
