@@ -190,7 +190,7 @@ describe('the label rule read by training, feedback and SQL alike', () => {
         );
         const rows = (await con.runAndReadAll(`SELECT ${sql} FROM t ORDER BY i`)).getRowsJS();
         return rows.map(([v]) =>
-          v === null ? null : kind === 'number' ? Number(v) : c.rule.kind === 'classes' ? String(v) : Number(v),
+          v === null ? null : kind === 'class' && c.rule.kind === 'classes' ? (v as string) : Number(v),
         );
       });
       assert.deepEqual(fromSql, c.expected, 'SQL');
