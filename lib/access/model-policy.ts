@@ -2,7 +2,6 @@ import { durationMs } from '../duration';
 import { GatePolicy } from '../gate-policy';
 import { DEFAULT_MONITOR_POLICY, MonitorPolicy, parseMonitorPolicy } from '../monitor/policy';
 import { hashJson } from '../hash';
-import type { Registry } from '../registry/types';
 import type { ModelSpec } from '../spec';
 import { canonical } from './statement';
 
@@ -44,7 +43,8 @@ export function policyOfSpec(spec: Pick<ModelSpec, 'gate' | 'monitor'>): ModelPo
  * trained, and such a run must be held to it, not refused for repeating the old one.
  */
 export async function withRegisteredPolicy(
-  registry: Pick<Registry, 'modelPolicy'>,
+  /** the registry (its model policies; named by shape, since the registry's types name this module's) */
+  registry: { modelPolicy(model: string): Promise<RegisteredModelPolicy | null> },
   spec: ModelSpec,
 ): Promise<ModelSpec> {
   const registered = await registry.modelPolicy(spec.name);

@@ -1,5 +1,5 @@
 import type { ColumnProfile, Profile } from './profile';
-import type { ValidationReport } from './report';
+import type { ValidationReport } from './report-shape';
 
 /** A self-contained page a person can read: checks, bad rows, drift, and charts of the columns that moved. */
 

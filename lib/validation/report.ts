@@ -1,39 +1,17 @@
 import fs from 'node:fs';
-import { z } from 'zod';
 import { ArtifactRef, type ArtifactStore } from '../artifacts';
 import { DatasetRef } from '../data/snapshot';
 import { describeSource } from '../data/source';
 import { DataValidationError } from '../errors';
 import { contractOf, type ModelSpec } from '../spec';
-import { Check, batchChecks } from './checks';
+import { batchChecks } from './checks';
 import { contractHash } from './contract';
-import { DriftReport, measureDrift } from './drift';
+import { measureDrift, type DriftReport } from './drift';
 import { renderReportHtml } from './html';
+import type { Outcome, ValidationReport } from './report-shape';
 import { likelyLeaks, specColumnPowers } from './leakage';
 import { Profile, profileDataset } from './profile';
-import { RowCheckResult, checkRows } from './rows';
-
-export const Outcome = z.enum(['pass', 'warn', 'fail']);
-export type Outcome = z.infer<typeof Outcome>;
-
-export const ValidationReport = z.object({
-  format: z.literal('lumen-validation/1'),
-  model: z.string(),
-  validatedAt: z.string().optional(),
-  dataset: z.object({ sha256: z.string(), uri: z.string(), rows: z.number(), source: z.string() }),
-  contractHash: z.string(),
-  reference: z
-    .object({ sha256: z.string(), rows: z.number(), kind: z.enum(['champion', 'lastAccepted', 'given']) })
-    .nullable(),
-  outcome: Outcome,
-  /** false when nothing in the batch could be trained on, whatever a person decides */
-  trainable: z.boolean(),
-  checks: z.array(Check),
-  rows: RowCheckResult,
-  drift: DriftReport.nullable(),
-  summary: z.string(),
-});
-export type ValidationReport = z.infer<typeof ValidationReport>;
+import { checkRows } from './rows';
 
 export interface ReferenceData {
   dataset: DatasetRef;

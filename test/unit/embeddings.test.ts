@@ -9,7 +9,7 @@ import {
   fitPreprocessor,
   type Preprocessor,
 } from '../../lib/features';
-import { crossIndexer, crossKeys } from '../../lib/feature-cross';
+import { crossIndexer, crossKeys } from '../../lib/features/cross';
 import { DenseTrainer } from '../../lib/model/dense-trainer';
 import { buildNetwork } from '../../lib/model/network';
 import { predictRows, predictRowsLayers, servingForward } from '../../lib/model/predict';

@@ -1,15 +1,12 @@
-import { partIndex, partLabel, PERIOD, timePart } from './calendar';
-import type { Table } from './data/table';
-import type { CrossPart, FittedFeature } from './features';
+import { partIndex, partLabel, PERIOD, timePart } from '../calendar';
+import type { Table } from '../data/table';
+import { CROSS_SEPARATOR, type CrossPart, type FittedFeature } from './types';
 
 /**
  * Feature crosses: a category made of two to four parts' values. Fitting counts the combinations as text keys;
  * encoding turns each row's parts into small integers and looks the combination up in a table built once per cross,
  * so a crossed row costs a few array reads instead of a string built and hashed.
  */
-
-/** joins a cross's part values into one category (the ASCII unit separator: no value in a flights file has it) */
-export const CROSS_SEPARATOR = '\u001f';
 
 type Cross = Extract<FittedFeature, { kind: 'cross' }>;
 
