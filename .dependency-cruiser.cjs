@@ -6,14 +6,18 @@
  *   workflows/    Temporal workflows: deterministic, sandboxed; lib/ only as types, or its pure modules (below)
  *   client/       Temporal client code that every process shares (connection, starting and signalling workflows)
  *   serve/ worker/  the serving and worker processes
- *   cli/ demo/    the command line and the demos, on top
- *   tools/ bench/ test/
+ *   demo/         the demos, which run those processes
+ *   cli/          the command line, on top: it runs every command, the demos included
+ *   tools/ bench/ test/   (tools/devserver.ts and tools/postgres.ts start local services: any layer may use them)
  *
  * A module may import from its own layer and the layers below it, never above; nothing may import in a circle.
  */
 
 /** lib/ modules a workflow may run: pure (no I/O, no Node built-ins), importing only each other, types and zod */
 const PURE = '^lib/(duration|rng|access/statement|access/identity|monitor/policy|model/search)\\.ts$';
+
+/** tools/ is set-up and build tooling, except the helpers that start local services (a dev server, PostgreSQL) */
+const TOOLS = '^tools/(?!(devserver|postgres)\\.ts$)';
 
 module.exports = {
   forbidden: [
@@ -74,27 +78,33 @@ module.exports = {
     {
       name: 'client-below-the-processes',
       severity: 'error',
-      comment: 'client/ is shared by serve/, worker/ and cli/: it imports none of them',
+      comment: 'client/ is shared by serve/, worker/, demo/ and cli/: it imports none of them',
       from: { path: '^client/' },
-      to: { path: '^(serve|worker|cli|demo|tools|bench|test)/' },
+      to: { path: `^(serve|worker|cli|demo|bench|test)/|${TOOLS}` },
     },
     {
-      name: 'processes-below-the-cli',
+      name: 'processes-below-the-demos',
       severity: 'error',
-      comment: 'serving and workers are processes of their own: the command line starts them, not the reverse',
+      comment: 'serving and workers are processes of their own: the demos and the command line start them',
       from: { path: '^(serve|worker)/' },
-      to: { path: '^(cli|demo|tools|bench|test)/' },
+      to: { path: `^(cli|demo|bench|test)/|${TOOLS}` },
     },
     {
-      name: 'cli-below-the-demos',
+      name: 'demos-below-the-cli',
+      severity: 'error',
+      from: { path: '^demo/' },
+      to: { path: `^(cli|bench|test)/|${TOOLS}` },
+    },
+    {
+      name: 'cli-below-the-tests',
       severity: 'error',
       from: { path: '^cli/' },
-      to: { path: '^(demo|tools|bench|test)/' },
+      to: { path: `^(bench|test)/|${TOOLS}` },
     },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|\\.tools|\\.lumen)/' },
+    exclude: { path: '^(dist|\\.tools|\\.lumen)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },

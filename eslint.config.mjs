@@ -7,7 +7,18 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_')).flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.lumen/**', 'dist/**', 'test/histories/**', '**/*.mjs', 'bin/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.tools/**',
+      '.lumen/**',
+      'dist/**',
+      'test/histories/**',
+      '**/*.mjs',
+      '**/*.cjs',
+      'bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,7 +1,7 @@
 /**
  * How long a `lumen` command that only reads the registry takes, end to end (process start to exit), as people
  * run it: the compiled bin (what set-up builds) against the baseline of compiling the TypeScript at each call
- * (tsx client/lumen.ts, how every command ran before). Same command, same registry, in one run.
+ * (tsx cli/lumen.ts, how every command ran before). Same command, same registry, in one run.
  *
  *   npm run bench:cli                 (= tsx bench/cli-startup.ts --runs 15)
  */
@@ -32,9 +32,9 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-bench-cli-'));
 const env = { ...process.env, LUMEN_HOME: home };
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 const cases: [string, string[], NodeJS.ProcessEnv?][] = [
-  ['tsx client/lumen.ts models (baseline: compiled at each call)', [tsx, 'client/lumen.ts', 'models']],
+  ['tsx cli/lumen.ts models (baseline: compiled at each call)', [tsx, 'cli/lumen.ts', 'models']],
   // what a fresh clone or a changed file costs tsx: nothing in its compile cache
-  ['  the same, tsx cache disabled', [tsx, 'client/lumen.ts', 'models'], { TSX_DISABLE_CACHE: '1' }],
+  ['  the same, tsx cache disabled', [tsx, 'cli/lumen.ts', 'models'], { TSX_DISABLE_CACHE: '1' }],
   ['node bin/lumen.js models (compiled by set-up)', [process.execPath, 'bin/lumen.js', 'models']],
   ['node bin/lumen.js --version', [process.execPath, 'bin/lumen.js', '--version']],
   ['npm run lumen -- models (npm, set-up check, then the bin)', ['npm', 'run', '--silent', 'lumen', '--', 'models']],

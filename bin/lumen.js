@@ -4,7 +4,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const entry = path.join(__dirname, '..', 'dist', 'client', 'lumen.js');
+const entry = path.join(__dirname, '..', 'dist', 'cli', 'lumen.js');
 if (!fs.existsSync(entry)) {
   console.error('lumen: not compiled yet: run `npm run setup` first (it builds dist/)');
   process.exit(4);

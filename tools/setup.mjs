@@ -340,7 +340,7 @@ function ensureTestServer() {
 // ---------------------------------------------------------------------------------------------------------------
 // 6. The compiled CLI and workers (dist/): TypeScript compiled once here, not at every command.
 
-const buildInputs = ['lib', 'workflows', 'activities', 'worker', 'client', 'serve', 'tools'];
+const buildInputs = ['lib', 'workflows', 'activities', 'worker', 'client', 'serve', 'cli', 'demo', 'tools'];
 
 function sourceDigest() {
   const hash = createHash('sha256');

@@ -139,7 +139,7 @@ describe('fuzz: seeded mutations of lumen command lines', () => {
     // the compiled CLI (set-up builds dist/), as `npx lumen` runs it: each command is loaded by import() when it
     // runs, which the TypeScript loader of the tests does not resolve
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    main = (require(path.join(repoRoot, 'dist', 'client', 'lumen.js')) as { main: typeof main }).main;
+    main = (require(path.join(repoRoot, 'dist', 'cli', 'lumen.js')) as { main: typeof main }).main;
     saved = { ...process.env };
     t = tempHome('lumen-cli-fuzz-');
     config = fs.mkdtempSync(path.join(os.tmpdir(), 'lumen-cli-fuzz-config-'));

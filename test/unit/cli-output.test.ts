@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { reportTable } from '../../client/monitor-commands';
+import { reportTable } from '../../cli/monitor-commands';
 import { table } from '../../client/output';
 import { EXIT } from '../../client/errors';
-import { exitFor } from '../../client/progress';
+import { exitFor } from '../../cli/progress';
 
 /** What the CLI prints is read by people: every value sits under its own column's name. */
 describe('CLI tables', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
 import { describeFailure } from '../../client/format';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
-import { policySet } from '../../client/policy-commands';
+import { policySet } from '../../cli/policy-commands';
 import { generateSigningKey, signClaim, type SigningKey } from '../../lib/access/keys';
 import { policyOfSpec } from '../../lib/access/model-policy';
 import type { SourceRef } from '../../lib/data/source';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { inboxWatch, inboxStop } from '../../client/inbox-commands';
+import { inboxWatch, inboxStop } from '../../cli/inbox-commands';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { inboxStatusQuery, inboxWorkflowId, scanNowSignal } from '../../workflows/inbox-definitions';
 import {

@@ -13,7 +13,7 @@ import { statusQuery } from '../../workflows/definitions';
 import { inboxStatusQuery, inboxWorkflowId } from '../../workflows/inbox-definitions';
 import { monitorStatusQuery, monitorWorkflowId } from '../../workflows/monitor-definitions';
 import { CliError, EXIT } from '../../client/errors';
-import { monitorSignal, monitorStatusCommand } from '../../client/monitor-commands';
+import { monitorSignal, monitorStatusCommand } from '../../cli/monitor-commands';
 import {
   cliEnvironment,
   eventually,

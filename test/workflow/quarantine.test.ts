@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
-import { formatLineage } from '../../client/registry-commands';
+import { formatLineage } from '../../cli/registry-commands';
 import { datasetLineage, versionLineage } from '../../lib/lineage';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import type { SourceRef } from '../../lib/data/source';

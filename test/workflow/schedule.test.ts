@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { scheduleChange, scheduleCreate } from '../../client/schedule-commands';
+import { scheduleChange, scheduleCreate } from '../../cli/schedule-commands';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import {
   repoRoot,

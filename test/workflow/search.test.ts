@@ -7,7 +7,7 @@ import { createTrainingActivities } from '../../activities';
 import type { TrainInput } from '../../activities/train';
 import { describeFailure } from '../../client/format';
 import { startTrainingPipeline } from '../../client/pipeline';
-import { formatLineage } from '../../client/registry-commands';
+import { formatLineage } from '../../cli/registry-commands';
 import { versionLineage } from '../../lib/lineage';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
 import { stopProcess } from '../../tools/devserver';

@@ -9,9 +9,9 @@ import { loadModelSpec } from '../lib/spec';
 import { isHealthy, portInUse, startDevServer, type DevServer } from '../tools/devserver';
 import { createWorkers, defaultDeps } from '../worker/workers';
 import { searchAttributeTypes } from '../workflows/definitions';
-import { clientConfig, connectClient, workflowUrl } from './connection';
-import { describeFailure, formatResult } from './format';
-import { startTrainingPipeline } from './pipeline';
+import { clientConfig, connectClient, workflowUrl } from '../client/connection';
+import { describeFailure, formatResult } from '../client/format';
+import { startTrainingPipeline } from '../client/pipeline';
 
 /**
  * The whole loop on real data, on this machine: a Temporal dev server (SQLite under LUMEN_HOME, Web UI on 8233),

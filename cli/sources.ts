@@ -1,6 +1,6 @@
 import { monthWindow, type SourceRef } from '../lib/data/source';
 import { loadModelSpec, type ModelSpec } from '../lib/spec';
-import { CliError } from './errors';
+import { CliError } from '../client/errors';
 import { openRegistry } from './registry-commands';
 
 /** A source reference from CLI options; --month cuts the spec's time column to one calendar month. */

@@ -11,11 +11,11 @@ import type { Registry } from '../lib/registry/types';
 import type { Task } from '../lib/spec';
 import { proposeSpec, inferContract } from '../lib/validation/infer';
 import { ValidationPolicy } from '../lib/validation/contract';
-import { clientConfig, workflowUrl } from './connection';
-import { CliError, parseCount } from './errors';
-import { formatMetrics, formatSearch } from './format';
+import { clientConfig, workflowUrl } from '../client/connection';
+import { CliError, parseCount } from '../client/errors';
+import { formatMetrics, formatSearch } from '../client/format';
 import type { SearchSummary } from '../workflows/definitions';
-import { color, printJson, table } from './output';
+import { color, printJson, table } from '../client/output';
 
 /** Commands that read the registry and artifact store directly (no Temporal server needed). */
 

@@ -1,6 +1,6 @@
-import { withLazyClient } from './connection';
-import { decideQuarantineWith } from './decisions';
-import { signer } from './signing';
+import { withLazyClient } from '../client/connection';
+import { decideQuarantineWith } from '../client/decisions';
+import { signer } from '../client/signing';
 import { openRegistry } from './registry-commands';
 
 /** `lumen quarantine release|discard`: a person's decision on a batch that failed its contract. */

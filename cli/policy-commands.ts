@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { parseModelPolicy, policySha256, type RegisteredModelPolicy } from '../lib/access/model-policy';
-import { CliError, EXIT } from './errors';
-import { printJson, table } from './output';
+import { CliError, EXIT } from '../client/errors';
+import { printJson, table } from '../client/output';
 import { openRegistry } from './registry-commands';
-import { decideHere } from './signing';
+import { decideHere } from '../client/signing';
 
 /**
  * `lumen policy show|set`: a model's registered governing policy — the gate every candidate must pass, when and by

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { lumenPaths } from '../lib/config';
 import { startDevServer } from '../tools/devserver';
 import { searchAttributeTypes } from '../workflows/definitions';
-import { clientConfig, serverRecordFile } from './connection';
-import { CliError, parseCount } from './errors';
+import { clientConfig, serverRecordFile } from '../client/connection';
+import { CliError, parseCount } from '../client/errors';
 
 /**
  * `lumen server`: a local Temporal dev server for Lumen, in the foreground — persistence in LUMEN_HOME (so runs

@@ -7,12 +7,12 @@ import {
 } from '@temporalio/client';
 import { LumenModel, LumenStage } from '../workflows/definitions';
 import { inboxStatusQuery, inboxWorkflowId, watchContent, type InboxInput } from '../workflows/inbox-definitions';
-import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
-import { CliError, EXIT, parseVersion } from './errors';
+import { clientConfig, taskQueues, withClient, workflowUrl } from '../client/connection';
+import { CliError, EXIT, parseVersion } from '../client/errors';
 import { triggerSpec } from './sources';
-import { printJson, table } from './output';
+import { printJson, table } from '../client/output';
 import { openRegistry } from './registry-commands';
-import { decideHere } from './signing';
+import { decideHere } from '../client/signing';
 import { hashJson } from '../lib/hash';
 
 /** lumen inbox watch|status|stop: a folder whose arriving files train the model, each content once. */

@@ -15,15 +15,15 @@ import {
   type VerifyInput,
 } from '../workflows/definitions';
 import type { championChange, verifyModel } from '../workflows';
-import { clientConfig, taskQueues, withClient, withLazyClient, workflowUrl } from './connection';
-import { decideCandidateWith } from './decisions';
-import { CliError, EXIT, parseVersion } from './errors';
-import { describeFailure } from './format';
-import { actor } from './identity';
-import { signer } from './signing';
+import { clientConfig, taskQueues, withClient, withLazyClient, workflowUrl } from '../client/connection';
+import { decideCandidateWith } from '../client/decisions';
+import { CliError, EXIT, parseVersion } from '../client/errors';
+import { describeFailure } from '../client/format';
+import { actor } from '../client/identity';
+import { signer } from '../client/signing';
 import { loadAccessPolicy } from '../lib/access/policy';
 import { verifyDecision } from '../lib/access/verify';
-import { printJson } from './output';
+import { printJson } from '../client/output';
 import { openRegistry, parseModelRef } from './registry-commands';
 import { aliasNameProblem } from '../lib/registry/sql-registry';
 

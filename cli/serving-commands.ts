@@ -4,12 +4,12 @@ import { openRegistryAt } from '../lib/registry/open';
 import { announceAliasMove } from '../lib/serving/notify';
 import { ServingPolicy } from '../lib/serving/policy';
 import { findAdminToken } from '../lib/serving/tokens';
-import { CliError, EXIT, parseVersion } from './errors';
-import { signer } from './signing';
+import { CliError, EXIT, parseVersion } from '../client/errors';
+import { signer } from '../client/signing';
 import { changeServingPolicy } from '../lib/serving/change';
 import { loadAccessPolicy } from '../lib/access/policy';
 import { LumenError, NotFoundError } from '../lib/errors';
-import { printJson } from './output';
+import { printJson } from '../client/output';
 
 /** `lumen serving show|set`: how a model's traffic is split between champion, canary and shadow. */
 

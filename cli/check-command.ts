@@ -2,9 +2,9 @@ import { snapshotSource } from '../lib/data/snapshot';
 import { loadModelSpec } from '../lib/spec';
 import { profileDataset } from '../lib/validation/profile';
 import { validateBatch, type ReferenceData } from '../lib/validation/report';
-import { EXIT } from './errors';
+import { EXIT } from '../client/errors';
 import { scratchStore } from './registry-commands';
-import { color, printJson, table } from './output';
+import { color, printJson, table } from '../client/output';
 import { sourceFromOptions } from './sources';
 
 /**

@@ -6,10 +6,10 @@ import type { DecisionAction } from '../lib/access/statement';
 import { verifyDecision } from '../lib/access/verify';
 import { lumenPaths } from '../lib/config';
 import type { Registry } from '../lib/registry/types';
-import { CliError, EXIT, parseCount } from './errors';
-import { color, printJson, table } from './output';
+import { CliError, EXIT, parseCount } from '../client/errors';
+import { color, printJson, table } from '../client/output';
 import { openRegistry } from './registry-commands';
-import { signer } from './signing';
+import { signer } from '../client/signing';
 
 /** `lumen keys …` and `lumen audit`: who may sign decisions, and what was decided by whom. */
 

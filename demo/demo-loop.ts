@@ -26,13 +26,13 @@ import {
 } from '../workflows/definitions';
 import type { championChange, modelMonitor, trainingPipeline } from '../workflows';
 import { monitorStatusQuery, monitorWorkflowId, type MonitorStatus } from '../workflows/monitor-definitions';
-import { connectClient, localClientConfig, workflowUrl, type ClientConfig } from './connection';
+import { connectClient, localClientConfig, workflowUrl, type ClientConfig } from '../client/connection';
 import { loadAccessPolicy } from '../lib/access/policy';
-import { decideCandidateWith, decideQuarantineWith } from './decisions';
-import { CliError } from './errors';
-import { actor } from './identity';
-import { color, interactive } from './output';
-import { startTrainingPipeline } from './pipeline';
+import { decideCandidateWith, decideQuarantineWith } from '../client/decisions';
+import { CliError } from '../client/errors';
+import { actor } from '../client/identity';
+import { color, interactive } from '../client/output';
+import { startTrainingPipeline } from '../client/pipeline';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 
 /**

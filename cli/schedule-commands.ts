@@ -3,12 +3,12 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } 
 import type { SourceRef } from '../lib/data/source';
 import { LumenModel, LumenStage } from '../workflows/definitions';
 import { scheduledRunWorkflowId, type ScheduledTrainingInput } from '../workflows/schedule-definitions';
-import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
-import { CliError, EXIT, parseVersion } from './errors';
+import { clientConfig, taskQueues, withClient, workflowUrl } from '../client/connection';
+import { CliError, EXIT, parseVersion } from '../client/errors';
 import { openRegistry } from './registry-commands';
 import { triggerSpec } from './sources';
-import { printJson, table } from './output';
-import { decideHere } from './signing';
+import { printJson, table } from '../client/output';
+import { decideHere } from '../client/signing';
 import { policyOfSpec, weakenings } from '../lib/access/model-policy';
 import { hashJson } from '../lib/hash';
 import { primaryMetric } from '../lib/spec';

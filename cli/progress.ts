@@ -13,10 +13,10 @@ import {
   type Stage,
 } from '../workflows/definitions';
 import type { trainingPipeline } from '../workflows';
-import { clientConfig, throughOutages, workflowUrl } from './connection';
-import { EXIT, type ExitCode } from './errors';
-import { describeFailure, formatResult } from './format';
-import { color, interactive, printJson } from './output';
+import { clientConfig, throughOutages, workflowUrl } from '../client/connection';
+import { EXIT, type ExitCode } from '../client/errors';
+import { describeFailure, formatResult } from '../client/format';
+import { color, interactive, printJson } from '../client/output';
 
 export interface FollowOptions {
   /** keep following while the run waits for a person (default: say what to type, and return) */

@@ -2,8 +2,8 @@ import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
 import { outputFormat, scoreFile } from '../lib/serving/batch';
-import { CliError, parseVersion } from './errors';
-import { printJson } from './output';
+import { CliError, parseVersion } from '../client/errors';
+import { printJson } from '../client/output';
 
 /**
  * `lumen predict <model>[@version] --source <file> --out <file.parquet|.csv|.jsonl>`: score a file with a registered version

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Task } from '../lib/spec';
-import { EXIT, explain } from './errors';
+import { EXIT, explain } from '../client/errors';
 import { keepFilesPrivate } from '../lib/config';
 import { SOURCE_FORMATS } from '../lib/data/formats';
 
@@ -302,7 +302,7 @@ export function buildProgram(): Command {
     .action(
       async (uri: string, opts: { label?: string; task?: Task; name?: string; format?: string; window?: string }) => {
         const { inferCommand } = await import('./registry-commands');
-        const { CliError } = await import('./errors');
+        const { CliError } = await import('../client/errors');
         const source: {
           uri: string;
           format?: 'parquet' | 'csv' | 'json';
@@ -568,14 +568,14 @@ export function buildProgram(): Command {
     .option('--seed <n>', '--loop: the seed every choice of rows follows', '2001')
     .option('--approve <who>', '--loop: auto (the auto-approver decides) or ask (you decide at a prompt)', 'auto')
     .action(async (opts: { months: string; keep?: boolean; loop?: boolean; seed: string; approve: string }) =>
-      opts.loop ? (await import('./demo-loop')).runLoopDemo(opts) : (await import('./demo')).runDemo(opts),
+      opts.loop ? (await import('../demo/demo-loop')).runLoopDemo(opts) : (await import('../demo/demo')).runDemo(opts),
     );
 
   return program;
 }
 
 function packageVersion(): string {
-  // client/lumen.ts sits one level below package.json, its compiled dist/client/lumen.js two
+  // cli/lumen.ts sits one level below package.json, its compiled dist/cli/lumen.js two
   for (const candidate of ['../package.json', '../../package.json']) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -593,7 +593,7 @@ function configuredAddress(): string | undefined {
   try {
     // loaded here, on a failure only: the commands that never talk to Temporal start without it
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('./connection') as typeof import('./connection')).clientConfig().address;
+    return (require('../client/connection') as typeof import('../client/connection')).clientConfig().address;
   } catch {
     return undefined;
   }

@@ -3,12 +3,12 @@ import { describeSource, openSource, sourceAccess } from '../lib/data/source';
 import { loadModelSpec } from '../lib/spec';
 import { statusQuery, type PipelineResult } from '../workflows/definitions';
 import type { trainingPipeline } from '../workflows';
-import { clientConfig, connectClient, taskQueues, workflowUrl } from './connection';
-import { CliError, EXIT } from './errors';
-import { describeFailure, formatResult, formatVerdict } from './format';
-import { signer } from './signing';
-import { printJson } from './output';
-import { startTrainingPipeline } from './pipeline';
+import { clientConfig, connectClient, taskQueues, workflowUrl } from '../client/connection';
+import { CliError, EXIT } from '../client/errors';
+import { describeFailure, formatResult, formatVerdict } from '../client/format';
+import { signer } from '../client/signing';
+import { printJson } from '../client/output';
+import { startTrainingPipeline } from '../client/pipeline';
 import { followRun } from './progress';
 import { sourceFromOptions } from './sources';
 

@@ -14,13 +14,13 @@ import {
   type MonitorStatus,
   type PersonRequest,
 } from '../workflows/monitor-definitions';
-import { clientConfig, taskQueues, withClient, workflowUrl } from './connection';
-import { CliError, EXIT, parseVersion } from './errors';
-import { signer } from './signing';
+import { clientConfig, taskQueues, withClient, workflowUrl } from '../client/connection';
+import { CliError, EXIT, parseVersion } from '../client/errors';
+import { signer } from '../client/signing';
 import { canonical } from '../lib/access/statement';
-import { color, printJson, table } from './output';
+import { color, printJson, table } from '../client/output';
 import { openRegistry } from './registry-commands';
-import { queryOrExplain, WorkflowNotAnswering } from './workflow-health';
+import { queryOrExplain, WorkflowNotAnswering } from '../client/workflow-health';
 
 /** lumen monitor start|status|check|pause|resume|rollback|retrain|policy|report <model> */
 

@@ -7,7 +7,7 @@ import type { FsyncPolicy } from '../lib/serving/log-wal';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 import { servingTokens } from '../lib/serving/tokens';
 import { startServer } from '../serve/server';
-import { CliError, parseCount } from './errors';
+import { CliError, parseCount } from '../client/errors';
 
 export interface ServeCommandOptions {
   console: 'on' | 'off' | 'behind-proxy';
