@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { log } from '@temporalio/activity';
-import { checkHealth, type ReportSummary } from '../lib/monitor/health';
+import { checkHealth } from '../lib/monitor/health';
+import type { ReportSummary } from '../lib/monitor/report';
 import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
 import { buildRetrainBatch, type RetrainBatch } from '../lib/monitor/retrain';
 import type { MonitorActionRecord } from '../lib/registry/types';

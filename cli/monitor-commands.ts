@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { ReportSummary } from '../lib/monitor/health';
+import type { ReportSummary } from '../lib/monitor/report';
 import type { MonitorPolicyInput } from '../lib/monitor/policy';
 import type { MonitorReportRecord } from '../lib/registry/types';
 import { LumenModel, LumenStage } from '../workflows/definitions';

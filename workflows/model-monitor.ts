@@ -20,7 +20,7 @@ import type { PipelineActivities } from '../activities';
 // lib/access/statement is pure text building (no I/O, no imports): the policy change is signed as this text
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { canonical } from '../lib/access/statement';
-import type { ReportSummary } from '../lib/monitor/health';
+import type { ReportSummary } from '../lib/monitor/report';
 // lib/monitor/policy is a zod schema and nothing else (no I/O): the setPolicy update validates with it
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';

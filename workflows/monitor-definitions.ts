@@ -3,7 +3,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DecisionProof } from '../lib/access/statement';
-import type { ReportSummary } from '../lib/monitor/health';
+import type { ReportSummary } from '../lib/monitor/report';
 import type { MonitorPolicy, MonitorPolicyInput } from '../lib/monitor/policy';
 import type { DroppedMessages } from './messages';
 import type { ActionSummary, Incident, ManualRequest, MonitorState } from './monitor-logic';

@@ -10,7 +10,7 @@
  *     first check that shows it.
  */
 import type { DecisionProof } from '../lib/access/statement';
-import type { Finding, FindingKind, ReportSummary } from '../lib/monitor/health';
+import type { Finding, FindingKind, ReportSummary } from '../lib/monitor/report';
 import type { MonitorPolicy } from '../lib/monitor/policy';
 import type { DroppedMessages } from './messages';
 

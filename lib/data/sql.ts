@@ -14,3 +14,8 @@ export function sqlIdent(name: string): string {
 export function jsonFieldPath(field: string): string {
   return sqlString(`$."${field.replace(/["\\]/g, (c) => `\\${c}`)}"`);
 }
+
+/** A timestamp literal from an ISO time (UTC, as DuckDB's TIMESTAMP reads it). */
+export function sqlTimestamp(iso: string): string {
+  return sqlString(iso.replace('T', ' ').replace('Z', ''));
+}

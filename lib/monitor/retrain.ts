@@ -12,7 +12,8 @@ import type { Registry } from '../registry/types';
 import { FeedbackStore } from '../serving/feedback';
 import type { ModelSpec } from '../spec';
 import { snapshotLog } from '../serving/log-segments';
-import { feedbackTable, type HealthCheckPaths } from './health';
+import { feedbackTable } from './feedback-error';
+import type { HealthCheckPaths } from './report';
 
 /**
  * The batch a retrain trains on: the newest accepted data of the model (what training may use of it) plus every

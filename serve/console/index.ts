@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ArtifactRef, ArtifactStore } from '../../lib/artifacts';
-import type { HealthReport } from '../../lib/monitor/health';
+import type { HealthReport } from '../../lib/monitor/report';
 import { MonitorPolicy } from '../../lib/monitor/policy';
 import type { ModelVersion, Registry } from '../../lib/registry/types';
 import type { ModelHost } from '../../lib/serving/host';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { findingsOf, type Finding, type HealthReport } from '../../lib/monitor/health';
+import { findingsOf } from '../../lib/monitor/findings';
+import type { Finding, HealthReport } from '../../lib/monitor/report';
 import { MonitorPolicy } from '../../lib/monitor/policy';
 import { meanInterval, wilson } from '../../lib/monitor/stats';
 import { decide, initialState, takeRequest, championMoved } from '../../workflows/monitor-logic';
