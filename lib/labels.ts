@@ -37,7 +37,7 @@ export function positiveTest(rule: BinaryRule, as: 'number' | 'string'): (v: nev
       const positive = new Set(rule.positive.map(String));
       return (v: string) => positive.has(v);
     }
-    const positive = new Set(rule.positive.map((p) => labelNumber(p)).filter((n) => n !== null));
+    const positive = new Set(rule.positive.map(oneOfNumber).filter((n) => n !== null));
     return (v: number) => positive.has(v);
   }
   const t = rule.value;
@@ -78,7 +78,7 @@ export function labelSql(
         const values = rule.positive.map((v) => sqlString(String(v))).join(', ');
         return binary(`CAST(${column} AS VARCHAR) IN (${values})`, column);
       }
-      const numbers = rule.positive.map((p) => labelNumber(p)).filter((n) => n !== null);
+      const numbers = rule.positive.map(oneOfNumber).filter((n) => n !== null);
       return binary(numbers.length > 0 ? `${finite} IN (${numbers.join(', ')})` : 'FALSE', finite);
     }
     case 'classes':
@@ -118,6 +118,16 @@ function labelNumber(label: unknown): number | null {
   return Number.isFinite(n) ? n : null; // "1e999" spells a number too large to be one
 }
 
+/**
+ * A oneOf value of a column read as numbers (training loads a boolean column as 1/0): a number, text that spells
+ * one, or a boolean — true or "true" is 1, false or "false" is 0; else null.
+ */
+function oneOfNumber(value: unknown): number | null {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'string' && /^\s*(true|false)\s*$/i.test(value)) return /true/i.test(value) ? 1 : 0;
+  return labelNumber(value);
+}
+
 function text(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
@@ -130,7 +140,7 @@ export function labelTarget(reading: LabelReading, label: unknown): number | str
     case 'oneOf': {
       if (label === null || label === undefined || typeof label === 'object') return null;
       if (as === 'string') return positiveTest(rule, 'string')(text(label)) ? 1 : 0;
-      const v = labelNumber(label);
+      const v = rule.kind === 'oneOf' ? oneOfNumber(label) : labelNumber(label);
       return v === null ? null : positiveTest(rule, 'number')(v) ? 1 : 0;
     }
     case 'classes':
@@ -159,10 +169,10 @@ export function labelProblem(contract: LabelContract, label: unknown): string | 
       return null;
     case 'oneOf': {
       if (contract.as === 'number') {
-        const v = labelNumber(label);
-        if (v === null) return `${shown} is not a number ("${rule.column}" is a number column)`;
-        // the values seen, compared as numbers: 1 and 1.0 are the same label
-        if (contract.domain && !contract.domain.some((d) => labelNumber(d) === v)) {
+        const v = oneOfNumber(label);
+        if (v === null) return `${shown} is not a value of "${rule.column}", a number column (${expected(contract)})`;
+        // the values seen, compared as numbers: 1 and 1.0 (and true, in a boolean column) are the same label
+        if (contract.domain && !contract.domain.some((d) => oneOfNumber(d) === v)) {
           return `${shown} is not one of the values of "${rule.column}" (${expected(contract)})`;
         }
         return null;

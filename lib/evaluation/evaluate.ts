@@ -210,7 +210,8 @@ export function compareCanary(
     maxAbsDiff = Math.max(maxAbsDiff, Math.abs(predictions[i] - canary.predictions[i]));
   }
   const rows = canary.predictions.length / Math.max(1, canary.outputs);
-  if (maxAbsDiff > tolerance) {
+  // written so that a tolerance that is not a number fails the check rather than passing everything
+  if (!(maxAbsDiff <= tolerance)) {
     return {
       passed: false,
       detail: `canary predictions differ from evaluation by up to ${maxAbsDiff.toExponential(2)} (tolerance ${tolerance})`,

@@ -27,7 +27,7 @@ export interface RowFlag {
 }
 
 /** A row with nothing unusual: most rows, so one list for all of them. */
-const NO_FLAGS: RowFlag[] = [];
+const NO_FLAGS = Object.freeze([]) as unknown as RowFlag[]; // frozen: a push onto it throws instead of flagging every row
 
 function asNumber(value: unknown): number | null {
   if (typeof value === 'number') return value;
@@ -137,7 +137,12 @@ export class ServedRows {
     private readonly pre: Preprocessor,
   ) {
     // only the columns the model reads: a predict request need not carry the label or unused columns
-    const used = [...new Set(pre.features.flatMap(featureColumns))];
+    // in the contract's order of columns, so a request's problems are listed as the contract declares them
+    const read = new Set(pre.features.flatMap(featureColumns));
+    const used = [
+      ...spec.source.columns.map((c) => c.name).filter((c) => read.has(c)),
+      ...[...read].filter((c) => !spec.source.columns.some((s) => s.name === c)),
+    ];
     const rules = contractRowRules(spec.source.columns, spec.label, { now: new Date().toISOString(), serving: true });
     this.read_ = used.map((column) => {
       const declared = spec.source.columns.find((c) => c.name === column);

@@ -91,7 +91,7 @@ describe('the label rule read by training, feedback and SQL alike', () => {
   const cases: {
     what: string;
     rule: LabelRule;
-    type: 'float' | 'integer' | 'string';
+    type: 'float' | 'integer' | 'string' | 'boolean';
     values: (number | string | null)[];
     /** what each value means: 0/1, a class, a number; null: no label */
     expected: (number | string | null)[];
@@ -109,6 +109,13 @@ describe('the label rule read by training, feedback and SQL alike', () => {
       type: 'float',
       values: [1, 1.0, 0, 7, 2.5, null],
       expected: [1, 1, 0, 1, 0, null],
+    },
+    {
+      what: 'oneOf on a boolean column: true is 1, as training loads it',
+      rule: { kind: 'oneOf', column: 'y', positive: [true] },
+      type: 'boolean',
+      values: [true, false, null] as never,
+      expected: [1, 0, null],
     },
     {
       what: 'oneOf on a text column',
@@ -176,7 +183,7 @@ describe('the label rule read by training, feedback and SQL alike', () => {
         'feedback',
       );
       // SQL over a column of the declared type
-      const sqlType = c.type === 'string' ? 'VARCHAR' : c.type === 'integer' ? 'BIGINT' : 'DOUBLE';
+      const sqlType = { string: 'VARCHAR', integer: 'BIGINT', float: 'DOUBLE', boolean: 'BOOLEAN' }[c.type];
       const fromSql = await withDuckDB(async (con) => {
         const literal = (v: number | string | null): string =>
           v === null ? 'NULL' : typeof v === 'string' ? sqlString(v) : String(v);
@@ -214,7 +221,35 @@ describe('the label rule read by training, feedback and SQL alike', () => {
     assert.equal(labelTarget(contract, 1), 1);
     assert.equal(labelTarget(contract, '0'), 0);
     assert.equal(labelProblem(contract, '1.0'), null);
-    assert.equal(labelProblem(contract, 'yes'), '"yes" is not a number ("hit" is a number column)');
+    assert.equal(
+      labelProblem(contract, 'yes'),
+      '"yes" is not a value of "hit", a number column (its values: "0", "1")',
+    );
+    // a boolean label column: true, "true" and 1 are the positive label; the values seen are "false" and "true"
+    const flag = labelContract(
+      parseModelSpec({
+        ...base,
+        task: 'binary',
+        source: {
+          columns: [
+            { name: 'x', type: 'float' },
+            { name: 'flag', type: 'boolean' },
+          ],
+        },
+        label: { kind: 'oneOf', column: 'flag', positive: [true] },
+      }),
+      null,
+      ['false', 'true'],
+    );
+    assert.deepEqual(
+      [true, 'true', 1, false, 'false', 0].map((l) => labelTarget(flag, l)),
+      [1, 1, 1, 0, 0, 0],
+    );
+    assert.equal(labelProblem(flag, true), null);
+    assert.equal(
+      labelProblem(flag, 'maybe'),
+      '"maybe" is not a value of "flag", a number column (its values: "false", "true")',
+    );
     assert.equal(labelProblem(contract, 3), '3 is not one of the values of "hit" (its values: "0", "1")');
   });
 });
