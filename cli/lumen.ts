@@ -7,7 +7,7 @@ import { SOURCE_FORMATS } from '../lib/data/formats';
 /**
  * The `lumen` command line. Each command loads only what it needs, so a command that reads the registry answers
  * in a fraction of a second; the compiled JavaScript (dist/, built by set-up) is what `npx lumen` runs.
- * Exit codes: client/errors.ts (EXIT) and the README.
+ * Exit codes: client/errors.ts (EXIT) and docs/operating.md.
  */
 
 const actorOption = (): Option =>
@@ -197,7 +197,7 @@ export function buildProgram(): Command {
       (await import('./champion-commands')).verifyCommand(ref, opts),
     );
 
-  const keys = program.command('keys').description('signing keys: who may sign decisions (README "Security")');
+  const keys = program.command('keys').description('signing keys: who may sign decisions (docs/security.md)');
   keys
     .command('generate')
     .description('make your signing key (Ed25519); prints the public key an admin registers')
@@ -240,9 +240,7 @@ export function buildProgram(): Command {
     );
   const policy = program
     .command('policy')
-    .description(
-      'a model\'s registered policy: its gate, approvals and monitor, binding every run (README "Security")',
-    );
+    .description("a model's registered policy: its gate, approvals and monitor, binding every run (docs/security.md)");
   policy
     .command('show')
     .argument('<model>')
@@ -503,7 +501,7 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('serve predictions over HTTP for every model with a champion (README, "Serving") until Ctrl-C')
+    .description('serve predictions over HTTP for every model with a champion (docs/serving.md) until Ctrl-C')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free one)', '8080')
     .option('--max-batch <rows>', 'most rows in one model call', '256')

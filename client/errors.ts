@@ -8,7 +8,7 @@ import { LumenError } from '../lib/errors';
 import { describeFailure } from './format';
 
 /**
- * Exit codes of every `lumen` command (README, "Exit codes"):
+ * Exit codes of every `lumen` command (docs/operating.md, "Exit codes"):
  *   0  done (for `start`: the run ended; its outcome is printed)
  *   1  `check` only: the batch passes with warnings
  *   2  failed or refused: a run failed, a check failed, a verification or a change was refused

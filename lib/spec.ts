@@ -262,9 +262,9 @@ const ModelSpecObject = z.strictObject({
   training: TrainingSettings.prefault({}),
   gate: GatePolicy.prefault({}),
   validation: ValidationPolicy.prefault({}),
-  /** how the model's traffic is split when served, until `lumen serving set` changes it (README, "Serving") */
+  /** how the model's traffic is split when served, until `lumen serving set` changes it (docs/serving.md) */
   serving: ServingPolicy.optional(),
-  /** what the monitor watches once the model serves, and what it does about it (README, "Monitoring") */
+  /** what the monitor watches once the model serves, and what it does about it (docs/monitoring.md) */
   monitor: MonitorPolicy.optional(),
 });
 

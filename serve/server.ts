@@ -23,7 +23,7 @@ import { clientConfig, connectClient, type ClientConfig } from '../client/connec
 import { loopbackAddress, registerConsole } from './console';
 
 /**
- * The prediction API (README, "Serving"): one process serves every model that has a champion.
+ * The prediction API (docs/serving.md): one process serves every model that has a champion.
  *
  *   POST /v1/models/:model/predict   rows of raw source columns → predictions (ids, outputs, flags, version)
  *   POST /v1/feedback                true labels for prediction ids (token)
@@ -41,7 +41,7 @@ export interface ServeOptions {
   bodyLimit: number;
   /** most rows in one predict request */
   maxRows: number;
-  /** per client address; null: no limit (the default: see README, "Rate limits behind a proxy") */
+  /** per client address; null: no limit (the default: see docs/serving.md, "Rate limits behind a proxy") */
   rateLimit: { perSecond: number; burst: number } | null;
   /**
    * addresses or CIDR ranges of the reverse proxies, load balancers or ingresses in front of this server: a request
@@ -230,7 +230,7 @@ export async function startServer(
     // health checks and scrapes come from the infrastructure, not from clients: never throttled
     if (!limiter || UNLIMITED.has(req.url)) return;
     if (!warnedForwarded && req.headers['x-forwarded-for'] !== undefined && req.ip === req.socket.remoteAddress) {
-      // every client behind that proxy is counted as one: say so once, as the README's rate-limit section does
+      // every client behind that proxy is counted as one: say so once, as docs/serving.md says
       warnedForwarded = true;
       console.warn(
         `[lumen] serve: requests from ${req.socket.remoteAddress} carry X-Forwarded-For, but that address is not a ` +

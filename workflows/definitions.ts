@@ -18,7 +18,7 @@ export const TRAINING_QUEUE = 'lumen-training';
 
 /**
  * Typed search attributes, registered on the server, so the Web UI can filter runs and show them as list columns
- * (README, "The Web UI"): which model, at which stage, which version it registered, how it ended, which batch.
+ * (docs/concepts.md, "The Web UI"): which model, at which stage, which version it registered, how it ended, which batch.
  */
 export const LumenModel = defineSearchAttributeKey('LumenModel', SearchAttributeType.KEYWORD);
 export const LumenStage = defineSearchAttributeKey('LumenStage', SearchAttributeType.KEYWORD);
@@ -58,7 +58,7 @@ export interface PipelineOptions {
   trainingHeartbeatTimeout?: Duration;
   /** who or what started the run, recorded with promotions */
   actor?: string;
-  /** the starter's signature over "start <model> as <workflow id>" (access control, README "Security") */
+  /** the starter's signature over "start <model> as <workflow id>" (access control, docs/security.md) */
   proof?: DecisionProof;
   /**
    * the person on whose request a Lumen workflow started this run (a monitor's retrain), already verified by it:
