@@ -129,22 +129,20 @@ export interface ReadRow {
 
 export class ServedRows {
   /** the columns the model reads, each with how its values are read and the rules that judge them */
-  private readonly read_: { column: string; reading: Reading; rules: RowRule[] }[];
+  private readonly columnReads: { column: string; reading: Reading; rules: RowRule[] }[];
   private readonly position: Map<string, number>;
 
   constructor(
     spec: ModelSpec,
     private readonly pre: Preprocessor,
   ) {
-    // only the columns the model reads: a predict request need not carry the label or unused columns
-    // in the contract's order of columns, so a request's problems are listed as the contract declares them
-    const read = new Set(pre.features.flatMap(featureColumns));
-    const used = [
-      ...spec.source.columns.map((c) => c.name).filter((c) => read.has(c)),
-      ...[...read].filter((c) => !spec.source.columns.some((s) => s.name === c)),
-    ];
+    // only the columns the model reads (a predict request need not carry the label or unused columns), in the
+    // contract's order, so a request's problems are listed as the contract declares them; the spec's check
+    // guarantees every column a feature reads is declared
     const rules = contractRowRules(spec.source.columns, spec.label, { now: new Date().toISOString(), serving: true });
-    this.read_ = used.map((column) => {
+    const read = new Set(pre.features.flatMap(featureColumns));
+    const used = spec.source.columns.map((c) => c.name).filter((c) => read.has(c));
+    this.columnReads = used.map((column) => {
       const declared = spec.source.columns.find((c) => c.name === column);
       const reading: Reading =
         declared?.type === 'float' || declared?.type === 'integer'
@@ -159,7 +157,7 @@ export class ServedRows {
 
   /** The columns a request row should carry. */
   get columns(): string[] {
-    return this.read_.map((c) => c.column);
+    return this.columnReads.map((c) => c.column);
   }
 
   /**
@@ -181,7 +179,7 @@ export class ServedRows {
         return;
       }
       const fields = row as Record<string, unknown>;
-      const values = this.read_.map(({ column, reading, rules }) => {
+      const values = this.columnReads.map(({ column, reading, rules }) => {
         const v = readValue(reading, fields[column]);
         for (const rule of rules) {
           if (breaksRead(rule, v)) {
@@ -231,7 +229,7 @@ export class ServedRows {
     for (const f of [...own, ...crossed]) {
       const fromCross = !own.includes(f);
       const at = this.position.get(f.column)!;
-      const reading = this.read_[at].reading;
+      const reading = this.columnReads[at].reading;
       const get = (r: number): ReadValue => rows[r].values[at];
       if (f.kind === 'numeric') {
         const values = new Float64Array(n);

@@ -115,6 +115,17 @@ describe('skew: the same rows by every road give the same inputs and outputs', (
     };
   }
 
+  /** Two encodings of the same rows are equal, input for input; else the first that differs, by name and row. */
+  function sameInputs(a: Float32Array, b: Float32Array): void {
+    assert.equal(a.length, b.length);
+    const differs = a.findIndex((v, i) => v !== b[i]);
+    assert.equal(
+      differs,
+      -1,
+      `input ${differs % pre.width} (${pre.inputNames[differs % pre.width]}) of row ${Math.floor(differs / pre.width)}`,
+    );
+  }
+
   it('the pieces, embeddings, crosses and calendar parts are all in the model', () => {
     const kinds = new Set(pre.features.map((f) => f.kind));
     for (const k of ['numeric', 'categorical', 'cross', 'hourOfDay', 'dayOfWeek', 'month', 'timeValue']) {
@@ -129,13 +140,7 @@ describe('skew: the same rows by every road give the same inputs and outputs', (
     const table = await loadTable(t.deps.store, dataset, columnRequests(spec));
     const trained = encodeFeatures(pre, table, all(table.rows));
     const { x } = servedInputs();
-    assert.equal(trained.length, x.length);
-    const differs = trained.findIndex((v, i) => v !== x[i]);
-    assert.equal(
-      differs,
-      -1,
-      `input ${differs % pre.width} (${pre.inputNames[differs % pre.width]}) of row ${Math.floor(differs / pre.width)}`,
-    );
+    sameInputs(trained, x);
   });
 
   it('the prediction log read back by the monitor encodes to the same inputs', async () => {
@@ -152,12 +157,7 @@ describe('skew: the same rows by every road give the same inputs and outputs', (
     const table = await loadTable(t.deps.store, dataset, columnRequests(spec));
     const fromLog = encodeFeatures(pre, table, all(table.rows));
     const { x } = servedInputs();
-    const differs = fromLog.findIndex((v, i) => v !== x[i]);
-    assert.equal(
-      differs,
-      -1,
-      `input ${differs % pre.width} (${pre.inputNames[differs % pre.width]}) of row ${Math.floor(differs / pre.width)}`,
-    );
+    sameInputs(fromLog, x);
   });
 
   it('lumen predict on the file and serve on the same rows answer alike, to 1e-6', async () => {
