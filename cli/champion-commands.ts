@@ -25,7 +25,7 @@ import { loadAccessPolicy } from '../lib/access/policy';
 import { verifyDecision } from '../lib/access/verify';
 import { printJson } from '../client/output';
 import { openRegistry, parseModelRef } from './registry-commands';
-import { aliasNameProblem } from '../lib/registry/sql-registry';
+import { aliasNameProblem } from '../lib/registry/version-store';
 
 /** approve / reject / rollback / promote / alias / verify: the decisions people make about versions. */
 

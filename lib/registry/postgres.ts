@@ -1,6 +1,8 @@
 import pg from 'pg';
 import type { Params, Sql, SqlDatabase } from './sql';
-import { MIGRATIONS, now, SqlRegistry } from './sql-registry';
+import { MIGRATIONS } from './migrations';
+import { SqlRegistry } from './sql-registry';
+import { now } from './sql-store';
 
 // counts and sums come back as int8, which node-postgres leaves as text: a registry's never pass 2^53
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));

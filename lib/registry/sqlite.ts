@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SqliteDatabase } from './sql';
-import { MIGRATIONS, SqlRegistry } from './sql-registry';
+import { MIGRATIONS } from './migrations';
+import { SqlRegistry } from './sql-registry';
 
 /**
  * The embedded registry: one SQLite file in WAL mode, safe for several processes (worker, CLI) on one machine.
