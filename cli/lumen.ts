@@ -285,6 +285,15 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('replay-check')
+    .description("replay every open run with this build's workflow code: exit 0 when all replay, 2 when one does not")
+    .option('--query <visibility query>', 'the runs to replay (default: every open run)')
+    .addOption(jsonOption())
+    .action(async (opts: Parameters<typeof import('./replay-command').replayCommand>[0]) =>
+      (await import('./replay-command')).replayCommand(opts),
+    );
+
+  program
     .command('schema')
     .description('data contracts')
     .command('infer')

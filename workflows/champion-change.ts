@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   log,
+  deprecatePatch,
   patched,
   proxyActivities,
   sleep,
@@ -20,6 +21,7 @@ import {
 import { SIGNED_DECISIONS, verified } from './access';
 import { BOOKKEEPING, heavyWork } from './activity-options';
 import { failureType } from './failures';
+import { SEARCH_ATTRIBUTES_V2 } from './pipeline-run';
 
 const registry = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
@@ -120,12 +122,11 @@ export async function championChange(input: ChampionChangeInput): Promise<Champi
         requestId: input.requestId,
       });
       upsertSearchAttributes([{ key: LumenStage, value: 'done' }]);
-      if (patched('lumen-search-attributes-v2')) {
-        upsertSearchAttributes([
-          { key: LumenVersion, value: moved.champion },
-          { key: LumenOutcome, value: moved.changed ? input.kind : 'unchanged' },
-        ]);
-      }
+      deprecatePatch(SEARCH_ATTRIBUTES_V2);
+      upsertSearchAttributes([
+        { key: LumenVersion, value: moved.champion },
+        { key: LumenOutcome, value: moved.changed ? input.kind : 'unchanged' },
+      ]);
       return { model: input.model, kind: input.kind, ...moved, loadCheck: checked };
     } catch (err) {
       if (failureType(err) !== 'ChampionChangedError' || attempt >= MAX_ATTEMPTS) throw err;

@@ -161,6 +161,8 @@ export interface QuarantineStatus {
   report: ArtifactRef;
   html: ArtifactRef;
   decision?: { kind: 'released' | 'discarded'; by: string; reason: string };
+  /** the deadline passed with no decision: the batch is rejected, and a late decision is refused */
+  expired?: boolean;
 }
 
 export interface ApprovalStatus {
@@ -172,6 +174,8 @@ export interface ApprovalStatus {
   approversNeeded?: number;
   approvals?: { by: string; comment: string; at: string }[];
   decision?: { kind: 'approved' | 'rejected'; by: string; comment: string };
+  /** the deadline passed with no decision: the candidate is not promoted, and a late decision is refused */
+  expired?: boolean;
 }
 
 export interface PipelineStatus {

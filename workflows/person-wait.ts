@@ -11,9 +11,9 @@ import { durationMs } from '../lib/duration';
 /**
  * A pipeline's wait for a person — a candidate's approval, a quarantined batch's release — in the one shape both
  * share: two decisions, each a Temporal update; a validator that refuses, before anything is recorded, a message of
- * the wrong shape, one that arrives when nothing waits, or one that names the wrong subject; the decisions taken one
- * at a time, each verified (signature, key, role) first; and a durable wait that ends with a decision or the
- * deadline, whichever comes first.
+ * the wrong shape, one that arrives when nothing waits (before the wait, after a decision, after the deadline), or
+ * one that names the wrong subject; the decisions taken one at a time, each verified (signature, key, role) first;
+ * and a durable wait that ends with a decision or the deadline, whichever comes first.
  */
 export interface PersonWait<Kind extends string, Request, Answer> {
   /** what one message carries, for the error when a message carries several: "a quarantine decision" */
@@ -50,18 +50,23 @@ export function listenForPerson<Kind extends string, Request, Answer>(w: PersonW
 
 /**
  * Enter the waiting stage, say so (`announce`), and wait durably — workers may restart any number of times — until
- * `decided()` or `ms` from `since` pass. The wait's time is one of the run's steps. True when a person decided in time.
+ * `decided()`, or until `ms` have passed since the wait opened (after the announcement: the deadline the status
+ * states, `since` + `ms`, is a moment earlier). When time is up, `expire()` runs at once, before anything else can:
+ * from then on the decisions are refused. The wait, from `since`, is one of the run's steps. True when a person
+ * decided in time.
  */
 export async function awaitPerson(
   run: PipelineRun,
   wait: { stage: Stage; since: number; ms: number },
   decided: () => boolean,
   announce: () => Promise<unknown>,
+  expire: () => void,
 ): Promise<boolean> {
   const { stage, since, ms } = wait;
   run.setStage(stage);
   await announce();
   const inTime = await condition(decided, ms);
+  if (!inTime) expire();
   run.record(stage, since);
   return inTime;
 }

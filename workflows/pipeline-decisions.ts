@@ -60,6 +60,7 @@ export function candidateApproval(
       if (status.stage !== 'awaiting_approval' || !waiting || waiting.decision) {
         return `no candidate is waiting for approval (stage: ${status.stage})`;
       }
+      if (waiting.expired) return `v${waiting.version} was not approved in time: the wait ended at ${waiting.deadline}`;
       if (r.version !== waiting.version)
         return `version ${r.version} is not the candidate awaiting approval (v${waiting.version})`;
       if (r.artifactSha256 !== waiting.artifactSha256) {
@@ -98,6 +99,13 @@ export function candidateApproval(
         },
         kind === 'approved' ? fourEyes(version) : undefined,
       );
+      // the deadline may have passed while the signature was checked
+      if (waiting.expired) {
+        throw ApplicationFailure.nonRetryable(
+          `v${version} was not approved in time: the wait ended at ${waiting.deadline}`,
+          'ConflictError',
+        );
+      }
       let by = verdict.identity;
       if (kind === 'approved') {
         const approvals = (waiting.approvals ??= []);
@@ -145,6 +153,7 @@ export function candidateApproval(
           'approval-requested',
           `${spec.name} v${version} awaits approval until ${waiting.deadline}: ${reason}`,
         ),
+      () => (waiting.expired = true),
     );
     const outcome: ApprovalOutcome = decided
       ? { status: waiting.decision!.kind, by: waiting.decision!.by, comment: waiting.decision!.comment }
@@ -177,6 +186,7 @@ export function batchQuarantine(run: PipelineRun): (v: ValidateOutput) => Promis
       if (status.stage !== 'quarantined' || !held || held.decision) {
         return `no batch is waiting in quarantine (stage: ${status.stage})`;
       }
+      if (held.expired) return `the batch was rejected: nobody decided by its deadline ${held.deadline}`;
       const prefix = request.dataset.trim().toLowerCase();
       if (prefix.length < 12 || !held.dataset.startsWith(prefix)) {
         return `dataset "${request.dataset}" does not name the quarantined batch ${held.dataset.slice(0, 12)}… (give 12+ characters of its sha256)`;
@@ -207,6 +217,13 @@ export function batchQuarantine(run: PipelineRun): (v: ValidateOutput) => Promis
           comment: request.reason,
           proof: request.proof,
         });
+        // the deadline may have passed while the signature was checked
+        if (held.expired) {
+          throw ApplicationFailure.nonRetryable(
+            `the batch was rejected: nobody decided by its deadline ${held.deadline}`,
+            'ConflictError',
+          );
+        }
         by = verdict.identity;
       }
       held.decision = { kind, by, reason: request.reason.trim() };
@@ -238,6 +255,7 @@ export function batchQuarantine(run: PipelineRun): (v: ValidateOutput) => Promis
           html: v.html.uri,
           deadline: held.deadline,
         }),
+      () => (held.expired = true),
     );
     const ended: QuarantineOutcome = decided
       ? { decision: held.decision!.kind, by: held.decision!.by, reason: held.decision!.reason }

@@ -1,6 +1,6 @@
 import {
   ApplicationFailure,
-  patched,
+  deprecatePatch,
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -21,8 +21,9 @@ import { BOOKKEEPING } from './activity-options';
 import { failureMessage, failureType } from './failures';
 
 /**
- * Runs started before the version, outcome and dataset search attributes existed replay without setting them;
- * every new run sets them (Temporal's patching: the marker is in the new histories only).
+ * The version, outcome and dataset search attributes, set by every run since the first days. Deprecated (the
+ * patch life cycle in docs/architecture.md): no run from before it can be open, so every run sets them; the calls
+ * remain so that runs recorded with the patch's marker replay, until the marker is in no open run.
  */
 export const SEARCH_ATTRIBUTES_V2 = 'lumen-search-attributes-v2';
 
@@ -109,12 +110,11 @@ export class PipelineRun {
         value: result.outcome === 'discarded' || result.outcome === 'rejected' ? result.outcome : 'done',
       },
     ]);
-    if (patched(SEARCH_ATTRIBUTES_V2)) {
-      upsertSearchAttributes([
-        { key: LumenOutcome, value: result.outcome },
-        ...(result.version !== null ? [{ key: LumenVersion, value: result.version }] : []),
-      ]);
-    }
+    deprecatePatch(SEARCH_ATTRIBUTES_V2);
+    upsertSearchAttributes([
+      { key: LumenOutcome, value: result.outcome },
+      ...(result.version !== null ? [{ key: LumenVersion, value: result.version }] : []),
+    ]);
     setCurrentDetails(details(this.status, result));
     return result;
   }

@@ -1,4 +1,11 @@
-import { log, patched, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  deprecatePatch,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { EvaluateOutput } from '../activities/evaluate';
 import type { ValidateOutput } from '../activities/validate';
@@ -71,17 +78,18 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
 
   const ingested = await run.step('ingest', () => dataWork.ingestDataset({ source }));
   status.dataset = { sha256: ingested.sha256, rows: ingested.rows };
-  if (patched(SEARCH_ATTRIBUTES_V2))
-    upsertSearchAttributes([{ key: LumenDataset, value: ingested.sha256.slice(0, 12) }]);
+  deprecatePatch(SEARCH_ATTRIBUTES_V2);
+  upsertSearchAttributes([{ key: LumenDataset, value: ingested.sha256.slice(0, 12) }]);
 
   const validation = await validate(run, ingested);
-  const judged = judgement(validation);
+  // how the batch came to be trained on, as lineage records it: its contract accepted it, or a person released it
+  let judged: Judgement = { decision: 'accepted', decidedBy: 'contract', reason: null };
   if (validation.decision === 'quarantined') {
     const ended = await quarantine(validation);
     if (ended.decision !== 'released') {
       return run.finish(unfinished(ended.decision, { validation: summaryOf(ended.decision) }));
     }
-    Object.assign(judged, { decision: 'released', decidedBy: ended.by, reason: ended.reason });
+    judged = { decision: 'released', decidedBy: ended.by, reason: ended.reason };
   }
 
   const dataset = validation.trainingDataset;
@@ -151,7 +159,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
     }),
   );
   status.version = registered.version;
-  if (patched(SEARCH_ATTRIBUTES_V2)) upsertSearchAttributes([{ key: LumenVersion, value: registered.version }]);
+  deprecatePatch(SEARCH_ATTRIBUTES_V2);
+  upsertSearchAttributes([{ key: LumenVersion, value: registered.version }]);
   const end = (outcome: PipelineResult['outcome'], extra: Partial<PipelineResult> = {}): PipelineResult =>
     run.finish({
       ...unfinished(outcome, {
@@ -360,13 +369,10 @@ async function validate(run: PipelineRun, dataset: DatasetRef): Promise<Validate
   return validation;
 }
 
-/** How the batch came to be trained on, as lineage records it: the contract accepted it, or a person released it. */
-function judgement(v: ValidateOutput): {
+interface Judgement {
   decision: 'accepted' | 'released';
-  decidedBy: string | null;
+  decidedBy: string;
   reason: string | null;
-} {
-  return { decision: v.decision as 'accepted', decidedBy: v.decision === 'accepted' ? 'contract' : null, reason: null };
 }
 
 /** What the result says of the training: rows by role, epochs, early stopping, the search. */

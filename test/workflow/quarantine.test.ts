@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Context as ActivityContext } from '@temporalio/activity';
+import type { ActivityInterceptors } from '@temporalio/worker';
 import { startTrainingPipeline, type StartedPipeline } from '../../client/pipeline';
 import { formatLineage } from '../../cli/registry-commands';
 import { datasetLineage, versionLineage } from '../../lib/lineage';
@@ -100,10 +102,43 @@ describe('quarantine: a batch that breaks its contract waits for a person', () =
     assert.equal(v.decidedBy, 'ben');
   });
 
-  it('timeout: nobody decides, the batch is rejected and an alert is raised', async () => {
+  it('timeout: nobody decides, the batch is rejected and an alert is raised; a decision after the deadline is refused', async () => {
     const impatient = parseModelSpec({ ...spec, validation: { ...spec.validation, quarantine: { timeout: '3s' } } });
     const source = await week('km-timeout', '2001-01-22', '2001-01-29', 'round(distance * 1.609) AS distance');
-    const result = await run(async () => (await start(impatient, source)).handle.result());
+    // the rejection takes a while to record: a release that arrives meanwhile, after the deadline, must not pass
+    let recording: () => void = () => undefined;
+    const recordingStarted = new Promise<void>((resolve) => (recording = resolve));
+    const slowRecord = (ctx: ActivityContext): ActivityInterceptors => ({
+      inbound: {
+        async execute(input, next) {
+          if (ctx.info.activityType === 'decideQuarantine') {
+            recording();
+            await new Promise((r) => setTimeout(r, 2000));
+          }
+          return next(input);
+        },
+      },
+    });
+    const result = await withWorkers(
+      t.deps,
+      queues,
+      ['pipeline', 'training'],
+      async () => {
+        const started = await start(impatient, source);
+        await recordingStarted;
+        const late = started.handle.executeUpdate(releaseQuarantine, {
+          args: [{ dataset: (await started.handle.query(statusQuery)).dataset!.sha256, by: 'ana', reason: 'late' }],
+        });
+        await assert.rejects(
+          late,
+          (e: unknown) =>
+            e instanceof WorkflowUpdateFailedError &&
+            /rejected: nobody decided by its deadline/.test(String(e.cause?.message)),
+        );
+        return started.handle.result();
+      },
+      { activityInterceptors: [slowRecord] },
+    );
     assert.equal(result.outcome, 'rejected');
     const [v] = await t.deps.registry.listValidations({ model: spec.name, dataset: result.dataset.sha256 });
     assert.equal(v.decision, 'rejected');
