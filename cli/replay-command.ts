@@ -1,5 +1,5 @@
 import { withClient } from '../client/connection';
-import { EXIT } from '../client/errors';
+import { CliError, EXIT } from '../client/errors';
 import { color, printJson } from '../client/output';
 
 /**
@@ -9,7 +9,19 @@ import { color, printJson } from '../client/output';
  */
 export async function replayCommand(opts: { query?: string; json?: boolean }): Promise<void> {
   const { replayRuns, OPEN_RUNS } = await import('../worker/replay-check');
-  const runs = await withClient((client) => replayRuns(client, { query: opts.query }));
+  const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+  // the replaying worker's own comings and goings are not the check's output
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const runs = await withClient((client) =>
+    replayRuns(client, { query: opts.query }).catch((err: Error) => {
+      // the server's reason is in the cause: "3 INVALID_ARGUMENT: invalid query: …"
+      const reason = err.cause instanceof Error ? err.cause.message : err.message;
+      if (opts.query && /invalid query/i.test(reason)) {
+        throw new CliError(`--query "${opts.query}" is not a visibility query: ${reason.replace(/^\d+ \w+: /, '')}`);
+      }
+      throw err;
+    }),
+  );
   const failed = runs.filter((r) => r.error !== undefined);
   process.exitCode = failed.length ? EXIT.failed : EXIT.ok;
   if (opts.json) {
@@ -27,6 +39,6 @@ export async function replayCommand(opts: { query?: string; json?: boolean }): P
       ? `no run matches ${opts.query ?? OPEN_RUNS}: nothing this build must continue`
       : failed.length
         ? color.red(`${failed.length} of ${runs.length} runs cannot be continued by this build: do not deploy it yet`)
-        : `all ${runs.length} runs replay with this build`,
+        : `${runs.length === 1 ? 'the one run' : `all ${runs.length} runs`} replay with this build`,
   );
 }
