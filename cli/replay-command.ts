@@ -39,6 +39,6 @@ export async function replayCommand(opts: { query?: string; json?: boolean }): P
       ? `no run matches ${opts.query ?? OPEN_RUNS}: nothing this build must continue`
       : failed.length
         ? color.red(`${failed.length} of ${runs.length} runs cannot be continued by this build: do not deploy it yet`)
-        : `${runs.length === 1 ? 'the one run' : `all ${runs.length} runs`} replay with this build`,
+        : `${runs.length === 1 ? 'the one run replays' : `all ${runs.length} runs replay`} with this build`,
   );
 }
