@@ -23,7 +23,7 @@ import { canonical } from '../lib/access/statement';
 import type { ReportSummary } from '../lib/monitor/report';
 // lib/monitor/policy is a zod schema and nothing else (no I/O): the setPolicy update validates with it
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
-import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy, type MonitorPolicy } from '../lib/monitor/policy';
+import { DEFAULT_MONITOR_POLICY, parseMonitorPolicy } from '../lib/monitor/policy';
 import { BOOKKEEPING, DATA_WORK } from './activity-options';
 import { SIGNED_DECISIONS, verified } from './access';
 import { guardedSignal, noDroppedMessages } from './messages';
@@ -49,8 +49,10 @@ import {
   championMoved,
   decide,
   initialState,
+  monitorDetails,
   remember,
   takeRequest,
+  withChanges,
   type ActionSummary,
   type ManualRequest,
   type MonitorState,
@@ -160,7 +162,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
         by = verdict.identity;
       }
       // checked by the validator; another change may have landed while this one was verified
-      const parsed = parseMonitorPolicy(mergeRaw(state.policy, r.policy));
+      const parsed = parseMonitorPolicy(withChanges(state.policy, r.policy));
       if ('problems' in parsed) {
         throw ApplicationFailure.nonRetryable(`invalid monitor policy: ${parsed.problems.join('; ')}`, 'SpecError');
       }
@@ -176,7 +178,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       validator: (...args: unknown[]) => {
         const r = policyPayload(single(args, 'the setPolicy update'));
         if (!r.by.trim() || !r.reason.trim()) throw new Error('a policy change needs who asks for it and why');
-        const parsed = parseMonitorPolicy(mergeRaw(state.policy, r.policy));
+        const parsed = parseMonitorPolicy(withChanges(state.policy, r.policy));
         if ('problems' in parsed) throw new Error(`invalid monitor policy: ${parsed.problems.join('; ')}`);
       },
     },
@@ -490,7 +492,7 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       if (!state.paused) await check();
       if (due) state.nextCheckAt = Date.now() + state.policy.everyMinutes * 60_000;
     }
-    setCurrentDetails(details(state));
+    setCurrentDetails(monitorDetails(state));
     if (shouldContinueAsNew()) {
       await condition(allHandlersFinished);
       if (state.pending.length === 0 && !state.checkRequested) {
@@ -499,41 +501,4 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       }
     }
   }
-}
-
-type Plain = Record<string, unknown>;
-
-/** The current policy with a person's changes laid over it, section by section. */
-function mergeRaw(current: MonitorPolicy, patch: unknown): Plain {
-  const out: Plain = { ...(current as unknown as Plain) };
-  if (!patch || typeof patch !== 'object') return out;
-  for (const [k, v] of Object.entries(patch as Plain)) {
-    out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object'
-        ? { ...(out[k] as Plain), ...(v as Plain) }
-        : v;
-  }
-  return out;
-}
-
-/** What the Web UI shows on the monitor's page. */
-function details(state: MonitorState): string {
-  const last = state.reports.at(-1);
-  const open = Object.values(state.incidents).filter((i) => i.open);
-  const lines = [
-    `**${state.model}** — champion v${state.champion ?? '–'}${state.paused ? ` — **paused** by ${state.paused.by}: ${state.paused.reason}` : ''}`,
-    `checks: ${state.checks}, every ${state.policy.everyMinutes} min; next at ${new Date(state.nextCheckAt).toISOString()}`,
-    last
-      ? `last window ${last.from} … ${last.to}: ${last.predictions} predictions, ${last.labelled} labelled` +
-        (last.findings.length ? `; findings: ${last.findings.map((f) => f.kind).join(', ')}` : '; no findings')
-      : 'no check yet',
-    open.length ? `open incidents: ${open.map((i) => `${i.kind} since ${i.openedAt}`).join('; ')}` : 'no open incident',
-    ...(state.dropped?.last
-      ? [
-          `**${state.dropped.total} malformed signal(s) dropped**; the latest, ${state.dropped.last.name}: ${state.dropped.last.reason}`,
-        ]
-      : []),
-    ...state.actions.slice(-5).map((a) => `- ${a.at} ${a.kind} (${a.trigger}, ${a.by}): ${a.outcome}`),
-  ];
-  return lines.join('\n\n');
 }

@@ -210,3 +210,40 @@ export function takeRequest(state: MonitorState, request: ManualRequest): boolea
   remember(state.seen, request.requestId, KEEP_SEEN);
   return true;
 }
+
+type Plain = Record<string, unknown>;
+
+/** The current policy with a person's changes laid over it, section by section. */
+export function withChanges(current: MonitorPolicy, patch: unknown): Plain {
+  const out: Plain = { ...(current as unknown as Plain) };
+  if (!patch || typeof patch !== 'object') return out;
+  for (const [k, v] of Object.entries(patch as Plain)) {
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object'
+        ? { ...(out[k] as Plain), ...(v as Plain) }
+        : v;
+  }
+  return out;
+}
+
+/** What the Web UI shows on the monitor's page. */
+export function monitorDetails(state: MonitorState): string {
+  const last = state.reports.at(-1);
+  const open = Object.values(state.incidents).filter((i) => i.open);
+  const lines = [
+    `**${state.model}** — champion v${state.champion ?? '–'}${state.paused ? ` — **paused** by ${state.paused.by}: ${state.paused.reason}` : ''}`,
+    `checks: ${state.checks}, every ${state.policy.everyMinutes} min; next at ${new Date(state.nextCheckAt).toISOString()}`,
+    last
+      ? `last window ${last.from} … ${last.to}: ${last.predictions} predictions, ${last.labelled} labelled` +
+        (last.findings.length ? `; findings: ${last.findings.map((f) => f.kind).join(', ')}` : '; no findings')
+      : 'no check yet',
+    open.length ? `open incidents: ${open.map((i) => `${i.kind} since ${i.openedAt}`).join('; ')}` : 'no open incident',
+    ...(state.dropped?.last
+      ? [
+          `**${state.dropped.total} malformed signal(s) dropped**; the latest, ${state.dropped.last.name}: ${state.dropped.last.reason}`,
+        ]
+      : []),
+    ...state.actions.slice(-5).map((a) => `- ${a.at} ${a.kind} (${a.trigger}, ${a.by}): ${a.outcome}`),
+  ];
+  return lines.join('\n\n');
+}
