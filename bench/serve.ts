@@ -6,7 +6,6 @@
  *
  *   npm run bench:serve          (= tsx bench/serve.ts --seconds 8 --connections 16 --rounds 5)
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,60 +14,11 @@ import Fastify from 'fastify';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { scoreFile } from '../lib/serving/batch';
 import { startServer, type ServeOptions } from '../serve/server';
-import { repoRoot, tempHome, vegaPath } from '../test/support/env';
+import { tempHome, vegaPath } from '../test/support/env';
 import { trainBenchFlightsModel } from '../test/support/serving';
 import type { FsyncPolicy } from '../lib/serving/log-wal';
 import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
-
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  /** the server's CPU time per request (µs, all its threads) */
-  cpuUs?: number;
-}
-
-async function autocannon(
-  url: string,
-  body: string,
-  seconds: number,
-  connections: number,
-  rate?: number,
-): Promise<Load> {
-  const args = [
-    path.join(repoRoot, 'node_modules', 'autocannon', 'autocannon.js'),
-    '-j',
-    '-c',
-    String(connections),
-    '-d',
-    String(seconds),
-    '-m',
-    'POST',
-    '-H',
-    'content-type=application/json',
-    '-b',
-    body,
-    ...(rate ? ['-R', String(rate)] : []),
-    url,
-  ];
-  // asynchronously: the server under test answers on this process's event loop meanwhile
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`autocannon failed: ${stderr}`);
-  const j = JSON.parse(stdout) as {
-    requests: { average: number };
-    latency: { p50: number; p99: number };
-    errors: number;
-    non2xx: number;
-  };
-  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors, non2xx: j.non2xx };
-}
+import { autocannon, type Load } from './load';
 
 /** Each server's own load before it is measured: JIT, caches and the log's buffers warm, as in service. */
 const WARM_UP_SECONDS = 3;

@@ -26,6 +26,7 @@ import { loopbackAddress, registerConsole } from './console';
  * The prediction API (docs/serving.md): one process serves every model that has a champion.
  *
  *   POST /v1/models/:model/predict   rows of raw source columns → predictions (ids, outputs, flags, version)
+ *   POST /v1/models/:model/explain   the same rows → outputs and flags, each attributed to the spec's features
  *   POST /v1/feedback                true labels for prediction ids (token)
  *   GET  /v1/models, /v1/models/:model
  *   PUT  /v1/models/:model/serving   canary and shadow (admin token)
@@ -139,6 +140,9 @@ export function nestingDepth(text: string, stopAbove: number): number {
   }
   return deepest;
 }
+
+/** Rows one explain request may ask for: each costs 2^features × the background in model rows. */
+const MAX_EXPLAINED_ROWS = 100;
 
 class HttpError extends Error {
   constructor(
@@ -378,6 +382,38 @@ export async function startServer(
       artifactSha256: result.artifactSha256,
       arm: result.arm,
       predictions: result.predictions.map((p) => ({ id: p.id, ...p.output, flags: p.flags })),
+    });
+  });
+
+  app.post('/v1/models/:model/explain', async (req, reply) => {
+    requireToken(req, opts.tokens.predict, 'predict');
+    const { model } = req.params as { model: string };
+    const rows = oneOrMany(req.body);
+    if (!rows) throw new HttpError(400, 'send one row (a JSON object of column values) or an array of rows');
+    if (rows.length === 0) throw new HttpError(400, 'no rows to explain');
+    if (rows.length > MAX_EXPLAINED_ROWS) {
+      throw new HttpError(413, `${rows.length} rows to explain in one request; at most ${MAX_EXPLAINED_ROWS}`);
+    }
+    const result = await host.explain(model, rows).catch((err: Error) => {
+      throw new HttpError(503, `${model} cannot be explained here: ${err.message}`);
+    });
+    if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);
+    if (result.kind === 'unavailable') throw new HttpError(503, result.reason);
+    if (result.kind === 'invalid') {
+      throw new HttpError(400, `${result.problems.length} value(s) break the contract of ${model}`, {
+        problems: result.problems,
+      });
+    }
+    return reply.send({
+      model: result.model,
+      version: result.version,
+      artifactSha256: result.artifactSha256,
+      background: result.background,
+      explanations: result.outputs.map((output, i) => ({
+        ...output,
+        flags: result.flags[i],
+        attribution: result.explanations[i],
+      })),
     });
   });
 

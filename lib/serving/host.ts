@@ -1,4 +1,6 @@
 import type { ArtifactStore } from '../artifacts';
+import { versionBackground, type Background } from '../explain/background';
+import { PredictionTraffic, VersionExplainer, type Explained } from './explainer';
 import type { Registry } from '../registry/types';
 import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher';
 import { newPredictionId } from './ids';
@@ -29,6 +31,8 @@ const NO_FLAGS: PredictionRecord['flags'] = [];
 interface ArmState {
   version: ServedVersion;
   batcher: MicroBatcher<ReadRow, { output: Output; flags: RowFlag[] }>;
+  /** made on the first explanation asked of this version */
+  explainer?: VersionExplainer;
 }
 
 interface ModelState {
@@ -73,6 +77,12 @@ export interface Prediction {
   flags: RowFlag[];
 }
 
+export type ExplainResult =
+  | { kind: 'unknown-model' }
+  | { kind: 'unavailable'; reason: string }
+  | { kind: 'invalid'; problems: RowProblem[] }
+  | ({ kind: 'ok'; model: string; version: number; artifactSha256: string } & Explained);
+
 export type PredictResult =
   | { kind: 'unknown-model' }
   | { kind: 'unavailable'; reason: string }
@@ -97,6 +107,8 @@ export interface SwapEvent {
 
 export class ModelHost {
   private readonly models = new Map<string, ModelState>();
+  /** predictions in progress: explanations wait for a moment without */
+  private readonly traffic = new PredictionTraffic();
   private readonly swaps: SwapEvent[] = [];
   private syncing: Promise<void> = Promise.resolve();
 
@@ -178,6 +190,15 @@ export class ModelHost {
    * against that version's contract, predicted in a micro-batch, logged, and mirrored to the shadow if there is one.
    */
   async predict(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
+    this.traffic.begin();
+    try {
+      return await this.predictNow(model, rows, routingKey);
+    } finally {
+      this.traffic.end();
+    }
+  }
+
+  private async predictNow(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
     const state = this.models.get(model);
     if (!state?.champion) {
       const d = state?.degraded;
@@ -219,6 +240,40 @@ export class ModelHost {
       arm: chosen.arm,
       predictions,
     };
+  }
+
+  /**
+   * Explain rows by the champion: the same contract checks and flags as a prediction, the outputs, and each
+   * output attributed to the spec's features (lib/explain). An explanation is not a prediction served: it gets no
+   * id, is not logged and is not what the monitor watches.
+   */
+  async explain(model: string, rows: unknown[]): Promise<ExplainResult> {
+    const state = this.models.get(model);
+    if (!state?.champion) {
+      const d = state?.degraded;
+      return d
+        ? { kind: 'unavailable', reason: `${model} v${d.champion} cannot be served here: ${d.reason}` }
+        : { kind: 'unknown-model' };
+    }
+    const arm = state.champion;
+    const served = arm.version;
+    const { problems, rows: read } = served.rows.read(rows);
+    if (problems.length) return { kind: 'invalid', problems };
+    arm.explainer ??= new VersionExplainer(served, () => this.background(served), this.traffic);
+    const explained = await arm.explainer.explain(read);
+    return { kind: 'ok', model, version: served.version, artifactSha256: served.artifact.sha256, ...explained };
+  }
+
+  /** A version's background: drawn from the dataset it was trained on, with its seed. */
+  private async background(served: ServedVersion): Promise<Background> {
+    const record = served.record;
+    const dataset = await this.registry.getDataset(record.datasetSha256);
+    if (!dataset) {
+      throw new Error(
+        `${record.model} v${record.version} was trained on dataset ${record.datasetSha256.slice(0, 12)}, which is not registered: there is nothing to explain against`,
+      );
+    }
+    return versionBackground(this.store, record.spec, served.preprocessor, dataset, record.seed);
   }
 
   /** The shadow sees the same rows; its answers are logged, never returned, and its failures never surface. */

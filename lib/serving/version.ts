@@ -77,6 +77,11 @@ export class ServedVersion {
     return this.loaded.preprocessor;
   }
 
+  /** Raw model outputs for encoded rows (`rows × width` of the preprocessor): rows × outputs. */
+  forwardEncoded(x: Float32Array, rows: number): Float32Array {
+    return this.forward(x, rows, this.loaded.preprocessor.width);
+  }
+
   /** Raw model outputs for rows of a table: rows × outputs. */
   raw(table: Table, rows: number): Float32Array {
     const pre = this.loaded.preprocessor;

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { ModelVersion } from '../../lib/registry/types';
+import { EXPLAIN_SHARE, MAX_YIELD_MS, PredictionTraffic } from '../../lib/serving/explainer';
+import { loadModelSpec, parseModelSpec } from '../../lib/spec';
+import { startServer, type RunningServer } from '../../serve/server';
+import { repoRoot, tempHome, type TestHome } from '../support/env';
+import { testServeOptions, trainAndRegister, weatherRows, type WeatherRow } from '../support/serving';
+
+/**
+ * POST /v1/models/:model/explain on a served model: each row's output, attributed to the spec's features (five for
+ * Seattle's weather: four measurements and the month), against a background drawn from the version's own training
+ * data; the contract checks of a prediction; nothing logged.
+ */
+const TOKEN = 'test-admin-token';
+const weather = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
+const spec = parseModelSpec({ ...weather, name: 'weather-explain', training: { ...weather.training, epochs: 20 } });
+const cars = parseModelSpec({
+  ...loadModelSpec(path.join(repoRoot, 'examples', 'models', 'cars-mpg.json')),
+  name: 'cars-explain',
+});
+
+interface Explained {
+  class?: string;
+  probabilities?: Record<string, number>;
+  value?: number;
+  flags: { code: string }[];
+  attribution: {
+    class?: string;
+    output: number;
+    base: number;
+    method: string;
+    features: { feature: string; columns: string[]; value: number }[];
+  };
+}
+
+async function post(server: RunningServer, model: string, body: unknown) {
+  const res = await fetch(`${server.url}/v1/models/${model}/explain`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      version: number;
+      background: { dataset: string; rows: number[]; seed: number };
+      explanations: Explained[];
+      error?: string;
+      problems?: { row: number; field: string; code: string }[];
+      id?: string;
+    },
+  };
+}
+
+describe('serving: explanations', () => {
+  let t: TestHome;
+  let server: RunningServer;
+  let version: ModelVersion;
+  let rows: WeatherRow[];
+
+  before(async () => {
+    t = tempHome('lumen-explain-');
+    const year = (y: number) => ({
+      uri: 'vega-datasets:seattle-weather.csv',
+      window: { column: 'date', start: `${y}-01-01`, end: `${y + 1}-01-01` },
+    });
+    version = await trainAndRegister(t.deps, spec, year(2013), { champion: true, workflowId: 'w-explain' });
+    await trainAndRegister(t.deps, cars, { uri: 'vega-datasets:cars.json' }, { champion: true, workflowId: 'w-cars' });
+    rows = (await weatherRows(2014)).slice(0, 5);
+    server = await startServer(t.deps, testServeOptions(t.home, TOKEN));
+  });
+  after(async () => {
+    await server?.close();
+    t.cleanup();
+  });
+
+  it("attributes each row's output to the spec's features, adding up to it from the background's average", async () => {
+    const input = rows.map(({ weather: _label, ...r }) => r);
+    const res = await post(server, spec.name, input);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.version, version.version);
+    assert.equal(res.body.background.dataset, version.datasetSha256);
+    assert.equal(res.body.background.rows.length, 32);
+    assert.equal(res.body.explanations.length, input.length);
+    for (const e of res.body.explanations) {
+      const a = e.attribution;
+      assert.deepEqual(
+        a.features.map((f) => f.feature),
+        spec.features.map((f) => f.name),
+      );
+      assert.equal(a.method, 'exact');
+      // what is explained is what was predicted: the chosen class's probability
+      assert.equal(a.class, e.class);
+      assert.ok(Math.abs(a.output - e.probabilities![e.class!]) < 1e-5, `${a.output} vs ${e.probabilities![e.class!]}`);
+      const sum = a.features.reduce((s, f) => s + f.value, 0);
+      assert.ok(Math.abs(a.base + sum - a.output) < 1e-9);
+      assert.ok(
+        a.features.some((f) => Math.abs(f.value) > 1e-3),
+        'a trained model moves its output with some feature',
+      );
+      assert.equal((e as { id?: string }).id, undefined, 'an explanation is not a served prediction: no id');
+    }
+    // the same rows, the same background and values
+    const again = await post(server, spec.name, input);
+    assert.deepEqual(again.body, res.body);
+  });
+
+  it("a regression's value, in the label's units, is explained the same way", async () => {
+    const res = await post(server, cars.name, {
+      Name: 'test',
+      Miles_per_Gallon: null,
+      Cylinders: 4,
+      Displacement: 120,
+      Horsepower: 90,
+      Weight_in_lbs: 2400,
+      Acceleration: 15,
+      Year: '1975-01-01',
+      Origin: 'Europe',
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const [e] = res.body.explanations;
+    assert.ok(Math.abs(e.attribution.output - e.value!) < 1e-4, `${e.attribution.output} vs ${e.value}`);
+    const sum = e.attribution.features.reduce((s, f) => s + f.value, 0);
+    assert.ok(Math.abs(e.attribution.base + sum - e.attribution.output) < 1e-9);
+  });
+
+  it('refuses what a prediction refuses, naming the row and column; an unknown model is a 404', async () => {
+    const { wind: _wind, weather: _label, ...noWind } = rows[0];
+    const bad = await post(server, spec.name, [rows[1], noWind]);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error ?? '', /break the contract of weather-explain/);
+    assert.deepEqual(
+      bad.body.problems?.map((p) => [p.row, p.field]),
+      [[1, 'wind']],
+    );
+    assert.equal((await post(server, 'nobody', rows[0])).status, 404);
+    assert.equal((await post(server, spec.name, [])).status, 400);
+    assert.equal((await post(server, spec.name, Array(101).fill(rows[0]))).status, 413);
+  });
+});
+
+describe('serving: explanations yield to predictions', () => {
+  it('an explained row waits while a prediction is in progress, and runs once it ends', async () => {
+    const traffic = new PredictionTraffic();
+    traffic.begin();
+    let ran = false;
+    const row = traffic.turn(MAX_YIELD_MS, () => (ran = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(ran, false, 'ran during a prediction');
+    traffic.end();
+    await row;
+    assert.equal(ran, true);
+  });
+
+  it('is never starved: a row runs after its longest wait, however busy predictions keep the process', async () => {
+    const traffic = new PredictionTraffic();
+    traffic.begin();
+    const started = Date.now();
+    await traffic.turn(60, () => undefined);
+    assert.ok(Date.now() - started >= 55, 'waited for its turn first');
+    traffic.end();
+  });
+
+  it('with predictions served in the last second, rows keep to their share of the time', async () => {
+    const traffic = new PredictionTraffic();
+    traffic.begin();
+    traffic.end();
+    const busy = (ms: number) => () => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const started = Date.now();
+    // rows of 20 ms against a share of 5% of a second (50 ms): three run at once (a row starts while the share is
+    // not used up), the fourth waits for the first to leave the window
+    for (let i = 0; i < 3; i++) await traffic.turn(MAX_YIELD_MS, busy(20));
+    assert.ok(Date.now() - started < 900, `three rows took ${Date.now() - started} ms`);
+    assert.ok(EXPLAIN_SHARE * 1000 < 60);
+    await traffic.turn(MAX_YIELD_MS, busy(20));
+    assert.ok(Date.now() - started >= 900, `four rows took ${Date.now() - started} ms`);
+  });
+});
