@@ -12,7 +12,10 @@ import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
 import { answeredPredictions, FeedbackStore, LabelContracts } from '../lib/serving/feedback';
+import { decisionRecord } from '../lib/serving/decision-record';
 import { ModelHost } from '../lib/serving/host';
+import { PREDICTION_ID } from '../lib/serving/ids';
+import { ServedVersion } from '../lib/serving/version';
 import { ServingPolicy } from '../lib/serving/policy';
 import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } from '../lib/serving/prediction-log';
 import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
@@ -28,6 +31,7 @@ import { loopbackAddress, registerConsole } from './console';
  *   POST /v1/models/:model/predict   rows of raw source columns → predictions (ids, outputs, flags, version)
  *   POST /v1/models/:model/explain   the same rows → outputs and flags, each attributed to the spec's features
  *   POST /v1/feedback                true labels for prediction ids (token)
+ *   GET  /v1/predictions/:id         a prediction's decision record: input, output, version, lineage, label, why
  *   GET  /v1/models, /v1/models/:model
  *   PUT  /v1/models/:model/serving   canary and shadow (admin token)
  *   POST /v1/admin/reload            look at the registry now (admin token; sent by promotions and rollbacks)
@@ -415,6 +419,36 @@ export async function startServer(
         attribution: result.explanations[i],
       })),
     });
+  });
+
+  app.get('/v1/predictions/:id', async (req) => {
+    const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
+    if (!admin) requireToken(req, opts.tokens.feedback, 'a decision record');
+    const { id } = req.params as { id: string };
+    if (!PREDICTION_ID.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a prediction id`);
+    if (!log) throw new HttpError(404, 'this instance keeps no prediction log (--no-log)');
+    // what this process answered a moment ago is still written ahead: into the log first
+    await log.flush();
+    const record = await decisionRecord(
+      {
+        store: deps.store,
+        registry: deps.registry,
+        logRoot: log.root,
+        feedback,
+        loadVersion: async (v) => {
+          const current = host.loaded(v.model, v.version);
+          if (current) {
+            current.enter();
+            return { served: current, release: () => current.leave() };
+          }
+          const served = await ServedVersion.load(deps.store, v);
+          return { served, release: () => served.dispose() };
+        },
+      },
+      id,
+    );
+    if (!record) throw new HttpError(404, `no prediction ${id} in the log at ${log.root}`);
+    return record;
   });
 
   app.post('/v1/feedback', async (req, reply) => {

@@ -200,6 +200,22 @@ export class FeedbackStore {
     }));
   }
 
+  /** The label standing for one prediction, if any. */
+  labelOf(predictionId: string): FeedbackRecord | undefined {
+    const r = this.db
+      .prepare('SELECT prediction_id, label, predicted_at, received_at FROM feedback WHERE prediction_id = ?')
+      .get(predictionId) as
+      { prediction_id: string; label: string; predicted_at: string; received_at: string } | undefined;
+    return r
+      ? {
+          predictionId: r.prediction_id,
+          label: JSON.parse(r.label) as unknown,
+          predictedAt: r.predicted_at,
+          receivedAt: r.received_at,
+        }
+      : undefined;
+  }
+
   /** Labels of predictions made in [from, to) (ISO), for the monitor. */
   between(from: string, to: string): FeedbackRecord[] {
     return (

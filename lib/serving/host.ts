@@ -181,6 +181,13 @@ export class ModelHost {
     return model ? this.swaps.filter((e) => e.model === model) : [...this.swaps];
   }
 
+  /** A version of a model loaded here on any arm (champion, canary, shadow), if it is. */
+  loaded(model: string, version: number): ServedVersion | null {
+    const state = this.models.get(model);
+    if (!state) return null;
+    return [state.champion, state.canary, state.shadow].find((a) => a?.version.version === version)?.version ?? null;
+  }
+
   served(model: string): ServedVersion | null {
     return this.models.get(model)?.champion?.version ?? null;
   }

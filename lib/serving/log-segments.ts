@@ -269,3 +269,52 @@ export async function findLogged(
   });
   return found;
 }
+
+/** One logged record of a prediction, as written: what came in, what went out, how long it took. */
+export interface LoggedRecord extends LoggedPrediction {
+  id: string;
+  /** ISO time of the answer */
+  at: string;
+  latencyMs: number;
+  input: unknown;
+  output: unknown;
+  flags: { field: string; code: string; detail?: string }[];
+}
+
+/**
+ * Every logged record of one prediction id — the answer, and a shadow's answer to the same request if there was
+ * one — from the day it was made on (its id says when).
+ */
+export async function readLogged(root: string, id: string, madeAt: number): Promise<LoggedRecord[]> {
+  if (!fs.existsSync(root)) return [];
+  const models = fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => d.name);
+  const files = models.flatMap((model) => logFiles(root, model, madeAt));
+  if (files.length === 0) return [];
+  return withDuckDB(async (con) => {
+    const rows = (
+      await con.runAndReadAll(
+        `SELECT id, model, version, arm, epoch_ms("at") AS at, latency_ms, CAST(input AS VARCHAR) AS input,
+                CAST(output AS VARCHAR) AS output, CAST(flags AS VARCHAR) AS flags
+           FROM ${parquetScan(files)} WHERE id = ${sqlString(id)} ORDER BY arm = 'shadow', "at"`,
+      )
+    ).getRowObjectsJS();
+    return rows.map((row) => {
+      // every column is text or a number, as selected above
+      const r = row as Record<string, string | number | null>;
+      return {
+        id: r.id as string,
+        model: r.model as string,
+        version: Number(r.version),
+        arm: r.arm as string,
+        at: new Date(Number(r.at)).toISOString(),
+        latencyMs: Number(r.latency_ms),
+        input: JSON.parse(r.input as string) as unknown,
+        output: JSON.parse(r.output as string) as unknown,
+        flags: JSON.parse((r.flags as string | null) ?? '[]') as LoggedRecord['flags'],
+      };
+    });
+  });
+}
