@@ -129,6 +129,15 @@ export function addDataCommands(program: Command): void {
     );
 
   program
+    .command('explain')
+    .description('the decision record of a prediction: input, output, version and how it was made, the label, and why')
+    .argument('<prediction id>')
+    .addOption(jsonOption())
+    .action(async (id: string, opts: { json?: boolean }) =>
+      (await import('../explain-command')).explainCommand(id, opts),
+    );
+
+  program
     .command('predict')
     .description('score a file with a registered version (default: the champion), as the HTTP API would')
     .argument('<model>', '<model> (its champion) or <model>@<version>')

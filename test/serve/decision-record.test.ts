@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { ModelVersion } from '../../lib/registry/types';
 import type { DecisionRecord } from '../../lib/serving/decision-record';
+import { formatRecord } from '../../cli/explain-command';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startServer, type RunningServer } from '../../serve/server';
 import { eventually, repoRoot, tempHome, type TestHome } from '../support/env';
@@ -109,6 +110,13 @@ describe('serving: the decision record of a prediction', () => {
     assert.deepEqual(background, backgroundThen);
     assert.ok('output' in r.attribution);
     assert.ok(Math.abs(r.attribution.output - prediction.probabilities[prediction.class]) < 1e-5);
+
+    // `lumen explain <id>` says the same to a person
+    const text = formatRecord(r);
+    assert.match(text, new RegExp(`^model +${spec.name} v1, champion$`, 'm'));
+    assert.match(text, new RegExp(`label {6}"${label}"`));
+    assert.match(text, new RegExp(`the probability of "${prediction.class}": `));
+    for (const f of spec.features) assert.match(text, new RegExp(`^${f.name} `, 'm'));
   });
 
   it('refuses a malformed id, an unknown one and a caller without a token', async () => {
