@@ -421,19 +421,15 @@ export async function startServer(
     });
   });
 
-  app.get('/v1/predictions/:id', async (req) => {
-    const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
-    if (!admin) requireToken(req, opts.tokens.feedback, 'a decision record');
-    const { id } = req.params as { id: string };
-    if (!PREDICTION_ID.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a prediction id`);
-    if (!log) throw new HttpError(404, 'this instance keeps no prediction log (--no-log)');
+  /** A prediction's decision record, explained by its version — the one loaded here if it still serves. */
+  const recordOf = async (predictionLog: PredictionLog, id: string) => {
     // what this process answered a moment ago is still written ahead: into the log first
-    await log.flush();
-    const record = await decisionRecord(
+    await predictionLog.flush();
+    return decisionRecord(
       {
         store: deps.store,
         registry: deps.registry,
-        logRoot: log.root,
+        logRoot: predictionLog.root,
         feedback,
         loadVersion: async (v) => {
           const current = host.loaded(v.model, v.version);
@@ -447,6 +443,15 @@ export async function startServer(
       },
       id,
     );
+  };
+
+  app.get('/v1/predictions/:id', async (req) => {
+    const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
+    if (!admin) requireToken(req, opts.tokens.feedback, 'a decision record');
+    const { id } = req.params as { id: string };
+    if (!PREDICTION_ID.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a prediction id`);
+    if (!log) throw new HttpError(404, 'this instance keeps no prediction log (--no-log)');
+    const record = await recordOf(log, id);
     if (!record) throw new HttpError(404, `no prediction ${id} in the log at ${log.root}`);
     return record;
   });
@@ -548,6 +553,7 @@ export async function startServer(
         temporalUi: temporal,
         connect,
         loopbackOnly: loopbackAddress(opts.host),
+        ...(log ? { decisionRecord: (id: string) => recordOf(log, id) } : {}),
       },
     );
   }

@@ -5,6 +5,8 @@ import { explain } from '../../client/errors';
 import { esc } from './charts';
 import { approvalsPage, decisionForm, done, quarantinePage, refused } from './decision-pages';
 import { modelPage, overviewPage } from './model-pages';
+import { predictionPage } from './prediction-page';
+import { PREDICTION_ID } from '../../lib/serving/ids';
 import {
   consoleContext,
   CONSOLE_HEADERS,
@@ -26,6 +28,7 @@ export { CONSOLE_HEADERS, crossSite, loopbackAddress, loopbackHost, type Console
  *   /ui/approvals             candidates waiting for a person, with approve / reject
  *   /ui/quarantine            batches held back by their contract, with their reports, and release / discard
  *   /ui/validations/:id       a validation report page
+ *   /ui/predictions/:id       a prediction's decision record: input, output, version and how it was made, label, why
  *
  * A decision needs the admin token, a name and a comment; it is sent to the waiting workflow exactly as
  * `lumen approve` or `lumen quarantine release` sends it. Every run links into the Temporal Web UI.
@@ -74,6 +77,22 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, opts: C
           return page(reply, 404, layout('Not found', `<p>No model named "${esc(model)}" is registered.</p>`, ui));
         }
         return page(reply, 200, layout(model, await modelPage(ctx, model, versions), ui, flashOf(req.query)));
+      });
+
+      scope.get('/predictions', async (req, reply) => {
+        const asked = (req.query as { id?: unknown }).id;
+        const id = typeof asked === 'string' ? asked.trim() : '';
+        return reply.redirect(`/ui/predictions/${encodeURIComponent(id)}`, 303);
+      });
+
+      scope.get('/predictions/:id', async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const notFound = (why: string) => page(reply, 404, layout('Not found', `<p>${esc(why)}</p>`, ui));
+        if (!PREDICTION_ID.test(id)) return notFound(`"${id.slice(0, 80)}" is not a prediction id.`);
+        if (!opts.decisionRecord) return notFound('This serving instance keeps no prediction log.');
+        const record = await opts.decisionRecord(id);
+        if (!record) return notFound(`No prediction ${id} in this instance's log.`);
+        return page(reply, 200, layout(`Prediction ${id}`, predictionPage(ctx, record), ui));
       });
 
       scope.get('/approvals', async (req, reply) =>

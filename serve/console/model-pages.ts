@@ -3,6 +3,7 @@ import type { HealthReport } from '../../lib/monitor/report';
 import type { ModelVersion } from '../../lib/registry/types';
 import type { GateVerdict } from '../../lib/gate';
 import { championTimeline, esc, timeChart, type Series, type Stint, type Threshold } from './charts';
+import { lookupForm } from './prediction-page';
 import { CHECKS_CHARTED, num, pct, short, when, type ConsoleContext } from './page';
 
 export const verdictOf = (v: ModelVersion): GateVerdict | undefined =>
@@ -72,7 +73,7 @@ export async function modelPage(ctx: ConsoleContext, model: string, versions: Mo
       : ' · <span class="muted">not served by this instance</span>'
   } · ${runLink(`monitor:${model}`, null, 'monitor workflow ↗')}</p>`;
 
-  const sections = [head, '<h2>Champion timeline</h2>', championTimeline(stints, Date.now())];
+  const sections = [head, lookupForm, '<h2>Champion timeline</h2>', championTimeline(stints, Date.now())];
   sections.push(
     `<table><tr><th>at</th><th>alias</th><th>change</th><th>by</th><th>why</th><th></th></tr>${(
       await registry.aliasHistory(model)

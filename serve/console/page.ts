@@ -6,6 +6,7 @@ import type { ArtifactRef, ArtifactStore } from '../../lib/artifacts';
 import type { HealthReport } from '../../lib/monitor/report';
 import type { Registry } from '../../lib/registry/types';
 import type { ModelHost } from '../../lib/serving/host';
+import type { DecisionRecord } from '../../lib/serving/decision-record';
 import { workflowUrl } from '../../client/connection';
 import { esc } from './charts';
 
@@ -23,6 +24,8 @@ export interface ConsoleOptions {
    * own name at 127.0.0.1 (DNS rebinding) to read these pages, and is refused
    */
   loopbackOnly?: boolean;
+  /** a prediction's decision record by its id (absent: this instance keeps no prediction log) */
+  decisionRecord?: (id: string) => Promise<DecisionRecord | undefined>;
 }
 
 /** Whether an address (as --host takes it: 127.0.0.1, ::1, [::1], localhost) is this machine's loopback. */

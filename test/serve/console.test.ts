@@ -161,6 +161,7 @@ describe('the web console in a real browser (headless Chromium)', () => {
 
       // 2. served traffic with labels, checked by the monitor the promotion started
       const rows = await weatherRows(2012);
+      const served: string[] = [];
       await eventually('the served champion', async () => (server!.host.served(spec.name) ? true : undefined));
       const monitor = client.workflow.getHandle<typeof modelMonitor>(monitorWorkflowId(spec.name));
       for (let i = 0; (await monitor.query(monitorStatusQuery).catch(() => ({ checks: 0 }))).checks < 4; i++) {
@@ -172,6 +173,7 @@ describe('the web console in a real browser (headless Chromium)', () => {
         });
         const answer = (await res.json()) as { predictions: { id: string }[] };
         assert.equal(res.status, 200);
+        served.push(answer.predictions[0].id);
         await fetch(`${server.url}/v1/feedback`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
@@ -193,6 +195,20 @@ describe('the web console in a real browser (headless Chromium)', () => {
       assert.ok((await page.locator('polyline.limit').count()) >= 4, 'limits are drawn');
       assert.match(await page.locator('main').innerText(), /v1 ★/);
       await shot(page, 'console-model');
+
+      // a served prediction, looked up by its id from the model's page: its record and why
+      await page.locator('form.lookup input[name=id]').fill(served[0]);
+      await Promise.all([page.waitForNavigation(), page.locator('form.lookup button').click()]);
+      assert.equal(new URL(page.url()).pathname, `/ui/predictions/${served[0]}`);
+      const record = await page.locator('main').innerText();
+      assert.match(record, /weather-console v1 \(champion\)/);
+      assert.match(record, /How v1 was made/);
+      assert.match(record, /The probability of \w+: /);
+      assert.equal(await page.locator('tr[data-feature]').count(), spec.features.length, 'every feature attributed');
+      await shot(page, 'console-prediction');
+      await page.goto(`${ui}/predictions/${'0'.repeat(26)}`);
+      assert.match(await page.locator('main').innerText(), /No prediction 0{26}/);
+      await page.goto(`${ui}/models/${spec.name}`);
       await page.goto(`${ui}/`);
       assert.match(await page.locator('main table').innerText(), /weather-console\s+v1/);
       await shot(page, 'console-models');
@@ -230,9 +246,13 @@ describe('the web console in a real browser (headless Chromium)', () => {
       assert.match(await page.locator('main').innerText(), /Nothing in quarantine/);
       await page.close();
     });
-    // the one error a browser reports is the refusal asked for above
-    const expected = errors.filter((e) => /\/ui\/approvals\/weather-console\/1: .*status of 401/.test(e));
-    assert.equal(expected.length, 1, 'the wrong token was refused with 401');
+    // the errors a browser reports are the refusal and the unknown prediction asked for above
+    const expected = errors.filter(
+      (e) =>
+        /\/ui\/approvals\/weather-console\/1: .*status of 401/.test(e) ||
+        /\/ui\/predictions\/0{26}: .*status of 404/.test(e),
+    );
+    assert.equal(expected.length, 2, 'the wrong token was refused with 401, the unknown prediction is a 404');
     assert.deepEqual(
       errors.filter((e) => !expected.includes(e)),
       [],
