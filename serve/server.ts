@@ -13,6 +13,7 @@ import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
 import { answeredPredictions, FeedbackStore, LabelContracts } from '../lib/serving/feedback';
 import { decisionRecord } from '../lib/serving/decision-record';
+import { ExplainUnavailable } from '../lib/serving/explainer';
 import { ModelHost } from '../lib/serving/host';
 import { PREDICTION_ID } from '../lib/serving/ids';
 import { ServedVersion } from '../lib/serving/version';
@@ -143,6 +144,23 @@ export function nestingDepth(text: string, stopAbove: number): number {
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return deepest;
+}
+
+/** Decision records that may wait for their turn; beyond, a lookup is refused (503) rather than queued. */
+const MAX_WAITING_RECORDS = 16;
+
+/** One at a time, at most `limit` waiting: a call beyond is refused with 503. */
+function oneAtATime(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    if (waiting >= limit)
+      return Promise.reject(new HttpError(503, `${waiting} lookups already wait; try again shortly`));
+    waiting++;
+    const run = last.then(fn).finally(() => waiting--);
+    last = run.catch(() => undefined);
+    return run;
+  };
 }
 
 /** Rows one explain request may ask for: each costs 2^features × the background in model rows. */
@@ -398,8 +416,10 @@ export async function startServer(
     if (rows.length > MAX_EXPLAINED_ROWS) {
       throw new HttpError(413, `${rows.length} rows to explain in one request; at most ${MAX_EXPLAINED_ROWS}`);
     }
-    const result = await host.explain(model, rows).catch((err: Error) => {
-      throw new HttpError(503, `${model} cannot be explained here: ${err.message}`);
+    const result = await host.explain(model, rows).catch((err: unknown) => {
+      if (err instanceof ExplainUnavailable)
+        throw new HttpError(503, `${model} cannot be explained now: ${err.message}`);
+      throw err;
     });
     if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);
     if (result.kind === 'unavailable') throw new HttpError(503, result.reason);
@@ -421,10 +441,16 @@ export async function startServer(
     });
   });
 
-  /** A prediction's decision record, explained by its version — the one loaded here if it still serves. */
-  const recordOf = async (predictionLog: PredictionLog, id: string) => {
-    // what this process answered a moment ago is still written ahead: into the log first
-    await predictionLog.flush();
+  /**
+   * A prediction's decision record, explained by its version — the one loaded here if it still serves — one record
+   * at a time (a version that no longer serves is loaded for it), its attribution in turn with the predictions.
+   */
+  const records = oneAtATime(MAX_WAITING_RECORDS);
+  const recordOf = (predictionLog: PredictionLog, id: string) => records(() => lookUp(predictionLog, id));
+  const lookUp = async (predictionLog: PredictionLog, id: string) => {
+    // what this process answered a moment ago may still be written ahead only: into the log first (if the log
+    // cannot be written now, what is in it is still read)
+    await predictionLog.flush().catch(() => undefined);
     return decisionRecord(
       {
         store: deps.store,
@@ -440,6 +466,8 @@ export async function startServer(
           const served = await ServedVersion.load(deps.store, v);
           return { served, release: () => served.dispose() };
         },
+        background: (v, pre) => host.backgroundOf(v, pre),
+        turn: (work) => host.turn(work),
       },
       id,
     );
@@ -553,7 +581,11 @@ export async function startServer(
         temporalUi: temporal,
         connect,
         loopbackOnly: loopbackAddress(opts.host),
-        ...(log ? { decisionRecord: (id: string) => recordOf(log, id) } : {}),
+        // a record shows the row as received and its label: on a console only this machine or an authenticating
+        // proxy reaches
+        ...(log && (loopbackAddress(opts.host) || opts.console === 'behind-proxy')
+          ? { decisionRecord: (id: string) => recordOf(log, id) }
+          : {}),
       },
     );
   }

@@ -54,7 +54,7 @@ export function shapley(
   options: {
     /** the seed of the sampled orders (lineage: the version's seed) */
     seed?: number;
-    /** how many orders to play when sampled, each with its reverse (default 32) */
+    /** how many orders to play when sampled, reverses included: 32 is 16 random orders and their reverses */
     orders?: number;
     /** up to how many features every subset is played (default EXACT_FEATURES) */
     exactUpTo?: number;
@@ -109,25 +109,32 @@ export function shapley(
   };
 }
 
+/** Model rows encoded and scored at once: bounds the memory of a wide model's 2^F × background rows. */
+const CHUNK_ROWS = 4096;
+
 /** Each coalition's value: the score averaged over the background, with the coalition's features from `row`. */
 function coalitionValues(game: Game, row: ArrayLike<number>, coalitions: string[]): Float64Array {
   const { pre, background } = game;
   const B = background[0].length;
-  const n = coalitions.length * B;
-  const codes = pre.features.map((_, f) => {
-    const column = new Float64Array(n);
-    coalitions.forEach((c, k) => {
-      if (c[f] === '1') column.fill(row[f], k * B, (k + 1) * B);
-      else column.set(background[f], k * B);
-    });
-    return column;
-  });
-  const scores = game.score(encodeCodes(pre, codes, n), n);
   const v = new Float64Array(coalitions.length);
-  for (let k = 0; k < coalitions.length; k++) {
-    let sum = 0;
-    for (let b = 0; b < B; b++) sum += scores[k * B + b];
-    v[k] = sum / B;
+  const perChunk = Math.max(1, Math.floor(CHUNK_ROWS / B));
+  for (let from = 0; from < coalitions.length; from += perChunk) {
+    const chunk = coalitions.slice(from, from + perChunk);
+    const n = chunk.length * B;
+    const codes = pre.features.map((_, f) => {
+      const column = new Float64Array(n);
+      chunk.forEach((c, k) => {
+        if (c[f] === '1') column.fill(row[f], k * B, (k + 1) * B);
+        else column.set(background[f], k * B);
+      });
+      return column;
+    });
+    const scores = game.score(encodeCodes(pre, codes, n), n);
+    for (let k = 0; k < chunk.length; k++) {
+      let sum = 0;
+      for (let b = 0; b < B; b++) sum += scores[k * B + b];
+      v[from + k] = sum / B;
+    }
   }
   return v;
 }

@@ -1,7 +1,7 @@
 import type { ArtifactStore } from '../artifacts';
 import { versionBackground, type Background } from '../explain/background';
 import { explainRow, type Explanation } from '../explain/explain';
-import { featureCodes } from '../features';
+import { featureCodes, type Preprocessor } from '../features';
 import type { GateVerdict } from '../gate';
 import type { ApprovalRecord, ModelVersion, Registry } from '../registry/types';
 import type { FeedbackRecord, FeedbackStore } from './feedback';
@@ -61,6 +61,10 @@ export interface DecisionSources {
   feedback?: FeedbackStore | null;
   /** a loaded version to explain with (default: loaded here from its artifact, and freed after) */
   loadVersion?: (record: ModelVersion) => Promise<{ served: ServedVersion; release: () => void }>;
+  /** a version's background (default: drawn here from its training dataset) */
+  background?: (record: ModelVersion, pre: Preprocessor) => Promise<Background>;
+  /** run the attribution's work in its turn (a server: around its predictions; default: now) */
+  turn?: <T>(work: () => T) => Promise<T>;
 }
 
 /** The decision record of one prediction id; undefined when the log has no record of it. */
@@ -137,10 +141,6 @@ async function attributionOf(
 ): Promise<DecisionRecord['attribution']> {
   if (answer.arm === 'refused') return { unavailable: 'the request broke the contract: there is no prediction' };
   if (!record) return { unavailable: `${answer.model} v${answer.version} is not registered` };
-  const dataset = await sources.registry.getDataset(record.datasetSha256);
-  if (!dataset) {
-    return { unavailable: `the training dataset ${record.datasetSha256.slice(0, 12)} is not registered` };
-  }
   let loaded: { served: ServedVersion; release: () => void };
   try {
     loaded = await (sources.loadVersion ?? loadFresh(sources.store))(record);
@@ -156,19 +156,34 @@ async function attributionOf(
     const { table } = served.rows.layout(read.rows);
     const pre = served.preprocessor;
     const codes = featureCodes(pre, table, Uint32Array.of(0));
-    const background = await versionBackground(sources.store, record.spec, pre, dataset, record.seed);
-    const explanation = explainRow(
-      pre,
-      (x, n) => served.forwardEncoded(x, n),
-      background,
-      Float64Array.from(codes, (c) => c[0]),
-      record.seed,
-    );
+    let background: Background;
+    try {
+      background = await (sources.background ?? drawHere(sources))(record, pre);
+    } catch (err) {
+      return { unavailable: `the rows v${record.version} was trained on cannot be read: ${(err as Error).message}` };
+    }
+    const explain = () =>
+      explainRow(
+        pre,
+        (x, n) => served.forwardEncoded(x, n),
+        background,
+        Float64Array.from(codes, (c) => c[0]),
+        record.seed,
+      );
+    const explanation = await (sources.turn ? sources.turn(explain) : explain());
     const { dataset: from, rows, seed } = background;
     return { ...explanation, background: { dataset: from, rows, seed } };
   } finally {
     loaded.release();
   }
+}
+
+function drawHere(sources: DecisionSources): (record: ModelVersion, pre: Preprocessor) => Promise<Background> {
+  return async (record, pre) => {
+    const dataset = await sources.registry.getDataset(record.datasetSha256);
+    if (!dataset) throw new Error(`dataset ${record.datasetSha256.slice(0, 12)} is not registered`);
+    return versionBackground(sources.store, record.spec, pre, dataset, record.seed);
+  };
 }
 
 function loadFresh(

@@ -81,7 +81,8 @@ export class PredictionTraffic {
   private overBudget(now: number): number {
     while (this.spent.length && this.spent[0].at <= now - WINDOW_MS) this.spent.shift();
     if (now - this.lastEnded > WINDOW_MS) return 0; // no prediction lately: no share to keep
-    const budget = EXPLAIN_SHARE * WINDOW_MS;
+    // the next row is expected to cost what the last one did: it starts only if that fits in the share
+    const budget = EXPLAIN_SHARE * WINDOW_MS - (this.spent.at(-1)?.ms ?? 0);
     let used = this.spent.reduce((sum, s) => sum + s.ms, 0);
     if (used <= budget) return 0;
     for (const s of this.spent) {
@@ -93,18 +94,33 @@ export class PredictionTraffic {
 
   private wake(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.waiters.push(() => {
+      const wake = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      // a wait that times out leaves the list, so a process always busy with predictions keeps none
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      }, ms);
+      this.waiters.push(wake);
     });
   }
 }
 
+/** How long a background that could not be drawn is not tried again. */
+const BACKGROUND_RETRY_MS = 30_000;
+
+/** Rows that may wait to be explained by one version; beyond, a request is refused (503) rather than queued. */
+export const MAX_WAITING_ROWS = 200;
+
+/** An explanation that cannot be given here now: its background cannot be drawn, or too many wait. */
+export class ExplainUnavailable extends Error {}
+
 export class VersionExplainer {
   private background?: Promise<Background>;
   private last: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
 
   constructor(
     private readonly served: ServedVersion,
@@ -113,16 +129,27 @@ export class VersionExplainer {
   ) {}
 
   explain(rows: ReadRow[]): Promise<Explained> {
-    const run = this.last.then(() => this.run(rows));
+    if (this.waiting + rows.length > MAX_WAITING_ROWS) {
+      return Promise.reject(
+        new ExplainUnavailable(`${this.waiting} rows already wait to be explained here; try again shortly`),
+      );
+    }
+    this.waiting += rows.length;
+    const run = this.last.then(() => this.run(rows)).finally(() => (this.waiting -= rows.length));
     this.last = run.catch(() => undefined);
     return run;
   }
 
   private async run(rows: ReadRow[]): Promise<Explained> {
-    // a failure to draw the background is tried again by the next request, not remembered
     const background = await (this.background ??= this.loadBackground().catch((err: unknown) => {
-      this.background = undefined;
-      throw err;
+      // remembered for a while (a missing dataset is not read again on every request), then tried again
+      setTimeout(() => (this.background = undefined), BACKGROUND_RETRY_MS).unref();
+      // the reason may name files: it goes to the server's log, not to the client
+      const { model, version } = this.served;
+      console.error(`[lumen] explain ${model} v${version}: no background: ${(err as Error).message}`);
+      throw new ExplainUnavailable(
+        `the rows v${version} was trained on cannot be read here to explain against (the server's log says why)`,
+      );
     }));
     const served = this.served;
     served.enter();

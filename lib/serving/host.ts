@@ -1,13 +1,18 @@
 import type { ArtifactStore } from '../artifacts';
 import { versionBackground, type Background } from '../explain/background';
-import { PredictionTraffic, VersionExplainer, type Explained } from './explainer';
-import type { Registry } from '../registry/types';
+import { MAX_YIELD_MS, PredictionTraffic, VersionExplainer, type Explained } from './explainer';
+
+import type { ModelVersion, Registry } from '../registry/types';
+import type { Preprocessor } from '../features';
 import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher';
 import { newPredictionId } from './ids';
 import { ServingPolicy, routeShare, type ServingPolicyRecord } from './policy';
 import type { PredictionLog, PredictionRecord } from './prediction-log';
 import type { ReadRow, RowFlag, RowProblem } from './rows';
 import { scoreOf, ServedVersion, type Output } from './version';
+
+/** Backgrounds kept drawn: one per version explained lately. */
+const BACKGROUNDS_KEPT = 8;
 
 /**
  * What one serving process serves: for every model with a champion, the champion — and, when the serving policy
@@ -109,6 +114,7 @@ export class ModelHost {
   private readonly models = new Map<string, ModelState>();
   /** predictions in progress: explanations wait for a moment without */
   private readonly traffic = new PredictionTraffic();
+  private readonly backgrounds = new Map<string, Promise<Background>>();
   private readonly swaps: SwapEvent[] = [];
   private syncing: Promise<void> = Promise.resolve();
 
@@ -266,21 +272,44 @@ export class ModelHost {
     const served = arm.version;
     const { problems, rows: read } = served.rows.read(rows);
     if (problems.length) return { kind: 'invalid', problems };
-    arm.explainer ??= new VersionExplainer(served, () => this.background(served), this.traffic);
+    arm.explainer ??= new VersionExplainer(
+      served,
+      () => this.backgroundOf(served.record, served.preprocessor),
+      this.traffic,
+    );
     const explained = await arm.explainer.explain(read);
     return { kind: 'ok', model, version: served.version, artifactSha256: served.artifact.sha256, ...explained };
   }
 
-  /** A version's background: drawn from the dataset it was trained on, with its seed. */
-  private async background(served: ServedVersion): Promise<Background> {
-    const record = served.record;
+  /**
+   * A version's background: drawn once from the dataset it was trained on, with its seed, and kept for the last few
+   * versions asked (explanations and decision records share it).
+   */
+  backgroundOf(record: ModelVersion, pre: Preprocessor): Promise<Background> {
+    const key = `${record.model}@${record.version}`;
+    let drawn = this.backgrounds.get(key);
+    if (!drawn) {
+      drawn = this.drawBackground(record, pre);
+      this.backgrounds.set(key, drawn);
+      drawn.catch(() => this.backgrounds.delete(key));
+      if (this.backgrounds.size > BACKGROUNDS_KEPT) this.backgrounds.delete(this.backgrounds.keys().next().value!);
+    }
+    return drawn;
+  }
+
+  private async drawBackground(record: ModelVersion, pre: Preprocessor): Promise<Background> {
     const dataset = await this.registry.getDataset(record.datasetSha256);
     if (!dataset) {
       throw new Error(
         `${record.model} v${record.version} was trained on dataset ${record.datasetSha256.slice(0, 12)}, which is not registered: there is nothing to explain against`,
       );
     }
-    return versionBackground(this.store, record.spec, served.preprocessor, dataset, record.seed);
+    return versionBackground(this.store, record.spec, pre, dataset, record.seed);
+  }
+
+  /** Run one piece of explaining work in its turn around predictions (PredictionTraffic). */
+  turn<T>(work: () => T): Promise<T> {
+    return this.traffic.turn(MAX_YIELD_MS, work);
   }
 
   /** The shadow sees the same rows; its answers are logged, never returned, and its failures never surface. */

@@ -283,7 +283,7 @@ export interface LoggedRecord extends LoggedPrediction {
 
 /**
  * Every logged record of one prediction id — the answer, and a shadow's answer to the same request if there was
- * one — from the day it was made on (its id says when).
+ * one — from the folders of the day it was made (its id says when) and the next.
  */
 export async function readLogged(root: string, id: string, madeAt: number): Promise<LoggedRecord[]> {
   if (!fs.existsSync(root)) return [];
@@ -291,8 +291,27 @@ export async function readLogged(root: string, id: string, madeAt: number): Prom
     .readdirSync(root, { withFileTypes: true })
     .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
     .map((d) => d.name);
-  const files = models.flatMap((model) => logFiles(root, model, madeAt));
+  // a record lies in the folder of the day it was written: the day its id was made, or the next (near midnight)
+  const days = new Set([0, 1].map((d) => `date=${new Date(madeAt + d * 86_400_000).toISOString().slice(0, 10)}`));
+  const files = models
+    .flatMap((model) => logFiles(root, model, madeAt))
+    .filter((file) => days.has(path.basename(path.dirname(file))));
   if (files.length === 0) return [];
+  try {
+    return await readRecords(files, id);
+  } catch (err) {
+    // a merge may have replaced segments between the listing and the read: list again, once
+    if ((err as Error).message.includes('No files found') || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      const again = models
+        .flatMap((model) => logFiles(root, model, madeAt))
+        .filter((file) => days.has(path.basename(path.dirname(file))));
+      return again.length ? readRecords(again, id) : [];
+    }
+    throw err;
+  }
+}
+
+function readRecords(files: string[], id: string): Promise<LoggedRecord[]> {
   return withDuckDB(async (con) => {
     const rows = (
       await con.runAndReadAll(

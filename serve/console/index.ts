@@ -81,15 +81,20 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, opts: C
 
       scope.get('/predictions', async (req, reply) => {
         const asked = (req.query as { id?: unknown }).id;
-        const id = typeof asked === 'string' ? asked.trim() : '';
+        const id = typeof asked === 'string' ? asked.trim().toUpperCase() : '';
         return reply.redirect(`/ui/predictions/${encodeURIComponent(id)}`, 303);
       });
 
       scope.get('/predictions/:id', async (req, reply) => {
         const { id } = req.params as { id: string };
-        const notFound = (why: string) => page(reply, 404, layout('Not found', `<p>${esc(why)}</p>`, ui));
-        if (!PREDICTION_ID.test(id)) return notFound(`"${id.slice(0, 80)}" is not a prediction id.`);
-        if (!opts.decisionRecord) return notFound('This serving instance keeps no prediction log.');
+        const notFound = (why: string, status = 404) =>
+          page(reply, status, layout('Not found', `<p>${esc(why)}</p>`, ui));
+        if (!PREDICTION_ID.test(id)) return notFound(`"${id.slice(0, 80)}" is not a prediction id.`, 400);
+        if (!opts.decisionRecord) {
+          return notFound(
+            'Decision records are shown here only when the console is reached on this machine or through an authenticating proxy (and the instance keeps a prediction log); GET /v1/predictions/<id> with a token gives them anywhere.',
+          );
+        }
         const record = await opts.decisionRecord(id);
         if (!record) return notFound(`No prediction ${id} in this instance's log.`);
         return page(reply, 200, layout(`Prediction ${id}`, predictionPage(ctx, record), ui));
