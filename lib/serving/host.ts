@@ -213,12 +213,7 @@ export class ModelHost {
 
   private async predictNow(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
     const state = this.models.get(model);
-    if (!state?.champion) {
-      const d = state?.degraded;
-      return d
-        ? { kind: 'unavailable', reason: `${model} v${d.champion} cannot be served here: ${d.reason}` }
-        : { kind: 'unknown-model' };
-    }
+    if (!state?.champion) return notServed(model, state);
     const ids = rows.map(() => newPredictionId());
     const key = routingKey ?? ids[0];
     const chosen: { arm: Arm; state: ArmState } =
@@ -262,12 +257,7 @@ export class ModelHost {
    */
   async explain(model: string, rows: unknown[]): Promise<ExplainResult> {
     const state = this.models.get(model);
-    if (!state?.champion) {
-      const d = state?.degraded;
-      return d
-        ? { kind: 'unavailable', reason: `${model} v${d.champion} cannot be served here: ${d.reason}` }
-        : { kind: 'unknown-model' };
-    }
+    if (!state?.champion) return notServed(model, state);
     const arm = state.champion;
     const served = arm.version;
     const { problems, rows: read } = served.rows.read(rows);
@@ -559,4 +549,15 @@ export class ModelHost {
   private inUse(state: ModelState, version: ServedVersion): boolean {
     return [state.champion, state.canary, state.shadow].some((a) => a?.version === version);
   }
+}
+
+/** Why a model without a champion loaded here cannot answer: never served here, or its champion refused. */
+function notServed(
+  model: string,
+  state: ModelState | undefined,
+): { kind: 'unknown-model' } | { kind: 'unavailable'; reason: string } {
+  const d = state?.degraded;
+  return d
+    ? { kind: 'unavailable', reason: `${model} v${d.champion} cannot be served here: ${d.reason}` }
+    : { kind: 'unknown-model' };
 }
