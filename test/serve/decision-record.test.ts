@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { ModelVersion } from '../../lib/registry/types';
-import type { DecisionRecord } from '../../lib/serving/decision-record';
+import fs from 'node:fs';
+import { decisionRecord, type DecisionRecord } from '../../lib/serving/decision-record';
+import { newPredictionId } from '../../lib/serving/ids';
+import { DEFAULT_LOG_OPTIONS, PredictionLog } from '../../lib/serving/prediction-log';
+import { scoreOf, ServedVersion } from '../../lib/serving/version';
 import { formatRecord } from '../../cli/explain-command';
 import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { startServer, type RunningServer } from '../../serve/server';
@@ -117,6 +121,59 @@ describe('serving: the decision record of a prediction', () => {
     assert.match(text, new RegExp(`label {6}"${label}"`));
     assert.match(text, new RegExp(`the probability of "${prediction.class}": `));
     for (const f of spec.features) assert.match(text, new RegExp(`^${f.name} `, 'm'));
+  });
+
+  it('a prediction answered a week ago by a version no longer serving: found in that day of the log, explained by that version', async () => {
+    // a log written a week ago: its records lie in that day's folder, and the id carries that time
+    const weekAgo = Date.now() - 7 * 86_400_000;
+    const root = path.join(t.home, 'week-old-log');
+    const log = new PredictionLog(root, DEFAULT_LOG_OPTIONS, () => weekAgo);
+    const id = newPredictionId(weekAgo);
+    const served = await ServedVersion.load(t.deps.store, v1);
+    const read = served.rows.read([row]);
+    const [output] = served.predict(served.rows.layout(read.rows).table);
+    served.dispose();
+    const { score, predicted } = scoreOf(output);
+    await log.append([
+      {
+        id,
+        model: spec.name,
+        version: v1.version,
+        arm: 'champion',
+        at: weekAgo,
+        latencyMs: 1.5,
+        input: row,
+        output,
+        score,
+        predicted,
+        flags: [],
+      },
+    ]);
+    await log.close();
+    assert.ok(
+      fs.readdirSync(path.join(root, spec.name)).includes(`date=${new Date(weekAgo).toISOString().slice(0, 10)}`),
+    );
+    assert.notEqual(server.host.served(spec.name)?.version, v1.version, 'v1 no longer serves');
+
+    const r = await decisionRecord({ store: t.deps.store, registry: t.deps.registry, logRoot: root }, id);
+    assert.ok(r, 'the week-old prediction is found');
+    assert.equal(r.version, v1.version);
+    assert.equal(r.at, new Date(weekAgo).toISOString());
+    assert.deepEqual(r.output, output);
+    // a week ago, before v1 was registered, there was no champion on record
+    assert.equal(r.championThen, null);
+    assert.ok(!('unavailable' in r.attribution), JSON.stringify(r.attribution));
+    assert.ok(Math.abs(r.attribution.output - score) < 1e-5);
+    const sum = r.attribution.features.reduce((acc, f) => acc + f.value, 0);
+    assert.ok(Math.abs(r.attribution.base + sum - r.attribution.output) < 1e-9);
+    // an id of three days before, never answered here: not found
+    assert.equal(
+      await decisionRecord(
+        { store: t.deps.store, registry: t.deps.registry, logRoot: root },
+        newPredictionId(weekAgo - 86_400_000 * 3),
+      ),
+      undefined,
+    );
   });
 
   it('refuses a malformed id, an unknown one and a caller without a token', async () => {
