@@ -12,16 +12,14 @@ import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
 import { answeredPredictions, FeedbackStore, LabelContracts } from '../lib/serving/feedback';
-import { decisionRecord } from '../lib/serving/decision-record';
-import { ExplainUnavailable } from '../lib/serving/explainer';
 import { ModelHost } from '../lib/serving/host';
-import { PREDICTION_ID } from '../lib/serving/ids';
-import { ServedVersion } from '../lib/serving/version';
 import { ServingPolicy } from '../lib/serving/policy';
 import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } from '../lib/serving/prediction-log';
 import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
 import { ServingMetrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import { HttpError, oneOrMany } from './http';
+import { registerWhyRoutes } from './why-routes';
 import type { Client } from '@temporalio/client';
 import { clientConfig, connectClient, type ClientConfig } from '../client/connection';
 import { loopbackAddress, registerConsole } from './console';
@@ -144,36 +142,6 @@ export function nestingDepth(text: string, stopAbove: number): number {
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return deepest;
-}
-
-/** Decision records that may wait for their turn; beyond, a lookup is refused (503) rather than queued. */
-const MAX_WAITING_RECORDS = 16;
-
-/** One at a time, at most `limit` waiting: a call beyond is refused with 503. */
-function oneAtATime(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let last: Promise<unknown> = Promise.resolve();
-  let waiting = 0;
-  return <T>(fn: () => Promise<T>): Promise<T> => {
-    if (waiting >= limit)
-      return Promise.reject(new HttpError(503, `${waiting} lookups already wait; try again shortly`));
-    waiting++;
-    const run = last.then(fn).finally(() => waiting--);
-    last = run.catch(() => undefined);
-    return run;
-  };
-}
-
-/** Rows one explain request may ask for: each costs 2^features × the background in model rows. */
-const MAX_EXPLAINED_ROWS = 100;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
 }
 
 export async function startServer(
@@ -407,81 +375,14 @@ export async function startServer(
     });
   });
 
-  app.post('/v1/models/:model/explain', async (req, reply) => {
-    requireToken(req, opts.tokens.predict, 'predict');
-    const { model } = req.params as { model: string };
-    const rows = oneOrMany(req.body);
-    if (!rows) throw new HttpError(400, 'send one row (a JSON object of column values) or an array of rows');
-    if (rows.length === 0) throw new HttpError(400, 'no rows to explain');
-    if (rows.length > MAX_EXPLAINED_ROWS) {
-      throw new HttpError(413, `${rows.length} rows to explain in one request; at most ${MAX_EXPLAINED_ROWS}`);
-    }
-    const result = await host.explain(model, rows).catch((err: unknown) => {
-      if (err instanceof ExplainUnavailable)
-        throw new HttpError(503, `${model} cannot be explained now: ${err.message}`);
-      throw err;
-    });
-    if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);
-    if (result.kind === 'unavailable') throw new HttpError(503, result.reason);
-    if (result.kind === 'invalid') {
-      throw new HttpError(400, `${result.problems.length} value(s) break the contract of ${model}`, {
-        problems: result.problems,
-      });
-    }
-    return reply.send({
-      model: result.model,
-      version: result.version,
-      artifactSha256: result.artifactSha256,
-      background: result.background,
-      explanations: result.outputs.map((output, i) => ({
-        ...output,
-        flags: result.flags[i],
-        attribution: result.explanations[i],
-      })),
-    });
-  });
-
-  /**
-   * A prediction's decision record, explained by its version — the one loaded here if it still serves — one record
-   * at a time (a version that no longer serves is loaded for it), its attribution in turn with the predictions.
-   */
-  const records = oneAtATime(MAX_WAITING_RECORDS);
-  const recordOf = (predictionLog: PredictionLog, id: string) => records(() => lookUp(predictionLog, id));
-  const lookUp = async (predictionLog: PredictionLog, id: string) => {
-    // what this process answered a moment ago may still be written ahead only: into the log first (if the log
-    // cannot be written now, what is in it is still read)
-    await predictionLog.flush().catch(() => undefined);
-    return decisionRecord(
-      {
-        store: deps.store,
-        registry: deps.registry,
-        logRoot: predictionLog.root,
-        feedback,
-        loadVersion: async (v) => {
-          const current = host.loaded(v.model, v.version);
-          if (current) {
-            current.enter();
-            return { served: current, release: () => current.leave() };
-          }
-          const served = await ServedVersion.load(deps.store, v);
-          return { served, release: () => served.dispose() };
-        },
-        background: (v, pre) => host.backgroundOf(v, pre),
-        turn: (work) => host.turn(work),
-      },
-      id,
-    );
-  };
-
-  app.get('/v1/predictions/:id', async (req) => {
-    const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
-    if (!admin) requireToken(req, opts.tokens.feedback, 'a decision record');
-    const { id } = req.params as { id: string };
-    if (!PREDICTION_ID.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a prediction id`);
-    if (!log) throw new HttpError(404, 'this instance keeps no prediction log (--no-log)');
-    const record = await recordOf(log, id);
-    if (!record) throw new HttpError(404, `no prediction ${id} in the log at ${log.root}`);
-    return record;
+  const recordOf = registerWhyRoutes(app, {
+    store: deps.store,
+    registry: deps.registry,
+    host,
+    log,
+    feedback,
+    tokens: opts.tokens,
+    requireToken,
   });
 
   app.post('/v1/feedback', async (req, reply) => {
@@ -584,7 +485,7 @@ export async function startServer(
         // a record shows the row as received and its label: on a console only this machine or an authenticating
         // proxy reaches
         ...(log && (loopbackAddress(opts.host) || opts.console === 'behind-proxy')
-          ? { decisionRecord: (id: string) => recordOf(log, id) }
+          ? { decisionRecord: (id: string) => recordOf(id) }
           : {}),
       },
     );
@@ -623,10 +524,4 @@ export async function startServer(
       if (client) await (await client.catch(() => undefined))?.connection.close();
     },
   };
-}
-
-/** A body of one JSON object or an array of them, as a list; null for anything else. */
-function oneOrMany(body: unknown): unknown[] | null {
-  if (Array.isArray(body)) return body as unknown[];
-  return body !== null && typeof body === 'object' ? [body] : null;
 }

@@ -3,6 +3,7 @@ import type { DatasetRef } from '../data/snapshot';
 import { loadTable, type Table } from '../data/table';
 import { columnRequests, featureCodes, type Preprocessor } from '../features';
 import { deriveSeed, permutation } from '../rng';
+import type { ModelVersion, Registry } from '../registry/types';
 import type { ModelSpec } from '../spec';
 
 /**
@@ -47,4 +48,42 @@ export async function versionBackground(
 ): Promise<Background> {
   const table = await loadTable(store, dataset, columnRequests(spec));
   return backgroundOf(pre, table, seed, dataset.sha256);
+}
+
+/** Backgrounds kept drawn: one per version explained lately. */
+const BACKGROUNDS_KEPT = 8;
+
+/**
+ * Versions' backgrounds, each drawn once from the dataset the version was trained on (explanations and decision
+ * records share them), for the last few versions asked; a background that could not be drawn is not kept.
+ */
+export class BackgroundCache {
+  private readonly drawn = new Map<string, Promise<Background>>();
+
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly registry: Pick<Registry, 'getDataset'>,
+  ) {}
+
+  of(record: ModelVersion, pre: Preprocessor): Promise<Background> {
+    const key = `${record.model}@${record.version}`;
+    let drawn = this.drawn.get(key);
+    if (!drawn) {
+      drawn = this.draw(record, pre);
+      this.drawn.set(key, drawn);
+      drawn.catch(() => this.drawn.delete(key));
+      if (this.drawn.size > BACKGROUNDS_KEPT) this.drawn.delete(this.drawn.keys().next().value!);
+    }
+    return drawn;
+  }
+
+  private async draw(record: ModelVersion, pre: Preprocessor): Promise<Background> {
+    const dataset = await this.registry.getDataset(record.datasetSha256);
+    if (!dataset) {
+      throw new Error(
+        `${record.model} v${record.version} was trained on dataset ${record.datasetSha256.slice(0, 12)}, which is not registered: there is nothing to explain against`,
+      );
+    }
+    return versionBackground(this.store, record.spec, pre, dataset, record.seed);
+  }
 }

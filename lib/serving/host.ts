@@ -1,18 +1,16 @@
 import type { ArtifactStore } from '../artifacts';
-import { versionBackground, type Background } from '../explain/background';
+import { BackgroundCache, type Background } from '../explain/background';
 import { MAX_YIELD_MS, PredictionTraffic, VersionExplainer, type Explained } from './explainer';
 
 import type { ModelVersion, Registry } from '../registry/types';
 import type { Preprocessor } from '../features';
 import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher';
 import { newPredictionId } from './ids';
+import { answeredRecords, refusedRecords } from './log-records';
 import { ServingPolicy, routeShare, type ServingPolicyRecord } from './policy';
-import type { PredictionLog, PredictionRecord } from './prediction-log';
+import type { PredictionLog } from './prediction-log';
 import type { ReadRow, RowFlag, RowProblem } from './rows';
-import { scoreOf, ServedVersion, type Output } from './version';
-
-/** Backgrounds kept drawn: one per version explained lately. */
-const BACKGROUNDS_KEPT = 8;
+import { ServedVersion, type Output } from './version';
 
 /**
  * What one serving process serves: for every model with a champion, the champion — and, when the serving policy
@@ -31,7 +29,6 @@ const BACKGROUNDS_KEPT = 8;
 export type Arm = 'champion' | 'canary' | 'shadow';
 
 /** The log's flags of a row with none: most rows, so one list for all of them. */
-const NO_FLAGS: PredictionRecord['flags'] = [];
 
 interface ArmState {
   version: ServedVersion;
@@ -114,7 +111,7 @@ export class ModelHost {
   private readonly models = new Map<string, ModelState>();
   /** predictions in progress: explanations wait for a moment without */
   private readonly traffic = new PredictionTraffic();
-  private readonly backgrounds = new Map<string, Promise<Background>>();
+  private readonly backgrounds: BackgroundCache;
   private readonly swaps: SwapEvent[] = [];
   private syncing: Promise<void> = Promise.resolve();
 
@@ -122,7 +119,9 @@ export class ModelHost {
     private readonly store: ArtifactStore,
     private readonly registry: Registry,
     private readonly options: HostOptions,
-  ) {}
+  ) {
+    this.backgrounds = new BackgroundCache(store, registry);
+  }
 
   /** Bring what is served in line with the registry; calls queue behind each other. */
   sync(): Promise<void> {
@@ -271,30 +270,9 @@ export class ModelHost {
     return { kind: 'ok', model, version: served.version, artifactSha256: served.artifact.sha256, ...explained };
   }
 
-  /**
-   * A version's background: drawn once from the dataset it was trained on, with its seed, and kept for the last few
-   * versions asked (explanations and decision records share it).
-   */
+  /** A version's background, drawn once and kept for the last few versions asked (lib/explain/background.ts). */
   backgroundOf(record: ModelVersion, pre: Preprocessor): Promise<Background> {
-    const key = `${record.model}@${record.version}`;
-    let drawn = this.backgrounds.get(key);
-    if (!drawn) {
-      drawn = this.drawBackground(record, pre);
-      this.backgrounds.set(key, drawn);
-      drawn.catch(() => this.backgrounds.delete(key));
-      if (this.backgrounds.size > BACKGROUNDS_KEPT) this.backgrounds.delete(this.backgrounds.keys().next().value!);
-    }
-    return drawn;
-  }
-
-  private async drawBackground(record: ModelVersion, pre: Preprocessor): Promise<Background> {
-    const dataset = await this.registry.getDataset(record.datasetSha256);
-    if (!dataset) {
-      throw new Error(
-        `${record.model} v${record.version} was trained on dataset ${record.datasetSha256.slice(0, 12)}, which is not registered: there is nothing to explain against`,
-      );
-    }
-    return versionBackground(this.store, record.spec, pre, dataset, record.seed);
+    return this.backgrounds.of(record, pre);
   }
 
   /** Run one piece of explaining work in its turn around predictions (PredictionTraffic). */
@@ -331,25 +309,7 @@ export class ModelHost {
     latencyMs: number,
   ): Promise<void> {
     if (!this.options.log) return Promise.resolve();
-    const at = Date.now();
-    const records: PredictionRecord[] = predictions.map((p, i) => {
-      const o = p.output;
-      const { score, predicted } = scoreOf(o);
-      return {
-        id: p.id,
-        model,
-        version,
-        arm,
-        at,
-        latencyMs,
-        input: rows[i],
-        output: o,
-        score,
-        predicted,
-        flags: p.flags.length ? p.flags.map((f) => ({ field: f.field, code: f.code })) : NO_FLAGS,
-      };
-    });
-    return this.options.log.append(records);
+    return this.options.log.append(answeredRecords(model, version, arm, rows, predictions, latencyMs));
   }
 
   /** Rows refused for breaking the contract, logged too: the monitor's error rate and what broke, per field. */
@@ -361,24 +321,7 @@ export class ModelHost {
     problems: RowProblem[],
   ): Promise<void> {
     if (!this.options.log) return Promise.resolve();
-    const at = Date.now();
-    const byRow = new Map<number, RowProblem[]>();
-    for (const p of problems) byRow.set(p.row, [...(byRow.get(p.row) ?? []), p]);
-    return this.options.log.append(
-      [...byRow].map(([row, list]) => ({
-        id: ids[row],
-        model,
-        version,
-        arm: 'refused' as const,
-        at,
-        latencyMs: 0,
-        input: rows[row],
-        output: { problems: list.map((p) => ({ field: p.field, code: p.code, reason: p.reason })) },
-        score: NaN,
-        predicted: null,
-        flags: list.map((p) => ({ field: p.field, code: p.code })),
-      })),
-    );
+    return this.options.log.append(refusedRecords(model, version, rows, ids, problems));
   }
 
   /** Free every loaded version (at shutdown). */

@@ -180,7 +180,7 @@ describe('serving: the decision record of a prediction', () => {
     assert.equal((await call('GET', '/v1/predictions/not-an-id')).status, 400);
     const unknown = await call('GET', `/v1/predictions/${'0'.repeat(26)}`);
     assert.equal(unknown.status, 404);
-    assert.match(String(unknown.body.error), /no prediction 0{26} in the log/);
+    assert.match(String(unknown.body.error), /no prediction 0{26} in this instance's prediction log$/); // and no path
     assert.equal((await call('GET', `/v1/predictions/${'0'.repeat(26)}`, undefined, null)).status, 401);
   });
 });
