@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { permutationImportance } from '../../lib/explain/importance';
-import { encodeCodes, type Preprocessor } from '../../lib/features';
+import { encodeCodes } from '../../lib/features';
+import { fixtureCodes, fixtureNetwork, shapFixture } from '../support/shap-fixture';
 import { offsetsOf } from '../../lib/features/types';
 import { predictRows } from '../../lib/model/predict';
 import { loadTf, type Tf } from '../../lib/model/tf';
@@ -13,36 +12,11 @@ import { loadTf, type Tf } from '../../lib/model/tf';
  * (test/reference/shap-fixture.json) and its 30 rows, labelled with the network's own answers (so the rows as
  * they are score 100% accuracy, and every loss is the feature's doing).
  */
-interface Fixture {
-  preprocessor: Preprocessor;
-  layers: { kernel: number[][]; bias: number[]; activation: string }[];
-  background: { codes: (number | null)[][] };
-  explained: { codes: (number | null)[][] };
-}
-const fixture = JSON.parse(
-  fs.readFileSync(path.join(__dirname, '..', 'reference', 'shap-fixture.json'), 'utf8'),
-) as Fixture;
+const fixture = shapFixture;
 const pre = fixture.preprocessor;
-const codes = fixture.background.codes.map((c, f) =>
-  Float64Array.from([...c, ...fixture.explained.codes[f]], (v) => (v === null ? NaN : v)),
-);
+const codes = fixtureCodes(fixture.background.codes.map((c, f) => [...c, ...fixture.explained.codes[f]]));
 const rows = codes[0].length;
 const classes = fixture.layers[fixture.layers.length - 1].bias.length;
-
-function network(tf: Tf, layers: Fixture['layers']): LayersModel {
-  const model = tf.sequential();
-  layers.forEach((l, i) =>
-    model.add(
-      tf.layers.dense({
-        units: l.bias.length,
-        activation: l.activation as 'relu',
-        ...(i === 0 ? { inputShape: [pre.width] } : {}),
-      }),
-    ),
-  );
-  model.setWeights(layers.flatMap((l) => [tf.tensor2d(l.kernel), tf.tensor1d(l.bias)]));
-  return model;
-}
 
 describe('permutation importance over the spec features', () => {
   let tf: Tf;
@@ -81,7 +55,7 @@ describe('permutation importance over the spec features', () => {
         ? { ...l, kernel: l.kernel.map((row, k) => (k >= start && k < start + width ? row.map(() => 0) : row)) }
         : l,
     );
-    const got = importanceOf(network(tf, blind), 3);
+    const got = importanceOf(fixtureNetwork(tf, blind), 3);
     assert.equal(got.baseline, 1);
     assert.equal(got.rows, rows);
     const bySex = got.features[sex];
@@ -94,7 +68,7 @@ describe('permutation importance over the spec features', () => {
   });
 
   it('is seeded: the same seed gives the same values; a lower-is-better metric reads the same way round', () => {
-    const m = network(tf, fixture.layers);
+    const m = fixtureNetwork(tf);
     const a = importanceOf(m, 5);
     assert.deepEqual(importanceOf(m, 5), a);
     assert.notDeepEqual(

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
+import { fixtureCodes, fixtureNetwork, shapFixture } from '../support/shap-fixture';
 import { shapley, type Game } from '../../lib/explain/shapley';
-import type { Preprocessor } from '../../lib/features';
 import { offsetsOf } from '../../lib/features/types';
 import { predictRows } from '../../lib/model/predict';
 import { loadTf, type Tf } from '../../lib/model/tf';
@@ -13,42 +13,19 @@ import { loadTf, type Tf } from '../../lib/model/tf';
  * test/reference/shap-vectors.json) on the same trained penguins network and background
  * (test/reference/shap_fixture.ts, shap_reference.py).
  */
-interface Fixture {
-  preprocessor: Preprocessor;
-  layers: { kernel: number[][]; bias: number[]; activation: string }[];
-  background: { codes: (number | null)[][] };
-  explained: { codes: (number | null)[][] };
-}
 interface Reference {
   rows: { values: number[][]; base: number[]; output: number[] }[];
 }
 
 const dir = path.join(__dirname, '..', 'reference');
-const fixture = JSON.parse(fs.readFileSync(path.join(dir, 'shap-fixture.json'), 'utf8')) as Fixture;
+const fixture = shapFixture;
 const reference = JSON.parse(fs.readFileSync(path.join(dir, 'shap-vectors.json'), 'utf8')) as Reference;
 const pre = fixture.preprocessor;
 const F = pre.features.length;
-const codes = (columns: (number | null)[][]): Float64Array[] =>
-  columns.map((c) => Float64Array.from(c, (v) => (v === null ? NaN : v)));
-const background = codes(fixture.background.codes);
-const explained = codes(fixture.explained.codes);
+const background = fixtureCodes(fixture.background.codes);
+const explained = fixtureCodes(fixture.explained.codes);
 /** the explained row r's codes, one per feature */
 const rowOf = (r: number): Float64Array => Float64Array.from(explained, (c) => c[r]);
-
-function network(tf: Tf, layers: Fixture['layers']): LayersModel {
-  const model = tf.sequential();
-  layers.forEach((l, i) =>
-    model.add(
-      tf.layers.dense({
-        units: l.bias.length,
-        activation: l.activation as 'relu',
-        ...(i === 0 ? { inputShape: [pre.width] } : {}),
-      }),
-    ),
-  );
-  model.setWeights(layers.flatMap((l) => [tf.tensor2d(l.kernel), tf.tensor1d(l.bias)]));
-  return model;
-}
 
 describe('explanations: Shapley values over the spec features', () => {
   let tf: Tf;
@@ -65,7 +42,7 @@ describe('explanations: Shapley values over the spec features', () => {
 
   before(async () => {
     ({ tf } = await loadTf());
-    model = network(tf, fixture.layers);
+    model = fixtureNetwork(tf);
   });
 
   it('agree with shap.ExactExplainer on every row and class: values within 2e-6, the same ranking', () => {
@@ -123,7 +100,7 @@ describe('explanations: Shapley values over the spec features', () => {
         ? { ...l, kernel: l.kernel.map((row, k) => (k >= start && k < start + width ? row.map(() => 0) : row)) }
         : l,
     );
-    const got = shapley(gameFor(0, network(tf, blind)), rowOf(0));
+    const got = shapley(gameFor(0, fixtureNetwork(tf, blind)), rowOf(0));
     assert.equal(got.features[ignored].value, 0);
     assert.deepEqual(
       got.features.map((f) => [f.feature, f.columns]),
