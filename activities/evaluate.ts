@@ -7,6 +7,7 @@ import {
   makeCanary,
   type ModelEvaluation,
 } from '../lib/evaluation/evaluate';
+import { compareImportance, type ImportanceComparison } from '../lib/explain/importance';
 import { decideGate, type GateVerdict } from '../lib/gate';
 import { specColumnPowers } from '../lib/validation/leakage';
 import { registeredVersionProblem, runLoadCheck, type LoadCheckResult } from '../lib/loadcheck';
@@ -32,6 +33,8 @@ export interface EvaluateOutput {
   report: ArtifactRef;
   /** holdout rows and the candidate's predictions on them, for the load check */
   canary: ArtifactRef;
+  /** how much the candidate relies on each feature, beside the champion (null: not measured) */
+  importance: ImportanceComparison | null;
   /** the champion could not be trusted (changed bytes, a failed load check): the candidate was judged without it */
   championProblem?: { version: number; detail: string };
 }
@@ -84,6 +87,12 @@ export function evaluateActivities(deps: ActivityDeps) {
           };
         }
         const verdict = decideGate(input.spec, candidate, champion, championProblem);
+        const importance =
+          candidate.importance &&
+          compareImportance(
+            candidate.importance,
+            champion?.importance ? { version: champion.version, importance: champion.importance } : null,
+          );
         const report = await deps.store.putJson('reports/evaluation', {
           format: 'lumen-evaluation/1',
           model: input.spec.name,
@@ -92,6 +101,7 @@ export function evaluateActivities(deps: ActivityDeps) {
           candidate: { artifact: input.candidate, ...candidate },
           champion: champion && { artifact: usableChampion?.artifact, ...champion },
           championProblem: championProblem ?? null,
+          importance,
           verdict,
         });
         const canary = await deps.store.putJson(
@@ -103,6 +113,7 @@ export function evaluateActivities(deps: ActivityDeps) {
           candidate: candidate.metrics,
           champion: champion && { ...champion.metrics, version: champion.version },
           verdict,
+          importance,
           report,
           canary,
           ...(championProblem ? { championProblem } : {}),

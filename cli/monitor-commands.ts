@@ -19,6 +19,7 @@ import { CliError, EXIT, parseVersion } from '../client/errors';
 import { signer } from '../client/signing';
 import { canonical } from '../lib/access/statement';
 import { color, printJson, table } from '../client/output';
+import { esc } from '../lib/html';
 import { openRegistry } from './registry-commands';
 import { queryOrExplain, WorkflowNotAnswering } from '../client/workflow-health';
 
@@ -279,8 +280,6 @@ export async function monitorReportCommand(
 
 /** A self-contained page: one line chart per measure over the checks, drawn as SVG, and the findings listed. */
 export function reportHtml(model: string, reports: ReportSummary[]): string {
-  const esc = (s: string): string =>
-    s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const chart = (title: string, values: (number | null)[], unit: (x: number) => string): string => {
     const w = 640;
     const h = 140;

@@ -5,7 +5,8 @@ import { FileArtifactStore, openArtifactStore, type ArtifactStore } from '../lib
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { describeSource, type SourceRef } from '../lib/data/source';
-import { datasetLineage, versionLineage, type VersionLineageView } from '../lib/lineage';
+import { importanceLines } from '../lib/explain/importance';
+import { datasetLineage, versionImportance, versionLineage, type VersionLineageView } from '../lib/lineage';
 import { openRegistryAt } from '../lib/registry/open';
 import type { Registry } from '../lib/registry/types';
 import type { Task } from '../lib/spec';
@@ -147,6 +148,11 @@ export function formatLineage(view: VersionLineageView): string {
   if (evaluation.report) lines.push(`               report ${evaluation.report.uri}`);
   const verdict = (v.evaluation as { verdict?: { passed: boolean; reason: string } }).verdict;
   if (verdict) lines.push(`  gate         ${verdict.passed ? 'passed' : 'failed'}: ${verdict.reason}`);
+  const importance = versionImportance(v);
+  if (importance) {
+    const [head, ...rows] = importanceLines(importance);
+    lines.push(`  importance   ${head}`, ...rows.map((row) => `               ${row}`));
+  }
   lines.push(
     `  load check   ${v.loadCheck ? `${v.loadCheck.passed ? 'passed' : 'FAILED'} ${v.loadCheck.at}: ${v.loadCheck.detail}` : 'never run'}`,
   );

@@ -65,6 +65,23 @@ export const GatePolicy = z.strictObject({
       floor: z.number().gt(0).max(1).default(0.6),
     })
     .prefault({}),
+  /**
+   * permutation importance of each feature on the holdout, for the candidate and the champion on the same rows
+   * (lib/explain/importance.ts): shuffled `repeats` times (0: not measured), on at most `maxRows` holdout rows; the
+   * metric is the one compared with the champion. Reported, never a reason to pass or fail.
+   */
+  importance: z
+    .strictObject({
+      repeats: z
+        .number()
+        .int()
+        .min(0)
+        .max(50)
+        .refine((n) => n !== 1, 'must be 0 (not measured) or at least 2, for an interval')
+        .default(5),
+      maxRows: z.number().int().min(100).max(100_000).default(10_000),
+    })
+    .prefault({}),
   /** with no champion yet: promote when the absolute thresholds pass, ask a person, or never promote automatically */
   firstRun: z.enum(['promote', 'requireApproval', 'reject']).default('promote'),
   approval: z

@@ -123,8 +123,7 @@ export function decideGate(
       });
     }
   }
-  const metric = policy.vsChampion.metric ?? primaryMetric(spec.task).name;
-  const up = higherIsBetter(metric);
+  const { name: metric, higherIsBetter: up } = comparedMetric(spec);
   if (champion) {
     const value = candidate.metrics[metric] ?? NaN;
     const incumbent = champion.metrics[metric] ?? NaN;
@@ -195,6 +194,12 @@ export function decideGate(
               .map((c) => c.detail)
               .join('; ')}${approvalRequired ? '; awaiting approval' : ''}`;
   return { passed, firstRun, approvalRequired, championVersion: champion?.version ?? null, checks, reason };
+}
+
+/** The metric a candidate is compared with its champion on, and which way is better. */
+export function comparedMetric(spec: ModelSpec): { name: string; higherIsBetter: boolean } {
+  const name = spec.gate.vsChampion.metric ?? primaryMetric(spec.task).name;
+  return { name, higherIsBetter: higherIsBetter(name) };
 }
 
 /** a multiclass holdout whose commonest class is at least this share is imbalanced */

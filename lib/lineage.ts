@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { ArtifactStore } from './artifacts';
 import { NotFoundError } from './errors';
+import type { ImportanceComparison } from './explain/importance';
 import type {
   AuditEvent,
   AliasEvent,
@@ -75,6 +76,11 @@ export async function versionLineage(
     ),
     isChampion: (await registry.alias(model, 'champion')) === versionNumber,
   };
+}
+
+/** The permutation importance measured when the version was evaluated (null: before it was measured, or not). */
+export function versionImportance(v: ModelVersion): ImportanceComparison | null {
+  return (v.evaluation as { importance?: ImportanceComparison | null }).importance ?? null;
 }
 
 /** Every model version trained on a dataset (as ingested, or on its good rows), with the validations of it. */

@@ -248,6 +248,26 @@ export const TrainingSettings = z.strictObject({
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
+const Sentence = z.string().trim().min(1, 'must not be empty');
+
+/**
+ * What a version's model card says that no measurement can: what the model is for and not for, who answers for it,
+ * what its makers know of its limits (`lumen card`, docs/explanations.md). Part of the spec, so part of the
+ * version's lineage: a card says what was declared when the version was trained.
+ */
+export const CardSection = z.strictObject({
+  overview: Sentence.optional(),
+  owners: z.array(z.strictObject({ name: Sentence, contact: Sentence.optional() })).default([]),
+  intendedUses: z.array(Sentence).default([]),
+  intendedUsers: z.array(Sentence).default([]),
+  outOfScopeUses: z.array(Sentence).default([]),
+  limitations: z.array(Sentence).default([]),
+  ethicalConsiderations: z.array(z.strictObject({ name: Sentence, mitigation: Sentence })).default([]),
+  references: z.array(Sentence).default([]),
+  license: Sentence.optional(),
+});
+export type CardSection = z.infer<typeof CardSection>;
+
 const ModelSpecObject = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, starting with a letter'),
   description: z.string().optional(),
@@ -266,6 +286,8 @@ const ModelSpecObject = z.strictObject({
   serving: ServingPolicy.optional(),
   /** what the monitor watches once the model serves, and what it does about it (docs/monitoring.md) */
   monitor: MonitorPolicy.optional(),
+  /** what the version's model card declares: intended and out-of-scope uses, owners, known limitations */
+  card: CardSection.optional(),
 });
 
 export const ModelSpec = ModelSpecObject.superRefine((spec, ctx) => {

@@ -151,6 +151,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
         holdoutRows: evaluation.holdoutRows,
         champion: evaluation.champion,
         verdict: evaluation.verdict,
+        importance: evaluation.importance,
         report: evaluation.report,
         canary: evaluation.canary,
       },

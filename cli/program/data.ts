@@ -57,6 +57,16 @@ export function addDataCommands(program: Command): void {
       ) => (await import('../registry-commands')).lineageCommand(ref, hash, opts),
     );
 
+  program
+    .command('card')
+    .description("a version's model card: what it is for, its data, metrics by slice, importance, approvals, health")
+    .argument('<ref>', '<model>@<version>')
+    .option('--out <dir>', 'where to write <model>-v<version>.card.html and .card.json', '.')
+    .addOption(jsonOption())
+    .action(async (ref: string, opts: Parameters<typeof import('../card-command').cardCommand>[1]) =>
+      (await import('../card-command')).cardCommand(ref, opts),
+    );
+
   const quarantine = program.command('quarantine').description('batches that failed validation and wait for a person');
   quarantine
     .command('list')

@@ -1,19 +1,40 @@
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
 import type { DatasetRef } from '../data/snapshot';
 import { columnKey, loadTable, type ColumnData, type ColumnRequest, type Table } from '../data/table';
-import { columnRequests, decodeRegression, encodeFeatures, encodeLabels, labelPresent, splitRows } from '../features';
-import type { ModelScore } from '../gate';
-import { binaryBaseline, binaryMetrics, majorityBaseline, multiclassMetrics, regressionMetrics } from '../metrics';
+import {
+  columnRequests,
+  decodeRegression,
+  encodeFeatures,
+  encodeLabels,
+  featureCodes,
+  labelPresent,
+  splitRows,
+  type Preprocessor,
+} from '../features';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { permutationImportance, type Importance } from '../explain/importance';
+import { comparedMetric, type ModelScore } from '../gate';
+import {
+  binaryBaseline,
+  binaryMetrics,
+  majorityBaseline,
+  multiclassMetrics,
+  regressionMetrics,
+  type Metrics,
+} from '../metrics';
 import { loadModelArtifact } from '../model/artifact';
 import { predictRows } from '../model/predict';
-import { loadTf } from '../model/tf';
+import { loadTf, type Tf } from '../model/tf';
+import { deriveSeed, permutation } from '../rng';
 import type { ModelSpec } from '../spec';
 import { bootstrapBinary, expectedCalibrationError } from './calibration';
 import { sliceMetrics, type SliceMetrics } from './slices';
 
-/** A model scored on a holdout: metrics, their bootstrap intervals, slices and fairness gaps. */
+/** A model scored on a holdout: metrics, their bootstrap intervals, slices, fairness gaps and feature importance. */
 export interface ModelEvaluation extends ModelScore {
   slices: SliceMetrics[];
+  /** null: not measured (the policy's repeats are 0, or the metric is undefined on these rows) */
+  importance: Importance | null;
 }
 
 export interface EvaluationOptions {
@@ -23,6 +44,8 @@ export interface EvaluationOptions {
   bootstrapReplicates: number;
   bootstrapLevel: number;
   seed: number;
+  /** permutation importance on the holdout (repeats 0: not measured), scored by `metric` */
+  importance: { repeats: number; maxRows: number; metric: { name: string; higherIsBetter: boolean } };
 }
 
 export function evaluationOptions(spec: ModelSpec): EvaluationOptions {
@@ -34,6 +57,7 @@ export function evaluationOptions(spec: ModelSpec): EvaluationOptions {
     bootstrapReplicates: g.bootstrap.replicates,
     bootstrapLevel: g.bootstrap.level,
     seed: spec.training.seed,
+    importance: { ...g.importance, metric: comparedMetric(spec) },
   };
 }
 
@@ -59,18 +83,17 @@ export async function evaluateArtifact(
     // rows whose label this model cannot read (e.g. a class it never saw) are left out of its metrics
     const keep: number[] = [];
     for (let i = 0; i < y.length; i++) if (Number.isFinite(y[i])) keep.push(i);
+    const labels = keep.map((i) => y[i]);
+    const outputs = p.length / Math.max(1, rows.length);
+    const kept = new Float32Array(keep.length * outputs);
+    keep.forEach((i, j) => kept.set(p.subarray(i * outputs, (i + 1) * outputs), j * outputs));
+    const metrics = { ...metricsOf(pre, labels, kept), rows: keep.length };
+    const importance = holdoutImportance(tf, loaded.model, pre, table, rows, keep, labels, options);
     const label = pre.label;
     if (label.task === 'binary') {
-      const labels = keep.map((i) => y[i]);
-      const probabilities = keep.map((i) => p[i]);
-      const metrics = {
-        ...binaryMetrics(labels, probabilities),
-        calibrationError: expectedCalibrationError(labels, probabilities),
-        rows: keep.length,
-      };
       const intervals =
         options.bootstrapReplicates > 0
-          ? await bootstrapBinary(labels, probabilities, {
+          ? await bootstrapBinary(labels, Array.from(kept), {
               replicates: options.bootstrapReplicates,
               seed: options.seed,
               level: options.bootstrapLevel,
@@ -83,33 +106,72 @@ export async function evaluateArtifact(
           column,
           keep.map((i) => values[rows[i]]),
           labels,
-          probabilities,
+          Array.from(kept),
           { minRows: options.minSliceRows, top: options.topSlices },
         );
         slices.push(...s.slices);
         return s.gaps;
       });
-      return { metrics, baseline: binaryBaseline(labels), intervals, slices, gaps };
+      return { metrics, baseline: binaryBaseline(labels), intervals, slices, gaps, importance };
     }
-    if (label.task === 'multiclass') {
-      const k = label.classes.length;
-      const probs = new Float32Array(keep.length * k);
-      keep.forEach((i, j) => probs.set(p.subarray(i * k, (i + 1) * k), j * k));
-      const labels = keep.map((i) => y[i]);
-      const metrics = { ...multiclassMetrics(labels, probs, k), rows: keep.length };
-      return { metrics, baseline: majorityBaseline(labels, k), intervals: null, slices: [], gaps: [] };
-    }
-    const metrics = {
-      ...regressionMetrics(
-        keep.map((i) => decodeRegression(pre, y[i])),
-        keep.map((i) => decodeRegression(pre, p[i])),
-      ),
-      rows: keep.length,
-    };
-    return { metrics, baseline: { r2: 0 }, intervals: null, slices: [], gaps: [] };
+    const baseline = label.task === 'multiclass' ? majorityBaseline(labels, label.classes.length) : { r2: 0 };
+    return { metrics, baseline, intervals: null, slices: [], gaps: [], importance };
   } finally {
     loaded.model.dispose();
   }
+}
+
+/** A model's metrics on rows with readable labels (encoded as its preprocessor encodes them) and its outputs on them. */
+function metricsOf(pre: Preprocessor, labels: number[], outputs: Float32Array): Metrics {
+  const label = pre.label;
+  if (label.task === 'binary') {
+    const probabilities = Array.from(outputs);
+    return {
+      ...binaryMetrics(labels, probabilities),
+      calibrationError: expectedCalibrationError(labels, probabilities),
+    };
+  }
+  if (label.task === 'multiclass') return multiclassMetrics(labels, outputs, label.classes.length);
+  return regressionMetrics(
+    labels.map((v) => decodeRegression(pre, v)),
+    Array.from(outputs, (v) => decodeRegression(pre, v)),
+  );
+}
+
+/**
+ * Permutation importance on (a seeded sample of at most `maxRows` of) the rows with readable labels, scored by the
+ * policy's metric. Not measured when the policy says 0 repeats, or the metric is undefined on these rows (an AUC
+ * of one class), since a loss of nothing from nothing would read as "relies on no feature".
+ */
+function holdoutImportance(
+  tf: Tf,
+  model: LayersModel,
+  pre: Preprocessor,
+  table: Table,
+  rows: Uint32Array,
+  keep: number[],
+  labels: number[],
+  options: EvaluationOptions,
+): Importance | null {
+  const { repeats, maxRows, metric } = options.importance;
+  if (repeats === 0 || keep.length < 2) return null;
+  const seed = deriveSeed(options.seed, 'importance');
+  let picked = keep.map((_, j) => j);
+  if (picked.length > maxRows) {
+    picked = Array.from(permutation(picked.length, deriveSeed(seed, 'rows')).subarray(0, maxRows)).sort(
+      (a, b) => a - b,
+    );
+  }
+  const sampleLabels = picked.map((j) => labels[j]);
+  const measure = (x: Float32Array, n: number): number =>
+    metricsOf(pre, sampleLabels, predictRows(tf, model, x, n, pre.width))[metric.name] ?? NaN;
+  const codes = featureCodes(
+    pre,
+    table,
+    picked.map((j) => rows[keep[j]]),
+  );
+  const result = permutationImportance({ pre, codes, rows: picked.length, measure, metric, repeats, seed });
+  return Number.isFinite(result.baseline) ? result : null;
 }
 
 function stringsOf(table: Table, column: string): (string | null)[] {

@@ -61,3 +61,86 @@ export function permutationImportance(input: ImportanceInput): Importance {
   });
   return { metric: metric.name, baseline, repeats, seed, rows, features };
 }
+
+/** A feature's importance to the candidate beside its importance to the champion, measured on the same rows. */
+export interface ComparedFeature extends FeatureImportance {
+  /** 1: the feature the candidate relies on most */
+  rank: number;
+  champion: { mean: number; low: number; high: number; rank: number } | null;
+  /** candidate minus champion (null: the champion does not read the feature) */
+  change: number | null;
+  /** the two 95% intervals do not overlap: the reliance changed by more than the repeats' noise */
+  shifted: boolean;
+}
+
+/** Permutation importance of a candidate, compared with its champion's: what the gate report and a card show. */
+export interface ImportanceComparison {
+  metric: string;
+  rows: number;
+  repeats: number;
+  seed: number;
+  championVersion: number | null;
+  features: ComparedFeature[];
+  /** features the champion reads and the candidate no longer does */
+  dropped: { feature: string; mean: number; rank: number }[];
+}
+
+const byMean = (list: FeatureImportance[]): FeatureImportance[] =>
+  [...list].sort((a, b) => b.mean - a.mean || a.feature.localeCompare(b.feature));
+
+export function compareImportance(
+  candidate: Importance,
+  champion: { version: number; importance: Importance } | null,
+): ImportanceComparison {
+  const theirs = new Map(
+    byMean(champion?.importance.features ?? []).map((f, i) => [
+      f.feature,
+      { mean: f.mean, low: f.low, high: f.high, rank: i + 1 },
+    ]),
+  );
+  const features = byMean(candidate.features).map((f, i): ComparedFeature => {
+    const c = theirs.get(f.feature) ?? null;
+    return {
+      ...f,
+      rank: i + 1,
+      champion: c,
+      change: c ? f.mean - c.mean : null,
+      shifted: c !== null && (f.low > c.high || f.high < c.low),
+    };
+  });
+  const mine = new Set(candidate.features.map((f) => f.feature));
+  return {
+    metric: candidate.metric,
+    rows: candidate.rows,
+    repeats: candidate.repeats,
+    seed: candidate.seed,
+    championVersion: champion?.version ?? null,
+    features,
+    dropped: [...theirs]
+      .filter(([name]) => !mine.has(name))
+      .map(([feature, c]) => ({ feature, mean: c.mean, rank: c.rank })),
+  };
+}
+
+const num = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${num(x)}`;
+
+/** The comparison as text lines (`lumen lineage`, `lumen card`): most relied-on first, with the champion beside. */
+export function importanceLines(c: ImportanceComparison): string[] {
+  const width = Math.max(7, ...c.features.map((f) => f.feature.length));
+  const vs = c.championVersion === null ? '' : ` (beside champion v${c.championVersion} on the same rows)`;
+  const lines = [`${c.metric} lost when a feature is shuffled, ${c.repeats} repeats on ${c.rows} holdout rows${vs}`];
+  for (const f of c.features) {
+    const champion = f.champion
+      ? `   v${c.championVersion} ${num(f.champion.mean)} (#${f.champion.rank})  ${signed(f.change ?? 0)}${f.shifted ? (f.change! > 0 ? ' ↑' : ' ↓') : ''}`
+      : c.championVersion === null
+        ? ''
+        : '   new feature';
+    lines.push(
+      `${String(f.rank).padStart(2)} ${f.feature.padEnd(width)} ${num(f.mean)} [${num(f.low)}, ${num(f.high)}]${champion}`,
+    );
+  }
+  for (const d of c.dropped)
+    lines.push(`   ${d.feature.padEnd(width)} not read any more (v${c.championVersion}: ${num(d.mean)}, #${d.rank})`);
+  return lines;
+}

@@ -1,10 +1,8 @@
+import { esc } from '../html';
 import type { ColumnProfile, Profile } from './profile';
 import type { ValidationReport } from './report-shape';
 
 /** A self-contained page a person can read: checks, bad rows, drift, and charts of the columns that moved. */
-
-const esc = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch);
 
 const COLOURS = { pass: '#2e7d32', warn: '#ed6c02', fail: '#d32f2f' } as const;
 

@@ -4,8 +4,9 @@
  * empty chart from one with data.
  */
 
-export const esc = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+import { esc } from '../../lib/html';
+
+export { esc };
 
 export interface Point {
   /** ms since the epoch */

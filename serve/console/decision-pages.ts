@@ -1,8 +1,10 @@
 import type { FastifyReply } from 'fastify';
 import { tokenMatches } from '../../lib/serving/tokens';
 import { esc } from './charts';
+import { importanceHtml } from '../../lib/card/html';
+import { versionImportance } from '../../lib/lineage';
 import { metricsText, verdictOf } from './model-pages';
-import { keepFlash, layout, short, when, type ConsoleContext } from './page';
+import { cardLink, keepFlash, layout, short, when, type ConsoleContext } from './page';
 
 // The decisions a person takes in the console — a candidate's approval, a quarantined batch's release — their pages
 // and their forms, checked before anything is sent.
@@ -16,6 +18,7 @@ export async function approvalsPage(ctx: ConsoleContext): Promise<string> {
     pending.map(async (p) => {
       const v = await registry.getVersion(p.model, p.version);
       const verdict = v ? verdictOf(v) : undefined;
+      const importance = v ? versionImportance(v) : null;
       const checks = verdict?.checks?.length
         ? `<table><tr><th>check</th><th>outcome</th><th>detail</th></tr>${verdict.checks
             .map(
@@ -27,7 +30,7 @@ export async function approvalsPage(ctx: ConsoleContext): Promise<string> {
       const action = `/ui/approvals/${encodeURIComponent(p.model)}/${p.version}`;
       return `<section class="card" data-approval="${esc(`${p.model}:v${p.version}`)}"><h2><a href="/ui/models/${encodeURIComponent(p.model)}">${esc(p.model)}</a> v${p.version}</h2>
 <p>waiting since ${when(p.requestedAt)} · artifact ${short(p.artifactSha256)} · ${runLink(p.workflowId, p.runId, 'pipeline run ↗')}</p>
-${v ? `<p>${esc(metricsText(v))}</p>` : ''}${verdict ? `<p>${esc(verdict.reason)}${verdict.championVersion ? ` (against champion v${verdict.championVersion})` : ''}</p>` : ''}${checks}
+${v ? `<p>${esc(metricsText(v))} · <a href="${cardLink(p.model, p.version)}">model card</a></p>` : ''}${verdict ? `<p>${esc(verdict.reason)}${verdict.championVersion ? ` (against champion v${verdict.championVersion})` : ''}</p>` : ''}${checks}${importance ? `<details><summary>What it relies on</summary>${importanceHtml(importance)}</details>` : ''}
 ${decisionFormHtml(
   action,
   [

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { decideCandidateWith, decideQuarantineWith } from '../../client/decisions';
 import { explain } from '../../client/errors';
+import { renderCardHtml } from '../../lib/card/html';
+import { buildModelCard, type ModelCard } from '../../lib/card/model-card';
 import { esc } from './charts';
 import { approvalsPage, decisionForm, done, quarantinePage, refused } from './decision-pages';
 import { modelPage, overviewPage } from './model-pages';
@@ -25,6 +27,7 @@ export { CONSOLE_HEADERS, crossSite, loopbackAddress, loopbackHost, type Console
  *
  *   /ui                       every model: champion, canary and shadow, the monitor's last verdict
  *   /ui/models/:model         versions, the champion's timeline, monitor charts with their limits, actions, alerts
+ *   /ui/models/:model/versions/:v/card   a version's model card (card.json: the same as JSON)
  *   /ui/approvals             candidates waiting for a person, with approve / reject
  *   /ui/quarantine            batches held back by their contract, with their reports, and release / discard
  *   /ui/validations/:id       a validation report page
@@ -36,6 +39,13 @@ export { CONSOLE_HEADERS, crossSite, loopbackAddress, loopbackHost, type Console
 export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, opts: ConsoleOptions): void {
   const ctx = consoleContext(deps, opts);
   const { registry, store, ui, page } = ctx;
+  /** a registered version's card, or why there is none */
+  const versionCard = async (model: string, version: string): Promise<ModelCard | string> => {
+    const n = /^\d{1,9}$/.test(version) ? Number(version) : NaN;
+    if (!Number.isSafeInteger(n)) return `"${version.slice(0, 20)}" is not a version number.`;
+    if (!(await registry.getVersion(model, n))) return `${model.slice(0, 80)} v${n} is not registered.`;
+    return buildModelCard(registry, store, model, n);
+  };
 
   // browsers ask for it on every page (a validation report's too); there is none, and that is not an error
   app.get('/favicon.ico', async (_req, reply) => reply.status(204).send());
@@ -77,6 +87,19 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, opts: C
           return page(reply, 404, layout('Not found', `<p>No model named "${esc(model)}" is registered.</p>`, ui));
         }
         return page(reply, 200, layout(model, await modelPage(ctx, model, versions), ui, flashOf(req.query)));
+      });
+
+      scope.get('/models/:model/versions/:version/card', async (req, reply) => {
+        const { model, version } = req.params as { model: string; version: string };
+        const card = await versionCard(model, version);
+        if (typeof card === 'string') return page(reply, 404, layout('Not found', `<p>${esc(card)}</p>`, ui));
+        return page(reply, 200, renderCardHtml(card));
+      });
+      scope.get('/models/:model/versions/:version/card.json', async (req, reply) => {
+        const { model, version } = req.params as { model: string; version: string };
+        const card = await versionCard(model, version);
+        if (typeof card === 'string') return reply.status(404).send({ error: card });
+        return card;
       });
 
       scope.get('/predictions', async (req, reply) => {

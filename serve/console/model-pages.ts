@@ -4,7 +4,7 @@ import type { ModelVersion } from '../../lib/registry/types';
 import type { GateVerdict } from '../../lib/gate';
 import { championTimeline, esc, timeChart, type Series, type Stint, type Threshold } from './charts';
 import { lookupForm } from './prediction-page';
-import { CHECKS_CHARTED, num, pct, short, when, type ConsoleContext } from './page';
+import { cardLink, CHECKS_CHARTED, num, pct, short, when, type ConsoleContext } from './page';
 
 export const verdictOf = (v: ModelVersion): GateVerdict | undefined =>
   (v.evaluation as { verdict?: GateVerdict } | undefined)?.verdict;
@@ -93,7 +93,7 @@ export async function modelPage(ctx: ConsoleContext, model: string, versions: Mo
   sections.push(monitorCharts(full, policy, championRecord.task));
 
   sections.push(
-    `<h2>Versions</h2><table><tr><th>version</th><th>registered</th><th>data</th><th>metrics</th><th>gate</th><th>load check</th><th></th></tr>${versions
+    `<h2>Versions</h2><table><tr><th>version</th><th>registered</th><th>data</th><th>metrics</th><th>gate</th><th>load check</th><th>card</th><th></th></tr>${versions
       .slice()
       .reverse()
       .map((v) => {
@@ -106,7 +106,7 @@ export async function modelPage(ctx: ConsoleContext, model: string, versions: Mo
             ? '<span class="ok">passed</span>'
             : `<span class="bad">${esc(v.loadCheck.detail)}</span>`
           : '–';
-        return `<tr><td>v${v.version}${v.version === champion ? ' ★' : ''}</td><td>${when(v.createdAt)}</td><td>${short(v.datasetSha256)}</td><td>${esc(metricsText(v))}</td><td>${gate}</td><td>${load}</td><td>${runLink(v.workflowId, v.runId)}</td></tr>`;
+        return `<tr><td>v${v.version}${v.version === champion ? ' ★' : ''}</td><td>${when(v.createdAt)}</td><td>${short(v.datasetSha256)}</td><td>${esc(metricsText(v))}</td><td>${gate}</td><td>${load}</td><td><a href="${cardLink(model, v.version)}">card</a></td><td>${runLink(v.workflowId, v.runId)}</td></tr>`;
       })
       .join('')}</table>`,
   );

@@ -190,3 +190,7 @@ export function consoleContext(deps: ConsoleDeps, opts: ConsoleOptions): Console
     page: (reply, status, html) => reply.status(status).type('text/html; charset=utf-8').send(html),
   };
 }
+
+/** Where a version's model card is. */
+export const cardLink = (model: string, version: number): string =>
+  `/ui/models/${encodeURIComponent(model)}/versions/${version}/card`;

@@ -1,12 +1,12 @@
 import type { DecisionRecord } from '../../lib/serving/decision-record';
 import { esc } from './charts';
-import { num, short, when, type ConsoleContext } from './page';
+import { cardLink, num, short, when, type ConsoleContext } from './page';
 
 /** The decision record of one prediction (GET /v1/predictions/:id), as a page. */
 export function predictionPage(ctx: ConsoleContext, r: DecisionRecord): string {
   const row = (k: string, v: string) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`;
   const json = (v: unknown) => `<code>${esc(JSON.stringify(v))}</code>`;
-  const model = `<a href="/ui/models/${encodeURIComponent(r.model)}">${esc(r.model)}</a> v${r.version}`;
+  const model = `<a href="/ui/models/${encodeURIComponent(r.model)}">${esc(r.model)}</a> v${r.version} <a href="${cardLink(r.model, r.version)}">(card)</a>`;
   const head = `<table>${[
     row('answered', `${when(r.at)} · ${num(r.latencyMs)} ms`),
     row(
