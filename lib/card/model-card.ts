@@ -161,7 +161,11 @@ export async function buildModelCard(
     search?: { method: string; chosen: number; trials: { options: TrialOptions }[] };
   };
   const previous = view.promotions.find((p) => p.toVersion === versionNumber && p.alias === 'champion');
-  const trainData = await describeData(store, view.trainingDataset ?? null, v.datasetSha256, v.spec.source.timeColumn);
+  // the period: of the column that cuts batches into windows, else of the first timestamp the source declares
+  const timeColumn = v.spec.source.timeColumn ?? v.spec.source.columns.find((c) => c.type === 'timestamp')?.name;
+  // the profile validation made of the batch when the data trained on has none of its own (its good rows)
+  const profile = view.trainingDataset?.profile ?? v.lineage.validation.profile;
+  const trainData = await describeData(store, view.trainingDataset ?? null, v.datasetSha256, profile, timeColumn);
   trainData.name = 'training data';
   trainData.description =
     `${training.trainingRows ?? '?'} rows of this batch trained on` +
@@ -325,6 +329,7 @@ async function describeData(
   store: ArtifactStore,
   dataset: DatasetRecord | null,
   sha256: string,
+  profileRef: ArtifactRef | null,
   timeColumn: string | undefined,
 ): Promise<DataDescription> {
   const base: DataDescription = {
@@ -336,8 +341,8 @@ async function describeData(
     profile: [],
     description: '',
   };
-  if (!dataset?.profile) return base;
-  const profile = Profile.parse(await readJson(store, dataset.profile));
+  if (!profileRef) return base;
+  const profile = Profile.parse(await readJson(store, profileRef));
   const pct = (n: number, of: number) => `${of ? ((100 * n) / of).toFixed(1) : '0'}%`;
   const round = (x: number | null) => (x === null ? '–' : Number(x.toPrecision(4)).toString());
   base.profile = profile.columns.map((c) => {
@@ -357,6 +362,9 @@ async function describeData(
     }
   });
   if (profile.duplicateRows) base.profile.push(`${profile.duplicateRows} duplicate rows`);
+  if (dataset && profile.dataset !== dataset.sha256) {
+    base.profile.unshift(`(profile of batch ${profile.dataset.slice(0, 12)} as validated, bad rows included)`);
+  }
   const time = timeColumn ? profile.columns.find((c) => c.name === timeColumn) : undefined;
   if (time?.kind === 'timestamp') base.period = { column: time.name, from: time.min, to: time.max };
   return base;

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ModelCard } from '../../lib/card/model-card';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
 import { freePort } from '../../tools/devserver';
@@ -481,6 +482,50 @@ describe('the lumen command line', () => {
     assert.equal(explicit.code, 0);
     assert.match((await lumen(['history', 'seattle-weather'], env)).stdout, /staging +v1 +removed +ana +done/);
     assert.equal((await lumen(['alias', 'seattle-weather', 'champion', '1', '--reason', 'x'], env)).code, 4);
+
+    // importance measured at evaluation is part of the version's lineage
+    const lineage = await lumen(['lineage', 'seattle-weather@1'], env);
+    assert.match(
+      lineage.stdout,
+      /importance +macroF1 lost when a feature is shuffled, 5 repeats on \d+ holdout rows\n/,
+    );
+    assert.match(lineage.stdout, / 1 precipitation +\d\.\d{4} \[/);
+
+    // the model card: HTML and JSON written side by side; JSON alone with --json
+    const cards = path.join(t.home, 'cards');
+    fs.mkdirSync(cards);
+    const card = await lumen(['card', 'seattle-weather@1', '--out', cards], env);
+    assert.equal(card.code, 0, card.stderr);
+    assert.match(card.stdout, /^seattle-weather v1 \(champion\): /);
+    assert.match(card.stdout, /uses +not declared: the spec has no card section/);
+    assert.match(card.stdout, /approvals +none/);
+    const html = fs.readFileSync(path.join(cards, 'seattle-weather-v1.card.html'), 'utf8');
+    assert.match(
+      html,
+      /<h1>Model card: seattle-weather <span class="muted">v1<\/span> <span class="ok">champion<\/span><\/h1>/,
+    );
+    assert.match(html, /id="undeclared"/);
+    const written = JSON.parse(fs.readFileSync(path.join(cards, 'seattle-weather-v1.card.json'), 'utf8')) as ModelCard;
+    const printed = JSON.parse((await lumen(['card', 'seattle-weather@1', '--json'], env)).stdout) as ModelCard;
+    assert.deepEqual(printed, written);
+    assert.equal(written.format, 'lumen-model-card/1');
+    assert.equal(written.model_details.version.name, 'v1');
+    assert.equal(written.considerations.declared, false);
+    assert.equal(written.quantitative_analysis.importance?.features.length, 5);
+    assert.ok(written.model_parameters.data.train.period, 'the batch has a time column: its period is said');
+    assert.ok(
+      written.considerations.limitations.some(
+        (l) => l.source === 'training' && /behaviour outside that period/.test(l.description),
+      ),
+    );
+    // wrong input: one line each, nothing written
+    const missing = await lumen(['card', 'seattle-weather@9'], env);
+    assert.equal(missing.code, 4);
+    assert.equal(missing.stderr.trim(), 'lumen: seattle-weather v9 is not registered');
+    const nowhere = await lumen(['card', 'seattle-weather@1', '--out', path.join(t.home, 'no-such-dir')], env);
+    assert.equal(nowhere.code, 4);
+    assert.match(nowhere.stderr, /--out .*no-such-dir is not a directory/);
+    assert.equal((await lumen(['card', 'seattle-weather'], env)).code, 4);
 
     for (const command of [['alerts'], ['pending'], ['quarantine', 'list'], ['lineage', 'seattle-weather@1']]) {
       const ran = await lumen([...command, '--json'], env);

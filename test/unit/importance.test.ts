@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { permutationImportance } from '../../lib/explain/importance';
+import {
+  compareImportance,
+  importanceLines,
+  permutationImportance,
+  type Importance,
+} from '../../lib/explain/importance';
 import { encodeCodes } from '../../lib/features';
 import { fixtureCodes, fixtureNetwork, shapFixture } from '../support/shap-fixture';
 import { offsetsOf } from '../../lib/features/types';
@@ -91,5 +96,62 @@ describe('permutation importance over the spec features', () => {
         }),
       /at least 2 repeats/,
     );
+  });
+});
+
+describe('importance beside the champion', () => {
+  const measured = (features: [string, number, number][]): Importance => ({
+    metric: 'auc',
+    baseline: 0.8,
+    repeats: 5,
+    seed: 7,
+    rows: 400,
+    features: features.map(([feature, mean, half]) => ({
+      feature,
+      columns: [feature],
+      mean,
+      low: mean - half,
+      high: mean + half,
+    })),
+  });
+
+  it('ranks by reliance, says the change per feature, which changes exceed the noise, and what is no longer read', () => {
+    const candidate = measured([
+      ['distance', 0.05, 0.01],
+      ['hour', 0.12, 0.01],
+      ['origin', 0.02, 0.03],
+    ]);
+    const champion = measured([
+      ['hour', 0.04, 0.01],
+      ['origin', 0.03, 0.02],
+      ['weekday', 0.01, 0.005],
+    ]);
+    const c = compareImportance(candidate, { version: 3, importance: champion });
+    assert.equal(c.championVersion, 3);
+    assert.deepEqual(
+      c.features.map((f) => [f.feature, f.rank, f.champion?.rank ?? null]),
+      [
+        ['hour', 1, 1],
+        ['distance', 2, null],
+        ['origin', 3, 2],
+      ],
+    );
+    const hour = c.features[0];
+    assert.ok(Math.abs(hour.change! - 0.08) < 1e-12);
+    assert.equal(hour.shifted, true, '[0.11, 0.13] against [0.03, 0.05]: beyond the repeats');
+    assert.equal(c.features[2].shifted, false, 'overlapping intervals are noise');
+    assert.equal(c.features[1].change, null, 'a feature the champion does not read has no change');
+    assert.deepEqual(c.dropped, [{ feature: 'weekday', mean: 0.01, rank: 3 }]);
+
+    const lines = importanceLines(c);
+    assert.match(lines[0], /^auc lost when a feature is shuffled, 5 repeats on 400 holdout rows \(beside champion v3/);
+    assert.match(lines[1], /^ 1 hour +0\.1200 \[0\.1100, 0\.1300\] +v3 0\.0400 \(#1\) +\+0\.0800 ↑$/);
+    assert.match(lines[2], /distance .* new feature$/);
+    assert.match(lines[4], /weekday +not read any more \(v3: 0\.0100, #3\)/);
+
+    const alone = compareImportance(candidate, null);
+    assert.equal(alone.championVersion, null);
+    assert.ok(alone.features.every((f) => f.champion === null && f.change === null && !f.shifted));
+    assert.doesNotMatch(importanceLines(alone).join('\n'), /champion|new feature/);
   });
 });

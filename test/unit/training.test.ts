@@ -171,6 +171,48 @@ describe('training with tfjs', () => {
     assert.ok(m.accuracy > 0.6, `holdout accuracy ${m.accuracy}`);
   });
 
+  it('measures permutation importance at evaluation: seeded, on the rows scored, with the metric compared with the champion', async () => {
+    const trained = await trainOnDataset(t.deps.store, spec, weather, {
+      checkpointKind: 'checkpoints/test/importance',
+      onCheckpoint: () => Promise.resolve(),
+    });
+    const { table, rows } = await loadHoldout(t.deps.store, spec, weather);
+    const options = evaluationOptions(spec);
+    assert.equal(options.importance.metric.name, 'macroF1', 'multiclass models are compared on macro-F1');
+    const scored = await evaluateArtifact(t.deps.store, trained.artifact, table, rows, options);
+    const importance = scored.importance!;
+    assert.equal(importance.metric, 'macroF1');
+    assert.equal(importance.rows, scored.metrics.rows, 'every scored holdout row, below maxRows');
+    assert.ok(Math.abs(importance.baseline - scored.metrics.macroF1) < 1e-12, 'the unshuffled rows score the metric');
+    assert.deepEqual(
+      importance.features.map((f) => f.feature),
+      spec.features.map((f) => f.name),
+    );
+    const byName = new Map(importance.features.map((f) => [f.feature, f]));
+    // rain and snow are told apart from sun by the precipitation: shuffling it costs the most, beyond the noise
+    const top = [...importance.features].sort((a, b) => b.mean - a.mean)[0];
+    assert.equal(top.feature, 'precipitation', JSON.stringify(importance.features.map((f) => [f.feature, f.mean])));
+    assert.ok(byName.get('precipitation')!.low > 0);
+
+    const again = await evaluateArtifact(t.deps.store, trained.artifact, table, rows, options);
+    assert.deepEqual(again.importance, importance, 'the same seed gives the same importance');
+    const sampled = await evaluateArtifact(t.deps.store, trained.artifact, table, rows, {
+      ...options,
+      importance: { ...options.importance, maxRows: 100 },
+    });
+    assert.equal(sampled.importance!.rows, 100, 'a seeded sample of maxRows rows');
+    const off = await evaluateArtifact(t.deps.store, trained.artifact, table, rows, {
+      ...options,
+      importance: { ...options.importance, repeats: 0 },
+    });
+    assert.equal(off.importance, null);
+    assert.deepEqual(off.metrics, scored.metrics, 'measuring importance leaves the metrics alone');
+    assert.throws(
+      () => parseModelSpec({ ...base, gate: { importance: { repeats: 1 } } }),
+      /gate\.importance\.repeats: must be 0 \(not measured\) or at least 2/,
+    );
+  });
+
   describe('early stopping', () => {
     let movies: DatasetRef;
     const moviesBase = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'movies-imdb.json'));
