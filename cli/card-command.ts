@@ -40,7 +40,7 @@ export function formatCard(card: ModelCard): string {
   const train = card.model_parameters.data.train;
   const lines = [
     `${d.name} ${d.version.name}${d.champion ? ' (champion)' : ''}: ${d.overview}`,
-    `  trained on   ${train.description} (dataset ${train.sha256.slice(0, 12)})`,
+    `  data         dataset ${train.sha256.slice(0, 12)}: ${train.description}`,
   ];
   if (!c.declared) lines.push('  uses         not declared: the spec has no card section');
   else {
@@ -54,9 +54,8 @@ export function formatCard(card: ModelCard): string {
     if (rows.length > 5) lines.push(`               … ${rows.length - 5} more in the card`);
   }
   for (const l of c.limitations) lines.push(`  limitation   ${l.description}`);
-  lines.push(
-    `  approvals    ${card.approvals.records.map((a) => `${a.status}${a.by ? ` by ${a.by}` : ''}`).join(', ') || 'none'}`,
-  );
+  const approvals = card.approvals.records.map((a) => `${a.status}${a.by ? ` by ${a.by}` : ''}`).join(', ');
+  lines.push(`  approvals    ${approvals || (card.approvals.required ? 'required, none recorded' : 'not required')}`);
   lines.push(`  health       ${card.monitoring.summary}`);
   return lines.join('\n');
 }

@@ -168,15 +168,17 @@ export async function buildModelCard(
   const trainData = await describeData(store, view.trainingDataset ?? null, v.datasetSha256, profile, timeColumn);
   trainData.name = 'training data';
   trainData.description =
-    `${training.trainingRows ?? '?'} rows of this batch trained on` +
+    `trained on ${training.trainingRows ?? '?'} of its ${trainData.rows ?? '?'} rows` +
     (view.sourceDataset && view.sourceDataset.sha256 !== v.datasetSha256
       ? ` (its rows that passed validation, from batch ${view.sourceDataset.sha256.slice(0, 12)})`
       : '') +
-    `; a seeded ${(v.spec.training.holdoutFraction * 100).toFixed(0)}% of rows held out for evaluation`;
+    `, a seeded ${(v.spec.training.holdoutFraction * 100).toFixed(0)}% held out for evaluation`;
   const evalData: DataDescription = {
     ...trainData,
     name: 'evaluation data',
     rows: evaluation.holdoutRows ?? report.holdoutRows ?? null,
+    // the same batch as the training data: its profile is said there
+    profile: [],
     description: `the holdout of the same batch: ${evaluation.holdoutRows ?? '?'} rows training never saw, scored for the candidate and the champion alike`,
   };
   const health = (await registry.listMonitorReports(model, { limit: 200 }))
@@ -195,9 +197,11 @@ export async function buildModelCard(
       version: {
         name: `v${v.version}`,
         date: v.createdAt,
-        diff: previous?.fromVersion
-          ? `replaced v${previous.fromVersion} as champion`
-          : 'the first champion, or never champion',
+        diff: previous
+          ? previous.fromVersion
+            ? `replaced v${previous.fromVersion} as champion`
+            : 'the first champion'
+          : 'never champion',
       },
       owners: card.owners,
       licenses: card.license ? [{ identifier: card.license }] : [],
@@ -307,7 +311,8 @@ function outputFormat(spec: { task: string; label: LabelRule }): string {
 function performance(metrics: Metrics, report: EvaluationReport): PerformanceMetric[] {
   const intervals = report.candidate?.intervals ?? {};
   const out: PerformanceMetric[] = Object.entries(metrics)
-    .filter(([, value]) => typeof value === 'number')
+    // the rows scored are the evaluation data's rows, said there
+    .filter(([type, value]) => typeof value === 'number' && type !== 'rows')
     .map(([type, value]) => {
       const interval = intervals[type];
       return {

@@ -498,7 +498,7 @@ describe('the lumen command line', () => {
     assert.equal(card.code, 0, card.stderr);
     assert.match(card.stdout, /^seattle-weather v1 \(champion\): /);
     assert.match(card.stdout, /uses +not declared: the spec has no card section/);
-    assert.match(card.stdout, /approvals +none/);
+    assert.match(card.stdout, /approvals +not required/);
     const html = fs.readFileSync(path.join(cards, 'seattle-weather-v1.card.html'), 'utf8');
     assert.match(
       html,

@@ -34,6 +34,11 @@ const spec = parseModelSpec({
   // a person approves every promotion, the first one too; the monitor checks every 3 s
   gate: { approval: { required: 'always', timeout: '10m' } },
   monitor: { everyMinutes: 0.05, minPredictions: 40, minLabels: 30 },
+  card: {
+    intendedUses: ["Tomorrow's weather type in Seattle, for planning outdoor work"],
+    outOfScopeUses: ['Any other city', 'Severe weather warnings'],
+    owners: [{ name: 'Weather desk', contact: 'weather@example.org' }],
+  },
 });
 
 /** The browser set-up found (or installed), or the one LUMEN_CHROMIUM names; null when there is none. */
@@ -136,6 +141,13 @@ describe('the web console in a real browser (headless Chromium)', () => {
       const link = await card.locator('a', { hasText: 'pipeline run' }).getAttribute('href');
       assert.match(link!, /^http:\/\/localhost:8233\/namespaces\/default\/workflows\/train%3Aweather-console%3A/);
       await shot(page, 'console-approvals');
+      // the gate report beside the decision: what the candidate relies on, and its model card
+      await card.locator('summary', { hasText: 'What it relies on' }).click();
+      assert.equal(await card.locator('table.importance tr[data-feature]').count(), spec.features.length);
+      assert.equal(
+        await card.locator('a', { hasText: 'model card' }).getAttribute('href'),
+        '/ui/models/weather-console/versions/1/card',
+      );
 
       // a wrong token decides nothing, and says so
       await card.locator('input[name=token]').fill('not-the-token');
@@ -196,6 +208,40 @@ describe('the web console in a real browser (headless Chromium)', () => {
       assert.match(await page.locator('main').innerText(), /v1 ★/);
       await shot(page, 'console-model');
 
+      // the champion's model card, linked from its row: rendered whole, declared and measured parts, its health
+      await Promise.all([
+        page.waitForNavigation(),
+        page.locator('tr', { hasText: 'v1 ★' }).locator('a', { hasText: 'card' }).click(),
+      ]);
+      assert.equal(new URL(page.url()).pathname, '/ui/models/weather-console/versions/1/card');
+      assert.equal(await page.locator('h1').innerText(), 'Model card: weather-console v1 champion');
+      assert.equal(await page.locator('#undeclared').count(), 0, 'the spec declares a card section');
+      const uses = await page.locator('#uses').innerText();
+      assert.match(uses, /Tomorrow's weather type in Seattle/);
+      assert.match(uses, /Out-of-scope uses\s+Any other city\s+Severe weather warnings/);
+      assert.match(uses, /Intended users\s+not declared/);
+      assert.match(await page.locator('#details').innerText(), /Weather desk <weather@example\.org>/);
+      assert.equal(await page.locator('#importance tr[data-feature]').count(), spec.features.length);
+      assert.match(await page.locator('#metrics').innerText(), /macroF1/);
+      assert.match(await page.locator('#approvals').innerText(), /approved\s+ana\s+.*holdout metrics look right/);
+      assert.match(await page.locator('#monitoring').innerText(), /\d+ recent health check\(s\) while champion/);
+      assert.match(await page.locator('#considerations').innerText(), /trained on data from 2012-01-01/);
+      await shot(page, 'console-card');
+      const json = (await (await fetch(`${ui}/models/weather-console/versions/1/card.json`)).json()) as {
+        format: string;
+        considerations: { use_cases: { description: string }[] };
+        approvals: { records: { by: string }[] };
+      };
+      assert.equal(json.format, 'lumen-model-card/1');
+      assert.deepEqual(json.considerations.use_cases, [{ description: spec.card!.intendedUses[0] }]);
+      assert.deepEqual(
+        json.approvals.records.map((a) => a.by),
+        ['ana'],
+      );
+      await page.goto(`${ui}/models/weather-console/versions/7/card`);
+      assert.match(await page.locator('body').innerText(), /weather-console v7 is not registered/);
+      await page.goto(`${ui}/models/${spec.name}`);
+
       // a served prediction, looked up by its id from the model's page: its record and why
       await page.locator('form.lookup input[name=id]').fill(served[0]);
       await Promise.all([page.waitForNavigation(), page.locator('form.lookup button').click()]);
@@ -250,9 +296,14 @@ describe('the web console in a real browser (headless Chromium)', () => {
     const expected = errors.filter(
       (e) =>
         /\/ui\/approvals\/weather-console\/1: .*status of 401/.test(e) ||
-        /\/ui\/predictions\/0{26}: .*status of 404/.test(e),
+        /\/ui\/predictions\/0{26}: .*status of 404/.test(e) ||
+        /\/ui\/models\/weather-console\/versions\/7\/card: .*status of 404/.test(e),
     );
-    assert.equal(expected.length, 2, 'the wrong token was refused with 401, the unknown prediction is a 404');
+    assert.equal(
+      expected.length,
+      3,
+      'the wrong token was refused with 401, the unknown prediction and the unknown version are 404s',
+    );
     assert.deepEqual(
       errors.filter((e) => !expected.includes(e)),
       [],
