@@ -6,12 +6,12 @@ import { cardLink, num, short, when, type ConsoleContext } from './page';
 export function predictionPage(ctx: ConsoleContext, r: DecisionRecord): string {
   const row = (k: string, v: string) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`;
   const json = (v: unknown) => `<code>${esc(JSON.stringify(v))}</code>`;
-  const model = `<a href="/ui/models/${encodeURIComponent(r.model)}">${esc(r.model)}</a> v${r.version} <a href="${cardLink(r.model, r.version)}">(card)</a>`;
+  const model = `<a href="/ui/models/${encodeURIComponent(r.model)}">${esc(r.model)}</a> v${r.version}`;
   const head = `<table>${[
     row('answered', `${when(r.at)} · ${num(r.latencyMs)} ms`),
     row(
       'by',
-      `${model} (${esc(r.arm)})${r.championThen !== null && r.championThen !== r.version ? ` · the champion then: v${r.championThen}` : ''}`,
+      `${model} (${esc(r.arm)})${r.championThen !== null && r.championThen !== r.version ? ` · the champion then: v${r.championThen}` : ''} · <a href="${cardLink(r.model, r.version)}">model card</a>`,
     ),
     row('input', json(r.input)),
     row('output', json(r.output)),
