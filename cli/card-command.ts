@@ -3,6 +3,7 @@ import path from 'node:path';
 import { renderCardHtml } from '../lib/card/html';
 import { buildModelCard, type ModelCard } from '../lib/card/model-card';
 import { importanceLines } from '../lib/explain/importance';
+import { verdictLine } from '../client/format';
 import { CliError } from '../client/errors';
 import { printJson } from '../client/output';
 import { openRegistry, parseModelRef } from './registry-commands';
@@ -47,7 +48,7 @@ export function formatCard(card: ModelCard): string {
     for (const u of c.use_cases) lines.push(`  for          ${u.description}`);
     for (const u of c.out_of_scope_uses) lines.push(`  not for      ${u.description}`);
   }
-  if (q.gate) lines.push(`  gate         ${q.gate.passed ? 'passed' : 'failed'}: ${q.gate.reason}`);
+  if (q.gate) lines.push(`  gate         ${verdictLine(q.gate)}`);
   if (q.importance) {
     const [head, ...rows] = importanceLines(q.importance);
     lines.push(`  importance   ${head}`, ...rows.slice(0, 5).map((r) => `               ${r}`));

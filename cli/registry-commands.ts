@@ -14,7 +14,7 @@ import { proposeSpec, inferContract } from '../lib/validation/infer';
 import { ValidationPolicy } from '../lib/validation/contract';
 import { clientConfig, workflowUrl } from '../client/connection';
 import { CliError, parseCount } from '../client/errors';
-import { formatMetrics, formatSearch } from '../client/format';
+import { formatMetrics, formatSearch, verdictLine } from '../client/format';
 import type { SearchSummary } from '../workflows/definitions';
 import { color, printJson, table } from '../client/output';
 
@@ -147,7 +147,7 @@ export function formatLineage(view: VersionLineageView): string {
   }
   if (evaluation.report) lines.push(`               report ${evaluation.report.uri}`);
   const verdict = (v.evaluation as { verdict?: { passed: boolean; reason: string } }).verdict;
-  if (verdict) lines.push(`  gate         ${verdict.passed ? 'passed' : 'failed'}: ${verdict.reason}`);
+  if (verdict) lines.push(`  gate         ${verdictLine(verdict)}`);
   const importance = versionImportance(v);
   if (importance) {
     const [head, ...rows] = importanceLines(importance);

@@ -90,3 +90,8 @@ export function formatVerdict(verdict: GateVerdict): string[] {
     ...verdict.checks.map((c) => `           [${mark[c.outcome]}] ${c.detail}`),
   ];
 }
+
+/** A gate's verdict in one line: passed or failed, and why (its reason may already open with the outcome). */
+export function verdictLine(verdict: { passed: boolean; reason: string }): string {
+  return `${verdict.passed ? 'passed' : 'failed'}: ${verdict.reason.replace(/^gate (passed|failed): /, '')}`;
+}
