@@ -71,6 +71,13 @@ export class ServingMetrics {
     registers: [this.registry],
   });
 
+  readonly explainWaiting = new Gauge({
+    name: 'lumen_explain_rows_waiting',
+    help: "Rows waiting to be explained (or being explained) by each model's champion; a request beyond 200 gets 503",
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
   constructor(log: PredictionLog | null) {
     const gauges = [
       ['pending', 'Prediction log records written ahead, not yet in a segment'],

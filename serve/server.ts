@@ -301,6 +301,7 @@ export async function startServer(
       metrics.served.set({ model, arm: 'champion' }, s.champion ?? 0);
       metrics.served.set({ model, arm: 'canary' }, s.canary?.version ?? 0);
       metrics.served.set({ model, arm: 'shadow' }, s.shadow ?? 0);
+      metrics.explainWaiting.set({ model }, s.explainWaiting);
     }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

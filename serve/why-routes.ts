@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../lib/artifacts';
 import type { Registry } from '../lib/registry/types';
 import { decisionRecord, type DecisionRecord } from '../lib/serving/decision-record';
-import { ExplainUnavailable } from '../lib/serving/explainer';
+import { ExplainAbandoned, ExplainUnavailable } from '../lib/serving/explainer';
 import type { FeedbackStore } from '../lib/serving/feedback';
 import type { ModelHost } from '../lib/serving/host';
 import { PREDICTION_ID } from '../lib/serving/ids';
@@ -58,9 +58,16 @@ export function registerWhyRoutes(
     if (rows.length > MAX_EXPLAINED_ROWS) {
       throw new HttpError(413, `${rows.length} rows to explain in one request; at most ${MAX_EXPLAINED_ROWS}`);
     }
-    const result = await host.explain(model, rows).catch((err: unknown) => {
+    // a client that goes away before its answer is written abandons the rows still waiting
+    const abandoned = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abandoned.abort();
+    });
+    const result = await host.explain(model, rows, abandoned.signal).catch((err: unknown) => {
       if (err instanceof ExplainUnavailable)
         throw new HttpError(503, `${model} cannot be explained now: ${err.message}`);
+      // nobody is there to read an answer; said in the server's log with the status a closed request gets
+      if (err instanceof ExplainAbandoned) throw new HttpError(499, err.message);
       throw err;
     });
     if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);

@@ -117,6 +117,9 @@ export const MAX_WAITING_ROWS = 200;
 /** An explanation that cannot be given here now: its background cannot be drawn, or too many wait. */
 export class ExplainUnavailable extends Error {}
 
+/** The client that asked went away: its rows not yet explained are dropped, not computed for nobody. */
+export class ExplainAbandoned extends Error {}
+
 export class VersionExplainer {
   private background?: Promise<Background>;
   private last: Promise<unknown> = Promise.resolve();
@@ -128,19 +131,43 @@ export class VersionExplainer {
     private readonly traffic: PredictionTraffic,
   ) {}
 
-  explain(rows: ReadRow[]): Promise<Explained> {
+  /** Rows waiting to be explained, or being explained, now. */
+  get waitingRows(): number {
+    return this.waiting;
+  }
+
+  /**
+   * Explain rows once the requests before have been, a row at a time. When `abandoned` aborts (the client went
+   * away), the rows still waiting stop counting against MAX_WAITING_ROWS at once and are never computed.
+   */
+  explain(rows: ReadRow[], abandoned?: AbortSignal): Promise<Explained> {
     if (this.waiting + rows.length > MAX_WAITING_ROWS) {
       return Promise.reject(
         new ExplainUnavailable(`${this.waiting} rows already wait to be explained here; try again shortly`),
       );
     }
     this.waiting += rows.length;
-    const run = this.last.then(() => this.run(rows)).finally(() => (this.waiting -= rows.length));
+    let counted = true;
+    const release = () => {
+      if (counted) this.waiting -= rows.length;
+      counted = false;
+    };
+    abandoned?.addEventListener('abort', release, { once: true });
+    const run = this.last
+      .then(() => this.run(rows, abandoned))
+      .finally(() => {
+        abandoned?.removeEventListener('abort', release);
+        release();
+      });
     this.last = run.catch(() => undefined);
     return run;
   }
 
-  private async run(rows: ReadRow[]): Promise<Explained> {
+  private async run(rows: ReadRow[], abandoned?: AbortSignal): Promise<Explained> {
+    const gone = () => {
+      if (abandoned?.aborted) throw new ExplainAbandoned('the client went away before its rows were explained');
+    };
+    gone();
     const background = await (this.background ??= this.loadBackground().catch((err: unknown) => {
       // remembered for a while (a missing dataset is not read again on every request), then tried again
       setTimeout(() => (this.background = undefined), BACKGROUND_RETRY_MS).unref();
@@ -164,7 +191,10 @@ export class VersionExplainer {
       for (let r = 0; r < table.rows; r++) {
         const row = Float64Array.from(codes, (c) => c[r]);
         explanations.push(
-          await this.traffic.turn(MAX_YIELD_MS, () => explainRow(pre, forward, background, row, served.record.seed)),
+          await this.traffic.turn(MAX_YIELD_MS, () => {
+            gone();
+            return explainRow(pre, forward, background, row, served.record.seed);
+          }),
         );
       }
       const { dataset, rows: drawn, seed } = background;

@@ -166,6 +166,8 @@ export class ModelHost {
       shadow: number | null;
       refused: Record<number, string>;
       degraded: Degraded | null;
+      /** rows waiting for the champion's explanations, or being explained */
+      explainWaiting: number;
     }
   > {
     const out: ReturnType<ModelHost['state']> = {};
@@ -176,6 +178,7 @@ export class ModelHost {
         shadow: s.shadow?.version.version ?? null,
         refused: Object.fromEntries([...s.refused].map(([v, r]) => [v, r.reason])),
         degraded: s.degraded,
+        explainWaiting: s.champion?.explainer?.waitingRows ?? 0,
       };
     }
     return out;
@@ -254,7 +257,7 @@ export class ModelHost {
    * output attributed to the spec's features (lib/explain). An explanation is not a prediction served: it gets no
    * id, is not logged and is not what the monitor watches.
    */
-  async explain(model: string, rows: unknown[]): Promise<ExplainResult> {
+  async explain(model: string, rows: unknown[], abandoned?: AbortSignal): Promise<ExplainResult> {
     const state = this.models.get(model);
     if (!state?.champion) return notServed(model, state);
     const arm = state.champion;
@@ -266,7 +269,7 @@ export class ModelHost {
       () => this.backgroundOf(served.record, served.preprocessor),
       this.traffic,
     );
-    const explained = await arm.explainer.explain(read);
+    const explained = await arm.explainer.explain(read, abandoned);
     return { kind: 'ok', model, version: served.version, artifactSha256: served.artifact.sha256, ...explained };
   }
 

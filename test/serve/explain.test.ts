@@ -142,6 +142,55 @@ describe('serving: explanations', () => {
     assert.equal((await post(server, spec.name, [])).status, 400);
     assert.equal((await post(server, spec.name, Array(101).fill(rows[0]))).status, 413);
   });
+
+  it('a client that goes away abandons its rows: they stop waiting at once and are never explained', async () => {
+    const input = rows.map(({ weather: _label, ...r }) => r);
+    const many = Array.from({ length: 100 }, (_, i) => input[i % input.length]);
+    const waiting = async () =>
+      (
+        (await (await fetch(`${server.url}/v1/models`)).json()) as {
+          models: Record<string, { explainWaiting: number }>;
+        }
+      ).models[spec.name].explainWaiting;
+    const metric = async () =>
+      /lumen_explain_rows_waiting\{model="weather-explain"\} (\d+)/.exec(
+        await (await fetch(`${server.url}/metrics`)).text(),
+      )?.[1];
+    // the first request's 100 rows are explained while the second's wait behind them
+    let firstAnswered = false;
+    const first = post(server, spec.name, many).finally(() => (firstAnswered = true));
+    const gone = new AbortController();
+    const second = fetch(`${server.url}/v1/models/${spec.name}/explain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(many),
+      signal: gone.signal,
+    }).catch((err: Error) => err);
+    let peak = 0;
+    for (let i = 0; i < 200 && peak < 200; i++) {
+      peak = Math.max(peak, await waiting());
+      if (peak < 200) await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.equal(peak, 200, 'both requests wait');
+    assert.equal(await metric(), '200', 'and the metric says so');
+    gone.abort();
+    assert.ok((await second) instanceof Error);
+    // the server hears of the closed connection a moment later; the first request's rows are still being explained
+    let after = await waiting();
+    for (let i = 0; i < 100 && after > 100; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      after = await waiting();
+    }
+    assert.equal(firstAnswered, false, 'the first request was still being explained (else this proves nothing)');
+    assert.ok(after <= 100, `the abandoned rows left the queue: ${after} wait`);
+    // a third request fits where the abandoned one was, and the first is answered whole
+    const third = post(server, spec.name, input[0]);
+    const answered = await first;
+    assert.equal(answered.status, 200);
+    assert.equal(answered.body.explanations.length, 100);
+    assert.equal((await third).status, 200);
+    assert.equal(await waiting(), 0, 'nothing waits once the answers are sent');
+  });
 });
 
 describe('serving: explanations yield to predictions', () => {
