@@ -5,8 +5,8 @@ import { buildModelCard, type ModelCard } from '../lib/card/model-card';
 import { importanceLines } from '../lib/explain/importance';
 import { verdictLine } from '../client/format';
 import { CliError } from '../client/errors';
-import { printJson } from '../client/output';
-import { openRegistry, parseModelRef } from './registry-commands';
+import { color, printJson } from '../client/output';
+import { parseModelRef, withRegistry } from './registry-commands';
 
 /**
  * `lumen card <model>@<version>`: the version's model card, written as a self-contained HTML page and as JSON
@@ -18,13 +18,7 @@ export async function cardCommand(ref: string, opts: { out?: string; json?: bool
   if (!opts.json && !fs.statSync(out, { throwIfNoEntry: false })?.isDirectory()) {
     throw new CliError(`--out ${out} is not a directory: the card's two files go into an existing one`);
   }
-  const { registry, store } = await openRegistry();
-  let card: ModelCard;
-  try {
-    card = await buildModelCard(registry, store, model, version);
-  } finally {
-    registry.close();
-  }
+  const card = await withRegistry((registry, store) => buildModelCard(registry, store, model, version));
   if (opts.json) return printJson(card);
   const base = path.join(out, `${model}-v${version}.card`);
   fs.writeFileSync(`${base}.html`, renderCardHtml(card));
@@ -43,6 +37,7 @@ export function formatCard(card: ModelCard): string {
     `${d.name} ${d.version.name}${d.champion ? ' (champion)' : ''}: ${d.overview}`,
     `  data         dataset ${train.sha256.slice(0, 12)}: ${train.description}`,
   ];
+  for (const m of card.missing_evidence) lines.push(`  ${color.red('unread')}       ${m}`);
   if (!c.declared) lines.push('  uses         not declared: the spec has no card section');
   else {
     for (const u of c.use_cases) lines.push(`  for          ${u.description}`);

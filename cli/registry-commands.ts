@@ -25,7 +25,8 @@ export async function openRegistry(): Promise<{ registry: Registry; store: Artif
   return { registry: await openRegistryAt(paths.registry), store: await openArtifactStore(paths) };
 }
 
-async function withRegistry<T>(fn: (registry: Registry, store: ArtifactStore) => Promise<T>): Promise<T> {
+/** Run with the registry and artifact store open, closing the registry after. */
+export async function withRegistry<T>(fn: (registry: Registry, store: ArtifactStore) => Promise<T>): Promise<T> {
   const { registry, store } = await openRegistry();
   try {
     return await fn(registry, store);

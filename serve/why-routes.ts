@@ -63,10 +63,11 @@ export function registerWhyRoutes(
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) abandoned.abort();
     });
+    if (req.raw.socket.destroyed) abandoned.abort(); // gone already, while the body was read
     const result = await host.explain(model, rows, abandoned.signal).catch((err: unknown) => {
       if (err instanceof ExplainUnavailable)
         throw new HttpError(503, `${model} cannot be explained now: ${err.message}`);
-      // nobody is there to read an answer; said in the server's log with the status a closed request gets
+      // nobody is there to read an answer: the status proxies give a request its client closed
       if (err instanceof ExplainAbandoned) throw new HttpError(499, err.message);
       throw err;
     });

@@ -1,6 +1,6 @@
 import { esc } from '../html';
 import type { ComparedFeature, ImportanceComparison } from '../explain/importance';
-import type { CardConsideration, DataDescription, ModelCard, PerformanceMetric } from './model-card';
+import type { CardConsideration, DataDescription, ModelCard, PerformanceMetric } from './card-shape';
 
 /**
  * A model card as one self-contained page: inline style, importance drawn as SVG bars with their intervals, no
@@ -27,6 +27,7 @@ code{font-size:12px;word-break:break-all}ul{margin:4px 0 8px 18px;padding:0}
 <h1>Model card: ${esc(d.name)} <span class="muted">${esc(d.version.name)}</span>${d.champion ? ' <span class="ok">champion</span>' : ''}</h1>
 <p>${esc(d.overview)}</p>
 ${c.declared ? '' : '<p class="missing" id="undeclared">The spec declares no <code>card</code> section: intended uses, users, owners and declared limitations are unknown. What follows is only what was measured.</p>'}
+${card.missing_evidence.length ? `<div class="missing" id="missing-evidence"><strong>Evidence this card could not read:</strong><ul>${card.missing_evidence.map((m) => `<li>${esc(m)}</li>`).join('')}</ul></div>` : ''}
 <section id="details"><h2>Model details</h2>
 <table>
 ${row('task', esc(d.task))}

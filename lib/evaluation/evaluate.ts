@@ -14,6 +14,7 @@ import {
 import type { LayersModel } from '@tensorflow/tfjs';
 import { permutationImportance, type Importance } from '../explain/importance';
 import { comparedMetric, type ModelScore } from '../gate';
+import { GatePolicy } from '../gate-policy';
 import {
   binaryBaseline,
   binaryMetrics,
@@ -57,7 +58,8 @@ export function evaluationOptions(spec: ModelSpec): EvaluationOptions {
     bootstrapReplicates: g.bootstrap.replicates,
     bootstrapLevel: g.bootstrap.level,
     seed: spec.training.seed,
-    importance: { ...g.importance, metric: comparedMetric(spec) },
+    // a spec stored before importance was measured (a registered policy's gate) has no setting: the defaults
+    importance: { ...GatePolicy.shape.importance.parse(g.importance), metric: comparedMetric(spec) },
   };
 }
 
@@ -88,7 +90,7 @@ export async function evaluateArtifact(
     const kept = new Float32Array(keep.length * outputs);
     keep.forEach((i, j) => kept.set(p.subarray(i * outputs, (i + 1) * outputs), j * outputs));
     const metrics = { ...metricsOf(pre, labels, kept), rows: keep.length };
-    const importance = holdoutImportance(tf, loaded.model, pre, table, rows, keep, labels, options);
+    const importance = await holdoutImportance(tf, loaded.model, pre, table, rows, keep, labels, options);
     const label = pre.label;
     if (label.task === 'binary') {
       const intervals =
@@ -139,11 +141,13 @@ function metricsOf(pre: Preprocessor, labels: number[], outputs: Float32Array): 
 }
 
 /**
- * Permutation importance on (a seeded sample of at most `maxRows` of) the rows with readable labels, scored by the
- * policy's metric. Not measured when the policy says 0 repeats, or the metric is undefined on these rows (an AUC
- * of one class), since a loss of nothing from nothing would read as "relies on no feature".
+ * Permutation importance on the rows with readable labels among a seeded sample of at most `maxRows` holdout
+ * positions (the same positions for every model scored on this holdout: a candidate and its champion are compared
+ * on the same rows), scored by the policy's metric. Not measured when the policy says 0 repeats, or the metric is
+ * undefined on these rows (an AUC of one class), since a loss of nothing from nothing would read as "relies on no
+ * feature".
  */
-function holdoutImportance(
+async function holdoutImportance(
   tf: Tf,
   model: LayersModel,
   pre: Preprocessor,
@@ -152,16 +156,17 @@ function holdoutImportance(
   keep: number[],
   labels: number[],
   options: EvaluationOptions,
-): Importance | null {
+): Promise<Importance | null> {
   const { repeats, maxRows, metric } = options.importance;
-  if (repeats === 0 || keep.length < 2) return null;
+  if (!(repeats >= 2) || keep.length < 2) return null;
   const seed = deriveSeed(options.seed, 'importance');
-  let picked = keep.map((_, j) => j);
-  if (picked.length > maxRows) {
-    picked = Array.from(permutation(picked.length, deriveSeed(seed, 'rows')).subarray(0, maxRows)).sort(
-      (a, b) => a - b,
-    );
+  let positions: Set<number> | null = null;
+  if (rows.length > maxRows) {
+    positions = new Set(permutation(rows.length, deriveSeed(seed, 'rows')).subarray(0, maxRows));
   }
+  // j: the index of a kept row among `keep` (and `labels`)
+  const picked = keep.flatMap((i, j) => (positions === null || positions.has(i) ? [j] : []));
+  if (picked.length < 2) return null;
   const sampleLabels = picked.map((j) => labels[j]);
   const measure = (x: Float32Array, n: number): number =>
     metricsOf(pre, sampleLabels, predictRows(tf, model, x, n, pre.width))[metric.name] ?? NaN;
@@ -170,7 +175,7 @@ function holdoutImportance(
     table,
     picked.map((j) => rows[keep[j]]),
   );
-  const result = permutationImportance({ pre, codes, rows: picked.length, measure, metric, repeats, seed });
+  const result = await permutationImportance({ pre, codes, rows: picked.length, measure, metric, repeats, seed });
   return Number.isFinite(result.baseline) ? result : null;
 }
 

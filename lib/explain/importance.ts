@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { encodeCodes, type Preprocessor } from '../features';
 import { featureColumns } from '../features/types';
 import { deriveSeed, permutation } from '../rng';
@@ -41,15 +42,21 @@ export interface ImportanceInput {
   seed: number;
 }
 
-export function permutationImportance(input: ImportanceInput): Importance {
+/**
+ * Each shuffle is scored in one go; the event loop gets a turn between shuffles, so an activity computing this keeps
+ * heartbeating however many rows and repeats the policy asks for.
+ */
+export async function permutationImportance(input: ImportanceInput): Promise<Importance> {
   const { pre, codes, rows, measure, metric, repeats, seed } = input;
   if (repeats < 2) throw new Error(`permutation importance needs at least 2 repeats for an interval, got ${repeats}`);
   if (rows < 2) throw new Error(`permutation importance needs at least 2 rows, got ${rows}`);
   const baseline = measure(encodeCodes(pre, codes, rows), rows);
   const sign = metric.higherIsBetter ? 1 : -1;
-  const features = pre.features.map((feature, f): FeatureImportance => {
+  const features: FeatureImportance[] = [];
+  for (const [f, feature] of pre.features.entries()) {
     const losses: number[] = [];
     for (let r = 0; r < repeats; r++) {
+      await nextTurn();
       const order = permutation(rows, deriveSeed(seed, `importance:${feature.name}:${r}`));
       const shuffled = codes.map((c, g) => (g === f ? Float64Array.from(order, (i) => c[i]) : c));
       losses.push(sign * (baseline - measure(encodeCodes(pre, shuffled, rows), rows)));
@@ -57,8 +64,14 @@ export function permutationImportance(input: ImportanceInput): Importance {
     const mean = losses.reduce((s, v) => s + v, 0) / repeats;
     const sd = Math.sqrt(losses.reduce((s, v) => s + (v - mean) ** 2, 0) / (repeats - 1));
     const half = (1.96 * sd) / Math.sqrt(repeats);
-    return { feature: feature.name, columns: featureColumns(feature), mean, low: mean - half, high: mean + half };
-  });
+    features.push({
+      feature: feature.name,
+      columns: featureColumns(feature),
+      mean,
+      low: mean - half,
+      high: mean + half,
+    });
+  }
   return { metric: metric.name, baseline, repeats, seed, rows, features };
 }
 

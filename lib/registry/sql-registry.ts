@@ -106,13 +106,15 @@ export class SqlRegistry extends GovernanceStore implements Registry {
 
   async listMonitorReports(
     model: string,
-    filter: { since?: string; limit?: number } = {},
+    filter: { since?: string; limit?: number; champion?: number } = {},
   ): Promise<MonitorReportRecord[]> {
     const q = this.sql;
+    const byChampion = filter.champion === undefined ? [] : [filter.champion];
     const rows = await q.all<MonitorReportRow>(
-      `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ? ORDER BY window_to DESC LIMIT ?) AS recent
+      `SELECT * FROM (SELECT * FROM monitor_reports WHERE model = ? AND window_to > ?${byChampion.length ? ' AND champion = ?' : ''}
+          ORDER BY window_to DESC LIMIT ?) AS recent
           ORDER BY window_to`,
-      [model, filter.since ?? '', filter.limit ?? 1000],
+      [model, filter.since ?? '', ...byChampion, filter.limit ?? 1000],
     );
     return rows.map(toMonitorReport);
   }

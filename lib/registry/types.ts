@@ -336,7 +336,11 @@ export interface Registry {
   /** A serving instance says where it listens, so alias moves can be announced to it. */
   /** Idempotent per (model, from, to): a retried check keeps the first record. */
   recordMonitorReport(report: Omit<MonitorReportRecord, 'id'>): Promise<MonitorReportRecord>;
-  listMonitorReports(model: string, filter?: { since?: string; limit?: number }): Promise<MonitorReportRecord[]>;
+  /** the newest `limit` health checks (of the given champion only, with `champion`), oldest first */
+  listMonitorReports(
+    model: string,
+    filter?: { since?: string; limit?: number; champion?: number },
+  ): Promise<MonitorReportRecord[]>;
   /** Idempotent per key. */
   recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord>;
   listMonitorActions(model: string, limit?: number): Promise<MonitorActionRecord[]>;

@@ -141,6 +141,9 @@ export class VersionExplainer {
    * away), the rows still waiting stop counting against MAX_WAITING_ROWS at once and are never computed.
    */
   explain(rows: ReadRow[], abandoned?: AbortSignal): Promise<Explained> {
+    if (abandoned?.aborted) {
+      return Promise.reject(new ExplainAbandoned('the client went away before its rows were explained'));
+    }
     if (this.waiting + rows.length > MAX_WAITING_ROWS) {
       return Promise.reject(
         new ExplainUnavailable(`${this.waiting} rows already wait to be explained here; try again shortly`),
@@ -178,6 +181,7 @@ export class VersionExplainer {
         `the rows v${version} was trained on cannot be read here to explain against (the server's log says why)`,
       );
     }));
+    gone(); // the background may have taken a while to draw
     const served = this.served;
     served.enter();
     try {

@@ -179,6 +179,10 @@ describe('training with tfjs', () => {
     const { table, rows } = await loadHoldout(t.deps.store, spec, weather);
     const options = evaluationOptions(spec);
     assert.equal(options.importance.metric.name, 'macroF1', 'multiclass models are compared on macro-F1');
+    // a spec stored before importance was measured (a registered policy's gate, as JSON) has no setting: defaults
+    const stored = JSON.parse(JSON.stringify(spec)) as ModelSpec;
+    delete (stored.gate as Partial<ModelSpec['gate']>).importance;
+    assert.deepEqual(evaluationOptions(stored).importance, options.importance);
     const scored = await evaluateArtifact(t.deps.store, trained.artifact, table, rows, options);
     const importance = scored.importance!;
     assert.equal(importance.metric, 'macroF1');
