@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderCardHtml } from '../lib/card/html';
-import { buildModelCard, type ModelCard } from '../lib/card/model-card';
+import type { ModelCard } from '../lib/card/card-shape';
+import { buildModelCard } from '../lib/card/model-card';
 import { importanceLines } from '../lib/explain/importance';
 import { verdictLine } from '../client/format';
 import { CliError } from '../client/errors';

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileArtifactStore, openArtifactStore, type ArtifactStore } from '../lib/artifacts';
+import { FileArtifactStore, openArtifactStore, readJsonArtifact, type ArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { snapshotSource } from '../lib/data/snapshot';
 import { describeSource, type SourceRef } from '../lib/data/source';
@@ -313,7 +312,7 @@ export async function quarantineListCommand(model: string | undefined, opts: { j
     const config = clientConfig();
     const rows = await Promise.all(
       waiting.map(async (v) => {
-        const report = JSON.parse(fs.readFileSync(await store.verify(v.report), 'utf8')) as { summary: string };
+        const report = (await readJsonArtifact(store, v.report)) as { summary: string };
         return { ...v, summary: report.summary, url: workflowUrl(config, v.workflowId, v.runId) };
       }),
     );

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import type { ArtifactStore } from './artifacts';
+import { readJsonArtifact } from './artifacts/store';
 import { NotFoundError } from './errors';
 import type { ImportanceComparison } from './explain/importance';
 import type {
@@ -52,7 +52,7 @@ export async function versionLineage(
   let validationSummary: string | null = null;
   if (validation) {
     try {
-      const report = JSON.parse(fs.readFileSync(await store.verify(validation.report), 'utf8')) as { summary?: string };
+      const report = (await readJsonArtifact(store, validation.report)) as { summary?: string };
       validationSummary = report.summary ?? null;
     } catch (err) {
       validationSummary = `(report unreadable: ${(err as Error).message})`;

@@ -155,3 +155,8 @@ export async function sealDirectory(
   const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0);
   return { manifest, digest: sha256(body), bytes };
 }
+
+/** A JSON artifact's content, read once its bytes are verified against the reference's digest. */
+export async function readJsonArtifact(store: ArtifactStore, ref: ArtifactRef): Promise<unknown> {
+  return JSON.parse(fs.readFileSync(await store.verify(ref), 'utf8'));
+}

@@ -3,15 +3,7 @@ import type { ImportanceComparison } from '../explain/importance';
 import type { GateCheck } from '../gate';
 import type { Metrics } from '../metrics';
 
-/**
- * A model card for one registered version: what it is, what it is for and not for, what it was trained and judged
- * on, how well it did (with intervals, by slice), what it relies on, who let it ship, what it is known not to do,
- * and how it has fared since it served. The sections and field names follow the Model Card Toolkit's schema
- * (model_details, model_parameters, quantitative_analysis, considerations); what that schema has no place for
- * (approvals, monitoring) is in sections of its own. Everything stated comes from the registry and the version's
- * artifacts; the declared parts (uses, owners, limitations) from the spec's `card` section as it was when the
- * version was trained.
- */
+/** The card's format, said in every card (JSON) so a reader can tell which fields to expect. */
 export const CARD_FORMAT = 'lumen-model-card/1';
 
 /** health checks of the version shown on its card, newest first */
@@ -43,6 +35,15 @@ export interface CardConsideration {
   source: 'spec' | 'evaluation' | 'training';
 }
 
+/**
+ * A model card for one registered version: what it is, what it is for and not for, what it was trained and judged
+ * on, how well it did (with intervals, by slice), what it relies on, who let it ship, what it is known not to do,
+ * and how it has fared since it served. The sections and field names follow the Model Card Toolkit's schema
+ * (model_details, model_parameters, quantitative_analysis, considerations); what that schema has no place for
+ * (approvals, monitoring) is in sections of its own. Everything stated comes from the registry and the version's
+ * artifacts; the declared parts (uses, owners, limitations) from the spec's `card` section as it was when the
+ * version was trained.
+ */
 export interface ModelCard {
   format: typeof CARD_FORMAT;
   /** evidence the card should rest on and could not read (a missing or changed artifact): said, never skipped */

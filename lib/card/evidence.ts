@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
+import { readJsonArtifact } from '../artifacts/store';
 import { describeSource } from '../data/source';
 import type { Interval } from '../evaluation/calibration';
 import type { FairnessGaps, SliceMetrics } from '../evaluation/slices';
@@ -8,7 +8,9 @@ import type { VersionLineageView } from '../lineage';
 import type { Metrics } from '../metrics';
 import { describeTrial, type TrialOptions } from '../model/search';
 import type { DatasetRecord, MonitorReportRecord } from '../registry/types';
+import type { ReportSummary } from '../monitor/report';
 import type { LabelRule } from '../spec';
+import { NOWHERE } from '../registry/rows';
 import { Profile } from '../validation/profile';
 import type { CardConsideration, DataDescription, ModelCard, PerformanceMetric } from './card-shape';
 
@@ -31,9 +33,6 @@ export interface CardEvaluation {
   report?: ArtifactRef;
 }
 
-/** The artifacts a version registered before its lineage was kept point nowhere: there is nothing to read. */
-const NOWHERE = 'none:';
-
 /**
  * An artifact's JSON, verified against its digest; null when there is none to read (`NOWHERE`), and null with the
  * reason added to `missing` when it cannot be read or checked: a card says what it could not rest on.
@@ -47,7 +46,7 @@ export async function readEvidence<T>(
 ): Promise<T | null> {
   if (!ref || ref.uri === NOWHERE) return null;
   try {
-    return parse(JSON.parse(fs.readFileSync(await store.verify(ref), 'utf8')));
+    return parse(await readJsonArtifact(store, ref));
   } catch (err) {
     missing.push(`${what} (${ref.sha256.slice(0, 12)}) could not be read: ${(err as Error).message.split('\n')[0]}`);
     return null;
@@ -123,19 +122,19 @@ export async function describeData(
   const pct = (n: number, of: number) => `${of ? ((100 * n) / of).toFixed(1) : '0'}%`;
   const round = (x: number | null) => (x === null ? '–' : Number(x.toPrecision(4)).toString());
   base.profile = profile.columns.map((c) => {
-    const missing = `${pct(c.missing, c.count)} missing`;
+    const missingShare = `${pct(c.missing, c.count)} missing`;
     switch (c.kind) {
       case 'numeric':
-        return `${c.name}: ${missing}, ${round(c.min)} … ${round(c.max)}, mean ${round(c.mean)}`;
+        return `${c.name}: ${missingShare}, ${round(c.min)} … ${round(c.max)}, mean ${round(c.mean)}`;
       case 'categorical': {
         const top = Object.entries(c.values)
           .slice(0, 3)
           .map(([value, n]) => `${value} ${pct(n, c.count)}`)
           .join(', ');
-        return `${c.name}: ${missing}, ${c.distinct} values (${top})`;
+        return `${c.name}: ${missingShare}, ${c.distinct} values (${top})`;
       }
       case 'timestamp':
-        return `${c.name}: ${missing}, ${c.min ?? '–'} … ${c.max ?? '–'}`;
+        return `${c.name}: ${missingShare}, ${c.min ?? '–'} … ${c.max ?? '–'}`;
     }
   });
   if (profile.duplicateRows) base.profile.push(`${profile.duplicateRows} duplicate rows`);
@@ -186,14 +185,8 @@ export function foundLimitations(
 
 export function monitoring(reports: MonitorReportRecord[]): ModelCard['monitoring'] {
   const checks = reports.map((r) => {
-    const s = r.summary as {
-      predictions?: number;
-      labelled?: number;
-      championError?: number | null;
-      driftedShare?: number | null;
-      p99?: number | null;
-      findings?: { summary: string }[];
-    };
+    // as the monitor stored it (activities/monitor.ts); a summary from an older release may lack a field
+    const s = r.summary as Partial<ReportSummary>;
     return {
       at: r.at,
       from: r.from,

@@ -1,5 +1,5 @@
 import { esc } from '../html';
-import type { ComparedFeature, ImportanceComparison } from '../explain/importance';
+import { fixed4, type ComparedFeature, type ImportanceComparison } from '../explain/importance';
 import type { CardConsideration, DataDescription, ModelCard, PerformanceMetric } from './card-shape';
 
 /**
@@ -70,7 +70,7 @@ ${metricsTable(
   q.champion,
 )}
 ${sliceTable(q.performance_metrics.filter((m) => m.slice !== null))}
-${q.fairness_gaps.length ? `<h3>Fairness gaps (best slice minus worst)</h3><table><tr><th>column</th><th>slices</th><th>true positive rate</th><th>false positive rate</th><th>predicted positive rate</th><th>auc</th></tr>${q.fairness_gaps.map((g) => `<tr><td>${esc(g.column)}</td><td>${g.slices}</td><td>${num(g.truePositiveRate)}</td><td>${num(g.falsePositiveRate)}</td><td>${num(g.predictedPositiveRate)}</td><td>${num(g.auc)}</td></tr>`).join('')}</table>` : ''}
+${q.fairness_gaps.length ? `<h3>Fairness gaps (best slice minus worst)</h3><table><tr><th>column</th><th>slices</th><th>true positive rate</th><th>false positive rate</th><th>predicted positive rate</th><th>auc</th></tr>${q.fairness_gaps.map((g) => `<tr><td>${esc(g.column)}</td><td>${g.slices}</td><td>${fixed4(g.truePositiveRate)}</td><td>${fixed4(g.falsePositiveRate)}</td><td>${fixed4(g.predictedPositiveRate)}</td><td>${fixed4(g.auc)}</td></tr>`).join('')}</table>` : ''}
 ${q.gate ? `<h3>Gate: <span class="${q.gate.passed ? 'ok' : 'bad'}">${q.gate.passed ? 'passed' : 'failed'}</span></h3><p>${esc(q.gate.reason)}</p><table><tr><th>check</th><th>outcome</th><th>detail</th></tr>${q.gate.checks.map((k) => `<tr><td>${esc(k.name)}</td><td class="${k.outcome === 'pass' ? 'ok' : k.outcome === 'fail' ? 'bad' : 'warn'}">${esc(k.outcome)}</td><td>${esc(k.detail)}</td></tr>`).join('')}</table>` : ''}
 </section>
 <section id="importance"><h2>What it relies on</h2>
@@ -88,14 +88,12 @@ ${card.approvals.promotions.length ? `<h3>Aliases</h3><table><tr><th>at</th><th>
 </section>
 <section id="monitoring"><h2>Recent health</h2>
 <p>${esc(card.monitoring.summary)}</p>
-${card.monitoring.checks.length ? `<table><tr><th>at</th><th>window</th><th>predictions</th><th>labelled</th><th>error</th><th>drifted share</th><th>p99 ms</th><th>findings</th></tr>${card.monitoring.checks.map((h) => `<tr><td>${esc(h.at)}</td><td>${esc(h.from)} … ${esc(h.to)}</td><td>${h.predictions}</td><td>${h.labelled}</td><td>${h.error === null ? '–' : num(h.error)}</td><td>${h.driftedShare === null ? '–' : num(h.driftedShare)}</td><td>${h.p99 === null ? '–' : h.p99.toFixed(1)}</td><td>${h.findings.length ? esc(h.findings.join('; ')) : '<span class="ok">none</span>'}</td></tr>`).join('')}</table>` : ''}
+${card.monitoring.checks.length ? `<table><tr><th>at</th><th>window</th><th>predictions</th><th>labelled</th><th>error</th><th>drifted share</th><th>p99 ms</th><th>findings</th></tr>${card.monitoring.checks.map((h) => `<tr><td>${esc(h.at)}</td><td>${esc(h.from)} … ${esc(h.to)}</td><td>${h.predictions}</td><td>${h.labelled}</td><td>${h.error === null ? '–' : fixed4(h.error)}</td><td>${h.driftedShare === null ? '–' : fixed4(h.driftedShare)}</td><td>${h.p99 === null ? '–' : h.p99.toFixed(1)}</td><td>${h.findings.length ? esc(h.findings.join('; ')) : '<span class="ok">none</span>'}</td></tr>`).join('')}</table>` : ''}
 </section>
 <p class="muted">${esc(card.format)} · field names after the Model Card Toolkit schema · <code>lumen card ${esc(d.name)}@${d.version.name.slice(1)} --json</code> prints it as JSON</p>
 </body></html>
 `;
 }
-
-const num = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
 const row = (name: string, html: string): string => `<tr><th>${esc(name)}</th><td>${html}</td></tr>`;
 
@@ -121,12 +119,12 @@ function metricsTable(metrics: PerformanceMetric[], champion: ModelCard['quantit
   return `<table>${head}${metrics
     .map((m) => {
       const ci = m.confidence_interval
-        ? `${num(m.confidence_interval.lower_bound)} … ${num(m.confidence_interval.upper_bound)}`
+        ? `${fixed4(m.confidence_interval.lower_bound)} … ${fixed4(m.confidence_interval.upper_bound)}`
         : '<span class="muted">–</span>';
       const theirs = champion
-        ? `<td>${champion.metrics[m.type] === undefined ? '–' : num(champion.metrics[m.type])}</td>`
+        ? `<td>${champion.metrics[m.type] === undefined ? '–' : fixed4(champion.metrics[m.type])}</td>`
         : '';
-      return `<tr><td>${esc(m.type)}</td><td>${num(m.value)}</td><td>${ci}</td>${theirs}</tr>`;
+      return `<tr><td>${esc(m.type)}</td><td>${fixed4(m.value)}</td><td>${ci}</td>${theirs}</tr>`;
     })
     .join('')}</table>`;
 }
@@ -137,7 +135,7 @@ function sliceTable(metrics: PerformanceMetric[]): string {
   const types = [...new Set(metrics.map((m) => m.type))];
   const value = (slice: string, type: string) => metrics.find((m) => m.slice === slice && m.type === type)?.value;
   return `<h3>By slice</h3><table><tr><th>slice</th>${types.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${slices
-    .map((s) => `<tr><td>${esc(s)}</td>${types.map((t) => `<td>${num(value(s, t) ?? NaN)}</td>`).join('')}</tr>`)
+    .map((s) => `<tr><td>${esc(s)}</td>${types.map((t) => `<td>${fixed4(value(s, t) ?? NaN)}</td>`).join('')}</tr>`)
     .join('')}</table>`;
 }
 
@@ -154,7 +152,7 @@ export function importanceHtml(c: ImportanceComparison): string {
   const width = 260;
   const x = (v: number) => ((Math.max(0, v) / max) * width).toFixed(1);
   const bar = (f: ComparedFeature) =>
-    `<svg width="${width + 4}" height="14" role="img" aria-label="${esc(f.feature)} ${num(f.mean)}"><rect x="0" y="3" width="${x(f.mean)}" height="8" fill="#1976d2"/><line x1="${x(f.low)}" x2="${x(f.high)}" y1="7" y2="7" stroke="#0d47a1" stroke-width="2"/>${f.champion ? `<line x1="${x(f.champion.mean)}" x2="${x(f.champion.mean)}" y1="0" y2="14" stroke="#e65100" stroke-width="2"/>` : ''}</svg>`;
+    `<svg width="${width + 4}" height="14" role="img" aria-label="${esc(f.feature)} ${fixed4(f.mean)}"><rect x="0" y="3" width="${x(f.mean)}" height="8" fill="#1976d2"/><line x1="${x(f.low)}" x2="${x(f.high)}" y1="7" y2="7" stroke="#0d47a1" stroke-width="2"/>${f.champion ? `<line x1="${x(f.champion.mean)}" x2="${x(f.champion.mean)}" y1="0" y2="14" stroke="#e65100" stroke-width="2"/>` : ''}</svg>`;
   const vs =
     c.championVersion === null
       ? ''
@@ -163,15 +161,15 @@ export function importanceHtml(c: ImportanceComparison): string {
 <table class="importance"><tr><th>#</th><th>feature</th><th>loss</th><th>95% interval</th><th></th>${c.championVersion === null ? '' : '<th>champion</th><th>change</th>'}</tr>${c.features
     .map(
       (f) =>
-        `<tr data-feature="${esc(f.feature)}"><td>${f.rank}</td><td>${esc(f.feature)}</td><td>${num(f.mean)}</td><td>${num(f.low)} … ${num(f.high)}</td><td>${bar(f)}</td>${
+        `<tr data-feature="${esc(f.feature)}"><td>${f.rank}</td><td>${esc(f.feature)}</td><td>${fixed4(f.mean)}</td><td>${fixed4(f.low)} … ${fixed4(f.high)}</td><td>${bar(f)}</td>${
           c.championVersion === null
             ? ''
             : f.champion
-              ? `<td>${num(f.champion.mean)} (#${f.champion.rank})</td><td class="${f.shifted ? 'warn' : ''}">${f.change! >= 0 ? '+' : ''}${num(f.change!)}${f.shifted ? ' (beyond noise)' : ''}</td>`
+              ? `<td>${fixed4(f.champion.mean)} (#${f.champion.rank})</td><td class="${f.shifted ? 'warn' : ''}">${f.change! >= 0 ? '+' : ''}${fixed4(f.change!)}${f.shifted ? ' (beyond noise)' : ''}</td>`
               : '<td>–</td><td>new feature</td>'
         }</tr>`,
     )
     .join(
       '',
-    )}</table>${c.dropped.length ? `<p>No longer read: ${c.dropped.map((d) => `${esc(d.feature)} (champion: ${num(d.mean)}, #${d.rank})`).join(', ')}</p>` : ''}`;
+    )}</table>${c.dropped.length ? `<p>No longer read: ${c.dropped.map((d) => `${esc(d.feature)} (champion: ${fixed4(d.mean)}, #${d.rank})`).join(', ')}</p>` : ''}`;
 }

@@ -1,8 +1,9 @@
 import type { ArtifactStore } from '../artifacts';
+import { columnOf, crossedFeatures } from '../features/columns';
 import { versionImportance, versionLineage } from '../lineage';
 import type { Registry } from '../registry/types';
 import type { TrialOptions } from '../model/search';
-import type { CardSection } from '../spec';
+import { CardSection } from '../spec';
 import {
   CARD_FORMAT,
   CARD_HEALTH_CHECKS,
@@ -22,17 +23,7 @@ import {
   type EvaluationReport,
 } from './evidence';
 
-export * from './card-shape';
-
-/**
- * A model card for one registered version: what it is, what it is for and not for, what it was trained and judged
- * on, how well it did (with intervals, by slice), what it relies on, who let it ship, what it is known not to do,
- * and how it has fared since it served. The sections and field names follow the Model Card Toolkit's schema
- * (model_details, model_parameters, quantitative_analysis, considerations); what that schema has no place for
- * (approvals, monitoring) is in sections of its own. Everything stated comes from the registry and the version's
- * artifacts; the declared parts (uses, owners, limitations) from the spec's `card` section as it was when the
- * version was trained.
- */
+/** A registered version's model card (lib/card/card-shape.ts says what it holds), from the registry and its artifacts. */
 export async function buildModelCard(
   registry: Registry,
   store: ArtifactStore,
@@ -46,15 +37,7 @@ export async function buildModelCard(
   const report =
     (await readEvidence<EvaluationReport>(store, evaluation.report, 'the evaluation report', missing)) ?? {};
   const declared = v.spec.card;
-  const card: CardSection = declared ?? {
-    owners: [],
-    intendedUses: [],
-    intendedUsers: [],
-    outOfScopeUses: [],
-    limitations: [],
-    ethicalConsiderations: [],
-    references: [],
-  };
+  const card: CardSection = declared ?? CardSection.parse({});
   const training = v.training as {
     trainingRows?: number;
     holdoutRows?: number;
@@ -128,10 +111,7 @@ export async function buildModelCard(
       input_format: v.spec.features.map((f) => ({
         feature: f.name,
         kind: f.transform.kind,
-        columns:
-          f.transform.kind === 'cross'
-            ? f.transform.of.map((name) => v.spec.features.find((g) => g.name === name)?.column ?? name)
-            : [f.column ?? f.name],
+        columns: f.transform.kind === 'cross' ? crossedFeatures(v.spec, f).map(columnOf) : [columnOf(f)],
       })),
       output_format: outputFormat(v.spec),
       data: { train: trainData, eval: evalData },

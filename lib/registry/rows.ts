@@ -17,6 +17,9 @@ import type {
   VersionLineage,
 } from './types';
 
+/** Where an artifact a version registered before its lineage was kept points: there is nothing to read. */
+export const NOWHERE = 'none:';
+
 export interface VersionRow {
   model: string;
   version: number;
@@ -122,7 +125,7 @@ export function toVersion(row: VersionRow): ModelVersion {
 
 /** Versions registered before validation lineage existed (schema v1) carry only their dataset. */
 export function legacyLineage(row: VersionRow): VersionLineage {
-  const none = { uri: 'none:', sha256: '0'.repeat(64), bytes: 0 };
+  const none = { uri: NOWHERE, sha256: '0'.repeat(64), bytes: 0 };
   return {
     sourceDataset: row.dataset_sha256,
     contractHash: 'unknown',

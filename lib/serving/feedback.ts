@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ArtifactStore } from '../artifacts';
+import { readJsonArtifact } from '../artifacts/store';
 import { labelContract, labelProblem, type LabelContract } from '../labels';
 import { Profile } from '../validation/profile';
 import type { Registry } from '../registry/types';
@@ -300,9 +301,7 @@ export class LabelContracts {
     let seen: string[] | null = null;
     if (record.spec.label.kind === 'oneOf') {
       // the values of the label column in the training batch's profile, when it lists them all
-      const profile = Profile.parse(
-        JSON.parse(fs.readFileSync(await this.store.verify(record.lineage.validation.profile), 'utf8')),
-      );
+      const profile = Profile.parse(await readJsonArtifact(this.store, record.lineage.validation.profile));
       const column = profile.columns.find((c) => c.name === record.spec.label.column);
       if (column?.kind === 'categorical' && Object.keys(column.values).length === column.distinct) {
         seen = Object.keys(column.values);

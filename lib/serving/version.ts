@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
+import { readJsonArtifact } from '../artifacts/store';
 import { canaryTable, compareCanary, type Canary } from '../evaluation/evaluate';
 import { decodeRegression, encodeFeatures, type Preprocessor } from '../features';
 import { loadModelArtifact, type LoadedModel } from '../model/artifact';
@@ -62,7 +62,7 @@ export class ServedVersion {
     try {
       const canaryRef = (record.evaluation as { canary?: ArtifactRef }).canary;
       if (!canaryRef) throw new Error(`${record.model} v${record.version} has no canary to warm up with`);
-      const canary = JSON.parse(fs.readFileSync(await store.verify(canaryRef), 'utf8')) as Canary;
+      const canary = (await readJsonArtifact(store, canaryRef)) as Canary;
       const { table, rows } = canaryTable(canary);
       const check = compareCanary(served.raw(table, rows.length), canary, tolerance);
       if (!check.passed) throw new Error(`the warm-up failed: ${check.detail}`);

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import type { ArtifactStore } from '../artifacts';
+import { readJsonArtifact } from '../artifacts/store';
 import type { DatasetRecord, Registry } from '../registry/types';
 import type { ModelSpec, SourceColumn } from '../spec';
 import { Profile, profileDataset } from './profile';
@@ -15,7 +15,7 @@ export async function referenceProfile(
   dataset: DatasetRecord,
   columns: SourceColumn[],
 ): Promise<Profile> {
-  if (dataset.profile) return Profile.parse(JSON.parse(fs.readFileSync(await store.verify(dataset.profile), 'utf8')));
+  if (dataset.profile) return Profile.parse(await readJsonArtifact(store, dataset.profile));
   const profile = await profileDataset(store, dataset, undefined, columns);
   await registry.recordDataset(dataset, await store.putJson('profiles', profile));
   return profile;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { FastifyReply } from 'fastify';
 import type { ArtifactRef, ArtifactStore } from '../../lib/artifacts';
+import { readJsonArtifact } from '../../lib/artifacts/store';
 import type { HealthReport } from '../../lib/monitor/report';
 import type { Registry } from '../../lib/registry/types';
 import type { ModelHost } from '../../lib/serving/host';
@@ -168,8 +168,7 @@ export function consoleContext(deps: ConsoleDeps, opts: ConsoleOptions): Console
   const ui = opts.temporalUi;
   const reports = new Map<number, HealthReport>();
   const REPORTS_KEPT = 4 * CHECKS_CHARTED;
-  const readArtifact = async <T>(ref: ArtifactRef): Promise<T> =>
-    JSON.parse(fs.readFileSync(await deps.store.verify(ref), 'utf8')) as T;
+  const readArtifact = async <T>(ref: ArtifactRef): Promise<T> => (await readJsonArtifact(deps.store, ref)) as T;
   return {
     ...deps,
     ui,

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ModelCard } from '../../lib/card/model-card';
+import type { ModelCard } from '../../lib/card/card-shape';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
 import { freePort } from '../../tools/devserver';
