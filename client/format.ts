@@ -1,5 +1,6 @@
 import type { Metrics } from '../lib/metrics';
 import type { GateVerdict } from '../lib/gate';
+import { importanceLines } from '../lib/explain/importance';
 import { describeTrial } from '../lib/model/search';
 import type { PipelineResult, SearchSummary } from '../workflows/definitions';
 
@@ -25,6 +26,10 @@ export function formatResult(result: PipelineResult): string {
   if (result.artifact) lines.push(`artifact   ${result.artifact.uri}`, `           sha256 ${result.artifact.sha256}`);
   if (result.metrics) lines.push(`metrics    ${formatMetrics(result.metrics)}`);
   if (result.verdict) lines.push(...formatVerdict(result.verdict));
+  if (result.importance) {
+    const [head, ...rows] = importanceLines(result.importance);
+    lines.push(`importance ${head}`, ...rows.map((row) => `           ${row}`));
+  }
   if (result.approval) {
     lines.push(
       `approval   ${result.approval.status} by ${result.approval.by ?? '?'}${result.approval.comment ? `: ${result.approval.comment}` : ''}`,

@@ -9,6 +9,7 @@ import type { ArtifactRef } from '../lib/artifacts';
 import type { DatasetRef } from '../lib/data/snapshot';
 import type { SourceRef } from '../lib/data/source';
 import type { Metrics } from '../lib/metrics';
+import type { ImportanceComparison } from '../lib/explain/importance';
 import type { GateVerdict } from '../lib/gate';
 import type { ModelSpec } from '../lib/spec';
 import type { TrialResult } from '../lib/model/search';
@@ -103,6 +104,8 @@ export interface PipelineResult {
   };
   metrics: Metrics | null;
   verdict: GateVerdict | null;
+  /** what the candidate relies on, beside the champion (absent: a run from before it was measured) */
+  importance?: ImportanceComparison | null;
   approval: { status: string; by: string | null; comment: string | null } | null;
   champion: number | null;
   /** epoch the training resumed from after a crash (null: trained uninterrupted) */
@@ -187,6 +190,7 @@ export interface PipelineStatus {
   version?: number;
   metrics?: Metrics;
   verdict?: GateVerdict;
+  importance?: ImportanceComparison;
   approval?: ApprovalStatus;
   /** the registered model policy this run is held to */
   policy?: { version: number; sha256: string };

@@ -150,6 +150,16 @@ function details(status: PipelineStatus, result?: PipelineResult): string {
         .join('\n'),
     );
   }
+  if (status.importance) {
+    const c = status.importance;
+    const vs = (f: (typeof c.features)[number]) =>
+      f.champion
+        ? ` (v${c.championVersion}: ${f.champion.mean.toFixed(3)}${f.shifted ? (f.change! > 0 ? ' ↑' : ' ↓') : ''})`
+        : '';
+    lines.push(
+      `relies on (${c.metric} lost when shuffled): ${c.features.map((f) => `${f.feature} ${f.mean.toFixed(3)}${vs(f)}`).join(', ')}`,
+    );
+  }
   if (status.approval && !status.approval.decision && status.stage === 'awaiting_approval') {
     lines.push(
       `**awaiting approval** of v${status.approval.version} until ${status.approval.deadline}: \`lumen approve|reject <model> --version ${status.approval.version} --comment "…"\``,

@@ -123,6 +123,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   );
   status.metrics = evaluation.candidate;
   status.verdict = evaluation.verdict;
+  status.importance = evaluation.importance ?? undefined;
   await alertUntrustedChampion(evaluation);
 
   const registered = await run.step('register', () =>
@@ -172,6 +173,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
         champion: champion?.version ?? null,
         resumedFromEpoch: trained.resumedFromEpoch,
       }),
+      importance: evaluation.importance ?? null,
       training: trainingSummary(trained),
       ...extra,
     });
@@ -276,6 +278,7 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
         champion = await bookkeeping.getChampion({ model: spec.name });
         evaluation = await heavy.evaluateCandidate({ spec, dataset, candidate: trained.artifact, champion });
         status.verdict = evaluation.verdict;
+        status.importance = evaluation.importance ?? undefined;
         await alertUntrustedChampion(evaluation);
         if (!evaluation.verdict.passed) return null;
       }

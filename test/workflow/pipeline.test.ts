@@ -229,6 +229,12 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const evaluation = v2?.evaluation as { champion: { version: number; rows: number }; holdoutRows: number };
     assert.equal(evaluation.champion.version, 1);
     assert.equal(evaluation.champion.rows, evaluation.holdoutRows);
+    // what each relies on, measured on the same rows: in the result, and kept on the version
+    const importance = result.importance!;
+    assert.equal(importance.championVersion, 1);
+    assert.deepEqual(importance.features.map((f) => f.feature).sort(), spec.features.map((f) => f.name).sort());
+    assert.ok(importance.features.every((f) => f.champion !== null && f.change === f.mean - f.champion.mean));
+    assert.deepEqual((v2?.evaluation as { importance: unknown }).importance, importance);
     const champion = await t.deps.registry.alias(spec.name, 'champion');
     assert.equal(champion, result.verdict.passed ? 2 : 1);
     assert.equal(result.outcome, result.verdict.passed ? 'promoted' : 'registered');
