@@ -15,7 +15,8 @@ export async function decideQuarantine(
     await withLazyClient(async (connect) => {
       const answer = await decideQuarantineWith(connect, registry, { kind, target, by, reason: opts.reason, sign });
       console.log(
-        `${answer.decision} batch ${answer.dataset.slice(0, 16)} of ${answer.model} by ${by} (${answer.workflowId})`,
+        `${answer.decision} batch ${answer.dataset.slice(0, 16)} of ${answer.model} by ${by} (${answer.workflowId})` +
+          (answer.recorded ? '' : '; the run has not written it to the registry yet (is a pipeline worker running?)'),
       );
     });
   } finally {

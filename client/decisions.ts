@@ -63,7 +63,7 @@ export async function decideQuarantineWith(
   connect: () => Promise<Client>,
   registry: Registry,
   d: BatchDecision,
-): Promise<{ decision: string; dataset: string; model: string; workflowId: string }> {
+): Promise<{ decision: string; dataset: string; model: string; workflowId: string; recorded: boolean }> {
   const waiting = await registry.listValidations({ decision: 'quarantined' });
   const matches = waiting.filter(
     (v) => v.workflowId === d.target || (d.target.length >= 12 && v.datasetSha256.startsWith(d.target)),
@@ -74,7 +74,7 @@ export async function decideQuarantineWith(
   if (matches.length > 1) {
     throw new CliError(`"${d.target}" matches ${matches.length} quarantined batches; give the workflow id`);
   }
-  const { workflowId, datasetSha256, model } = matches[0];
+  const { id, workflowId, datasetSha256, model } = matches[0];
   const proof = d.sign?.({ action: d.kind, model, subject: { dataset: datasetSha256 }, comment: d.reason });
   const client = await connect();
   const answer = await client.workflow
@@ -82,5 +82,23 @@ export async function decideQuarantineWith(
     .executeUpdate(d.kind === 'release' ? releaseQuarantine : discardQuarantine, {
       args: [{ dataset: datasetSha256, by: d.by, reason: d.reason, ...(proof ? { proof } : {}) }],
     });
-  return { decision: answer.decision, dataset: answer.dataset, model, workflowId };
+  // the run accepted the decision; it writes it to the registry a moment later. Waiting for that (briefly) means
+  // the list a person looks at next no longer shows the batch they just decided on.
+  const recorded = await eventuallyTrue(
+    async () => (await registry.getValidation(id))?.decision !== 'quarantined',
+    RECORDED_WAIT_MS,
+  );
+  return { decision: answer.decision, dataset: answer.dataset, model, workflowId, recorded };
+}
+
+/** How long a decision's caller waits for the run to record it in the registry before answering anyway. */
+const RECORDED_WAIT_MS = 10_000;
+
+async function eventuallyTrue(check: () => Promise<boolean>, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }

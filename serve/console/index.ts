@@ -177,7 +177,8 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps, opts: C
           return done(
             reply,
             '/ui/quarantine',
-            `${answer.decision} batch ${answer.dataset.slice(0, 12)} of ${answer.model} by ${form.by}`,
+            `${answer.decision} batch ${answer.dataset.slice(0, 12)} of ${answer.model} by ${form.by}` +
+              (answer.recorded ? '' : '; the run has not written it to the registry yet, so it may still be listed'),
           );
         } catch (err) {
           return refused(ctx, reply, 'quarantine', explain(err).message, 409);
