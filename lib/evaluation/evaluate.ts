@@ -93,9 +93,10 @@ export async function evaluateArtifact(
     const importance = await holdoutImportance(tf, loaded.model, pre, table, rows, keep, labels, options);
     const label = pre.label;
     if (label.task === 'binary') {
+      const probabilities = Array.from(kept);
       const intervals =
         options.bootstrapReplicates > 0
-          ? await bootstrapBinary(labels, Array.from(kept), {
+          ? await bootstrapBinary(labels, probabilities, {
               replicates: options.bootstrapReplicates,
               seed: options.seed,
               level: options.bootstrapLevel,
@@ -108,7 +109,7 @@ export async function evaluateArtifact(
           column,
           keep.map((i) => values[rows[i]]),
           labels,
-          Array.from(kept),
+          probabilities,
           { minRows: options.minSliceRows, top: options.topSlices },
         );
         slices.push(...s.slices);

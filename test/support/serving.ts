@@ -6,7 +6,9 @@ import { repoRoot, vegaPath } from './env';
 import { snapshotSource } from '../../lib/data/snapshot';
 import type { SourceRef } from '../../lib/data/source';
 import { evaluationOptions, evaluateArtifact, loadHoldout, makeCanary } from '../../lib/evaluation/evaluate';
+import { compareImportance } from '../../lib/explain/importance';
 import type { ModelVersion } from '../../lib/registry/types';
+import { profileDataset } from '../../lib/validation/profile';
 import { loadModelSpec, parseModelSpec, specHash, type ModelSpec } from '../../lib/spec';
 import { trainOnDataset } from '../../lib/training';
 import { DEFAULT_LOG_OPTIONS } from '../../lib/serving/prediction-log';
@@ -33,7 +35,12 @@ export async function trainAndRegister(
   deps: ActivityDeps,
   spec: ModelSpec,
   source: SourceRef,
-  options: { champion?: boolean; workflowId: string },
+  options: {
+    champion?: boolean;
+    workflowId: string;
+    /** also keep what a model card reads: the batch's profile, the evaluation report, importance */
+    evidence?: boolean;
+  },
 ): Promise<ModelVersion> {
   const dataset = await snapshotSource(deps.store, source);
   const trained = await trainOnDataset(deps.store, spec, dataset, {
@@ -46,7 +53,16 @@ export async function trainAndRegister(
     'canaries',
     await makeCanary(deps.store, spec, trained.artifact, table, rows),
   );
-  await deps.registry.recordDataset(dataset, null);
+  const profile = options.evidence
+    ? await deps.store.putJson('profiles', await profileDataset(deps.store, dataset, undefined, spec.source.columns))
+    : null;
+  await deps.registry.recordDataset(dataset, profile);
+  const evidence = options.evidence
+    ? {
+        report: await deps.store.putJson('reports/evaluation', { holdoutRows: rows.length, candidate: scored }),
+        importance: compareImportance(scored.importance!, null),
+      }
+    : {};
   const v = await deps.registry.registerVersion({
     model: spec.name,
     artifact: trained.artifact,
@@ -65,7 +81,7 @@ export async function trainAndRegister(
         reason: null,
         report: canary,
         html: canary,
-        profile: canary,
+        profile: profile ?? canary,
         quarantine: null,
       },
     },
@@ -88,6 +104,7 @@ export async function trainAndRegister(
         checks: [],
         reason: 'registered by a test',
       },
+      ...evidence,
     },
   });
   await deps.registry.recordLoadCheck(spec.name, v.version, {

@@ -4,14 +4,10 @@ import path from 'node:path';
 import { uriToPath } from '../../lib/artifacts';
 import { renderCardHtml } from '../../lib/card/html';
 import { buildModelCard } from '../../lib/card/model-card';
-import { snapshotSource } from '../../lib/data/snapshot';
-import { evaluateArtifact, evaluationOptions, loadHoldout } from '../../lib/evaluation/evaluate';
-import { compareImportance } from '../../lib/explain/importance';
 import type { ModelVersion } from '../../lib/registry/types';
-import { loadModelSpec, parseModelSpec, specHash } from '../../lib/spec';
-import { trainOnDataset } from '../../lib/training';
-import { profileDataset } from '../../lib/validation/profile';
+import { loadModelSpec, parseModelSpec } from '../../lib/spec';
 import { repoRoot, tempHome, type TestHome } from '../support/env';
+import { trainAndRegister } from '../support/serving';
 
 /**
  * A model card built from what the pipeline records (a regression model: no slices, no classes), and what it says
@@ -28,64 +24,12 @@ describe('model cards', () => {
 
   before(async () => {
     t = tempHome('lumen-card-');
-    const { store, registry } = t.deps;
-    const dataset = await snapshotSource(store, { uri: 'vega-datasets:cars.json' });
-    const profile = await store.putJson(
-      'profiles',
-      await profileDataset(store, dataset, undefined, cars.source.columns),
+    version = await trainAndRegister(
+      t.deps,
+      cars,
+      { uri: 'vega-datasets:cars.json' },
+      { workflowId: 'w-card', evidence: true },
     );
-    await registry.recordDataset(dataset, profile);
-    const trained = await trainOnDataset(store, cars, dataset, {
-      checkpointKind: 'checkpoints/test/card',
-      onCheckpoint: () => Promise.resolve(),
-    });
-    const { table, rows } = await loadHoldout(store, cars, dataset);
-    const scored = await evaluateArtifact(store, trained.artifact, table, rows, evaluationOptions(cars));
-    const report = await store.putJson('reports/evaluation', { holdoutRows: rows.length, candidate: scored });
-    const verdict = {
-      passed: true,
-      firstRun: true,
-      approvalRequired: false,
-      championVersion: null,
-      checks: [],
-      reason: 'no champion yet',
-    };
-    version = await registry.registerVersion({
-      model: cars.name,
-      artifact: trained.artifact,
-      task: cars.task,
-      spec: cars,
-      specHash: specHash(cars),
-      dataset,
-      lineage: {
-        sourceDataset: dataset.sha256,
-        contractHash: 'test',
-        validation: {
-          id: 0,
-          outcome: 'pass',
-          decision: 'accepted',
-          decidedBy: 'contract',
-          reason: null,
-          report,
-          html: report,
-          profile,
-          quarantine: null,
-        },
-      },
-      codeVersion: 'test',
-      backend: trained.backend,
-      seed: cars.training.seed,
-      workflowId: 'w-card',
-      runId: 'r-card',
-      metrics: scored.metrics,
-      training: { ...trained, artifact: undefined },
-      evaluation: {
-        holdoutRows: rows.length,
-        verdict,
-        report,
-        importance: compareImportance(scored.importance!, null),
-      },
-    });
   });
   after(() => t.cleanup());
 
