@@ -87,7 +87,7 @@ export async function clearInboxFile(dir: string, name: string, sha256: string):
  * this host's cache only, and the pipeline may run on another host; the inbox is on a volume every pipeline worker
  * mounts (they all watch it), so the staged copy is kept beside it, in its hidden ".lumen-staged" folder.
  */
-async function stagedCopy(store: ArtifactStore, ref: ArtifactRef, dir: string, ext: string): Promise<string> {
+export async function stagedCopy(store: ArtifactStore, ref: ArtifactRef, dir: string, ext: string): Promise<string> {
   if (ref.uri.startsWith('file://')) return uriToPath(ref.uri);
   const staged = path.join(dir, '.lumen-staged', `${ref.sha256}${ext}`);
   if (!fs.existsSync(staged)) {

@@ -63,14 +63,21 @@ export function ensureKafkaJars(quiet = true): string {
     ['mvn', ['-v'], 'Maven (Debian: maven)'],
   ] as const) {
     const res = spawnSync(tool, [...args], { encoding: 'utf8' });
-    if (res.error || res.status !== 0) throw new Error(`the local Kafka broker needs ${pkg}: \`${tool}\` is not usable`);
+    if (res.error || res.status !== 0)
+      throw new Error(`the local Kafka broker needs ${pkg}: \`${tool}\` is not usable`);
   }
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'pom.xml'), pomFor(pin));
   fs.rmSync(libs, { recursive: true, force: true });
   const res = spawnSync(
     'mvn',
-    ['-B', ...(quiet ? ['-q'] : []), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`],
+    [
+      '-B',
+      ...(quiet ? ['-q'] : []),
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${libs}`,
+    ],
     { cwd: dir, encoding: 'utf8', stdio: quiet ? 'pipe' : 'inherit' },
   );
   if (res.status !== 0) {
@@ -196,7 +203,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
       java(libs, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props], logging),
       { encoding: 'utf8' },
     );
-    if (res.status !== 0) throw new Error(`cannot format the Kafka data folder ${dataDir}:\n${res.stdout}${res.stderr}`);
+    if (res.status !== 0)
+      throw new Error(`cannot format the Kafka data folder ${dataDir}:\n${res.stdout}${res.stderr}`);
   }
   const out = fs.openSync(logFile, 'a');
   const child = spawn('java', java(libs, 'kafka.Kafka', [props], logging), { stdio: ['ignore', out, out] });

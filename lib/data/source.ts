@@ -27,6 +27,14 @@ export const SourceRef = z.strictObject({
       end: z.iso.date().or(z.iso.datetime({ local: true })),
     })
     .optional(),
+  /** a batch landed from a Kafka topic: which events it holds (lineage; the file is the data) */
+  stream: z
+    .strictObject({
+      topic: z.string().min(1),
+      /** per partition, the offsets [from, to) of the window's events */
+      ranges: z.array(z.strictObject({ partition: z.number().int().min(0), from: z.string(), to: z.string() })),
+    })
+    .optional(),
 });
 export type SourceRef = z.infer<typeof SourceRef>;
 export type SourceFormat = NonNullable<SourceRef['format']>;
@@ -352,5 +360,8 @@ export async function sourceFingerprint(source: SourceRef | OpenedSource, access
 
 export function describeSource(source: SourceRef): string {
   const w = source.window ? ` [${source.window.column} ${source.window.start} … ${source.window.end})` : '';
-  return `${source.uri}${w}`;
+  const k = source.stream
+    ? ` (Kafka ${source.stream.topic} ${source.stream.ranges.map((r) => `p${r.partition}:${r.from}…${r.to}`).join(' ')})`
+    : '';
+  return `${source.uri}${w}${k}`;
 }

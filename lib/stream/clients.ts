@@ -1,0 +1,121 @@
+import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { SourceError } from '../errors';
+import { clientOptions, describeConnection, type KafkaConnection } from './connection';
+
+/**
+ * Kafka clients as Lumen uses them: bytes in and out (Lumen parses and checks every event itself, at its edge),
+ * the connection from the environment, and the questions every stream asks first (does the topic exist, how many
+ * partitions, where does each start).
+ */
+
+export function producer(connection: KafkaConnection, clientId: string): Producer<Buffer, Buffer, Buffer, Buffer> {
+  return new Producer({
+    ...clientOptions(connection, clientId),
+    // the broker acknowledges once the message is in its log (acks=all on one node): what was produced is kept
+    acks: -1,
+    // messages a send call hands over are batched per partition; a batch of a few thousand answers is one request
+    autocreateTopics: false,
+  });
+}
+
+export function consumer(
+  connection: KafkaConnection,
+  clientId: string,
+  groupId: string,
+  /**
+   * a fixed member name (static membership): a consumer restarted after a crash takes its place at once instead of
+   * waiting out the dead one's session
+   */
+  instanceId?: string,
+): Consumer<Buffer, Buffer, Buffer, Buffer> {
+  return new Consumer({
+    ...clientOptions(connection, clientId),
+    groupId,
+    ...(instanceId ? { groupInstanceId: instanceId } : {}),
+    sessionTimeout: 20_000,
+    heartbeatInterval: 2_000,
+    rebalanceTimeout: 30_000,
+    maxWaitTime: 500,
+    maxBytes: 16 * 1024 * 1024,
+  });
+}
+
+export async function withAdmin<T>(connection: KafkaConnection, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin(clientOptions(connection, 'lumen-admin'));
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/** How many partitions a topic has; a topic that does not exist is said so, by name and broker. */
+export async function partitionCount(connection: KafkaConnection, topic: string): Promise<number> {
+  return withAdmin(connection, async (admin) => {
+    const metadata = await admin.metadata({ topics: [topic], autocreateTopics: false }).catch((err: Error) => {
+      throw new SourceError(
+        `Kafka topic "${topic}" cannot be read at ${describeConnection(connection)}: ${unknownTopic(err) ? 'no such topic' : err.message}`,
+        { topic },
+      );
+    });
+    const found = metadata.topics.get(topic);
+    if (!found || found.partitionsCount === 0) {
+      throw new SourceError(`Kafka topic "${topic}" does not exist at ${describeConnection(connection)}`, { topic });
+    }
+    return found.partitionsCount;
+  });
+}
+
+function unknownTopic(err: Error): boolean {
+  const text = `${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`;
+  return /UNKNOWN_TOPIC|unknown topic/i.test(text);
+}
+
+/** Create a topic if it is not there (Lumen's own: a dead-letter or answers topic). */
+export async function ensureTopic(connection: KafkaConnection, topic: string, partitions = 1): Promise<void> {
+  await withAdmin(connection, async (admin) => {
+    const existing = await admin.metadata({ topics: [topic], autocreateTopics: false }).then(
+      (m) => m.topics.get(topic),
+      () => undefined,
+    );
+    if (existing) return;
+    await admin.createTopics({ topics: [topic], partitions, replicas: -1 }).catch((err: Error) => {
+      // created meanwhile by another process: what was wanted
+      if (
+        !/TOPIC_ALREADY_EXISTS|already exists/i.test(
+          `${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`,
+        )
+      )
+        throw err;
+    });
+  });
+}
+
+/** Earliest offset of each partition (what a new reader starts at). */
+export async function earliestOffsets(c: Consumer<Buffer, Buffer, Buffer, Buffer>, topic: string): Promise<bigint[]> {
+  const offsets = await c.listOffsets({ topics: [topic], timestamp: -2n });
+  return offsets.get(topic) ?? [];
+}
+
+/** End offset of each partition (the offset the next produced message will take). */
+export async function latestOffsets(c: Consumer<Buffer, Buffer, Buffer, Buffer>, topic: string): Promise<bigint[]> {
+  const offsets = await c.listOffsets({ topics: [topic], timestamp: -1n });
+  return offsets.get(topic) ?? [];
+}
+
+/** The group's committed offset per partition (-1: none). */
+export async function committedOffsets(
+  c: Consumer<Buffer, Buffer, Buffer, Buffer>,
+  topic: string,
+  partitions: number,
+): Promise<bigint[]> {
+  const committed = await c.listCommittedOffsets({
+    topics: [{ topic, partitions: Array.from({ length: partitions }, (_, i) => i) }],
+  });
+  return committed.get(topic) ?? [];
+}
+
+/** Message headers as the byte-level client takes them. */
+export function bufferHeaders(headers: Record<string, string>): Map<Buffer, Buffer> {
+  return new Map(Object.entries(headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
+}

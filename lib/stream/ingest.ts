@@ -1,0 +1,264 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Message } from '@platformatic/kafka';
+import type { ArtifactStore } from '../artifacts';
+import { uriToPath } from '../artifacts';
+import { sqlIdent, sqlString, withDuckDB } from '../data/duckdb';
+import { sourceFingerprint, storeAccess, type SourceRef } from '../data/source';
+import { SourceError } from '../errors';
+import { stagedCopy } from '../inbox';
+import type { ModelSpec } from '../spec';
+import {
+  bufferHeaders,
+  committedOffsets,
+  consumer,
+  earliestOffsets,
+  ensureTopic,
+  partitionCount,
+  producer,
+} from './clients';
+import type { KafkaConnection } from './connection';
+import { EventRows } from './events';
+import {
+  WindowPlanner,
+  type DeadLetter,
+  type OffsetRange,
+  type Row,
+  type WindowCounts,
+  type WindowRule,
+} from './window';
+
+/**
+ * Events in, batches out: one window of a topic read from where the last one ended, its refused events sent to the
+ * dead-letter topic with their reasons, its accepted rows landed as a Parquet batch in the artifact store. Nothing
+ * here commits an offset: the workflow does, once the batch is durable and its training run started, so a reader
+ * killed anywhere before that reads the same events again.
+ */
+
+export interface ReadWindowInput {
+  model: string;
+  topic: string;
+  /** the consumer group (and static member name) of this stream */
+  group: string;
+  /** partition → the offset the window starts at; null: the group's committed offsets, else the earliest */
+  from: Record<string, string> | null;
+  rule: WindowRule;
+  spec: ModelSpec;
+  deadLetterTopic: string;
+  maxEventBytes: number;
+  /** a window with rows closes after this long without a new event */
+  idleSeconds: number;
+  /** with nothing at all to read for this long, the read ends empty (the workflow waits and asks again) */
+  waitSeconds: number;
+}
+
+export interface LandedBatch {
+  source: SourceRef;
+  fingerprint: string;
+  sha256: string;
+  rows: number;
+}
+
+export interface WindowResult {
+  /** where each partition's next window starts */
+  next: Record<string, string>;
+  ranges: OffsetRange[];
+  counts: WindowCounts;
+  /** the time window (time rule), ISO */
+  window: { start: string; end: string } | null;
+  /** event time of the first and last accepted row, ISO */
+  span: { first: string; last: string } | null;
+  /** why the window closed */
+  closedBy: 'rule' | 'idle' | 'nothing';
+  /** the batch of accepted rows; null when the window had none (every event refused, or no event) */
+  batch: LandedBatch | null;
+  /** the moment events were checked against (ISO) */
+  checkedAt: string;
+}
+
+export interface ReadHooks {
+  /** called as events arrive (an activity heartbeats with it) */
+  progress?: (eventsRead: number) => void;
+  signal?: AbortSignal;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export async function readWindow(
+  connection: KafkaConnection,
+  store: ArtifactStore,
+  input: ReadWindowInput,
+  hooks: ReadHooks = {},
+): Promise<WindowResult> {
+  const partitions = await partitionCount(connection, input.topic);
+  const checkedAt = new Date().toISOString();
+  const checker = new EventRows(input.spec, checkedAt, input.maxEventBytes);
+  const c = consumer(connection, `lumen-ingest-${input.model}`, input.group, input.group);
+  try {
+    const start = await startOffsets(c, input, partitions);
+    const planner = new WindowPlanner(input.rule, checker, start);
+    const stream = await c.consume({
+      topics: [input.topic],
+      mode: 'manual',
+      offsets: [...start].map(([partition, offset]) => ({ topic: input.topic, partition, offset })),
+      autocommit: false,
+    });
+    let failure: Error | null = null;
+    let lastArrival = Date.now();
+    const begun = Date.now();
+    let closedBy: WindowResult['closedBy'] = 'nothing';
+    const arrived: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+    stream.on('data', (m) => arrived.push(m));
+    stream.on('error', (err: Error) => (failure ??= err));
+    try {
+      for (;;) {
+        if (failure) throw failure;
+        if (hooks.signal?.aborted) throw hooks.signal.reason ?? new Error('cancelled');
+        if (arrived.length) {
+          lastArrival = Date.now();
+          for (const m of arrived.splice(0)) planner.take(m);
+          hooks.progress?.(planner.read);
+        }
+        if (planner.complete) {
+          closedBy = 'rule';
+          break;
+        }
+        const now = Date.now();
+        if (!planner.empty && now - lastArrival >= input.idleSeconds * 1000) {
+          closedBy = 'idle';
+          break;
+        }
+        if (planner.empty && now - begun >= input.waitSeconds * 1000) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await stream.close().catch(() => undefined);
+    }
+    const content = planner.finish();
+    // refused events are kept, with why, before anything downstream happens
+    if (content.deadLetters.length) await sendDeadLetters(connection, input, content.deadLetters);
+    const batch = content.rows.length
+      ? await landBatch(store, checker, content.rows, input.topic, content.ranges)
+      : null;
+    return {
+      next: Object.fromEntries([...content.next].map(([p, o]) => [String(p), String(o)])),
+      ranges: content.ranges,
+      counts: content.counts,
+      window: content.window ? { start: iso(content.window.start), end: iso(content.window.end) } : null,
+      span: content.span ? { first: iso(content.span.first), last: iso(content.span.last) } : null,
+      closedBy,
+      batch,
+      checkedAt,
+    };
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+}
+
+async function startOffsets(
+  c: ReturnType<typeof consumer>,
+  input: ReadWindowInput,
+  partitions: number,
+): Promise<Map<number, bigint>> {
+  const earliest = await earliestOffsets(c, input.topic);
+  const committed = input.from ? [] : await committedOffsets(c, input.topic, partitions);
+  const start = new Map<number, bigint>();
+  for (let p = 0; p < partitions; p++) {
+    const given = input.from?.[String(p)];
+    const candidate = given !== undefined ? BigInt(given) : (committed[p] ?? -1n) >= 0n ? committed[p]! : 0n;
+    // a partition added since, or events deleted by retention: start where the log starts now
+    start.set(p, candidate < (earliest[p] ?? 0n) ? (earliest[p] ?? 0n) : candidate);
+  }
+  return start;
+}
+
+async function sendDeadLetters(
+  connection: KafkaConnection,
+  input: ReadWindowInput,
+  deadLetters: DeadLetter[],
+): Promise<void> {
+  await ensureTopic(connection, input.deadLetterTopic);
+  const p = producer(connection, `lumen-dead-letters-${input.model}`);
+  try {
+    const messages = deadLetters.map((d) => ({
+      topic: input.deadLetterTopic,
+      ...(d.key ? { key: d.key } : {}),
+      value: d.value ?? Buffer.alloc(0),
+      headers: bufferHeaders({
+        'lumen-problems': JSON.stringify(d.problems),
+        'lumen-source': `${input.topic}/${d.partition}/${d.offset}`,
+        'lumen-model': input.model,
+      }),
+    }));
+    for (let i = 0; i < messages.length; i += 500) await p.send({ messages: messages.slice(i, i + 500) });
+  } finally {
+    await p.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The accepted rows as a Parquet batch, stored by content. The same rows in the same order give the same bytes,
+ * so a window read again after a crash is the same batch (the same hash, the same training run id). The file
+ * carries where its rows came from in its own metadata.
+ */
+async function landBatch(
+  store: ArtifactStore,
+  checker: EventRows,
+  rows: Row[],
+  topic: string,
+  ranges: OffsetRange[],
+): Promise<LandedBatch> {
+  const lines = store.tempPath('stream-rows');
+  const parquet = `${store.tempPath('stream-batch')}.parquet`;
+  const names = checker.columnNames;
+  const types = checker.columnTypes;
+  try {
+    const out = fs.createWriteStream(lines);
+    for (const row of rows) out.write(`${JSON.stringify(row)}\n`);
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const columns = `{${names.map((n) => `${sqlString(n)}: ${sqlString(types[n])}`).join(', ')}}`;
+    const metadata = `{'lumen.stream.topic': ${sqlString(topic)}, 'lumen.stream.ranges': ${sqlString(JSON.stringify(ranges))}}`;
+    await withDuckDB(async (con) => {
+      // rows keep the order they were given in: the batch's bytes depend on nothing but its rows
+      await con.run('SET preserve_insertion_order = true');
+      await con.run(
+        `COPY (SELECT ${names.map(sqlIdent).join(', ')} FROM read_json(${sqlString(lines)}, format = 'newline_delimited', columns = ${columns})) ` +
+          `TO ${sqlString(parquet)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, KV_METADATA ${metadata})`,
+      );
+    });
+    const ref = await store.putFile('stream', parquet, '.parquet');
+    const source: SourceRef = {
+      uri: await batchLocation(store, ref),
+      format: 'parquet',
+      stream: { topic, ranges },
+    };
+    return {
+      source,
+      fingerprint: await sourceFingerprint(source, storeAccess(store)),
+      sha256: ref.sha256,
+      rows: rows.length,
+    };
+  } finally {
+    fs.rmSync(lines, { force: true });
+    fs.rmSync(parquet, { force: true });
+  }
+}
+
+/**
+ * Where the pipeline reads a landed batch from: in a folder store, the artifact itself (every worker mounts the
+ * store). An S3 store's copy is in this host's cache only, so the batch is staged into LUMEN_STREAM_STAGING, a
+ * folder every pipeline worker mounts — without one, the stream cannot hand its batches on, and says so.
+ */
+async function batchLocation(
+  store: ArtifactStore,
+  ref: { uri: string; sha256: string; bytes: number },
+): Promise<string> {
+  if (ref.uri.startsWith('file://')) return uriToPath(ref.uri);
+  const staging = process.env.LUMEN_STREAM_STAGING;
+  if (!staging) {
+    throw new SourceError(
+      'a stream over an S3 artifact store needs LUMEN_STREAM_STAGING: a folder every pipeline worker mounts, where landed batches wait for their runs',
+    );
+  }
+  return stagedCopy(store, ref, path.resolve(staging), '.parquet');
+}
