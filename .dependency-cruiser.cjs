@@ -16,8 +16,8 @@
 /** lib/ modules a workflow may run: pure (no I/O, no Node built-ins), importing only each other, types and zod */
 const PURE = '^lib/(duration|rng|access/statement|access/identity|monitor/policy|model/search)\\.ts$';
 
-/** tools/ is set-up and build tooling, except the helpers that start local services (a dev server, PostgreSQL) */
-const TOOLS = '^tools/(?!(devserver|postgres)\\.ts$)';
+/** tools/ is set-up and build tooling, except the helpers that start local services (a dev server, PostgreSQL, a Kafka broker) */
+const TOOLS = '^tools/(?!(devserver|postgres|kafka-broker)\\.ts$)';
 
 module.exports = {
   forbidden: [

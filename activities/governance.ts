@@ -93,7 +93,7 @@ export function governanceActivities(deps: ActivityDeps) {
         if (enforced()) {
           throw new PolicyViolation(
             `${problem}; with access control on, a ${input.kind} runs only as created by a verified decision ` +
-              `(lumen ${input.kind === 'schedule' ? 'schedule create' : 'inbox watch'} with a registered key)`,
+              `(lumen ${{ schedule: 'schedule create', inbox: 'inbox watch', stream: 'stream ingest' }[input.kind]} with a registered key)`,
           );
         }
         return { actsFor: null, verified: false };

@@ -7,6 +7,7 @@ import { inboxActivities } from './inbox';
 import { ingestActivities } from './ingest';
 import { monitorActivities } from './monitor';
 import { scheduleActivities } from './schedule';
+import { streamActivities } from './stream';
 import { registryActivities } from './registry';
 import { checkpointActivities, trainActivities } from './train';
 import { validateActivities } from './validate';
@@ -23,6 +24,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...monitorActivities(deps),
     ...scheduleActivities(deps),
     ...inboxActivities(deps),
+    ...streamActivities(deps),
     ...accessActivities(deps),
     ...governanceActivities(deps),
     ...checkpointActivities(deps),

@@ -52,7 +52,15 @@ export async function inboxWatch(
       );
     }
     // starting a watch is a decision: verified and audited here; the watcher checks it before its first scan
-    const by = await decideStanding(model, workflowId, 'watch', inboxContent(input), `watch ${dir}`, opts.actor);
+    const by = await decideStanding(
+      'inbox',
+      model,
+      workflowId,
+      'watch',
+      inboxContent(input),
+      `watch ${dir}`,
+      opts.actor,
+    );
     try {
       await client.workflow.start('inboxWatcher', {
         taskQueue: taskQueues().pipeline,
@@ -109,7 +117,7 @@ export async function inboxStop(model: string, opts: { reason?: string; actor?: 
     const handle = client.workflow.getHandle(inboxWorkflowId(model));
     try {
       await handle.describe();
-      const by = await decideStanding(model, handle.workflowId, 'stop', null, opts.reason ?? '', opts.actor);
+      const by = await decideStanding('inbox', model, handle.workflowId, 'stop', null, opts.reason ?? '', opts.actor);
       await handle.terminate(`stopped by ${by}${opts.reason ? `: ${opts.reason}` : ''}`);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new CliError(`${model} has no inbox watcher`, EXIT.failed);
@@ -124,8 +132,12 @@ export function inboxContent(input: InboxInput): string {
   return hashJson(watchContent(input));
 }
 
-/** Verify and audit a watch's start or stop; a start is recorded as standing, a stop revokes it. */
-async function decideStanding(
+/**
+ * Verify and audit the start or stop of standing data arrival (an inbox watch, a stream): a start is recorded as a
+ * standing grant the workflow checks before its first run, a stop revokes it. Both are the `inbox` action.
+ */
+export async function decideStanding(
+  kind: 'inbox' | 'stream',
   model: string,
   workflowId: string,
   change: 'watch' | 'stop',
@@ -138,18 +150,18 @@ async function decideStanding(
     const verdict = await decideHere(
       registry,
       { action: 'inbox', model, subject: { workflowId, change, ...(content ? { content } : {}) }, comment },
-      { actor: explicitActor, usedAt: `cli inbox ${change} ${workflowId}` },
+      { actor: explicitActor, usedAt: `cli ${kind} ${change} ${workflowId}` },
     );
     if (content) {
       await registry.grant({
-        kind: 'inbox',
+        kind,
         id: workflowId,
         model,
         contentSha256: content,
         grantedBy: verdict.identity,
         proof: verdict.proof,
       });
-    } else await registry.revokeGrant('inbox', workflowId, verdict.identity);
+    } else await registry.revokeGrant(kind, workflowId, verdict.identity);
     return verdict.identity;
   } finally {
     registry.close();

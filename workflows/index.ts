@@ -5,3 +5,4 @@ export { modelMonitor } from './model-monitor';
 export { scheduledTraining } from './scheduled-training';
 export { inboxWatcher } from './inbox-watcher';
 export { monitorSupervisor } from './monitor-supervisor';
+export { streamIngest } from './stream-ingest';

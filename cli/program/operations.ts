@@ -159,6 +159,43 @@ export function addOperationsCommands(program: Command): void {
       (await import('../inbox-commands')).inboxStop(model, opts),
     );
 
+  const stream = program
+    .command('stream')
+    .description('Kafka streams: events in as validated batches that train, events scored, labels back');
+  stream
+    .command('ingest')
+    .description('read a topic as windows of rows: each window is checked, landed as a batch and trains once')
+    .argument('<model>')
+    .requiredOption('--topic <topic>', 'the topic of events (JSON rows of the source columns)')
+    .option('--spec <file>', "the spec to train with (default: the champion's)")
+    .option('--window <rule>', "rows:<n>, hour or day (by the spec's time column)", 'rows:50000')
+    .option('--idle <seconds>', 'a window with rows closes after this long without a new event', '30')
+    .option('--dead-letter <topic>', 'where refused events go, with their reasons (default: <topic>.dlq)')
+    .option('--max-event-bytes <n>', 'a larger event is refused (default 65536)')
+    .addOption(actorOption())
+    .action(async (model: string, opts: Parameters<typeof import('../stream-commands').streamIngest>[1]) =>
+      (await import('../stream-commands')).streamIngest(model, opts),
+    );
+  stream
+    .command('status')
+    .description('the windows landed, their offsets and the training run each started')
+    .argument('<model>')
+    .requiredOption('--topic <topic>', 'the topic read')
+    .addOption(jsonOption())
+    .action(async (model: string, opts: { topic: string; json?: boolean }) =>
+      (await import('../stream-commands')).streamStatus(model, opts),
+    );
+  stream
+    .command('stop')
+    .description('stop reading (landed windows keep their committed offsets; a restart goes on from there)')
+    .argument('<model>')
+    .requiredOption('--topic <topic>', 'the topic read')
+    .option('--reason <text>', 'why')
+    .addOption(actorOption())
+    .action(async (model: string, opts: { topic: string; reason?: string; actor?: string }) =>
+      (await import('../stream-commands')).streamStop(model, opts),
+    );
+
   const serving = program.command('serving').description("how a model's traffic is split: champion, canary, shadow");
   serving
     .command('show')
@@ -242,6 +279,16 @@ export function addOperationsCommands(program: Command): void {
     .option('--headless', 'no Web UI')
     .action(async (opts: Parameters<typeof import('../server-command').serverCommand>[0]) =>
       (await import('../server-command')).serverCommand(opts),
+    );
+
+  program
+    .command('kafka')
+    .description('run a local Apache Kafka broker (KRaft, one node; state in LUMEN_HOME/kafka) until Ctrl-C')
+    .option('--port <port>', 'the port clients connect to', '9092')
+    .option('--controller-port <port>', 'the KRaft controller port (default: a free one)')
+    .option('--partitions <n>', 'partitions of a topic created on first use', '1')
+    .action(async (opts: Parameters<typeof import('../kafka-command').kafkaCommand>[0]) =>
+      (await import('../kafka-command')).kafkaCommand(opts),
     );
 
   program

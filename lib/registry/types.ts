@@ -266,7 +266,7 @@ export interface NewModelPolicy {
  * against it (same content, not revoked), since those runs carry no person's signature of their own.
  */
 export interface StandingGrant {
-  kind: 'schedule' | 'inbox';
+  kind: 'schedule' | 'inbox' | 'stream';
   id: string;
   model: string;
   /** sha-256 of what was granted (the schedule's or watch's input, canonical JSON) */

@@ -103,16 +103,16 @@ export async function readWindow(
       offsets: [...start].map(([partition, offset]) => ({ topic: input.topic, partition, offset })),
       autocommit: false,
     });
-    let failure: Error | null = null;
+    const failed: { error?: Error } = {};
     let lastArrival = Date.now();
     const begun = Date.now();
     let closedBy: WindowResult['closedBy'] = 'nothing';
     const arrived: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
     stream.on('data', (m) => arrived.push(m));
-    stream.on('error', (err: Error) => (failure ??= err));
+    stream.on('error', (err: Error) => (failed.error ??= err));
     try {
       for (;;) {
-        if (failure) throw failure;
+        if (failed.error) throw failed.error;
         if (hooks.signal?.aborted) throw hooks.signal.reason ?? new Error('cancelled');
         if (arrived.length) {
           lastArrival = Date.now();
@@ -165,7 +165,7 @@ async function startOffsets(
   const start = new Map<number, bigint>();
   for (let p = 0; p < partitions; p++) {
     const given = input.from?.[String(p)];
-    const candidate = given !== undefined ? BigInt(given) : (committed[p] ?? -1n) >= 0n ? committed[p]! : 0n;
+    const candidate = given !== undefined ? BigInt(given) : (committed[p] ?? -1n) >= 0n ? committed[p] : 0n;
     // a partition added since, or events deleted by retention: start where the log starts now
     start.set(p, candidate < (earliest[p] ?? 0n) ? (earliest[p] ?? 0n) : candidate);
   }
@@ -261,4 +261,29 @@ async function batchLocation(
     );
   }
   return stagedCopy(store, ref, path.resolve(staging), '.parquet');
+}
+
+/**
+ * Commit a stream's offsets to its consumer group: called once the window they end is durable (its batch stored,
+ * its run started). The group's offsets are where a new reader starts, and what `kafka-consumer-groups` and lag
+ * monitors show.
+ */
+export async function commitOffsets(
+  connection: KafkaConnection,
+  input: { model: string; topic: string; group: string; offsets: Record<string, string> },
+): Promise<void> {
+  const c = consumer(connection, `lumen-ingest-${input.model}`, input.group, input.group);
+  try {
+    await c.joinGroup({});
+    await c.commit({
+      offsets: Object.entries(input.offsets).map(([partition, offset]) => ({
+        topic: input.topic,
+        partition: Number(partition),
+        offset: BigInt(offset),
+        leaderEpoch: -1,
+      })),
+    });
+  } finally {
+    await c.close().catch(() => undefined);
+  }
 }
