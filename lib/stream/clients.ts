@@ -49,43 +49,35 @@ export async function withAdmin<T>(connection: KafkaConnection, fn: (admin: Admi
   }
 }
 
+/**
+ * Whether a topic exists, asked of the topic list: a metadata request for a missing topic is an error the client
+ * retries for its whole retry budget (half a minute) before it says so.
+ */
+async function topicExists(admin: Admin, connection: KafkaConnection, topic: string): Promise<boolean> {
+  const topics = await admin.listTopics({ includeInternals: false }).catch((err: Error) => {
+    throw new SourceError(`Kafka at ${describeConnection(connection)} cannot be reached: ${err.message}`, { topic });
+  });
+  return topics.includes(topic);
+}
+
 /** How many partitions a topic has; a topic that does not exist is said so, by name and broker. */
 export async function partitionCount(connection: KafkaConnection, topic: string): Promise<number> {
   return withAdmin(connection, async (admin) => {
-    const metadata = await admin.metadata({ topics: [topic], autocreateTopics: false }).catch((err: Error) => {
-      throw new SourceError(
-        `Kafka topic "${topic}" cannot be read at ${describeConnection(connection)}: ${unknownTopic(err) ? 'no such topic' : err.message}`,
-        { topic },
-      );
-    });
-    const found = metadata.topics.get(topic);
-    if (!found || found.partitionsCount === 0) {
+    if (!(await topicExists(admin, connection, topic))) {
       throw new SourceError(`Kafka topic "${topic}" does not exist at ${describeConnection(connection)}`, { topic });
     }
-    return found.partitionsCount;
+    const metadata = await admin.metadata({ topics: [topic], autocreateTopics: false });
+    return metadata.topics.get(topic)?.partitionsCount ?? 0;
   });
-}
-
-function unknownTopic(err: Error): boolean {
-  const text = `${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`;
-  return /UNKNOWN_TOPIC|unknown topic/i.test(text);
 }
 
 /** Create a topic if it is not there (Lumen's own: a dead-letter or answers topic). */
 export async function ensureTopic(connection: KafkaConnection, topic: string, partitions = 1): Promise<void> {
   await withAdmin(connection, async (admin) => {
-    const existing = await admin.metadata({ topics: [topic], autocreateTopics: false }).then(
-      (m) => m.topics.get(topic),
-      () => undefined,
-    );
-    if (existing) return;
+    if (await topicExists(admin, connection, topic)) return;
     await admin.createTopics({ topics: [topic], partitions, replicas: -1 }).catch((err: Error) => {
       // created meanwhile by another process: what was wanted
-      if (
-        !/TOPIC_ALREADY_EXISTS|already exists/i.test(
-          `${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`,
-        )
-      )
+      if (!/TOPIC_ALREADY_EXISTS|already exists/i.test(`${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`))
         throw err;
     });
   });
