@@ -29,6 +29,7 @@ describe('docker-compose.yml', () => {
 
   it('has the Temporal stack on PostgreSQL, the UI and both Lumen workers', () => {
     assert.deepEqual(Object.keys(s).sort(), [
+      'kafka',
       'lumen-pipeline-worker',
       'lumen-serve',
       'lumen-training-worker',
@@ -124,6 +125,45 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(users.sort(), allowed.sort(), `volume ${volume} is mounted by ${users.join(', ')}`);
     }
     assert.ok(!s['lumen-training-worker'].volumes?.some((v) => !v.startsWith('./')), 'training shares no volume');
+  });
+
+  it('runs the Kafka broker Lumen is tested with, in KRaft mode, reachable by the workers and the host', () => {
+    const pins = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tools', 'toolchain.json'), 'utf8')) as {
+      kafka: { version: string; image: string };
+    };
+    const kafka = s.kafka;
+    assert.equal(kafka.image, pins.kafka.image);
+    assert.ok(pins.kafka.image.endsWith(`:${pins.kafka.version}`), 'the image is the version the tests run');
+    const env = kafka.environment!;
+    assert.equal(env.KAFKA_PROCESS_ROLES, 'broker,controller');
+    assert.equal(env.KAFKA_CONTROLLER_QUORUM_VOTERS, `${env.KAFKA_NODE_ID}@kafka:9093`);
+    // every advertised listener is one the broker listens on, with a security protocol
+    const listeners = new Map(
+      String(env.KAFKA_LISTENERS)
+        .split(',')
+        .map((l) => [l.split('://')[0], l.split(':').pop()]),
+    );
+    const protocols = new Set(
+      String(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP)
+        .split(',')
+        .map((p) => p.split(':')[0]),
+    );
+    const advertised = String(env.KAFKA_ADVERTISED_LISTENERS).split(',');
+    for (const a of advertised) {
+      const name = a.split('://')[0];
+      assert.equal(listeners.get(name), a.split(':').pop(), `${a} is a listener`);
+      assert.ok(protocols.has(name), `${name} has a security protocol`);
+    }
+    assert.ok(protocols.has(String(env.KAFKA_CONTROLLER_LISTENER_NAMES)));
+    // the workers and the server reach it by the name it advertises on their network; the host by the published port
+    for (const worker of ['lumen-pipeline-worker', 'lumen-training-worker', 'lumen-serve']) {
+      assert.ok(advertised.includes(`PLAINTEXT://${s[worker].environment?.LUMEN_KAFKA_BROKERS}`), worker);
+    }
+    assert.ok(advertised.includes('HOST://localhost:9094') && kafka.ports?.includes('9094:9094'));
+    assert.ok(kafka.volumes?.includes(`kafka-data:${env.KAFKA_LOG_DIRS}`), 'the log on a volume');
+    // with artifacts in S3, landed stream batches wait on a volume every pipeline worker mounts
+    const staging = String(s['lumen-pipeline-worker'].environment?.LUMEN_STREAM_STAGING);
+    assert.ok(s['lumen-pipeline-worker'].volumes?.includes(`lumen-stream-staging:${staging}`));
   });
 
   it('mounts only files that exist in the repository', () => {
