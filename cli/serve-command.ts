@@ -1,5 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
+import { kafkaConnection } from '../lib/stream/connection';
+import { StreamScorer } from '../serve/stream-scorer';
 import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
@@ -25,6 +27,8 @@ export interface ServeCommandOptions {
   logFsync: FsyncPolicy;
   logFsyncEveryMs: string;
   corsOrigin?: string;
+  /** `lumen stream score`: also answer a Kafka topic's events into another */
+  stream?: { model: string; in: string; out: string; group?: string };
 }
 
 const nonNegative = (text: string, option: string): number => {
@@ -87,6 +91,28 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       console: opts.console,
     },
   );
+  let scorer: StreamScorer | null = null;
+  if (opts.stream) {
+    scorer = new StreamScorer(
+      server.host,
+      kafkaConnection(),
+      {
+        model: opts.stream.model,
+        inTopic: opts.stream.in,
+        outTopic: opts.stream.out,
+        ...(opts.stream.group ? { group: opts.stream.group } : {}),
+        maxBatch: parseCount(opts.maxBatch, '--max-batch'),
+      },
+      server.metrics,
+    );
+    try {
+      await scorer.start();
+    } catch (err) {
+      await server.close();
+      registry.close();
+      throw new CliError(`cannot score ${opts.stream.in}: ${(err as Error).message}`);
+    }
+  }
   // listen before saying it is up: a Ctrl-C right after the message must stop it cleanly
   const stopped = new Promise<void>((resolve) => {
     // `on`, not `once`: a second Ctrl-C while requests drain must not kill the process half-way
@@ -107,7 +133,13 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       ? `predictions logged to ${path.join(paths.home, 'predictions')} (written ahead of each answer; fsync ${opts.logFsync})`
       : 'predictions logged nowhere (--no-log)',
   );
+  if (scorer && opts.stream) {
+    console.log(
+      `scoring ${opts.stream.in} into ${opts.stream.out} for ${opts.stream.model} (group ${scorer.group}); lag in ${server.url}/metrics`,
+    );
+  }
   await stopped;
+  await scorer?.stop();
   console.log('stopping: finishing requests in flight, writing the prediction log');
   await server.close();
   registry.close();

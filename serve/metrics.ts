@@ -78,6 +78,20 @@ export class ServingMetrics {
     registers: [this.registry],
   });
 
+  readonly streamEvents = new Counter({
+    name: 'lumen_stream_events_total',
+    help: 'Events scored from a Kafka topic (lumen stream score), by outcome: answered, refused (by the contract), malformed',
+    labelNames: ['model', 'topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly streamLag = new Gauge({
+    name: 'lumen_stream_consumer_lag',
+    help: 'Events of a scored topic not yet answered, per partition (its end offset minus the next to score)',
+    labelNames: ['model', 'topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+
   constructor(log: PredictionLog | null) {
     const gauges = [
       ['pending', 'Prediction log records written ahead, not yet in a segment'],

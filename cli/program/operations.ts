@@ -176,6 +176,27 @@ export function addOperationsCommands(program: Command): void {
     .action(async (model: string, opts: Parameters<typeof import('../stream-commands').streamIngest>[1]) =>
       (await import('../stream-commands')).streamIngest(model, opts),
     );
+  addServeOptions(
+    stream
+      .command('score')
+      .description(
+        'answer every event of a topic with the champion (canary, shadow and hot swaps as served over HTTP) into another topic',
+      )
+      .argument('<model>')
+      .requiredOption('--in <topic>', 'the topic of events to score (JSON rows of the source columns)')
+      .requiredOption('--out <topic>', 'where the answers go, keyed like the events')
+      .option('--group <id>', 'the consumer group (default: lumen-score-<model>-<in topic>)'),
+    { port: '0', maxBatch: '2048' },
+  ).action(
+    async (
+      model: string,
+      opts: import('../serve-command').ServeCommandOptions & { in: string; out: string; group?: string },
+    ) =>
+      (await import('../serve-command')).serveCommand({
+        ...opts,
+        stream: { model, in: opts.in, out: opts.out, ...(opts.group ? { group: opts.group } : {}) },
+      }),
+  );
   stream
     .command('status')
     .description('the windows landed, their offsets and the training run each started')
@@ -223,12 +244,56 @@ export function addOperationsCommands(program: Command): void {
       (await import('../serving-commands')).servingSet(model, opts),
     );
 
+  addServeOptions(
+    program
+      .command('serve')
+      .description('serve predictions over HTTP for every model with a champion (docs/serving.md) until Ctrl-C'),
+    { port: '8080', maxBatch: '256' },
+  ).action(async (opts: import('../serve-command').ServeCommandOptions) =>
+    (await import('../serve-command')).serveCommand(opts),
+  );
+
   program
-    .command('serve')
-    .description('serve predictions over HTTP for every model with a champion (docs/serving.md) until Ctrl-C')
+    .command('server')
+    .description('run a local Temporal dev server for Lumen (state in LUMEN_HOME, Web UI on 8233) until Ctrl-C')
+    .option('--port <port>', 'gRPC port (default: from TEMPORAL_ADDRESS, 7233)')
+    .option('--ui-port <port>', 'Web UI port', '8233')
+    .option('--headless', 'no Web UI')
+    .action(async (opts: Parameters<typeof import('../server-command').serverCommand>[0]) =>
+      (await import('../server-command')).serverCommand(opts),
+    );
+
+  program
+    .command('kafka')
+    .description('run a local Apache Kafka broker (KRaft, one node; state in LUMEN_HOME/kafka) until Ctrl-C')
+    .option('--port <port>', 'the port clients connect to', '9092')
+    .option('--controller-port <port>', 'the KRaft controller port (default: a free one)')
+    .option('--partitions <n>', 'partitions of a topic created on first use', '1')
+    .action(async (opts: Parameters<typeof import('../kafka-command').kafkaCommand>[0]) =>
+      (await import('../kafka-command')).kafkaCommand(opts),
+    );
+
+  program
+    .command('demo')
+    .description('start a dev server and workers, feed months of real 2001 flights as batches, print each result')
+    .option('--months <list>', 'comma-separated months of flights to feed as batches, in order', '2001-01')
+    .option('--keep', 'keep the server and workers running to explore the Web UI (Ctrl-C stops them)')
+    .option('--loop', 'the whole loop, live: January to June as traffic, drift, retraining, faults (about 10 minutes)')
+    .option('--seed <n>', '--loop: the seed every choice of rows follows', '2001')
+    .option('--approve <who>', '--loop: auto (the auto-approver decides) or ask (you decide at a prompt)', 'auto')
+    .action(async (opts: { months: string; keep?: boolean; loop?: boolean; seed: string; approve: string }) =>
+      opts.loop
+        ? (await import('../../demo/demo-loop')).runLoopDemo(opts)
+        : (await import('../../demo/demo')).runDemo(opts),
+    );
+}
+
+/** The options of a serving process (`lumen serve`, and `lumen stream score`, which serves too). */
+function addServeOptions(command: Command, defaults: { port: string; maxBatch: string }): Command {
+  return command
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port (0: any free one)', '8080')
-    .option('--max-batch <rows>', 'most rows in one model call', '256')
+    .option('--port <port>', 'port (0: any free one)', defaults.port)
+    .option('--max-batch <rows>', 'most rows in one model call', defaults.maxBatch)
     .option(
       '--max-wait-ms <ms>',
       'how long a request may wait for others to batch with (0: only those that arrived in the same turn)',
@@ -266,42 +331,5 @@ export function addOperationsCommands(program: Command): void {
       )
         .choices(['on', 'off', 'behind-proxy'])
         .default('on'),
-    )
-    .action(async (opts: import('../serve-command').ServeCommandOptions) =>
-      (await import('../serve-command')).serveCommand(opts),
-    );
-
-  program
-    .command('server')
-    .description('run a local Temporal dev server for Lumen (state in LUMEN_HOME, Web UI on 8233) until Ctrl-C')
-    .option('--port <port>', 'gRPC port (default: from TEMPORAL_ADDRESS, 7233)')
-    .option('--ui-port <port>', 'Web UI port', '8233')
-    .option('--headless', 'no Web UI')
-    .action(async (opts: Parameters<typeof import('../server-command').serverCommand>[0]) =>
-      (await import('../server-command')).serverCommand(opts),
-    );
-
-  program
-    .command('kafka')
-    .description('run a local Apache Kafka broker (KRaft, one node; state in LUMEN_HOME/kafka) until Ctrl-C')
-    .option('--port <port>', 'the port clients connect to', '9092')
-    .option('--controller-port <port>', 'the KRaft controller port (default: a free one)')
-    .option('--partitions <n>', 'partitions of a topic created on first use', '1')
-    .action(async (opts: Parameters<typeof import('../kafka-command').kafkaCommand>[0]) =>
-      (await import('../kafka-command')).kafkaCommand(opts),
-    );
-
-  program
-    .command('demo')
-    .description('start a dev server and workers, feed months of real 2001 flights as batches, print each result')
-    .option('--months <list>', 'comma-separated months of flights to feed as batches, in order', '2001-01')
-    .option('--keep', 'keep the server and workers running to explore the Web UI (Ctrl-C stops them)')
-    .option('--loop', 'the whole loop, live: January to June as traffic, drift, retraining, faults (about 10 minutes)')
-    .option('--seed <n>', '--loop: the seed every choice of rows follows', '2001')
-    .option('--approve <who>', '--loop: auto (the auto-approver decides) or ask (you decide at a prompt)', 'auto')
-    .action(async (opts: { months: string; keep?: boolean; loop?: boolean; seed: string; approve: string }) =>
-      opts.loop
-        ? (await import('../../demo/demo-loop')).runLoopDemo(opts)
-        : (await import('../../demo/demo')).runDemo(opts),
     );
 }

@@ -98,6 +98,14 @@ export type PredictResult =
       predictions: Prediction[];
     };
 
+/** One row's answer in `predictEach`: its prediction, or why its version's contract refuses it. */
+export type EachAnswer =
+  | ({ kind: 'ok'; version: number; artifactSha256: string; arm: Arm } & Prediction)
+  | { kind: 'invalid'; id: string; problems: RowProblem[] };
+
+export type EachResult =
+  { kind: 'unknown-model' } | { kind: 'unavailable'; reason: string } | { kind: 'ok'; answers: EachAnswer[] };
+
 /** When an arm of a model started answering with a version (the last thousand, newest last). */
 export interface SwapEvent {
   model: string;
@@ -250,6 +258,80 @@ export class ModelHost {
       arm: chosen.arm,
       predictions,
     };
+  }
+
+  /**
+   * Predict rows one by one, as a stream delivers them: each row routed by its own key (a canary share sticks to
+   * a key, as for a request), and a row that breaks its version's contract refused alone — logged as a request's
+   * refusals are — while the others are predicted, logged and mirrored to the shadow as requests are.
+   */
+  async predictEach(model: string, rows: unknown[], keys: (string | null)[]): Promise<EachResult> {
+    this.traffic.begin();
+    try {
+      const state = this.models.get(model);
+      if (!state?.champion) return notServed(model, state);
+      const ids = rows.map(() => newPredictionId());
+      const answers = new Array<EachAnswer>(rows.length);
+      const arms: { arm: Arm; state: ArmState; at: number[] }[] = [{ arm: 'champion', state: state.champion, at: [] }];
+      if (state.canary) arms.push({ arm: 'canary', state: state.canary, at: [] });
+      rows.forEach((_, i) => {
+        const canary = state.canary && routeShare(`${model}:${keys[i] ?? ids[i]}`) < state.canary.share;
+        arms[canary ? 1 : 0].at.push(i);
+      });
+      await Promise.all(
+        arms.map(async ({ arm, state: armState, at }) => {
+          if (at.length === 0) return;
+          const served = armState.version;
+          const mine = at.map((i) => rows[i]);
+          const { problems, rows: read } = served.rows.read(mine);
+          const bad = new Map<number, RowProblem[]>();
+          for (const p of problems) bad.set(p.row, [...(bad.get(p.row) ?? []), p]);
+          if (bad.size) {
+            // logged together, each problem pointing at its row among the refused ones
+            const refused = [...bad.keys()];
+            const position = new Map(refused.map((j, k) => [j, k]));
+            await this.recordRefused(
+              model,
+              served.version,
+              refused.map((j) => mine[j]),
+              refused.map((j) => ids[at[j]]),
+              problems.map((p) => ({ ...p, row: position.get(p.row)! })),
+            );
+            for (const [j, list] of bad) {
+              answers[at[j]] = { kind: 'invalid', id: ids[at[j]], problems: list.map((p) => ({ ...p, row: 0 })) };
+            }
+          }
+          const good = at.map((_, j) => j).filter((j) => !bad.has(j));
+          if (good.length === 0) return;
+          const goodRows = good.map((j) => mine[j] as Record<string, unknown>);
+          const goodIds = good.map((j) => ids[at[j]]);
+          const started = performance.now();
+          served.enter();
+          let results: { output: Output; flags: RowFlag[] }[];
+          try {
+            results = await armState.batcher.submit(good.map((j) => read[j]));
+          } finally {
+            served.leave();
+          }
+          const latencyMs = performance.now() - started;
+          const predictions = results.map((r, k) => ({ id: goodIds[k], output: r.output, flags: r.flags }));
+          if (state.shadow) this.mirror(model, state.shadow, goodRows, goodIds);
+          await this.record(model, served.version, arm, goodRows, predictions, latencyMs);
+          predictions.forEach((prediction, k) => {
+            answers[at[good[k]]] = {
+              kind: 'ok',
+              ...prediction,
+              version: served.version,
+              artifactSha256: served.artifact.sha256,
+              arm,
+            };
+          });
+        }),
+      );
+      return { kind: 'ok', answers };
+    } finally {
+      this.traffic.end();
+    }
   }
 
   /**

@@ -77,7 +77,11 @@ export async function ensureTopic(connection: KafkaConnection, topic: string, pa
     if (await topicExists(admin, connection, topic)) return;
     await admin.createTopics({ topics: [topic], partitions, replicas: -1 }).catch((err: Error) => {
       // created meanwhile by another process: what was wanted
-      if (!/TOPIC_ALREADY_EXISTS|already exists/i.test(`${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`))
+      if (
+        !/TOPIC_ALREADY_EXISTS|already exists/i.test(
+          `${err.message} ${JSON.stringify((err as { errors?: unknown }).errors ?? '')}`,
+        )
+      )
         throw err;
     });
   });
