@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Message } from '@platformatic/kafka';
 import type { EachAnswer, ModelHost } from '../lib/serving/host';
-import { bufferHeaders, consumer, ensureTopic, latestOffsets, partitionCount, producer } from '../lib/stream/clients';
+import { consumer, ensureTopic, latestOffsets, partitionCount, producer } from '../lib/stream/clients';
 import type { KafkaConnection } from '../lib/stream/connection';
 import type { ServingMetrics } from './metrics';
 
@@ -34,7 +34,10 @@ export interface ScorerStats {
   lastError: string | null;
 }
 
-/** What goes out for one event: its prediction, or why it was not predicted. */
+/**
+ * What goes out for one event, under its key: its prediction (with the id its decision record is found by), or why
+ * it was not predicted; `source` is the event's topic/partition/offset, which tells a repeat after a crash apart.
+ */
 export type Answer =
   | {
       id: string;
@@ -43,8 +46,16 @@ export type Answer =
       arm: string;
       output: unknown;
       flags: unknown[];
+      source: string;
     }
-  | { id?: string; model: string; refused: { field: string; code: string; reason: string }[] };
+  | { id?: string; model: string; source: string; refused: { field: string; code: string; reason: string }[] };
+
+interface Answers {
+  messages: { topic: string; key?: Buffer; value: Buffer }[];
+  answered: number;
+  refused: number;
+  malformed: number;
+}
 
 export class StreamScorer {
   readonly group: string;
@@ -142,6 +153,8 @@ export class StreamScorer {
       });
       lagTimer = setInterval(() => void this.measureLag(c), 2000);
       lagTimer.unref();
+      // one batch's answers travel to the broker (and its offsets are committed) while the next is predicted
+      let sending: Promise<void> | null = null;
       try {
         while (!this.stopping) {
           if (failed.error) throw failed.error;
@@ -155,11 +168,18 @@ export class StreamScorer {
           }
           const batch = waiting.splice(0, this.maxBatch);
           if (stream.isPaused()) stream.resume();
-          await this.answer(batch, p);
+          const answers = await this.answer(batch);
+          await sending;
           // only what is answered is committed: a scorer that dies before this answers these events again
-          await c.commit({ offsets: this.commits(batch) });
+          sending = (async () => {
+            await p.send({ messages: answers.messages });
+            await c.commit({ offsets: this.commits(batch) });
+            this.count(answers);
+          })();
         }
+        await sending;
       } finally {
+        await sending?.catch(() => undefined);
         await stream.close().catch(() => undefined);
       }
     } finally {
@@ -175,10 +195,8 @@ export class StreamScorer {
     await this.done.catch(() => undefined);
   }
 
-  private async answer(
-    batch: Message<Buffer, Buffer, Buffer, Buffer>[],
-    p: ReturnType<typeof producer>,
-  ): Promise<void> {
+  /** The answers to a batch of events, as messages for the output topic (not yet sent). */
+  private async answer(batch: Message<Buffer, Buffer, Buffer, Buffer>[]): Promise<Answers> {
     const { model, inTopic, outTopic } = this.options;
     const rows: unknown[] = [];
     const keys: (string | null)[] = [];
@@ -192,27 +210,29 @@ export class StreamScorer {
       } catch (err) {
         out[i] = {
           model,
+          source: `${inTopic}/${m.partition}/${m.offset}`,
           refused: [{ field: '(event)', code: 'malformed', reason: `not JSON: ${(err as Error).message}` }],
         };
       }
     });
-    const malformed = batch.length - rows.length;
-    let refused = 0;
-    let answered = 0;
+    const counts = { answered: 0, refused: 0, malformed: batch.length - rows.length };
     for (;;) {
       const result = rows.length
         ? await this.host.predictEach(model, rows, keys)
         : { kind: 'ok' as const, answers: [] };
       if (result.kind === 'ok') {
         result.answers.forEach((a: EachAnswer, k) => {
+          const m = batch[at[k]];
+          const source = `${inTopic}/${m.partition}/${m.offset}`;
           if (a.kind === 'ok') {
-            answered++;
-            out[at[k]] = { id: a.id, model, version: a.version, arm: a.arm, output: a.output, flags: a.flags };
+            counts.answered++;
+            out[at[k]] = { id: a.id, model, version: a.version, arm: a.arm, output: a.output, flags: a.flags, source };
           } else {
-            refused++;
+            counts.refused++;
             out[at[k]] = {
               id: a.id,
               model,
+              source,
               refused: a.problems.map(({ field, code, reason }) => ({ field, code, reason })),
             };
           }
@@ -231,19 +251,19 @@ export class StreamScorer {
       topic: outTopic,
       ...(m.key?.length ? { key: m.key } : {}),
       value: Buffer.from(JSON.stringify(out[i])),
-      headers: bufferHeaders({
-        'lumen-source': `${inTopic}/${m.partition}/${m.offset}`,
-        ...('id' in out[i] && out[i].id ? { 'lumen-prediction-id': out[i].id } : {}),
-      }),
     }));
-    await p.send({ messages });
-    this.stats.answered += answered;
-    this.stats.refused += refused;
-    this.stats.malformed += malformed;
+    return { messages, ...counts };
+  }
+
+  private count(a: Answers): void {
+    const { model, inTopic } = this.options;
+    this.stats.answered += a.answered;
+    this.stats.refused += a.refused;
+    this.stats.malformed += a.malformed;
     this.stats.lastError = null;
-    this.metrics?.streamEvents.inc({ model, topic: inTopic, outcome: 'answered' }, answered);
-    if (refused) this.metrics?.streamEvents.inc({ model, topic: inTopic, outcome: 'refused' }, refused);
-    if (malformed) this.metrics?.streamEvents.inc({ model, topic: inTopic, outcome: 'malformed' }, malformed);
+    this.metrics?.streamEvents.inc({ model, topic: inTopic, outcome: 'answered' }, a.answered);
+    if (a.refused) this.metrics?.streamEvents.inc({ model, topic: inTopic, outcome: 'refused' }, a.refused);
+    if (a.malformed) this.metrics?.streamEvents.inc({ model, topic: inTopic, outcome: 'malformed' }, a.malformed);
   }
 
   private commits(batch: Message<Buffer, Buffer, Buffer, Buffer>[]) {

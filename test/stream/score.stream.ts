@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
+import { PREDICTION_ID } from '../../lib/serving/ids';
+import { ensureTopic } from '../../lib/stream/clients';
+import type { ModelVersion } from '../../lib/registry/types';
+import { startServer, type RunningServer } from '../../serve/server';
+import { StreamScorer, type Answer } from '../../serve/stream-scorer';
+import { eventually, repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
+import { readTopic, testBroker, testProducer, weatherEvents, type TestBroker } from '../support/kafka';
+import { testServeOptions, trainAndRegister } from '../support/serving';
+
+/**
+ * Events in, answers out, on a real broker: the serving host answers every event (the same contract, ids, log,
+ * canary by the event's key, hot swaps as over HTTP) into another topic, keyed like the event.
+ */
+describe('stream score on a real broker', () => {
+  let kafka: TestBroker;
+  let t: TestHome;
+  let spec: ModelSpec;
+  let v1: ModelVersion;
+  let v2: ModelVersion;
+  let server: RunningServer;
+  let scorer: StreamScorer;
+  let events: Awaited<ReturnType<typeof weatherEvents>>;
+  const TOKEN = 'stream-score-token';
+
+  before(async function () {
+    this.timeout(300_000);
+    kafka = await testBroker(2);
+    t = tempHome('lumen-stream-score-');
+    const base = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
+    spec = parseModelSpec({ ...base, name: 'weather-score', training: { ...base.training, epochs: 5 } });
+    const year = (y: number) => ({
+      uri: vegaPath('seattle-weather.csv'),
+      window: { column: 'date', start: `${y}-01-01`, end: `${y + 1}-01-01` },
+    });
+    v1 = await trainAndRegister(t.deps, spec, year(2012), { champion: true, workflowId: 'score-v1' });
+    v2 = await trainAndRegister(t.deps, spec, year(2013), { workflowId: 'score-v2' });
+    server = await startServer(t.deps, testServeOptions(t.home, TOKEN));
+    events = await weatherEvents();
+    await ensureTopic({ brokers: [kafka.broker.bootstrap] }, 'weather-in', 2);
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await scorer?.stop();
+    await server?.close();
+    t.cleanup();
+    await kafka.cleanup();
+  });
+
+  async function produce(messages: { key: Buffer; value: Buffer }[]): Promise<void> {
+    const p = testProducer(kafka.broker.bootstrap);
+    try {
+      await p.send({ messages: messages.map((m) => ({ topic: 'weather-in', ...m })) });
+    } finally {
+      await p.close();
+    }
+  }
+
+  async function answers(atLeast: number): Promise<Map<string, Answer>> {
+    const found = await readTopic(kafka.broker.bootstrap, 'weather-out', atLeast);
+    return new Map(found.map((m) => [m.key!, JSON.parse(m.value.toString()) as Answer]));
+  }
+
+  it('answers every event under its key: predictions with their ids and decision records, refusals with why', async function () {
+    this.timeout(180_000);
+    scorer = new StreamScorer(
+      server.host,
+      { brokers: [kafka.broker.bootstrap] },
+      { model: spec.name, inTopic: 'weather-in', outTopic: 'weather-out' },
+      server.metrics,
+    );
+    await scorer.start();
+    await produce([
+      ...events.slice(0, 200),
+      { key: Buffer.from('bad-json'), value: Buffer.from('{"date": ') },
+      { key: Buffer.from('hot'), value: Buffer.from(JSON.stringify({ ...events[0].row, temp_max: 'hot' })) },
+    ]);
+    const out = await answers(202);
+    assert.equal(out.size, 202);
+    for (const e of events.slice(0, 200)) {
+      const a = out.get(e.key.toString());
+      assert.ok(a && 'version' in a, JSON.stringify(a));
+      assert.equal(a.version, v1.version);
+      assert.equal(a.arm, 'champion');
+      assert.match(a.id, PREDICTION_ID);
+      assert.match(a.source, /^weather-in\/[01]\/\d+$/);
+    }
+    const bad = out.get('bad-json')!;
+    assert.ok('refused' in bad && bad.refused[0].code === 'malformed');
+    const hot = out.get('hot')!;
+    assert.ok('refused' in hot, JSON.stringify(hot));
+    assert.deepEqual(
+      hot.refused.map((r) => [r.field, r.code]),
+      [['temp_max', 'type']],
+    );
+    // an answered event is a served prediction: its decision record is found by the id the answer carries
+    const first = out.get(events[0].key.toString()) as Extract<Answer, { version: number }>;
+    const record = await eventually('the decision record', async () => {
+      const r = await fetch(`${server.url}/v1/predictions/${first.id}`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      return r.status === 200 ? ((await r.json()) as { version: number; input: Record<string, unknown> }) : undefined;
+    });
+    assert.equal(record.version, v1.version);
+    assert.equal(record.input.date, events[0].row.date);
+    // counted, and the lag measured, on the serving process's /metrics
+    const metrics = await eventually('the lag measured', async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return /lumen_stream_consumer_lag\{[^}]*partition="0"\} 0/.test(text) ? text : undefined;
+    });
+    assert.match(
+      metrics,
+      /lumen_stream_events_total\{model="weather-score",topic="weather-in",outcome="answered"\} 200/,
+    );
+    assert.match(metrics, /lumen_stream_events_total\{model="weather-score",topic="weather-in",outcome="refused"\} 1/);
+    assert.match(
+      metrics,
+      /lumen_stream_events_total\{model="weather-score",topic="weather-in",outcome="malformed"\} 1/,
+    );
+  });
+
+  it('a canary takes its share by event key; a promotion swaps the version mid-stream', async function () {
+    this.timeout(180_000);
+    await t.deps.registry.setServingPolicy(
+      spec.name,
+      { canary: { version: v2.version, share: 0.5 }, shadow: null },
+      'ana',
+      'try v2 on half',
+    );
+    await server.host.sync();
+    await produce(events.slice(200, 600));
+    let out = await answers(602);
+    const arms = events.slice(200, 600).map((e) => out.get(e.key.toString()) as Extract<Answer, { version: number }>);
+    const canary = arms.filter((a) => a.arm === 'canary');
+    assert.ok(canary.length > 120 && canary.length < 280, `${canary.length} of 400 on the canary`);
+    assert.ok(canary.every((a) => a.version === v2.version));
+    assert.ok(arms.filter((a) => a.arm === 'champion').every((a) => a.version === v1.version));
+    await t.deps.registry.setServingPolicy(spec.name, { canary: null, shadow: null }, 'ana', 'done');
+    await t.deps.registry.moveChampion({
+      model: spec.name,
+      to: v2.version,
+      expectedChampion: v1.version,
+      kind: 'promote',
+      actor: 'test',
+      reason: 'v2 is better',
+      requestId: 'score-promote-v2',
+      requireLoadCheck: true,
+    });
+    await server.host.sync();
+    await produce(events.slice(600, 700));
+    out = await answers(702);
+    for (const e of events.slice(600, 700)) {
+      const a = out.get(e.key.toString()) as Extract<Answer, { version: number }>;
+      assert.equal(a.version, v2.version);
+      assert.equal(a.arm, 'champion');
+    }
+  });
+});
