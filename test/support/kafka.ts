@@ -48,7 +48,7 @@ export async function weatherEvents(): Promise<{ key: Buffer; value: Buffer; row
       `SELECT strftime(CAST(date AS DATE), '%Y-%m-%dT%H:%M:%S') AS date, precipitation, temp_max, temp_min, wind, weather
          FROM read_csv(${sqlString(vegaPath('seattle-weather.csv'))}) ORDER BY date`,
     );
-    return r.getRowObjectsJson() as Record<string, unknown>[];
+    return r.getRowObjectsJson();
   });
   return rows.map((row) => ({ key: Buffer.from(String(row.date)), value: Buffer.from(JSON.stringify(row)), row }));
 }
