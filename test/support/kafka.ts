@@ -50,7 +50,7 @@ export async function weatherEvents(): Promise<{ key: Buffer; value: Buffer; row
     );
     return r.getRowObjectsJson();
   });
-  return rows.map((row) => ({ key: Buffer.from(String(row.date)), value: Buffer.from(JSON.stringify(row)), row }));
+  return rows.map((row) => ({ key: Buffer.from(row.date as string), value: Buffer.from(JSON.stringify(row)), row }));
 }
 
 /** Every message of a topic from its start (waiting for at least `atLeast`), with its headers as text. */
