@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { kafkaConnection } from '../lib/stream/connection';
+import { StreamLabels } from '../serve/stream-labels';
 import { StreamScorer } from '../serve/stream-scorer';
 import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
@@ -28,7 +29,7 @@ export interface ServeCommandOptions {
   logFsyncEveryMs: string;
   corsOrigin?: string;
   /** `lumen stream score`: also answer a Kafka topic's events into another */
-  stream?: { model: string; in: string; out: string; group?: string };
+  stream?: { model: string; in: string; out: string; group?: string; labels?: string };
 }
 
 const nonNegative = (text: string, option: string): number => {
@@ -113,6 +114,18 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       throw new CliError(`cannot score ${opts.stream.in}: ${(err as Error).message}`);
     }
   }
+  let labels: StreamLabels | null = null;
+  if (opts.stream?.labels) {
+    labels = new StreamLabels(server.takeFeedback, kafkaConnection(), { topic: opts.stream.labels }, server.metrics);
+    try {
+      await labels.start();
+    } catch (err) {
+      await scorer?.stop();
+      await server.close();
+      registry.close();
+      throw new CliError(`cannot read labels from ${opts.stream.labels}: ${(err as Error).message}`);
+    }
+  }
   // listen before saying it is up: a Ctrl-C right after the message must stop it cleanly
   const stopped = new Promise<void>((resolve) => {
     // `on`, not `once`: a second Ctrl-C while requests drain must not kill the process half-way
@@ -138,8 +151,12 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       `scoring ${opts.stream.in} into ${opts.stream.out} for ${opts.stream.model} (group ${scorer.group}); lag in ${server.url}/metrics`,
     );
   }
+  if (labels && opts.stream?.labels) {
+    console.log(`labels from ${opts.stream.labels} (refused ones, with why, to ${labels.deadLetterTopic})`);
+  }
   await stopped;
   await scorer?.stop();
+  await labels?.stop();
   console.log('stopping: finishing requests in flight, writing the prediction log');
   await server.close();
   registry.close();

@@ -92,6 +92,13 @@ export class ServingMetrics {
     registers: [this.registry],
   });
 
+  readonly streamLabels = new Counter({
+    name: 'lumen_stream_labels_total',
+    help: 'Labels read from a Kafka topic, by outcome: accepted, duplicate, refused (to its dead-letter topic, with why)',
+    labelNames: ['topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(log: PredictionLog | null) {
     const gauges = [
       ['pending', 'Prediction log records written ahead, not yet in a segment'],

@@ -11,7 +11,7 @@ import { AccessDenied, ConflictError, NotFoundError, SpecError } from '../lib/er
 import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
-import { answeredPredictions, FeedbackStore, LabelContracts } from '../lib/serving/feedback';
+import { answeredPredictions, FeedbackStore, LabelContracts, type FeedbackOutcome } from '../lib/serving/feedback';
 import { ModelHost } from '../lib/serving/host';
 import { ServingPolicy } from '../lib/serving/policy';
 import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } from '../lib/serving/prediction-log';
@@ -78,6 +78,8 @@ export interface RunningServer {
   host: ModelHost;
   log: PredictionLog | null;
   metrics: ServingMetrics;
+  /** record labels as POST /v1/feedback does (no correction rights) */
+  takeFeedback(items: unknown[]): Promise<FeedbackOutcome>;
   close(): Promise<void>;
 }
 
@@ -386,6 +388,18 @@ export async function startServer(
     requireToken,
   });
 
+  /**
+   * Labels for predictions this instance's log holds, judged by the contract of the version that answered: the one
+   * way in, for a request and for a labels topic alike.
+   */
+  const takeFeedback = async (items: unknown[], corrector: string | null): Promise<FeedbackOutcome> => {
+    if (!log) throw new Error('this server keeps no prediction log, so a label cannot be joined to its prediction');
+    // this process's answers reach the log first, so a label sent right after its prediction finds it
+    await log.flush();
+    const answered = await answeredPredictions(log.root, items, labelContracts);
+    return feedback.record(items, answered, corrector);
+  };
+
   app.post('/v1/feedback', async (req, reply) => {
     const admin = tokenMatches(req.headers.authorization, opts.tokens.admin);
     if (!admin) requireToken(req, opts.tokens.feedback, 'feedback');
@@ -397,10 +411,7 @@ export async function startServer(
     if (!log) {
       throw new HttpError(503, 'this server keeps no prediction log, so a label cannot be joined to its prediction');
     }
-    // this process's answers reach the log first, so a label sent right after its prediction finds it
-    await log.flush();
-    const answered = await answeredPredictions(log.root, items, labelContracts);
-    const outcome = feedback.record(items, answered, admin ? 'serve:admin-token' : null);
+    const outcome = await takeFeedback(items, admin ? 'serve:admin-token' : null);
     for (const c of outcome.corrected) {
       await deps.registry.recordAudit({
         model: c.model,
@@ -515,6 +526,7 @@ export async function startServer(
     host,
     log,
     metrics,
+    takeFeedback: (items) => takeFeedback(items, null),
     async close() {
       clearInterval(watch);
       clearInterval(announcing);

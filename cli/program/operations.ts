@@ -185,16 +185,28 @@ export function addOperationsCommands(program: Command): void {
       .argument('<model>')
       .requiredOption('--in <topic>', 'the topic of events to score (JSON rows of the source columns)')
       .requiredOption('--out <topic>', 'where the answers go, keyed like the events')
-      .option('--group <id>', 'the consumer group (default: lumen-score-<model>-<in topic>)'),
+      .option('--group <id>', 'the consumer group (default: lumen-score-<model>-<in topic>)')
+      .option('--labels <topic>', 'also read true labels from this topic: {"predictionId", "label"} per message'),
     { port: '0', maxBatch: '2048' },
   ).action(
     async (
       model: string,
-      opts: import('../serve-command').ServeCommandOptions & { in: string; out: string; group?: string },
+      opts: import('../serve-command').ServeCommandOptions & {
+        in: string;
+        out: string;
+        group?: string;
+        labels?: string;
+      },
     ) =>
       (await import('../serve-command')).serveCommand({
         ...opts,
-        stream: { model, in: opts.in, out: opts.out, ...(opts.group ? { group: opts.group } : {}) },
+        stream: {
+          model,
+          in: opts.in,
+          out: opts.out,
+          ...(opts.group ? { group: opts.group } : {}),
+          ...(opts.labels ? { labels: opts.labels } : {}),
+        },
       }),
   );
   stream

@@ -45,7 +45,7 @@ export interface FeedbackOutcome {
   accepted: number;
   duplicates: number;
   corrected: FeedbackCorrection[];
-  conflicts: { predictionId: string; recorded: unknown; sent: unknown }[];
+  conflicts: { index: number; predictionId: string; recorded: unknown; sent: unknown }[];
   invalid: { index: number; reason: string }[];
   /** ids the prediction log does not hold: never issued here, or issued so recently elsewhere it is not there yet */
   unknown: { index: number; predictionId: string; reason: string }[];
@@ -165,6 +165,7 @@ export class FeedbackStore {
             });
           } else {
             outcome.conflicts.push({
+              index,
               predictionId: i.predictionId,
               recorded: JSON.parse(recorded.label),
               sent: i.label,

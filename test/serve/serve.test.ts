@@ -370,7 +370,7 @@ describe('serving: the prediction API', () => {
     assert.deepEqual([again.status, again.body.accepted, again.body.duplicates], [200, 1, 1]);
     const conflict = await call(server, 'POST', '/v1/feedback', [{ predictionId: b, label: 40 }], auth);
     assert.equal(conflict.status, 409);
-    assert.deepEqual(conflict.body.conflicts, [{ predictionId: b, recorded: 0, sent: 40 }]);
+    assert.deepEqual(conflict.body.conflicts, [{ index: 0, predictionId: b, recorded: 0, sent: 40 }]);
     const invalid = await call(
       server,
       'POST',

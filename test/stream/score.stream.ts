@@ -5,6 +5,7 @@ import { PREDICTION_ID } from '../../lib/serving/ids';
 import { ensureTopic } from '../../lib/stream/clients';
 import type { ModelVersion } from '../../lib/registry/types';
 import { startServer, type RunningServer } from '../../serve/server';
+import { StreamLabels } from '../../serve/stream-labels';
 import { StreamScorer, type Answer } from '../../serve/stream-scorer';
 import { eventually, repoRoot, tempHome, vegaPath, type TestHome } from '../support/env';
 import { readTopic, testBroker, testProducer, weatherEvents, type TestBroker } from '../support/kafka';
@@ -155,6 +156,77 @@ describe('stream score on a real broker', () => {
       const a = out.get(e.key.toString()) as Extract<Answer, { version: number }>;
       assert.equal(a.version, v2.version);
       assert.equal(a.arm, 'champion');
+    }
+  });
+
+  it('labels come back from a topic, by prediction id, with the same checks as POST /v1/feedback', async function () {
+    this.timeout(180_000);
+    const conn = { brokers: [kafka.broker.bootstrap] };
+    await ensureTopic(conn, 'weather-labels', 1);
+    const labels = new StreamLabels(server.takeFeedback, conn, { topic: 'weather-labels' }, server.metrics);
+    await labels.start();
+    try {
+      const out = await answers(702);
+      const answered = events
+        .slice(0, 3)
+        .map((e) => ({ event: e, answer: out.get(e.key.toString()) as Extract<Answer, { version: number }> }));
+      const p = testProducer(kafka.broker.bootstrap);
+      await p.send({
+        messages: [
+          // the id in the value, and the id as the key
+          {
+            topic: 'weather-labels',
+            value: Buffer.from(
+              JSON.stringify({ predictionId: answered[0].answer.id, label: answered[0].event.row.weather }),
+            ),
+          },
+          {
+            topic: 'weather-labels',
+            key: Buffer.from(answered[1].answer.id),
+            value: Buffer.from(JSON.stringify({ label: answered[1].event.row.weather })),
+          },
+          // a class the version never learned, an id never answered, a second different label, not JSON
+          {
+            topic: 'weather-labels',
+            key: Buffer.from('hail'),
+            value: Buffer.from(JSON.stringify({ predictionId: answered[2].answer.id, label: 'hail' })),
+          },
+          {
+            topic: 'weather-labels',
+            key: Buffer.from('never'),
+            value: Buffer.from(JSON.stringify({ predictionId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', label: 'rain' })),
+          },
+          {
+            topic: 'weather-labels',
+            key: Buffer.from('again'),
+            value: Buffer.from(
+              JSON.stringify({
+                predictionId: answered[0].answer.id,
+                label: answered[0].event.row.weather === 'rain' ? 'sun' : 'rain',
+              }),
+            ),
+          },
+          { topic: 'weather-labels', key: Buffer.from('broken'), value: Buffer.from('{"label"') },
+        ],
+      });
+      await p.close();
+      const dead = await readTopic(kafka.broker.bootstrap, 'weather-labels.dlq', 4);
+      const why = new Map(dead.map((d) => [d.key, d.headers['lumen-problems']]));
+      assert.match(why.get('hail')!, /hail/);
+      assert.match(why.get('never')!, /not in the prediction log/);
+      assert.match(why.get('again')!, /has the label .* already/);
+      assert.match(why.get('broken')!, /not JSON/);
+      assert.deepEqual(labels.current(), { accepted: 2, duplicates: 0, refused: 4, lastError: null });
+      // the label stands on the prediction's decision record
+      for (const { event, answer } of answered.slice(0, 2)) {
+        const r = await fetch(`${server.url}/v1/predictions/${answer.id}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        const record = (await r.json()) as { feedback: { label: unknown } | null };
+        assert.equal(record.feedback?.label, event.row.weather, JSON.stringify(record.feedback));
+      }
+    } finally {
+      await labels.stop();
     }
   });
 });

@@ -1,0 +1,176 @@
+import os from 'node:os';
+import type { Message } from '@platformatic/kafka';
+import type { FeedbackOutcome } from '../lib/serving/feedback';
+import { PREDICTION_ID } from '../lib/serving/ids';
+import { bufferHeaders, consumer, ensureTopic, partitionCount, producer } from '../lib/stream/clients';
+import type { KafkaConnection } from '../lib/stream/connection';
+import type { ServingMetrics } from './metrics';
+
+/**
+ * Labels back from a topic: each message is feedback for one prediction — `{"predictionId": …, "label": …}`, or
+ * `{"label": …}` under the prediction id as its key (the key an answer of `lumen stream score` carries is the
+ * event's; its value names the prediction id) — recorded into the serving instance's feedback store by the same
+ * checks as POST /v1/feedback: the label must suit the contract of the version that answered, an id must be in
+ * this instance's prediction log, a second different label is a conflict. What is not recorded goes to the
+ * dead-letter topic with its reason; offsets are committed after both.
+ */
+export interface LabelsOptions {
+  topic: string;
+  /** default lumen-labels-<topic> */
+  group?: string;
+  /** default <topic>.dlq */
+  deadLetterTopic?: string;
+}
+
+export interface LabelStats {
+  accepted: number;
+  duplicates: number;
+  refused: number;
+  lastError: string | null;
+}
+
+export class StreamLabels {
+  readonly group: string;
+  readonly deadLetterTopic: string;
+  private readonly stats: LabelStats = { accepted: 0, duplicates: 0, refused: 0, lastError: null };
+  private stopping = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly take: (items: unknown[]) => Promise<FeedbackOutcome>,
+    private readonly connection: KafkaConnection,
+    private readonly options: LabelsOptions,
+    private readonly metrics?: ServingMetrics,
+  ) {
+    this.group = options.group ?? `lumen-labels-${options.topic}`;
+    this.deadLetterTopic = options.deadLetterTopic ?? `${options.topic}.dlq`;
+  }
+
+  current(): LabelStats {
+    return { ...this.stats };
+  }
+
+  /** Start reading labels; resolves once joined. A failure later is said and the reader joins again. */
+  async start(): Promise<void> {
+    await partitionCount(this.connection, this.options.topic);
+    await ensureTopic(this.connection, this.deadLetterTopic);
+    let joined!: () => void;
+    const ready = new Promise<void>((resolve) => (joined = resolve));
+    this.done = (async () => {
+      let first = true;
+      while (!this.stopping) {
+        try {
+          await this.run(() => {
+            if (first) joined();
+            first = false;
+          });
+        } catch (err) {
+          this.stats.lastError = (err as Error).message;
+          console.error(`[lumen] stream labels ${this.options.topic}: ${this.stats.lastError}; joining again in 5 s`);
+          if (first) throw err;
+          await new Promise((r) => setTimeout(r, 5000));
+        }
+      }
+    })();
+    await Promise.race([ready, this.done]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.done.catch(() => undefined);
+  }
+
+  private async run(joined: () => void): Promise<void> {
+    const { topic } = this.options;
+    const c = consumer(this.connection, 'lumen-labels', this.group, `${this.group}-${os.hostname()}`);
+    const p = producer(this.connection, 'lumen-labels');
+    try {
+      const stream = await c.consume({
+        topics: [topic],
+        mode: 'committed',
+        fallbackMode: 'earliest',
+        autocommit: false,
+        maxWaitTime: 200,
+      });
+      joined();
+      const waiting: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+      const failed: { error?: Error } = {};
+      stream.on('data', (m) => waiting.push(m));
+      stream.on('error', (err: Error) => (failed.error = err));
+      try {
+        while (!this.stopping) {
+          if (failed.error) throw failed.error;
+          if (waiting.length === 0) {
+            await new Promise((r) => setTimeout(r, 100));
+            continue;
+          }
+          const batch = waiting.splice(0, 1000);
+          await this.record(batch, p);
+          const next = new Map<number, bigint>();
+          for (const m of batch) next.set(m.partition, m.offset + 1n);
+          await c.commit({
+            offsets: [...next].map(([partition, offset]) => ({ topic, partition, offset, leaderEpoch: -1 })),
+          });
+        }
+      } finally {
+        await stream.close().catch(() => undefined);
+      }
+    } finally {
+      await c.close().catch(() => undefined);
+      await p.close().catch(() => undefined);
+    }
+  }
+
+  private async record(batch: Message<Buffer, Buffer, Buffer, Buffer>[], p: ReturnType<typeof producer>) {
+    const { topic } = this.options;
+    const reasons = new Map<number, string>();
+    const items: unknown[] = [];
+    const at: number[] = [];
+    batch.forEach((m, i) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(m.value.toString('utf8'));
+      } catch (err) {
+        reasons.set(i, `not JSON: ${(err as Error).message}`);
+        return;
+      }
+      const key = m.key?.length ? m.key.toString('utf8') : null;
+      // the prediction id as the message key, the label as its value
+      if (value && typeof value === 'object' && !Array.isArray(value) && !('predictionId' in value)) {
+        if (key && PREDICTION_ID.test(key)) value = { ...value, predictionId: key };
+      }
+      items.push(value);
+      at.push(i);
+    });
+    const outcome = items.length ? await this.take(items) : null;
+    if (outcome) {
+      for (const x of [...outcome.invalid, ...outcome.unknown]) reasons.set(at[x.index], x.reason);
+      for (const conflict of outcome.conflicts) {
+        reasons.set(
+          at[conflict.index],
+          `${conflict.predictionId} has the label ${JSON.stringify(conflict.recorded)} already; a correction is made by an admin over HTTP`,
+        );
+      }
+      this.stats.accepted += outcome.accepted;
+      this.stats.duplicates += outcome.duplicates;
+      this.metrics?.streamLabels.inc({ topic, outcome: 'accepted' }, outcome.accepted);
+      if (outcome.duplicates) this.metrics?.streamLabels.inc({ topic, outcome: 'duplicate' }, outcome.duplicates);
+    }
+    if (reasons.size) {
+      this.stats.refused += reasons.size;
+      this.metrics?.streamLabels.inc({ topic, outcome: 'refused' }, reasons.size);
+      await p.send({
+        messages: [...reasons].map(([i, reason]) => ({
+          topic: this.deadLetterTopic,
+          ...(batch[i].key?.length ? { key: batch[i].key } : {}),
+          value: batch[i].value ?? Buffer.alloc(0),
+          headers: bufferHeaders({
+            'lumen-problems': JSON.stringify([{ field: '(label)', code: 'refused', reason }]),
+            'lumen-source': `${topic}/${batch[i].partition}/${batch[i].offset}`,
+          }),
+        })),
+      });
+    }
+    this.stats.lastError = null;
+  }
+}
