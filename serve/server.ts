@@ -79,7 +79,7 @@ export interface RunningServer {
   log: PredictionLog | null;
   metrics: ServingMetrics;
   /** record labels as POST /v1/feedback does (no correction rights) */
-  takeFeedback(items: unknown[]): Promise<FeedbackOutcome>;
+  takeFeedback: (items: unknown[]) => Promise<FeedbackOutcome>;
   close(): Promise<void>;
 }
 
