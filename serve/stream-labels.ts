@@ -2,7 +2,15 @@ import os from 'node:os';
 import type { Message } from '@platformatic/kafka';
 import type { FeedbackOutcome } from '../lib/serving/feedback';
 import { PREDICTION_ID } from '../lib/serving/ids';
-import { bufferHeaders, consumer, ensureTopic, partitionCount, producer } from '../lib/stream/clients';
+import {
+  bufferHeaders,
+  consumer,
+  ensureTopic,
+  kafkaFailure,
+  partitionCount,
+  producer,
+  sendAll,
+} from '../lib/stream/clients';
 import type { KafkaConnection } from '../lib/stream/connection';
 import type { ServingMetrics } from './metrics';
 
@@ -65,7 +73,7 @@ export class StreamLabels {
             first = false;
           });
         } catch (err) {
-          this.stats.lastError = (err as Error).message;
+          this.stats.lastError = kafkaFailure(err);
           console.error(`[lumen] stream labels ${this.options.topic}: ${this.stats.lastError}; joining again in 5 s`);
           if (first) throw err;
           await new Promise((r) => setTimeout(r, 5000));
@@ -159,8 +167,9 @@ export class StreamLabels {
     if (reasons.size) {
       this.stats.refused += reasons.size;
       this.metrics?.streamLabels.inc({ topic, outcome: 'refused' }, reasons.size);
-      await p.send({
-        messages: [...reasons].map(([i, reason]) => ({
+      await sendAll(
+        p,
+        [...reasons].map(([i, reason]) => ({
           topic: this.deadLetterTopic,
           ...(batch[i].key?.length ? { key: batch[i].key } : {}),
           value: batch[i].value ?? Buffer.alloc(0),
@@ -169,7 +178,7 @@ export class StreamLabels {
             'lumen-source': `${topic}/${batch[i].partition}/${batch[i].offset}`,
           }),
         })),
-      });
+      );
     }
     this.stats.lastError = null;
   }

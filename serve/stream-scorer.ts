@@ -1,7 +1,15 @@
 import os from 'node:os';
 import type { Message } from '@platformatic/kafka';
 import type { EachAnswer, ModelHost } from '../lib/serving/host';
-import { consumer, ensureTopic, latestOffsets, partitionCount, producer } from '../lib/stream/clients';
+import {
+  consumer,
+  ensureTopic,
+  kafkaFailure,
+  latestOffsets,
+  partitionCount,
+  producer,
+  sendAll,
+} from '../lib/stream/clients';
 import type { KafkaConnection } from '../lib/stream/connection';
 import type { ServingMetrics } from './metrics';
 
@@ -107,7 +115,7 @@ export class StreamScorer {
             first = false;
           });
         } catch (err) {
-          this.stats.lastError = (err as Error).message;
+          this.stats.lastError = kafkaFailure(err);
           console.error(`[lumen] stream score ${this.options.model}: ${this.stats.lastError}; joining again in 5 s`);
           if (first) throw err;
           await new Promise((r) => setTimeout(r, 5000));
@@ -172,7 +180,7 @@ export class StreamScorer {
           await sending;
           // only what is answered is committed: a scorer that dies before this answers these events again
           sending = (async () => {
-            await p.send({ messages: answers.messages });
+            await sendAll(p, answers.messages);
             await c.commit({ offsets: this.commits(batch) });
             this.count(answers);
           })();

@@ -115,3 +115,37 @@ export async function committedOffsets(
 export function bufferHeaders(headers: Record<string, string>): Map<Buffer, Buffer> {
   return new Map(Object.entries(headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
 }
+
+/** Below a broker's default largest record batch (1 MiB), with room for the batch's own framing. */
+const SEND_BYTES = 512 * 1024;
+
+/**
+ * Send messages in requests the broker takes: a few thousand answers at once can be more bytes than one record
+ * batch may hold, so they go in slices of about half a megabyte, in order.
+ */
+export async function sendAll(
+  p: Producer<Buffer, Buffer, Buffer, Buffer>,
+  messages: { topic: string; key?: Buffer; value: Buffer; headers?: Map<Buffer, Buffer> }[],
+): Promise<void> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const size = messages[i].value.length + (messages[i].key?.length ?? 0) + 64;
+    if (bytes + size > SEND_BYTES && i > start) {
+      await p.send({ messages: messages.slice(start, i) });
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < messages.length) await p.send({ messages: messages.slice(start) });
+}
+
+/** A client failure as a person reads it: the client's own message, and the first cause it wraps. */
+export function kafkaFailure(err: unknown): string {
+  const e = err as Error & { errors?: unknown[] };
+  let inner: unknown = e.errors?.[0];
+  while (inner && (inner as { errors?: unknown[] }).errors?.length) inner = (inner as { errors: unknown[] }).errors[0];
+  const cause = inner instanceof Error ? inner.message : null;
+  return cause && cause !== e.message ? `${e.message} (${cause})` : e.message;
+}

@@ -16,6 +16,7 @@ import {
   ensureTopic,
   partitionCount,
   producer,
+  sendAll,
 } from './clients';
 import type { KafkaConnection } from './connection';
 import { EventRows } from './events';
@@ -190,7 +191,7 @@ async function sendDeadLetters(
         'lumen-model': input.model,
       }),
     }));
-    for (let i = 0; i < messages.length; i += 500) await p.send({ messages: messages.slice(i, i + 500) });
+    await sendAll(p, messages);
   } finally {
     await p.close().catch(() => undefined);
   }

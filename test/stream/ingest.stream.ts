@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { streamIngest, streamStop } from '../../cli/stream-commands';
 import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { committedOffsets, consumer, ensureTopic } from '../../lib/stream/clients';
@@ -15,6 +16,7 @@ import {
   tempHome,
   testClient,
   uniqueQueues,
+  workflowBundle,
   type TestHome,
 } from '../support/env';
 import { readTopic, testBroker, testProducer, weatherEvents, type TestBroker } from '../support/kafka';
@@ -233,6 +235,12 @@ describe('stream ingest on a real broker', () => {
       await c.close();
     }
     await streamStop(model, { topic, reason: 'test done' });
+    // the run's own history replays with this code: a worker restarted mid-stream picks it up where it was
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      await handle.fetchHistory(),
+      handle.workflowId,
+    );
   });
 
   it('the broker killed and restarted mid-stream: no event lost, none twice', async function () {

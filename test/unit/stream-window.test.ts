@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { loadModelSpec } from '../../lib/spec';
+import { sendAll } from '../../lib/stream/clients';
 import { EventRows } from '../../lib/stream/events';
 import { WindowPlanner, type WindowRule } from '../../lib/stream/window';
 import { repoRoot } from '../support/env';
@@ -156,5 +157,27 @@ describe('stream events and windows', () => {
     assert.equal(planner.complete, false);
     planner.take({ partition: 1, offset: 1n, key: Buffer.from('d'), value: weather(2, 0) });
     assert.equal(planner.complete, true);
+  });
+
+  it('answers go to the broker in slices a record batch can hold, in order', async () => {
+    const sent: number[][] = [];
+    const fake = {
+      send: ({ messages }: { messages: { value: Buffer }[] }) => {
+        sent.push(messages.map((m) => m.value.readUInt32BE(0)));
+        assert.ok(messages.reduce((n, m) => n + m.value.length, 0) <= 512 * 1024);
+        return Promise.resolve();
+      },
+    };
+    const messages = Array.from({ length: 8192 }, (_, i) => {
+      const value = Buffer.alloc(300);
+      value.writeUInt32BE(i, 0);
+      return { topic: 'answers', value };
+    });
+    await sendAll(fake as unknown as Parameters<typeof sendAll>[0], messages);
+    assert.ok(sent.length >= 5, `${sent.length} requests`);
+    assert.deepEqual(
+      sent.flat(),
+      messages.map((_, i) => i),
+    );
   });
 });
