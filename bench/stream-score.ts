@@ -21,7 +21,7 @@ import { tempHome, vegaPath } from '../test/support/env';
 import { trainBenchFlightsModel } from '../test/support/serving';
 import { startKafkaBroker } from '../tools/kafka-broker';
 
-const BATCH = Number(process.env.BENCH_BATCH ?? 2048);
+const BATCH = Number(process.env.BENCH_BATCH ?? 8192);
 
 /** The ceiling: consume, produce the same bytes, commit; nothing else. Events per second over `events`. */
 async function noWorkLoop(connection: KafkaConnection, topic: string, out: string, events: number): Promise<number> {

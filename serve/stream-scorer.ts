@@ -27,7 +27,7 @@ export interface ScorerOptions {
   outTopic: string;
   /** default lumen-score-<model>-<inTopic> */
   group?: string;
-  /** events answered per call to the model (default 4,096) */
+  /** events answered per call to the model (default 4,096; `lumen stream score` takes 8,192) */
   maxBatch?: number;
 }
 

@@ -187,7 +187,7 @@ export function addOperationsCommands(program: Command): void {
       .requiredOption('--out <topic>', 'where the answers go, keyed like the events')
       .option('--group <id>', 'the consumer group (default: lumen-score-<model>-<in topic>)')
       .option('--labels <topic>', 'also read true labels from this topic: {"predictionId", "label"} per message'),
-    { port: '0', maxBatch: '2048' },
+    { port: '0', maxBatch: '8192' },
   ).action(
     async (
       model: string,
