@@ -196,11 +196,11 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   fs.writeFileSync(log4j, log4jConfig(logFile));
   const logging = [`-Dlog4j2.configurationFile=${log4j}`, `-Dkafka.logs.dir=${dataDir}`];
   if (!fs.existsSync(path.join(dataDir, 'logs', 'meta.properties'))) {
-    // a new cluster: its id is random, once; the folder keeps it
+    // a new cluster: its id is random, once; the folder keeps it (given with `=`: an id may begin with a dash)
     const clusterId = crypto.randomBytes(16).toString('base64url').slice(0, 22);
     const res = spawnSync(
       'java',
-      java(libs, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props], logging),
+      java(libs, 'kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '-c', props], logging),
       { encoding: 'utf8' },
     );
     if (res.status !== 0)

@@ -87,10 +87,10 @@ describe('stream ingest on a real broker', () => {
     this.timeout(60_000);
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) await kill(w);
     delete process.env.LUMEN_KAFKA_BROKERS;
-    restoreEnv();
-    await client.connection.close();
-    t.cleanup();
-    await kafka.cleanup();
+    restoreEnv?.();
+    await client?.connection.close();
+    t?.cleanup();
+    await kafka?.cleanup();
   });
 
   it('the same window read twice is the same batch: the same bytes, the same hash', async function () {

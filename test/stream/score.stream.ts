@@ -46,8 +46,8 @@ describe('stream score on a real broker', () => {
     this.timeout(60_000);
     await scorer?.stop();
     await server?.close();
-    t.cleanup();
-    await kafka.cleanup();
+    t?.cleanup();
+    await kafka?.cleanup();
   });
 
   async function produce(messages: { key: Buffer; value: Buffer }[]): Promise<void> {
