@@ -115,6 +115,12 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
     }
   }
   let labels: StreamLabels | null = null;
+  if (opts.stream?.labels && !opts.log) {
+    await scorer?.stop();
+    await server.close();
+    registry.close();
+    throw new CliError('--labels joins each label to its prediction in the prediction log: it cannot go with --no-log');
+  }
   if (opts.stream?.labels) {
     labels = new StreamLabels(server.takeFeedback, kafkaConnection(), { topic: opts.stream.labels }, server.metrics);
     try {

@@ -90,7 +90,7 @@ export class StreamLabels {
 
   private async run(joined: () => void): Promise<void> {
     const { topic } = this.options;
-    const c = consumer(this.connection, 'lumen-labels', this.group, `${this.group}-${os.hostname()}`);
+    const c = consumer(this.connection, 'lumen-labels', this.group, `${this.group}-${os.hostname()}-${process.pid}`);
     const p = producer(this.connection, 'lumen-labels');
     try {
       const stream = await c.consume({
@@ -103,7 +103,11 @@ export class StreamLabels {
       joined();
       const waiting: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
       const failed: { error?: Error } = {};
-      stream.on('data', (m) => waiting.push(m));
+      stream.on('data', (m) => {
+        waiting.push(m);
+        // a backlog is taken a thousand at a time: the stream holds off while that many wait
+        if (waiting.length >= 2000) stream.pause();
+      });
       stream.on('error', (err: Error) => (failed.error = err));
       try {
         while (!this.stopping) {
@@ -113,9 +117,11 @@ export class StreamLabels {
             continue;
           }
           const batch = waiting.splice(0, 1000);
+          if (stream.isPaused()) stream.resume();
           await this.record(batch, p);
           const next = new Map<number, bigint>();
-          for (const m of batch) next.set(m.partition, m.offset + 1n);
+          for (const m of batch)
+            if ((next.get(m.partition) ?? -1n) < m.offset + 1n) next.set(m.partition, m.offset + 1n);
           await c.commit({
             offsets: [...next].map(([partition, offset]) => ({ topic, partition, offset, leaderEpoch: -1 })),
           });

@@ -132,7 +132,7 @@ export class StreamScorer {
       this.connection,
       `lumen-score-${this.options.model}`,
       this.group,
-      `${this.group}-${os.hostname()}`,
+      `${this.group}-${os.hostname()}-${process.pid}`,
     );
     const p = producer(this.connection, `lumen-score-${this.options.model}`);
     let lagTimer: NodeJS.Timeout | undefined;
@@ -184,6 +184,11 @@ export class StreamScorer {
             await c.commit({ offsets: this.commits(batch) });
             this.count(answers);
           })();
+          // a send that fails while the next batch is predicted is this loop's failure, not an unhandled one
+          sending.catch((err: Error) => {
+            failed.error ??= err;
+            wake?.();
+          });
         }
         await sending;
       } finally {

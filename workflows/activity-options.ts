@@ -41,6 +41,9 @@ export const DATA_WORK: ActivityOptions = {
   retry,
 };
 
+/** Reading a window of a Kafka topic: as long as a day's window takes to fill, heartbeating all along. */
+export const STREAM_READ: ActivityOptions = { ...DATA_WORK, startToCloseTimeout: '26 hours' };
+
 /** Training, scoring and load checks, on the training task queue. */
 export function heavyWork(taskQueue: string, heartbeatTimeout: ActivityOptions['heartbeatTimeout']): ActivityOptions {
   return {

@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { PipelineActivities } from '../activities';
-import { BOOKKEEPING, DATA_WORK } from './activity-options';
+import { BOOKKEEPING, STREAM_READ } from './activity-options';
 import { LumenModel, LumenStage, trainingWorkflowId } from './definitions';
 import {
   streamContent,
@@ -21,13 +21,15 @@ import {
   type StreamState,
   type StreamWindow,
 } from './stream-definitions';
+import { failureMessage } from './failures';
 import { trainingPipeline } from './training-pipeline';
 
-/** Reading waits for events: as long as a day's window takes to fill, heartbeating all along. */
-const stream = proxyActivities<PipelineActivities>({ ...DATA_WORK, startToCloseTimeout: '26 hours' });
+const stream = proxyActivities<PipelineActivities>(STREAM_READ);
 const bookkeeping = proxyActivities<PipelineActivities>(BOOKKEEPING);
 
 const KEEP_WINDOWS = 50;
+/** windows failing in a row before the stream alerts (each waits 30 s after its activity's own retries) */
+const FAILURES_ALERTED = 3;
 /** with nothing to read, how long one read waits before the workflow records a turn and asks again */
 const WAIT_SECONDS = 60;
 
@@ -68,6 +70,16 @@ export async function streamIngest(input: StreamInput): Promise<void> {
     model: input.model,
     content: streamContent(input),
   });
+  /** a side effect that follows a landed window: retried by its activity; if it still fails, said, never re-read */
+  const said = async (effect: Promise<unknown>): Promise<void> => {
+    try {
+      await effect;
+    } catch (err) {
+      state.lastError = failureMessage(err);
+      log.warn('stream bookkeeping failed', { topic: input.topic, error: state.lastError });
+    }
+  };
+  let failures = 0;
   for (;;) {
     try {
       const read = await stream.readStreamWindow({
@@ -82,6 +94,31 @@ export async function streamIngest(input: StreamInput): Promise<void> {
         idleSeconds: input.idleSeconds,
         waitSeconds: WAIT_SECONDS,
       });
+      state.lastError = null;
+      failures = 0;
+      // events the stream never read: deleted by retention first, or a topic recreated under it
+      if (read.gaps.length) {
+        // reading goes on from where the log now starts, whether or not this window found events
+        if (read.closedBy === 'nothing') state.next = read.next;
+        await said(
+          bookkeeping.alert({
+            model: input.model,
+            severity: 'critical',
+            kind: 'stream-gap',
+            message: read.gaps
+              .map((g) =>
+                g.kind === 'skipped'
+                  ? `${input.topic} partition ${g.partition}: events ${g.expected}…${g.from} were deleted before they were read`
+                  : `${input.topic} partition ${g.partition} ends before offset ${g.expected} where reading stood (recreated?): read again from ${g.from}`,
+              )
+              .join('; '),
+            details: { topic: input.topic, gaps: read.gaps },
+            workflowId: info.workflowId,
+            runId: info.runId,
+            key: `stream-gap:${input.model}:${input.topic}:${read.gaps.map((g) => `${g.partition}@${g.expected}`).join(',')}`,
+          }),
+        );
+      }
       if (read.closedBy !== 'nothing') {
         const entry: StreamWindow = {
           at: new Date(Date.now()).toISOString(),
@@ -121,34 +158,7 @@ export async function streamIngest(input: StreamInput): Promise<void> {
             entry.outcome = 'already-started';
           }
         }
-        // more refused events than the contract lets a batch have: the producers changed, someone must look
-        const share = read.counts.events ? read.counts.refused / read.counts.events : 0;
-        const allowed = read.spec.validation.maxBadRowShare;
-        if (share > allowed) {
-          entry.alerted = true;
-          await bookkeeping.alert({
-            model: input.model,
-            severity: 'warning',
-            kind: 'stream-refused',
-            message:
-              `${read.counts.refused} of ${read.counts.events} events of ${input.topic} refused ` +
-              `(${(100 * share).toFixed(1)}%, above the contract's ${(100 * allowed).toFixed(1)}%); ` +
-              `by problem: ${Object.entries(read.counts.refusedBy)
-                .map(([code, n]) => `${code} ${n}`)
-                .join(', ')}; they are in ${input.deadLetterTopic} with their reasons`,
-            details: {
-              topic: input.topic,
-              ranges: read.ranges,
-              counts: read.counts,
-              deadLetterTopic: input.deadLetterTopic,
-            },
-            workflowId: info.workflowId,
-            runId: info.runId,
-            key: `stream-refused:${input.model}:${input.topic}:${read.ranges.map((r) => `${r.partition}@${r.from}`).join(',')}`,
-          });
-        }
-        // the window is durable and handed on: only now may a new reader start past it
-        await bookkeeping.commitStreamOffsets({ model: input.model, topic: input.topic, group, offsets: read.next });
+        // the window is durable and handed on: from here, the stream goes on past it whatever follows
         state.next = read.next;
         state.windows.push(entry);
         if (state.windows.length > KEEP_WINDOWS) state.windows.splice(0, state.windows.length - KEEP_WINDOWS);
@@ -157,12 +167,59 @@ export async function streamIngest(input: StreamInput): Promise<void> {
         state.totals.accepted += read.counts.accepted;
         state.totals.refused += read.counts.refused;
         state.totals.duplicates += read.counts.duplicates;
+        const windowKey = read.ranges.map((r) => `${r.partition}@${r.from}`).join(',');
+        // more refused events than the contract lets a batch have: the producers changed, someone must look
+        const share = read.counts.events ? read.counts.refused / read.counts.events : 0;
+        const allowed = read.spec.validation.maxBadRowShare;
+        if (share > allowed) {
+          entry.alerted = true;
+          await said(
+            bookkeeping.alert({
+              model: input.model,
+              severity: 'warning',
+              kind: 'stream-refused',
+              message:
+                `${read.counts.refused} of ${read.counts.events} events of ${input.topic} refused ` +
+                `(${(100 * share).toFixed(1)}%, above the contract's ${(100 * allowed).toFixed(1)}%); ` +
+                `by problem: ${Object.entries(read.counts.refusedBy)
+                  .map(([code, n]) => `${code} ${n}`)
+                  .join(', ')}; they are in ${input.deadLetterTopic} with their reasons`,
+              details: {
+                topic: input.topic,
+                ranges: read.ranges,
+                counts: read.counts,
+                deadLetterTopic: input.deadLetterTopic,
+              },
+              workflowId: info.workflowId,
+              runId: info.runId,
+              key: `stream-refused:${input.model}:${input.topic}:${windowKey}`,
+            }),
+          );
+        }
+        // only now may a new reader start past the window (a commit that fails is made by the next window's)
+        await said(
+          bookkeeping.commitStreamOffsets({ model: input.model, topic: input.topic, group, offsets: read.next }),
+        );
       }
-      state.lastError = null;
     } catch (err) {
       // the stream outlives a bad turn (a broker away, no spec yet): it says so, waits and tries again
-      state.lastError = (err as Error).message;
+      state.lastError = failureMessage(err);
+      failures++;
       log.warn('stream window failed', { topic: input.topic, error: state.lastError });
+      if (failures === FAILURES_ALERTED) {
+        await said(
+          bookkeeping.alert({
+            model: input.model,
+            severity: 'critical',
+            kind: 'stream-failing',
+            message: `${input.topic}: ${failures} windows in a row could not be read or landed; the last: ${state.lastError}`,
+            details: { topic: input.topic, failures },
+            workflowId: info.workflowId,
+            runId: info.runId,
+            key: `stream-failing:${input.model}:${input.topic}:${state.totals.windows}`,
+          }),
+        );
+      }
       await sleep('30 seconds');
     }
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > limit) {

@@ -130,7 +130,8 @@ export async function sendAll(
   let start = 0;
   let bytes = 0;
   for (let i = 0; i < messages.length; i++) {
-    const size = messages[i].value.length + (messages[i].key?.length ?? 0) + 64;
+    let size = messages[i].value.length + (messages[i].key?.length ?? 0) + 64;
+    for (const [k, v] of messages[i].headers ?? []) size += k.length + v.length + 8;
     if (bytes + size > SEND_BYTES && i > start) {
       await p.send({ messages: messages.slice(start, i) });
       start = i;

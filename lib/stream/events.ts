@@ -1,7 +1,7 @@
 import { parseTimestamp } from '../data/timestamp';
 import { breaks } from '../serving/rows';
 import type { ModelSpec } from '../spec';
-import type { SourceColumn } from '../validation/contract';
+import { refusesFuture, type SourceColumn } from '../validation/contract';
 import { contractRowRules, ruleReason, type RowRule } from '../validation/row-rules';
 
 /**
@@ -36,19 +36,30 @@ function isoWallClock(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '');
 }
 
+/**
+ * How far an event's own time may run ahead of the moment its producer wrote it (clocks of different hosts): past
+ * this, a timestamp column that may not lie in the future refuses it.
+ */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
 export class EventRows {
   private readonly rules: Map<string, RowRule[]>;
   private readonly columns: SourceColumn[];
   private readonly timeColumn: SourceColumn | undefined;
+  /** timestamp columns that may not lie in the future */
+  private readonly notFuture: SourceColumn[];
 
   constructor(
     spec: ModelSpec,
-    /** the moment of checking (ISO): "not in the future" is judged against it, the same on a re-read */
-    readonly now: string,
     readonly maxEventBytes = DEFAULT_MAX_EVENT_BYTES,
   ) {
     this.columns = spec.source.columns;
-    const rules = contractRowRules(spec.source.columns, spec.label, { now });
+    // "not in the future" is judged per event, against the time its producer wrote it (the record's own timestamp):
+    // the same on every re-read, and right for a window that stays open for hours
+    const rules = contractRowRules(spec.source.columns, spec.label, { now: '9999-12-31T00:00:00Z' }).filter(
+      (r) => r.code !== 'future',
+    );
+    this.notFuture = this.columns.filter(refusesFuture);
     this.rules = new Map(this.columns.map((c) => [c.name, rules.filter((r) => r.column === c.name)]));
     this.timeColumn = spec.source.timeColumn ? this.columns.find((c) => c.name === spec.source.timeColumn) : undefined;
   }
@@ -76,7 +87,8 @@ export class EventRows {
     return types;
   }
 
-  check(value: Buffer | null | undefined): CheckedEvent {
+  /** One event: its bytes, and when its producer wrote it (the record's timestamp, ms). */
+  check(value: Buffer | null | undefined, producedAtMs: number): CheckedEvent {
     if (!value || value.length === 0) {
       return { ok: false, problems: [{ field: '(event)', code: 'empty', reason: 'the event has no value' }] };
     }
@@ -123,6 +135,17 @@ export class EventRows {
       }
       row[column.name] = this.typed(column, raw, problems);
     }
+    for (const column of this.notFuture) {
+      const raw = fields[column.name];
+      const ms = typeof raw === 'string' ? parseTimestamp(raw, column.format) : null;
+      if (ms !== null && ms > producedAtMs + FUTURE_TOLERANCE_MS) {
+        problems.push({
+          field: column.name,
+          code: 'future',
+          reason: `${raw as string} is in the future: the event was produced at ${new Date(producedAtMs).toISOString()}`,
+        });
+      }
+    }
     if (problems.length) return { ok: false, problems };
     const time = this.timeColumn ? fields[this.timeColumn.name] : null;
     const timeMs = typeof time === 'string' ? parseTimestamp(time, this.timeColumn!.format) : null;
@@ -138,8 +161,14 @@ export class EventRows {
       case 'integer': {
         const x = numberOf(raw);
         // a batch stores an integer column as whole numbers: 12.5 there is a value the column cannot hold
-        if (x !== null && Number.isFinite(x) && !Number.isInteger(x)) {
-          problems.push({ field: column.name, code: 'type', reason: `${x} is not a whole number (declared integer)` });
+        if (x !== null && Number.isFinite(x) && !Number.isSafeInteger(x)) {
+          problems.push({
+            field: column.name,
+            code: 'type',
+            reason: Number.isInteger(x)
+              ? `${x} is beyond the whole numbers a batch holds exactly (±${Number.MAX_SAFE_INTEGER})`
+              : `${x} is not a whole number (declared integer)`,
+          });
           return null;
         }
         return x;

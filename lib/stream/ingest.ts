@@ -13,6 +13,7 @@ import {
   committedOffsets,
   consumer,
   earliestOffsets,
+  latestOffsets,
   ensureTopic,
   partitionCount,
   producer,
@@ -69,12 +70,16 @@ export interface WindowResult {
   window: { start: string; end: string } | null;
   /** event time of the first and last accepted row, ISO */
   span: { first: string; last: string } | null;
-  /** why the window closed */
-  closedBy: 'rule' | 'idle' | 'nothing';
+  /** why the window closed: its rule, a pause in the stream, the most events a window holds, or nothing came */
+  closedBy: 'rule' | 'idle' | 'size' | 'nothing';
   /** the batch of accepted rows; null when the window had none (every event refused, or no event) */
   batch: LandedBatch | null;
-  /** the moment events were checked against (ISO) */
-  checkedAt: string;
+  /**
+   * offsets the window could not read where the last one ended: events deleted by retention before they were read
+   * (`skipped`), or a partition whose log is now shorter than where reading stood (the topic recreated: read again
+   * from its start)
+   */
+  gaps: { partition: number; expected: string; from: string; kind: 'skipped' | 'reset' }[];
 }
 
 export interface ReadHooks {
@@ -92,12 +97,13 @@ export async function readWindow(
   hooks: ReadHooks = {},
 ): Promise<WindowResult> {
   const partitions = await partitionCount(connection, input.topic);
-  const checkedAt = new Date().toISOString();
-  const checker = new EventRows(input.spec, checkedAt, input.maxEventBytes);
+  // a batch that could not be handed on is known before any event is read (and any dead letter sent)
+  batchStaging(store);
+  const checker = new EventRows(input.spec, input.maxEventBytes);
   const c = consumer(connection, `lumen-ingest-${input.model}`, input.group, input.group);
   try {
-    const start = await startOffsets(c, input, partitions);
-    const planner = new WindowPlanner(input.rule, checker, start);
+    const { start, ends, gaps } = await startOffsets(c, input, partitions);
+    const planner = new WindowPlanner(input.rule, checker, start, ends);
     const stream = await c.consume({
       topics: [input.topic],
       mode: 'manual',
@@ -121,7 +127,7 @@ export async function readWindow(
           hooks.progress?.(planner.read);
         }
         if (planner.complete) {
-          closedBy = 'rule';
+          closedBy = planner.capped ? 'size' : 'rule';
           break;
         }
         const now = Date.now();
@@ -136,6 +142,12 @@ export async function readWindow(
       await stream.close().catch(() => undefined);
     }
     const content = planner.finish();
+    if (closedBy !== 'nothing' && content.ranges.length === 0) {
+      // a window that closed must have taken events: one that did not would be read again and again
+      throw new Error(
+        `a window of ${input.topic} closed (${closedBy}) without taking an event: ${JSON.stringify(content.counts)}`,
+      );
+    }
     // refused events are kept, with why, before anything downstream happens
     if (content.deadLetters.length) await sendDeadLetters(connection, input, content.deadLetters);
     const batch = content.rows.length
@@ -149,7 +161,7 @@ export async function readWindow(
       span: content.span ? { first: iso(content.span.first), last: iso(content.span.last) } : null,
       closedBy,
       batch,
-      checkedAt,
+      gaps,
     };
   } finally {
     await c.close().catch(() => undefined);
@@ -160,18 +172,34 @@ async function startOffsets(
   c: ReturnType<typeof consumer>,
   input: ReadWindowInput,
   partitions: number,
-): Promise<Map<number, bigint>> {
+): Promise<{ start: Map<number, bigint>; ends: Map<number, bigint>; gaps: WindowResult['gaps'] }> {
   const earliest = await earliestOffsets(c, input.topic);
+  const latest = await latestOffsets(c, input.topic);
   const committed = input.from ? [] : await committedOffsets(c, input.topic, partitions);
   const start = new Map<number, bigint>();
+  const ends = new Map<number, bigint>();
+  const gaps: WindowResult['gaps'] = [];
   for (let p = 0; p < partitions; p++) {
     const given = input.from?.[String(p)];
-    const candidate = given !== undefined ? BigInt(given) : (committed[p] ?? -1n) >= 0n ? committed[p] : 0n;
-    // a partition added since, or events deleted by retention: start where the log starts now
-    start.set(p, candidate < (earliest[p] ?? 0n) ? (earliest[p] ?? 0n) : candidate);
+    const low = earliest[p] ?? 0n;
+    const high = latest[p] ?? 0n;
+    // a partition added since starts where its log starts
+    let at = given !== undefined ? BigInt(given) : (committed[p] ?? -1n) >= 0n ? committed[p] : low;
+    if (at < low) {
+      gaps.push({ partition: p, expected: String(at), from: String(low), kind: 'skipped' });
+      at = low;
+    } else if (at > high) {
+      gaps.push({ partition: p, expected: String(at), from: String(low), kind: 'reset' });
+      at = low;
+    }
+    start.set(p, at);
+    ends.set(p, high);
   }
-  return start;
+  return { start, ends, gaps };
 }
+
+/** The most of a refused event's bytes its dead letter keeps (the broker takes 1 MiB a message by default). */
+const MAX_DEAD_VALUE = 900 * 1024;
 
 async function sendDeadLetters(
   connection: KafkaConnection,
@@ -184,9 +212,16 @@ async function sendDeadLetters(
     const messages = deadLetters.map((d) => ({
       topic: input.deadLetterTopic,
       ...(d.key ? { key: d.key } : {}),
-      value: d.value ?? Buffer.alloc(0),
+      // an event near the broker's largest message would not fit again with its headers: its head is kept
+      value:
+        d.value && d.value.length > MAX_DEAD_VALUE ? d.value.subarray(0, MAX_DEAD_VALUE) : (d.value ?? Buffer.alloc(0)),
       headers: bufferHeaders({
-        'lumen-problems': JSON.stringify(d.problems),
+        ...(d.value && d.value.length > MAX_DEAD_VALUE ? { 'lumen-truncated': `${d.value.length} bytes` } : {}),
+        'lumen-problems': JSON.stringify(
+          d.problems
+            .slice(0, 50)
+            .map((x) => ({ ...x, reason: x.reason.length > 500 ? `${x.reason.slice(0, 500)}…` : x.reason })),
+        ),
         'lumen-source': `${input.topic}/${d.partition}/${d.offset}`,
         'lumen-model': input.model,
       }),
@@ -215,7 +250,11 @@ async function landBatch(
   const types = checker.columnTypes;
   try {
     const out = fs.createWriteStream(lines);
-    for (const row of rows) out.write(`${JSON.stringify(row)}\n`);
+    for (let i = 0; i < rows.length; i++) {
+      // the disk's pace, not the heap's: a window of a million rows is not held twice over
+      if (!out.write(`${JSON.stringify(rows[i])}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+      if (i % 50_000 === 49_999) await new Promise((r) => setImmediate(r));
+    }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     const columns = `{${names.map((n) => `${sqlString(n)}: ${sqlString(types[n])}`).join(', ')}}`;
     const metadata = `{'lumen.stream.topic': ${sqlString(topic)}, 'lumen.stream.ranges': ${sqlString(JSON.stringify(ranges))}}`;
@@ -255,13 +294,19 @@ async function batchLocation(
   ref: { uri: string; sha256: string; bytes: number },
 ): Promise<string> {
   if (ref.uri.startsWith('file://')) return uriToPath(ref.uri);
+  return stagedCopy(store, ref, batchStaging(store)!, '.parquet');
+}
+
+/** The staging folder an S3 store's batches need (null: a folder store needs none); its absence is said at once. */
+function batchStaging(store: ArtifactStore): string | null {
+  if (store.config.kind === 'file') return null;
   const staging = process.env.LUMEN_STREAM_STAGING;
   if (!staging) {
     throw new SourceError(
       'a stream over an S3 artifact store needs LUMEN_STREAM_STAGING: a folder every pipeline worker mounts, where landed batches wait for their runs',
     );
   }
-  return stagedCopy(store, ref, path.resolve(staging), '.parquet');
+  return path.resolve(staging);
 }
 
 /**

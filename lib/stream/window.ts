@@ -74,15 +74,19 @@ export interface WindowContent {
   next: Map<number, bigint>;
 }
 
+/** Most events one window holds (refused ones included) before it closes by size: its memory is bounded. */
+export const MAX_WINDOW_EVENTS = 1_000_000;
+
 export class WindowPlanner {
   private readonly last = new Map<number, bigint>();
   private readonly taken = new Map<number, Taken[]>();
+  private events = 0;
   /** rows rule: accepted events so far (a key and bytes met again not counted) */
   private accepted = 0;
   private readonly seen = new Set<string>();
   private redelivered = 0;
-  /** time rule: the earliest accepted event time, and the latest per partition */
-  private earliest = Infinity;
+  /** time rule: each partition's first accepted event time (in offset order), and its latest */
+  private readonly first = new Map<number, number>();
   private readonly latest = new Map<number, number>();
 
   constructor(
@@ -90,10 +94,18 @@ export class WindowPlanner {
     private readonly checker: EventRows,
     /** where this window starts on each partition */
     private readonly start: Map<number, bigint>,
+    /**
+     * each partition's end offset when the window began: a partition with events before it must be read (up to a
+     * later hour or day, or to that end) before a time window may close, however the fetches interleave
+     */
+    private readonly ends: Map<number, bigint> = new Map(),
+    private readonly maxEvents = MAX_WINDOW_EVENTS,
   ) {}
 
   /** Take one message as it arrives. */
-  take(m: Pick<Message<Buffer, Buffer, Buffer, Buffer>, 'partition' | 'offset' | 'key' | 'value'>): void {
+  take(
+    m: Pick<Message<Buffer, Buffer, Buffer, Buffer>, 'partition' | 'offset' | 'key' | 'value'> & { timestamp?: bigint },
+  ): void {
     const p = m.partition;
     const before = this.last.get(p);
     if (m.offset < (this.start.get(p) ?? 0n) || (before !== undefined && m.offset <= before)) {
@@ -101,35 +113,62 @@ export class WindowPlanner {
       return;
     }
     this.last.set(p, m.offset);
-    // a full row window takes nothing more: what comes after is the next window's
-    if (this.rule.by === 'rows' && this.accepted >= this.rule.rows) return;
-    const checked = this.checker.check(m.value);
+    // a full window takes nothing more: what comes after is the next window's
+    if (this.full) return;
+    const checked = this.checker.check(m.value, Number(m.timestamp ?? BigInt(Date.now())));
     const list = this.taken.get(p) ?? [];
     list.push({ offset: m.offset, key: m.key?.length ? m.key : null, value: m.value ?? null, checked });
     this.taken.set(p, list);
+    this.events++;
     if (!checked.ok) return;
     if (this.rule.by === 'rows') {
       if (!this.duplicate(this.seen, list.at(-1)!)) this.accepted++;
     } else if (checked.timeMs !== null) {
-      this.earliest = Math.min(this.earliest, checked.timeMs);
+      if (!this.first.has(p)) this.first.set(p, checked.timeMs);
       this.latest.set(p, Math.max(this.latest.get(p) ?? -Infinity, checked.timeMs));
     }
   }
 
-  /** The time window: the hour or day of the earliest accepted event read. */
+  /** Whether the window holds as much as it may: its rows, or the events one window may hold. */
+  get full(): boolean {
+    return this.events >= this.maxEvents || (this.rule.by === 'rows' && this.accepted >= this.rule.rows);
+  }
+
+  /** Closed by size rather than by its rule. */
+  get capped(): boolean {
+    return this.events >= this.maxEvents && !(this.rule.by === 'rows' && this.accepted >= this.rule.rows);
+  }
+
+  /**
+   * The time window: the hour or day of the earliest of the partitions' first accepted events. A late event further
+   * on in a partition never moves it, so the partition that set it always has an event inside it.
+   */
   private timeWindow(): { start: number; end: number } | null {
-    if (this.rule.by !== 'time' || this.earliest === Infinity) return null;
+    if (this.rule.by !== 'time' || this.first.size === 0) return null;
     const size = this.rule.every === 'hour' ? HOUR : DAY;
-    const start = Math.floor(this.earliest / size) * size;
+    const start = Math.floor(Math.min(...this.first.values()) / size) * size;
     return { start, end: start + size };
   }
 
-  /** Whether the window is complete by its rule (a paused stream closes it by time instead). */
+  /** Whether the window is complete by its rule, or full (a paused stream closes it by time instead). */
   get complete(): boolean {
-    if (this.rule.by === 'rows') return this.accepted >= this.rule.rows;
+    if (this.full) return true;
+    if (this.rule.by === 'rows') return false;
     const window = this.timeWindow();
-    // every partition that delivered events has delivered one of a later hour or day
-    return window !== null && [...this.taken.keys()].every((p) => (this.latest.get(p) ?? -Infinity) >= window.end);
+    if (!window) return false;
+    const passed = (p: number): boolean => (this.latest.get(p) ?? -Infinity) >= window.end;
+    const caughtUp = (p: number): boolean => {
+      const end = this.ends.get(p);
+      const last = this.last.get(p);
+      return end !== undefined && last !== undefined && last + 1n >= end;
+    };
+    // every partition that had events waiting when the window began has been read past it, or to its end then
+    for (const [p, end] of this.ends) {
+      if ((this.start.get(p) ?? 0n) >= end) continue;
+      if (!this.last.has(p) || !(passed(p) || caughtUp(p))) return false;
+    }
+    // and every other partition that delivered events has too
+    return [...this.taken.keys()].every((p) => this.ends.has(p) || passed(p));
   }
 
   get empty(): boolean {
@@ -138,9 +177,7 @@ export class WindowPlanner {
 
   /** Events read so far (for progress). */
   get read(): number {
-    let n = 0;
-    for (const list of this.taken.values()) n += list.length;
-    return n;
+    return this.events;
   }
 
   private duplicate(seen: Set<string>, t: Taken): boolean {

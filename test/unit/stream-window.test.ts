@@ -11,7 +11,7 @@ import { repoRoot } from '../support/env';
  * holds depends on the events and the rule, never on the order partitions were fetched in.
  */
 const spec = loadModelSpec(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'));
-const NOW = '2026-01-01T00:00:00Z';
+const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 function weather(day: number, hour = 0, extra: Record<string, unknown> = {}): Buffer {
   const date = new Date(Date.UTC(2014, 0, 1 + day, hour)).toISOString().slice(0, 19);
@@ -25,6 +25,7 @@ interface Event {
   offset: bigint;
   key: Buffer;
   value: Buffer;
+  timestamp?: bigint;
 }
 
 function plan(
@@ -34,16 +35,17 @@ function plan(
     [0, 0n],
     [1, 0n],
   ]),
+  ends?: Map<number, bigint>,
 ) {
-  const planner = new WindowPlanner(rule, new EventRows(spec, NOW), start);
-  for (const e of events) planner.take(e);
+  const planner = new WindowPlanner(rule, new EventRows(spec), start, ends);
+  for (const e of events) planner.take({ ...e, timestamp: e.timestamp ?? BigInt(NOW) });
   return { planner, content: planner.finish() };
 }
 
 describe('stream events and windows', () => {
   it('refuses an event per problem, naming the field and why, and types what it accepts', () => {
-    const rows = new EventRows(spec, NOW, 400);
-    const ok = rows.check(weather(3, 5));
+    const rows = new EventRows(spec, 400);
+    const ok = rows.check(weather(3, 5), NOW);
     assert.ok(ok.ok);
     assert.deepEqual(ok.row, {
       date: '2014-01-04T05:00:00.000',
@@ -64,7 +66,7 @@ describe('stream events and windows', () => {
       [weather(1, 0, { date: '2030-01-01T00:00:00' }), 'date', 'future'],
     ];
     for (const [event, field, code] of cases) {
-      const checked = rows.check(event);
+      const checked = rows.check(event, NOW);
       assert.equal(checked.ok, false, `${event.toString().slice(0, 60)} should be refused`);
       if (checked.ok) continue;
       assert.ok(
@@ -73,15 +75,19 @@ describe('stream events and windows', () => {
       );
     }
     // a whole number is what an integer column holds
-    const integer = new EventRows(
-      {
-        ...spec,
-        source: { ...spec.source, columns: [...spec.source.columns, { name: 'n', type: 'integer', required: true }] },
-      },
-      NOW,
-    );
-    const half = integer.check(weather(1, 0, { n: 2.5 }));
+    const integer = new EventRows({
+      ...spec,
+      source: { ...spec.source, columns: [...spec.source.columns, { name: 'n', type: 'integer', required: true }] },
+    });
+    const half = integer.check(weather(1, 0, { n: 2.5 }), NOW);
     assert.ok(!half.ok && half.problems.some((p) => p.field === 'n' && /whole number/.test(p.reason)));
+    const huge = integer.check(weather(1, 0, { n: 1e20 }), NOW);
+    assert.ok(!huge.ok && huge.problems.some((p) => p.field === 'n' && /beyond the whole numbers/.test(p.reason)));
+    // "not in the future" is judged against when the event was produced, not when it is read
+    const live = weather(5, 10);
+    assert.ok(rows.check(live, Date.UTC(2014, 0, 6, 10) - 60_000).ok, 'a minute ahead of its producer: clocks');
+    const ahead = rows.check(live, Date.UTC(2014, 0, 6, 9));
+    assert.ok(!ahead.ok && ahead.problems.some((p) => p.field === 'date' && p.code === 'future'));
   });
 
   it('a rows window takes the next n accepted rows; refused events and duplicates do not count as rows', () => {
@@ -157,6 +163,80 @@ describe('stream events and windows', () => {
     assert.equal(planner.complete, false);
     planner.take({ partition: 1, offset: 1n, key: Buffer.from('d'), value: weather(2, 0) });
     assert.equal(planner.complete, true);
+  });
+
+  it('a late event further on in a partition does not move the window away from the events before it', () => {
+    // 10:00:05, then one from 09:59:58: the hour is 10:00's, and the late event stays in it
+    const events: Event[] = [
+      { partition: 0, offset: 0n, key: Buffer.from('a'), value: weather(0, 10) },
+      { partition: 0, offset: 1n, key: Buffer.from('b'), value: weather(0, 9) },
+      { partition: 0, offset: 2n, key: Buffer.from('c'), value: weather(0, 11) },
+    ];
+    const { planner, content } = plan({ by: 'time', every: 'hour' }, events);
+    assert.ok(planner.complete);
+    assert.deepEqual(content.ranges, [{ partition: 0, from: '0', to: '2' }]);
+    assert.equal(content.counts.accepted, 2);
+    assert.deepEqual(content.window, { start: Date.UTC(2014, 0, 1, 10), end: Date.UTC(2014, 0, 1, 11) });
+  });
+
+  it('a time window waits for every partition with events waiting, whichever fetch comes first', () => {
+    const ends = new Map([
+      [0, 3n],
+      [1, 2n],
+    ]);
+    const p0: Event[] = [1, 2, 3].map((d, i) => ({
+      partition: 0,
+      offset: BigInt(i),
+      key: Buffer.from(`a${i}`),
+      value: weather(d),
+    }));
+    const p1: Event[] = [0, 2].map((d, i) => ({
+      partition: 1,
+      offset: BigInt(i),
+      key: Buffer.from(`b${i}`),
+      value: weather(d),
+    }));
+    const early = plan({ by: 'time', every: 'day' }, p0, undefined, ends);
+    // partition 0 alone has passed its first day, but partition 1 had events waiting: not yet
+    assert.equal(early.planner.complete, false);
+    const all = plan({ by: 'time', every: 'day' }, [...p0, ...p1], undefined, ends);
+    assert.ok(all.planner.complete);
+    // the day is partition 1's first; partition 0 starts after it, so nothing of it is in this window
+    assert.deepEqual(all.content.ranges, [{ partition: 1, from: '0', to: '1' }]);
+    // a quiet partition read to its end does not hold the window open
+    const quiet = plan(
+      { by: 'time', every: 'day' },
+      [...p0, p1[0]],
+      undefined,
+      new Map([
+        [0, 3n],
+        [1, 1n],
+      ]),
+    );
+    assert.ok(quiet.planner.complete);
+  });
+
+  it('a window closes by size at the most events one may hold, refused ones counted', () => {
+    const planner = new WindowPlanner(
+      { by: 'rows', rows: 1000 },
+      new EventRows(spec),
+      new Map([[0, 0n]]),
+      new Map(),
+      10,
+    );
+    for (let i = 0; i < 30; i++) {
+      planner.take({
+        partition: 0,
+        offset: BigInt(i),
+        key: Buffer.from(`k${i}`),
+        value: Buffer.from('not json'),
+        timestamp: BigInt(NOW),
+      });
+    }
+    assert.ok(planner.complete && planner.capped);
+    const content = planner.finish();
+    assert.equal(content.counts.refused, 10);
+    assert.equal(content.next.get(0), 10n);
   });
 
   it('answers go to the broker in slices a record batch can hold, in order', async () => {
