@@ -20,6 +20,7 @@ import { startTrainingPipeline } from '../client/pipeline';
 import { Journal, metric } from './loop/journal';
 import { Operator } from './loop/operator';
 import { LoopServices } from './loop/services';
+import { DEMO_TOPICS, KafkaTraffic } from './loop/kafka-traffic';
 import { flightsScan, Traffic } from './loop/traffic';
 
 /**
@@ -48,6 +49,8 @@ export interface LoopOptions {
   seed: string;
   approve: string;
   keep?: boolean;
+  /** how traffic, answers and labels travel: HTTP (the default) or Kafka */
+  via?: string;
 }
 
 const MODEL_FILE = path.join('examples', 'models', 'flights-delay.json');
@@ -91,11 +94,13 @@ export async function runLoopDemo(opts: LoopOptions): Promise<void> {
   if (opts.approve !== 'auto' && opts.approve !== 'ask') {
     throw new CliError(`--approve must be auto or ask, got "${opts.approve}"`);
   }
+  const via = opts.via ?? 'http';
+  if (via !== 'http' && via !== 'kafka') throw new CliError(`--via must be http or kafka, got "${opts.via}"`);
   if (opts.approve === 'ask' && !process.stdin.isTTY) {
     throw new CliError('--approve ask needs a terminal to ask at; use --approve auto');
   }
   Runtime.install({ logger: new DefaultLogger('WARN', workerLogFunction(false)), shutdownSignals: [] });
-  const loop = new LoopDemo(seed, opts.approve, opts.keep ?? false);
+  const loop = new LoopDemo(seed, opts.approve, opts.keep ?? false, via);
   try {
     await loop.run();
   } finally {
@@ -117,6 +122,7 @@ class LoopDemo {
     seed: number,
     private readonly approve: 'auto' | 'ask',
     private readonly keep: boolean,
+    private readonly via: 'http' | 'kafka' = 'http',
   ) {
     this.rand = prng(seed);
     ({ spec: this.spec, changes: this.changes } = demoSpec());
@@ -133,8 +139,12 @@ class LoopDemo {
       this.approve === 'auto'
         ? 'the auto-approver (approves a candidate whose batch its contract accepted; --approve ask to decide yourself)'
         : 'you decide, when asked',
+      this.via,
     );
-    this.traffic = new Traffic(services.server.url, spec.name, services.token, this.rand);
+    this.traffic =
+      this.via === 'kafka'
+        ? new KafkaTraffic(services.kafka!, spec.name, this.rand, () => services.labelsRecorded())
+        : new Traffic(services.server.url, spec.name, services.token, this.rand);
     this.journal = new Journal(this.traffic.counts);
     this.operator = new Operator(services, this.journal, spec.name, this.approve);
     this.operator.start();
@@ -164,6 +174,7 @@ class LoopDemo {
 
   async stop(): Promise<void> {
     this.traffic?.stop();
+    if (this.traffic instanceof KafkaTraffic) await this.traffic.close();
     this.operator?.stop();
     this.journal?.stop();
     await this.services.stop();
@@ -394,6 +405,11 @@ class LoopDemo {
       `the monitor      ${this.services.link(monitorWorkflowId(this.spec.name))}`,
       `console          ${this.keep ? `${server.url}/ui` : 'with --keep, at /ui of the serving instance'}`,
       `state            ${home}`,
+      ...(this.via === 'kafka'
+        ? [
+            `kafka topics     ${Object.values(DEMO_TOPICS).join(', ')} at ${this.services.kafka?.brokers.join(',')} (log in ${home}/kafka)`,
+          ]
+        : []),
       ...(this.keep
         ? []
         : [

@@ -293,10 +293,20 @@ export function addOperationsCommands(program: Command): void {
     .option('--loop', 'the whole loop, live: January to June as traffic, drift, retraining, faults (about 10 minutes)')
     .option('--seed <n>', '--loop: the seed every choice of rows follows', '2001')
     .option('--approve <who>', '--loop: auto (the auto-approver decides) or ask (you decide at a prompt)', 'auto')
-    .action(async (opts: { months: string; keep?: boolean; loop?: boolean; seed: string; approve: string }) =>
-      opts.loop
-        ? (await import('../../demo/demo-loop')).runLoopDemo(opts)
-        : (await import('../../demo/demo')).runDemo(opts),
+    .option(
+      '--via <transport>',
+      '--loop: traffic, answers and labels over http or through kafka (a local broker)',
+      'http',
+    )
+    .action(
+      async (opts: { months: string; keep?: boolean; loop?: boolean; seed: string; approve: string; via: string }) => {
+        if (!opts.loop && opts.via !== 'http') {
+          throw new (await import('../../client/errors')).CliError('--via is for the living loop: add --loop');
+        }
+        return opts.loop
+          ? (await import('../../demo/demo-loop')).runLoopDemo(opts)
+          : (await import('../../demo/demo')).runDemo(opts);
+      },
     );
 }
 

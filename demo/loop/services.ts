@@ -11,6 +11,12 @@ import { loadAccessPolicy } from '../../lib/access/policy';
 import { DEFAULT_LOG_OPTIONS } from '../../lib/serving/prediction-log';
 import { codeVersion } from '../../lib/version';
 import { startServer, type RunningServer } from '../../serve/server';
+import { StreamLabels } from '../../serve/stream-labels';
+import { StreamScorer } from '../../serve/stream-scorer';
+import { ensureTopic } from '../../lib/stream/clients';
+import type { KafkaConnection } from '../../lib/stream/connection';
+import { startKafkaBroker, type KafkaBroker } from '../../tools/kafka-broker';
+import { DEMO_TOPICS } from './kafka-traffic';
 import { freePort, portInUse, startDevServer, stopProcess, type DevServer } from '../../tools/devserver';
 import { createWorkers } from '../../worker/workers';
 import { searchAttributeTypes } from '../../workflows/definitions';
@@ -34,6 +40,11 @@ export class LoopServices {
   private clientValue?: Client;
   private configValue?: ClientConfig;
   private serverValue?: RunningServer;
+  private broker?: KafkaBroker;
+  private scorer?: StreamScorer;
+  private labelReader?: StreamLabels;
+  /** with `--via kafka`: the broker's connection */
+  kafka?: KafkaConnection;
 
   constructor(readonly home: string) {
     fs.rmSync(home, { recursive: true, force: true });
@@ -61,7 +72,7 @@ export class LoopServices {
     return workflowUrl(this.config, workflowId);
   }
 
-  async start(approvals: string): Promise<void> {
+  async start(approvals: string, via: 'http' | 'kafka' = 'http'): Promise<void> {
     process.env.LUMEN_ADMIN_TOKEN = this.token;
     const port = (await portInUse(7233)) ? await freePort() : 7233;
     const uiPort = (await portInUse(8233)) ? await freePort() : 8233;
@@ -109,7 +120,40 @@ export class LoopServices {
       },
     );
     console.log(`serving    ${this.server.url} (console ${this.server.url}/ui)`);
+    if (via === 'kafka') await this.startKafka();
     console.log(`approvals  ${approvals}\n`);
+  }
+
+  /**
+   * `--via kafka`: a local broker (the one `lumen kafka` runs), and the serving instance answering the requests topic
+   * into the answers topic and recording the labels topic — traffic, answers and labels through Kafka.
+   */
+  private async startKafka(): Promise<void> {
+    this.broker = await startKafkaBroker({ dataDir: path.join(this.home, 'kafka'), defaultPartitions: 2 });
+    const connection = (this.kafka = { brokers: [this.broker.bootstrap] });
+    for (const topic of Object.values(DEMO_TOPICS)) await ensureTopic(connection, topic, 2);
+    this.scorer = new StreamScorer(
+      this.server.host,
+      connection,
+      { model: 'flights-delay', inTopic: DEMO_TOPICS.requests, outTopic: DEMO_TOPICS.answers, maxBatch: 2048 },
+      this.server.metrics,
+    );
+    await this.scorer.start();
+    this.labelReader = new StreamLabels(
+      this.server.takeFeedback,
+      connection,
+      { topic: DEMO_TOPICS.labels },
+      this.server.metrics,
+    );
+    await this.labelReader.start();
+    console.log(
+      `kafka      ${this.broker.bootstrap}: ${DEMO_TOPICS.requests} → the scorer → ${DEMO_TOPICS.answers}; labels from ${DEMO_TOPICS.labels}`,
+    );
+  }
+
+  /** Labels the serving instance has recorded from the labels topic. */
+  labelsRecorded(): number {
+    return this.labelReader?.current().accepted ?? 0;
   }
 
   /** The training worker, in its own process: what the story kills. */
@@ -131,7 +175,10 @@ export class LoopServices {
   }
 
   async stop(): Promise<void> {
+    await this.scorer?.stop().catch(() => undefined);
+    await this.labelReader?.stop().catch(() => undefined);
     await this.serverValue?.close().catch(() => undefined);
+    await this.broker?.stop().catch(() => undefined);
     for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
     await Promise.allSettled(this.running);
     if (this.trainer && this.trainer.exitCode === null) await stopProcess(this.trainer).catch(() => undefined);

@@ -3,12 +3,12 @@ import { sqlString, withDuckDB } from '../../lib/data/duckdb';
 import { monthWindow } from '../../lib/data/source';
 
 /** how long after a prediction its true label comes back */
-const LABEL_DELAY_MS = 4000;
+export const LABEL_DELAY_MS = 4000;
 /** traffic: one request of ROWS rows every TICK_MS */
-const TICK_MS = 50;
-const ROWS = 8;
+export const TICK_MS = 50;
+export const ROWS = 8;
 
-interface Flight {
+export interface Flight {
   date: string;
   distance: number;
   origin: string;
@@ -50,16 +50,16 @@ export class Traffic {
     swaps: [],
     lastServed: null,
   };
-  private pool: Flight[] = [];
-  private next = 0;
+  protected pool: Flight[] = [];
+  protected next = 0;
   private readonly labels: { id: string; delay: number; due: number }[] = [];
-  private timer?: NodeJS.Timeout;
+  protected timer?: NodeJS.Timeout;
 
   constructor(
     private readonly url: string,
     private readonly model: string,
     private readonly token: string,
-    private readonly rand: () => number,
+    protected readonly rand: () => number,
   ) {}
 
   get running(): boolean {
@@ -88,6 +88,7 @@ export class Traffic {
     this.next = 0;
   }
 
+  /** Begin sending traffic (and answers to it). */
   start(): void {
     let sending = 0;
     this.timer = setInterval(() => {
@@ -97,6 +98,7 @@ export class Traffic {
     }, TICK_MS);
   }
 
+  /** Stop sending traffic. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
