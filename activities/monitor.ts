@@ -1,3 +1,7 @@
+import type { HealthReport } from '../lib/monitor/report';
+import { kafkaFailure } from '../lib/stream/clients';
+import { kafkaConnection } from '../lib/stream/connection';
+import { scoringLag } from '../lib/stream/lag';
 import path from 'node:path';
 import { log } from '@temporalio/activity';
 import { checkHealth } from '../lib/monitor/health';
@@ -50,6 +54,7 @@ export function monitorActivities(deps: ActivityDeps) {
     async monitorCheck(input: MonitorCheckInput): Promise<ReportSummary> {
       return asActivity(async () => {
         const report = await checkHealth(deps.registry, deps.store, monitorPaths(deps), input);
+        const streams = (report.streams = await streamLagOf(input.model));
         const artifact = await deps.store.putJson('monitor-reports', report);
         const summary: Omit<ReportSummary, 'id' | 'report'> = {
           at: report.at,
@@ -63,6 +68,7 @@ export function monitorActivities(deps: ActivityDeps) {
           driftedShare: report.inputDrift.measured ? report.inputDrift.driftedShare : null,
           championError: report.feedback.champion?.error.n ? report.feedback.champion.error.value : null,
           p99: report.latency.p99,
+          streamLag: streams.measured && streams.lag.length ? streams.lag.reduce((n, l) => n + l.lag, 0) : null,
           findings: report.findings,
         };
         const stored = await deps.registry.recordMonitorReport({
@@ -134,4 +140,23 @@ export function monitorActivities(deps: ActivityDeps) {
       return deps.registry.recordMonitorAction(action);
     },
   };
+}
+
+/** The lag of the model's stream scorers, when Kafka is configured here; Kafka away is said, never a failed check. */
+async function streamLagOf(model: string): Promise<NonNullable<HealthReport['streams']>> {
+  let connection;
+  try {
+    connection = kafkaConnection();
+  } catch {
+    return { measured: false, note: 'no Kafka configured for this worker (LUMEN_KAFKA_BROKERS)', lag: [] };
+  }
+  try {
+    return { measured: true, lag: await scoringLag(connection, model) };
+  } catch (err) {
+    return {
+      measured: false,
+      note: `Kafka at ${connection.brokers.join(',')} did not answer: ${kafkaFailure(err)}`,
+      lag: [],
+    };
+  }
 }

@@ -194,6 +194,7 @@ export function reportTable(reports: ReportSummary[]): string {
       'unusual',
       'refused',
       'p99 ms',
+      'stream lag',
       'findings',
     ],
     reports.map((r) => [
@@ -207,6 +208,7 @@ export function reportTable(reports: ReportSummary[]): string {
       pct(r.unusualRate),
       pct(r.refusedRate),
       r.p99 === null ? null : r.p99.toFixed(1),
+      r.streamLag ?? null,
       r.findings.map((f) => f.kind).join(', ') || 'none',
     ]),
   );

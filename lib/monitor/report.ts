@@ -1,3 +1,4 @@
+import type { StreamLag } from '../stream/lag';
 import type { ArtifactRef } from '../artifacts';
 import type { ColumnDrift } from '../validation/drift';
 import type { MonitorPolicy } from './policy';
@@ -91,6 +92,11 @@ export interface HealthReport {
     pairedNote?: string;
   };
   findings: Finding[];
+  /**
+   * how far the model's Kafka scorers (`lumen stream score`) are behind, per group and topic; absent in reports from
+   * before streams
+   */
+  streams?: { measured: boolean; note?: string; lag: StreamLag[] };
   seconds: number;
 }
 
@@ -124,6 +130,8 @@ export interface ReportSummary {
   driftedShare: number | null;
   championError: number | null;
   p99: number | null;
+  /** events the model's Kafka scorers have not answered yet, over all their topics (null: none, or not measured) */
+  streamLag?: number | null;
   findings: Finding[];
   report: ArtifactRef;
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadModelSpec, parseModelSpec, type ModelSpec } from '../../lib/spec';
 import { PREDICTION_ID } from '../../lib/serving/ids';
 import { ensureTopic } from '../../lib/stream/clients';
+import { scoringLag } from '../../lib/stream/lag';
 import type { ModelVersion } from '../../lib/registry/types';
 import { startServer, type RunningServer } from '../../serve/server';
 import { StreamLabels } from '../../serve/stream-labels';
@@ -228,5 +229,21 @@ describe('stream score on a real broker', () => {
     } finally {
       await labels.stop();
     }
+  });
+
+  it("the monitor sees how far the model's scorers are behind", async function () {
+    this.timeout(120_000);
+    const conn = { brokers: [kafka.broker.bootstrap] };
+    const caughtUp = await eventually('the scorer caught up', async () => {
+      const lag = await scoringLag(conn, spec.name);
+      return lag.length === 1 && lag[0].lag === 0 ? lag : undefined;
+    });
+    assert.deepEqual(caughtUp, [{ group: scorer.group, topic: 'weather-in', lag: 0, partitions: 2 }]);
+    // the scorer stops; events keep coming: they are the lag
+    await scorer.stop();
+    await produce(events.slice(700, 730));
+    const behind = await scoringLag(conn, spec.name);
+    assert.equal(behind[0].lag, 30);
+    assert.deepEqual(await scoringLag(conn, 'another-model'), []);
   });
 });
