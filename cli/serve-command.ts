@@ -103,6 +103,10 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
         outTopic: opts.stream.out,
         ...(opts.stream.group ? { group: opts.stream.group } : {}),
         maxBatch: parseCount(opts.maxBatch, '--max-batch'),
+        // with labels read here, a label under an event's own key finds the prediction that answered it
+        ...(opts.stream.labels
+          ? { rememberKeys: (pairs: [string, string][]) => server.answerKeys.rememberKeys(opts.stream!.model, pairs) }
+          : {}),
       },
       server.metrics,
     );
@@ -122,7 +126,18 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
     throw new CliError('--labels joins each label to its prediction in the prediction log: it cannot go with --no-log');
   }
   if (opts.stream?.labels) {
-    labels = new StreamLabels(server.takeFeedback, kafkaConnection(), { topic: opts.stream.labels }, server.metrics);
+    labels = new StreamLabels(
+      server.takeFeedback,
+      kafkaConnection(),
+      {
+        topic: opts.stream.labels,
+        byKey: {
+          model: opts.stream.model,
+          predictionOfKey: (model, key) => server.answerKeys.predictionOfKey(model, key),
+        },
+      },
+      server.metrics,
+    );
     try {
       await labels.start();
     } catch (err) {

@@ -80,6 +80,8 @@ export interface RunningServer {
   metrics: ServingMetrics;
   /** record labels as POST /v1/feedback does (no correction rights) */
   takeFeedback: (items: unknown[]) => Promise<FeedbackOutcome>;
+  /** the feedback store: which prediction answered an event under its key (stream scoring with labels) */
+  answerKeys: Pick<FeedbackStore, 'rememberKeys' | 'predictionOfKey'>;
   close(): Promise<void>;
 }
 
@@ -527,6 +529,7 @@ export async function startServer(
     log,
     metrics,
     takeFeedback: (items) => takeFeedback(items, null),
+    answerKeys: feedback,
     async close() {
       clearInterval(watch);
       clearInterval(announcing);

@@ -28,6 +28,11 @@ export interface LabelsOptions {
   group?: string;
   /** default <topic>.dlq */
   deadLetterTopic?: string;
+  /**
+   * labels under an event's own key (a business key): the model whose scorer answered those events, and where it
+   * remembered which prediction answered each key
+   */
+  byKey?: { model: string; predictionOfKey: (model: string, key: string) => string | undefined };
 }
 
 export interface LabelStats {
@@ -149,9 +154,20 @@ export class StreamLabels {
         return;
       }
       const key = m.key?.length ? m.key.toString('utf8') : null;
-      // the prediction id as the message key, the label as its value
-      if (value && typeof value === 'object' && !Array.isArray(value) && !('predictionId' in value)) {
-        if (key && PREDICTION_ID.test(key)) value = { ...value, predictionId: key };
+      if (value && typeof value === 'object' && !Array.isArray(value) && !('predictionId' in value) && key) {
+        // the prediction id as the message key, or the key of the event it answered (a business key)
+        const byKey = this.options.byKey;
+        const id = PREDICTION_ID.test(key) ? key : byKey?.predictionOfKey(byKey.model, key);
+        if (!id) {
+          reasons.set(
+            i,
+            byKey
+              ? `no event of ${byKey.model} was answered under the key "${key.slice(0, 200)}" here`
+              : `the key "${key.slice(0, 200)}" is not a prediction id, and the value names none`,
+          );
+          return;
+        }
+        value = { ...value, predictionId: id };
       }
       items.push(value);
       at.push(i);

@@ -29,6 +29,11 @@ export interface ScorerOptions {
   group?: string;
   /** events answered per call to the model (default 4,096; `lumen stream score` takes 8,192) */
   maxBatch?: number;
+  /**
+   * remember which prediction answered each keyed event (labels sent later under the event's key find it); called
+   * before the answers go out
+   */
+  rememberKeys?: (pairs: [key: string, predictionId: string][]) => void;
 }
 
 export interface ScorerStats {
@@ -259,6 +264,14 @@ export class StreamScorer {
       if (this.stopping) throw new Error(`stopped while ${this.stats.lastError}`);
       await new Promise((r) => setTimeout(r, 1000));
       await this.host.sync();
+    }
+    if (this.options.rememberKeys) {
+      const pairs: [string, string][] = [];
+      batch.forEach((m, i) => {
+        const a = out[i];
+        if (m.key?.length && 'version' in a) pairs.push([m.key.toString('utf8'), a.id]);
+      });
+      if (pairs.length) this.options.rememberKeys(pairs);
     }
     const messages = batch.map((m, i) => ({
       topic: outTopic,

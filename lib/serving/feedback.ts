@@ -72,6 +72,13 @@ export class FeedbackStore {
       predicted_at TEXT NOT NULL,
       received_at TEXT NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS answer_keys (
+      model TEXT NOT NULL,
+      key TEXT NOT NULL,
+      prediction_id TEXT NOT NULL,
+      at TEXT NOT NULL,
+      PRIMARY KEY (model, key)
+    );
     CREATE TABLE IF NOT EXISTS feedback_history (
       prediction_id TEXT NOT NULL,
       label TEXT NOT NULL,
@@ -175,6 +182,34 @@ export class FeedbackStore {
       })
       .immediate();
     return outcome;
+  }
+
+  /**
+   * Remember which prediction answered an event, under the event's own key (a business key: an order, a flight), so
+   * a label sent later under that key finds its prediction. The latest answer under a key stands; keys older than
+   * `keepDays` are forgotten.
+   */
+  rememberKeys(model: string, pairs: [key: string, predictionId: string][], keepDays = 30): void {
+    const now = new Date();
+    const put = this.db.prepare(
+      'INSERT INTO answer_keys (model, key, prediction_id, at) VALUES (?, ?, ?, ?) ON CONFLICT (model, key) DO UPDATE SET prediction_id = excluded.prediction_id, at = excluded.at',
+    );
+    this.db
+      .transaction(() => {
+        for (const [key, id] of pairs) put.run(model, key, id, now.toISOString());
+      })
+      .immediate();
+    if (Math.random() < 0.01) {
+      const before = new Date(now.getTime() - keepDays * 86_400_000).toISOString();
+      this.db.prepare('DELETE FROM answer_keys WHERE at < ?').run(before);
+    }
+  }
+
+  /** The prediction that last answered an event under this key, if one did. */
+  predictionOfKey(model: string, key: string): string | undefined {
+    const r = this.db.prepare('SELECT prediction_id FROM answer_keys WHERE model = ? AND key = ?').get(model, key) as
+      { prediction_id: string } | undefined;
+    return r?.prediction_id;
   }
 
   /** The labels a prediction had before corrections replaced them, oldest first. */

@@ -70,7 +70,12 @@ describe('stream score on a real broker', () => {
     scorer = new StreamScorer(
       server.host,
       { brokers: [kafka.broker.bootstrap] },
-      { model: spec.name, inTopic: 'weather-in', outTopic: 'weather-out' },
+      {
+        model: spec.name,
+        inTopic: 'weather-in',
+        outTopic: 'weather-out',
+        rememberKeys: (pairs) => server.answerKeys.rememberKeys(spec.name, pairs),
+      },
       server.metrics,
     );
     await scorer.start();
@@ -164,12 +169,20 @@ describe('stream score on a real broker', () => {
     this.timeout(180_000);
     const conn = { brokers: [kafka.broker.bootstrap] };
     await ensureTopic(conn, 'weather-labels', 1);
-    const labels = new StreamLabels(server.takeFeedback, conn, { topic: 'weather-labels' }, server.metrics);
+    const labels = new StreamLabels(
+      server.takeFeedback,
+      conn,
+      {
+        topic: 'weather-labels',
+        byKey: { model: spec.name, predictionOfKey: (model, key) => server.answerKeys.predictionOfKey(model, key) },
+      },
+      server.metrics,
+    );
     await labels.start();
     try {
       const out = await answers(702);
       const answered = events
-        .slice(0, 3)
+        .slice(0, 4)
         .map((e) => ({ event: e, answer: out.get(e.key.toString()) as Extract<Answer, { version: number }> }));
       const p = testProducer(kafka.broker.bootstrap);
       await p.send({
@@ -208,18 +221,29 @@ describe('stream score on a real broker', () => {
             ),
           },
           { topic: 'weather-labels', key: Buffer.from('broken'), value: Buffer.from('{"label"') },
+          // under the event's own key (the business key its producer gave it), and under one never answered
+          {
+            topic: 'weather-labels',
+            key: answered[3].event.key,
+            value: Buffer.from(JSON.stringify({ label: answered[3].event.row.weather })),
+          },
+          { topic: 'weather-labels', key: Buffer.from('nobody'), value: Buffer.from(JSON.stringify({ label: 'sun' })) },
         ],
       });
       await p.close();
-      const dead = await readTopic(kafka.broker.bootstrap, 'weather-labels.dlq', 4);
+      const dead = await readTopic(kafka.broker.bootstrap, 'weather-labels.dlq', 5);
       const why = new Map(dead.map((d) => [d.key, d.headers['lumen-problems']]));
       assert.match(why.get('hail')!, /hail/);
       assert.match(why.get('never')!, /not in the prediction log/);
       assert.match(why.get('again')!, /has the label .* already/);
       assert.match(why.get('broken')!, /not JSON/);
-      assert.deepEqual(labels.current(), { accepted: 2, duplicates: 0, refused: 4, lastError: null });
+      assert.match(
+        (JSON.parse(why.get('nobody')!) as { reason: string }[])[0].reason,
+        /no event of weather-score was answered under the key "nobody"/,
+      );
+      assert.deepEqual(labels.current(), { accepted: 3, duplicates: 0, refused: 5, lastError: null });
       // the label stands on the prediction's decision record
-      for (const { event, answer } of answered.slice(0, 2)) {
+      for (const { event, answer } of [answered[0], answered[1], answered[3]]) {
         const r = await fetch(`${server.url}/v1/predictions/${answer.id}`, {
           headers: { authorization: `Bearer ${TOKEN}` },
         });
