@@ -113,19 +113,39 @@ export interface KafkaBrokerOptions {
   defaultPartitions?: number;
   /** the broker's largest accepted message, bytes (Kafka's default 1 MiB) */
   maxMessageBytes?: number;
+  /**
+   * also a SASL listener (SASL_PLAINTEXT, mechanism PLAIN) on this port, for one user: how a secured cluster asks
+   * a client to sign in, for tests of Lumen's SASL settings
+   */
+  sasl?: { port: number; username: string; password: string };
   startTimeoutMs?: number;
 }
 
-function serverProperties(o: Required<Omit<KafkaBrokerOptions, 'logFile' | 'startTimeoutMs'>>): string {
+/**
+ * A JAAS option value, quoted as the broker's parser reads it (the whole line is escaped again for the properties
+ * file, whose reader takes a backslash as an escape too).
+ */
+const jaas = (value: string): string => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+function serverProperties(
+  o: Required<Omit<KafkaBrokerOptions, 'logFile' | 'startTimeoutMs' | 'sasl'>> & Pick<KafkaBrokerOptions, 'sasl'>,
+): string {
+  const sasl = o.sasl;
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${o.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
     'inter.broker.listener.name=PLAINTEXT',
+    ...(sasl
+      ? [
+          'sasl.enabled.mechanisms=PLAIN',
+          `listener.name.sasl_plaintext.plain.sasl.jaas.config=${`org.apache.kafka.common.security.plain.PlainLoginModule required user_${sasl.username}=${jaas(sasl.password)};`.replace(/\\/g, '\\\\')}`,
+        ]
+      : []),
     `log.dirs=${path.join(o.dataDir, 'logs')}`,
     `num.partitions=${o.defaultPartitions}`,
     // one node: every internal topic has one replica
@@ -190,6 +210,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
       controllerPort,
       defaultPartitions: options.defaultPartitions ?? 1,
       maxMessageBytes: options.maxMessageBytes ?? 1_048_588,
+      sasl: options.sasl,
     }),
   );
   const log4j = path.join(dataDir, 'log4j2.properties');

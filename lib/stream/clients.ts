@@ -55,7 +55,9 @@ export async function withAdmin<T>(connection: KafkaConnection, fn: (admin: Admi
  */
 async function topicExists(admin: Admin, connection: KafkaConnection, topic: string): Promise<boolean> {
   const topics = await admin.listTopics({ includeInternals: false }).catch((err: Error) => {
-    throw new SourceError(`Kafka at ${describeConnection(connection)} cannot be reached: ${err.message}`, { topic });
+    throw new SourceError(`Kafka at ${describeConnection(connection)} cannot be reached: ${kafkaFailure(err)}`, {
+      topic,
+    });
   });
   return topics.includes(topic);
 }
@@ -142,11 +144,15 @@ export async function sendAll(
   if (start < messages.length) await p.send({ messages: messages.slice(start) });
 }
 
-/** A client failure as a person reads it: the client's own message, and the first cause it wraps. */
+/** A client failure as a person reads it: the client's own message, and the deepest cause it wraps. */
 export function kafkaFailure(err: unknown): string {
-  const e = err as Error & { errors?: unknown[] };
-  let inner: unknown = e.errors?.[0];
-  while (inner && (inner as { errors?: unknown[] }).errors?.length) inner = (inner as { errors: unknown[] }).errors[0];
-  const cause = inner instanceof Error ? inner.message : null;
+  const e = err as Error;
+  let inner: unknown = err;
+  for (let depth = 0; depth < 10; depth++) {
+    const next = (inner as { errors?: unknown[] }).errors?.[0] ?? (inner as { cause?: unknown }).cause ?? undefined;
+    if (!next || typeof next !== 'object') break;
+    inner = next;
+  }
+  const cause = inner instanceof Error && inner !== err ? inner.message : null;
   return cause && cause !== e.message ? `${e.message} (${cause})` : e.message;
 }
