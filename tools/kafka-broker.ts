@@ -118,6 +118,8 @@ export interface KafkaBrokerOptions {
    * a client to sign in, for tests of Lumen's SASL settings
    */
   sasl?: { port: number; username: string; password: string };
+  /** also a TLS listener (SSL) on this port, with the key and certificate chain in one PEM file */
+  tls?: { port: number; keystorePem: string };
   startTimeoutMs?: number;
 }
 
@@ -128,18 +130,27 @@ export interface KafkaBrokerOptions {
 const jaas = (value: string): string => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 function serverProperties(
-  o: Required<Omit<KafkaBrokerOptions, 'logFile' | 'startTimeoutMs' | 'sasl'>> & Pick<KafkaBrokerOptions, 'sasl'>,
+  o: Required<Omit<KafkaBrokerOptions, 'logFile' | 'startTimeoutMs' | 'sasl' | 'tls'>> &
+    Pick<KafkaBrokerOptions, 'sasl' | 'tls'>,
 ): string {
-  const sasl = o.sasl;
+  const { sasl, tls } = o;
+  const extra = [
+    ...(sasl ? [`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`] : []),
+    ...(tls ? [`SSL://127.0.0.1:${tls.port}`] : []),
+  ];
+  const listeners = [`PLAINTEXT://127.0.0.1:${o.port}`, ...extra];
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${o.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
+    `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${o.controllerPort}`].join(',')}`,
+    `advertised.listeners=${listeners.join(',')}`,
     'controller.listener.names=CONTROLLER',
-    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL`,
     'inter.broker.listener.name=PLAINTEXT',
+    ...(tls
+      ? ['listener.name.ssl.ssl.keystore.type=PEM', `listener.name.ssl.ssl.keystore.location=${tls.keystorePem}`]
+      : []),
     ...(sasl
       ? [
           'sasl.enabled.mechanisms=PLAIN',
@@ -211,6 +222,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
       defaultPartitions: options.defaultPartitions ?? 1,
       maxMessageBytes: options.maxMessageBytes ?? 1_048_588,
       sasl: options.sasl,
+      tls: options.tls,
     }),
   );
   const log4j = path.join(dataDir, 'log4j2.properties');
