@@ -6,10 +6,10 @@ import {
   bufferHeaders,
   consumer,
   ensureTopic,
-  kafkaFailure,
   partitionCount,
   producer,
   sendAll,
+  rejoining,
 } from '../lib/stream/clients';
 import type { KafkaConnection } from '../lib/stream/connection';
 import type { ServingMetrics } from './metrics';
@@ -67,25 +67,14 @@ export class StreamLabels {
   async start(): Promise<void> {
     await partitionCount(this.connection, this.options.topic);
     await ensureTopic(this.connection, this.deadLetterTopic);
-    let joined!: () => void;
-    const ready = new Promise<void>((resolve) => (joined = resolve));
-    this.done = (async () => {
-      let first = true;
-      while (!this.stopping) {
-        try {
-          await this.run(() => {
-            if (first) joined();
-            first = false;
-          });
-        } catch (err) {
-          this.stats.lastError = kafkaFailure(err);
-          console.error(`[lumen] stream labels ${this.options.topic}: ${this.stats.lastError}; joining again in 5 s`);
-          if (first) throw err;
-          await new Promise((r) => setTimeout(r, 5000));
-        }
-      }
-    })();
-    await Promise.race([ready, this.done]);
+    const member = rejoining(
+      `stream labels ${this.options.topic}`,
+      (joined) => this.run(joined),
+      () => this.stopping,
+      (message) => (this.stats.lastError = message),
+    );
+    this.done = member.done;
+    await member.ready;
   }
 
   async stop(): Promise<void> {

@@ -4,11 +4,11 @@ import type { EachAnswer, ModelHost } from '../lib/serving/host';
 import {
   consumer,
   ensureTopic,
-  kafkaFailure,
   latestOffsets,
   partitionCount,
   producer,
   sendAll,
+  rejoining,
 } from '../lib/stream/clients';
 import type { KafkaConnection } from '../lib/stream/connection';
 import type { ServingMetrics } from './metrics';
@@ -109,25 +109,14 @@ export class StreamScorer {
     if (inTopic === outTopic) throw new Error('the answers go to another topic than the events (--out ≠ --in)');
     const partitions = await partitionCount(this.connection, inTopic);
     await ensureTopic(this.connection, outTopic, partitions);
-    let joined!: () => void;
-    const ready = new Promise<void>((resolve) => (joined = resolve));
-    this.done = (async () => {
-      let first = true;
-      while (!this.stopping) {
-        try {
-          await this.run(() => {
-            if (first) joined();
-            first = false;
-          });
-        } catch (err) {
-          this.stats.lastError = kafkaFailure(err);
-          console.error(`[lumen] stream score ${this.options.model}: ${this.stats.lastError}; joining again in 5 s`);
-          if (first) throw err;
-          await new Promise((r) => setTimeout(r, 5000));
-        }
-      }
-    })();
-    await Promise.race([ready, this.done]);
+    const member = rejoining(
+      `stream score ${this.options.model}`,
+      (joined) => this.run(joined),
+      () => this.stopping,
+      (message) => (this.stats.lastError = message),
+    );
+    this.done = member.done;
+    await member.ready;
   }
 
   /** One membership of the group: consume, answer, produce, commit, until a stop or a failure. */

@@ -156,3 +156,36 @@ export function kafkaFailure(err: unknown): string {
   const cause = inner instanceof Error && inner !== err ? inner.message : null;
   return cause && cause !== e.message ? `${e.message} (${cause})` : e.message;
 }
+
+/**
+ * Keep a group member running until `stopped()`: each `run` is one membership, calling `joined` once it consumes. A
+ * failure of the first membership is thrown (the caller's start fails); a later one is said, `onFailure` records it,
+ * and the member joins again after 5 s. Resolves (the returned `ready`) once first joined; `done` ends with the loop.
+ */
+export function rejoining(
+  what: string,
+  run: (joined: () => void) => Promise<void>,
+  stopped: () => boolean,
+  onFailure: (message: string) => void,
+): { ready: Promise<void>; done: Promise<void> } {
+  let joined!: () => void;
+  const first = new Promise<void>((resolve) => (joined = resolve));
+  const done = (async () => {
+    let isFirst = true;
+    while (!stopped()) {
+      try {
+        await run(() => {
+          if (isFirst) joined();
+          isFirst = false;
+        });
+      } catch (err) {
+        const message = kafkaFailure(err);
+        onFailure(message);
+        console.error(`[lumen] ${what}: ${message}; joining again in 5 s`);
+        if (isFirst) throw err;
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+    }
+  })();
+  return { ready: Promise.race([first, done]), done };
+}
