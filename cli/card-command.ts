@@ -3,7 +3,7 @@ import path from 'node:path';
 import { renderCardHtml } from '../lib/card/html';
 import type { ModelCard } from '../lib/card/card-shape';
 import { buildModelCard } from '../lib/card/model-card';
-import { importanceLines } from '../lib/explain/importance';
+import { importanceLines } from '../lib/explain/importance-text';
 import { verdictLine } from '../client/format';
 import { CliError } from '../client/errors';
 import { color, printJson } from '../client/output';

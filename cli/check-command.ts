@@ -3,7 +3,7 @@ import { loadModelSpec } from '../lib/spec';
 import { profileDataset } from '../lib/validation/profile';
 import { validateBatch, type ReferenceData } from '../lib/validation/report';
 import { EXIT } from '../client/errors';
-import { scratchStore } from './registry-commands';
+import { scratchStore } from './infer-command';
 import { color, printJson, table } from '../client/output';
 import { sourceFromOptions } from './sources';
 

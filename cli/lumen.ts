@@ -7,7 +7,7 @@ import { addOperationsCommands } from './program/operations';
 
 /**
  * The `lumen` command line. Each command loads only what it needs, so a command that reads the registry answers
- * in a fraction of a second; the compiled JavaScript (dist/, built by set-up) is what `npx lumen` runs.
+ * in a fraction of a second; the compiled JavaScript (dist/, built by set-up) is what `./lumen` and `npx lumen` run.
  * Exit codes: client/errors.ts (EXIT) and docs/operating.md.
  */
 

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { lumenPaths } from '../lib/config';
-import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
+import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/queues';
 import { CliError, EXIT, serverUnreachable } from './errors';
 
 export interface ClientConfig {
@@ -106,6 +106,8 @@ export async function connectClient(
    */
   options: { followsOutages?: boolean } = {},
 ): Promise<Client> {
+  // loaded here, not with this module: a quarter of a second that commands reading only the registry never spend
+  const { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } = await import('@temporalio/client');
   let connection: Connection;
   try {
     const { tls, apiKey, metadata } = config.connection;

@@ -1,6 +1,6 @@
 import type { Metrics } from '../lib/metrics';
 import type { GateVerdict } from '../lib/gate';
-import { importanceLines } from '../lib/explain/importance';
+import { importanceLines } from '../lib/explain/importance-text';
 import { describeTrial } from '../lib/model/search';
 import type { PipelineResult, SearchSummary } from '../workflows/definitions';
 

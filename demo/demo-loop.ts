@@ -413,7 +413,7 @@ class LoopDemo {
       ...(this.keep
         ? []
         : [
-            `the links work while a server runs on this state: LUMEN_HOME=${home} npx lumen server${port === '7233' ? '' : ` --port ${port}`}`,
+            `the links work while a server runs on this state: LUMEN_HOME=${home} ./lumen server${port === '7233' ? '' : ` --port ${port}`}`,
           ]),
     ];
   }

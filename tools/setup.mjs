@@ -385,7 +385,8 @@ function ensureBuild() {
 /**
  * tsc never deletes what an earlier build wrote: a module since moved into a folder of the same name (lib/x.ts →
  * lib/x/index.ts) would leave dist/lib/x.js behind, and Node resolves the file before the folder. So compiled files
- * whose source is gone are removed.
+ * whose source is gone are removed: only in the folders tsc compiles into, never what set-up itself writes beside them
+ * (the workflow bundle, the build's stamp).
  */
 function removeStaleOutputs() {
   const dist = path.join(root, 'dist');
@@ -400,7 +401,7 @@ function removeStaleOutputs() {
       if (source && !fs.existsSync(path.join(root, `${source}.ts`))) fs.rmSync(path.join(dist, child));
     }
   };
-  if (fs.existsSync(dist)) walk('');
+  for (const dir of buildInputs) if (fs.existsSync(path.join(dist, dir))) walk(dir);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -14,8 +14,7 @@ import type { GateVerdict } from '../lib/gate';
 import type { ModelSpec } from '../lib/spec';
 import type { TrialResult } from '../lib/model/search';
 
-export const PIPELINE_QUEUE = 'lumen-pipeline';
-export const TRAINING_QUEUE = 'lumen-training';
+export { PIPELINE_QUEUE, TRAINING_QUEUE } from './queues';
 
 /**
  * Typed search attributes, registered on the server, so the Web UI can filter runs and show them as list columns

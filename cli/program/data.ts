@@ -120,7 +120,7 @@ export function addDataCommands(program: Command): void {
     .option('--window <column:start:end>', 'only rows with start <= column < end')
     .action(
       async (uri: string, opts: { label?: string; task?: Task; name?: string; format?: string; window?: string }) => {
-        const { inferCommand } = await import('../registry-commands');
+        const { inferCommand } = await import('../infer-command');
         const { CliError } = await import('../../client/errors');
         const source: {
           uri: string;

@@ -1,5 +1,6 @@
 import { esc } from '../html';
-import { fixed4, type ComparedFeature, type ImportanceComparison } from '../explain/importance';
+import type { ComparedFeature, ImportanceComparison } from '../explain/importance';
+import { fixed4 } from '../explain/importance-text';
 import type { CardConsideration, DataDescription, ModelCard, PerformanceMetric } from './card-shape';
 
 /**

@@ -136,7 +136,7 @@ describe('fuzz: seeded mutations of lumen command lines', () => {
 
   let main: (argv: string[]) => Promise<number>;
   before(() => {
-    // the compiled CLI (set-up builds dist/), as `npx lumen` runs it: each command is loaded by import() when it
+    // the compiled CLI (set-up builds dist/), as `./lumen` runs it: each command is loaded by import() when it
     // runs, which the TypeScript loader of the tests does not resolve
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     main = (require(path.join(repoRoot, 'dist', 'cli', 'lumen.js')) as { main: typeof main }).main;

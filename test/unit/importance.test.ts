@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import type { LayersModel } from '@tensorflow/tfjs';
-import {
-  compareImportance,
-  importanceLines,
-  permutationImportance,
-  type Importance,
-} from '../../lib/explain/importance';
+import { compareImportance, permutationImportance, type Importance } from '../../lib/explain/importance';
+import { importanceLines } from '../../lib/explain/importance-text';
 import { encodeCodes } from '../../lib/features';
 import { fixtureCodes, fixtureNetwork, shapFixture } from '../support/shap-fixture';
 import { offsetsOf } from '../../lib/features/types';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../support/env';
@@ -26,5 +27,22 @@ describe('package.json', () => {
       }
     }
     assert.ok(fs.existsSync(path.join(repoRoot, pkg.bin.lumen)), 'bin/lumen.js');
+  });
+
+  it('./lumen runs the command line from any folder', () => {
+    const r = spawnSync(path.join(repoRoot, 'lumen'), ['--version'], { cwd: '/', encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  // its check of what is installed removed the workflow bundle as a compiled file without a source, so every
+  // `npm test`, `npm run demo` and `npm run lumen` compiled everything again (7 s instead of 0.2 s)
+  it("set-up's check, with nothing changed, compiles nothing and keeps the workflow bundle", () => {
+    const bundle = path.join(repoRoot, 'dist', 'workflow-bundle.js');
+    const before = fs.statSync(bundle).mtimeMs;
+    const r = spawnSync(process.execPath, ['tools/setup.mjs'], { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /compiling|bundling/);
+    assert.equal(fs.statSync(bundle).mtimeMs, before, 'the bundle was not rewritten');
   });
 });
