@@ -11,7 +11,8 @@ COPY package.json package-lock.json .npmrc ./
 COPY tools ./tools
 # Installs npm deps and builds tfjs-node against libtensorflow from the tensorflow-cpu wheel.
 # Workers need no Temporal CLI: they connect to the server service.
-RUN node tools/setup.mjs --no-temporal && rm -rf .tools/cache
+# (the wheel and the unpacked libraries are kept out of the image: what the addon needs is linked into node_modules)
+RUN LUMEN_CACHE_DIR=/tmp/lumen-setup-cache node tools/setup.mjs --no-temporal && rm -rf /tmp/lumen-setup-cache
 
 COPY . .
 # compiles the workers and the CLI into dist/ (the dependencies above are already in place)

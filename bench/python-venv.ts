@@ -13,7 +13,11 @@ export function kerasPython(): string | null {
   const venv = path.join(root, '.tools', 'keras-venv');
   const python = path.join(venv, 'bin', 'python');
   if (fs.existsSync(path.join(venv, '.ready'))) return python;
-  const cache = path.join(root, '.tools', 'cache');
+  // set-up keeps the wheel in the machine's cache, and records where in its state
+  const state = JSON.parse(fs.readFileSync(path.join(root, '.tools', 'toolchain-state.json'), 'utf8')) as {
+    cacheDir?: string;
+  };
+  const cache = path.join(state.cacheDir ?? path.join(root, '.tools', 'cache'), 'wheels');
   const wheel = fs.existsSync(cache)
     ? fs
         .readdirSync(cache, { recursive: true })
@@ -21,7 +25,7 @@ export function kerasPython(): string | null {
         .find((f) => /tensorflow_cpu-[^/]*\.whl$/.test(f))
     : undefined;
   if (!wheel) {
-    console.log('[bench] no tensorflow-cpu wheel under .tools/cache (set-up downloads it): run npm run setup');
+    console.log(`[bench] no tensorflow-cpu wheel under ${cache} (set-up downloads it): run npm run setup`);
     return null;
   }
   console.log('[bench] creating .tools/keras-venv with TensorFlow (Keras 3) and scikit-learn (first run only)');

