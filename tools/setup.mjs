@@ -680,7 +680,7 @@ async function main() {
   const { steps: _steps, checkedAt: _at, ...before } = previous ?? {};
   if (!quiet || JSON.stringify(before) !== JSON.stringify({ ...state, checkedAt: undefined })) {
     console.log(`[setup] ready: ${summary}`);
-    const worked = steps.filter((s) => s.seconds >= 0.5 || !/up to date|PATH|pypi:|skipped/.test(s.done));
+    const worked = steps.filter((s) => s.seconds >= 0.5 || /compiled|installed|cache|failed/.test(s.done));
     if (worked.length) {
       console.log(
         `[setup] steps (${total.toFixed(1)} s in all, several at once): ` +
