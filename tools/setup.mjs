@@ -632,7 +632,13 @@ async function main() {
   const prebuilding = timed(steps, 'better-sqlite3 build beside npm', prebuildBetterSqlite);
   prebuilding.catch(() => undefined);
   // a failed download is said where it is needed (tfjs-node falls back to wasm), not while npm installs
-  const staging = tfjsSetUp() ? undefined : timed(steps, 'libtensorflow (PyPI wheel)', stageLibtensorflow);
+  const staging = tfjsSetUp()
+    ? undefined
+    : timed(steps, 'libtensorflow (PyPI wheel)', async () => {
+        const cached = fs.existsSync(path.join(cacheDir, `libtensorflow-${pins.libtensorflow.version}`, '.complete'));
+        const dir = await stageLibtensorflow();
+        return { dir, done: cached ? 'in the machine cache' : 'downloaded and unpacked' };
+      }).then((staged) => staged.dir);
   staging?.catch(() => undefined);
   const temporalSide = withTemporal
     ? timed(steps, 'Temporal CLI', ensureTemporalCli).then(async (temporal) => ({
