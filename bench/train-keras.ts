@@ -2,9 +2,10 @@
  * Training speed against Keras on the same machine: the flights model (MLP 154→64→32→1, Adam, batch 1024) on
  * January's training rows, with the same initial weights and the same batches in the same order, trained by
  * Lumen's dense step, by tfjs-layers' trainOnBatch (both on one thread per op, as Lumen's training worker runs
- * them), and by Keras 3 on TensorFlow 2.18 (CPU), once with TensorFlow's default threads and once with one — Python
- * in .tools/keras-venv (bench/python-venv.ts). Ratios against the faster Keras run; and the time each takes to
- * reach the holdout AUC that Keras run reaches after all its epochs.
+ * them), and by Keras 3 on TensorFlow 2.18 (CPU) — batch by batch (train_on_batch), and at its best, fit() running
+ * 64 steps inside one compiled call (steps_per_execution), with and without XLA — each with TensorFlow's default
+ * threads and with one; Python in .tools/keras-venv (bench/python-venv.ts). Ratios against the fastest Keras run;
+ * and the time each takes to reach the holdout AUC that Keras run reaches after all its epochs.
  *
  *   npm run bench:keras            (= tsx bench/train-keras.ts --epochs 4)
  */
@@ -108,18 +109,26 @@ async function run(): Promise<void> {
   if (python) {
     // Keras as it comes (TensorFlow's default threads), and on one thread per op as Lumen's worker runs
     const { TF_NUM_INTRAOP_THREADS: _ours, ...inherited } = process.env;
-    for (const [label, threads] of [
-      ['default threads', userThreads],
-      ['1 thread per op', '1'],
-    ] as const) {
-      const out = spawnSync(python, [path.join(__dirname, 'train_keras.py'), dir], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-        env: threads === undefined ? inherited : { ...inherited, TF_NUM_INTRAOP_THREADS: threads },
-      });
-      if (out.status !== 0) throw new Error(`Keras baseline failed: ${out.stderr.slice(-2000)}`);
-      const k = JSON.parse(out.stdout.trim().split('\n').pop()!) as { tensorflow: string; history: Epoch[] };
-      runs.push({ name: `Keras 3 train_on_batch (TF ${k.tensorflow}, ${label})`, history: k.history });
+    // and Keras at its best: fit() with 64 steps inside one compiled call, with and without XLA
+    const modes: [string, string[]][] = [
+      ['train_on_batch', []],
+      ['fit, steps_per_execution=64', ['fit', '64']],
+      ['fit, steps_per_execution=64, jit_compile', ['fit', '64', 'jit']],
+    ];
+    for (const [mode, args] of modes) {
+      for (const [label, threads] of [
+        ['default threads', userThreads],
+        ['1 thread per op', '1'],
+      ] as const) {
+        const out = spawnSync(python, [path.join(__dirname, 'train_keras.py'), dir, ...args], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 24,
+          env: threads === undefined ? inherited : { ...inherited, TF_NUM_INTRAOP_THREADS: threads },
+        });
+        if (out.status !== 0) throw new Error(`Keras baseline failed: ${out.stderr.slice(-2000)}`);
+        const k = JSON.parse(out.stdout.trim().split('\n').pop()!) as { tensorflow: string; history: Epoch[] };
+        runs.push({ name: `Keras 3 ${mode} (TF ${k.tensorflow}, ${label})`, history: k.history });
+      }
     }
   } else {
     console.log('[bench] the Keras baseline is unavailable (venv or pip failed): Lumen only');
@@ -127,7 +136,7 @@ async function run(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  // the baseline: the faster of the two Keras runs
+  // the baseline: the fastest Keras run, whichever mode and threads
   const keras = runs
     .filter((r) => r.name.startsWith('Keras'))
     .sort(
