@@ -39,8 +39,9 @@ async function run(): Promise<void> {
   const opts = new Command()
     .option('--month <YYYY-MM>', 'month of flights', '2001-01')
     .option('--epochs <n>', 'epochs for each', '4')
+    .option('--lumen-only', "Lumen's dense step alone, to compare changes to it quickly")
     .parse()
-    .opts<{ month: string; epochs: string }>();
+    .opts<{ month: string; epochs: string; lumenOnly?: boolean }>();
   const epochs = Number(opts.epochs);
   const base = loadModelSpec(path.join(root, 'examples', 'models', 'flights-delay.json'));
   const spec = parseModelSpec({ ...base, training: { ...base.training, epochs } });
@@ -82,7 +83,9 @@ async function run(): Promise<void> {
   );
 
   const runs: { name: string; history: Epoch[] }[] = [];
-  for (const engine of ['dense', 'layers'] as const) {
+  // --lumen-only: the dense step alone, to compare changes to it quickly (no ratio printed against a peer then)
+  const lumenOnly = Boolean(opts.lumenOnly);
+  for (const engine of lumenOnly ? (['dense'] as const) : (['dense', 'layers'] as const)) {
     const model = buildNetwork(tf, spec, pre);
     model.setWeights(initial.getWeights());
     const history: Epoch[] = [];
@@ -105,7 +108,7 @@ async function run(): Promise<void> {
   }
   initial.dispose();
 
-  const python = kerasPython();
+  const python = lumenOnly ? null : kerasPython();
   if (python) {
     // Keras as it comes (TensorFlow's default threads), and on one thread per op as Lumen's worker runs
     const { TF_NUM_INTRAOP_THREADS: _ours, ...inherited } = process.env;
