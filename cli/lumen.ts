@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, explain } from '../client/errors';
 import { keepFilesPrivate } from '../lib/config';
+import { startTracing, tracingWanted } from '../lib/telemetry';
 import { addDataCommands } from './program/data';
 import { addDecisionCommands } from './program/decisions';
 import { addOperationsCommands } from './program/operations';
@@ -71,6 +72,28 @@ function unknownCommandAsked(program: Command, args: string[]): string | null {
 
 export async function main(argv = process.argv): Promise<number> {
   keepFilesPrivate();
+  if (!tracingWanted()) return run(argv);
+  // the command is the root of its trace: the run it starts, and that run's activities on any worker, join it
+  const tracing = await startTracing('lumen-cli');
+  const { trace, SpanStatusCode } = await import('@opentelemetry/api');
+  const command = argv.slice(2).find((a) => !a.startsWith('-')) ?? '(none)';
+  const code = await trace
+    .getTracer('lumen')
+    .startActiveSpan(`lumen ${command}`, { attributes: { 'lumen.command': command } }, async (span) => {
+      const exitCode = await run(argv);
+      span.setAttribute('lumen.exit_code', exitCode);
+      if (exitCode !== EXIT.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: `exit code ${exitCode}` });
+      span.end();
+      return exitCode;
+    });
+  // what is buffered leaves before the process does; a collector that is away is not the command's failure
+  await tracing?.shutdown().catch((err: unknown) => {
+    console.error(`lumen: traces not exported: ${(err as Error).message}`);
+  });
+  return code;
+}
+
+async function run(argv: string[]): Promise<number> {
   try {
     const program = buildProgram();
     const unknown = unknownCommandAsked(program, argv.slice(2));

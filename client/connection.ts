@@ -4,6 +4,7 @@ import type { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { lumenPaths } from '../lib/config';
+import { tracingWanted } from '../lib/telemetry';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/queues';
 import { CliError, EXIT, serverUnreachable } from './errors';
 
@@ -129,7 +130,15 @@ export async function connectClient(
       EXIT.usage,
     );
   }
-  return new Client({ connection, namespace: config.namespace });
+  // with tracing on (lib/telemetry.ts), what the client starts, signals or updates continues the caller's trace
+  const interceptors = tracingWanted()
+    ? {
+        workflow: [
+          new (await import('@temporalio/interceptors-opentelemetry')).OpenTelemetryWorkflowClientInterceptor(),
+        ],
+      }
+    : undefined;
+  return new Client({ connection, namespace: config.namespace, ...(interceptors ? { interceptors } : {}) });
 }
 
 /**

@@ -6,12 +6,13 @@
  */
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { PAYLOAD_CONVERTER_PATH, PREBUILT_BUNDLE } from '../worker/workers';
+import { PAYLOAD_CONVERTER_PATH, PREBUILT_BUNDLE, WORKFLOW_INTERCEPTOR_MODULES } from '../worker/workers';
 
 async function run(): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     // webpack's module listing is for people debugging the bundle, not for set-up's output
     logger: {
       log: () => undefined,

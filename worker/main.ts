@@ -6,6 +6,7 @@ import { loadTf, preferSingleThreadedOps } from '../lib/model/tf';
 import { clientConfig, taskQueues } from '../client/connection';
 import { ensureSupervisor } from './temporal-ops';
 import { LumenError } from '../lib/errors';
+import { startTracing } from '../lib/telemetry';
 import { workerLogFunction } from './log';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
@@ -35,6 +36,8 @@ async function run(): Promise<void> {
   const unknown = roles.filter((r) => r !== 'pipeline' && r !== 'training');
   if (unknown.length) throw new Error(`unknown queue role(s) ${unknown.join(', ')} (expected pipeline, training)`);
   const verbose = opts.verbose === true || process.env.LUMEN_LOG_VERBOSE === '1';
+  // activity spans, children of the trace their run carries, exported when OTEL_EXPORTER_OTLP_ENDPOINT is set
+  const tracing = await startTracing('lumen-worker', { 'lumen.queues': roles.join(',') });
   Runtime.install({
     logger: new DefaultLogger(
       (process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
@@ -57,7 +60,7 @@ async function run(): Promise<void> {
     // one line naming the address, never the transport's own stack
     throw new WorkerStartError(
       `cannot reach the Temporal server at ${address} (TEMPORAL_ADDRESS): ${firstLine(err)}. ` +
-        'Start one with `npx lumen server`, or point TEMPORAL_ADDRESS at yours.',
+        'Start one with `./lumen server`, or point TEMPORAL_ADDRESS at yours.',
     );
   });
   const workers = await createWorkers({
@@ -76,6 +79,9 @@ async function run(): Promise<void> {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await connection.close();
+    await tracing?.shutdown().catch((err: unknown) => {
+      console.error(`[worker] traces not exported: ${(err as Error).message}`);
+    });
   }
 }
 

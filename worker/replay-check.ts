@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import fs from 'node:fs';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { PAYLOAD_CONVERTER_PATH, PREBUILT_BUNDLE } from './workers';
+import { PAYLOAD_CONVERTER_PATH, PREBUILT_BUNDLE, WORKFLOW_INTERCEPTOR_MODULES } from './workers';
 
 /** Every workflow of Lumen's that has not ended: the runs a new build of the workflow code must still replay. */
 export const OPEN_RUNS = 'ExecutionStatus = "Running"';
@@ -34,6 +34,7 @@ export async function replayRuns(
         : fs.existsSync(PREBUILT_BUNDLE)
           ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
           : { workflowsPath: require.resolve('../workflows') }),
+      interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
       dataConverter: { payloadConverterPath: PAYLOAD_CONVERTER_PATH },
       replayName: 'lumen-replay-check',
     },

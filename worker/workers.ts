@@ -1,5 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
 import { storeFailures } from '../activities/store-failures';
@@ -25,6 +29,12 @@ export const PAYLOAD_CONVERTER_PATH = require.resolve('../workflows/payload-conv
  * loaded as it is, so a worker's start runs no webpack. Absent when running from the TypeScript sources.
  */
 export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
+
+/**
+ * Workflow interceptors every bundle of the workflows carries: the run's trace context passed on to its activities
+ * (workflows/trace-context.ts), so a client's trace continues on whichever worker runs them.
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/trace-context')];
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -78,7 +88,19 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   // what processes that died on this host left in the working folder
   const orphans = removeOrphanedTemporaries(deps.store.root);
   if (orphans) console.log(`[worker] removed ${orphans} temporary file(s) left by processes that stopped`);
-  const interceptors = { activity: [storeFailures(deps), ...(setup.activityInterceptors ?? [])] };
+  const interceptors: WorkerOptions['interceptors'] = {
+    activity: [
+      // outermost: an activity's span (a child of the trace its run carries; lib/telemetry.ts) covers everything
+      // else its worker does for it; without a tracer registered it is OpenTelemetry's no-op
+      (ctx) => ({
+        inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+        outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+      }),
+      storeFailures(deps),
+      ...(setup.activityInterceptors ?? []),
+    ],
+    workflowModules: WORKFLOW_INTERCEPTOR_MODULES,
+  };
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {
     workers.push(

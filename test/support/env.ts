@@ -14,7 +14,13 @@ import { loadAccessPolicy } from '../../lib/access/policy';
 import { FileArtifactStore } from '../../lib/artifacts';
 import { lumenPaths } from '../../lib/config';
 import { SqliteRegistry } from '../../lib/registry/sqlite';
-import { createWorkers, PAYLOAD_CONVERTER_PATH, type QueueRole, type WorkerSetup } from '../../worker/workers';
+import {
+  createWorkers,
+  PAYLOAD_CONVERTER_PATH,
+  WORKFLOW_INTERCEPTOR_MODULES,
+  type QueueRole,
+  type WorkerSetup,
+} from '../../worker/workers';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -57,6 +63,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;

@@ -1,0 +1,40 @@
+/**
+ * Traces, exported over OTLP/HTTP when OpenTelemetry's standard variables ask for it, and nothing otherwise:
+ * OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns it on; OTEL_SDK_DISABLED=true or
+ * OTEL_TRACES_EXPORTER=none keeps it off; OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
+ * OTEL_EXPORTER_OTLP_HEADERS and the batch processor's OTEL_BSP_* apply as OpenTelemetry defines them. Off, none of
+ * the SDK is loaded: the API's no-op tracer answers every span for nothing.
+ */
+export interface Tracing {
+  /** export what is still buffered, then stop */
+  shutdown(): Promise<void>;
+}
+
+/** Whether the environment asks for traces (see above). */
+export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
+  if (env.OTEL_TRACES_EXPORTER?.split(',').some((e) => e.trim() === 'none')) return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim());
+}
+
+/**
+ * Start exporting this process's spans, if the environment asks for it (null otherwise). `service` names the
+ * process when OTEL_SERVICE_NAME does not; `attributes` describe it (a worker's queues, say).
+ */
+export async function startTracing(service: string, attributes: Record<string, string> = {}): Promise<Tracing | null> {
+  if (!tracingWanted()) return null;
+  const [{ NodeTracerProvider }, { BatchSpanProcessor }, { OTLPTraceExporter }, { Resource }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+  ]);
+  const resource = Resource.default().merge(
+    new Resource({ 'service.name': process.env.OTEL_SERVICE_NAME?.trim() || service, ...attributes }),
+  );
+  const processor = new BatchSpanProcessor(new OTLPTraceExporter());
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
+  // the global tracer, W3C trace-context propagation and a context that follows async calls
+  provider.register();
+  return { shutdown: () => provider.shutdown() };
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import path from 'node:path';
+import { stopProcess } from '../../tools/devserver';
+import { cliEnv, lumen } from '../support/cli';
+import { eventually, repoRoot, tempHome, uniqueQueues, type TestHome } from '../support/env';
+import { spawnWorker, type WorkerProcess } from '../support/worker-process';
+
+/** One span as an OTLP/HTTP JSON export carries it, with the service that sent it. */
+interface ReceivedSpan {
+  service: string;
+  /** the worker's queues (its resource's lumen.queues), '' for the command line */
+  queues: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+}
+
+/**
+ * A collector of its own: OTLP over HTTP (JSON), as the OpenTelemetry exporters send it to
+ * OTEL_EXPORTER_OTLP_ENDPOINT, every span kept.
+ */
+async function otlpReceiver(port = 0): Promise<{ url: string; spans: ReceivedSpan[]; close: () => Promise<void> }> {
+  const spans: ReceivedSpan[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/traces') {
+        const request = JSON.parse(body) as {
+          resourceSpans: {
+            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+            scopeSpans: { spans: Omit<ReceivedSpan, 'service' | 'queues'>[] }[];
+          }[];
+        };
+        for (const r of request.resourceSpans) {
+          const attribute = (key: string) => r.resource.attributes.find((a) => a.key === key)?.value.stringValue;
+          const service = attribute('service.name') ?? '?';
+          const queues = attribute('lumen.queues') ?? '';
+          for (const s of r.scopeSpans.flatMap((x) => x.spans)) {
+            spans.push({
+              service,
+              queues,
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId ?? '',
+              name: s.name,
+            });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    spans,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The chain of names from a span up to its trace's root, through the spans received. */
+function ancestry(span: ReceivedSpan, all: ReceivedSpan[]): string[] {
+  const chain = [`${span.service}: ${span.name}`];
+  let at = span;
+  for (let parent = all.find((s) => s.spanId === at.parentSpanId); parent;) {
+    chain.push(`${parent.service}: ${parent.name}`);
+    at = parent;
+    parent = all.find((s) => s.spanId === at.parentSpanId);
+  }
+  return chain;
+}
+
+/**
+ * Traces across processes: `lumen start` in its own process, the pipeline on one worker process, training on
+ * another, each exporting to a real OTLP/HTTP receiver when OTEL_EXPORTER_OTLP_ENDPOINT is set — and nothing
+ * anywhere when it is not.
+ */
+describe('traces: one `lumen start` followed through its workflow and activities on two worker processes', () => {
+  let t: TestHome;
+  const weatherSpec = path.join(repoRoot, 'examples', 'models', 'seattle-weather.json');
+
+  beforeEach(() => {
+    t = tempHome('lumen-trace-');
+  });
+  afterEach(() => t.cleanup());
+
+  it('the command, the run and every activity share one trace, each span a child of what started it', async function () {
+    this.timeout(300_000);
+    const receiver = await otlpReceiver();
+    const queues = uniqueQueues();
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
+    const workers: WorkerProcess[] = [
+      spawnWorker(t.home, queues, 'pipeline', undefined, otel),
+      spawnWorker(t.home, queues, 'training', undefined, otel),
+    ];
+    try {
+      for (const w of workers) {
+        await eventually('the worker polls', () => Promise.resolve(/polling/.test(w.output()) ? true : undefined));
+      }
+      const ran = await lumen(
+        ['start', weatherSpec, '--source', 'vega-datasets:seattle-weather.csv'],
+        { ...cliEnv(t.home, queues), ...otel },
+        240_000,
+      );
+      assert.ok(ran.code === 0 || ran.code === 3, `lumen start exited ${ran.code}: ${ran.stderr}`);
+      // the workers export in batches (OpenTelemetry's default: every 5 s)
+      const root = await eventually('the command span', () =>
+        Promise.resolve(receiver.spans.find((s) => s.service === 'lumen-cli' && s.name === 'lumen start')),
+      );
+      assert.equal(root.parentSpanId, '', 'the command is the root of its trace');
+      const trace = () => receiver.spans.filter((s) => s.traceId === root.traceId);
+      const run = (name: string) => trace().find((s) => s.service === 'lumen-worker' && s.name === name);
+      const train = await eventually('the training activity in the trace', () =>
+        Promise.resolve(run('RunActivity:trainModel')),
+      );
+      const ingest = run('RunActivity:ingestDataset');
+      assert.ok(
+        ingest,
+        `ingest in the trace; it has: ${trace()
+          .map((s) => s.name)
+          .join(', ')}`,
+      );
+      const start = trace().find((s) => s.service === 'lumen-cli' && s.name.startsWith('StartWorkflow:'));
+      assert.ok(start, 'the client span that started the run');
+      assert.equal(start.parentSpanId, root.spanId);
+      // each activity, on whichever worker ran it, is a child of the run's start, which is the command's child
+      for (const activity of [ingest, train]) {
+        assert.deepEqual(ancestry(activity, trace()).slice(1), [`lumen-cli: ${start.name}`, 'lumen-cli: lumen start']);
+      }
+      // …from two processes: training on the training worker, the rest on the pipeline worker
+      assert.equal(train.queues, 'training');
+      assert.equal(ingest.queues, 'pipeline');
+      // every step of the pipeline is there, on whichever worker ran it
+      const names = new Set(trace().map((s) => s.name));
+      for (const step of [
+        'ingestDataset',
+        'validateDataset',
+        'trainModel',
+        'evaluateCandidate',
+        'registerModelVersion',
+      ])
+        assert.ok(names.has(`RunActivity:${step}`), `${step} in the trace; it has: ${[...names].join(', ')}`);
+      // the model's monitor, which the promotion started, checks on its own traces: a run that never ends would
+      // otherwise grow one trace forever
+      for (const s of receiver.spans.filter((x) => x.name === 'RunActivity:monitorCheck'))
+        assert.notEqual(s.traceId, root.traceId);
+    } finally {
+      await Promise.all(workers.map((w) => stopProcess(w.child)));
+      await receiver.close();
+    }
+  });
+
+  it('with the variables unset, nothing is sent, not even to the default collector address', async function () {
+    this.timeout(300_000);
+    // OpenTelemetry's exporters default to localhost:4318: a receiver there would see anything sent by default
+    let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
+    try {
+      receiver = await otlpReceiver(4318);
+    } catch (err) {
+      assert.fail(`port 4318 (OTLP's default) is taken on this machine: ${(err as Error).message}`);
+    }
+    const queues = uniqueQueues();
+    const worker = spawnWorker(t.home, queues, 'pipeline,training');
+    try {
+      await eventually('the worker polls', () => Promise.resolve(/polling/.test(worker.output()) ? true : undefined));
+      const ran = await lumen(
+        ['start', weatherSpec, '--source', 'vega-datasets:seattle-weather.csv'],
+        cliEnv(t.home, queues),
+        240_000,
+      );
+      assert.ok(ran.code === 0 || ran.code === 3, `lumen start exited ${ran.code}: ${ran.stderr}`);
+      // longer than the batch exporter's delay
+      await new Promise((r) => setTimeout(r, 7000));
+      assert.deepEqual(receiver.spans, []);
+    } finally {
+      await stopProcess(worker.child);
+      await receiver.close();
+    }
+  });
+});
