@@ -2,6 +2,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AccessPolicy } from '../lib/access/policy';
 import type { ArtifactStore } from '../lib/artifacts';
 import { LumenError } from '../lib/errors';
+import type { EpochStats } from '../lib/model/trainer';
+import type { Finding } from '../lib/monitor/report';
 import type { Registry } from '../lib/registry/types';
 import type { ChampionMovedEvent } from '../workflows/monitor-definitions';
 
@@ -15,6 +17,16 @@ export interface ActivityDeps {
   access?: () => AccessPolicy;
   /** what activities ask of Temporal itself (set by createWorkers; absent in unit tests: nobody is told) */
   temporal?: TemporalOps;
+  /** what the worker measures for its `/metrics` (worker/metrics.ts); absent: nothing is measured */
+  metrics?: ActivityMetrics;
+}
+
+/** What activities report to their worker's metrics. */
+export interface ActivityMetrics {
+  /** one finished epoch of a model's training */
+  epoch(model: string, stats: EpochStats): void;
+  /** one monitor check and what it found */
+  monitorChecked(model: string, findings: readonly Finding[]): void;
 }
 
 export interface TemporalOps {

@@ -56,6 +56,7 @@ export function monitorActivities(deps: ActivityDeps) {
         const report = await checkHealth(deps.registry, deps.store, monitorPaths(deps), input);
         const streams = (report.streams = await streamLagOf(input.model));
         const artifact = await deps.store.putJson('monitor-reports', report);
+        deps.metrics?.monitorChecked(input.model, report.findings);
         const summary: Omit<ReportSummary, 'id' | 'report'> = {
           at: report.at,
           from: report.from,

@@ -53,6 +53,7 @@ export function trainActivities(deps: ActivityDeps) {
             const last = progress.history[progress.history.length - 1];
             state = { epochsDone: progress.epochsDone, checkpoint, loss: last?.loss };
             reportProgress(state);
+            if (last) deps.metrics?.epoch(input.spec.name, last);
             log.info('epoch complete', { model: input.spec.name, epoch: progress.epochsDone, loss: last?.loss });
             return Promise.resolve();
           },

@@ -8,6 +8,7 @@ import { ensureSupervisor } from './temporal-ops';
 import { LumenError } from '../lib/errors';
 import { startTracing } from '../lib/telemetry';
 import { workerLogFunction } from './log';
+import { serveWorkerMetrics, WorkerMetrics } from './metrics';
 import { createWorkers, defaultDeps, type QueueRole } from './workers';
 
 /**
@@ -24,6 +25,16 @@ async function run(): Promise<void> {
     .option('--pipeline-queue <name>', 'pipeline task queue (LUMEN_PIPELINE_QUEUE)', taskQueues().pipeline)
     .option('--training-queue <name>', 'training task queue (LUMEN_TRAINING_QUEUE)', taskQueues().training)
     .option('--verbose', 'log every field of every event (LUMEN_LOG_VERBOSE=1); default: one short line per event')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at /metrics on this port (LUMEN_METRICS_PORT; 0: any free one); default: none',
+      process.env.LUMEN_METRICS_PORT,
+    )
+    .option(
+      '--metrics-host <address>',
+      'address the metrics listen on (LUMEN_METRICS_HOST)',
+      process.env.LUMEN_METRICS_HOST ?? '127.0.0.1',
+    )
     .parse();
   const opts = program.opts<{
     queues: string;
@@ -31,8 +42,16 @@ async function run(): Promise<void> {
     pipelineQueue: string;
     trainingQueue: string;
     verbose?: boolean;
+    metricsPort?: string;
+    metricsHost: string;
   }>();
   const roles = opts.queues.split(',').map((r) => r.trim());
+  const metricsPort = opts.metricsPort === undefined || opts.metricsPort === '' ? null : Number(opts.metricsPort);
+  if (metricsPort !== null && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
+    throw new WorkerStartError(
+      `--metrics-port (LUMEN_METRICS_PORT) must be a port number from 0 to 65535, got "${opts.metricsPort}"`,
+    );
+  }
   const unknown = roles.filter((r) => r !== 'pipeline' && r !== 'training');
   if (unknown.length) throw new Error(`unknown queue role(s) ${unknown.join(', ')} (expected pipeline, training)`);
   const verbose = opts.verbose === true || process.env.LUMEN_LOG_VERBOSE === '1';
@@ -63,7 +82,15 @@ async function run(): Promise<void> {
         'Start one with `./lumen server`, or point TEMPORAL_ADDRESS at yours.',
     );
   });
+  const metrics = metricsPort === null ? undefined : new WorkerMetrics();
+  const served = metrics
+    ? await serveWorkerMetrics(metrics, metricsPort!, opts.metricsHost).catch((err: unknown) => {
+        throw new WorkerStartError((err as Error).message);
+      })
+    : null;
+  if (served) console.log(`[worker] metrics at ${served.url}`);
   const workers = await createWorkers({
+    metrics,
     connection,
     namespace: config.namespace,
     roles: roles as QueueRole[],
@@ -78,6 +105,7 @@ async function run(): Promise<void> {
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    await served?.close();
     await connection.close();
     await tracing?.shutdown().catch((err: unknown) => {
       console.error(`[worker] traces not exported: ${(err as Error).message}`);

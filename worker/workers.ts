@@ -13,6 +13,7 @@ import { openArtifactStore } from '../lib/artifacts';
 import { lumenPaths } from '../lib/config';
 import { openRegistryAt } from '../lib/registry/open';
 import { codeVersion } from '../lib/version';
+import type { WorkerMetrics } from './metrics';
 import { temporalOps } from './temporal-ops';
 import { PIPELINE_QUEUE, TRAINING_QUEUE } from '../workflows/definitions';
 
@@ -37,6 +38,8 @@ export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/trace-context')];
 
 export interface WorkerSetup {
+  /** what this process measures for its `/metrics` (worker/metrics.ts); absent: nothing is measured */
+  metrics?: WorkerMetrics;
   connection: NativeConnection;
   namespace?: string;
   roles: QueueRole[];
@@ -84,11 +87,13 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const deps: ActivityDeps = {
     ...setup.deps,
     temporal: setup.deps.temporal ?? temporalOps(setup.connection, common.namespace, queues),
+    ...(setup.metrics ? { metrics: setup.metrics } : {}),
   };
   // what processes that died on this host left in the working folder
   const orphans = removeOrphanedTemporaries(deps.store.root);
   if (orphans) console.log(`[worker] removed ${orphans} temporary file(s) left by processes that stopped`);
-  const interceptors: WorkerOptions['interceptors'] = {
+  /** the same for both workers, but for what times their activities, which names the queue */
+  const interceptors = (queue: string): WorkerOptions['interceptors'] => ({
     activity: [
       // outermost: an activity's span (a child of the trace its run carries; lib/telemetry.ts) covers everything
       // else its worker does for it; without a tracer registered it is OpenTelemetry's no-op
@@ -96,11 +101,12 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
         outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
       }),
+      ...(setup.metrics ? [setup.metrics.activities(queue)] : []),
       storeFailures(deps),
       ...(setup.activityInterceptors ?? []),
     ],
     workflowModules: WORKFLOW_INTERCEPTOR_MODULES,
-  };
+  });
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {
     workers.push(
@@ -113,7 +119,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
             ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
             : { workflowsPath: require.resolve('../workflows') }),
         activities: createPipelineActivities(deps),
-        interceptors,
+        interceptors: interceptors(queues.pipeline),
         // every model's monitor sleeps here between checks: kept in the cache, a wake-up is one activation, not a
         // replay of its history (npm run bench:monitors: 1,000 monitors on one worker)
         maxCachedWorkflows: 2000,
@@ -126,7 +132,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...common,
         taskQueue: queues.training,
         activities: createTrainingActivities(deps),
-        interceptors,
+        interceptors: interceptors(queues.training),
         maxConcurrentActivityTaskExecutions: 1,
       }),
     );
