@@ -27,6 +27,8 @@ export interface ActivityMetrics {
   epoch(model: string, stats: EpochStats): void;
   /** one monitor check and what it found */
   monitorChecked(model: string, findings: readonly Finding[]): void;
+  /** an alert, retrain or rollback a monitor recorded, by its policy (auto) or asked by a person (manual) */
+  monitorAction(model: string, kind: string, trigger: string): void;
 }
 
 export interface TemporalOps {

@@ -138,7 +138,9 @@ export function monitorActivities(deps: ActivityDeps) {
     },
 
     async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
-      return deps.registry.recordMonitorAction(action);
+      const recorded = await deps.registry.recordMonitorAction(action);
+      deps.metrics?.monitorAction(action.model, action.kind, action.trigger);
+      return recorded;
     },
   };
 }

@@ -56,6 +56,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly monitorActions = new Counter({
+    name: 'lumen_monitor_actions_total',
+    help: 'Alerts, retrains and rollbacks monitors recorded, by model, kind and trigger (auto: the policy; manual: a person)',
+    labelNames: ['model', 'kind', 'trigger'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     // the process itself: CPU, memory, event-loop lag, open handles
     collectDefaultMetrics({ register: this.registry });
@@ -71,6 +78,11 @@ export class WorkerMetrics {
   monitorChecked(model: string, findings: readonly Finding[]): void {
     this.monitorChecks.inc({ model, verdict: findings.length ? 'findings' : 'healthy' });
     for (const f of findings) this.monitorFindings.inc({ model, kind: f.kind, action: f.action });
+  }
+
+  /** One action a monitor took. */
+  monitorAction(model: string, kind: string, trigger: string): void {
+    this.monitorActions.inc({ model, kind, trigger });
   }
 
   /** Times every activity attempt of a worker polling `queue`. */
