@@ -29,6 +29,7 @@ describe('docker-compose.yml', () => {
 
   it('has the Temporal stack on PostgreSQL, the UI and both Lumen workers', () => {
     assert.deepEqual(Object.keys(s).sort(), [
+      'grafana',
       'kafka',
       'lumen-pipeline-worker',
       'lumen-serve',
@@ -36,6 +37,7 @@ describe('docker-compose.yml', () => {
       'minio',
       'minio-bucket',
       'postgresql',
+      'prometheus',
       'temporal',
       'temporal-admin-tools',
       'temporal-create-namespace',
@@ -49,7 +51,7 @@ describe('docker-compose.yml', () => {
     for (const [name, svc] of Object.entries(s)) {
       if (svc.build) continue;
       assert.ok(
-        svc.image && /:(RELEASE\.)?[0-9][\w.-]*$/.test(svc.image),
+        svc.image && /:(RELEASE\.|v)?[0-9][\w.-]*$/.test(svc.image),
         `${name} image "${svc.image}" is not pinned to a version`,
       );
     }
