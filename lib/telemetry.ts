@@ -23,12 +23,27 @@ export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 export async function startTracing(service: string, attributes: Record<string, string> = {}): Promise<Tracing | null> {
   if (!tracingWanted()) return null;
-  const [{ NodeTracerProvider }, { BatchSpanProcessor }, { OTLPTraceExporter }, { Resource }] = await Promise.all([
+  const [
+    { NodeTracerProvider },
+    { BatchSpanProcessor },
+    { OTLPTraceExporter },
+    { Resource },
+    { setGlobalErrorHandler },
+  ] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
   ]);
+  // a collector that is away is said, once a minute at most, never silently and never at every batch
+  let saidAt = -Infinity;
+  setGlobalErrorHandler((err) => {
+    if (Date.now() - saidAt < 60_000) return;
+    saidAt = Date.now();
+    const message = err instanceof Error ? err.message : JSON.stringify(err);
+    console.error(`[lumen] traces not exported (${service}): ${message}`);
+  });
   const resource = Resource.default().merge(
     new Resource({ 'service.name': process.env.OTEL_SERVICE_NAME?.trim() || service, ...attributes }),
   );
