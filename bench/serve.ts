@@ -6,6 +6,7 @@
  *
  *   npm run bench:serve          (= tsx bench/serve.ts --seconds 8 --connections 16 --rounds 5)
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import Fastify from 'fastify';
 import { sqlString, withDuckDB } from '../lib/data/duckdb';
 import { scoreFile } from '../lib/serving/batch';
 import { startServer, type ServeOptions } from '../serve/server';
+import { startTracing } from '../lib/telemetry';
 import { tempHome, vegaPath } from '../test/support/env';
 import { trainBenchFlightsModel } from '../test/support/serving';
 import type { FsyncPolicy } from '../lib/serving/log-wal';
@@ -30,12 +32,23 @@ async function run(): Promise<void> {
     .option('--rounds <n>', 'measure the ceiling, micro-batching and the log off this many times, interleaved', '1')
     .option('--no-batch-scoring', 'skip lumen predict on 3M rows')
     .option(
+      '--tracing <ratio>',
+      'also measure predict with tracing on, this share of requests sampled (0.1), exported over OTLP to a receiver in a process of its own',
+    )
+    .option(
       '--log-fsync <when>',
       "the prediction log's fsync policy: always, interval (the default), never",
       'interval',
     )
     .parse()
-    .opts<{ seconds: string; connections: string; rounds: string; batchScoring: boolean; logFsync: FsyncPolicy }>();
+    .opts<{
+      seconds: string;
+      connections: string;
+      rounds: string;
+      batchScoring: boolean;
+      logFsync: FsyncPolicy;
+      tracing?: string;
+    }>();
   if (!['always', 'interval', 'never'].includes(opts.logFsync)) throw new Error(`--log-fsync: "${opts.logFsync}"?`);
   const rounds = Math.max(1, Number(opts.rounds));
   const seconds = Number(opts.seconds);
@@ -116,13 +129,33 @@ async function run(): Promise<void> {
   // interleaved round by round, log on and log off taking turns going first, so that a change in the machine's
   // speed (it is shared: the ceiling alone moves by a third between rounds) falls on all three alike.
   const bare = await startCeiling();
-  const withLog = await startServer(t.deps, serveOptions({}));
-  const withoutLog = await startServer(t.deps, serveOptions({ log: null }));
+  const withLog = await startServer(t.deps, serveOptions({ tracing: false }));
+  const withoutLog = await startServer(t.deps, serveOptions({ log: null, tracing: false }));
   const urls = { ceiling: bare.url, batched: predictUrl(withLog), logOff: predictUrl(withoutLog) };
   for (const url of Object.values(urls)) await autocannon(url, row, WARM_UP_SECONDS, connections);
-  const runs: Record<'ceiling' | 'batched' | 'logOff', Load[]> = { ceiling: [], batched: [], logOff: [] };
+  const runs: Record<'ceiling' | 'batched' | 'logOff' | 'traced', Load[]> = {
+    ceiling: [],
+    batched: [],
+    logOff: [],
+    traced: [],
+  };
+  // --tracing: a fourth server, the same as the second with its requests traced and exported
+  const collector = opts.tracing === undefined ? null : await otlpSink();
+  let traced: Awaited<ReturnType<typeof startServer>> | null = null;
+  let tracing: Awaited<ReturnType<typeof startTracing>> = null;
+  if (collector) {
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: opts.tracing,
+    });
+    tracing = await startTracing('lumen-serve-bench');
+    traced = await startServer(t.deps, serveOptions({ tracing: true }));
+    await autocannon(predictUrl(traced), row, WARM_UP_SECONDS, connections);
+  }
   for (let r = 0; r < rounds; r++) {
     runs.ceiling.push(await burst(urls.ceiling));
+    if (traced) runs.traced.push(await burst(predictUrl(traced)));
     if (r % 2 === 0) {
       runs.batched.push(await burst(urls.batched));
       runs.logOff.push(await burst(urls.logOff));
@@ -137,7 +170,10 @@ async function run(): Promise<void> {
       );
     }
   }
-  await Promise.all([bare.close(), withLog.close(), withoutLog.close()]);
+  await Promise.all([bare.close(), withLog.close(), withoutLog.close(), traced?.close()]);
+  await tracing?.shutdown();
+  const spans = collector ? await collector.count() : 0;
+  collector?.stop();
   const median = (list: Load[]): Load => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)];
   report('ceiling: bare fastify route returning a constant', median(runs.ceiling));
   const batched = median(runs.batched);
@@ -154,6 +190,14 @@ async function run(): Promise<void> {
       `rounds (${cpu(runs.batched).toFixed(1)} against ${cpu(runs.logOff).toFixed(1)} µs CPU/request); ` +
       `${[...costs].sort((a, b) => a - b)[Math.floor(costs.length / 2)].toFixed(0)}% in the median round (rounds: ${costs.map((c) => `${c.toFixed(0)}%`).join(', ')})`,
   );
+  if (traced) {
+    report(`lumen predict, 1 row, micro-batching, traced (${opts.tracing} sampled, OTLP/HTTP)`, median(runs.traced));
+    console.log(
+      `tracing costs ${((1 - total(runs.traced) / total(runs.batched)) * 100).toFixed(1)}% of throughput over all rounds ` +
+        `(${cpu(runs.traced).toFixed(1)} against ${cpu(runs.batched).toFixed(1)} µs CPU/request); the receiver took ` +
+        `${spans} spans`,
+    );
+  }
   await measure('lumen predict, 1 row, no micro-batching (one model call per request)', {
     batch: { maxBatch: 1, maxWaitMs: 0 },
   });
@@ -174,6 +218,40 @@ async function run(): Promise<void> {
     );
   }
   fs.rmSync(t.home, { recursive: true, force: true });
+}
+
+/**
+ * An OTLP/HTTP receiver in a process of its own (its work is not the server's): counts the spans it is sent. A
+ * JSON body is scanned for span ids rather than parsed, which is enough to count.
+ */
+async function otlpSink(): Promise<{ url: string; count: () => Promise<number>; stop: () => void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `let n = 0;
+       const server = require('node:http').createServer((req, res) => {
+         let body = '';
+         req.on('data', (d) => (body += d));
+         req.on('end', () => { n += (body.match(/"spanId"/g) || []).length; res.end('{}'); });
+       });
+       process.on('message', () => process.send(n));
+       server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));`,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const port = await new Promise<number>((resolve) =>
+    child.once('message', (m) => resolve((m as { port: number }).port)),
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as number));
+        child.send('count');
+      }),
+    stop: () => child.kill(),
+  };
 }
 
 run().catch((err) => {

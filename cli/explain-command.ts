@@ -48,6 +48,8 @@ export function formatRecord(r: DecisionRecord): string {
     `label      ${r.feedback ? `${JSON.stringify(r.feedback.label)} (received ${r.feedback.receivedAt})` : 'none yet'}`,
   ];
   if (r.shadow) lines.push(`shadow     v${r.shadow.version}: ${JSON.stringify(r.shadow.output)}`);
+  // the request's trace in the tracing tool its spans went to (docs/observability.md)
+  if (r.traceId) lines.push(`trace      ${r.traceId}`);
   const m = r.made;
   if (m) {
     lines.push(

@@ -70,13 +70,29 @@ function unknownCommandAsked(program: Command, args: string[]): string | null {
   return null;
 }
 
+/**
+ * Commands that run until stopped (and `stream score`): not one trace for their whole life, but one per request
+ * they answer (serve/tracing.ts); a Temporal dev server or a Kafka broker answers none of Lumen's own.
+ */
+const UNTIL_STOPPED = new Set(['serve', 'server', 'kafka']);
+
 export async function main(argv = process.argv): Promise<number> {
   keepFilesPrivate();
   if (!tracingWanted()) return run(argv);
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  const command = words[0] ?? '(none)';
+  if (UNTIL_STOPPED.has(command) || (command === 'stream' && words[1] === 'score')) {
+    // a process that serves for as long as it runs: each request it answers is a trace of its own (serve/tracing.ts)
+    const tracing = await startTracing('lumen-serve');
+    const code = await run(argv);
+    await tracing?.shutdown().catch((err: unknown) => {
+      console.error(`lumen: traces not exported: ${(err as Error).message}`);
+    });
+    return code;
+  }
   // the command is the root of its trace: the run it starts, and that run's activities on any worker, join it
   const tracing = await startTracing('lumen-cli');
   const { trace, SpanStatusCode } = await import('@opentelemetry/api');
-  const command = argv.slice(2).find((a) => !a.startsWith('-')) ?? '(none)';
   const code = await trace
     .getTracer('lumen')
     .startActiveSpan(`lumen ${command}`, { attributes: { 'lumen.command': command } }, async (span) => {

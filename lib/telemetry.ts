@@ -10,6 +10,13 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+let active = false;
+
+/** Whether this process exports traces (startTracing turned them on): what is traced only then asks this first. */
+export function tracingActive(): boolean {
+  return active;
+}
+
 /** Whether the environment asks for traces (see above). */
 export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
@@ -51,5 +58,6 @@ export async function startTracing(service: string, attributes: Record<string, s
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   // the global tracer, W3C trace-context propagation and a context that follows async calls
   provider.register();
+  active = true;
   return { shutdown: () => provider.shutdown() };
 }

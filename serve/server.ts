@@ -1,23 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ArtifactStore } from '../lib/artifacts';
 import { identityProblem } from '../lib/access/identity';
 import { loadAccessPolicy } from '../lib/access/policy';
 import { proofProblem, type DecisionProof } from '../lib/access/statement';
 import { lumenPaths } from '../lib/config';
+import { tracingActive } from '../lib/telemetry';
 import { AccessDenied, ConflictError, NotFoundError, SpecError } from '../lib/errors';
 import { changeServingPolicy } from '../lib/serving/change';
 import type { Registry } from '../lib/registry/types';
 import type { BatcherOptions } from '../lib/serving/batcher';
 import { answeredPredictions, FeedbackStore, LabelContracts, type FeedbackOutcome } from '../lib/serving/feedback';
-import { ModelHost } from '../lib/serving/host';
+import { ModelHost, type RequestTrace } from '../lib/serving/host';
 import { ServingPolicy } from '../lib/serving/policy';
 import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } from '../lib/serving/prediction-log';
 import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
 import { ServingMetrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import { tracedPredict } from './tracing';
 import { HttpError, oneOrMany } from './http';
 import { registerWhyRoutes } from './why-routes';
 import type { Client } from '@temporalio/client';
@@ -40,6 +42,8 @@ import { loopbackAddress, registerConsole } from './console';
 export interface ServeOptions {
   host: string;
   port: number;
+  /** trace each predict request (serve/tracing.ts); default: whether this process exports traces (lib/telemetry.ts) */
+  tracing?: boolean;
   batch: BatcherOptions;
   /** largest request body in bytes */
   bodyLimit: number;
@@ -346,7 +350,37 @@ export async function startServer(
     };
   });
 
+  // with tracing on (lib/telemetry.ts), a request's span starts when it arrives, before its body is parsed
+  const receivedAt = new WeakMap<object, number>();
+  const traced = opts.tracing ?? tracingActive();
+  if (traced) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      receivedAt.set(req, performance.now());
+      done();
+    });
+  }
+
   app.post('/v1/models/:model/predict', async (req, reply) => {
+    if (!traced) {
+      await predict(req, reply);
+      return reply;
+    }
+    const { model } = req.params as { model: string };
+    await tracedPredict(
+      req.headers,
+      model,
+      receivedAt.get(req) ?? performance.now(),
+      (trace) => predict(req, reply, trace),
+      (answered) => answered,
+    );
+    return reply;
+  });
+
+  const predict = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    trace?: RequestTrace,
+  ): Promise<{ version: number; arm: string; rows: number }> => {
     requireToken(req, opts.tokens.predict, 'predict');
     const { model } = req.params as { model: string };
     const body = req.body;
@@ -358,7 +392,7 @@ export async function startServer(
     }
     const key = req.headers['x-lumen-routing-key'];
     const started = performance.now();
-    const result = await host.predict(model, rows, typeof key === 'string' ? key : undefined);
+    const result = await host.predict(model, rows, typeof key === 'string' ? key : undefined, trace);
     if (result.kind === 'unknown-model') throw new HttpError(404, `no model "${model}" is served here`);
     if (result.kind === 'unavailable') throw new HttpError(503, result.reason);
     if (result.kind === 'invalid') {
@@ -371,14 +405,15 @@ export async function startServer(
     metrics.latency.observe(labels, (performance.now() - started) / 1000);
     metrics.rows.inc(labels, result.predictions.length);
     for (const p of result.predictions) for (const f of p.flags) metrics.flags.inc({ model, code: f.code });
-    return reply.send({
+    void reply.send({
       model: result.model,
       version: result.version,
       artifactSha256: result.artifactSha256,
       arm: result.arm,
       predictions: result.predictions.map((p) => ({ id: p.id, ...p.output, flags: p.flags })),
     });
-  });
+    return { version: result.version, arm: result.arm, rows: result.predictions.length };
+  };
 
   const recordOf = registerWhyRoutes(app, {
     store: deps.store,

@@ -17,9 +17,18 @@ export interface BatchStats {
   waits: number[];
 }
 
+/** When a request's batch ran, for its trace (performance.now() times), filled in by the batcher. */
+export interface BatchTiming {
+  ran?: number;
+  done?: number;
+  /** rows in the whole batch */
+  rows?: number;
+}
+
 interface Waiting<I, O> {
   items: I[];
   enqueuedAt: number;
+  timing?: BatchTiming;
   resolve: (out: O[]) => void;
   reject: (err: unknown) => void;
 }
@@ -36,9 +45,9 @@ export class MicroBatcher<I, O> {
     private readonly onBatch: (stats: BatchStats) => void = () => undefined,
   ) {}
 
-  submit(items: I[]): Promise<O[]> {
+  submit(items: I[], timing?: BatchTiming): Promise<O[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ items, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ items, enqueuedAt: performance.now(), resolve, reject, timing });
       this.queuedRows += items.length;
       this.schedule();
     });
@@ -88,8 +97,10 @@ export class MicroBatcher<I, O> {
     const started = performance.now();
     try {
       const out = await this.run(batch.flatMap((w) => w.items));
+      const done = performance.now();
       let offset = 0;
       for (const w of batch) {
+        if (w.timing) Object.assign(w.timing, { ran: started, done, rows });
         w.resolve(out.slice(offset, offset + w.items.length));
         offset += w.items.length;
       }

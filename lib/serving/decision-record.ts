@@ -27,6 +27,8 @@ export interface DecisionRecord {
   input: unknown;
   output: unknown;
   flags: LoggedRecord['flags'];
+  /** the OpenTelemetry trace of the request that asked (null: it was not traced) */
+  traceId: string | null;
   /** the champion when it was answered (a canary's answer was not the champion's) */
   championThen: number | null;
   /** a shadow's answer to the same request */
@@ -91,6 +93,7 @@ export async function decisionRecord(
     input: answer.input,
     output: answer.output,
     flags: answer.flags,
+    traceId: answer.traceId,
     championThen: await registry.aliasAt(answer.model, 'champion', answer.at),
     shadow: shadow ? { version: shadow.version, output: shadow.output } : null,
     made: record ? await madeOf(registry, record) : null,

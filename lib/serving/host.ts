@@ -4,7 +4,7 @@ import { MAX_YIELD_MS, PredictionTraffic, VersionExplainer, type Explained } fro
 
 import type { ModelVersion, Registry } from '../registry/types';
 import type { Preprocessor } from '../features';
-import { MicroBatcher, type BatchStats, type BatcherOptions } from './batcher';
+import { MicroBatcher, type BatchStats, type BatcherOptions, type BatchTiming } from './batcher';
 import { newPredictionId } from './ids';
 import { answeredRecords, refusedRecords } from './log-records';
 import { ServingPolicy, routeShare, type ServingPolicyRecord } from './policy';
@@ -84,6 +84,16 @@ export type ExplainResult =
   | { kind: 'unavailable'; reason: string }
   | { kind: 'invalid'; problems: RowProblem[] }
   | ({ kind: 'ok'; model: string; version: number; artifactSha256: string } & Explained);
+
+/**
+ * A traced request (lib/telemetry.ts): its trace id, kept with each of its records in the prediction log, and the
+ * marks of its way through the host — checked, its batch run and done, logged — in performance.now() time, from
+ * which the server makes the request's spans.
+ */
+export interface RequestTrace {
+  traceId: string;
+  marks: BatchTiming & { checked?: number; logged?: number };
+}
 
 export type PredictResult =
   | { kind: 'unknown-model' }
@@ -212,16 +222,21 @@ export class ModelHost {
    * Predict rows of raw source columns. The arm is chosen by the routing key (sticky canary); the rows are checked
    * against that version's contract, predicted in a micro-batch, logged, and mirrored to the shadow if there is one.
    */
-  async predict(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
+  async predict(model: string, rows: unknown[], routingKey?: string, trace?: RequestTrace): Promise<PredictResult> {
     this.traffic.begin();
     try {
-      return await this.predictNow(model, rows, routingKey);
+      return await this.predictNow(model, rows, routingKey, trace);
     } finally {
       this.traffic.end();
     }
   }
 
-  private async predictNow(model: string, rows: unknown[], routingKey?: string): Promise<PredictResult> {
+  private async predictNow(
+    model: string,
+    rows: unknown[],
+    routingKey?: string,
+    trace?: RequestTrace,
+  ): Promise<PredictResult> {
     const state = this.models.get(model);
     if (!state?.champion) return notServed(model, state);
     const ids = rows.map(() => newPredictionId());
@@ -232,8 +247,10 @@ export class ModelHost {
         : { arm: 'champion', state: state.champion };
     const served = chosen.state.version;
     const { problems, rows: read } = served.rows.read(rows);
+    if (trace) trace.marks.checked = performance.now();
     if (problems.length) {
-      await this.recordRefused(model, served.version, rows, ids, problems);
+      await this.recordRefused(model, served.version, rows, ids, problems, trace?.traceId);
+      if (trace) trace.marks.logged = performance.now();
       return { kind: 'invalid', problems };
     }
     const checked = rows as Record<string, unknown>[];
@@ -241,7 +258,7 @@ export class ModelHost {
     served.enter();
     let results: { output: Output; flags: RowFlag[] }[];
     try {
-      results = await chosen.state.batcher.submit(read);
+      results = await chosen.state.batcher.submit(read, trace?.marks);
     } finally {
       served.leave();
     }
@@ -249,7 +266,8 @@ export class ModelHost {
     const predictions = results.map((r, i) => ({ id: ids[i], output: r.output, flags: r.flags }));
     if (state.shadow) this.mirror(model, state.shadow, checked, ids);
     // written ahead before it is answered: an answer the process dies right after is still in the log
-    await this.record(model, served.version, chosen.arm, checked, predictions, latencyMs);
+    await this.record(model, served.version, chosen.arm, checked, predictions, latencyMs, trace?.traceId);
+    if (trace) trace.marks.logged = performance.now();
     return {
       kind: 'ok',
       model,
@@ -392,9 +410,10 @@ export class ModelHost {
     rows: Record<string, unknown>[],
     predictions: Prediction[],
     latencyMs: number,
+    traceId?: string,
   ): Promise<void> {
     if (!this.options.log) return Promise.resolve();
-    return this.options.log.append(answeredRecords(model, version, arm, rows, predictions, latencyMs));
+    return this.options.log.append(answeredRecords(model, version, arm, rows, predictions, latencyMs, traceId));
   }
 
   /** Rows refused for breaking the contract, logged too: the monitor's error rate and what broke, per field. */
@@ -404,9 +423,10 @@ export class ModelHost {
     rows: unknown[],
     ids: string[],
     problems: RowProblem[],
+    traceId?: string,
   ): Promise<void> {
     if (!this.options.log) return Promise.resolve();
-    return this.options.log.append(refusedRecords(model, version, rows, ids, problems));
+    return this.options.log.append(refusedRecords(model, version, rows, ids, problems, traceId));
   }
 
   /** Free every loaded version (at shutdown). */

@@ -12,6 +12,8 @@ export function answeredRecords(
   rows: Record<string, unknown>[],
   predictions: { id: string; output: Output; flags: RowFlag[] }[],
   latencyMs: number,
+  /** the trace the request was part of (tracing on), kept with each record */
+  traceId?: string,
 ): PredictionRecord[] {
   const at = Date.now();
   return predictions.map((p, i) => {
@@ -29,6 +31,7 @@ export function answeredRecords(
       score,
       predicted,
       flags: p.flags.length ? p.flags.map((f) => ({ field: f.field, code: f.code })) : NO_FLAGS,
+      ...(traceId ? { traceId } : {}),
     };
   });
 }
@@ -40,6 +43,7 @@ export function refusedRecords(
   rows: unknown[],
   ids: string[],
   problems: RowProblem[],
+  traceId?: string,
 ): PredictionRecord[] {
   const at = Date.now();
   const byRow = new Map<number, RowProblem[]>();
@@ -56,5 +60,6 @@ export function refusedRecords(
     score: NaN,
     predicted: null,
     flags: list.map((p) => ({ field: p.field, code: p.code })),
+    ...(traceId ? { traceId } : {}),
   }));
 }

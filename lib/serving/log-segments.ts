@@ -279,6 +279,8 @@ export interface LoggedRecord extends LoggedPrediction {
   input: unknown;
   output: unknown;
   flags: { field: string; code: string; detail?: string }[];
+  /** the OpenTelemetry trace of the request, when it was traced */
+  traceId: string | null;
 }
 
 /**
@@ -313,10 +315,14 @@ export async function readLogged(root: string, id: string, madeAt: number): Prom
 
 function readRecords(files: string[], id: string): Promise<LoggedRecord[]> {
   return withDuckDB(async (con) => {
+    // segments written before traces were kept have no trace_id column
+    const columns = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${parquetScan(files)}`)).getRowObjectsJS();
+    const traced = columns.some((c) => c.column_name === 'trace_id');
     const rows = (
       await con.runAndReadAll(
         `SELECT id, model, version, arm, epoch_ms("at") AS at, latency_ms, CAST(input AS VARCHAR) AS input,
-                CAST(output AS VARCHAR) AS output, CAST(flags AS VARCHAR) AS flags
+                CAST(output AS VARCHAR) AS output, CAST(flags AS VARCHAR) AS flags,
+                ${traced ? 'trace_id' : 'NULL'} AS trace_id
            FROM ${parquetScan(files)} WHERE id = ${sqlString(id)} ORDER BY arm = 'shadow', "at"`,
       )
     ).getRowObjectsJS();
@@ -333,6 +339,7 @@ function readRecords(files: string[], id: string): Promise<LoggedRecord[]> {
         input: JSON.parse(r.input as string) as unknown,
         output: JSON.parse(r.output as string) as unknown,
         flags: JSON.parse((r.flags as string | null) ?? '[]') as LoggedRecord['flags'],
+        traceId: (r.trace_id as string | null) ?? null,
       };
     });
   });

@@ -44,6 +44,8 @@ export interface PredictionRecord {
   /** multiclass: the predicted class */
   predicted: string | null;
   flags: { field: string; code: string }[];
+  /** the OpenTelemetry trace the request was part of, when tracing is on (lib/telemetry.ts) */
+  traceId?: string;
 }
 
 export interface PredictionLogOptions {
@@ -105,11 +107,13 @@ const STAGED: Record<string, string> = {
   input: 'JSON',
   output: 'JSON',
   flags: 'JSON',
+  // absent from the lines of a process without tracing (and of older ones): null in the segment
+  traceId: 'VARCHAR',
 };
 
 /** A segment's columns from the staged keys: `at` becomes a timestamp (to the microsecond), `latencyMs` latency_ms. */
 const SEGMENT_COLUMNS = `id, model, version, arm, make_timestamp(CAST(round("at" * 1000) AS BIGINT)) AS "at",
-  "latencyMs" AS latency_ms, score, predicted, input, output, flags`;
+  "latencyMs" AS latency_ms, score, predicted, input, output, flags, "traceId" AS trace_id`;
 
 /**
  * NDJSON lines of one model in off-heap buffers: a record becomes text as it is appended, so what waits for the

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
-import { stopProcess } from '../../tools/devserver';
-import { cliEnv, lumen } from '../support/cli';
+import { freePort, stopProcess } from '../../tools/devserver';
+import { cliEnv, exited, lumen, startUntil } from '../support/cli';
 import { eventually, repoRoot, tempHome, uniqueQueues, type TestHome } from '../support/env';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process';
 
@@ -151,6 +151,47 @@ describe('traces: one `lumen start` followed through its workflow and activities
       // otherwise grow one trace forever
       for (const s of receiver.spans.filter((x) => x.name === 'RunActivity:monitorCheck'))
         assert.notEqual(s.traceId, root.traceId);
+
+      // a served prediction, in the trace of the caller that sent `traceparent`, step by step
+      const port = await freePort();
+      const serve = await startUntil(
+        ['serve', '--port', String(port)],
+        { ...cliEnv(t.home, queues), ...otel },
+        /predictions logged to/,
+        60_000,
+      );
+      try {
+        const callerTrace = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+        const callerSpan = '0123456789abcdef';
+        const res = await fetch(`http://127.0.0.1:${port}/v1/models/seattle-weather/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', traceparent: `00-${callerTrace}-${callerSpan}-01` },
+          body: JSON.stringify({ date: '2015-06-01', precipitation: 0, temp_max: 25, temp_min: 14, wind: 3 }),
+        });
+        assert.equal(res.status, 200);
+        const id = ((await res.json()) as { predictions: { id: string }[] }).predictions[0].id;
+        const request = await eventually('the request span', () =>
+          Promise.resolve(receiver.spans.find((s) => s.name === 'POST /v1/models/{model}/predict')),
+        );
+        assert.deepEqual(
+          [request.service, request.traceId, request.parentSpanId],
+          ['lumen-serve', callerTrace, callerSpan],
+        );
+        const steps = await eventually('its steps', () => {
+          const found = receiver.spans.filter((s) => s.parentSpanId === request.spanId).map((s) => s.name);
+          return Promise.resolve(found.length === 5 ? found.sort() : undefined);
+        });
+        assert.deepEqual(steps, ['batch wait', 'checks', 'log append', 'model call', 'parse']);
+        // the prediction's decision record names the trace
+        const explained = await eventually('the decision record', async () => {
+          const r = await lumen(['explain', id], cliEnv(t.home, queues));
+          return r.code === 0 ? r.stdout : undefined;
+        });
+        assert.match(explained, new RegExp(`trace\\s+${callerTrace}`));
+      } finally {
+        serve.child.kill('SIGINT');
+        await exited(serve.child);
+      }
     } finally {
       await Promise.all(workers.map((w) => stopProcess(w.child)));
       await receiver.close();

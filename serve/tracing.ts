@@ -1,0 +1,65 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import type { RequestTrace } from '../lib/serving/host';
+
+/**
+ * A predict request's trace (lib/telemetry.ts; only when tracing is on): one server span from the moment the request
+ * arrived, continuing the caller's trace when it sends W3C `traceparent`, never the serving process's own context,
+ * with a child for each step the request took — parse, checks, the wait for its micro-batch, the model call (the
+ * batch's, shared with the requests batched with it) and the log's write ahead. The steps are measured by the host
+ * as the request goes (RequestTrace) and become spans once it is answered, so nothing is added on the way.
+ */
+export async function tracedPredict<T>(
+  headers: IncomingHttpHeaders,
+  model: string,
+  /** performance.now() when the request arrived */
+  receivedAt: number,
+  answer: (trace: RequestTrace) => Promise<T>,
+  describe: (answered: T) => { version: number; arm: string; rows: number },
+): Promise<T> {
+  const tracer = trace.getTracer('lumen-serve');
+  const parent = propagation.extract(ROOT_CONTEXT, headers);
+  const span = tracer.startSpan(
+    'POST /v1/models/{model}/predict',
+    {
+      kind: SpanKind.SERVER,
+      startTime: receivedAt,
+      attributes: { 'http.request.method': 'POST', 'http.route': '/v1/models/:model/predict', 'lumen.model': model },
+    },
+    parent,
+  );
+  const handled = performance.now();
+  const sampled = (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+  const request: RequestTrace = { traceId: sampled ? span.spanContext().traceId : '', marks: {} };
+  try {
+    const answered = await answer(request);
+    const { version, arm, rows } = describe(answered);
+    span.setAttributes({
+      'lumen.version': version,
+      'lumen.arm': arm,
+      'lumen.rows': rows,
+      'http.response.status_code': 200,
+    });
+    return answered;
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    span.setAttribute('http.response.status_code', status);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+    throw err;
+  } finally {
+    if (span.isRecording()) {
+      const inside = trace.setSpan(parent, span);
+      const m = request.marks;
+      const step = (name: string, from: number | undefined, to: number | undefined, attributes = {}): void => {
+        if (from === undefined || to === undefined) return;
+        tracer.startSpan(name, { startTime: from, attributes }, inside).end(to);
+      };
+      step('parse', receivedAt, handled);
+      step('checks', handled, m.checked);
+      step('batch wait', m.checked, m.ran);
+      step('model call', m.ran, m.done, m.rows === undefined ? {} : { 'lumen.batch_rows': m.rows });
+      step('log append', m.done ?? m.checked, m.logged);
+    }
+    span.end();
+  }
+}
