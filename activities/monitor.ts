@@ -56,7 +56,6 @@ export function monitorActivities(deps: ActivityDeps) {
         const report = await checkHealth(deps.registry, deps.store, monitorPaths(deps), input);
         const streams = (report.streams = await streamLagOf(input.model));
         const artifact = await deps.store.putJson('monitor-reports', report);
-        deps.metrics?.monitorChecked(input.model, report.findings);
         const summary: Omit<ReportSummary, 'id' | 'report'> = {
           at: report.at,
           from: report.from,
@@ -81,6 +80,8 @@ export function monitorActivities(deps: ActivityDeps) {
           report: artifact,
           summary: { ...summary, seconds: report.seconds, workflowId: input.workflowId },
         });
+        // counted once: an attempt that finds the check recorded already (a retry) finds another attempt's report
+        if (stored.report.sha256 === artifact.sha256) deps.metrics?.monitorChecked(input.model, report.findings);
         return {
           ...(stored.summary as unknown as Omit<ReportSummary, 'id' | 'report'>),
           id: stored.id,

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, explain } from '../client/errors';
 import { keepFilesPrivate } from '../lib/config';
-import { startTracing, tracingWanted } from '../lib/telemetry';
+import { startTracing, tracingWanted, type Tracing } from '../lib/telemetry';
 import { addDataCommands } from './program/data';
 import { addDecisionCommands } from './program/decisions';
 import { addOperationsCommands } from './program/operations';
@@ -83,15 +83,14 @@ export async function main(argv = process.argv): Promise<number> {
   const command = words[0] ?? '(none)';
   if (UNTIL_STOPPED.has(command) || (command === 'stream' && words[1] === 'score')) {
     // a process that serves for as long as it runs: each request it answers is a trace of its own (serve/tracing.ts)
-    const tracing = await startTracing('lumen-serve');
+    const tracing = await tracingOrNot('lumen-serve');
     const code = await run(argv);
-    await tracing?.shutdown().catch((err: unknown) => {
-      console.error(`lumen: traces not exported: ${(err as Error).message}`);
-    });
+    await tracing?.shutdown();
     return code;
   }
   // the command is the root of its trace: the run it starts, and that run's activities on any worker, join it
-  const tracing = await startTracing('lumen-cli');
+  const tracing = await tracingOrNot('lumen-cli');
+  if (!tracing) return run(argv);
   const { trace, SpanStatusCode } = await import('@opentelemetry/api');
   const code = await trace
     .getTracer('lumen')
@@ -103,10 +102,18 @@ export async function main(argv = process.argv): Promise<number> {
       return exitCode;
     });
   // what is buffered leaves before the process does; a collector that is away is not the command's failure
-  await tracing?.shutdown().catch((err: unknown) => {
-    console.error(`lumen: traces not exported: ${(err as Error).message}`);
-  });
+  await tracing.shutdown();
   return code;
+}
+
+/** Traces as the environment asks; if they cannot be started, the command runs without them, and says why. */
+async function tracingOrNot(service: string): Promise<Tracing | null> {
+  try {
+    return await startTracing(service);
+  } catch (err) {
+    console.error(`lumen: tracing is off: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 async function run(argv: string[]): Promise<number> {

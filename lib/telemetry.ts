@@ -6,9 +6,15 @@
  * the SDK is loaded: the API's no-op tracer answers every span for nothing.
  */
 export interface Tracing {
-  /** export what is still buffered, then stop */
+  /**
+   * Export what is still buffered, then stop: never fails, and never waits more than a few seconds for a collector
+   * that does not answer (what could not be sent is said on stderr).
+   */
   shutdown(): Promise<void>;
 }
+
+/** How long stopping waits for the last spans to leave. */
+const SHUTDOWN_MS = 3000;
 
 let active = false;
 
@@ -34,7 +40,7 @@ export async function startTracing(service: string, attributes: Record<string, s
     { NodeTracerProvider },
     { BatchSpanProcessor },
     { OTLPTraceExporter },
-    { Resource },
+    { Resource, envDetectorSync },
     { setGlobalErrorHandler },
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
@@ -51,13 +57,31 @@ export async function startTracing(service: string, attributes: Record<string, s
     const message = err instanceof Error ? err.message : JSON.stringify(err);
     console.error(`[lumen] traces not exported (${service}): ${message}`);
   });
-  const resource = Resource.default().merge(
-    new Resource({ 'service.name': process.env.OTEL_SERVICE_NAME?.trim() || service, ...attributes }),
-  );
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, read as OpenTelemetry reads them, say last
+  const resource = Resource.default()
+    .merge(new Resource({ 'service.name': service, ...attributes }))
+    .merge(envDetectorSync.detect());
   const processor = new BatchSpanProcessor(new OTLPTraceExporter());
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   // the global tracer, W3C trace-context propagation and a context that follows async calls
   provider.register();
   active = true;
-  return { shutdown: () => provider.shutdown() };
+  const say = (why: string): void => console.error(`[lumen] traces not exported (${service}): ${why}`);
+  return {
+    shutdown: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`the collector did not answer within ${SHUTDOWN_MS / 1000} s`), SHUTDOWN_MS);
+      });
+      const why = await Promise.race([
+        provider.shutdown().then(
+          () => null,
+          (err: unknown) => (err instanceof Error ? err.message : String(err)),
+        ),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (why) say(why);
+    },
+  };
 }

@@ -365,6 +365,8 @@ export async function startServer(
       await predict(req, reply);
       return reply;
     }
+    // who may not predict gets no span either: a caller without the token cannot make this server export traces
+    requireToken(req, opts.tokens.predict, 'predict');
     const { model } = req.params as { model: string };
     await tracedPredict(
       req.headers,

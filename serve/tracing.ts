@@ -42,9 +42,12 @@ export async function tracedPredict<T>(
     });
     return answered;
   } catch (err) {
-    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    // HttpError's status (400 bad rows, 404, 413, 503 …); anything else is the server's own failure
+    const e = err as { status?: number; statusCode?: number };
+    const status = e.status ?? e.statusCode ?? 500;
     span.setAttribute('http.response.status_code', status);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+    // a refused request is the caller's error, not the server's (OpenTelemetry's rule for server spans)
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
     throw err;
   } finally {
     if (span.isRecording()) {

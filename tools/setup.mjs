@@ -36,8 +36,46 @@ const toolsDir = path.join(root, '.tools');
  * platform). LUMEN_CACHE_DIR overrides; by default beside npm's and pip's own caches. A cached addon is checked like
  * a compiled one, and compiled again if it does not load.
  */
-const cacheDir =
+let cacheDir =
   process.env.LUMEN_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'lumen');
+
+/**
+ * The machine's cache, made private to this user; where it cannot be made (a home that is not writable, as in a
+ * container run as another user), the clone's own `.tools/cache`, said once.
+ */
+function openCache() {
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    fs.accessSync(cacheDir, fs.constants.W_OK);
+  } catch (err) {
+    const own = path.join(toolsDir, 'cache');
+    console.warn(`[setup] cannot use the cache ${cacheDir} (${err.code ?? err.message}): using ${own}`);
+    cacheDir = own;
+    fs.mkdirSync(cacheDir, { recursive: true });
+  }
+  removeAbandoned();
+}
+
+/** What set-ups killed midway left in the cache (their pid in the name, no longer running). */
+function removeAbandoned() {
+  for (const dir of [cacheDir, path.join(cacheDir, 'addons')]) {
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir)) {
+      const pid = /(?:\.|-)p(\d+)(?:\.partial|-)/.exec(name)?.[1];
+      if (!pid || pidAlive(Number(pid))) continue;
+      fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
 const statePath = path.join(toolsDir, 'toolchain-state.json');
 const pins = JSON.parse(fs.readFileSync(path.join(root, 'tools', 'toolchain.json'), 'utf8'));
 const quiet = process.argv.includes('--quiet');
@@ -157,8 +195,9 @@ async function cachedAddon(name, inputs, addon, build, works) {
   await build();
   if (!(await works())) throw new Error(`${name}: the addon was built but does not load`);
   fs.mkdirSync(path.dirname(cached), { recursive: true });
-  fs.copyFileSync(addon, `${cached}.partial`);
-  fs.renameSync(`${cached}.partial`, cached);
+  // another clone may be storing the same addon: each writes its own file, the last rename wins, both are whole
+  fs.copyFileSync(addon, `${cached}.p${process.pid}.partial`);
+  fs.renameSync(`${cached}.p${process.pid}.partial`, cached);
   return 'compiled';
 }
 
@@ -173,26 +212,39 @@ const sqliteInputs = (version) => [version, process.version, process.platform, p
 /**
  * better-sqlite3's addon is the longest step of a first set-up (SQLite is one 9 MB C file: over a minute on these
  * cores), and needs nothing npm installs: so it is built from the package's own tarball (`npm pack` of the locked
- * version, checked against the registry's integrity) with npm's own node-gyp while npm installs the rest, and kept
+ * version, checked against the lock file's integrity) with npm's own node-gyp while npm installs the rest, and kept
  * in the machine's cache, where `ensureBetterSqlite` takes it from. Any failure here only means it is built later,
  * in place, as before.
  */
 async function prebuildBetterSqlite() {
-  const version = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')).packages[
+  const locked = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')).packages[
     'node_modules/better-sqlite3'
-  ]?.version;
+  ];
+  const version = locked?.version;
   if (!version) return 'not in the lock file';
   if (fs.existsSync(addonCachePath('better-sqlite3', sqliteInputs(version)))) return 'in the machine cache';
   if (fs.existsSync(path.join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')))
     return 'built already';
   const gyp = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp');
   if (!fs.existsSync(path.join(gyp, 'bin', 'node-gyp.js'))) return 'npm has no node-gyp of its own';
-  const work = fs.mkdtempSync(path.join(cacheDir, 'build-better-sqlite3-'));
+  const work = fs.mkdtempSync(path.join(cacheDir, `build-better-sqlite3-p${process.pid}-`));
   try {
     say(`building better-sqlite3 ${version} from source (bundled SQLite), while npm installs the rest`);
     await run('npm', ['pack', `better-sqlite3@${version}`, '--pack-destination', work, '--silent'], { cwd: work });
     const tarball = fs.readdirSync(work).find((f) => f.endsWith('.tgz'));
     if (!tarball) throw new Error(`npm pack better-sqlite3@${version} wrote no tarball`);
+    // the bytes the lock file names, as npm ci would check them
+    const [algorithm, expected] = String(locked.integrity ?? '').split('-');
+    const actual = algorithm
+      ? createHash(algorithm)
+          .update(fs.readFileSync(path.join(work, tarball)))
+          .digest('base64')
+      : '';
+    if (!expected || actual !== expected) {
+      throw new Error(
+        `npm pack better-sqlite3@${version}: the tarball is not the one package-lock.json names (${locked.integrity})`,
+      );
+    }
     await run('tar', ['-xzf', path.join(work, tarball), '-C', work]);
     const pkg = path.join(work, 'package');
     await run(process.execPath, [path.join(gyp, 'bin', 'node-gyp.js'), 'rebuild', '--release', ...nodeGypArgs()], {
@@ -200,8 +252,8 @@ async function prebuildBetterSqlite() {
     });
     const cached = addonCachePath('better-sqlite3', sqliteInputs(version));
     fs.mkdirSync(path.dirname(cached), { recursive: true });
-    fs.copyFileSync(path.join(pkg, 'build', 'Release', 'better_sqlite3.node'), `${cached}.${process.pid}.partial`);
-    fs.renameSync(`${cached}.${process.pid}.partial`, cached);
+    fs.copyFileSync(path.join(pkg, 'build', 'Release', 'better_sqlite3.node'), `${cached}.p${process.pid}.partial`);
+    fs.renameSync(`${cached}.p${process.pid}.partial`, cached);
     return 'compiled';
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -300,7 +352,7 @@ async function stageLibtensorflow() {
   const done = path.join(stageDir, '.complete');
   if (fs.existsSync(done)) return stageDir;
   const wheel = await fetchWheel(pypi, version, ['--python-version', wheelPythonVersion, '--platform', wheelPlatform]);
-  const tmp = `${stageDir}.${process.pid}.partial`;
+  const tmp = `${stageDir}.p${process.pid}.partial`;
   fs.rmSync(tmp, { recursive: true, force: true });
   say(`unpacking libtensorflow ${version} (C API) from ${path.basename(wheel)}`);
   await extractFromWheel(wheel, tmp, libraries, headerPrefixes);
@@ -309,11 +361,14 @@ async function stageLibtensorflow() {
   fs.renameSync(path.join(tmp, 'tensorflow', 'include'), path.join(tmp, 'include'));
   fs.rmSync(path.join(tmp, 'tensorflow'), { recursive: true, force: true });
   fs.writeFileSync(path.join(tmp, '.complete'), JSON.stringify({ pypi, version, wheel: path.basename(wheel) }));
-  // two clones setting up at once: the first to finish stages it, the other keeps that one
-  if (fs.existsSync(done)) fs.rmSync(tmp, { recursive: true, force: true });
-  else {
-    fs.rmSync(stageDir, { recursive: true, force: true });
+  // two clones setting up at once: the first to finish stages it, and the other keeps that one (never removing a
+  // finished folder another clone may be copying from)
+  if (!fs.existsSync(done)) fs.rmSync(stageDir, { recursive: true, force: true });
+  try {
     fs.renameSync(tmp, stageDir);
+  } catch (err) {
+    if (!['ENOTEMPTY', 'EEXIST'].includes(err.code) || !fs.existsSync(done)) throw err;
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
   return stageDir;
 }
@@ -628,7 +683,7 @@ async function main() {
   const started = Date.now();
   const steps = [];
   fs.mkdirSync(toolsDir, { recursive: true });
-  fs.mkdirSync(cacheDir, { recursive: true });
+  openCache();
   const prebuilding = timed(steps, 'better-sqlite3 build beside npm', prebuildBetterSqlite);
   prebuilding.catch(() => undefined);
   // a failed download is said where it is needed (tfjs-node falls back to wasm), not while npm installs

@@ -56,7 +56,9 @@ async function run(): Promise<void> {
   if (unknown.length) throw new Error(`unknown queue role(s) ${unknown.join(', ')} (expected pipeline, training)`);
   const verbose = opts.verbose === true || process.env.LUMEN_LOG_VERBOSE === '1';
   // activity spans, children of the trace their run carries, exported when OTEL_EXPORTER_OTLP_ENDPOINT is set
-  const tracing = await startTracing('lumen-worker', { 'lumen.queues': roles.join(',') });
+  const tracing = await startTracing('lumen-worker', { 'lumen.queues': roles.join(',') }).catch((err: unknown) => {
+    throw new WorkerStartError(`cannot start tracing (OTEL_* settings): ${(err as Error).message}`);
+  });
   Runtime.install({
     logger: new DefaultLogger(
       (process.env.LUMEN_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
@@ -107,9 +109,7 @@ async function run(): Promise<void> {
   } finally {
     await served?.close();
     await connection.close();
-    await tracing?.shutdown().catch((err: unknown) => {
-      console.error(`[worker] traces not exported: ${(err as Error).message}`);
-    });
+    await tracing?.shutdown();
   }
 }
 

@@ -58,7 +58,7 @@ export class WorkerMetrics {
 
   readonly monitorActions = new Counter({
     name: 'lumen_monitor_actions_total',
-    help: 'Alerts, retrains and rollbacks monitors recorded, by model, kind and trigger (auto: the policy; manual: a person)',
+    help: 'Alerts, retrains and rollbacks monitors recorded, by model, kind and trigger (auto: the policy; manual: a person); an attempt retried after its recording counts again',
     labelNames: ['model', 'kind', 'trigger'] as const,
     registers: [this.registry],
   });
@@ -140,6 +140,8 @@ export async function serveWorkerMetrics(
     );
     server.listen(port, host, resolve);
   });
+  // listening: a later error of the metrics server (a refused accept, say) is said, never the worker's end
+  server.on('error', (err) => console.error(`[worker] metrics at ${host}:${port}: ${err.message}`));
   const address = server.address() as { port: number };
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics`,

@@ -33,8 +33,10 @@ export async function replayRuns(
         ? { workflowBundle: options.bundle }
         : fs.existsSync(PREBUILT_BUNDLE)
           ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
-          : { workflowsPath: require.resolve('../workflows') }),
-      interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+          : {
+              workflowsPath: require.resolve('../workflows'),
+              interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+            }),
       dataConverter: { payloadConverterPath: PAYLOAD_CONVERTER_PATH },
       replayName: 'lumen-replay-check',
     },

@@ -105,7 +105,6 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       storeFailures(deps),
       ...(setup.activityInterceptors ?? []),
     ],
-    workflowModules: WORKFLOW_INTERCEPTOR_MODULES,
   });
   const workers: Worker[] = [];
   if (setup.roles.includes('pipeline')) {
@@ -119,7 +118,13 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
             ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
             : { workflowsPath: require.resolve('../workflows') }),
         activities: createPipelineActivities(deps),
-        interceptors: interceptors(queues.pipeline),
+        interceptors: {
+          ...interceptors(queues.pipeline),
+          // a prebuilt bundle carries them already (tools/bundle-workflows.ts, test/support/env.ts)
+          ...(setup.workflowBundle || fs.existsSync(PREBUILT_BUNDLE)
+            ? {}
+            : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+        },
         // every model's monitor sleeps here between checks: kept in the cache, a wake-up is one activation, not a
         // replay of its history (npm run bench:monitors: 1,000 monitors on one worker)
         maxCachedWorkflows: 2000,
