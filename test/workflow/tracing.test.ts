@@ -3,7 +3,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { freePort, stopProcess } from '../../tools/devserver';
 import { cliEnv, exited, lumen, startUntil } from '../support/cli';
-import { eventually, repoRoot, tempHome, uniqueQueues, type TestHome } from '../support/env';
+import { eventually, repoRoot, tempHome, testClient, uniqueQueues, type TestHome } from '../support/env';
+import { monitorWorkflowId } from '../../workflows/monitor-definitions';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process';
 
 /** One span as an OTLP/HTTP JSON export carries it, with the service that sent it. */
@@ -147,10 +148,25 @@ describe('traces: one `lumen start` followed through its workflow and activities
         'registerModelVersion',
       ])
         assert.ok(names.has(`RunActivity:${step}`), `${step} in the trace; it has: ${[...names].join(', ')}`);
-      // the model's monitor, which the promotion started, checks on its own traces: a run that never ends would
-      // otherwise grow one trace forever
-      for (const s of receiver.spans.filter((x) => x.name === 'RunActivity:monitorCheck'))
-        assert.notEqual(s.traceId, root.traceId);
+      // a monitor started from the command line checks on traces of its own: a run that lives for months would
+      // otherwise grow the command's trace for ever
+      const client = await testClient();
+      try {
+        await client.workflow.getHandle(monitorWorkflowId('seattle-weather')).terminate('started again by the test');
+      } finally {
+        await client.connection.close();
+      }
+      const checksBefore = receiver.spans.filter((s) => s.name === 'RunActivity:monitorCheck').length;
+      const started = await lumen(['monitor', 'start', 'seattle-weather'], { ...cliEnv(t.home, queues), ...otel });
+      assert.equal(started.code, 0, started.stderr);
+      const command = await eventually('the monitor start command span', () =>
+        Promise.resolve(receiver.spans.find((s) => s.service === 'lumen-cli' && s.name === 'lumen monitor')),
+      );
+      const check = await eventually('the check it asked for', () =>
+        Promise.resolve(receiver.spans.filter((s) => s.name === 'RunActivity:monitorCheck')[checksBefore]),
+      );
+      assert.notEqual(check.traceId, command.traceId, 'the monitor is not in the trace of the command that started it');
+      assert.notEqual(check.traceId, root.traceId);
 
       // a served prediction, in the trace of the caller that sent `traceparent`, step by step
       const port = await freePort();
