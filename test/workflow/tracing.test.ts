@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort, stopProcess } from '../../tools/devserver';
@@ -85,10 +87,21 @@ function ancestry(span: ReceivedSpan, all: ReceivedSpan[]): string[] {
  */
 describe('traces: one `lumen start` followed through its workflow and activities on two worker processes', () => {
   let t: TestHome;
-  const weatherSpec = path.join(repoRoot, 'examples', 'models', 'seattle-weather.json');
+  /**
+   * The weather example under a name of this test's own: a run's id comes from its spec and data, and the other
+   * suites on the same server train the example itself — `lumen start` would find their run, not start one.
+   */
+  let model: string;
+  let weatherSpec: string;
 
   beforeEach(() => {
     t = tempHome('lumen-trace-');
+    model = `weather-traced-${randomUUID().slice(0, 8)}`;
+    const spec = JSON.parse(
+      fs.readFileSync(path.join(repoRoot, 'examples', 'models', 'seattle-weather.json'), 'utf8'),
+    ) as { name: string };
+    weatherSpec = path.join(t.home, `${model}.json`);
+    fs.writeFileSync(weatherSpec, JSON.stringify({ ...spec, name: model }));
   });
   afterEach(() => t.cleanup());
 
@@ -152,12 +165,12 @@ describe('traces: one `lumen start` followed through its workflow and activities
       // otherwise grow the command's trace for ever
       const client = await testClient();
       try {
-        await client.workflow.getHandle(monitorWorkflowId('seattle-weather')).terminate('started again by the test');
+        await client.workflow.getHandle(monitorWorkflowId(model)).terminate('started again by the test');
       } finally {
         await client.connection.close();
       }
       const checksBefore = receiver.spans.filter((s) => s.name === 'RunActivity:monitorCheck').length;
-      const started = await lumen(['monitor', 'start', 'seattle-weather'], { ...cliEnv(t.home, queues), ...otel });
+      const started = await lumen(['monitor', 'start', model], { ...cliEnv(t.home, queues), ...otel });
       assert.equal(started.code, 0, started.stderr);
       const command = await eventually('the monitor start command span', () =>
         Promise.resolve(receiver.spans.find((s) => s.service === 'lumen-cli' && s.name === 'lumen monitor')),
@@ -179,7 +192,7 @@ describe('traces: one `lumen start` followed through its workflow and activities
       try {
         const callerTrace = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
         const callerSpan = '0123456789abcdef';
-        const res = await fetch(`http://127.0.0.1:${port}/v1/models/seattle-weather/predict`, {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/models/${model}/predict`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', traceparent: `00-${callerTrace}-${callerSpan}-01` },
           body: JSON.stringify({ date: '2015-06-01', precipitation: 0, temp_max: 25, temp_min: 14, wind: 3 }),
