@@ -139,9 +139,10 @@ export function monitorActivities(deps: ActivityDeps) {
     },
 
     async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
-      const recorded = await deps.registry.recordMonitorAction(action);
-      deps.metrics?.monitorAction(action.model, action.kind, action.trigger);
-      return recorded;
+      const { record, created } = await deps.registry.recordMonitorAction(action);
+      // a retried recording finds the first one made: it was counted then
+      if (created) deps.metrics?.monitorAction(action.model, action.kind, action.trigger);
+      return record;
     },
   };
 }

@@ -6,6 +6,8 @@ import { decisionRecord, type DecisionRecord } from '../lib/serving/decision-rec
 import { PREDICTION_ID } from '../lib/serving/ids';
 import { CliError, EXIT } from '../client/errors';
 import { color, printJson, table } from '../client/output';
+import { traceLink } from '../lib/telemetry';
+import { tracesTemplate } from './trace-url';
 import { openRegistry } from './registry-commands';
 
 /**
@@ -17,6 +19,7 @@ export async function explainCommand(id: string, opts: { json?: boolean }): Prom
   if (!PREDICTION_ID.test(id)) {
     throw new CliError(`"${id}" is not a prediction id (26 characters, as /predict answers them)`);
   }
+  const traces = tracesTemplate();
   const logRoot = path.join(lumenPaths().home, 'predictions');
   const feedbackFile = path.join(logRoot, 'feedback.sqlite');
   const { registry, store } = await openRegistry();
@@ -30,14 +33,14 @@ export async function explainCommand(id: string, opts: { json?: boolean }): Prom
       );
     }
     if (opts.json) printJson(record);
-    else console.log(formatRecord(record));
+    else console.log(formatRecord(record, traces));
   } finally {
     feedback?.close();
     registry.close();
   }
 }
 
-export function formatRecord(r: DecisionRecord): string {
+export function formatRecord(r: DecisionRecord, traces: string | null = null): string {
   const lines = [
     color.bold(`prediction ${r.id}`),
     `at         ${r.at} (${r.latencyMs.toFixed(1)} ms)`,
@@ -49,7 +52,7 @@ export function formatRecord(r: DecisionRecord): string {
   ];
   if (r.shadow) lines.push(`shadow     v${r.shadow.version}: ${JSON.stringify(r.shadow.output)}`);
   // the request's trace in the tracing tool its spans went to (docs/observability.md)
-  if (r.traceId) lines.push(`trace      ${r.traceId}`);
+  if (r.traceId) lines.push(`trace      ${r.traceId}${traces ? `  ${traceLink(traces, r.traceId)}` : ''}`);
   const m = r.made;
   if (m) {
     lines.push(

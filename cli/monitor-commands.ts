@@ -20,7 +20,9 @@ import { signer } from '../client/signing';
 import { canonical } from '../lib/access/statement';
 import { color, printJson, table } from '../client/output';
 import { esc } from '../lib/html';
+import { traceLink } from '../lib/telemetry';
 import { openRegistry } from './registry-commands';
+import { tracesTemplate } from './trace-url';
 import { queryOrExplain, WorkflowNotAnswering } from '../client/workflow-health';
 
 /** lumen monitor start|status|check|pause|resume|rollback|retrain|policy|report <model> */
@@ -253,6 +255,7 @@ export async function monitorReportCommand(
   if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) {
     throw new CliError(`--since must be a date or time (ISO 8601), got "${opts.since}"`);
   }
+  const traces = tracesTemplate();
   const { registry } = await openRegistry();
   let reports: MonitorReportRecord[];
   try {
@@ -273,11 +276,28 @@ export async function monitorReportCommand(
   }
   const summaries = reports.map((r) => ({ ...(r.summary as unknown as ReportSummary), id: r.id, report: r.report }));
   console.log(reportTable(summaries));
+  const traced = tracedFindings(summaries, traces);
+  if (traced) console.log(`\n${traced}`);
   if (opts.html) {
     fs.mkdirSync(path.dirname(path.resolve(opts.html)), { recursive: true });
     fs.writeFileSync(opts.html, reportHtml(model, summaries));
     console.log(`\nchart  ${path.resolve(opts.html)}`);
   }
+}
+
+/** The newest findings that name traced requests, each with its traces (linked when LUMEN_TRACE_URL is set). */
+export function tracedFindings(reports: ReportSummary[], template: string | null, newest = 10): string | null {
+  const found = reports
+    .flatMap((r) => r.findings.filter((f) => f.traces?.length).map((f) => ({ report: r.id, finding: f })))
+    .slice(-newest);
+  if (found.length === 0) return null;
+  const lines = found.flatMap(({ report, finding }) => [
+    `report ${report}, ${finding.kind}:`,
+    ...finding.traces!.map(
+      (t) => `  trace ${traceLink(template, t.trace) ?? t.trace}  (prediction ${t.prediction}: lumen explain)`,
+    ),
+  ]);
+  return [color.bold('traced requests the findings are about'), ...lines].join('\n');
 }
 
 /** A self-contained page: one line chart per measure over the checks, drawn as SVG, and the findings listed. */

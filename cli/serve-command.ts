@@ -11,6 +11,7 @@ import { DEFAULT_LOG_OPTIONS } from '../lib/serving/prediction-log';
 import { servingTokens } from '../lib/serving/tokens';
 import { startServer } from '../serve/server';
 import { CliError, parseCount } from '../client/errors';
+import { tracesTemplate } from './trace-url';
 
 export interface ServeCommandOptions {
   console: 'on' | 'off' | 'behind-proxy';
@@ -56,6 +57,8 @@ function trustedProxies(text: string | undefined): string[] {
 
 /** `lumen serve`: the prediction API for every model with a champion, until Ctrl-C. */
 export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
+  // a wrong link setting stops the start, before anything listens
+  const traceUrl = tracesTemplate();
   const paths = lumenPaths();
   const registry = await openRegistryAt(paths.registry);
   const { tokens, generated } = servingTokens(paths.home);
@@ -90,6 +93,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       corsOrigin: opts.corsOrigin ?? null,
       home: paths.home,
       console: opts.console,
+      traceUrl,
     },
   );
   let scorer: StreamScorer | null = null;

@@ -2,7 +2,8 @@
  * Traces, exported over OTLP/HTTP when OpenTelemetry's standard variables ask for it, and nothing otherwise:
  * OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns it on; OTEL_SDK_DISABLED=true or
  * OTEL_TRACES_EXPORTER=none keeps it off; OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
- * OTEL_EXPORTER_OTLP_HEADERS and the batch processor's OTEL_BSP_* apply as OpenTelemetry defines them. Off, none of
+ * OTEL_EXPORTER_OTLP_HEADERS and the batch processor's OTEL_BSP_* apply as OpenTelemetry defines them, and
+ * OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL chooses http/protobuf (OpenTelemetry's default) or http/json. Off, none of
  * the SDK is loaded: the API's no-op tracer answers every span for nothing.
  */
 export interface Tracing {
@@ -30,12 +31,33 @@ export function tracingWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim());
 }
 
+/** The OTLP encodings Lumen sends, by the names OTEL_EXPORTER_OTLP_PROTOCOL gives them. */
+export type TracesProtocol = 'http/protobuf' | 'http/json';
+
+/**
+ * The protocol the environment asks for (the traces' own variable first); an unknown or unsupported one is an error
+ * that says what is supported, never a silent fallback to another.
+ */
+export function tracesProtocol(env: NodeJS.ProcessEnv = process.env): TracesProtocol {
+  const [name, value] = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim()
+    ? ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.trim()]
+    : ['OTEL_EXPORTER_OTLP_PROTOCOL', env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf'];
+  if (value === 'http/protobuf' || value === 'http/json') return value;
+  if (value === 'grpc') {
+    throw new Error(
+      `${name}=grpc: Lumen sends OTLP over HTTP only; use http/protobuf (or http/json) and the collector's HTTP port (4318)`,
+    );
+  }
+  throw new Error(`${name}="${value}": expected http/protobuf or http/json`);
+}
+
 /**
  * Start exporting this process's spans, if the environment asks for it (null otherwise). `service` names the
  * process when OTEL_SERVICE_NAME does not; `attributes` describe it (a worker's queues, say).
  */
 export async function startTracing(service: string, attributes: Record<string, string> = {}): Promise<Tracing | null> {
   if (!tracingWanted()) return null;
+  const protocol = tracesProtocol();
   const [
     { NodeTracerProvider },
     { BatchSpanProcessor },
@@ -45,7 +67,9 @@ export async function startTracing(service: string, attributes: Record<string, s
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
+    protocol === 'http/json'
+      ? import('@opentelemetry/exporter-trace-otlp-http')
+      : import('@opentelemetry/exporter-trace-otlp-proto'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
   ]);
@@ -84,4 +108,32 @@ export async function startTracing(service: string, attributes: Record<string, s
       if (why) say(why);
     },
   };
+}
+
+/**
+ * Where a trace opens in the operator's tracing UI: LUMEN_TRACE_URL, a URL with `{traceId}` where the id goes
+ * (Jaeger: `http://jaeger:16686/trace/{traceId}`). Null when unset; a template that is not an http(s) URL with the
+ * placeholder is an error that says so.
+ */
+export function traceUrlTemplate(env: NodeJS.ProcessEnv = process.env): string | null {
+  const template = env.LUMEN_TRACE_URL?.trim();
+  if (!template) return null;
+  if (!template.includes('{traceId}')) {
+    throw new Error(`LUMEN_TRACE_URL="${template}" has no {traceId}: write where the trace id goes in the link`);
+  }
+  let url: URL;
+  try {
+    url = new URL(template.replaceAll('{traceId}', '0'));
+  } catch {
+    throw new Error(`LUMEN_TRACE_URL="${template}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`LUMEN_TRACE_URL="${template}" is not an http(s) link`);
+  }
+  return template;
+}
+
+/** A trace's link by the template (traceUrlTemplate), or null without one. */
+export function traceLink(template: string | null, traceId: string): string | null {
+  return template === null ? null : template.replaceAll('{traceId}', encodeURIComponent(traceId));
 }

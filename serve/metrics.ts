@@ -100,22 +100,33 @@ export class ServingMetrics {
   });
 
   constructor(log: PredictionLog | null) {
-    const gauges = [
-      ['pending', 'Prediction log records written ahead, not yet in a segment'],
-      ['dropped', 'Prediction log records it could not write ahead since start (their requests were refused with 503)'],
-      ['written', 'Prediction log records written into segments since start'],
-      ['failedFlushes', 'Write-ahead files that could not become segments yet since start (kept and tried again)'],
-      ['recovered', 'Records written ahead by processes that died, turned into segments by this one since start'],
-      ['mergedSegments', 'Prediction log segments merged into hourly files since start'],
-      ['failedMerges', 'Prediction log merges that failed since start (the segments stay and are read as they are)'],
+    new Gauge({
+      name: 'lumen_prediction_log_pending',
+      help: 'Prediction log records written ahead, not yet in a segment',
+      registers: [this.registry],
+      collect() {
+        this.set(log?.current().pending ?? 0);
+      },
+    });
+    // the log counts these itself, since the process started; each scrape adds what it counted since the last
+    const counts = [
+      ['dropped', 'Prediction log records it could not write ahead (their requests were refused with 503)'],
+      ['written', 'Prediction log records written into segments'],
+      ['failedFlushes', 'Write-ahead files that could not become segments yet (kept and tried again)'],
+      ['recovered', 'Records written ahead by processes that died, turned into segments by this one'],
+      ['mergedSegments', 'Prediction log segments merged into hourly files'],
+      ['failedMerges', 'Prediction log merges that failed (the segments stay and are read as they are)'],
     ] as const;
-    for (const [key, help] of gauges) {
-      new Gauge({
-        name: `lumen_prediction_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
+    for (const [key, help] of counts) {
+      let counted = 0;
+      new Counter({
+        name: `lumen_prediction_log_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`,
         help,
         registers: [this.registry],
         collect() {
-          this.set(log?.current()[key] ?? 0);
+          const now = log?.current()[key] ?? 0;
+          if (now > counted) this.inc(now - counted);
+          counted = Math.max(counted, now);
         },
       });
     }

@@ -44,6 +44,8 @@ export interface ServeOptions {
   port: number;
   /** trace each predict request (serve/tracing.ts); default: whether this process exports traces (lib/telemetry.ts) */
   tracing?: boolean;
+  /** where the console links trace ids (LUMEN_TRACE_URL, `{traceId}` in it); null or absent: shown bare */
+  traceUrl?: string | null;
   batch: BatcherOptions;
   /** largest request body in bytes */
   bodyLimit: number;
@@ -350,17 +352,20 @@ export async function startServer(
     };
   });
 
-  // with tracing on (lib/telemetry.ts), a request's span starts when it arrives, before its body is parsed
-  const receivedAt = new WeakMap<object, number>();
+  // with tracing on (lib/telemetry.ts), a request's span starts when it arrives, before its body is parsed: the
+  // route's own hook notes the time, so no other route pays for it
   const traced = opts.tracing ?? tracingActive();
-  if (traced) {
-    app.addHook('onRequest', (req, _reply, done) => {
-      receivedAt.set(req, performance.now());
-      done();
-    });
-  }
+  const receivedAt = new WeakMap<object, number>();
+  const predictRoute = traced
+    ? {
+        onRequest: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+          receivedAt.set(req, performance.now());
+          done();
+        },
+      }
+    : {};
 
-  app.post('/v1/models/:model/predict', async (req, reply) => {
+  app.post('/v1/models/:model/predict', predictRoute, async (req, reply) => {
     if (!traced) {
       await predict(req, reply);
       return reply;
@@ -532,6 +537,7 @@ export async function startServer(
         adminToken: opts.tokens.admin,
         temporalUi: temporal,
         connect,
+        traceUrl: opts.traceUrl ?? null,
         loopbackOnly: loopbackAddress(opts.host),
         // a record shows the row as received and its label: on a console only this machine or an authenticating
         // proxy reaches

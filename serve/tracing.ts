@@ -1,13 +1,33 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import {
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import type { RequestTrace } from '../lib/serving/host';
+
+/** The serving process's tracer, asked for once per registered provider (a process registers one). */
+let tracer: { of: TracerProvider; tracer: Tracer } | undefined;
+
+function serveTracer(): Tracer {
+  const provider = trace.getTracerProvider();
+  if (tracer?.of !== provider) tracer = { of: provider, tracer: provider.getTracer('lumen-serve') };
+  return tracer.tracer;
+}
 
 /**
  * A predict request's trace (lib/telemetry.ts; only when tracing is on): one server span from the moment the request
  * arrived, continuing the caller's trace when it sends W3C `traceparent`, never the serving process's own context,
  * with a child for each step the request took — parse, checks, the wait for its micro-batch, the model call (the
  * batch's, shared with the requests batched with it) and the log's write ahead. The steps are measured by the host
- * as the request goes (RequestTrace) and become spans once it is answered, so nothing is added on the way.
+ * as the request goes (RequestTrace) and become spans once it is answered, so nothing is added on the way. A request
+ * the sampler leaves out costs its span's ids and the sampler's decision, nothing more: attributes are only made for
+ * a span that records.
  */
 export async function tracedPredict<T>(
   headers: IncomingHttpHeaders,
@@ -17,45 +37,51 @@ export async function tracedPredict<T>(
   answer: (trace: RequestTrace) => Promise<T>,
   describe: (answered: T) => { version: number; arm: string; rows: number },
 ): Promise<T> {
-  const tracer = trace.getTracer('lumen-serve');
-  const parent = propagation.extract(ROOT_CONTEXT, headers);
-  const span = tracer.startSpan(
+  const spans = serveTracer();
+  const parent = headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, headers);
+  const span = spans.startSpan(
     'POST /v1/models/{model}/predict',
-    {
-      kind: SpanKind.SERVER,
-      startTime: receivedAt,
-      attributes: { 'http.request.method': 'POST', 'http.route': '/v1/models/:model/predict', 'lumen.model': model },
-    },
+    { kind: SpanKind.SERVER, startTime: receivedAt },
     parent,
   );
   const handled = performance.now();
+  const recording = span.isRecording();
   const sampled = (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
   const request: RequestTrace = { traceId: sampled ? span.spanContext().traceId : '', marks: {} };
+  if (recording) {
+    span.setAttributes({
+      'http.request.method': 'POST',
+      'http.route': '/v1/models/:model/predict',
+      'lumen.model': model,
+    });
+  }
   try {
     const answered = await answer(request);
-    const { version, arm, rows } = describe(answered);
-    span.setAttributes({
-      'lumen.version': version,
-      'lumen.arm': arm,
-      'lumen.rows': rows,
-      'http.response.status_code': 200,
-    });
+    if (recording) {
+      const { version, arm, rows } = describe(answered);
+      span.setAttributes({
+        'lumen.version': version,
+        'lumen.arm': arm,
+        'lumen.rows': rows,
+        'http.response.status_code': 200,
+      });
+    }
     return answered;
   } catch (err) {
     // HttpError's status (400 bad rows, 404, 413, 503 …); anything else is the server's own failure
     const e = err as { status?: number; statusCode?: number };
     const status = e.status ?? e.statusCode ?? 500;
-    span.setAttribute('http.response.status_code', status);
+    if (recording) span.setAttribute('http.response.status_code', status);
     // a refused request is the caller's error, not the server's (OpenTelemetry's rule for server spans)
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
     throw err;
   } finally {
-    if (span.isRecording()) {
+    if (recording) {
       const inside = trace.setSpan(parent, span);
       const m = request.marks;
       const step = (name: string, from: number | undefined, to: number | undefined, attributes = {}): void => {
         if (from === undefined || to === undefined) return;
-        tracer.startSpan(name, { startTime: from, attributes }, inside).end(to);
+        spans.startSpan(name, { startTime: from, attributes }, inside).end(to);
       };
       step('parse', receivedAt, handled);
       step('checks', handled, m.checked);

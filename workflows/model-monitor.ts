@@ -354,6 +354,8 @@ export async function modelMonitor(input: MonitorInput): Promise<void> {
       finding: planned.finding,
       summary: planned.reason,
       reportArtifact: report.report.uri,
+      // the traced requests it is about, when the server traced some: an alert leads to their traces
+      ...(planned.traces ? { traces: planned.traces } : {}),
     };
     const key = `report-${report.id}:${planned.kind}:${planned.finding}`;
     if (planned.kind === 'alert') {

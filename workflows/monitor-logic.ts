@@ -47,6 +47,8 @@ export interface PlannedAction {
   reason: string;
   /** the incident opened with this check (an alert says so) */
   opened: boolean;
+  /** traced requests the finding is about, carried into the action's evidence (absent: none were traced) */
+  traces?: Finding['traces'];
 }
 
 export interface ActionSummary {
@@ -180,7 +182,14 @@ export function decide(state: MonitorState, findings: Finding[], nowMs: number):
       if (planned.some((p) => actionKey(p.kind, p.finding) === key)) continue;
       if (!cooledDown(state, key, nowMs)) continue;
       // an alert for a standing incident repeats only after the cooldown, like any action
-      planned.push({ kind: kind2, finding: kind, severity: finding.severity, reason: finding.summary, opened });
+      planned.push({
+        kind: kind2,
+        finding: kind,
+        severity: finding.severity,
+        reason: finding.summary,
+        opened,
+        ...(finding.traces?.length ? { traces: finding.traces } : {}),
+      });
       state.lastActionAt[key] = now;
     }
   }

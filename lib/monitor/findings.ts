@@ -1,6 +1,6 @@
 import type { MonitorPolicy } from './policy';
 import { median } from './stats';
-import type { Finding, HealthReport } from './report';
+import type { Finding, HealthReport, TracedExample } from './report';
 
 /** The policy applied to one report's measurements: each measurement that crosses it becomes a finding. */
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -14,6 +14,9 @@ export function findingsOf(
   task: 'binary' | 'multiclass' | 'regression',
 ): Finding[] {
   const findings: Finding[] = [];
+  // the traced requests a finding is about, when there are some
+  const traced = (examples: TracedExample[] | undefined): Pick<Finding, 'traces'> =>
+    examples?.length ? { traces: examples } : {};
   const action = (a: 'alert' | 'retrain' | 'none'): Finding['action'] => a;
   const drift = report.inputDrift;
   if (drift.measured) {
@@ -80,6 +83,7 @@ export function findingsOf(
       action: action(policy.latency.action),
       severity: 'warning',
       summary: `p99 latency ${fmt(report.latency.p99)} ms over ${total} predictions (limit ${policy.latency.p99Ms} ms; p50 ${fmt(report.latency.p50 ?? NaN)} ms)`,
+      ...traced(report.traces?.slowest),
     });
   }
   const rate = report.unusual.rate;
@@ -98,6 +102,7 @@ export function findingsOf(
         action: action(policy.unusual.action),
         severity: 'warning',
         summary: `${pct(rate)} of ${total} predictions had unusual inputs (${codes})${surge ? `, ${(rate / base).toFixed(1)}× the median ${pct(base)} of the previous checks` : ''}; limit ${pct(policy.unusual.maxRate)}`,
+        ...traced(report.traces?.unusual),
       });
     }
   }
@@ -112,6 +117,7 @@ export function findingsOf(
       action: action(policy.refused.action),
       severity: 'warning',
       summary: `${pct(refused.rate)} of ${total + refused.rows} rows sent were refused for breaking the contract (${codes}); limit ${pct(policy.refused.maxRate)}`,
+      ...traced(report.traces?.refused),
     });
   }
   const gap = report.feedback.fairnessGap;

@@ -13,7 +13,7 @@ import { profileDataset } from '../validation/profile';
 import { referenceProfile } from '../validation/reference';
 import { LABEL_LOOKBACK_MS, measureFeedback } from './feedback-error';
 import { findingsOf } from './findings';
-import type { HealthCheckInput, HealthCheckPaths, HealthReport } from './report';
+import { TRACED_EXAMPLES, type HealthCheckInput, type HealthCheckPaths, type HealthReport } from './report';
 
 /**
  * One health check of a served model over a window of its prediction log: what it measures (report.ts), the
@@ -127,6 +127,7 @@ export async function checkHealth(
         ))
           report.unusual.byCode[String(r.code)] = Number(r.n);
       }
+      await findTracedExamples(rows, report);
       if (total >= policy.minPredictions) {
         await measureInputDrift(con, registry, store, record, input, report);
         await measurePredictionDrift(con, scan, record.version, input, report, rows);
@@ -143,6 +144,33 @@ export async function checkHealth(
   report.findings = findingsOf(report, policy, input.previousUnusualRates, spec.task);
   report.seconds = (performance.now() - started) / 1000;
   return report;
+}
+
+/**
+ * The traced requests a finding can point to: the log keeps the trace id of each request the server traced (absent
+ * in segments from before traces). One example per request, whatever its number of rows; the same ones every time
+ * the same window is checked.
+ */
+async function findTracedExamples(
+  rows: (sql: string) => Promise<Record<string, unknown>[]>,
+  report: HealthReport,
+): Promise<void> {
+  const [{ n }] = await rows(
+    `SELECT count(*) AS n FROM duckdb_columns() WHERE table_name = 'w_all' AND column_name = 'trace_id'`,
+  );
+  if (Number(n) === 0) return;
+  const examples = async (from: string, where: string, order: string) =>
+    (
+      await rows(
+        `SELECT trace_id, min(id) AS id FROM ${from} WHERE trace_id IS NOT NULL AND ${where}
+         GROUP BY trace_id ORDER BY ${order}, trace_id LIMIT ${TRACED_EXAMPLES}`,
+      )
+    ).map((r) => ({ trace: String(r.trace_id), prediction: String(r.id) }));
+  report.traces = {
+    slowest: await examples('w', 'true', 'max(latency_ms) DESC'),
+    unusual: await examples('w', 'json_array_length(flags) > 0', 'min("at")'),
+    refused: await examples(`w_all`, `arm = 'refused'`, 'min("at")'),
+  };
 }
 
 async function measureInputDrift(

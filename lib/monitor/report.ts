@@ -29,7 +29,21 @@ export interface Finding {
   severity: 'warning' | 'critical';
   /** one sentence with the numbers */
   summary: string;
+  /**
+   * traced requests the finding is about, when the server traced some (latency: the slowest; unusual inputs and
+   * refused rows: the first of the window): each one's trace, to open in the tracing UI, and a prediction of it
+   */
+  traces?: TracedExample[];
 }
+
+/** A request of the window that was traced: its trace id, and the id of one of its predictions (`lumen explain`). */
+export interface TracedExample {
+  trace: string;
+  prediction: string;
+}
+
+/** How many traced requests a finding names at most. */
+export const TRACED_EXAMPLES = 5;
 
 export interface VersionOnFeedback {
   version: number;
@@ -92,6 +106,11 @@ export interface HealthReport {
     pairedNote?: string;
   };
   findings: Finding[];
+  /**
+   * traced requests of the window (absent when the log kept no trace ids there): the slowest answered, the first
+   * answered with unusual inputs, the first refused; at most TRACED_EXAMPLES each, one per request
+   */
+  traces?: { slowest: TracedExample[]; unusual: TracedExample[]; refused: TracedExample[] };
   /**
    * how far the model's Kafka scorers (`lumen stream score`) are behind, per group and topic; absent in reports from
    * before streams

@@ -119,7 +119,9 @@ export class SqlRegistry extends GovernanceStore implements Registry {
     return rows.map(toMonitorReport);
   }
 
-  async recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord> {
+  async recordMonitorAction(
+    action: Omit<MonitorActionRecord, 'id' | 'at'>,
+  ): Promise<{ record: MonitorActionRecord; created: boolean }> {
     const q = this.sql;
     const inserted = await q.run(
       `INSERT INTO monitor_actions (model, kind, trigger, by, reason, evidence_json, result_json, workflow_id,
@@ -149,9 +151,10 @@ export class SqlRegistry extends GovernanceStore implements Registry {
         workflowId: action.workflowId,
       });
     }
-    return toMonitorAction(
+    const record = toMonitorAction(
       (await q.get<MonitorActionRow>('SELECT * FROM monitor_actions WHERE dedupe_key = ?', [action.key]))!,
     );
+    return { record, created: inserted.changes > 0 };
   }
 
   async listMonitorActions(model: string, limit = 100): Promise<MonitorActionRecord[]> {

@@ -341,8 +341,10 @@ export interface Registry {
     model: string,
     filter?: { since?: string; limit?: number; champion?: number },
   ): Promise<MonitorReportRecord[]>;
-  /** Idempotent per key. */
-  recordMonitorAction(action: Omit<MonitorActionRecord, 'id' | 'at'>): Promise<MonitorActionRecord>;
+  /** Idempotent per key: a retried recording returns the first record, with `created` false. */
+  recordMonitorAction(
+    action: Omit<MonitorActionRecord, 'id' | 'at'>,
+  ): Promise<{ record: MonitorActionRecord; created: boolean }>;
   listMonitorActions(model: string, limit?: number): Promise<MonitorActionRecord[]>;
   /** Idempotent per (scheduleId, workflowId); returns the failed runs in a row that end with this one. */
   recordScheduleRun(

@@ -8,6 +8,7 @@ import type { Registry } from '../../lib/registry/types';
 import type { ModelHost } from '../../lib/serving/host';
 import type { DecisionRecord } from '../../lib/serving/decision-record';
 import { workflowUrl } from '../../client/connection';
+import { traceLink } from '../../lib/telemetry';
 import { esc } from './charts';
 
 // What every console page shares: its options, the page layout, formats, the flash banner, the headers and the
@@ -26,6 +27,8 @@ export interface ConsoleOptions {
   loopbackOnly?: boolean;
   /** a prediction's decision record by its id (absent: this instance keeps no prediction log) */
   decisionRecord?: (id: string) => Promise<DecisionRecord | undefined>;
+  /** where a trace opens in the tracing UI, `{traceId}` in it (LUMEN_TRACE_URL; null: trace ids are shown bare) */
+  traceUrl?: string | null;
 }
 
 /** Whether an address (as --host takes it: 127.0.0.1, ::1, [::1], localhost) is this machine's loopback. */
@@ -158,6 +161,8 @@ export interface ConsoleContext extends ConsoleDeps {
   ui: ConsoleOptions['temporalUi'];
   /** a link to a run in the Temporal Web UI ('–' when there is none) */
   runLink: (workflowId: string | null, runId?: string | null, text?: string) => string;
+  /** a trace id, linked to the tracing UI when LUMEN_TRACE_URL says where it is */
+  traceLink: (traceId: string) => string;
   readArtifact: <T>(ref: ArtifactRef) => Promise<T>;
   /** a monitor report, read once (an artifact never changes) and kept, a bounded number of them */
   healthReport: (record: { id: number; report: ArtifactRef }) => Promise<HealthReport>;
@@ -176,6 +181,10 @@ export function consoleContext(deps: ConsoleDeps, opts: ConsoleOptions): Console
       workflowId
         ? `<a href="${esc(workflowUrl(ui, workflowId, runId ?? undefined))}" title="${esc(workflowId)}">${esc(text)}</a>`
         : '–',
+    traceLink: (traceId) => {
+      const href = traceLink(opts.traceUrl ?? null, traceId);
+      return href ? `<a href="${esc(href)}"><code>${esc(traceId)}</code> ↗</a>` : `<code>${esc(traceId)}</code>`;
+    },
     readArtifact,
     healthReport: async (r) => {
       let report = reports.get(r.id);

@@ -21,6 +21,8 @@ export function predictionPage(ctx: ConsoleContext, r: DecisionRecord): string {
       r.feedback ? `${json(r.feedback.label)} <span class="muted">${when(r.feedback.receivedAt)}</span>` : 'none yet',
     ),
     ...(r.shadow ? [row('shadow', `v${r.shadow.version}: ${json(r.shadow.output)}`)] : []),
+    // the request's trace, when the server traced it (docs/observability.md)
+    ...(r.traceId ? [row('trace', ctx.traceLink(r.traceId))] : []),
   ].join('')}</table>`;
   const m = r.made;
   const made = m

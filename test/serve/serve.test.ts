@@ -954,7 +954,7 @@ describe('serving: the prediction API', () => {
       'lumen_http_requests_total',
       'lumen_batch_rows_bucket',
       'lumen_batch_queue_wait_seconds',
-      'lumen_prediction_log_dropped',
+      'lumen_prediction_log_dropped_total',
       'lumen_served_version',
     ]) {
       assert.ok(metrics.includes(name), name);

@@ -24,16 +24,24 @@ const dashboards = fs
   .filter((f) => f.endsWith('.json'))
   .map((f) => ({ file: f, board: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Dashboard }));
 
-/** Every series name a Lumen process exposes: serving's and a worker's, histograms with their three series. */
-async function exported(): Promise<Set<string>> {
-  const names = new Set<string>();
+/**
+ * Every series name a Lumen process exposes, serving's and a worker's, with its type; a histogram's three series are
+ * counters (its buckets, sum and count only grow).
+ */
+async function exportedTypes(): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
   for (const registry of [new ServingMetrics(null).registry, new WorkerMetrics().registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
-      names.add(m.name);
-      if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
+      names.set(m.name, String(m.type));
+      if (String(m.type) === 'histogram')
+        for (const s of ['_bucket', '_sum', '_count']) names.set(`${m.name}${s}`, 'counter');
     }
   }
   return names;
+}
+
+async function exported(): Promise<Set<string>> {
+  return new Set((await exportedTypes()).keys());
 }
 
 /** The metric names a PromQL expression reads (identifiers of Lumen, the process, Node), not its functions. */
@@ -62,6 +70,19 @@ describe('Grafana dashboards (deploy/grafana)', () => {
         assert.ok(read.length > 0, `${file}: "${q.where}" names no metric: ${q.expr}`);
         for (const name of read)
           assert.ok(names.has(name), `${file}: "${q.where}" reads ${name}, which nothing exports`);
+      }
+    }
+  });
+
+  it('take rates and increases of counters only, never of a gauge', async () => {
+    const types = await exportedTypes();
+    for (const { file, board } of dashboards) {
+      for (const p of board.panels) {
+        for (const t of p.targets ?? []) {
+          for (const m of t.expr.matchAll(/\b(?:rate|irate|increase)\(\s*([a-z0-9_]+)/g)) {
+            assert.equal(types.get(m[1]), 'counter', `${file}: "${p.title}" takes a rate of ${m[1]}: ${t.expr}`);
+          }
+        }
       }
     }
   });

@@ -29,6 +29,22 @@ describe('monitor rules: hysteresis, cooldown, one action per cause', () => {
     );
   });
 
+  it('an action carries the traces its finding names into its evidence, and none when the finding has none', () => {
+    const s = initialState('m', policy, 0);
+    const traces = [{ trace: 'a'.repeat(32), prediction: '01J0000000000000000000000A' }];
+    const slow: Finding = { kind: 'latency', action: 'alert', severity: 'warning', summary: 'slow', traces };
+    decide(s, [slow, drift], 0);
+    const planned = decide(s, [slow, drift], 5 * MIN);
+    assert.deepEqual(
+      planned.map((p) => [p.kind, p.finding, p.traces]),
+      [
+        ['retrain', 'input-drift', undefined],
+        ['alert', 'input-drift', undefined],
+        ['alert', 'latency', traces],
+      ],
+    );
+  });
+
   it('a flapping signal (on, off, on, off…) never reaches two breaches in a row: no action', () => {
     const s = initialState('m', policy, 0);
     for (let i = 0; i < 20; i++) assert.deepEqual(decide(s, i % 2 ? [] : [drift], i * 5 * MIN), []);

@@ -323,9 +323,11 @@ for (const backend of [sqlite, postgres]) {
         workflowId: null,
         key: 'act-1',
       };
-      await registry.recordMonitorAction(action);
-      await registry.recordMonitorAction(action);
+      const first = await registry.recordMonitorAction(action);
+      const again = await registry.recordMonitorAction(action);
       assert.equal((await registry.listMonitorActions(spec.name)).length, 1);
+      assert.deepEqual([first.created, again.created], [true, false]);
+      assert.deepEqual(again.record, first.record, 'the retry returns the first record');
       const run = (ok: boolean, wf: string) =>
         registry.recordScheduleRun({ scheduleId: 's', model: spec.name, workflowId: wf, ok, detail: 'd' });
       await run(false, 'w1');

@@ -67,22 +67,26 @@ describe('worker metrics', () => {
     );
   });
 
-  it('a monitor action recorded through the activity is counted, by kind and trigger', async () => {
+  it('a monitor action recorded through the activity is counted, by kind and trigger, once however often retried', async () => {
     const t = tempHome('lumen-worker-metrics-unit-');
     try {
       const metrics = new WorkerMetrics();
       const activities = monitorActivities({ ...t.deps, metrics });
-      await activities.recordMonitorAction({
+      const action = {
         model: 'm',
-        kind: 'rollback',
-        trigger: 'auto',
+        kind: 'rollback' as const,
+        trigger: 'auto' as const,
         by: 'monitor',
         reason: 'error above the limit',
         evidence: {},
         result: { outcome: 'rolled back' },
         workflowId: null,
         key: 'm:rollback-1',
-      });
+      };
+      const first = await activities.recordMonitorAction(action);
+      // the retry of an attempt that recorded the action and then lost its answer
+      const retried = await activities.recordMonitorAction(action);
+      assert.equal(retried.id, first.id);
       assert.equal(
         await value(metrics, 'lumen_monitor_actions_total', { model: 'm', kind: 'rollback', trigger: 'auto' }),
         1,

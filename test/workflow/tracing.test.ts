@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
 import { freePort, stopProcess } from '../../tools/devserver';
 import { cliEnv, exited, lumen, startUntil } from '../support/cli';
 import { eventually, repoRoot, tempHome, testClient, uniqueQueues, type TestHome } from '../support/env';
@@ -18,25 +19,68 @@ interface ReceivedSpan {
   spanId: string;
   parentSpanId: string;
   name: string;
+  /** how it was sent: protobuf (OTLP's default) or JSON (OTEL_EXPORTER_OTLP_PROTOCOL=http/json) */
+  encoding: 'protobuf' | 'json';
+}
+
+/** An OTLP trace export, decoded: JSON as sent, or protobuf with its ids as hex, as JSON has them. */
+interface TraceExport {
+  resourceSpans: {
+    resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans: { spans: Omit<ReceivedSpan, 'service' | 'queues'>[] }[];
+  }[];
+}
+
+/** OTLP's protobuf message for a trace export, from the definitions OpenTelemetry's own exporter encodes with. */
+const ExportTraceServiceRequest = (
+  otlpRoot as unknown as {
+    opentelemetry: {
+      proto: {
+        collector: {
+          trace: {
+            v1: {
+              ExportTraceServiceRequest: {
+                decode: (bytes: Uint8Array) => object;
+                toObject: (message: object, options: { bytes: typeof String; defaults: boolean }) => TraceExport;
+              };
+            };
+          };
+        };
+      };
+    };
+  }
+).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+function decodeExport(contentType: string | undefined, body: Buffer): TraceExport {
+  if (contentType === 'application/json') return JSON.parse(body.toString()) as TraceExport;
+  assert.equal(contentType, 'application/x-protobuf', 'OTLP/HTTP sends JSON or protobuf');
+  // protobuf carries ids as bytes: as base64 from toObject, made hex here
+  const decoded = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), {
+    bytes: String,
+    defaults: false,
+  });
+  const hex = (b64: string | undefined): string => (b64 ? Buffer.from(b64, 'base64').toString('hex') : '');
+  for (const r of decoded.resourceSpans) {
+    for (const s of r.scopeSpans.flatMap((x) => x.spans)) {
+      Object.assign(s, { traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId) });
+    }
+  }
+  return decoded;
 }
 
 /**
- * A collector of its own: OTLP over HTTP (JSON), as the OpenTelemetry exporters send it to
- * OTEL_EXPORTER_OTLP_ENDPOINT, every span kept.
+ * A collector of its own: OTLP over HTTP, protobuf or JSON, as the OpenTelemetry exporters send it to
+ * OTEL_EXPORTER_OTLP_ENDPOINT, every span kept with the encoding it came in.
  */
 async function otlpReceiver(port = 0): Promise<{ url: string; spans: ReceivedSpan[]; close: () => Promise<void> }> {
   const spans: ReceivedSpan[] = [];
   const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       if (req.method === 'POST' && req.url === '/v1/traces') {
-        const request = JSON.parse(body) as {
-          resourceSpans: {
-            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-            scopeSpans: { spans: Omit<ReceivedSpan, 'service' | 'queues'>[] }[];
-          }[];
-        };
+        const encoding = req.headers['content-type'] === 'application/json' ? 'json' : 'protobuf';
+        const request = decodeExport(req.headers['content-type'], Buffer.concat(chunks));
         for (const r of request.resourceSpans) {
           const attribute = (key: string) => r.resource.attributes.find((a) => a.key === key)?.value.stringValue;
           const service = attribute('service.name') ?? '?';
@@ -49,11 +93,13 @@ async function otlpReceiver(port = 0): Promise<{ url: string; spans: ReceivedSpa
               spanId: s.spanId,
               parentSpanId: s.parentSpanId ?? '',
               name: s.name,
+              encoding,
             });
           }
         }
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // an empty answer means "all accepted", in either encoding
+      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' }).end();
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -183,9 +229,10 @@ describe('traces: one `lumen start` followed through its workflow and activities
 
       // a served prediction, in the trace of the caller that sent `traceparent`, step by step
       const port = await freePort();
+      // this process sends JSON, as OTEL_EXPORTER_OTLP_PROTOCOL asks; the others sent OTLP's default, protobuf
       const serve = await startUntil(
         ['serve', '--port', String(port)],
-        { ...cliEnv(t.home, queues), ...otel },
+        { ...cliEnv(t.home, queues), ...otel, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
         /predictions logged to/,
         60_000,
       );
@@ -203,8 +250,13 @@ describe('traces: one `lumen start` followed through its workflow and activities
           Promise.resolve(receiver.spans.find((s) => s.name === 'POST /v1/models/{model}/predict')),
         );
         assert.deepEqual(
-          [request.service, request.traceId, request.parentSpanId],
-          ['lumen-serve', callerTrace, callerSpan],
+          [request.service, request.traceId, request.parentSpanId, request.encoding],
+          ['lumen-serve', callerTrace, callerSpan, 'json'],
+        );
+        assert.deepEqual(
+          [...new Set(receiver.spans.filter((s) => s.service !== 'lumen-serve').map((s) => s.encoding))],
+          ['protobuf'],
+          'the command line and the workers send protobuf unless told otherwise',
         );
         const steps = await eventually('its steps', () => {
           const found = receiver.spans.filter((s) => s.parentSpanId === request.spanId).map((s) => s.name);
