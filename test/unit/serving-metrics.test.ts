@@ -20,7 +20,7 @@ describe('serving metrics: the prediction log', () => {
       new Map(
         (await metrics.registry.getMetricsAsJSON())
           .filter((m) => m.name.startsWith('lumen_prediction_log_'))
-          .map((m) => [m.name, { type: String(m.type), value: (m.values[0]?.value) ?? 0 }]),
+          .map((m) => [m.name, { type: String(m.type), value: m.values[0]?.value ?? 0 }]),
       );
 
     const first = await scrape();
