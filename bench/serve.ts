@@ -224,8 +224,8 @@ async function run(): Promise<void> {
 }
 
 /**
- * An OTLP/HTTP receiver in a process of its own (its work is not the server's): counts the spans it is sent. A
- * JSON body is scanned for span ids rather than parsed, which is enough to count.
+ * An OTLP/HTTP receiver in a process of its own (its work is not the server's): counts the spans it is sent, decoded
+ * with the protobuf definitions OpenTelemetry's exporter encodes with (or, sent as JSON, scanned for span ids).
  */
 async function otlpSink(): Promise<{ url: string; count: () => Promise<number>; stop: () => void }> {
   const child = spawn(
@@ -233,10 +233,17 @@ async function otlpSink(): Promise<{ url: string; count: () => Promise<number>; 
     [
       '-e',
       `let n = 0;
+       const otlp = require(${JSON.stringify(require.resolve('@opentelemetry/otlp-transformer/build/src/generated/root'))})
+         .opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
        const server = require('node:http').createServer((req, res) => {
-         let body = '';
-         req.on('data', (d) => (body += d));
-         req.on('end', () => { n += (body.match(/"spanId"/g) || []).length; res.end('{}'); });
+         const chunks = [];
+         req.on('data', (d) => chunks.push(d));
+         req.on('end', () => {
+           const body = Buffer.concat(chunks);
+           if (req.headers['content-type'] === 'application/json') n += (body.toString().match(/"spanId"/g) || []).length;
+           else for (const r of otlp.decode(body).resourceSpans) for (const s of r.scopeSpans) n += s.spans.length;
+           res.end();
+         });
        });
        process.on('message', () => process.send(n));
        server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));`,
