@@ -19,7 +19,8 @@ export async function explainCommand(id: string, opts: { json?: boolean }): Prom
   if (!PREDICTION_ID.test(id)) {
     throw new CliError(`"${id}" is not a prediction id (26 characters, as /predict answers them)`);
   }
-  const traces = tracesTemplate();
+  // JSON has the trace id, not a link: only the text needs the template
+  const traces = opts.json ? null : tracesTemplate();
   const logRoot = path.join(lumenPaths().home, 'predictions');
   const feedbackFile = path.join(logRoot, 'feedback.sqlite');
   const { registry, store } = await openRegistry();

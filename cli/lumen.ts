@@ -82,8 +82,21 @@ export async function main(argv = process.argv): Promise<number> {
   const words = argv.slice(2).filter((a) => !a.startsWith('-'));
   const command = words[0] ?? '(none)';
   if (UNTIL_STOPPED.has(command) || (command === 'stream' && words[1] === 'score')) {
-    // a process that serves for as long as it runs: each request it answers is a trace of its own (serve/tracing.ts)
-    const tracing = await tracingOrNot('lumen-serve');
+    // a process that serves for as long as it runs: each request it answers is a trace of its own (serve/tracing.ts).
+    // One that answers predictions does not start with tracing asked for and broken, as a worker does not: it would
+    // serve for months untraced, said once at its start
+    const serves = command === 'serve' || command === 'stream';
+    let tracing: Tracing | null;
+    try {
+      tracing = await startTracing('lumen-serve');
+    } catch (err) {
+      if (serves) {
+        console.error(`lumen: cannot start tracing (OTEL_* settings): ${(err as Error).message}`);
+        return EXIT.usage;
+      }
+      console.error(`lumen: tracing is off: ${(err as Error).message}`);
+      tracing = null;
+    }
     const code = await run(argv);
     await tracing?.shutdown();
     return code;

@@ -255,7 +255,7 @@ export async function monitorReportCommand(
   if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) {
     throw new CliError(`--since must be a date or time (ISO 8601), got "${opts.since}"`);
   }
-  const traces = tracesTemplate();
+  const traces = opts.json ? null : tracesTemplate();
   const { registry } = await openRegistry();
   let reports: MonitorReportRecord[];
   try {

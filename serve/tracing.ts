@@ -11,13 +11,18 @@ import {
 } from '@opentelemetry/api';
 import type { RequestTrace } from '../lib/serving/host';
 
-/** The serving process's tracer, asked for once per registered provider (a process registers one). */
-let tracer: { of: TracerProvider; tracer: Tracer } | undefined;
+/**
+ * The serving process's tracer, and the headers its propagators read (W3C `traceparent`, or what OTEL_PROPAGATORS
+ * chose), asked for once per registered provider (a process registers one).
+ */
+let tracer: { of: TracerProvider; tracer: Tracer; fields: string[] } | undefined;
 
-function serveTracer(): Tracer {
+function serveTracer(): { tracer: Tracer; fields: string[] } {
   const provider = trace.getTracerProvider();
-  if (tracer?.of !== provider) tracer = { of: provider, tracer: provider.getTracer('lumen-serve') };
-  return tracer.tracer;
+  if (tracer?.of !== provider) {
+    tracer = { of: provider, tracer: provider.getTracer('lumen-serve'), fields: propagation.fields() };
+  }
+  return tracer;
 }
 
 /**
@@ -27,7 +32,8 @@ function serveTracer(): Tracer {
  * batch's, shared with the requests batched with it) and the log's write ahead. The steps are measured by the host
  * as the request goes (RequestTrace) and become spans once it is answered, so nothing is added on the way. A request
  * the sampler leaves out costs its span's ids and the sampler's decision, nothing more: attributes are only made for
- * a span that records.
+ * a span that records (the samplers OTEL_TRACES_SAMPLER chooses from decide by trace id and parent, never by
+ * attributes).
  */
 export async function tracedPredict<T>(
   headers: IncomingHttpHeaders,
@@ -37,8 +43,11 @@ export async function tracedPredict<T>(
   answer: (trace: RequestTrace) => Promise<T>,
   describe: (answered: T) => { version: number; arm: string; rows: number },
 ): Promise<T> {
-  const spans = serveTracer();
-  const parent = headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, headers);
+  const { tracer: spans, fields } = serveTracer();
+  // most requests carry none of the propagators' headers: nothing to read
+  const parent = fields.some((f) => headers[f] !== undefined)
+    ? propagation.extract(ROOT_CONTEXT, headers)
+    : ROOT_CONTEXT;
   const span = spans.startSpan(
     'POST /v1/models/{model}/predict',
     { kind: SpanKind.SERVER, startTime: receivedAt },

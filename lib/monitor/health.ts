@@ -5,7 +5,7 @@ import type { DatasetRef } from '../data/snapshot';
 import { sqlTimestamp } from '../data/sql';
 import { inputColumns } from '../features';
 import type { ModelVersion, Registry } from '../registry/types';
-import { snapshotLog } from '../serving/log-segments';
+import { snapshotLog, traceIdSql } from '../serving/log-segments';
 import type { SourceColumn } from '../spec';
 import { numericDrift } from '../stats/drift';
 import { measureDrift } from '../validation/drift';
@@ -127,7 +127,7 @@ export async function checkHealth(
         ))
           report.unusual.byCode[String(r.code)] = Number(r.n);
       }
-      await findTracedExamples(rows, report);
+      await findTracedExamples(con, rows, report);
       if (total >= policy.minPredictions) {
         await measureInputDrift(con, registry, store, record, input, report);
         await measurePredictionDrift(con, scan, record.version, input, report, rows);
@@ -147,29 +147,28 @@ export async function checkHealth(
 }
 
 /**
- * The traced requests a finding can point to: the log keeps the trace id of each request the server traced (absent
- * in segments from before traces). One example per request, whatever its number of rows; the same ones every time
- * the same window is checked.
+ * The traced requests a finding can point to: the log keeps the trace id of each request the server traced (none in
+ * segments from before traces). One example per trace — a caller that sends many requests in one trace is one
+ * example, named by the prediction that shows what the finding is about (the slowest; the first unusual or refused);
+ * the same ones every time the same window is checked.
  */
 async function findTracedExamples(
+  con: DuckDBConnection,
   rows: (sql: string) => Promise<Record<string, unknown>[]>,
   report: HealthReport,
 ): Promise<void> {
-  const [{ n }] = await rows(
-    `SELECT count(*) AS n FROM duckdb_columns() WHERE table_name = 'w_all' AND column_name = 'trace_id'`,
-  );
-  if (Number(n) === 0) return;
-  const examples = async (from: string, where: string, order: string) =>
+  if ((await traceIdSql(con, 'w_all')) === 'NULL') return;
+  const examples = async (from: string, where: string, prediction: string, order: string) =>
     (
       await rows(
-        `SELECT trace_id, min(id) AS id FROM ${from} WHERE trace_id IS NOT NULL AND ${where}
+        `SELECT trace_id, ${prediction} AS id FROM ${from} WHERE trace_id IS NOT NULL AND ${where}
          GROUP BY trace_id ORDER BY ${order}, trace_id LIMIT ${TRACED_EXAMPLES}`,
       )
     ).map((r) => ({ trace: String(r.trace_id), prediction: String(r.id) }));
   report.traces = {
-    slowest: await examples('w', 'true', 'max(latency_ms) DESC'),
-    unusual: await examples('w', 'json_array_length(flags) > 0', 'min("at")'),
-    refused: await examples(`w_all`, `arm = 'refused'`, 'min("at")'),
+    slowest: await examples('w', 'true', 'arg_max(id, latency_ms)', 'max(latency_ms) DESC'),
+    unusual: await examples('w', 'json_array_length(flags) > 0', 'arg_min(id, "at")', 'min("at")'),
+    refused: await examples(`w_all`, `arm = 'refused'`, 'arg_min(id, "at")', 'min("at")'),
   };
 }
 

@@ -31,7 +31,8 @@ export interface Finding {
   summary: string;
   /**
    * traced requests the finding is about, when the server traced some (latency: the slowest; unusual inputs and
-   * refused rows: the first of the window): each one's trace, to open in the tracing UI, and a prediction of it
+   * refused rows: the first of the window), one per trace: the trace, to open in the tracing UI, and the prediction
+   * of it that shows what the finding is about
    */
   traces?: TracedExample[];
 }
@@ -107,8 +108,9 @@ export interface HealthReport {
   };
   findings: Finding[];
   /**
-   * traced requests of the window (absent when the log kept no trace ids there): the slowest answered, the first
-   * answered with unusual inputs, the first refused; at most TRACED_EXAMPLES each, one per request
+   * traced requests of the window: the slowest answered, the first answered with unusual inputs, the first refused;
+   * at most TRACED_EXAMPLES each, one per trace (empty lists: nothing traced; absent: the window's segments are all
+   * from before traces were kept, and in reports from then)
    */
   traces?: { slowest: TracedExample[]; unusual: TracedExample[]; refused: TracedExample[] };
   /**

@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -313,16 +314,23 @@ export async function readLogged(root: string, id: string, madeAt: number): Prom
   }
 }
 
+/**
+ * The trace id of each record of a scan of the log (or a table made of one), as SQL: the `trace_id` column, or NULL
+ * when none of the segments read has it — those written before traces were kept.
+ */
+export async function traceIdSql(con: DuckDBConnection, relation: string): Promise<string> {
+  const columns = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`)).getRowObjectsJS();
+  return columns.some((c) => c.column_name === 'trace_id') ? 'trace_id' : 'NULL';
+}
+
 function readRecords(files: string[], id: string): Promise<LoggedRecord[]> {
   return withDuckDB(async (con) => {
-    // segments written before traces were kept have no trace_id column
-    const columns = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${parquetScan(files)}`)).getRowObjectsJS();
-    const traced = columns.some((c) => c.column_name === 'trace_id');
+    const traceId = await traceIdSql(con, parquetScan(files));
     const rows = (
       await con.runAndReadAll(
         `SELECT id, model, version, arm, epoch_ms("at") AS at, latency_ms, CAST(input AS VARCHAR) AS input,
                 CAST(output AS VARCHAR) AS output, CAST(flags AS VARCHAR) AS flags,
-                ${traced ? 'trace_id' : 'NULL'} AS trace_id
+                ${traceId} AS trace_id
            FROM ${parquetScan(files)} WHERE id = ${sqlString(id)} ORDER BY arm = 'shadow', "at"`,
       )
     ).getRowObjectsJS();

@@ -68,13 +68,13 @@ describe('serving: monitor findings name the traces of the requests they are abo
     t.cleanup();
   });
 
-  /** One request in the caller's trace `n` (or in none): its status and prediction ids. */
-  const predict = async (rows: object[], n: number | null): Promise<{ status: number; ids: string[] }> => {
+  /** One request in the caller's trace `n` (or in none), from its span `span`: its status and prediction ids. */
+  const predict = async (rows: object[], n: number | null, span = n): Promise<{ status: number; ids: string[] }> => {
     const res = await fetch(`${server.url}/v1/models/${spec.name}/predict`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        ...(n === null ? {} : { traceparent: `00-${traceOf(n)}-00000000000000a${n}-01` }),
+        ...(n === null ? {} : { traceparent: `00-${traceOf(n)}-00000000000000a${span}-01` }),
       },
       body: JSON.stringify(rows),
     });
@@ -83,10 +83,11 @@ describe('serving: monitor findings name the traces of the requests they are abo
   };
   const traceOf = (n: number): string => `${String(n).repeat(8).slice(0, 8)}${'0'.repeat(23)}${n}`;
 
-  it('latency, unusual inputs and refused rows each name traced requests, one per request, never an untraced one', async () => {
+  it('latency, unusual inputs and refused rows each name traced requests, one per trace, never an untraced one', async () => {
     const from = new Date().toISOString();
     const row = { date: '2014-06-01', precipitation: 0, temp_max: 22, temp_min: 13, wind: 3 };
-    const answered = [await predict([row], 1), await predict([row, row], 2)];
+    // trace 2: a caller sending two requests from two spans of one trace, one of them of forty rows
+    const answered = [await predict([row], 1), await predict([row, row], 2), await predict(Array(40).fill(row), 2, 5)];
     // far outside what the champion was trained on: answered, with a flag
     const unusual = await predict([{ ...row, wind: 90 }], 3);
     // a number where the contract wants a number, given as words: refused
@@ -94,7 +95,7 @@ describe('serving: monitor findings name the traces of the requests they are abo
     const untraced = [await predict([{ ...row, wind: 95 }], null), await predict([{ ...row, wind: 'x' }], null)];
     assert.deepEqual(
       [...answered, unusual, ...untraced].map((r) => r.status),
-      [200, 200, 200, 200, 400],
+      [200, 200, 200, 200, 200, 400],
     );
     assert.equal(refused.status, 400);
     await server.log!.flush();
@@ -117,9 +118,16 @@ describe('serving: monitor findings name the traces of the requests they are abo
     assert.deepEqual(traces(report.traces.slowest), [traceOf(1), traceOf(2), traceOf(3)].sort());
     assert.deepEqual(report.traces.unusual, [{ trace: traceOf(3), prediction: unusual.ids[0] }]);
     assert.deepEqual(traces(report.traces.refused), [traceOf(4)]);
-    // the request of two rows is one example, named by one of its predictions
+    // the two requests of trace 2 are one example, named by the slowest of their predictions
     const two = report.traces.slowest.find((x) => x.trace === traceOf(2))!;
-    assert.ok(answered[1].ids.includes(two.prediction));
+    const logRoot = path.join(t.home, 'predictions');
+    const latency = async (id: string) =>
+      (await decisionRecord({ store: t.deps.store, registry: t.deps.registry, logRoot, feedback: null }, id))!
+        .latencyMs;
+    const ofTrace2 = [...answered[1].ids, ...answered[2].ids];
+    const latencies = await Promise.all(ofTrace2.map(latency));
+    assert.equal(await latency(two.prediction), Math.max(...latencies));
+    assert.ok(ofTrace2.includes(two.prediction));
 
     const finding = (kind: string) => report.findings.find((f) => f.kind === kind);
     assert.deepEqual(finding('latency')?.traces, report.traces.slowest);
@@ -146,6 +154,6 @@ describe('serving: monitor findings name the traces of the requests they are abo
     assert.ok(bare.includes('<th>output</th>') && !bare.includes('<th>trace</th>'), bare);
     // and the spans the server made are the callers' traces
     const served = exporter.getFinishedSpans().filter((s) => s.name === 'POST /v1/models/{model}/predict');
-    assert.deepEqual(served.map((s) => s.spanContext().traceId).sort(), [1, 2, 3, 4].map(traceOf).sort());
+    assert.deepEqual(served.map((s) => s.spanContext().traceId).sort(), [1, 2, 2, 3, 4].map(traceOf).sort());
   });
 });

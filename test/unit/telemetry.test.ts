@@ -81,6 +81,32 @@ describe('telemetry settings (OpenTelemetry variables)', () => {
         /lumen: tracing is off: OTEL_EXPORTER_OTLP_PROTOCOL=grpc: Lumen sends OTLP over HTTP only/,
       );
       assert.match(ran.stdout, /no models/i);
+      // a serving process does not start untraced when tracing was asked for: it would serve for months so
+      const serve = await lumen(['serve', '--port', '0'], {
+        ...process.env,
+        LUMEN_HOME: t.home,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml',
+      });
+      assert.equal(serve.code, 4, serve.stderr);
+      assert.match(
+        serve.stderr,
+        /lumen: cannot start tracing \(OTEL_\* settings\): OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http\/xml": expected/,
+      );
+      // JSON output names trace ids without links: a wrong link template does not stop it
+      const json = await lumen(['explain', '01J0000000000000000000000A', '--json'], {
+        ...process.env,
+        LUMEN_HOME: t.home,
+        LUMEN_TRACE_URL: 'no-template',
+      });
+      assert.doesNotMatch(json.stderr, /LUMEN_TRACE_URL/);
+      const text = await lumen(['explain', '01J0000000000000000000000A'], {
+        ...process.env,
+        LUMEN_HOME: t.home,
+        LUMEN_TRACE_URL: 'no-template',
+      });
+      assert.equal(text.code, 4);
+      assert.match(text.stderr, /LUMEN_TRACE_URL="no-template" has no \{traceId\}/);
     } finally {
       t.cleanup();
     }
