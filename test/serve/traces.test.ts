@@ -87,7 +87,15 @@ describe('serving: monitor findings name the traces of the requests they are abo
     const from = new Date().toISOString();
     const row = { date: '2014-06-01', precipitation: 0, temp_max: 22, temp_min: 13, wind: 3 };
     // trace 2: a caller sending two requests from two spans of one trace, one of them of forty rows
-    const answered = [await predict([row], 1), await predict([row, row], 2), await predict(Array(40).fill(row), 2, 5)];
+    const answered = [
+      await predict([row], 1),
+      await predict([row, row], 2),
+      await predict(
+        Array.from({ length: 40 }, () => row),
+        2,
+        5,
+      ),
+    ];
     // far outside what the champion was trained on: answered, with a flag
     const unusual = await predict([{ ...row, wind: 90 }], 3);
     // a number where the contract wants a number, given as words: refused
