@@ -119,7 +119,11 @@ export async function modelPage(ctx: ConsoleContext, model: string, versions: Mo
             .reverse()
             .map(
               (a) =>
-                `<tr><td>${when(a.at)}</td><td>${esc(a.kind)}</td><td>${esc(a.trigger)}</td><td>${esc(a.by)}</td><td>${esc(typeof a.result.outcome === 'string' ? a.result.outcome : '')}</td><td>${esc(a.reason)}</td><td>${runLink(a.workflowId)}</td></tr>`,
+                `<tr><td>${when(a.at)}</td><td>${esc(a.kind)}</td><td>${esc(a.trigger)}</td><td>${esc(a.by)}</td><td>${esc(typeof a.result.outcome === 'string' ? a.result.outcome : '')}</td><td>${esc(a.reason)}${tracedIn(
+                  a.evidence,
+                )
+                  .map((trace) => ` ${ctx.traceLink(trace)}`)
+                  .join('')}</td><td>${runLink(a.workflowId)}</td></tr>`,
             )
             .join('')}</table>`
         : '<p class="muted">none</p>'
@@ -139,6 +143,15 @@ export async function modelPage(ctx: ConsoleContext, model: string, versions: Mo
     }`,
   );
   return sections.join('\n');
+}
+
+/** The trace ids an action's evidence names (a finding's traced requests; monitor-logic.ts), checked as such. */
+function tracedIn(evidence: Record<string, unknown>): string[] {
+  const traces = evidence.traces;
+  if (!Array.isArray(traces)) return [];
+  return traces
+    .map((t: unknown) => (t as { trace?: unknown } | null)?.trace)
+    .filter((t): t is string => typeof t === 'string' && /^[0-9a-f]{32}$/.test(t));
 }
 
 function monitorCharts(full: HealthReport[], policy: MonitorPolicy, task: ModelVersion['task']): string {

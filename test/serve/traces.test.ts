@@ -160,6 +160,22 @@ describe('serving: monitor findings name the traces of the requests they are abo
     );
     const bare = await (await fetch(`${server.url}/ui/predictions/${untraced[0].ids[0]}`)).text();
     assert.ok(bare.includes('<th>output</th>') && !bare.includes('<th>trace</th>'), bare);
+    // an action the finding caused carries its traces: the model page links them
+    await t.deps.registry.recordMonitorAction({
+      model: spec.name,
+      kind: 'alert',
+      trigger: 'auto',
+      by: 'monitor',
+      reason: finding('latency')!.summary,
+      evidence: { finding: 'latency', traces: finding('latency')!.traces },
+      result: { outcome: 'incident opened' },
+      workflowId: null,
+      key: `traced-findings:${report.at}`,
+    });
+    const modelPage = await (await fetch(`${server.url}/ui/models/${spec.name}`)).text();
+    for (const x of report.traces.slowest) {
+      assert.ok(modelPage.includes(`href="http://jaeger.test:16686/trace/${x.trace}"`), `${x.trace} on the model page`);
+    }
     // and the spans the server made are the callers' traces
     const served = exporter.getFinishedSpans().filter((s) => s.name === 'POST /v1/models/{model}/predict');
     assert.deepEqual(served.map((s) => s.spanContext().traceId).sort(), [1, 2, 2, 3, 4].map(traceOf).sort());
