@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -20,7 +19,7 @@ import { PredictionLog, PredictionLogUnavailable, type PredictionLogOptions } fr
 import { tokenMatches, type ServingTokens } from '../lib/serving/tokens';
 import { ServingMetrics } from './metrics';
 import { RateLimiter } from './rate-limit';
-import { tracedPredict } from './tracing';
+import { arrivedAt, noteArrivals, tracedPredict } from './tracing';
 import { HttpError, oneOrMany } from './http';
 import { registerWhyRoutes } from './why-routes';
 import type { Client } from '@temporalio/client';
@@ -91,10 +90,6 @@ export interface RunningServer {
   answerKeys: Pick<FeedbackStore, 'rememberKeys' | 'predictionOfKey'>;
   close(): Promise<void>;
 }
-
-/** When a request reached the server (performance.now()), noted on it when predictions are traced. */
-const ARRIVED = Symbol('lumen.arrived');
-type ArrivedRequest = IncomingMessage & { [ARRIVED]?: number };
 
 const PolicyRequest = z.strictObject({
   canary: z
@@ -357,14 +352,9 @@ export async function startServer(
     };
   });
 
-  // with tracing on (lib/telemetry.ts), a request's span starts when it arrives, before fastify reads its body: the
-  // HTTP server's first listener notes the time on the request itself, cheaper than a hook or a map
+  // with tracing on (lib/telemetry.ts), a request's span starts when it arrives, before fastify reads its body
   const traced = opts.tracing ?? tracingActive();
-  if (traced) {
-    app.server.prependListener('request', (raw: IncomingMessage) => {
-      (raw as ArrivedRequest)[ARRIVED] = performance.now();
-    });
-  }
+  if (traced) noteArrivals(app.server);
 
   app.post('/v1/models/:model/predict', async (req, reply) => {
     if (!traced) {
@@ -377,7 +367,7 @@ export async function startServer(
     await tracedPredict(
       req.headers,
       model,
-      (req.raw as ArrivedRequest)[ARRIVED] ?? performance.now(),
+      arrivedAt(req.raw),
       (trace) => predict(req, reply, trace),
       (answered) => answered,
     );

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import {
   propagation,
   ROOT_CONTEXT,
@@ -10,6 +10,25 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import type { RequestTrace } from '../lib/serving/host';
+
+/** When a request reached the server (performance.now()), noted on the request itself. */
+const ARRIVED = Symbol('lumen.arrived');
+type ArrivedRequest = IncomingMessage & { [ARRIVED]?: number };
+
+/**
+ * Note each request's arrival, before the framework reads its body: the HTTP server's first listener, cheaper than a
+ * framework hook and a map (measured on bench:serve).
+ */
+export function noteArrivals(server: Server): void {
+  server.prependListener('request', (raw: IncomingMessage) => {
+    (raw as ArrivedRequest)[ARRIVED] = performance.now();
+  });
+}
+
+/** When the request arrived, as noteArrivals noted it (now, for a server that does not note them). */
+export function arrivedAt(raw: IncomingMessage): number {
+  return (raw as ArrivedRequest)[ARRIVED] ?? performance.now();
+}
 
 /**
  * The serving process's tracer, and the headers its propagators read (W3C `traceparent`, or what OTEL_PROPAGATORS

@@ -68,10 +68,10 @@ describe('telemetry settings (OpenTelemetry variables)', () => {
 
   it('a command whose tracing settings are wrong runs untraced, and says why', async () => {
     const t = tempHome('lumen-telemetry-');
+    // the command line in a home of its own, with these settings
+    const run = (args: string[], env: NodeJS.ProcessEnv) => lumen(args, { ...process.env, LUMEN_HOME: t.home, ...env });
     try {
-      const ran = await lumen(['models'], {
-        ...process.env,
-        LUMEN_HOME: t.home,
+      const ran = await run(['models'], {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
         OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
       });
@@ -82,9 +82,7 @@ describe('telemetry settings (OpenTelemetry variables)', () => {
       );
       assert.match(ran.stdout, /no models/i);
       // a serving process does not start untraced when tracing was asked for: it would serve for months so
-      const serve = await lumen(['serve', '--port', '0'], {
-        ...process.env,
-        LUMEN_HOME: t.home,
+      const serve = await run(['serve', '--port', '0'], {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml',
       });
@@ -94,15 +92,11 @@ describe('telemetry settings (OpenTelemetry variables)', () => {
         /lumen: cannot start tracing \(OTEL_\* settings\): OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http\/xml": expected/,
       );
       // JSON output names trace ids without links: a wrong link template does not stop it
-      const json = await lumen(['explain', '01J0000000000000000000000A', '--json'], {
-        ...process.env,
-        LUMEN_HOME: t.home,
+      const json = await run(['explain', '01J0000000000000000000000A', '--json'], {
         LUMEN_TRACE_URL: 'no-template',
       });
       assert.doesNotMatch(json.stderr, /LUMEN_TRACE_URL/);
-      const text = await lumen(['explain', '01J0000000000000000000000A'], {
-        ...process.env,
-        LUMEN_HOME: t.home,
+      const text = await run(['explain', '01J0000000000000000000000A'], {
         LUMEN_TRACE_URL: 'no-template',
       });
       assert.equal(text.code, 4);
